@@ -1,0 +1,66 @@
+//! # questdb-arrow
+//!
+//! Move Apache Arrow data into and out of [QuestDB](https://questdb.io) over
+//! QWP, QuestDB's columnar binary protocol carried over WebSocket.
+//!
+//! ## Layers
+//!
+//! | module | what it does | knows about |
+//! |---|---|---|
+//! | [`protocol`] | sans-IO QWP codec for both directions: headers, delta symbol dictionary, table blocks, all 23 column types in both null modes, Gorilla timestamps, every egress message, binds, zstd bodies | bytes only |
+//! | [`conf`] | the connect-string grammar (`ws::addr=host:9000;...`), every key with its default and validation, `QDB_CLIENT_CONF` | strings only |
+//! | [`transport`] | blocking WebSocket client over TCP or rustls TLS: the `/write/v4` and `/read/v1` upgrades, QWP headers, auth, one-pass frame masking | protocol constants |
+//! | [`error`] | one [`Error`] with a [`kind()`](Error::kind) to match on | — |
+//!
+//! The Arrow bridge, the `QuestDb` client (ingest and query) and the
+//! embedded DataFusion-backed server build on these layers.
+//!
+//! ## QWP column types
+//!
+//! The default Arrow mapping the Arrow bridge applies (overridable per
+//! column; `questdb.*` field metadata wins):
+//!
+//! | Arrow (ingest) | QuestDB / QWP type | Arrow (query result) |
+//! |---|---|---|
+//! | Boolean | BOOLEAN `0x01` | Boolean |
+//! | Int8 / Int16 / Int32 / Int64 | BYTE `0x02` / SHORT `0x03` / INT `0x04` / LONG `0x05` | same widths |
+//! | UInt8/16/32 | next wider signed type | — |
+//! | Float16/32, Float64 | FLOAT `0x06`, DOUBLE `0x07` | Float32, Float64 |
+//! | Utf8, LargeUtf8, Utf8View | VARCHAR `0x0F` | Utf8 |
+//! | Dictionary(int, Utf8) | SYMBOL `0x09` | Dictionary(Int32, Utf8) |
+//! | Binary, LargeBinary, BinaryView, FixedSizeBinary | BINARY `0x17` | Binary |
+//! | FixedSizeBinary(16) + `arrow.uuid` | UUID `0x0C` | same |
+//! | FixedSizeBinary(32) + long256 | LONG256 `0x0D` | FixedSizeBinary(32) |
+//! | Timestamp(s/ms/µs) | TIMESTAMP `0x0A` (µs) | Timestamp(µs, "UTC") |
+//! | Timestamp(ns) | TIMESTAMP_NANOS `0x10` | Timestamp(ns, "UTC") |
+//! | Date32 / Date64 | DATE `0x0B` | Date64 |
+//! | Decimal64/128/256 | DECIMAL64 `0x13` / DECIMAL128 `0x14` / DECIMAL256 `0x15` | same |
+//! | List of Float64 / Int64 (rectangular) | DOUBLE_ARRAY `0x11` / LONG_ARRAY `0x12` | List |
+//! | UInt16 + char, UInt32 + ipv4, Int64 + geohash bits | CHAR `0x16` / IPv4 `0x18` / GEOHASH `0x0E` | same + metadata |
+//!
+//! ## Buffering vs streaming
+//!
+//! The codec never buffers: encoders write into a caller-sized buffer after an
+//! exact sizing step, decoders borrow from the received frame. The
+//! transport keeps one reused send buffer per connection and hands out one
+//! received message at a time.
+//!
+//! ## Errors
+//!
+//! ```
+//! use questdb_arrow::{conf::Conf, ErrorKind};
+//! let err = Conf::parse("ws::addr=localhost:9000;bogus=1;").unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::Config);
+//! assert!(err.to_string().contains("bogus"));
+//! ```
+#![warn(missing_docs)]
+
+pub mod conf;
+pub mod error;
+pub mod protocol;
+pub mod transport;
+
+/// The `arrow` crate this library is built against (arrow 59, the major
+/// DataFusion 55 uses), so users never fight versions.
+pub use arrow;
+pub use error::{Error, ErrorKind, Result};
