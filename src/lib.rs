@@ -55,12 +55,15 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod conf;
 pub mod error;
 pub mod protocol;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod transport;
 
 /// The `arrow` crate this library is built against (arrow 59, the major
 /// DataFusion 55 uses), so users never fight versions.
-pub use arrow;
+pub use ::arrow;
 pub use error::{Error, ErrorKind, Result};

@@ -1270,8 +1270,10 @@ impl<'a> ColumnView<'a> {
                 _ => Values::Ipv4(fixed(b)),
             },
         };
+        // A bitmap with no bit set means the same as no bitmap: normalise.
         let nulls = self
             .nulls
+            .filter(|_| self.null_count > 0)
             .map(|bm| (0..self.row_count).map(|i| bit_is_set(bm, i)).collect());
         ColumnData {
             nulls,

@@ -784,6 +784,21 @@ mod tests {
         );
     }
 
+    /// Found by the `ingress_message` fuzz target: a bitmap with no bit set
+    /// must decode like no bitmap, so that decode → encode → decode is stable.
+    #[test]
+    fn all_clear_bitmap_is_no_nulls() {
+        let b = hex(
+            "51 57 50 31 01 00 01 00 11 00 00 00 01 74 01 01 01 61 05 01 00 2a 00 00 00 00 00 00 00",
+        );
+        let m = decode_message(&b, 1).unwrap().to_owned_message();
+        assert_eq!(m.tables[0].data[0].nulls, None);
+        let again = decode_message(&m.to_bytes().unwrap(), 1)
+            .unwrap()
+            .to_owned_message();
+        assert_eq!(again, m);
+    }
+
     #[test]
     fn validation_names_table_and_column() {
         let mut m = sensors_t1();

@@ -1,2 +1,6 @@
 mod codec;
+#[cfg(feature = "server")]
+mod interop;
+#[cfg(feature = "server")]
+mod server;
 mod transport;

@@ -1,0 +1,487 @@
+//! Arrow arrays → QWP columns ([`ColumnData`]), following the mapping of
+//! [`qwp_type_of`](super::types::qwp_type_of).
+//!
+//! This is the general path (one copy into owned values); the embedded
+//! server uses it for result batches.
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, GenericByteArray,
+    GenericListArray, OffsetSizeTrait, PrimitiveArray,
+};
+use arrow::compute::cast;
+use arrow::datatypes::{
+    ArrowPrimitiveType, ByteArrayType, DataType, Decimal64Type, Decimal128Type, Decimal256Type,
+    Field, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt16Type,
+    UInt32Type,
+};
+
+use super::types::QwpType;
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::column::ArrayValue;
+use crate::protocol::{ColumnData, ColumnType, Values};
+
+/// Assigns connection-global ids to symbol strings (the sender owns ids).
+pub trait SymbolIds {
+    /// The id of `s`, registering it if new.
+    fn id_of(&mut self, s: &str) -> u32;
+}
+
+fn arrow_err(field: &Field, e: arrow::error::ArrowError) -> Error {
+    Error::new(
+        ErrorKind::InvalidData,
+        format!("column {:?}: {e}", field.name()),
+    )
+}
+
+fn nulls_of(a: &dyn Array) -> Option<Vec<bool>> {
+    a.logical_nulls()
+        .filter(|n| n.null_count() > 0)
+        .map(|n| n.iter().map(|v| !v).collect())
+}
+
+fn dense<P: ArrowPrimitiveType>(a: &PrimitiveArray<P>) -> Vec<P::Native> {
+    match a.nulls() {
+        Some(n) if n.null_count() > 0 => a
+            .values()
+            .iter()
+            .zip(n.iter())
+            .filter_map(|(v, ok)| ok.then_some(*v))
+            .collect(),
+        _ => a.values().to_vec(),
+    }
+}
+
+fn casted(field: &Field, a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    if a.data_type() == to {
+        return Ok(a.clone());
+    }
+    cast(a, to).map_err(|e| arrow_err(field, e))
+}
+
+fn strings(field: &Field, a: &ArrayRef) -> Result<Vec<Option<String>>> {
+    let a = casted(field, a, &DataType::Utf8)?;
+    Ok(a.as_string::<i32>()
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect())
+}
+
+fn dense_bytes<T: ByteArrayType>(a: &GenericByteArray<T>) -> Vec<Vec<u8>> {
+    a.iter()
+        .flatten()
+        .map(|b| AsRef::<[u8]>::as_ref(b).to_vec())
+        .collect()
+}
+
+/// Encodes an Arrow array as the QWP column `t`. SYMBOL strings get ids from
+/// `symbols`. Fails naming the column and row for values QWP cannot carry
+/// (a UInt64 above `i64::MAX`, a ragged array, ...).
+pub fn encode_array(
+    field: &Field,
+    a: &ArrayRef,
+    t: QwpType,
+    symbols: &mut dyn SymbolIds,
+) -> Result<ColumnData> {
+    let nulls = nulls_of(a.as_ref());
+    let values = match t.ty {
+        ColumnType::Boolean => {
+            let b: &BooleanArray = a.as_boolean();
+            Values::Boolean(b.iter().flatten().collect())
+        }
+        ColumnType::Byte => Values::Byte(dense(
+            casted(field, a, &DataType::Int8)?.as_primitive::<Int8Type>(),
+        )),
+        ColumnType::Short => Values::Short(dense(
+            casted(field, a, &DataType::Int16)?.as_primitive::<Int16Type>(),
+        )),
+        ColumnType::Int => Values::Int(dense(
+            casted(field, a, &DataType::Int32)?.as_primitive::<Int32Type>(),
+        )),
+        ColumnType::Long | ColumnType::Geohash => {
+            if let DataType::UInt64 = a.data_type() {
+                let u = a.as_primitive::<arrow::datatypes::UInt64Type>();
+                if let Some(row) = u
+                    .iter()
+                    .position(|v| v.is_some_and(|v| v > i64::MAX as u64))
+                {
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "column {:?}, row {row}: UInt64 value {} does not fit QuestDB's LONG",
+                            field.name(),
+                            u.value(row)
+                        ),
+                    ));
+                }
+            }
+            let v = dense(casted(field, a, &DataType::Int64)?.as_primitive::<Int64Type>());
+            if t.ty == ColumnType::Geohash {
+                Values::Geohash {
+                    precision_bits: t.geohash_bits,
+                    values: v.into_iter().map(|x| x as u64).collect(),
+                }
+            } else {
+                Values::Long(v)
+            }
+        }
+        ColumnType::Float => Values::Float(dense(
+            casted(field, a, &DataType::Float32)?.as_primitive::<Float32Type>(),
+        )),
+        ColumnType::Double => Values::Double(dense(
+            casted(field, a, &DataType::Float64)?.as_primitive::<Float64Type>(),
+        )),
+        ColumnType::Char => Values::Char(dense(a.as_primitive::<UInt16Type>())),
+        ColumnType::Ipv4 => Values::Ipv4(dense(a.as_primitive::<UInt32Type>())),
+        ColumnType::Timestamp | ColumnType::TimestampNanos | ColumnType::Date => {
+            let v: Vec<i64> = match a.data_type() {
+                DataType::Timestamp(_, _) => {
+                    let x = cast(a, &DataType::Int64).map_err(|e| arrow_err(field, e))?;
+                    dense(x.as_primitive::<Int64Type>())
+                }
+                DataType::Date32 => {
+                    let x = casted(field, a, &DataType::Date64)?;
+                    let x = cast(&x, &DataType::Int64).map_err(|e| arrow_err(field, e))?;
+                    dense(x.as_primitive::<Int64Type>())
+                }
+                _ => {
+                    let x = cast(a, &DataType::Int64).map_err(|e| arrow_err(field, e))?;
+                    dense(x.as_primitive::<Int64Type>())
+                }
+            };
+            let mut v = v;
+            if t.ts_multiplier != 1 {
+                for (row, x) in v.iter_mut().enumerate() {
+                    *x = x.checked_mul(t.ts_multiplier).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidData,
+                            format!(
+                                "column {:?}, value {row}: timestamp overflows microseconds",
+                                field.name()
+                            ),
+                        )
+                    })?;
+                }
+            }
+            match t.ty {
+                ColumnType::Date => Values::Date(v),
+                ColumnType::TimestampNanos => Values::TimestampNanos(v),
+                _ => Values::Timestamp(v),
+            }
+        }
+        ColumnType::Symbol => {
+            let s = strings(field, a)?;
+            Values::Symbol(s.iter().flatten().map(|x| symbols.id_of(x)).collect())
+        }
+        ColumnType::Varchar => {
+            let s = strings(field, a)?;
+            Values::Varchar(s.into_iter().flatten().collect())
+        }
+        ColumnType::Binary => match a.data_type() {
+            DataType::Binary => Values::Binary(dense_bytes(a.as_binary::<i32>())),
+            DataType::LargeBinary => Values::Binary(dense_bytes(a.as_binary::<i64>())),
+            DataType::FixedSizeBinary(_) => {
+                let f: &FixedSizeBinaryArray = a.as_fixed_size_binary();
+                Values::Binary(f.iter().flatten().map(<[u8]>::to_vec).collect())
+            }
+            DataType::BinaryView => Values::Binary(
+                a.as_binary_view()
+                    .iter()
+                    .flatten()
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            ),
+            _ => {
+                let x = casted(field, a, &DataType::Binary)?;
+                Values::Binary(dense_bytes(x.as_binary::<i32>()))
+            }
+        },
+        ColumnType::Uuid => {
+            let f: &FixedSizeBinaryArray = a.as_fixed_size_binary();
+            Values::Uuid(
+                f.iter()
+                    .flatten()
+                    .map(|b| {
+                        let mut x = [0u8; 16];
+                        x.copy_from_slice(b);
+                        u128::from_be_bytes(x)
+                    })
+                    .collect(),
+            )
+        }
+        ColumnType::Long256 => {
+            let f: &FixedSizeBinaryArray = a.as_fixed_size_binary();
+            Values::Long256(
+                f.iter()
+                    .flatten()
+                    .map(|b| {
+                        let mut x = [0u8; 32];
+                        x.copy_from_slice(b);
+                        x
+                    })
+                    .collect(),
+            )
+        }
+        ColumnType::Decimal64 => {
+            let x = casted(field, a, &DataType::Decimal64(18, t.scale as i8))?;
+            Values::Decimal64 {
+                scale: t.scale,
+                values: dense(x.as_primitive::<Decimal64Type>()),
+            }
+        }
+        ColumnType::Decimal128 => Values::Decimal128 {
+            scale: t.scale,
+            values: dense(a.as_primitive::<Decimal128Type>()),
+        },
+        ColumnType::Decimal256 => Values::Decimal256 {
+            scale: t.scale,
+            values: dense(a.as_primitive::<Decimal256Type>())
+                .into_iter()
+                .map(|v| v.to_le_bytes())
+                .collect(),
+        },
+        ColumnType::DoubleArray | ColumnType::LongArray => {
+            let mut out_d = Vec::new();
+            let mut out_l = Vec::new();
+            for row in 0..a.len() {
+                if a.is_null(row) {
+                    continue;
+                }
+                let (dims, flat) = flatten_row(field, a, row)?;
+                if t.ty == ColumnType::DoubleArray {
+                    let f = casted(field, &flat, &DataType::Float64)?;
+                    let f = f.as_primitive::<Float64Type>();
+                    let data = (0..f.len())
+                        .map(|i| if f.is_null(i) { f64::NAN } else { f.value(i) })
+                        .collect();
+                    out_d.push(ArrayValue { dims, data });
+                } else {
+                    let f = casted(field, &flat, &DataType::Int64)?;
+                    let f = f.as_primitive::<Int64Type>();
+                    let data = (0..f.len())
+                        .map(|i| if f.is_null(i) { i64::MIN } else { f.value(i) })
+                        .collect();
+                    out_l.push(ArrayValue { dims, data });
+                }
+            }
+            if t.ty == ColumnType::DoubleArray {
+                Values::DoubleArray(out_d)
+            } else {
+                Values::LongArray(out_l)
+            }
+        }
+    };
+    Ok(match nulls {
+        Some(n) => ColumnData::with_nulls(values, n),
+        None => ColumnData::new(values),
+    })
+}
+
+fn list_value(a: &ArrayRef, row: usize) -> Option<ArrayRef> {
+    match a.data_type() {
+        DataType::List(_) => Some(a.as_list::<i32>().value(row)),
+        DataType::LargeList(_) => Some(a.as_list::<i64>().value(row)),
+        DataType::FixedSizeList(_, _) => Some(a.as_fixed_size_list().value(row)),
+        _ => None,
+    }
+}
+
+fn is_list(a: &ArrayRef) -> bool {
+    matches!(
+        a.data_type(),
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)
+    )
+}
+
+/// Shape and row-major elements of row `row` of a (nested) list column;
+/// ragged rows are an error naming the row.
+fn flatten_row(field: &Field, a: &ArrayRef, row: usize) -> Result<(Vec<u32>, ArrayRef)> {
+    let ragged = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "column {:?}, row {row}: ragged or null nested list; QuestDB arrays must be rectangular",
+                field.name()
+            ),
+        )
+    };
+    let top = list_value(a, row).ok_or_else(ragged)?;
+    let mut dims = vec![top.len() as u32];
+    let mut level: Vec<ArrayRef> = vec![top];
+    while level.first().is_some_and(is_list) {
+        let mut next = Vec::new();
+        let mut width: Option<usize> = None;
+        for l in &level {
+            for i in 0..l.len() {
+                if l.is_null(i) {
+                    return Err(ragged());
+                }
+                let v = list_value(l, i).ok_or_else(ragged)?;
+                if *width.get_or_insert(v.len()) != v.len() {
+                    return Err(ragged());
+                }
+                next.push(v);
+            }
+        }
+        dims.push(width.unwrap_or(0) as u32);
+        if next.is_empty() {
+            // An empty level: take the element type from the field.
+            let mut dt = level[0].data_type().clone();
+            while let DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) =
+                dt
+            {
+                dt = f.data_type().clone();
+            }
+            return Ok((dims, arrow::array::new_empty_array(&dt)));
+        }
+        level = next;
+    }
+    let refs: Vec<&dyn Array> = level.iter().map(|x| x.as_ref()).collect();
+    let flat = if refs.is_empty() {
+        arrow::array::new_empty_array(&DataType::Float64)
+    } else {
+        arrow::compute::concat(&refs).map_err(|e| arrow_err(field, e))?
+    };
+    Ok((dims, flat))
+}
+
+#[allow(dead_code)]
+fn _assert_list<O: OffsetSizeTrait>(_: &GenericListArray<O>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridge::decode::decode_array;
+    use crate::bridge::types::{arrow_field, qwp_type_of};
+    use crate::protocol::Reader;
+    use crate::protocol::column::{Layout, decode_column};
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Dict(HashMap<String, u32>, Vec<String>);
+    impl SymbolIds for Dict {
+        fn id_of(&mut self, s: &str) -> u32 {
+            if let Some(&i) = self.0.get(s) {
+                return i;
+            }
+            let i = self.1.len() as u32;
+            self.0.insert(s.to_string(), i);
+            self.1.push(s.to_string());
+            i
+        }
+    }
+
+    /// QWP → Arrow → QWP → Arrow gives the same Arrow array for every type.
+    #[test]
+    fn arrow_round_trip_every_type() {
+        use crate::protocol::column::ArrayValue;
+        let cols: Vec<ColumnData> = vec![
+            ColumnData::with_nulls(Values::Boolean(vec![true, false]), vec![false, true, false]),
+            ColumnData::new(Values::Byte(vec![1, -2, 3])),
+            ColumnData::new(Values::Short(vec![1, -2, 3])),
+            ColumnData::with_nulls(Values::Int(vec![1, 3]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Long(vec![1, 3]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Float(vec![1.5, 3.0]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Double(vec![1.5, 3.0]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Symbol(vec![0, 1]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Timestamp(vec![1, 3]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::TimestampNanos(vec![1, 3]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Date(vec![1, 3]), vec![false, true, false]),
+            ColumnData::with_nulls(Values::Uuid(vec![1, 3 << 70]), vec![false, true, false]),
+            ColumnData::with_nulls(
+                Values::Long256(vec![[1; 32], [2; 32]]),
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::Geohash {
+                    precision_bits: 25,
+                    values: vec![1, 3],
+                },
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::Varchar(vec!["a".into(), "ü".into()]),
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::Binary(vec![vec![0, 1], vec![]]),
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::DoubleArray(vec![
+                    ArrayValue {
+                        dims: vec![2],
+                        data: vec![1.0, 2.0],
+                    },
+                    ArrayValue {
+                        dims: vec![0],
+                        data: vec![],
+                    },
+                ]),
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::LongArray(vec![
+                    ArrayValue {
+                        dims: vec![1, 2],
+                        data: vec![1, 2],
+                    },
+                    ArrayValue {
+                        dims: vec![2, 1],
+                        data: vec![3, 4],
+                    },
+                ]),
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::Decimal64 {
+                    scale: 2,
+                    values: vec![123, -5],
+                },
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::Decimal128 {
+                    scale: 10,
+                    values: vec![123, -5],
+                },
+                vec![false, true, false],
+            ),
+            ColumnData::with_nulls(
+                Values::Decimal256 {
+                    scale: 40,
+                    values: vec![[1; 32], [0; 32]],
+                },
+                vec![false, true, false],
+            ),
+            ColumnData::new(Values::Char(vec![65, 0x263A, 0])),
+            ColumnData::with_nulls(Values::Ipv4(vec![0xC0A80001, 1]), vec![false, true, false]),
+        ];
+        let syms = vec!["x".to_string(), "y".to_string()];
+        for col in cols {
+            let ty = col.column_type();
+            let b = col.to_bytes(&Layout::EGRESS);
+            let v =
+                decode_column(&mut Reader::new(&b), ty, col.row_count(), &Layout::EGRESS).unwrap();
+            let (t, arr) = decode_array(&v, &syms).unwrap();
+            let field = arrow_field("c", t, false);
+            assert_eq!(qwp_type_of(&field).unwrap(), t, "{ty}");
+            let mut dict = Dict::default();
+            let enc = encode_array(&field, &arr, t, &mut dict).unwrap();
+            let b2 = enc.to_bytes(&Layout::EGRESS);
+            let v2 =
+                decode_column(&mut Reader::new(&b2), ty, enc.row_count(), &Layout::EGRESS).unwrap();
+            let (_, arr2) = decode_array(&v2, &dict.1).unwrap();
+            assert_eq!(arr.to_data(), arr2.to_data(), "{ty}");
+        }
+    }
+
+    #[test]
+    fn uint64_overflow_names_the_row() {
+        let a: ArrayRef = std::sync::Arc::new(arrow::array::UInt64Array::from(vec![1, u64::MAX]));
+        let f = Field::new("big", DataType::UInt64, true);
+        let t = qwp_type_of(&f).unwrap();
+        let e = encode_array(&f, &a, t, &mut Dict::default()).unwrap_err();
+        assert!(e.to_string().contains("row 1"), "{e}");
+        assert!(e.to_string().contains("\"big\""), "{e}");
+    }
+}

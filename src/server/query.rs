@@ -1,0 +1,377 @@
+//! The query endpoint: SERVER_INFO, then QUERY_REQUESTs answered with
+//! RESULT_BATCH streams (byte credit, cancel, zstd, the connection symbol
+//! dictionary) or EXEC_DONE / QUERY_ERROR.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arrow::array::RecordBatch;
+use tungstenite::Message;
+
+use super::sql::{Outcome, execute, next_batch};
+use super::storage::Reject;
+use super::{Shared, Upgrade, Ws, ws_err};
+use crate::bridge::encode::{SymbolIds, encode_array};
+use crate::bridge::types::{QwpType, qwp_type_of};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::egress::{
+    CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QueryRequest, RESET_MASK_DICT,
+    ResultBatch, ServerControl, ServerInfo,
+};
+use crate::protocol::ingress::{ColumnDef, SymbolDelta};
+use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
+
+/// The server-owned connection dictionary.
+#[derive(Default)]
+struct Dict {
+    ids: HashMap<String, u32>,
+    strings: Vec<String>,
+    bytes: usize,
+    sent: usize,
+}
+
+impl SymbolIds for Dict {
+    fn id_of(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.ids.insert(s.to_string(), i);
+        self.strings.push(s.to_string());
+        self.bytes += s.len();
+        i
+    }
+}
+
+impl Dict {
+    fn take_delta(&mut self) -> SymbolDelta {
+        let d = SymbolDelta {
+            start: self.sent as u64,
+            entries: self.strings[self.sent..].to_vec(),
+        };
+        self.sent = self.strings.len();
+        d
+    }
+    fn clear(&mut self) {
+        *self = Dict::default();
+    }
+}
+
+struct Conn<'a> {
+    ws: Ws,
+    shared: &'a Shared,
+    up: &'a Upgrade,
+    dict: Dict,
+    reset_pending: bool,
+}
+
+enum Poll {
+    Nothing,
+    Cancel,
+}
+
+fn clip_name(s: &str) -> String {
+    let mut end = s.len().min(MAX_NAME_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+impl Conn<'_> {
+    fn send(&mut self, frame: Vec<u8>) -> Result<()> {
+        self.ws.send(Message::Binary(frame.into())).map_err(ws_err)
+    }
+
+    fn error(&mut self, request_id: i64, r: Reject) -> Result<()> {
+        self.send(
+            ServerControl::QueryError {
+                request_id,
+                status: r.status,
+                message: r.message,
+            }
+            .to_frame(),
+        )
+    }
+
+    /// Reads one client message, waiting at most `wait`.
+    fn read(&mut self, wait: Duration) -> Result<Option<ClientMessage>> {
+        self.ws.get_ref().tcp().set_read_timeout(Some(wait))?;
+        match self.ws.read() {
+            Ok(Message::Binary(b)) => match ClientMessage::decode(&b, true) {
+                Ok(m) => Ok(Some(m)),
+                Err(e) => {
+                    let _ = self.error(-1, Reject::new(Status::ParseError, e.to_string()));
+                    let _ = self.ws.close(None);
+                    let _ = self.ws.flush();
+                    Err(Error::new(ErrorKind::Closed, "malformed client message"))
+                }
+            },
+            Ok(Message::Close(_)) => Err(Error::new(ErrorKind::Closed, "client closed")),
+            Ok(Message::Text(_)) => Err(Error::new(ErrorKind::Protocol, "text frame")),
+            Ok(_) => Ok(None),
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(ws_err(e)),
+        }
+    }
+
+    /// Handles CREDIT/CANCEL for `id` that arrived meanwhile.
+    fn poll(&mut self, id: i64, credit: &mut Option<i64>, wait: Duration) -> Result<Poll> {
+        match self.read(wait)? {
+            Some(ClientMessage::Cancel { request_id }) if request_id == id => Ok(Poll::Cancel),
+            Some(ClientMessage::Credit {
+                request_id,
+                additional_bytes,
+            }) if request_id == id => {
+                if let Some(c) = credit {
+                    *c = c.saturating_add(additional_bytes.min(i64::MAX as u64) as i64);
+                }
+                Ok(Poll::Nothing)
+            }
+            Some(ClientMessage::Query(q)) => {
+                // One query at a time per connection.
+                self.error(
+                    q.request_id,
+                    Reject::new(
+                        Status::LimitExceeded,
+                        format!("request {id} is still running on this connection"),
+                    ),
+                )?;
+                Ok(Poll::Nothing)
+            }
+            _ => Ok(Poll::Nothing),
+        }
+    }
+
+    fn run(&mut self, q: QueryRequest) -> Result<()> {
+        let id = q.request_id;
+        if q.query_flags.unwrap_or(0) & QUERY_FLAG_RESET_DICT != 0
+            || self.dict.strings.len() > self.shared.cfg.dict_cap_entries
+            || self.dict.bytes > self.shared.cfg.dict_cap_bytes
+        {
+            self.dict.clear();
+            self.reset_pending = true;
+        }
+        let outcome = match execute(self.shared, &q.sql, &q.binds) {
+            Ok(o) => o,
+            Err(r) => return self.error(id, r),
+        };
+        let mut stream = match outcome {
+            Outcome::Done(rows) => {
+                return self.send(
+                    ServerControl::ExecDone {
+                        request_id: id,
+                        op_type: 0,
+                        rows_affected: rows,
+                    }
+                    .to_frame(),
+                );
+            }
+            Outcome::Rows(s) => s,
+        };
+        let schema = stream.schema();
+        let mut types: Vec<QwpType> = Vec::new();
+        let mut defs: Vec<ColumnDef> = Vec::new();
+        for f in schema.fields() {
+            match qwp_type_of(f) {
+                Ok(t) => {
+                    types.push(t);
+                    defs.push(ColumnDef {
+                        name: clip_name(f.name()),
+                        ty: t.ty,
+                    });
+                }
+                Err(e) => {
+                    return self.error(id, Reject::new(Status::InternalError, e.to_string()));
+                }
+            }
+        }
+        if self.reset_pending {
+            self.send(
+                ServerControl::CacheReset {
+                    mask: RESET_MASK_DICT,
+                }
+                .to_frame(),
+            )?;
+            self.reset_pending = false;
+        }
+        let mut credit: Option<i64> = (q.initial_credit > 0).then_some(q.initial_credit as i64);
+        let max_rows = self
+            .up
+            .max_batch_rows
+            .unwrap_or(self.shared.cfg.max_batch_rows)
+            .min(self.shared.cfg.max_batch_rows);
+        let mut seq: u64 = 0;
+        let mut total: u64 = 0;
+        let mut sent_any = false;
+        // Re-batch DataFusion's output into batches of exactly `max_rows`
+        // (the last one may be shorter).
+        let mut carry: Vec<RecordBatch> = Vec::new();
+        let mut carried = 0usize;
+        let mut done = false;
+        while !done {
+            match next_batch(self.shared, &mut stream) {
+                None => done = true,
+                Some(Ok(b)) => {
+                    carried += b.num_rows();
+                    carry.push(b);
+                }
+                Some(Err(r)) => return self.error(id, r),
+            }
+            if carried < max_rows && !done {
+                continue;
+            }
+            let batch = match arrow::compute::concat_batches(&schema, &carry) {
+                Ok(b) => b,
+                Err(e) => return self.error(id, Reject::new(Status::InternalError, e.to_string())),
+            };
+            carry.clear();
+            let full = if done {
+                batch.num_rows()
+            } else {
+                batch.num_rows() / max_rows * max_rows
+            };
+            if full < batch.num_rows() {
+                carry.push(batch.slice(full, batch.num_rows() - full));
+            }
+            carried = batch.num_rows() - full;
+            let mut off = 0;
+            while off < full {
+                // Flow control: wait while the budget is used up.
+                while credit.is_some_and(|c| c <= 0) {
+                    if self.shared.stop.load(Ordering::SeqCst) {
+                        return Err(Error::new(ErrorKind::Closed, "server stopping"));
+                    }
+                    if let Poll::Cancel = self.poll(id, &mut credit, Duration::from_millis(100))? {
+                        return self.cancelled(id);
+                    }
+                }
+                if let Poll::Cancel = self.poll(id, &mut credit, Duration::from_micros(1))? {
+                    return self.cancelled(id);
+                }
+                let n = max_rows.min(full - off);
+                let slice = batch.slice(off, n);
+                let frame = match self.encode(id, seq, &defs, &types, &slice) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return self.error(id, Reject::new(Status::InternalError, e.to_string()));
+                    }
+                };
+                if let Some(c) = credit.as_mut() {
+                    *c -= frame.len() as i64;
+                }
+                self.send(frame)?;
+                sent_any = true;
+                seq += 1;
+                total += n as u64;
+                off += n;
+            }
+        }
+        if !sent_any {
+            let empty = RecordBatch::new_empty(schema.clone());
+            let frame = self
+                .encode(id, 0, &defs, &types, &empty)
+                .map_err(|e| e.context("empty result"))?;
+            self.send(frame)?;
+            seq = 1;
+        }
+        self.send(
+            ServerControl::ResultEnd {
+                request_id: id,
+                final_seq: seq.saturating_sub(1),
+                total_rows: total,
+            }
+            .to_frame(),
+        )
+    }
+
+    fn cancelled(&mut self, id: i64) -> Result<()> {
+        self.error(
+            id,
+            Reject::new(Status::Cancelled, format!("query {id} cancelled")),
+        )
+    }
+
+    fn encode(
+        &mut self,
+        id: i64,
+        seq: u64,
+        defs: &[ColumnDef],
+        types: &[QwpType],
+        batch: &RecordBatch,
+    ) -> Result<Vec<u8>> {
+        let schema = batch.schema();
+        let mut columns = Vec::with_capacity(types.len());
+        for ((f, a), t) in schema.fields().iter().zip(batch.columns()).zip(types) {
+            columns.push(encode_array(f, a, *t, &mut self.dict)?);
+        }
+        let rb = ResultBatch {
+            request_id: id,
+            batch_seq: seq,
+            delta: Some(self.dict.take_delta()),
+            schema: defs.to_vec(),
+            columns,
+            row_count: batch.num_rows(),
+        };
+        let frame = rb.to_frame(self.up.zstd_level)?;
+        if frame.len() > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "a result batch of {} rows is {} bytes, above the 16 MiB frame limit; ask for fewer rows per batch",
+                    batch.num_rows(),
+                    frame.len()
+                ),
+            ));
+        }
+        Ok(frame)
+    }
+}
+
+pub(super) fn serve(ws: Ws, shared: &Arc<Shared>, up: &Upgrade) -> Result<()> {
+    let cfg = &shared.cfg;
+    let mut caps = CAP_QUERY_FLAGS;
+    if cfg.zone.is_some() {
+        caps |= CAP_ZONE;
+    }
+    let info = ServerInfo {
+        role: cfg.role,
+        epoch: 0,
+        capabilities: caps,
+        server_wall_ns: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0),
+        cluster_id: "questdb-arrow".into(),
+        node_id: "embedded".into(),
+        zone_id: cfg.zone.clone(),
+    };
+    let mut conn = Conn {
+        ws,
+        shared,
+        up,
+        dict: Dict::default(),
+        reset_pending: false,
+    };
+    conn.send(ServerControl::ServerInfo(info).to_frame())?;
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            let _ = conn.ws.close(None);
+            let _ = conn.ws.flush();
+            return Ok(());
+        }
+        // CANCEL / CREDIT for unknown or finished requests are dropped.
+        if let Some(ClientMessage::Query(q)) = conn.read(Duration::from_millis(200))? {
+            conn.run(q)?;
+        }
+    }
+}
