@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod bridge;
+pub mod client;
 pub mod conf;
 pub mod error;
 pub mod protocol;

@@ -23,12 +23,15 @@ use crate::protocol::{
 
 /// Rows held across deferred frames before a forced commit.
 const MAX_UNCOMMITTED_ROWS: usize = 1_000_000;
+/// Distinct tables one connection may write (`qwp.max.tables.per.connection`).
+const MAX_TABLES_PER_CONNECTION: usize = 10_000;
 
 struct Conn<'s> {
     shared: &'s Shared,
     dict: Vec<String>,
     pending: Vec<(String, RecordBatch, Option<String>)>,
     pending_rows: usize,
+    tables_seen: Vec<String>,
 }
 
 fn now_micros() -> i64 {
@@ -39,6 +42,17 @@ fn now_micros() -> i64 {
 }
 
 impl Conn<'_> {
+    fn respond(&mut self, sequence: i64, frame: &[u8]) -> Response {
+        match self.handle(frame) {
+            Ok(tables) => Response::Ok { sequence, tables },
+            Err(r) => Response::Error {
+                status: r.status,
+                sequence,
+                message: r.message,
+            },
+        }
+    }
+
     fn handle(&mut self, frame: &[u8]) -> std::result::Result<Vec<(String, i64)>, Reject> {
         let msg =
             decode_message(frame, 1).map_err(|e| Reject::new(Status::ParseError, e.to_string()))?;
@@ -84,6 +98,21 @@ impl Conn<'_> {
                     Status::ParseError,
                     format!("table {table}: {} rows in one block", block.row_count),
                 ));
+            }
+            if !self
+                .tables_seen
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(table))
+            {
+                if self.tables_seen.len() >= MAX_TABLES_PER_CONNECTION {
+                    return Err(Reject::new(
+                        Status::LimitExceeded,
+                        format!(
+                            "more than {MAX_TABLES_PER_CONNECTION} tables on one connection (table {table})"
+                        ),
+                    ));
+                }
+                self.tables_seen.push(table.to_string());
             }
             if block.row_count == 0 {
                 continue;
@@ -182,6 +211,25 @@ impl Conn<'_> {
     }
 }
 
+/// One connection's handling of `frames`, without a socket.
+pub(super) fn feed<'f>(
+    shared: &Shared,
+    frames: impl IntoIterator<Item = &'f [u8]>,
+) -> Vec<Response> {
+    let mut conn = Conn {
+        shared,
+        dict: Vec::new(),
+        pending: Vec::new(),
+        pending_rows: 0,
+        tables_seen: Vec::new(),
+    };
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| conn.respond(i as i64, f))
+        .collect()
+}
+
 pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usize) -> Result<()> {
     let faults = &shared.cfg.faults;
     let close_after = faults
@@ -192,6 +240,7 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
         dict: Vec::new(),
         pending: Vec::new(),
         pending_rows: 0,
+        tables_seen: Vec::new(),
     };
     let mut seq: i64 = 0;
     ws.get_ref()
@@ -243,17 +292,7 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
             // Fault injection: drop the connection without answering.
             return Ok(());
         }
-        let resp = match conn.handle(&frame) {
-            Ok(tables) => Response::Ok {
-                sequence: this,
-                tables,
-            },
-            Err(r) => Response::Error {
-                status: r.status,
-                sequence: this,
-                message: r.message,
-            },
-        };
+        let resp = conn.respond(this, &frame);
         if let Some(d) = faults.ack_delay {
             std::thread::sleep(d);
         }

@@ -341,7 +341,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     .spawn(move || {
                         if let Err(e) = serve_connection(stream, &s2, n) {
                             // Expected on client disconnects; only log oddities.
-                            if !matches!(e.kind(), ErrorKind::Closed | ErrorKind::Io) {
+                            if !matches!(
+                                e.kind(),
+                                ErrorKind::Closed | ErrorKind::Io | ErrorKind::Handshake
+                            ) {
                                 eprintln!("questdb-arrow server: connection {n}: {e}");
                             }
                         }
@@ -557,5 +560,47 @@ pub(crate) fn ws_err(e: tungstenite::Error) -> Error {
         ) => Error::new(ErrorKind::Closed, "connection closed"),
         tungstenite::Error::Io(e) => e.into(),
         other => Error::new(ErrorKind::Protocol, other.to_string()),
+    }
+}
+
+/// Drives the ingest connection handler without sockets, for fuzzing and
+/// tests: each call to [`IngestHarness::feed`] is one fresh connection.
+#[doc(hidden)]
+pub struct IngestHarness {
+    shared: Arc<Shared>,
+}
+
+#[doc(hidden)]
+impl IngestHarness {
+    /// A harness over an in-memory catalog (`sink`: decode only).
+    pub fn new(sink: bool) -> Result<IngestHarness> {
+        let cfg = Server::builder().sink(sink);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
+        Ok(IngestHarness {
+            shared: Arc::new(Shared {
+                catalog: Catalog::open(None)?,
+                cfg,
+                tls: None,
+                runtime,
+                stop: AtomicBool::new(false),
+                connections: AtomicUsize::new(0),
+                workers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Feeds `frames` to one connection; returns the responses.
+    pub fn feed<'f>(
+        &self,
+        frames: impl IntoIterator<Item = &'f [u8]>,
+    ) -> Vec<crate::protocol::ingress::Response> {
+        ingest::feed(&self.shared, frames)
+    }
+
+    /// Rows stored in `table`.
+    pub fn rows(&self, table: &str) -> usize {
+        self.shared.catalog.table(table).map_or(0, |t| t.rows())
     }
 }

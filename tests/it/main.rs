@@ -1,3 +1,5 @@
+#[cfg(feature = "cli")]
+mod cli;
 mod codec;
 #[cfg(feature = "server")]
 mod interop;
