@@ -3,7 +3,7 @@
 //!
 //! - [`wire`]: bounds-checked [`Reader`], exact-size masking writer [`Out`],
 //!   varints.
-//! - [`column`]: the 23 column types, both null modes, exact sizing
+//! - [`column`](mod@column): the 23 column types, both null modes, exact sizing
 //!   (`*_len`) before writing, and borrowed decoding into [`ColumnView`]s.
 //! - [`gorilla`]: delta-of-delta timestamp compression, bit-exact to the spec.
 //! - [`ingress`]: message header, delta symbol dictionary, table blocks, and

@@ -931,3 +931,85 @@ fn every_column_type_is_stored_and_served() {
     let l: &Int64Array = stored.column(4).as_primitive();
     assert_eq!(l.value(0), 1);
 }
+
+/// The ingest handler (the same code the `server_ingest` fuzz target drives)
+/// answers every corrupted frame with a status and never panics; good frames
+/// after bad ones still commit.
+#[test]
+fn ingest_handler_survives_corrupted_frames() {
+    use questdb_arrow::server::IngestHarness;
+    let h = IngestHarness::new(false).unwrap();
+    let good = msg(0, &["a", "b"], vec![block("fz", 1_000, 5, &[0, 1])]);
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    for cut in (0..good.len()).step_by(3) {
+        frames.push(good[..cut].to_vec());
+    }
+    let mut seed = 0x1234_5678_9ABC_DEF0u64;
+    for i in 0..good.len() {
+        for _ in 0..3 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut b = good.clone();
+            b[i] ^= (seed as u8) | 1;
+            frames.push(b);
+        }
+    }
+    let n = frames.len();
+    let responses = h.feed(frames.iter().map(|f| f.as_slice()));
+    assert_eq!(responses.len(), n);
+    // Each corrupted frame was answered (OK or an error status), in sequence.
+    for (i, r) in responses.iter().enumerate() {
+        let seq = match r {
+            Response::Ok { sequence, .. } | Response::Error { sequence, .. } => *sequence,
+            Response::DurableAck { .. } => panic!("unexpected durable ack"),
+        };
+        assert_eq!(seq, i as i64);
+    }
+    let before = h.rows("fz");
+    let r = h.feed([good.as_slice()]);
+    assert!(matches!(r[0], Response::Ok { .. }), "{:?}", r[0]);
+    assert_eq!(h.rows("fz"), before + 5);
+}
+
+#[test]
+fn sink_mode_acknowledges_without_storing() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .sink(true)
+        .start()
+        .unwrap();
+    let mut c = ingest_conn(&srv);
+    ok_seq(&send(&mut c, &msg(0, &["a"], vec![block("sunk", 1, 100, &[0])])).unwrap());
+    // Malformed frames are still rejected: sink mode decodes everything.
+    let (st, seq, _) = err_of(&send(&mut c, b"QWP1 not a frame").unwrap());
+    assert_eq!((st, seq), (Status::ParseError, 1));
+    assert!(srv.table_batch("sunk").is_none());
+    assert!(srv.table_names().is_empty());
+}
+
+#[test]
+fn ack_delay_fault_holds_responses_back() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .faults(Faults {
+            ack_delay: Some(Duration::from_millis(300)),
+            ..Faults::default()
+        })
+        .start()
+        .unwrap();
+    let mut c = ingest_conn(&srv);
+    c.send(&msg(0, &["a"], vec![block("slow", 1, 1, &[0])]))
+        .unwrap();
+    // Nothing within 100 ms; the OK arrives later.
+    assert!(
+        c.recv_timeout(Some(Duration::from_millis(100)))
+            .unwrap()
+            .is_none()
+    );
+    let r = c
+        .recv_timeout(Some(Duration::from_secs(10)))
+        .unwrap()
+        .expect("ack");
+    assert_eq!(ok_seq(&Response::decode(&r).unwrap()), 0);
+}
