@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod fast;
 pub mod types;
 
 pub use decode::{SymbolLookup, decode_array};

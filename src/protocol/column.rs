@@ -93,7 +93,8 @@ impl Layout {
         }
     }
 
-    fn has_encoding_flag(&self, ty: ColumnType) -> bool {
+    /// Whether columns of `ty` carry the one-byte encoding flag in this layout.
+    pub fn has_encoding_flag(&self, ty: ColumnType) -> bool {
         self.gorilla && ty.has_encoding_flag(self.direction)
     }
 }
@@ -727,7 +728,9 @@ fn array_len<T>(v: &[ArrayValue<T>]) -> usize {
         .sum()
 }
 
-fn ts_plan(ts: &[i64], layout: &Layout) -> Option<usize> {
+/// The Gorilla stream length to use for `ts` under `layout`'s policy, or
+/// `None` to write the values raw.
+pub fn ts_plan(ts: &[i64], layout: &Layout) -> Option<usize> {
     match layout.ts_encoding {
         TsEncoding::Raw => None,
         TsEncoding::Auto => gorilla::worthwhile(ts),
