@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod encode;
 pub mod fast;
+pub mod frame;
 pub mod types;
 
 pub use decode::{SymbolLookup, decode_array};

@@ -478,36 +478,56 @@ impl ResultBatch {
             }
             c.validate(&layout)?;
         }
-        let mut flags = FLAG_GORILLA;
-        if self.delta.is_some() {
-            flags |= FLAG_DELTA_SYMBOL_DICT;
-        }
-        let prefix = 1 + 8 + varint_len(self.batch_seq);
         let mut body = vec![0; self.body_len()];
         self.encode_body(&mut Out::plain(&mut body));
-        if let Some(level) = zstd_level {
-            let z = zstd::bulk::compress(&body, level)
-                .map_err(|e| Error::new(ErrorKind::Io, format!("zstd compression failed: {e}")))?;
-            if z.len() < body.len() {
-                body = z;
-                flags |= FLAG_ZSTD;
-            }
-        }
-        let mut frame = vec![0; HEADER_LEN + prefix + body.len()];
-        let mut out = Out::plain(&mut frame);
-        Header {
-            version: VERSION,
-            flags,
-            table_count: 1,
-            payload_len: (prefix + body.len()) as u32,
-        }
-        .write(&mut out);
-        out.u8(MSG_RESULT_BATCH);
-        out.i64(self.request_id);
-        out.varint(self.batch_seq);
-        out.put(&body);
-        Ok(frame)
+        result_batch_frame(
+            self.request_id,
+            self.batch_seq,
+            self.delta.is_some(),
+            body,
+            zstd_level,
+        )
     }
+}
+
+/// Frames an already encoded RESULT_BATCH body (the delta dictionary, if
+/// `has_delta`, then the table block): header, kind, request id and
+/// `batch_seq`, the body compressed with zstd when a level is given and that
+/// makes it smaller.
+pub fn result_batch_frame(
+    request_id: i64,
+    batch_seq: u64,
+    has_delta: bool,
+    mut body: Vec<u8>,
+    zstd_level: Option<i32>,
+) -> Result<Vec<u8>> {
+    let mut flags = FLAG_GORILLA;
+    if has_delta {
+        flags |= FLAG_DELTA_SYMBOL_DICT;
+    }
+    let prefix = 1 + 8 + varint_len(batch_seq);
+    if let Some(level) = zstd_level {
+        let z = zstd::bulk::compress(&body, level)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("zstd compression failed: {e}")))?;
+        if z.len() < body.len() {
+            body = z;
+            flags |= FLAG_ZSTD;
+        }
+    }
+    let mut frame = vec![0; HEADER_LEN + prefix + body.len()];
+    let mut out = Out::plain(&mut frame);
+    Header {
+        version: VERSION,
+        flags,
+        table_count: 1,
+        payload_len: (prefix + body.len()) as u32,
+    }
+    .write(&mut out);
+    out.u8(MSG_RESULT_BATCH);
+    out.i64(request_id);
+    out.varint(batch_seq);
+    out.put(&body);
+    Ok(frame)
 }
 
 /// A server → client message other than a result batch, owned.

@@ -102,6 +102,29 @@ impl<'a> Out<'a> {
         }
     }
 
+    /// Splits the next `lens` bytes into consecutive regions, each its own
+    /// writer with the right masking phase, and advances past all of them.
+    /// The regions are disjoint, so they can be filled in parallel.
+    pub fn regions(&mut self, lens: impl IntoIterator<Item = usize>) -> Vec<Out<'_>> {
+        let k = self.key;
+        let mut pos = self.pos;
+        let mut rest: &mut [u8] = &mut self.buf[pos..];
+        let mut v = Vec::new();
+        for n in lens {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            let r = pos % 4;
+            v.push(Out {
+                buf: head,
+                pos: 0,
+                key: [k[r], k[(r + 1) % 4], k[(r + 2) % 4], k[(r + 3) % 4]],
+            });
+            rest = tail;
+            pos += n;
+        }
+        self.pos = pos;
+        v
+    }
+
     /// Masking key rotated for the current position.
     #[inline]
     fn key_at(&self, pos: usize) -> [u8; 4] {

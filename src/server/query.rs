@@ -13,12 +13,15 @@ use tungstenite::Message;
 use super::sql::{Outcome, execute, next_batch};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, ws_err};
-use crate::bridge::encode::{SymbolIds, encode_array};
+use crate::bridge::encode::SymbolIds;
+use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Out;
+use crate::protocol::column::Layout;
 use crate::protocol::egress::{
     CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QueryRequest, RESET_MASK_DICT,
-    ResultBatch, ServerControl, ServerInfo,
+    ServerControl, ServerInfo, result_batch_frame,
 };
 use crate::protocol::ingress::{ColumnDef, SymbolDelta};
 use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
@@ -309,20 +312,23 @@ impl Conn<'_> {
         types: &[QwpType],
         batch: &RecordBatch,
     ) -> Result<Vec<u8>> {
-        let schema = batch.schema();
-        let mut columns = Vec::with_capacity(types.len());
-        for ((f, a), t) in schema.fields().iter().zip(batch.columns()).zip(types) {
-            columns.push(encode_array(f, a, *t, &mut self.dict)?);
+        let names = defs.iter().map(|d| d.name.clone()).collect();
+        let block = BlockEncoder::new(
+            batch,
+            names,
+            types.to_vec(),
+            &Layout::EGRESS,
+            &mut self.dict,
+        )?;
+        let delta = self.dict.take_delta();
+        let with_schema = seq == 0;
+        let mut body = vec![0; delta.encoded_len() + block.encoded_len("", with_schema)];
+        {
+            let mut out = Out::plain(&mut body);
+            delta.encode(&mut out);
+            block.write("", with_schema, &mut out);
         }
-        let rb = ResultBatch {
-            request_id: id,
-            batch_seq: seq,
-            delta: Some(self.dict.take_delta()),
-            schema: defs.to_vec(),
-            columns,
-            row_count: batch.num_rows(),
-        };
-        let frame = rb.to_frame(self.up.zstd_level)?;
+        let frame = result_batch_frame(id, seq, true, body, self.up.zstd_level)?;
         if frame.len() > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
             return Err(Error::new(
                 ErrorKind::Unsupported,
