@@ -4,25 +4,26 @@
 //!
 //! Run: `cargo run --release --features server --example embedded_tour [ROWS]`
 //!
-//! Ingest goes through the QWP codec and transport directly (one frame per
-//! 20 000 rows, acknowledged before the next); the Arrow-native
-//! `flush_arrow_batch` client replaces this loop.
+//! Ingest uses `client::Sender::flush_arrow_batch` (Arrow batches of 100 000
+//! rows, split into frames by exact sizing, each batch committed atomically).
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use questdb_arrow::client::{QueryConn, QueryResult};
-use questdb_arrow::conf::Conf;
-use questdb_arrow::protocol::ingress::{
-    ColumnDef, IngressMessage, Response, SymbolDelta, TableBlock,
+use arrow::array::{
+    Array, ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
-use questdb_arrow::protocol::{ColumnData, ColumnType, Values};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use questdb_arrow::client::{QueryConn, QueryResult, Sender};
+use questdb_arrow::conf::Conf;
 use questdb_arrow::server::Server;
-use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 
-const FRAME_ROWS: usize = 20_000;
+const BATCH_ROWS: usize = 100_000;
 const SYMBOLS: usize = 64;
 
-fn w1_frame(start: usize, n: usize, first: bool, seed: &mut u64) -> IngressMessage {
+/// W1 (design.md): ts, sym (64 values), d1-d4 DOUBLE, l1-l2 LONG, note ~16 B.
+fn w1_batch(start: usize, n: usize, seed: &mut u64) -> RecordBatch {
     let mut rnd = || {
         *seed ^= *seed << 13;
         *seed ^= *seed >> 7;
@@ -30,71 +31,45 @@ fn w1_frame(start: usize, n: usize, first: bool, seed: &mut u64) -> IngressMessa
         *seed
     };
     let t0 = 1_700_000_000_000_000i64;
-    let ts: Vec<i64> = (start..start + n)
+    let ts: TimestampMicrosecondArray = (start..start + n)
         .map(|i| t0 + i as i64 * 1000 + (rnd() % 100) as i64)
+        .collect::<Vec<_>>()
+        .into();
+    let names: Vec<String> = (0..SYMBOLS).map(|i| format!("SYM{i:02}")).collect();
+    let sym: DictionaryArray<Int32Type> = (0..n)
+        .map(|_| names[(rnd() % SYMBOLS as u64) as usize].as_str())
         .collect();
-    let sym: Vec<u32> = (0..n).map(|_| (rnd() % SYMBOLS as u64) as u32).collect();
-    let dbl = |r: &mut dyn FnMut() -> u64| -> Vec<f64> {
-        (0..n)
-            .map(|_| (r() >> 11) as f64 / (1u64 << 53) as f64 * 100.0)
-            .collect()
-    };
-    let d: Vec<Vec<f64>> = (0..4).map(|_| dbl(&mut rnd)).collect();
-    let l: Vec<Vec<i64>> = (0..2)
-        .map(|_| (0..n).map(|_| (rnd() % 1_000_000) as i64).collect())
-        .collect();
-    let note: Vec<String> = (0..n)
-        .map(|_| format!("note-{:010}", rnd() % 10_000_000_000))
-        .collect();
-    let mut columns = vec![ColumnDef {
-        name: "sym".into(),
-        ty: ColumnType::Symbol,
-    }];
-    let mut data = vec![ColumnData::new(Values::Symbol(sym))];
-    for (i, v) in d.into_iter().enumerate() {
-        columns.push(ColumnDef {
-            name: format!("d{}", i + 1),
-            ty: ColumnType::Double,
-        });
-        data.push(ColumnData::new(Values::Double(v)));
+    let mut fields = vec![
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("sym", sym.data_type().clone(), false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(ts), Arc::new(sym)];
+    for i in 1..=4 {
+        let v: Float64Array = (0..n)
+            .map(|_| (rnd() >> 11) as f64 / (1u64 << 53) as f64 * 100.0)
+            .collect::<Vec<_>>()
+            .into();
+        fields.push(Field::new(format!("d{i}"), DataType::Float64, false));
+        cols.push(Arc::new(v));
     }
-    for (i, v) in l.into_iter().enumerate() {
-        columns.push(ColumnDef {
-            name: format!("l{}", i + 1),
-            ty: ColumnType::Long,
-        });
-        data.push(ColumnData::new(Values::Long(v)));
+    for i in 1..=2 {
+        let v: Int64Array = (0..n)
+            .map(|_| (rnd() % 1_000_000) as i64)
+            .collect::<Vec<_>>()
+            .into();
+        fields.push(Field::new(format!("l{i}"), DataType::Int64, false));
+        cols.push(Arc::new(v));
     }
-    columns.push(ColumnDef {
-        name: "note".into(),
-        ty: ColumnType::Varchar,
-    });
-    data.push(ColumnData::new(Values::Varchar(note)));
-    columns.push(ColumnDef {
-        name: String::new(),
-        ty: ColumnType::Timestamp,
-    });
-    data.push(ColumnData::new(Values::Timestamp(ts)));
-    // The symbol dictionary travels once per connection, in the first frame.
-    let delta = if first {
-        SymbolDelta {
-            start: 0,
-            entries: (0..SYMBOLS).map(|i| format!("SYM{i:02}")).collect(),
-        }
-    } else {
-        SymbolDelta {
-            start: SYMBOLS as u64,
-            entries: vec![],
-        }
-    };
-    IngressMessage::new(
-        delta,
-        vec![TableBlock {
-            name: "w1".into(),
-            columns,
-            data,
-        }],
-    )
+    let note: StringArray = (0..n)
+        .map(|_| Some(format!("note-{:011}", rnd() % 100_000_000_000)))
+        .collect();
+    fields.push(Field::new("note", DataType::Utf8, false));
+    cols.push(Arc::new(note));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("valid batch")
 }
 
 fn main() -> questdb_arrow::Result<()> {
@@ -110,32 +85,26 @@ fn main() -> questdb_arrow::Result<()> {
     );
     let conf = Conf::parse(&server.conf_string())?;
 
-    let (mut conn, hs) = Connection::connect(
-        &ConnectOptions::from_conf(&conf, &conf.addrs[0])?,
-        Route::Ingest,
-    )?;
+    let mut sender = Sender::connect(&conf)?;
     println!(
-        "ingest connected: QWP v{}, max batch {:?} bytes",
-        hs.version, hs.max_batch_size
+        "ingest connected: frame budget {} bytes",
+        sender.frame_budget()
     );
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let batches: Vec<RecordBatch> = (0..rows)
+        .step_by(BATCH_ROWS)
+        .map(|s| w1_batch(s, BATCH_ROWS.min(rows - s), &mut seed))
+        .collect();
     let t = Instant::now();
-    let mut bytes = 0usize;
-    let mut start = 0;
-    while start < rows {
-        let n = FRAME_ROWS.min(rows - start);
-        let frame = w1_frame(start, n, start == 0, &mut seed).to_bytes()?;
-        bytes += frame.len();
-        conn.send(&frame)?;
-        match Response::decode(&conn.recv()?)? {
-            Response::Ok { .. } => {}
-            other => panic!("ingest rejected: {other:?}"),
-        }
-        start += n;
+    let (mut bytes, mut frames) = (0, 0);
+    for b in &batches {
+        let sum = sender.flush_arrow_batch("w1", b, Some("ts"))?;
+        bytes += sum.bytes;
+        frames += sum.frames;
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "ingested {rows} rows in {:.2} s: {:.0} rows/s, {:.1} MB/s on the wire (incl. generation)",
+        "ingested {rows} rows in {frames} frames, {:.2} s: {:.0} rows/s, {:.1} MB/s on the wire",
         secs,
         rows as f64 / secs,
         bytes as f64 / secs / 1e6

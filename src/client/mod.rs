@@ -1,6 +1,15 @@
-//! Client API. Today: [`QueryConn`], a blocking SQL connection that returns
-//! whole results as Arrow batches (it buffers the result; the streaming
-//! `Reader`/`Cursor` API builds on it).
+//! Client API.
+//!
+//! - [`Sender`]: Arrow ingest over one `/write/v4` connection —
+//!   [`Sender::flush_arrow_batch`] splits a batch into frames by exact
+//!   sizing, commits it atomically and waits for the acknowledgements
+//!   (it streams frame by frame; it does not copy the batch).
+//! - [`QueryConn`]: a blocking SQL connection that returns whole results as
+//!   Arrow batches (it buffers the whole result).
+
+pub mod sender;
+
+pub use sender::{FlushSummary, Sender};
 
 use std::sync::Arc;
 
