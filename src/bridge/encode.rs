@@ -26,6 +26,71 @@ pub trait SymbolIds {
     fn id_of(&mut self, s: &str) -> u32;
 }
 
+/// A connection's symbol dictionary as the side that owns the ids keeps it:
+/// ids in order of first use, and a watermark of what was already sent.
+#[derive(Debug, Default, Clone)]
+pub struct SymbolDict {
+    ids: std::collections::HashMap<String, u32>,
+    strings: Vec<String>,
+    bytes: usize,
+    sent: usize,
+}
+
+impl SymbolIds for SymbolDict {
+    fn id_of(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.ids.insert(s.to_string(), i);
+        self.strings.push(s.to_string());
+        self.bytes += s.len();
+        i
+    }
+}
+
+impl SymbolDict {
+    /// Entries registered so far.
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Whether no entry is registered.
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+
+    /// UTF-8 bytes of all entries.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The entries not yet sent, as a delta section (does not mark them sent).
+    pub fn pending_delta(&self) -> crate::protocol::ingress::SymbolDelta {
+        crate::protocol::ingress::SymbolDelta {
+            start: self.sent as u64,
+            entries: self.strings[self.sent..].to_vec(),
+        }
+    }
+
+    /// Marks every entry as sent.
+    pub fn mark_sent(&mut self) {
+        self.sent = self.strings.len();
+    }
+
+    /// The unsent entries as a delta, marking them sent.
+    pub fn take_delta(&mut self) -> crate::protocol::ingress::SymbolDelta {
+        let d = self.pending_delta();
+        self.mark_sent();
+        d
+    }
+
+    /// Forgets everything (a new connection or a dictionary reset).
+    pub fn clear(&mut self) {
+        *self = SymbolDict::default();
+    }
+}
+
 fn arrow_err(field: &Field, e: arrow::error::ArrowError) -> Error {
     Error::new(
         ErrorKind::InvalidData,
@@ -354,21 +419,8 @@ mod tests {
     use crate::bridge::types::{arrow_field, qwp_type_of};
     use crate::protocol::Reader;
     use crate::protocol::column::{Layout, decode_column};
-    use std::collections::HashMap;
 
-    #[derive(Default)]
-    struct Dict(HashMap<String, u32>, Vec<String>);
-    impl SymbolIds for Dict {
-        fn id_of(&mut self, s: &str) -> u32 {
-            if let Some(&i) = self.0.get(s) {
-                return i;
-            }
-            let i = self.1.len() as u32;
-            self.0.insert(s.to_string(), i);
-            self.1.push(s.to_string());
-            i
-        }
-    }
+    type Dict = SymbolDict;
 
     /// QWP → Arrow → QWP → Arrow gives the same Arrow array for every type.
     #[test]
@@ -470,7 +522,7 @@ mod tests {
             let b2 = enc.to_bytes(&Layout::EGRESS);
             let v2 =
                 decode_column(&mut Reader::new(&b2), ty, enc.row_count(), &Layout::EGRESS).unwrap();
-            let (_, arr2) = decode_array(&v2, &dict.1).unwrap();
+            let (_, arr2) = decode_array(&v2, &dict.strings).unwrap();
             assert_eq!(arr.to_data(), arr2.to_data(), "{ty}");
         }
     }

@@ -432,14 +432,7 @@ mod tests {
     use super::*;
     use crate::bridge::types::qwp_type_of;
 
-    #[derive(Default)]
-    struct Dict(HashMap<String, u32>);
-    impl SymbolIds for Dict {
-        fn id_of(&mut self, s: &str) -> u32 {
-            let n = self.0.len() as u32;
-            *self.0.entry(s.to_string()).or_insert(n)
-        }
-    }
+    use crate::bridge::encode::SymbolDict as Dict;
 
     fn md(k: &str, v: &str) -> HashMap<String, String> {
         [(k.to_string(), v.to_string())].into()

@@ -102,7 +102,6 @@ impl<'a> BlockEncoder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
@@ -115,14 +114,7 @@ mod tests {
     use crate::protocol::column::decode_column;
     use crate::protocol::ingress::decode_schema;
 
-    #[derive(Default)]
-    struct Dict(HashMap<String, u32>);
-    impl SymbolIds for Dict {
-        fn id_of(&mut self, s: &str) -> u32 {
-            let n = self.0.len() as u32;
-            *self.0.entry(s.to_string()).or_insert(n)
-        }
-    }
+    use crate::bridge::encode::SymbolDict as Dict;
 
     #[test]
     fn parallel_and_serial_blocks_are_identical_and_decode() {

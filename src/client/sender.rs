@@ -7,19 +7,18 @@
 //! atomically, writes each frame masked in one pass (columns in parallel for
 //! large frames) and waits for the server to acknowledge every frame.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 
-use crate::bridge::encode::SymbolIds;
+use crate::bridge::encode::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::Layout;
-use crate::protocol::ingress::{Response, SymbolDelta};
+use crate::protocol::ingress::Response;
 use crate::protocol::{
     ColumnType, FLAG_DEFER_COMMIT, FLAG_DELTA_SYMBOL_DICT, FLAG_GORILLA, HEADER_LEN, Header,
     MAX_ROWS_PER_TABLE_BLOCK,
@@ -28,26 +27,6 @@ use crate::transport::{ConnectOptions, Connection, Route};
 
 /// Used when the server does not advertise `X-QWP-Max-Batch-Size`.
 pub const DEFAULT_FRAME_BUDGET_BYTES: usize = 1_900_000;
-
-/// The connection's symbol dictionary (client-owned ids).
-#[derive(Default)]
-struct Dict {
-    ids: HashMap<String, u32>,
-    strings: Vec<String>,
-    sent: usize,
-}
-
-impl SymbolIds for Dict {
-    fn id_of(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
-        }
-        let i = self.strings.len() as u32;
-        self.ids.insert(s.to_string(), i);
-        self.strings.push(s.to_string());
-        i
-    }
-}
 
 /// What one flush did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,7 +43,7 @@ pub struct FlushSummary {
 pub struct Sender {
     conn: Connection,
     budget: usize,
-    dict: Dict,
+    dict: SymbolDict,
     next_seq: i64,
     ack_timeout: Duration,
 }
@@ -94,7 +73,7 @@ impl Sender {
         Ok(Sender {
             conn,
             budget,
-            dict: Dict::default(),
+            dict: SymbolDict::default(),
             next_seq: 0,
             ack_timeout: Duration::from_secs(60),
         })
@@ -131,96 +110,70 @@ impl Sender {
         let mut first_seq = None;
         while start < rows {
             let mut n = per_frame.min(rows - start);
-            // Exact sizing: shrink the slice until its frame fits the budget.
             loop {
                 let slice = batch.slice(start, n);
-                let len = self.frame_len(table, &slice, &names, &types)?;
-                if len <= self.budget {
-                    break;
+                let block = BlockEncoder::new(
+                    &slice,
+                    names.clone(),
+                    types.clone(),
+                    &Layout::INGRESS,
+                    &mut self.dict,
+                )
+                .map_err(|e| e.context(format!("table {table}")))?;
+                let delta = self.dict.pending_delta();
+                let len = HEADER_LEN + delta.encoded_len() + block.encoded_len(table, true);
+                if len > self.budget {
+                    // Exact sizing: shrink the slice until its frame fits.
+                    if n == 1 {
+                        return Err(Error::new(
+                            ErrorKind::InvalidData,
+                            format!(
+                                "table {table}, row {start}: one row needs {len} bytes, above the server's frame budget of {} bytes",
+                                self.budget
+                            ),
+                        ));
+                    }
+                    let scaled = (n as f64 * self.budget as f64 / len as f64 * 0.95) as usize;
+                    n = scaled.clamp(1, n - 1);
+                    continue;
                 }
-                if n == 1 {
-                    return Err(Error::new(
-                        ErrorKind::InvalidData,
-                        format!(
-                            "table {table}, row {start}: one row needs {len} bytes, above the server's frame budget of {} bytes",
-                            self.budget
-                        ),
-                    ));
+                let last = start + n >= rows;
+                let mut flags = FLAG_GORILLA | FLAG_DELTA_SYMBOL_DICT;
+                if !last {
+                    flags |= FLAG_DEFER_COMMIT;
                 }
-                let scaled = (n as f64 * self.budget as f64 / len as f64 * 0.95) as usize;
-                n = scaled.clamp(1, n - 1);
+                let payload = (len - HEADER_LEN) as u32;
+                self.conn
+                    .send_with(len, |out| {
+                        Header {
+                            version: 1,
+                            flags,
+                            table_count: 1,
+                            payload_len: payload,
+                        }
+                        .write(out);
+                        delta.encode(out);
+                        block.write(table, true, out);
+                    })
+                    .map_err(|e| {
+                        e.context(format!(
+                            "table {table}: sending rows {start}..{}",
+                            start + n
+                        ))
+                    })?;
+                self.dict.mark_sent();
+                first_seq.get_or_insert(self.next_seq);
+                self.next_seq += 1;
+                summary.frames += 1;
+                summary.bytes += len;
+                break;
             }
-            let slice = batch.slice(start, n);
-            let block = BlockEncoder::new(
-                &slice,
-                names.clone(),
-                types.clone(),
-                &Layout::INGRESS,
-                &mut self.dict,
-            )
-            .map_err(|e| e.context(format!("table {table}")))?;
-            let delta = SymbolDelta {
-                start: self.dict.sent as u64,
-                entries: self.dict.strings[self.dict.sent..].to_vec(),
-            };
-            let len = HEADER_LEN + delta.encoded_len() + block.encoded_len(table, true);
-            let last = start + n >= rows;
-            let mut flags = FLAG_GORILLA | FLAG_DELTA_SYMBOL_DICT;
-            if !last {
-                flags |= FLAG_DEFER_COMMIT;
-            }
-            let payload = len - HEADER_LEN;
-            let sent = self.conn.send_with(len, |out| {
-                Header {
-                    version: 1,
-                    flags,
-                    table_count: 1,
-                    payload_len: payload as u32,
-                }
-                .write(out);
-                delta.encode(out);
-                block.write(table, true, out);
-            });
-            if let Err(e) = sent {
-                return Err(e.context(format!(
-                    "table {table}: sending rows {start}..{}",
-                    start + n
-                )));
-            }
-            self.dict.sent = self.dict.strings.len();
-            first_seq.get_or_insert(self.next_seq);
-            self.next_seq += 1;
-            summary.frames += 1;
-            summary.bytes += len;
             summary.rows += n;
             start += n;
             per_frame = n;
         }
         self.await_acks(table, first_seq.unwrap_or(0))?;
         Ok(summary)
-    }
-
-    /// Exact size of the frame that would carry `slice`.
-    fn frame_len(
-        &mut self,
-        table: &str,
-        slice: &RecordBatch,
-        names: &[String],
-        types: &[QwpType],
-    ) -> Result<usize> {
-        let block = BlockEncoder::new(
-            slice,
-            names.to_vec(),
-            types.to_vec(),
-            &Layout::INGRESS,
-            &mut self.dict,
-        )
-        .map_err(|e| e.context(format!("table {table}")))?;
-        let delta = SymbolDelta {
-            start: self.dict.sent as u64,
-            entries: self.dict.strings[self.dict.sent..].to_vec(),
-        };
-        Ok(HEADER_LEN + delta.encoded_len() + block.encoded_len(table, true))
     }
 
     /// Reads responses until every frame up to `next_seq - 1` is acknowledged.

@@ -2,7 +2,6 @@
 //! RESULT_BATCH streams (byte credit, cancel, zstd, the connection symbol
 //! dictionary) or EXEC_DONE / QUERY_ERROR.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +12,7 @@ use tungstenite::Message;
 use super::sql::{Outcome, execute, next_batch};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, ws_err};
-use crate::bridge::encode::SymbolIds;
+use crate::bridge::encode::SymbolDict as Dict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::error::{Error, ErrorKind, Result};
@@ -23,44 +22,8 @@ use crate::protocol::egress::{
     CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QueryRequest, RESET_MASK_DICT,
     ServerControl, ServerInfo, result_batch_frame,
 };
-use crate::protocol::ingress::{ColumnDef, SymbolDelta};
+use crate::protocol::ingress::ColumnDef;
 use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
-
-/// The server-owned connection dictionary.
-#[derive(Default)]
-struct Dict {
-    ids: HashMap<String, u32>,
-    strings: Vec<String>,
-    bytes: usize,
-    sent: usize,
-}
-
-impl SymbolIds for Dict {
-    fn id_of(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
-        }
-        let i = self.strings.len() as u32;
-        self.ids.insert(s.to_string(), i);
-        self.strings.push(s.to_string());
-        self.bytes += s.len();
-        i
-    }
-}
-
-impl Dict {
-    fn take_delta(&mut self) -> SymbolDelta {
-        let d = SymbolDelta {
-            start: self.sent as u64,
-            entries: self.strings[self.sent..].to_vec(),
-        };
-        self.sent = self.strings.len();
-        d
-    }
-    fn clear(&mut self) {
-        *self = Dict::default();
-    }
-}
 
 struct Conn<'a> {
     ws: Ws,
@@ -158,8 +121,8 @@ impl Conn<'_> {
     fn run(&mut self, q: QueryRequest) -> Result<()> {
         let id = q.request_id;
         if q.query_flags.unwrap_or(0) & QUERY_FLAG_RESET_DICT != 0
-            || self.dict.strings.len() > self.shared.cfg.dict_cap_entries
-            || self.dict.bytes > self.shared.cfg.dict_cap_bytes
+            || self.dict.len() > self.shared.cfg.dict_cap_entries
+            || self.dict.bytes() > self.shared.cfg.dict_cap_bytes
         {
             self.dict.clear();
             self.reset_pending = true;
