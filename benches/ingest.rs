@@ -6,7 +6,9 @@
 //! - `reference`: Arrow → owned `ColumnData` → encode (one extra copy).
 //!
 //! Prints rows/s, MB/s and the ratio; writes
-//! `$CARGO_TARGET_DIR/bench-summary/ingest_t0.json`. `QA_BENCH_ROWS`
+//! `$CARGO_TARGET_DIR/bench-summary/ingest_t0.json`. Also T1 (see
+//! `bench_t1`): end to end into the embedded server in sink mode, ours vs
+//! questdb-rs 7.2.1, written to `ingest_t1.json`. `QA_BENCH_ROWS`
 //! overrides the row count (default 2 M).
 
 use std::collections::HashMap;
@@ -242,5 +244,107 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// T1: end to end over loopback into the embedded server in sink mode
+/// (decode and acknowledge, store nothing): our `Sender::flush_arrow_batch`
+/// against questdb-rs 7.2.1's `QuestDb::flush_arrow_batch`, same batches,
+/// same process, one batch of 100 000 rows acknowledged at a time.
+fn bench_t1(c: &mut Criterion) {
+    use questdb::QuestDb;
+    use questdb::ingress::{AckLevel, ColumnName};
+    use questdb_arrow::client::Sender;
+    use questdb_arrow::conf::Conf;
+    use questdb_arrow::server::Server;
+
+    let rows: usize = std::env::var("QA_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let per = 100_000.min(rows);
+    let batch = w1(rows);
+    let batches: Vec<RecordBatch> = (0..rows)
+        .step_by(per)
+        .map(|s| batch.slice(s, per.min(rows - s)))
+        .collect();
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .sink(true)
+        .start()
+        .unwrap();
+    let conf = srv.conf_string();
+    let mut ours = Sender::connect(&Conf::parse(&conf).unwrap()).unwrap();
+    let peer = QuestDb::connect(&conf).unwrap();
+    let mut g = c.benchmark_group("ingest_t1_w1");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(if rows >= 1_000_000 { 20 } else { 2 }));
+    g.throughput(Throughput::Elements(rows as u64));
+    let mut best = [Duration::MAX; 2];
+    let mut wire = 0usize;
+    g.bench_function("questdb_arrow", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                wire = 0;
+                for x in &batches {
+                    wire += ours.flush_arrow_batch("w1", x, Some("ts")).unwrap().bytes;
+                }
+            }
+            let e = t.elapsed();
+            best[0] = best[0].min(e / iters as u32);
+            e
+        })
+    });
+    g.bench_function("questdb_rs_7_2_1", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                for x in &batches {
+                    peer.flush_arrow_batch(
+                        "w1",
+                        x,
+                        Some(ColumnName::new("ts").unwrap()),
+                        &[],
+                        Some(AckLevel::Ok),
+                    )
+                    .unwrap();
+                }
+            }
+            let e = t.elapsed();
+            best[1] = best[1].min(e / iters as u32);
+            e
+        })
+    });
+    g.finish();
+    let mut json = Vec::new();
+    for (k, name) in ["questdb_arrow", "questdb_rs_7_2_1"]
+        .into_iter()
+        .enumerate()
+    {
+        let s = best[k].as_secs_f64();
+        println!(
+            "ingest T1 W1 {name}: {rows} rows in {:.1} ms = {:.2} M rows/s",
+            s * 1e3,
+            rows as f64 / s / 1e6
+        );
+        json.push(format!(
+            "{{\"bench\":\"ingest_t1_w1_{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0}}}",
+            rows as f64 / s
+        ));
+    }
+    let s0 = best[0].as_secs_f64();
+    println!(
+        "ingest T1 W1 ours / peer: {:.2}x; ours {:.0} MB/s of QWP frames",
+        best[1].as_secs_f64() / s0,
+        wire as f64 / s0 / 1e6
+    );
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let dir = std::path::Path::new(&target).join("bench-summary");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(
+            dir.join("ingest_t1.json"),
+            format!("[{}]\n", json.join(",")),
+        );
+    }
+}
+
+criterion_group!(benches, bench, bench_t1);
 criterion_main!(benches);
