@@ -106,6 +106,25 @@ fn plan(batch: &RecordBatch) -> (Vec<String>, Vec<QwpType>) {
     (names, types)
 }
 
+/// Writes one masked frame of `len` bytes into the reused buffer: header,
+/// an empty delta dictionary, then the block `write` puts.
+fn frame(buf: &mut Vec<u8>, len: usize, write: impl FnOnce(&mut Out<'_>)) {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let mut out = Out::masked(&mut buf[..len], [7, 8, 9, 10], 0);
+    Header {
+        version: 1,
+        flags: 0x0C,
+        table_count: 1,
+        payload_len: (len - HEADER_LEN) as u32,
+    }
+    .write(&mut out);
+    out.varint(0);
+    out.varint(0);
+    write(&mut out);
+}
+
 fn encode_fast(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> usize {
     let (names, types) = plan(batch);
     let mut total = 0;
@@ -114,20 +133,7 @@ fn encode_fast(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> usize
         let block = BlockEncoder::new(&slice, names.clone(), types.clone(), &Layout::INGRESS, dict)
             .unwrap();
         let len = HEADER_LEN + 2 + block.encoded_len("w1", true);
-        if buf.len() < len {
-            buf.resize(len, 0);
-        }
-        let mut out = Out::masked(&mut buf[..len], [7, 8, 9, 10], 0);
-        Header {
-            version: 1,
-            flags: 0x0C,
-            table_count: 1,
-            payload_len: (len - HEADER_LEN) as u32,
-        }
-        .write(&mut out);
-        out.varint(0);
-        out.varint(0);
-        block.write("w1", true, &mut out);
+        frame(buf, len, |out| block.write("w1", true, out));
         total += len;
     }
     total
@@ -159,20 +165,7 @@ fn encode_reference(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> 
             data,
         };
         let len = HEADER_LEN + 2 + block.encoded_len(&Layout::INGRESS);
-        if buf.len() < len {
-            buf.resize(len, 0);
-        }
-        let mut out = Out::masked(&mut buf[..len], [7, 8, 9, 10], 0);
-        Header {
-            version: 1,
-            flags: 0x0C,
-            table_count: 1,
-            payload_len: (len - HEADER_LEN) as u32,
-        }
-        .write(&mut out);
-        out.varint(0);
-        out.varint(0);
-        block.encode(&Layout::INGRESS, &mut out);
+        frame(buf, len, |out| block.encode(&Layout::INGRESS, out));
         total += len;
     }
     total

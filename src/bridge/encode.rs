@@ -5,8 +5,7 @@
 //! server uses it for result batches.
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, GenericByteArray,
-    GenericListArray, OffsetSizeTrait, PrimitiveArray,
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, GenericByteArray, PrimitiveArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{
@@ -408,9 +407,6 @@ fn flatten_row(field: &Field, a: &ArrayRef, row: usize) -> Result<(Vec<u32>, Arr
     };
     Ok((dims, flat))
 }
-
-#[allow(dead_code)]
-fn _assert_list<O: OffsetSizeTrait>(_: &GenericListArray<O>) {}
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,25 @@ pub mod sender;
 
 pub use sender::{FlushSummary, Sender};
 
+/// Walks `conf`'s addresses in order and returns the first connection
+/// `connect` opens. Auth and config errors are terminal (later endpoints
+/// would fail the same way); other errors move on to the next address.
+pub(crate) fn first_reachable<T>(
+    conf: &Conf,
+    connect: impl Fn(&ConnectOptions) -> Result<T>,
+) -> Result<T> {
+    let mut last = None;
+    for addr in &conf.addrs {
+        let opts = ConnectOptions::from_conf(conf, addr)?;
+        match connect(&opts) {
+            Ok(c) => return Ok(c),
+            Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::new(ErrorKind::Config, "no addr in the connect string")))
+}
+
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -59,16 +78,7 @@ impl QueryConn {
     /// Connects to the first reachable address of `conf` and reads
     /// SERVER_INFO.
     pub fn connect(conf: &Conf) -> Result<QueryConn> {
-        let mut last = None;
-        for addr in &conf.addrs {
-            let opts = ConnectOptions::from_conf(conf, addr)?;
-            match QueryConn::connect_with(&opts) {
-                Ok(c) => return Ok(c),
-                Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::new(ErrorKind::Config, "no addr in the connect string")))
+        first_reachable(conf, QueryConn::connect_with)
     }
 
     /// Connects with explicit transport options.

@@ -51,16 +51,7 @@ pub struct Sender {
 impl Sender {
     /// Connects to the first reachable address of `conf`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
-        let mut last = None;
-        for addr in &conf.addrs {
-            let opts = ConnectOptions::from_conf(conf, addr)?;
-            match Sender::connect_with(&opts) {
-                Ok(s) => return Ok(s),
-                Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => return Err(e),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::new(ErrorKind::Config, "no addr in the connect string")))
+        super::first_reachable(conf, Sender::connect_with)
     }
 
     /// Connects with explicit transport options.
