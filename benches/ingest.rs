@@ -278,7 +278,7 @@ fn bench_t1(c: &mut Criterion) {
             for _ in 0..iters {
                 wire = 0;
                 for x in &batches {
-                    wire += ours.flush_arrow_batch("w1", x, Some("ts")).unwrap().bytes;
+                    wire += ours.flush_arrow_batch("w1", x, Some("ts")).unwrap().bytes as usize;
                 }
             }
             let e = t.elapsed();

@@ -4,8 +4,9 @@
 //!
 //! Run: `cargo run --release --features server --example embedded_tour [ROWS]`
 //!
-//! Ingest uses `client::Sender::flush_arrow_batch` (Arrow batches of 100 000
-//! rows, split into frames by exact sizing, each batch committed atomically).
+//! Ingest streams the batches through `client::QuestDb::ingest` (batches of
+//! 100 000 rows, generated lazily, split into frames by exact sizing,
+//! pipelined, each batch committed atomically).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +16,7 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
-use questdb_arrow::client::{QueryConn, QueryResult, Sender};
+use questdb_arrow::client::{IngestOptions, QueryConn, QueryResult, QuestDb};
 use questdb_arrow::conf::Conf;
 use questdb_arrow::server::Server;
 
@@ -85,29 +86,21 @@ fn main() -> questdb_arrow::Result<()> {
     );
     let conf = Conf::parse(&server.conf_string())?;
 
-    let mut sender = Sender::connect(&conf)?;
-    println!(
-        "ingest connected: frame budget {} bytes",
-        sender.frame_budget()
-    );
+    let db = QuestDb::from_conf(conf.clone())?;
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let batches: Vec<RecordBatch> = (0..rows)
+    // A lazy stream: each batch is generated when the ingest asks for it.
+    let stream = (0..rows)
         .step_by(BATCH_ROWS)
-        .map(|s| w1_batch(s, BATCH_ROWS.min(rows - s), &mut seed))
-        .collect();
-    let t = Instant::now();
-    let (mut bytes, mut frames) = (0, 0);
-    for b in &batches {
-        let sum = sender.flush_arrow_batch("w1", b, Some("ts"))?;
-        bytes += sum.bytes;
-        frames += sum.frames;
-    }
-    let secs = t.elapsed().as_secs_f64();
+        .map(move |s| w1_batch(s, BATCH_ROWS.min(rows - s), &mut seed));
+    let sum = db.ingest_batches("w1", stream, &IngestOptions::new().timestamp_column("ts"))?;
     println!(
-        "ingested {rows} rows in {frames} frames, {:.2} s: {:.0} rows/s, {:.1} MB/s on the wire",
-        secs,
-        rows as f64 / secs,
-        bytes as f64 / secs / 1e6
+        "ingested {} rows in {} batches, {} frames, {:.2} s: {:.0} rows/s, {:.1} MB/s on the wire",
+        sum.rows,
+        sum.batches,
+        sum.frames,
+        sum.elapsed.as_secs_f64(),
+        sum.rows_per_sec(),
+        sum.bytes as f64 / sum.elapsed.as_secs_f64() / 1e6
     );
 
     let mut q = QueryConn::connect(&conf)?;

@@ -11,9 +11,9 @@
 //! | [`conf`] | the connect-string grammar (`ws::addr=host:9000;...`), every key with its default and validation, `QDB_CLIENT_CONF` | strings only |
 //! | [`transport`] | blocking WebSocket client over TCP or rustls TLS: the `/write/v4` and `/read/v1` upgrades, QWP headers, auth, one-pass frame masking | protocol constants |
 //! | [`error`] | one [`Error`] with a [`kind()`](Error::kind) to match on | — |
-//!
-//! The Arrow bridge, the `QuestDb` client (ingest and query) and the
-//! embedded DataFusion-backed server build on these layers.
+//! | [`bridge`] | the Arrow ⇄ QWP type mapping, overrides, zero-copy/parallel column encoders, QWP → Arrow decoders | arrow + protocol |
+//! | [`client`] | [`client::QuestDb`] (lazy, pooled): `flush_arrow_batch`, streaming `ingest`; SQL queries | everything above |
+//! | `server` (feature `server`) | the embedded DataFusion-backed QWP server | everything above |
 //!
 //! ## QWP column types
 //!
@@ -40,10 +40,30 @@
 //!
 //! ## Buffering vs streaming
 //!
+//! | call | buffers | streams |
+//! |---|---|---|
+//! | [`client::QuestDb::flush_arrow_batch`] | nothing beyond the caller's batch: frames are encoded from the Arrow buffers into a reused send buffer | frame by frame; returns when the whole batch is acknowledged |
+//! | [`client::QuestDb::ingest`] | two frame buffers plus the input batches not yet acknowledged (at most `in_flight_frames + 1`) | batch by batch from any `RecordBatchReader`; frames pipelined |
+//! | [`client::QueryConn::sql`] | the whole result | — |
+//!
 //! The codec never buffers: encoders write into a caller-sized buffer after an
 //! exact sizing step, decoders borrow from the received frame. The
 //! transport keeps one reused send buffer per connection and hands out one
 //! received message at a time.
+//!
+//! ## Ingest in one call
+//!
+//! ```no_run
+//! use questdb_arrow::client::{IngestOptions, QuestDb};
+//! # fn reader() -> impl arrow::array::RecordBatchReader { arrow::array::RecordBatchIterator::new(Vec::new(), std::sync::Arc::new(arrow::datatypes::Schema::empty())) }
+//! let db = QuestDb::connect("ws::addr=localhost:9000;")?;
+//! let sum = db.ingest("trades", reader(), &IngestOptions::new().timestamp_column("ts"))?;
+//! println!("{} rows, {:.0} rows/s", sum.rows, sum.rows_per_sec());
+//! # Ok::<(), questdb_arrow::Error>(())
+//! ```
+//!
+//! Delivery across reconnects is at-least-once (see [`client::sender`]):
+//! give tables deduplication keys when a duplicate batch matters.
 //!
 //! ## Errors
 //!

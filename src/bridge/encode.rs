@@ -84,6 +84,18 @@ impl SymbolDict {
         d
     }
 
+    /// Every registered entry, in id order.
+    pub fn entries(&self) -> &[String] {
+        &self.strings
+    }
+
+    /// Marks every entry as unsent but keeps the ids: after a reconnect the
+    /// server's dictionary is empty and the whole dictionary is replayed
+    /// (catch-up frames) so frames encoded with these ids stay valid.
+    pub fn mark_unsent(&mut self) {
+        self.sent = 0;
+    }
+
     /// Forgets everything (a new connection or a dictionary reset).
     pub fn clear(&mut self) {
         *self = SymbolDict::default();

@@ -11,10 +11,12 @@ pub mod decode;
 pub mod encode;
 pub mod fast;
 pub mod frame;
+pub mod overrides;
 pub mod types;
 
 pub use decode::{SymbolLookup, decode_array};
 pub use encode::{SymbolIds, encode_array};
+pub use overrides::{ColumnOverride, apply_overrides};
 pub use types::{QwpType, arrow_field, qwp_type_of};
 
 /// Field-metadata keys shared with the official client.

@@ -1,15 +1,21 @@
 //! Client API.
 //!
-//! - [`Sender`]: Arrow ingest over one `/write/v4` connection —
-//!   [`Sender::flush_arrow_batch`] splits a batch into frames by exact
-//!   sizing, commits it atomically and waits for the acknowledgements
-//!   (it streams frame by frame; it does not copy the batch).
+//! - [`QuestDb`]: the process-wide handle (lazy, pooled, `Send + Sync`) with
+//!   [`QuestDb::flush_arrow_batch`] (one batch, committed atomically, waits
+//!   for the acknowledgement) and [`QuestDb::ingest`] (a stream of batches,
+//!   pipelined, bounded memory, at-least-once across reconnects).
+//! - [`Sender`]: the ingest engine over one `/write/v4` connection (what
+//!   the handle pools). It never copies a batch: frames are encoded from
+//!   the Arrow buffers straight into the send buffer.
 //! - [`QueryConn`]: a blocking SQL connection that returns whole results as
 //!   Arrow batches (it buffers the whole result).
 
+pub mod db;
 pub mod sender;
 
-pub use sender::{FlushSummary, Sender};
+pub use crate::bridge::overrides::ColumnOverride;
+pub use db::{PooledSender, QuestDb};
+pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};
 
 /// Walks `conf`'s addresses in order and returns the first connection
 /// `connect` opens. Auth and config errors are terminal (later endpoints

@@ -1,130 +1,754 @@
-//! Arrow ingest over one `/write/v4` connection.
+//! Arrow ingest over one `/write/v4` connection: the engine behind
+//! [`QuestDb::flush_arrow_batch`](super::QuestDb::flush_arrow_batch) and
+//! [`QuestDb::ingest`](super::QuestDb::ingest).
 //!
-//! [`Sender::flush_arrow_batch`] maps the batch's columns to QWP types
-//! (rejecting unsupported ones before anything is sent), splits it into
-//! frames that fit the server's batch-size budget by exact sizing,
-//! marks all but the last frame `FLAG_DEFER_COMMIT` so the batch commits
-//! atomically, writes each frame masked in one pass (columns in parallel for
-//! large frames) and waits for the server to acknowledge every frame.
+//! How a batch travels:
+//!
+//! 1. Its columns are mapped to QWP types (overrides and `questdb.*`
+//!    metadata applied; unsupported types and a bad designated timestamp
+//!    are rejected before anything is sent).
+//! 2. It is cut into frames that fit the byte budget by exact sizing (never
+//!    encode-then-shrink). All frames of one batch but the last carry
+//!    `FLAG_DEFER_COMMIT`, so the batch commits atomically.
+//! 3. Frames are pipelined: frame *n + 1* is encoded (its columns in
+//!    parallel) into one buffer while frame *n* is written from the other,
+//!    and up to [`IngestOptions::in_flight_frames`] frames may await their
+//!    acknowledgement.
+//! 4. Acknowledgements are matched to frames by sequence. A batch counts as
+//!    committed when the frame that commits it is acknowledged.
+//!
+//! Memory: two frame buffers (each at most the frame budget) plus the input
+//! batches that are not committed yet — at most `in_flight_frames + 1`
+//! batches, whatever the size of the stream.
+//!
+//! Delivery: streaming [`Sender::ingest`] survives a dropped connection — it
+//! reconnects within `reconnect_max_duration_millis` (backoff from
+//! `reconnect_initial_backoff_millis` to `reconnect_max_backoff_millis`),
+//! replays the symbol dictionary in catch-up frames, and resends every batch
+//! not acknowledged as committed. That is **at-least-once**: a batch whose
+//! commit reached the server but whose acknowledgement was lost is sent
+//! twice. Give tables deduplication keys (`DEDUP UPSERT KEYS`) when that
+//! matters. [`Sender::flush_arrow_batch`] does not retry: it returns the
+//! error and the caller decides whether to resend.
 
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
 
 use crate::bridge::encode::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
+use crate::bridge::overrides::{ColumnOverride, apply_overrides};
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::column::Layout;
-use crate::protocol::ingress::Response;
+use crate::protocol::column::{Layout, TsEncoding};
+use crate::protocol::ingress::{Response, SymbolDelta};
 use crate::protocol::{
     ColumnType, FLAG_DEFER_COMMIT, FLAG_DELTA_SYMBOL_DICT, FLAG_GORILLA, HEADER_LEN, Header,
-    MAX_ROWS_PER_TABLE_BLOCK,
+    MAX_ROWS_PER_TABLE_BLOCK, Out, Status,
 };
-use crate::transport::{ConnectOptions, Connection, Route};
+use crate::transport::{ConnectOptions, Connection, FrameBuf, Route};
 
 /// Used when the server does not advertise `X-QWP-Max-Batch-Size`.
 pub const DEFAULT_FRAME_BUDGET_BYTES: usize = 1_900_000;
+/// Frames that may await acknowledgement at once, by default.
+pub const DEFAULT_IN_FLIGHT_FRAMES: usize = 8;
+/// How long to wait for an acknowledgement before giving up.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// What one flush did.
+/// What to wait for before a flush or an ingest returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FlushSummary {
-    /// Rows sent.
-    pub rows: usize,
-    /// Frames sent.
-    pub frames: usize,
-    /// Bytes sent (QWP messages, before WebSocket framing).
-    pub bytes: usize,
+pub enum AckLevel {
+    /// The server accepted (committed) every frame.
+    #[default]
+    Ok,
+    /// The server also reported the commits durable. Needs
+    /// `request_durable_ack=on` and a server that grants it.
+    Durable,
 }
 
-/// One ingest connection.
+/// Whether the designated timestamp is Gorilla-encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gorilla {
+    /// When it is smaller than raw (the default).
+    #[default]
+    Auto,
+    /// Whenever the values allow it (every delta-of-delta fits 32 bits).
+    On,
+    /// Never: raw 8-byte values.
+    Off,
+}
+
+/// Counters of the current call, passed to the progress callback after
+/// every frame written and every acknowledgement read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows written to the socket (a replayed row counts again).
+    pub rows_sent: u64,
+    /// QWP message bytes written.
+    pub bytes_sent: u64,
+    /// Frames written.
+    pub frames_sent: u64,
+    /// Rows the server acknowledged as committed.
+    pub rows_acked: u64,
+}
+
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Options of [`Sender::ingest`] and friends (builder; `Default` = all
+/// defaults).
+#[derive(Clone, Default)]
+pub struct IngestOptions {
+    ts_column: Option<String>,
+    overrides: Vec<(String, ColumnOverride)>,
+    max_rows_per_frame: Option<usize>,
+    max_bytes_per_frame: Option<usize>,
+    ack: AckLevel,
+    gorilla: Gorilla,
+    in_flight: Option<usize>,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for IngestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IngestOptions")
+            .field("ts_column", &self.ts_column)
+            .field("overrides", &self.overrides)
+            .field("max_rows_per_frame", &self.max_rows_per_frame)
+            .field("max_bytes_per_frame", &self.max_bytes_per_frame)
+            .field("ack", &self.ack)
+            .field("gorilla", &self.gorilla)
+            .field("in_flight", &self.in_flight)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl IngestOptions {
+    /// All defaults: server-assigned timestamps, no overrides, frames
+    /// filled to the server's budget, wait for OK, Gorilla auto, 8 frames in
+    /// flight, no callback.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The designated timestamp column: a Timestamp column without NULLs or
+    /// negative values. Without one the server assigns the time.
+    pub fn timestamp_column(mut self, name: impl Into<String>) -> Self {
+        self.ts_column = Some(name.into());
+        self
+    }
+
+    /// A QuestDB type choice for one column (see [`ColumnOverride`]).
+    pub fn column_override(mut self, column: impl Into<String>, o: ColumnOverride) -> Self {
+        self.overrides.push((column.into(), o));
+        self
+    }
+
+    /// At most this many rows per frame (default and ceiling: 1 000 000).
+    pub fn max_rows_per_frame(mut self, rows: usize) -> Self {
+        self.max_rows_per_frame = Some(rows.max(1));
+        self
+    }
+
+    /// At most this many bytes per QWP message (default: 90 % of the
+    /// server's `X-QWP-Max-Batch-Size`; a larger value is lowered to that).
+    pub fn max_bytes_per_frame(mut self, bytes: usize) -> Self {
+        self.max_bytes_per_frame = Some(bytes.max(256));
+        self
+    }
+
+    /// What to wait for before returning (default [`AckLevel::Ok`]).
+    pub fn ack(mut self, level: AckLevel) -> Self {
+        self.ack = level;
+        self
+    }
+
+    /// Gorilla encoding of the designated timestamp (default auto).
+    pub fn gorilla(mut self, g: Gorilla) -> Self {
+        self.gorilla = g;
+        self
+    }
+
+    /// Frames that may await acknowledgement at once (default 8, at least
+    /// 1, at most 128 as the server allows).
+    pub fn in_flight_frames(mut self, n: usize) -> Self {
+        self.in_flight = Some(n.clamp(1, 128));
+        self
+    }
+
+    /// Called after every frame written and every acknowledgement read. It
+    /// runs on the ingesting thread: keep it quick.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The designated timestamp column, if set.
+    pub fn ts_column(&self) -> Option<&str> {
+        self.ts_column.as_deref()
+    }
+
+    /// The overrides, in order.
+    pub fn overrides(&self) -> &[(String, ColumnOverride)] {
+        &self.overrides
+    }
+
+    fn window(&self) -> usize {
+        self.in_flight.unwrap_or(DEFAULT_IN_FLIGHT_FRAMES)
+    }
+}
+
+/// What a flush or an ingest did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestSummary {
+    /// Rows committed.
+    pub rows: u64,
+    /// Input batches committed.
+    pub batches: u64,
+    /// Frames written (replays included).
+    pub frames: u64,
+    /// QWP message bytes written (replays included).
+    pub bytes: u64,
+    /// Reconnects during the call.
+    pub reconnects: u32,
+    /// Wall time of the call.
+    pub elapsed: Duration,
+}
+
+impl IngestSummary {
+    /// Committed rows per second of wall time.
+    pub fn rows_per_sec(&self) -> f64 {
+        self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// How one input batch goes on the wire.
+struct Plan {
+    names: Vec<String>,
+    types: Vec<QwpType>,
+    layout: Layout,
+    max_rows: usize,
+    max_bytes: usize,
+}
+
+/// One input batch: it commits atomically and is kept until it did, for
+/// replay after a reconnect.
+struct Group {
+    table: Arc<str>,
+    batch: RecordBatch,
+    plan: Arc<Plan>,
+    /// Rows already in written frames.
+    written: usize,
+    first_seq: i64,
+    /// Sequence of the committing (last) frame once written, else -1.
+    last_seq: i64,
+}
+
+/// A frame encoded into `bufs[buf]` but not written yet.
+struct Staged {
+    buf: usize,
+    rows: usize,
+    commit: bool,
+}
+
+/// One ingest connection with its symbol dictionary, pipeline and the
+/// batches not yet committed. Not shared: [`super::QuestDb`] pools them.
 pub struct Sender {
-    conn: Connection,
-    budget: usize,
+    conf: Option<Conf>,
+    opts: ConnectOptions,
+    conn: Option<Connection>,
+    server_budget: usize,
+    cap: usize,
+    durable_granted: bool,
     dict: SymbolDict,
     next_seq: i64,
-    ack_timeout: Duration,
+    acked: i64,
+    bufs: [FrameBuf; 2],
+    staged: Option<Staged>,
+    groups: VecDeque<Group>,
+    rows_hint: usize,
+    durable_want: HashMap<String, i64>,
+    durable_have: HashMap<String, i64>,
+    rejections: u32,
+    stats: Progress,
+    /// `stats` when the current call began.
+    base: Progress,
+    batches_acked: u64,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("conn", &self.conn)
+            .field("budget", &self.frame_budget())
+            .field("next_seq", &self.next_seq)
+            .field("acked", &self.acked)
+            .finish_non_exhaustive()
+    }
+}
+
+fn budget_of(max_batch_size: Option<usize>) -> usize {
+    // 90 % of the advertised cap leaves room for framing, as the spec asks.
+    max_batch_size.map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9)
+}
+
+/// Whether an error is worth a reconnect and a replay.
+fn retriable(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Io | ErrorKind::Closed | ErrorKind::Timeout => true,
+        ErrorKind::Server => !matches!(
+            e.status(),
+            Some(Status::SchemaMismatch | Status::ParseError | Status::SecurityError)
+        ),
+        _ => false,
+    }
 }
 
 impl Sender {
     /// Connects to the first reachable address of `conf`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
-        super::first_reachable(conf, Sender::connect_with)
+        let (conn, opts) = super::first_reachable(conf, |o| {
+            Connection::connect(o, Route::Ingest).map(|c| (c, o.clone()))
+        })?;
+        Ok(Sender::new(Some(conf.clone()), opts, conn))
     }
 
-    /// Connects with explicit transport options.
+    /// Connects with explicit transport options (reconnects go to the same
+    /// endpoint with the default budget of 5 minutes).
     pub fn connect_with(opts: &ConnectOptions) -> Result<Sender> {
-        let (conn, hs) = Connection::connect(opts, Route::Ingest)?;
-        // 90 % of the advertised cap leaves room for framing, as the spec asks.
-        let budget = hs
-            .max_batch_size
-            .map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9);
-        Ok(Sender {
-            conn,
-            budget,
+        let conn = Connection::connect(opts, Route::Ingest)?;
+        Ok(Sender::new(None, opts.clone(), conn))
+    }
+
+    fn new(
+        conf: Option<Conf>,
+        opts: ConnectOptions,
+        (conn, hs): (Connection, crate::transport::Handshake),
+    ) -> Sender {
+        Sender {
+            conf,
+            opts,
+            conn: Some(conn),
+            server_budget: budget_of(hs.max_batch_size),
+            cap: usize::MAX,
+            durable_granted: hs.durable_ack,
             dict: SymbolDict::default(),
             next_seq: 0,
-            ack_timeout: Duration::from_secs(60),
-        })
+            acked: -1,
+            bufs: Default::default(),
+            staged: None,
+            groups: VecDeque::new(),
+            rows_hint: 0,
+            durable_want: HashMap::new(),
+            durable_have: HashMap::new(),
+            rejections: 0,
+            stats: Progress::default(),
+            base: Progress::default(),
+            batches_acked: 0,
+            progress: None,
+        }
+    }
+
+    /// Whether the connection is open (after an error it is dropped and the
+    /// next call reconnects).
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
     }
 
     /// The frame size budget in bytes (whole QWP message).
     pub fn frame_budget(&self) -> usize {
-        self.budget
+        self.server_budget.min(self.cap)
     }
 
-    /// Lowers (never raises) the frame budget, e.g. for tests.
+    /// Lowers (never raises) the frame budget for later calls, e.g. for
+    /// tests.
     pub fn set_frame_budget(&mut self, bytes: usize) {
-        self.budget = self.budget.min(bytes.max(256));
+        self.cap = self.cap.min(bytes.max(256));
     }
 
     /// Sends `batch` to `table` and waits until the server acknowledged all
-    /// of it. `ts_col` names the designated timestamp column (a Timestamp
-    /// column without NULLs or negative values); `None` lets the server
-    /// assign the time. A batch larger than one frame commits atomically.
+    /// of it. `ts_col` names the designated timestamp column; `None` lets
+    /// the server assign the time. A batch larger than one frame commits
+    /// atomically. On error nothing of this batch is committed and the
+    /// connection is dropped (the next call reconnects); resending is the
+    /// caller's choice.
     pub fn flush_arrow_batch(
         &mut self,
         table: &str,
         batch: &RecordBatch,
         ts_col: Option<&str>,
-    ) -> Result<FlushSummary> {
-        let (names, types) = plan_schema(table, batch, ts_col)?;
-        let rows = batch.num_rows();
-        let mut summary = FlushSummary::default();
-        if rows == 0 {
-            return Ok(summary);
+    ) -> Result<IngestSummary> {
+        let mut opts = IngestOptions::new();
+        opts.ts_column = ts_col.map(str::to_string);
+        self.flush_arrow_batch_with(table, batch, &opts)
+    }
+
+    /// [`Self::flush_arrow_batch`] with every option of [`IngestOptions`].
+    pub fn flush_arrow_batch_with(
+        &mut self,
+        table: &str,
+        batch: &RecordBatch,
+        opts: &IngestOptions,
+    ) -> Result<IngestSummary> {
+        self.run(table, opts, false, |s| {
+            s.push_batch(table, batch, opts, false)?;
+            Ok(false)
+        })
+    }
+
+    /// Streams every batch of `reader` (any `RecordBatchReader`, or any
+    /// iterator of `Result<RecordBatch, ArrowError>`) into `table`, each
+    /// batch committed atomically, frames pipelined, memory bounded (see the
+    /// module docs). Returns when every batch is acknowledged at
+    /// `opts`' ack level. A dropped connection or a retriable rejection is
+    /// survived by reconnecting and replaying the batches not yet committed
+    /// (at-least-once). A terminal error (schema mismatch, parse error,
+    /// security) stops the stream; its message says how many rows were
+    /// committed before it.
+    pub fn ingest<I>(
+        &mut self,
+        table: &str,
+        reader: I,
+        opts: &IngestOptions,
+    ) -> Result<IngestSummary>
+    where
+        I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
+    {
+        let mut it = reader.into_iter();
+        let mut k = 0usize;
+        self.run(table, opts, true, |s| {
+            let Some(b) = it.next() else {
+                return Ok(false);
+            };
+            let b = b.map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!("reading input batch {k}: {e}"),
+                )
+            })?;
+            k += 1;
+            s.push_batch(table, &b, opts, true)?;
+            Ok(true)
+        })
+    }
+
+    /// [`Self::ingest`] over plain batches.
+    pub fn ingest_batches(
+        &mut self,
+        table: &str,
+        batches: impl IntoIterator<Item = RecordBatch>,
+        opts: &IngestOptions,
+    ) -> Result<IngestSummary> {
+        self.ingest(table, batches.into_iter().map(Ok), opts)
+    }
+
+    /// Drives `step` until it returns `false`, then waits for the
+    /// acknowledgements. On a terminal error the connection is dropped.
+    fn run(
+        &mut self,
+        table: &str,
+        opts: &IngestOptions,
+        replay: bool,
+        mut step: impl FnMut(&mut Self) -> Result<bool>,
+    ) -> Result<IngestSummary> {
+        let t0 = Instant::now();
+        if opts.ack == AckLevel::Durable
+            && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack)
+        {
+            return Err(Error::config(
+                "request_durable_ack",
+                "off",
+                "AckLevel::Durable needs request_durable_ack=on",
+            ));
         }
+        let before = (self.stats, self.batches_acked);
+        self.base = self.stats;
+        self.progress = opts.progress.clone();
+        let mut reconnects = 0u32;
+        let res = (|| {
+            self.ensure_connected()?;
+            while self.guard(replay, &mut reconnects, &mut step, Some(true))? {}
+            let mut wait = |s: &mut Self| s.wait_all(opts.ack);
+            self.guard(replay, &mut reconnects, &mut wait, None)
+        })();
+        let summary = IngestSummary {
+            rows: self.stats.rows_acked - before.0.rows_acked,
+            batches: self.batches_acked - before.1,
+            frames: self.stats.frames_sent - before.0.frames_sent,
+            bytes: self.stats.bytes_sent - before.0.bytes_sent,
+            reconnects,
+            elapsed: t0.elapsed(),
+        };
+        self.progress = None;
+        match res {
+            Ok(()) => Ok(summary),
+            Err(e) => {
+                // Input rejected before anything of it was sent leaves the
+                // connection clean; anything else drops it (which rolls back
+                // what the server holds uncommitted).
+                let clean = self.groups.is_empty()
+                    && self.staged.is_none()
+                    && matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Unsupported);
+                if !clean {
+                    self.drop_connection();
+                }
+                Err(e.context(format!(
+                    "table {table}: {} rows in {} batches committed by this call before the error",
+                    summary.rows, summary.batches
+                )))
+            }
+        }
+    }
+
+    /// Runs `f`. With `replay`, a retriable failure reconnects and replays
+    /// every uncommitted batch (the one `f` was pushing included, as it is
+    /// registered before any I/O); then `recovered` is returned, or, when
+    /// it is `None`, `f` runs again. Consecutive server rejections without
+    /// progress beyond `max_frame_rejections` are terminal.
+    fn guard<T>(
+        &mut self,
+        replay: bool,
+        reconnects: &mut u32,
+        f: &mut impl FnMut(&mut Self) -> Result<T>,
+        recovered: Option<T>,
+    ) -> Result<T> {
+        let mut deadline: Option<Instant> = None;
+        let mut recovered = recovered;
+        loop {
+            let e = match f(self) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let poisoned = e.kind() == ErrorKind::Server && {
+                self.rejections += 1;
+                let max = self
+                    .conf
+                    .as_ref()
+                    .map_or(4, |c| c.max_frame_rejections.max(1));
+                self.rejections >= max
+            };
+            if !replay || !retriable(&e) || poisoned {
+                return Err(e);
+            }
+            let budget = self
+                .conf
+                .as_ref()
+                .map_or(Duration::from_secs(300), |c| c.reconnect_max_duration);
+            let dl = *deadline.get_or_insert_with(|| Instant::now() + budget);
+            self.recover(e, dl, reconnects)?;
+            if let Some(v) = recovered.take() {
+                return Ok(v);
+            }
+        }
+    }
+
+    fn drop_connection(&mut self) {
+        if let Some(mut c) = self.conn.take() {
+            let _ = c.close();
+        }
+        self.staged = None;
+        self.groups.clear();
+        self.dict.clear();
+        self.next_seq = 0;
+        self.acked = -1;
+        self.rejections = 0;
+        self.durable_want.clear();
+        self.durable_have.clear();
+    }
+
+    fn open(&mut self) -> Result<()> {
+        let (conn, opts) = match &self.conf {
+            Some(conf) => super::first_reachable(conf, |o| {
+                Connection::connect(o, Route::Ingest).map(|c| (c, o.clone()))
+            })?,
+            None => (
+                Connection::connect(&self.opts, Route::Ingest)?,
+                self.opts.clone(),
+            ),
+        };
+        let (conn, hs) = conn;
+        self.opts = opts;
+        self.server_budget = budget_of(hs.max_batch_size);
+        self.durable_granted = hs.durable_ack;
+        self.conn = Some(conn);
+        self.next_seq = 0;
+        self.acked = -1;
+        self.staged = None;
+        Ok(())
+    }
+
+    fn ensure_connected(&mut self) -> Result<()> {
+        if self.conn.is_none() {
+            self.drop_connection();
+            self.open()?;
+        }
+        Ok(())
+    }
+
+    /// Reconnects (with backoff, until `deadline`), replays the whole
+    /// symbol dictionary in catch-up frames and resends every uncommitted
+    /// batch from its first row.
+    fn recover(&mut self, cause: Error, deadline: Instant, reconnects: &mut u32) -> Result<()> {
+        let (mut backoff, max_backoff) = self
+            .conf
+            .as_ref()
+            .map_or((Duration::from_millis(100), Duration::from_secs(5)), |c| {
+                (c.reconnect_initial_backoff, c.reconnect_max_backoff)
+            });
+        let mut last = cause;
+        // Acknowledgements that arrived before the failure still count:
+        // read them so batches already committed are not sent twice.
+        let drain_until = Instant::now() + Duration::from_millis(200);
+        while self.conn.is_some() && Instant::now() < drain_until {
+            match self.read_response(Some(Duration::from_millis(20))) {
+                Ok(true) => {}
+                Err(e) if e.kind() == ErrorKind::Server => {}
+                Ok(false) | Err(_) => break,
+            }
+        }
+        loop {
+            if let Some(mut c) = self.conn.take() {
+                let _ = c.close();
+            }
+            self.staged = None;
+            if Instant::now() >= deadline {
+                return Err(last.context("reconnect budget (reconnect_max_duration_millis) spent"));
+            }
+            match self.open().and_then(|()| self.replay()) {
+                Ok(()) => {
+                    *reconnects += 1;
+                    return Ok(());
+                }
+                Err(e) if retriable(&e) => last = e,
+                Err(e) => return Err(e),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            std::thread::sleep(backoff.min(left));
+            backoff = (backoff * 2).min(max_backoff);
+        }
+    }
+
+    /// On a fresh connection: catch-up frames re-registering the
+    /// dictionary, then every retained batch again.
+    fn replay(&mut self) -> Result<()> {
+        self.dict.mark_unsent();
+        self.durable_want.clear();
+        self.durable_have.clear();
+        let budget = self.frame_budget();
+        let entries = self.dict.entries().to_vec();
         let mut start = 0;
-        let mut per_frame = rows.min(MAX_ROWS_PER_TABLE_BLOCK);
-        let mut first_seq = None;
+        while start < entries.len() {
+            let mut end = start;
+            let mut len = HEADER_LEN + 16;
+            while end < entries.len() && (end == start || len + entries[end].len() + 5 <= budget) {
+                len += entries[end].len() + 5;
+                end += 1;
+            }
+            let delta = SymbolDelta {
+                start: start as u64,
+                entries: entries[start..end].iter().map(String::as_str).collect(),
+            };
+            let len = HEADER_LEN + delta.encoded_len();
+            self.window_wait(usize::MAX)?;
+            self.push_frame(len, 0, false, |out| {
+                Header {
+                    version: 1,
+                    flags: FLAG_DEFER_COMMIT | FLAG_DELTA_SYMBOL_DICT,
+                    table_count: 0,
+                    payload_len: (len - HEADER_LEN) as u32,
+                }
+                .write(out);
+                delta.encode(out);
+            })?;
+            start = end;
+        }
+        self.dict.mark_sent();
+        for g in self.groups.iter_mut() {
+            g.written = 0;
+            g.first_seq = -1;
+            g.last_seq = -1;
+        }
+        for gi in 0..self.groups.len() {
+            self.send_group(gi, usize::MAX)?;
+        }
+        self.flush_staged()
+    }
+
+    /// Plans `batch`, registers it as a group and sends its frames.
+    fn push_batch(
+        &mut self,
+        table: &str,
+        batch: &RecordBatch,
+        opts: &IngestOptions,
+        streaming: bool,
+    ) -> Result<()> {
+        let batch = apply_overrides(table, batch, &opts.overrides)?;
+        let plan = plan_schema(table, &batch, opts)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.groups.push_back(Group {
+            table: table.into(),
+            batch,
+            plan: Arc::new(plan),
+            written: 0,
+            first_seq: -1,
+            last_seq: -1,
+        });
+        let gi = self.groups.len() - 1;
+        let window = if streaming { opts.window() } else { usize::MAX };
+        self.send_group(gi, window)
+    }
+
+    /// Frames group `gi` by exact sizing and pushes them through the
+    /// pipeline, keeping at most `window` frames unacknowledged.
+    fn send_group(&mut self, gi: usize, window: usize) -> Result<()> {
+        let (table, batch, plan) = {
+            let g = &self.groups[gi];
+            (g.table.clone(), g.batch.clone(), g.plan.clone())
+        };
+        let budget = self.frame_budget().min(plan.max_bytes);
+        let rows = batch.num_rows();
+        let mut start = 0;
+        let mut per = if self.rows_hint > 0 {
+            self.rows_hint
+        } else {
+            rows
+        }
+        .min(plan.max_rows);
         while start < rows {
-            let mut n = per_frame.min(rows - start);
+            let mut n = per.clamp(1, rows - start);
             loop {
                 let slice = batch.slice(start, n);
                 let block = BlockEncoder::new(
                     &slice,
-                    names.clone(),
-                    types.clone(),
-                    &Layout::INGRESS,
+                    plan.names.clone(),
+                    plan.types.clone(),
+                    &plan.layout,
                     &mut self.dict,
                 )
                 .map_err(|e| e.context(format!("table {table}")))?;
                 let delta = self.dict.pending_delta();
-                let len = HEADER_LEN + delta.encoded_len() + block.encoded_len(table, true);
-                if len > self.budget {
+                let len = HEADER_LEN + delta.encoded_len() + block.encoded_len(&table, true);
+                if len > budget {
                     // Exact sizing: shrink the slice until its frame fits.
                     if n == 1 {
                         return Err(Error::new(
                             ErrorKind::InvalidData,
                             format!(
-                                "table {table}, row {start}: one row needs {len} bytes, above the server's frame budget of {} bytes",
-                                self.budget
+                                "table {table}, row {start}: one row needs {len} bytes, above the frame budget of {budget} bytes"
                             ),
                         ));
                     }
-                    let scaled = (n as f64 * self.budget as f64 / len as f64 * 0.95) as usize;
+                    let scaled = (n as f64 * budget as f64 / len as f64 * 0.97) as usize;
                     n = scaled.clamp(1, n - 1);
                     continue;
                 }
@@ -133,90 +757,244 @@ impl Sender {
                 if !last {
                     flags |= FLAG_DEFER_COMMIT;
                 }
-                let payload = (len - HEADER_LEN) as u32;
-                self.conn
-                    .send_with(len, |out| {
-                        Header {
-                            version: 1,
-                            flags,
-                            table_count: 1,
-                            payload_len: payload,
-                        }
-                        .write(out);
-                        delta.encode(out);
-                        block.write(table, true, out);
-                    })
-                    .map_err(|e| {
-                        e.context(format!(
-                            "table {table}: sending rows {start}..{}",
-                            start + n
-                        ))
-                    })?;
+                self.window_wait(window)?;
+                let t: &str = &table;
+                self.push_frame(len, n, last, |out| {
+                    Header {
+                        version: 1,
+                        flags,
+                        table_count: 1,
+                        payload_len: (len - HEADER_LEN) as u32,
+                    }
+                    .write(out);
+                    delta.encode(out);
+                    block.write(t, true, out);
+                })?;
                 self.dict.mark_sent();
-                first_seq.get_or_insert(self.next_seq);
-                self.next_seq += 1;
-                summary.frames += 1;
-                summary.bytes += len;
+                // Next guess: as many rows as fill the budget at this density.
+                per = ((n as f64 * budget as f64 * 0.97 / len as f64) as usize)
+                    .clamp(1, plan.max_rows);
+                self.rows_hint = per;
                 break;
             }
-            summary.rows += n;
             start += n;
-            per_frame = n;
         }
-        self.await_acks(table, first_seq.unwrap_or(0))?;
-        Ok(summary)
+        Ok(())
     }
 
-    /// Reads responses until every frame up to `next_seq - 1` is acknowledged.
-    fn await_acks(&mut self, table: &str, first: i64) -> Result<()> {
-        let want = self.next_seq - 1;
-        let mut done = first - 1;
-        while done < want {
-            let frame = match self.conn.recv_timeout(Some(self.ack_timeout))? {
-                Some(f) => f,
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "table {table}: no acknowledgement within {:?}",
-                            self.ack_timeout
-                        ),
-                    ));
-                }
+    /// Encodes a frame into the free buffer while the staged one (if any) is
+    /// written from the other, then stages the new one.
+    fn push_frame(
+        &mut self,
+        len: usize,
+        rows: usize,
+        commit: bool,
+        fill: impl FnOnce(&mut Out<'_>) + Send,
+    ) -> Result<()> {
+        let staged = self.staged.take();
+        let free = staged.as_ref().map_or(0, |s| 1 - s.buf);
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::new(ErrorKind::Closed, "not connected"));
+        };
+        let [b0, b1] = &mut self.bufs;
+        let (free_buf, busy): (&mut FrameBuf, &FrameBuf) =
+            if free == 0 { (b0, b1) } else { (b1, b0) };
+        let (wrote, built) = match &staged {
+            // Large frames: write one while encoding the next.
+            Some(_) if len >= 64 * 1024 => {
+                rayon::join(|| conn.send_frame(busy), || free_buf.build(len, fill))
+            }
+            Some(_) => (conn.send_frame(busy), free_buf.build(len, fill)),
+            None => (Ok(()), free_buf.build(len, fill)),
+        };
+        if let Some(s) = staged {
+            wrote?;
+            self.on_written(s)?;
+        }
+        built?;
+        self.staged = Some(Staged {
+            buf: free,
+            rows,
+            commit,
+        });
+        Ok(())
+    }
+
+    /// Writes the staged frame, if any.
+    fn flush_staged(&mut self) -> Result<()> {
+        if let Some(s) = self.staged.take() {
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(Error::new(ErrorKind::Closed, "not connected"));
             };
-            match Response::decode(&frame)? {
-                // An OK completes every frame up to its sequence.
-                Response::Ok { sequence, .. } => done = done.max(sequence),
-                Response::DurableAck { .. } => {}
-                Response::Error {
-                    status,
-                    sequence,
-                    message,
-                } => {
-                    return Err(Error::server(
-                        status,
-                        format!("table {table}: frame {sequence} rejected: {message}"),
-                    ));
+            conn.send_frame(&self.bufs[s.buf])?;
+            self.on_written(s)?;
+        }
+        Ok(())
+    }
+
+    /// Book-keeping after a frame went out; polls for acknowledgements.
+    fn on_written(&mut self, s: Staged) -> Result<()> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.stats.frames_sent += 1;
+        self.stats.bytes_sent += self.bufs[s.buf].payload_len() as u64;
+        self.stats.rows_sent += s.rows as u64;
+        if s.rows > 0
+            && let Some(g) = self
+                .groups
+                .iter_mut()
+                .find(|g| g.written < g.batch.num_rows())
+        {
+            g.written += s.rows;
+            if g.first_seq < 0 {
+                g.first_seq = seq;
+            }
+            if s.commit {
+                g.last_seq = seq;
+            }
+        }
+        self.report();
+        while self.read_response(Some(Duration::ZERO))? {}
+        Ok(())
+    }
+
+    /// Calls the progress callback with this call's counters.
+    fn report(&self) {
+        if let Some(p) = &self.progress {
+            let (s, b) = (&self.stats, &self.base);
+            p(&Progress {
+                rows_sent: s.rows_sent - b.rows_sent,
+                bytes_sent: s.bytes_sent - b.bytes_sent,
+                frames_sent: s.frames_sent - b.frames_sent,
+                rows_acked: s.rows_acked - b.rows_acked,
+            });
+        }
+    }
+
+    /// Blocks until fewer than `window` written frames are unacknowledged
+    /// (the staged frame, about to be written, counts).
+    fn window_wait(&mut self, window: usize) -> Result<()> {
+        let staged = usize::from(self.staged.is_some());
+        while (self.next_seq - 1 - self.acked) as usize + staged >= window {
+            self.read_response(Some(ACK_TIMEOUT))
+                .and_then(|got| if got { Ok(()) } else { Err(self.ack_timeout()) })?;
+        }
+        Ok(())
+    }
+
+    fn ack_timeout(&self) -> Error {
+        Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "no acknowledgement within {ACK_TIMEOUT:?} (frames up to {} sent, {} acknowledged)",
+                self.next_seq - 1,
+                self.acked
+            ),
+        )
+    }
+
+    /// Writes what is staged and waits for every acknowledgement (and the
+    /// durable ones for [`AckLevel::Durable`]).
+    fn wait_all(&mut self, ack: AckLevel) -> Result<()> {
+        self.flush_staged()?;
+        while self.acked < self.next_seq - 1 {
+            if !self.read_response(Some(ACK_TIMEOUT))? {
+                return Err(self.ack_timeout());
+            }
+        }
+        if ack == AckLevel::Durable {
+            if !self.durable_granted {
+                return Err(Error::new(
+                    ErrorKind::Handshake,
+                    "AckLevel::Durable: the server did not grant durable acknowledgements",
+                ));
+            }
+            while self
+                .durable_want
+                .iter()
+                .any(|(t, w)| self.durable_have.get(t).is_none_or(|h| h < w))
+            {
+                if !self.read_response(Some(ACK_TIMEOUT))? {
+                    return Err(self.ack_timeout());
                 }
             }
         }
         Ok(())
     }
+
+    /// Reads and applies one response; `false` when none came in `timeout`.
+    fn read_response(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::new(ErrorKind::Closed, "not connected"));
+        };
+        let Some(frame) = conn.recv_timeout(timeout)? else {
+            return Ok(false);
+        };
+        match Response::decode(&frame)? {
+            Response::Ok { sequence, tables } => {
+                if sequence >= self.next_seq {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "OK for frame {sequence}, but only {} frames were sent",
+                            self.next_seq
+                        ),
+                    ));
+                }
+                if sequence > self.acked {
+                    self.acked = sequence;
+                    self.rejections = 0;
+                }
+                for (t, txn) in tables {
+                    let w = self.durable_want.entry(t).or_insert(txn);
+                    *w = (*w).max(txn);
+                }
+                while let Some(g) = self.groups.front() {
+                    if g.last_seq < 0 || g.last_seq > self.acked {
+                        break;
+                    }
+                    self.stats.rows_acked += g.batch.num_rows() as u64;
+                    self.batches_acked += 1;
+                    self.groups.pop_front();
+                }
+                self.report();
+            }
+            Response::DurableAck { tables } => {
+                for (t, txn) in tables {
+                    let h = self.durable_have.entry(t).or_insert(txn);
+                    *h = (*h).max(txn);
+                }
+            }
+            Response::Error {
+                status,
+                sequence,
+                message,
+            } => {
+                let table = self
+                    .groups
+                    .iter()
+                    .find(|g| g.first_seq <= sequence && (g.last_seq < 0 || sequence <= g.last_seq))
+                    .map_or_else(|| "?".to_string(), |g| g.table.to_string());
+                return Err(Error::server(
+                    status,
+                    format!("table {table}: frame {sequence} rejected: {message}"),
+                ));
+            }
+        }
+        Ok(true)
+    }
 }
 
-/// Wire names and QWP types of the batch's columns; errors before anything
+/// Wire names, QWP types and layout of the batch; errors before anything
 /// is sent.
-fn plan_schema(
-    table: &str,
-    batch: &RecordBatch,
-    ts_col: Option<&str>,
-) -> Result<(Vec<String>, Vec<QwpType>)> {
+fn plan_schema(table: &str, batch: &RecordBatch, opts: &IngestOptions) -> Result<Plan> {
     if table.is_empty() || table.len() > crate::protocol::MAX_NAME_BYTES {
         return Err(Error::new(
             ErrorKind::InvalidData,
             format!("table name {table:?} must be 1..=127 bytes"),
         ));
     }
+    let ts_col = opts.ts_column.as_deref();
     let schema = batch.schema();
     if let Some(ts) = ts_col
         && schema.index_of(ts).is_err()
@@ -232,39 +1010,7 @@ fn plan_schema(
         let t = qwp_type_of(field).map_err(|e| e.context(format!("table {table}")))?;
         let designated = ts_col == Some(field.name().as_str());
         if designated {
-            if !matches!(field.data_type(), DataType::Timestamp(_, _))
-                || !matches!(t.ty, ColumnType::Timestamp | ColumnType::TimestampNanos)
-            {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "table {table}: designated timestamp column {:?} is {}, not a Timestamp",
-                        field.name(),
-                        field.data_type()
-                    ),
-                ));
-            }
-            if let Some(row) = (0..array.len()).find(|&r| array.is_null(r)) {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "table {table}: designated timestamp column {:?} is NULL at row {row}",
-                        field.name()
-                    ),
-                ));
-            }
-            let v = arrow::compute::cast(array, &DataType::Int64)
-                .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-            let v = v.as_any().downcast_ref::<arrow::array::Int64Array>();
-            if let Some(row) = v.and_then(|v| v.values().iter().position(|&x| x < 0)) {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "table {table}: designated timestamp column {:?} is negative at row {row}",
-                        field.name()
-                    ),
-                ));
-            }
+            check_designated(table, field.name(), array, t)?;
         }
         names.push(if designated {
             String::new()
@@ -273,5 +1019,54 @@ fn plan_schema(
         });
         types.push(t);
     }
-    Ok((names, types))
+    let ts_encoding = match opts.gorilla {
+        Gorilla::Auto => TsEncoding::Auto,
+        Gorilla::On => TsEncoding::Gorilla,
+        Gorilla::Off => TsEncoding::Raw,
+    };
+    Ok(Plan {
+        names,
+        types,
+        layout: Layout {
+            ts_encoding,
+            ..Layout::INGRESS
+        },
+        max_rows: opts
+            .max_rows_per_frame
+            .unwrap_or(MAX_ROWS_PER_TABLE_BLOCK)
+            .min(MAX_ROWS_PER_TABLE_BLOCK),
+        max_bytes: opts.max_bytes_per_frame.unwrap_or(usize::MAX),
+    })
+}
+
+fn check_designated(table: &str, name: &str, array: &dyn Array, t: QwpType) -> Result<()> {
+    if !matches!(array.data_type(), DataType::Timestamp(_, _))
+        || !matches!(t.ty, ColumnType::Timestamp | ColumnType::TimestampNanos)
+    {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "table {table}: designated timestamp column {name:?} is {}, not a Timestamp; cast it or pick another column",
+                array.data_type()
+            ),
+        ));
+    }
+    if array.null_count() > 0
+        && let Some(row) = (0..array.len()).find(|&r| array.is_null(r))
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("table {table}: designated timestamp column {name:?} is NULL at row {row}"),
+        ));
+    }
+    // Every Timestamp unit is i64 underneath: read the values in place.
+    let data = array.to_data();
+    let values: &[i64] = &data.buffer::<i64>(0)[..array.len()];
+    if let Some(row) = values.iter().position(|&x| x < 0) {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("table {table}: designated timestamp column {name:?} is negative at row {row}"),
+        ));
+    }
+    Ok(())
 }

@@ -18,7 +18,8 @@ use crate::bridge::types::arrow_field;
 use crate::error::Result;
 use crate::protocol::ingress::{Response, decode_message};
 use crate::protocol::{
-    ColumnType, MAX_NAME_BYTES, MAX_ROWS_PER_TABLE_BLOCK, MAX_SYMBOL_DICT_ENTRIES, Status,
+    ColumnType, FLAG_DEFER_COMMIT, MAX_NAME_BYTES, MAX_ROWS_PER_TABLE_BLOCK,
+    MAX_SYMBOL_DICT_ENTRIES, Status,
 };
 
 /// Rows held across deferred frames before a forced commit.
@@ -32,6 +33,11 @@ struct Conn<'s> {
     pending: Vec<(String, RecordBatch, Option<String>)>,
     pending_rows: usize,
     tables_seen: Vec<String>,
+    /// Set when a frame of a deferred transaction was rejected: the
+    /// transaction is aborted and its remaining frames (up to the next
+    /// frame without `FLAG_DEFER_COMMIT`) are refused, so a batch split
+    /// across frames never commits in part.
+    aborted: Option<(i64, Status)>,
 }
 
 fn now_micros() -> i64 {
@@ -43,13 +49,35 @@ fn now_micros() -> i64 {
 
 impl Conn<'_> {
     fn respond(&mut self, sequence: i64, frame: &[u8]) -> Response {
+        // The flags byte follows the magic and the version.
+        let deferred = frame.get(5).is_some_and(|f| f & FLAG_DEFER_COMMIT != 0);
+        if let Some((first, status)) = self.aborted {
+            if !deferred {
+                self.aborted = None;
+            }
+            return Response::Error {
+                status,
+                sequence,
+                message: format!(
+                    "transaction aborted: frame {first} of this deferred batch was rejected"
+                ),
+            };
+        }
         match self.handle(frame) {
             Ok(tables) => Response::Ok { sequence, tables },
-            Err(r) => Response::Error {
-                status: r.status,
-                sequence,
-                message: r.message,
-            },
+            Err(r) => {
+                // Roll back what the transaction holds.
+                self.pending.clear();
+                self.pending_rows = 0;
+                if deferred {
+                    self.aborted = Some((sequence, r.status));
+                }
+                Response::Error {
+                    status: r.status,
+                    sequence,
+                    message: r.message,
+                }
+            }
         }
     }
 
@@ -222,6 +250,7 @@ pub(super) fn feed<'f>(
         pending: Vec::new(),
         pending_rows: 0,
         tables_seen: Vec::new(),
+        aborted: None,
     };
     frames
         .into_iter()
@@ -241,6 +270,7 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
         pending: Vec::new(),
         pending_rows: 0,
         tables_seen: Vec::new(),
+        aborted: None,
     };
     let mut seq: i64 = 0;
     ws.get_ref()

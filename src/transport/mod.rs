@@ -240,6 +240,43 @@ impl Write for Stream {
     }
 }
 
+/// A reusable buffer holding one masked client frame, built off the
+/// connection (e.g. on another thread) and sent with
+/// [`Connection::send_frame`]. It keeps its high-water length, so reuse
+/// costs no zeroing pass.
+#[derive(Debug, Default)]
+pub struct FrameBuf {
+    buf: Vec<u8>,
+    len: usize,
+    payload_len: usize,
+}
+
+impl FrameBuf {
+    /// Builds a frame with a fresh random mask key whose payload is exactly
+    /// `payload_len` bytes written by `fill` (masked while it is copied).
+    pub fn build(&mut self, payload_len: usize, fill: impl FnOnce(&mut Out<'_>)) -> Result<()> {
+        let total = client_header_len(payload_len) + payload_len;
+        if self.buf.len() < total {
+            self.buf.resize(total, 0);
+        }
+        self.len = 0;
+        frame::encode_into(&mut self.buf[..total], rand::random(), payload_len, fill)?;
+        self.len = total;
+        self.payload_len = payload_len;
+        Ok(())
+    }
+
+    /// The frame bytes (empty before the first successful build).
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Payload bytes of the frame (the QWP message size).
+    pub fn payload_len(&self) -> usize {
+        self.payload_len
+    }
+}
+
 /// An open QWP WebSocket connection (blocking). `Send`, not shared: use it
 /// from one thread at a time.
 pub struct Connection {
@@ -399,6 +436,22 @@ impl Connection {
         if let Err(e) = res {
             self.dead = Some("an earlier send failed part-way");
             return Err(self.send_error(e, payload_len));
+        }
+        Ok(())
+    }
+
+    /// Sends a whole client frame built by [`FrameBuf::build`] (a masked
+    /// binary WebSocket frame), for callers that encode the next frame while
+    /// this one is being written. Errors as [`Connection::send_with`].
+    pub fn send_frame(&mut self, frame: &FrameBuf) -> Result<()> {
+        self.check_writable()?;
+        self.ws.flush().map_err(|e| self.ws_error(e, "flushing"))?;
+        let stream = self.ws.get_mut();
+        let bytes = frame.bytes();
+        let res = stream.write_all(bytes).and_then(|()| stream.flush());
+        if let Err(e) = res {
+            self.dead = Some("an earlier send failed part-way");
+            return Err(self.send_error(e, frame.payload_len));
         }
         Ok(())
     }

@@ -213,3 +213,654 @@ fn server_rejection_names_table_column_and_status() {
     );
     assert_eq!(srv.table_batch("clash").unwrap().num_rows(), 10);
 }
+
+mod handle {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use arrow::datatypes::{Decimal64Type, Decimal128Type, Decimal256Type, i256};
+    use arrow::record_batch::RecordBatchIterator;
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    use questdb_arrow::bridge::meta;
+    use questdb_arrow::client::{AckLevel, ColumnOverride, Gorilla, IngestOptions, QuestDb};
+    use questdb_arrow::server::Faults;
+
+    use super::*;
+
+    /// Cells as text, the input converted the way the mapping table says
+    /// (timestamp units to the stored unit, Date32 to Date64, dictionaries
+    /// to their values).
+    fn cells(a: &ArrayRef, stored: &DataType) -> Vec<Option<String>> {
+        let a = match a.data_type() {
+            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Float16 => {
+                arrow::compute::cast(a, stored).unwrap()
+            }
+            DataType::Dictionary(_, _) => arrow::compute::cast(a, &DataType::Utf8).unwrap(),
+            _ => a.clone(),
+        };
+        let f = ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default()).unwrap();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| f.value(i).to_string()))
+            .collect()
+    }
+
+    fn md(f: Field, k: &str, v: &str) -> Field {
+        let mut m = f.metadata().clone();
+        m.insert(k.to_string(), v.to_string());
+        f.with_metadata(m)
+    }
+
+    /// One column per row of the mapping table, every third value NULL,
+    /// with the QuestDB type each must be stored as.
+    fn every_type(n: usize, t0: i64) -> (RecordBatch, Vec<(&'static str, &'static str)>) {
+        let v = |i: usize| i % 3 != 1;
+        let word = |i: usize| format!("w{}{}", i % 5, "x".repeat(i % 20));
+        let mut cols: Vec<(Field, ArrayRef, &'static str)> = Vec::new();
+        let mut add = |f: Field, a: ArrayRef, ty: &'static str| cols.push((f, a, ty));
+        let ts = TimestampMicrosecondArray::from_iter_values((0..n).map(|i| t0 + i as i64));
+        add(
+            Field::new("ts", ts.data_type().clone(), false),
+            Arc::new(ts),
+            "timestamp",
+        );
+        let it = |i: usize| v(i).then_some(i);
+        add(
+            Field::new("bool", DataType::Boolean, true),
+            Arc::new(BooleanArray::from_iter(
+                (0..n).map(|i| it(i).map(|i| i % 2 == 0)),
+            )),
+            "boolean",
+        );
+        add(
+            Field::new("i8", DataType::Int8, true),
+            Arc::new(Int8Array::from_iter((0..n).map(|i| it(i).map(|i| i as i8)))),
+            "byte",
+        );
+        add(
+            Field::new("i16", DataType::Int16, true),
+            Arc::new(Int16Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| i as i16 * 3)),
+            )),
+            "short",
+        );
+        add(
+            Field::new("i32", DataType::Int32, true),
+            Arc::new(Int32Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| i as i32 * -7)),
+            )),
+            "int",
+        );
+        add(
+            Field::new("i64", DataType::Int64, true),
+            Arc::new(Int64Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| i as i64 * 1_000_003)),
+            )),
+            "long",
+        );
+        add(
+            Field::new("u8", DataType::UInt8, true),
+            Arc::new(UInt8Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| 200 + (i % 50) as u8)),
+            )),
+            "short",
+        );
+        add(
+            Field::new("u16", DataType::UInt16, true),
+            Arc::new(UInt16Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| 60_000 + i as u16)),
+            )),
+            "int",
+        );
+        add(
+            Field::new("u32", DataType::UInt32, true),
+            Arc::new(UInt32Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| 4_000_000_000 + i as u32)),
+            )),
+            "long",
+        );
+        add(
+            Field::new("u64", DataType::UInt64, true),
+            Arc::new(UInt64Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| i as u64 * 99)),
+            )),
+            "long",
+        );
+        add(
+            Field::new("f16", DataType::Float16, true),
+            arrow::compute::cast(
+                &Float32Array::from_iter((0..n).map(|i| it(i).map(|i| i as f32 / 4.0))),
+                &DataType::Float16,
+            )
+            .unwrap(),
+            "float",
+        );
+        add(
+            Field::new("f32", DataType::Float32, true),
+            Arc::new(Float32Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| i as f32 / 8.0)),
+            )),
+            "float",
+        );
+        add(
+            Field::new("f64", DataType::Float64, true),
+            Arc::new(Float64Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| i as f64 / 3.0)),
+            )),
+            "double",
+        );
+        add(
+            Field::new("utf8", DataType::Utf8, true),
+            Arc::new(StringArray::from_iter((0..n).map(|i| it(i).map(word)))),
+            "varchar",
+        );
+        add(
+            Field::new("large_utf8", DataType::LargeUtf8, true),
+            Arc::new(LargeStringArray::from_iter((0..n).map(|i| it(i).map(word)))),
+            "varchar",
+        );
+        add(
+            Field::new("utf8_view", DataType::Utf8View, true),
+            Arc::new(StringViewArray::from_iter((0..n).map(|i| it(i).map(word)))),
+            "varchar",
+        );
+        add(
+            md(
+                Field::new("utf8_sym", DataType::Utf8, true),
+                meta::SYMBOL,
+                "true",
+            ),
+            Arc::new(StringArray::from_iter(
+                (0..n).map(|i| it(i).map(|i| format!("s{}", i % 4))),
+            )),
+            "symbol",
+        );
+        let d: DictionaryArray<Int32Type> = (0..n)
+            .map(|i| it(i).map(|i| ["a", "b", "c"][i % 3]))
+            .collect();
+        add(
+            Field::new("dict", d.data_type().clone(), true),
+            Arc::new(d),
+            "symbol",
+        );
+        let d: DictionaryArray<arrow::datatypes::Int16Type> = {
+            let keys = Int16Array::from_iter((0..n).map(|i| it(i).map(|i| (i % 2) as i16)));
+            DictionaryArray::try_new(keys, Arc::new(LargeStringArray::from(vec!["lx", "ly"])))
+                .unwrap()
+        };
+        add(
+            Field::new("dict_large", d.data_type().clone(), true),
+            Arc::new(d),
+            "symbol",
+        );
+        let bytes = |i: usize| (0..(i % 7)).map(|k| (k * i) as u8).collect::<Vec<u8>>();
+        add(
+            Field::new("binary", DataType::Binary, true),
+            Arc::new(BinaryArray::from_iter((0..n).map(|i| it(i).map(bytes)))),
+            "binary",
+        );
+        add(
+            Field::new("large_binary", DataType::LargeBinary, true),
+            Arc::new(LargeBinaryArray::from_iter(
+                (0..n).map(|i| it(i).map(bytes)),
+            )),
+            "binary",
+        );
+        add(
+            Field::new("binary_view", DataType::BinaryView, true),
+            Arc::new(BinaryViewArray::from_iter((0..n).map(|i| it(i).map(bytes)))),
+            "binary",
+        );
+        let fsb = |w: usize| {
+            FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                (0..n).map(|i| it(i).map(|i| (0..w).map(|k| (i + k) as u8).collect::<Vec<u8>>())),
+                w as i32,
+            )
+            .unwrap()
+        };
+        add(
+            Field::new("fsb5", DataType::FixedSizeBinary(5), true),
+            Arc::new(fsb(5)),
+            "binary",
+        );
+        add(
+            md(
+                Field::new("uuid", DataType::FixedSizeBinary(16), true),
+                meta::ARROW_EXTENSION_NAME,
+                meta::EXT_ARROW_UUID,
+            ),
+            Arc::new(fsb(16)),
+            "uuid",
+        );
+        add(
+            md(
+                Field::new("long256", DataType::FixedSizeBinary(32), true),
+                meta::COLUMN_TYPE,
+                "long256",
+            ),
+            Arc::new(fsb(32)),
+            "long256",
+        );
+        let tsv = |i: usize| it(i).map(|i| 1_600_000_000 + i as i64);
+        add(
+            Field::new("ts_s", DataType::Timestamp(TimeUnit::Second, None), true),
+            Arc::new(TimestampSecondArray::from_iter((0..n).map(tsv))),
+            "timestamp",
+        );
+        add(
+            Field::new(
+                "ts_ms",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("+02:00".into())),
+                true,
+            ),
+            Arc::new(
+                TimestampMillisecondArray::from_iter((0..n).map(|i| tsv(i).map(|v| v * 1000 + 7)))
+                    .with_timezone("+02:00"),
+            ),
+            "timestamp",
+        );
+        add(
+            Field::new(
+                "ts_ns",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                true,
+            ),
+            Arc::new(TimestampNanosecondArray::from_iter(
+                (0..n).map(|i| tsv(i).map(|v| v * 1_000_000_000 + 123)),
+            )),
+            "timestamp_nanos",
+        );
+        add(
+            Field::new("date32", DataType::Date32, true),
+            Arc::new(Date32Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| 19_000 + i as i32)),
+            )),
+            "date",
+        );
+        add(
+            Field::new("date64", DataType::Date64, true),
+            Arc::new(Date64Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| (19_000 + i as i64) * 86_400_000)),
+            )),
+            "date",
+        );
+        add(
+            Field::new("dec64", DataType::Decimal64(18, 3), true),
+            Arc::new(
+                PrimitiveArray::<Decimal64Type>::from_iter(
+                    (0..n).map(|i| it(i).map(|i| i as i64 * 1001 - 500)),
+                )
+                .with_precision_and_scale(18, 3)
+                .unwrap(),
+            ),
+            "decimal64",
+        );
+        add(
+            Field::new("dec128", DataType::Decimal128(38, 4), true),
+            Arc::new(
+                PrimitiveArray::<Decimal128Type>::from_iter(
+                    (0..n).map(|i| it(i).map(|i| i as i128 * 10_000_019)),
+                )
+                .with_precision_and_scale(38, 4)
+                .unwrap(),
+            ),
+            "decimal128",
+        );
+        add(
+            Field::new("dec256", DataType::Decimal256(76, 2), true),
+            Arc::new(
+                PrimitiveArray::<Decimal256Type>::from_iter(
+                    (0..n).map(|i| it(i).map(|i| i256::from_i128(i as i128 * -31))),
+                )
+                .with_precision_and_scale(76, 2)
+                .unwrap(),
+            ),
+            "decimal256",
+        );
+        let lf = ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>((0..n).map(
+            |i| {
+                it(i).map(|i| {
+                    (0..(i % 4))
+                        .map(|k| Some(k as f64 + 0.5))
+                        .collect::<Vec<_>>()
+                })
+            },
+        ));
+        add(
+            Field::new("list_f64", lf.data_type().clone(), true),
+            Arc::new(lf),
+            "double_array",
+        );
+        let ll =
+            LargeListArray::from_iter_primitive::<arrow::datatypes::Int64Type, _, _>((0..n).map(
+                |i| it(i).map(|i| (0..(i % 3)).map(|k| Some(k as i64 * 9)).collect::<Vec<_>>()),
+            ));
+        add(
+            Field::new("list_i64", ll.data_type().clone(), true),
+            Arc::new(ll),
+            "long_array",
+        );
+        add(
+            md(
+                Field::new("char", DataType::UInt16, true),
+                meta::COLUMN_TYPE,
+                "char",
+            ),
+            Arc::new(UInt16Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| 65 + (i % 26) as u16)),
+            )),
+            "char",
+        );
+        add(
+            md(
+                Field::new("ipv4", DataType::UInt32, true),
+                meta::COLUMN_TYPE,
+                "ipv4",
+            ),
+            Arc::new(UInt32Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| 0x0A00_0001 + i as u32)),
+            )),
+            "ipv4",
+        );
+        add(
+            md(
+                Field::new("geohash", DataType::Int64, true),
+                meta::GEOHASH_BITS,
+                "25",
+            ),
+            Arc::new(Int64Array::from_iter(
+                (0..n).map(|i| it(i).map(|i| (i as i64 * 37) & 0x1FF_FFFF)),
+            )),
+            "geohash",
+        );
+        let types = cols.iter().map(|(f, _, t)| (leak(f.name()), *t)).collect();
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
+            cols.into_iter().map(|(f, a, _)| (f, a)).unzip();
+        (
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap(),
+            types,
+        )
+    }
+
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_string().into_boxed_str())
+    }
+
+    /// `stored` holds `sent` (in order), column by column and with the
+    /// QuestDB types of the mapping table.
+    fn assert_stored(stored: &RecordBatch, sent: &RecordBatch, types: &[(&str, &str)]) {
+        assert_eq!(stored.num_rows(), sent.num_rows());
+        for (name, ty) in types {
+            let stored_name = if *name == "ts" { "timestamp" } else { name };
+            let (_, f) = stored
+                .schema()
+                .column_with_name(stored_name)
+                .map(|(i, f)| (i, f.clone()))
+                .unwrap_or_else(|| panic!("column {name} missing"));
+            if *name != "ts" {
+                assert_eq!(
+                    f.metadata().get(meta::COLUMN_TYPE).map(String::as_str),
+                    Some(*ty),
+                    "type of {name}"
+                );
+            }
+            let got = cells(stored.column_by_name(stored_name).unwrap(), f.data_type());
+            let want = cells(sent.column_by_name(name).unwrap(), f.data_type());
+            assert_eq!(got, want, "column {name}");
+        }
+    }
+
+    #[test]
+    fn every_mapping_row_round_trips_whole_sliced_and_split() {
+        let (srv, conf) = start();
+        let db = QuestDb::from_conf(conf).unwrap();
+        let (b, types) = every_type(300, 1_700_000_000_000_000);
+        // Whole, one frame.
+        db.flush_arrow_batch("all_whole", &b, Some("ts"), &[], AckLevel::Ok)
+            .unwrap();
+        assert_stored(&srv.table_batch("all_whole").unwrap(), &b, &types);
+        // Sliced: bit offsets, offsets not starting at 0, view slices.
+        let sl = b.slice(7, 251);
+        db.flush_arrow_batch("all_sliced", &sl, Some("ts"), &[], AckLevel::Ok)
+            .unwrap();
+        assert_stored(&srv.table_batch("all_sliced").unwrap(), &sl, &types);
+        // Split across many deferred frames, Gorilla forced on and off.
+        for (t, g) in [
+            ("all_split_on", Gorilla::On),
+            ("all_split_off", Gorilla::Off),
+        ] {
+            let opts = IngestOptions::new()
+                .timestamp_column("ts")
+                .max_bytes_per_frame(4096)
+                .gorilla(g);
+            let sum = db
+                .borrow_sender()
+                .unwrap()
+                .flush_arrow_batch_with(t, &sl, &opts)
+                .unwrap();
+            assert!(sum.frames > 5, "{sum:?}");
+            assert_stored(&srv.table_batch(t).unwrap(), &sl, &types);
+        }
+    }
+
+    #[test]
+    fn handle_is_lazy_pooled_and_shared_across_threads() {
+        // Nothing listens here: creating the handle works, the first use fails.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let db = QuestDb::connect(&format!("ws::addr=127.0.0.1:{port};")).unwrap();
+        let e = db
+            .flush_arrow_batch("t", &batch(3), Some("ts"), &[], AckLevel::Ok)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert!(QuestDb::connect("ws::addr=localhost:9000;bogus=1;").is_err());
+
+        let (srv, conf) = start();
+        let db = Arc::new(QuestDb::from_conf(conf).unwrap());
+        assert_eq!(srv.connections_accepted(), 0, "lazy");
+        for _ in 0..3 {
+            db.flush_arrow_batch("pool", &batch(10), Some("ts"), &[], AckLevel::Ok)
+                .unwrap();
+        }
+        assert_eq!(db.idle_senders(), 1);
+        let threads: Vec<_> = (0..4)
+            .map(|k| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        db.flush_arrow_batch(
+                            &format!("pool{k}"),
+                            &batch(50),
+                            Some("ts"),
+                            &[],
+                            AckLevel::Ok,
+                        )
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        for k in 0..4 {
+            assert_eq!(
+                srv.table_batch(&format!("pool{k}")).unwrap().num_rows(),
+                250
+            );
+        }
+        assert!(
+            srv.connections_accepted() <= 5,
+            "{}",
+            srv.connections_accepted()
+        );
+        db.close();
+        assert_eq!(db.idle_senders(), 0);
+        let e = db
+            .flush_arrow_batch("pool", &batch(1), Some("ts"), &[], AckLevel::Ok)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Closed);
+    }
+
+    fn stream(batches: usize, rows: usize) -> Vec<RecordBatch> {
+        (0..batches)
+            .map(|k| {
+                let b = batch(rows * batches);
+                b.slice(k * rows, rows)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ingest_streams_a_reader_with_progress_and_overrides() {
+        let (srv, conf) = start();
+        let db = QuestDb::from_conf(conf).unwrap();
+        let parts = stream(20, 500);
+        let schema = parts[0].schema();
+        let acked = Arc::new(AtomicU64::new(0));
+        let calls = Arc::new(AtomicU64::new(0));
+        let (a2, c2) = (acked.clone(), calls.clone());
+        let opts = IngestOptions::new()
+            .timestamp_column("ts")
+            .column_override("s", ColumnOverride::Symbol)
+            .max_bytes_per_frame(8 * 1024)
+            .in_flight_frames(3)
+            .on_progress(move |p| {
+                a2.store(p.rows_acked, Ordering::SeqCst);
+                c2.fetch_add(1, Ordering::SeqCst);
+            });
+        let reader = RecordBatchIterator::new(parts.clone().into_iter().map(Ok), schema);
+        let sum = db.ingest("streamed", reader, &opts).unwrap();
+        assert_eq!((sum.rows, sum.batches), (10_000, 20), "{sum:?}");
+        assert!(sum.frames >= 20 * 2, "{sum:?}");
+        assert_eq!(sum.reconnects, 0);
+        assert_eq!(acked.load(Ordering::SeqCst), 10_000);
+        assert!(calls.load(Ordering::SeqCst) >= sum.frames);
+        let stored = srv.table_batch("streamed").unwrap();
+        let all = arrow::compute::concat_batches(&parts[0].schema(), &parts).unwrap();
+        assert_eq!(
+            strings(stored.column_by_name("l").unwrap()),
+            strings(all.column_by_name("l").unwrap())
+        );
+        assert_eq!(
+            strings(stored.column_by_name("s").unwrap()),
+            strings(all.column_by_name("s").unwrap())
+        );
+        let s_field = stored.schema().field_with_name("s").unwrap().clone();
+        assert_eq!(
+            s_field
+                .metadata()
+                .get(meta::COLUMN_TYPE)
+                .map(String::as_str),
+            Some("symbol")
+        );
+    }
+
+    #[test]
+    fn dropped_connections_mid_stream_lose_nothing() {
+        let srv = Server::builder()
+            .bind("127.0.0.1:0")
+            .faults(Faults {
+                close_after_frames: Some(7),
+                close_first_connections: Some(3),
+                ..Faults::default()
+            })
+            .start()
+            .unwrap();
+        let conf = Conf::parse(&format!(
+            "{}reconnect_initial_backoff_millis=10;reconnect_max_backoff_millis=50;reconnect_max_duration_millis=20000;",
+            srv.conf_string()
+        ))
+        .unwrap();
+        let db = QuestDb::from_conf(conf).unwrap();
+        let parts = stream(12, 400);
+        let opts = IngestOptions::new()
+            .timestamp_column("ts")
+            .max_bytes_per_frame(6 * 1024)
+            .in_flight_frames(4);
+        let sum = db.ingest_batches("dropped", parts.clone(), &opts).unwrap();
+        assert!(sum.reconnects >= 1, "{sum:?}");
+        assert_eq!((sum.rows, sum.batches), (4800, 12), "{sum:?}");
+        assert!(srv.connections_accepted() >= 4);
+        let stored = srv.table_batch("dropped").unwrap();
+        let all = arrow::compute::concat_batches(&parts[0].schema(), &parts).unwrap();
+        // Every row exactly once (acknowledged commits are not replayed) and
+        // symbols intact after the dictionary catch-up.
+        assert_eq!(stored.num_rows(), 4800);
+        for c in ["sym", "l", "s"] {
+            assert_eq!(
+                strings(stored.column_by_name(c).unwrap()),
+                strings(all.column_by_name(c).unwrap()),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejection_mid_stream_is_terminal_and_keeps_what_was_committed() {
+        let (srv, conf) = start();
+        let db = QuestDb::from_conf(conf).unwrap();
+        let mut parts = stream(4, 300);
+        // Batch 4 changes the type of `l`, over several deferred frames.
+        let n = 2000;
+        let bad = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new(
+                    "ts",
+                    DataType::Timestamp(TimeUnit::Microsecond, None),
+                    false,
+                ),
+                Field::new("l", DataType::Utf8, true),
+            ])),
+            vec![
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    (0..n).map(|i| 1_800_000_000_000_000 + i as i64),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("text {i}")),
+                )),
+            ],
+        )
+        .unwrap();
+        parts.push(bad);
+        let opts = IngestOptions::new()
+            .timestamp_column("ts")
+            .max_bytes_per_frame(4 * 1024);
+        let e = db.ingest_batches("rejected", parts, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Server, "{e}");
+        assert_eq!(e.status(), Some(Status::SchemaMismatch), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("rejected") && msg.contains("1200 rows in 4 batches"),
+            "{msg}"
+        );
+        // The four good batches are there; nothing of the split bad one.
+        assert_eq!(srv.table_batch("rejected").unwrap().num_rows(), 1200);
+        // The handle still works.
+        db.flush_arrow_batch("rejected", &batch(5), Some("ts"), &[], AckLevel::Ok)
+            .unwrap();
+        assert_eq!(srv.table_batch("rejected").unwrap().num_rows(), 1205);
+    }
+
+    #[test]
+    fn durable_ack_level_waits_for_durable_acks() {
+        let srv = Server::builder()
+            .bind("127.0.0.1:0")
+            .durable_ack(true)
+            .start()
+            .unwrap();
+        let db =
+            QuestDb::connect(&format!("{}request_durable_ack=on;", srv.conf_string())).unwrap();
+        let sum = db
+            .flush_arrow_batch("durable", &batch(100), Some("ts"), &[], AckLevel::Durable)
+            .unwrap();
+        assert_eq!(sum.rows, 100);
+        // Without request_durable_ack the level is a config error.
+        let db = QuestDb::connect(&srv.conf_string()).unwrap();
+        let e = db
+            .flush_arrow_batch("durable", &batch(1), Some("ts"), &[], AckLevel::Durable)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    }
+}
