@@ -676,8 +676,15 @@ impl Sender {
             g.first_seq = -1;
             g.last_seq = -1;
         }
-        for gi in 0..self.groups.len() {
-            self.send_group(gi, usize::MAX)?;
+        // Acknowledgements read while replaying pop committed groups from
+        // the front, so walk a snapshot, not indices.
+        let todo: Vec<_> = self
+            .groups
+            .iter()
+            .map(|g| (g.table.clone(), g.batch.clone(), g.plan.clone()))
+            .collect();
+        for (table, batch, plan) in todo {
+            self.send_group(&table, &batch, &plan, usize::MAX)?;
         }
         self.flush_staged()
     }
@@ -703,18 +710,24 @@ impl Sender {
             first_seq: -1,
             last_seq: -1,
         });
-        let gi = self.groups.len() - 1;
+        let (table, batch, plan) = self
+            .groups
+            .back()
+            .map(|g| (g.table.clone(), g.batch.clone(), g.plan.clone()))
+            .expect("just pushed");
         let window = if streaming { opts.window() } else { usize::MAX };
-        self.send_group(gi, window)
+        self.send_group(&table, &batch, &plan, window)
     }
 
-    /// Frames group `gi` by exact sizing and pushes them through the
+    /// Frames one group's batch by exact sizing and pushes them through the
     /// pipeline, keeping at most `window` frames unacknowledged.
-    fn send_group(&mut self, gi: usize, window: usize) -> Result<()> {
-        let (table, batch, plan) = {
-            let g = &self.groups[gi];
-            (g.table.clone(), g.batch.clone(), g.plan.clone())
-        };
+    fn send_group(
+        &mut self,
+        table: &str,
+        batch: &RecordBatch,
+        plan: &Plan,
+        window: usize,
+    ) -> Result<()> {
         let budget = self.frame_budget().min(plan.max_bytes);
         let rows = batch.num_rows();
         let mut start = 0;
