@@ -750,7 +750,7 @@ impl Sender {
                 )
                 .map_err(|e| e.context(format!("table {table}")))?;
                 let delta = self.dict.pending_delta();
-                let len = HEADER_LEN + delta.encoded_len() + block.encoded_len(&table, true);
+                let len = HEADER_LEN + delta.encoded_len() + block.encoded_len(table, true);
                 if len > budget {
                     // Exact sizing: shrink the slice until its frame fits.
                     if n == 1 {
@@ -771,7 +771,6 @@ impl Sender {
                     flags |= FLAG_DEFER_COMMIT;
                 }
                 self.window_wait(window)?;
-                let t: &str = &table;
                 self.push_frame(len, n, last, |out| {
                     Header {
                         version: 1,
@@ -781,7 +780,7 @@ impl Sender {
                     }
                     .write(out);
                     delta.encode(out);
-                    block.write(t, true, out);
+                    block.write(table, true, out);
                 })?;
                 self.dict.mark_sent();
                 // Next guess: as many rows as fill the budget at this density.
