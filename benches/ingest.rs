@@ -1,22 +1,28 @@
-//! T0 ingest encode (no socket): workload W1 of design.md as Arrow batches,
-//! encoded into masked ingress frames in a reused buffer, two ways:
+//! Ingest benchmarks on workloads W1–W5 of design.md, ours side by side
+//! with questdb-rs 7.2.1 on the same batches in the same run.
 //!
-//! - `fast`: `bridge::frame::BlockEncoder` (zero-copy where layouts agree,
-//!   columns in parallel);
-//! - `reference`: Arrow → owned `ColumnData` → encode (one extra copy).
+//! - T0 (no socket): encode into a reused buffer, frames of 20 000 rows.
+//!   `fast` = `bridge::frame::BlockEncoder` writing masked WebSocket
+//!   payloads (zero-copy where layouts agree, columns in parallel);
+//!   `reference` = Arrow → owned `ColumnData` → encode; `peer` =
+//!   questdb-rs's chunk encoder (`_bench_internals::bench_encode_chunk_into`,
+//!   unmasked QWP messages: it does less work than `fast`).
+//! - T1: end to end over loopback into the embedded server in sink mode
+//!   (decode + ack, no storage), batches of 100 000 rows: ours
+//!   `QuestDb::ingest` (streaming, pipelined), ours `flush_arrow_batch`
+//!   per batch, and the peer's `QuestDb::flush_arrow_batch` per batch.
 //!
-//! Prints rows/s, MB/s and the ratio; writes
-//! `$CARGO_TARGET_DIR/bench-summary/ingest_t0.json`. Also T1 (see
-//! `bench_t1`): end to end into the embedded server in sink mode, ours vs
-//! questdb-rs 7.2.1, written to `ingest_t1.json`. `QA_BENCH_ROWS`
-//! overrides the row count (default 2 M).
+//! Prints rows/s, MB/s and ratios; writes
+//! `$CARGO_TARGET_DIR/bench-summary/ingest_t0.json` and `ingest_t1.json`.
+//! `QA_BENCH_ROWS` sets the rows per workload (default 1 M),
+//! `QA_BENCH_WORKLOADS` a subset (e.g. `W1,W3`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    Array, ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
@@ -29,6 +35,7 @@ use questdb_arrow::protocol::ingress::{ColumnDef, TableBlock};
 use questdb_arrow::protocol::{HEADER_LEN, Header, Out};
 
 const FRAME_ROWS: usize = 20_000;
+const BATCH_ROWS: usize = 100_000;
 
 #[derive(Default)]
 struct Dict(HashMap<String, u32>);
@@ -39,50 +46,98 @@ impl SymbolIds for Dict {
     }
 }
 
-fn w1(rows: usize) -> RecordBatch {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
+#[derive(Clone, Copy)]
+enum Col {
+    Sym(usize),
+    F64,
+    I64,
+    Note,
+}
+
+/// A workload of design.md §5: a designated `ts` plus these columns, with
+/// this fraction of NULLs in every non-ts column.
+fn workload(id: &str) -> (Vec<(String, Col)>, f64) {
+    fn n(p: &'static str, k: usize, c: Col) -> impl Iterator<Item = (String, Col)> {
+        (1..=k).map(move |i| (format!("{p}{i}"), c))
+    }
+    let w2 = || {
+        vec![
+            ("id".to_string(), Col::I64),
+            ("price".to_string(), Col::F64),
+            ("sym".to_string(), Col::Sym(8)),
+            ("note".to_string(), Col::Note),
+        ]
     };
+    let w1 = || {
+        let mut v = vec![("sym".to_string(), Col::Sym(64))];
+        v.extend(n("d", 4, Col::F64));
+        v.extend(n("l", 2, Col::I64));
+        v.push(("note".to_string(), Col::Note));
+        v
+    };
+    match id {
+        "W1" => (w1(), 0.0),
+        "W2" => (w2(), 0.0),
+        "W3" => (n("d", 8, Col::F64).collect(), 0.0),
+        "W4" => {
+            let mut v = w2();
+            v.extend(n("d", 5, Col::F64));
+            v.extend(n("s", 5, Col::Sym(100_000)));
+            (v, 0.0)
+        }
+        "W5" => (w1(), 0.1),
+        _ => panic!("unknown workload {id}"),
+    }
+}
+
+fn generate(id: &str, rows: usize) -> RecordBatch {
+    let (cols, nulls) = workload(id);
+    let seed = std::cell::Cell::new(0x9E37_79B9_7F4A_7C15u64);
+    let rnd = || {
+        let mut x = seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        seed.set(x);
+        x
+    };
+    let threshold = (nulls * u32::MAX as f64) as u64;
     let ts: TimestampMicrosecondArray = (0..rows)
         .map(|i| 1_700_000_000_000_000 + i as i64 * 1000 + (rnd() % 400) as i64 - 200)
         .collect::<Vec<_>>()
         .into();
-    let names: Vec<String> = (0..64).map(|i| format!("SYM{i:02}")).collect();
-    let sym: DictionaryArray<Int32Type> = (0..rows)
-        .map(|_| names[(rnd() % 64) as usize].as_str())
-        .collect();
-    let mut fields = vec![
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
-        ),
-        Field::new("sym", sym.data_type().clone(), false),
-    ];
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(ts), Arc::new(sym)];
-    for i in 1..=4 {
-        let v: Float64Array = (0..rows)
-            .map(|_| (rnd() >> 11) as f64)
-            .collect::<Vec<_>>()
-            .into();
-        fields.push(Field::new(format!("d{i}"), DataType::Float64, false));
-        cols.push(Arc::new(v));
+    let mut fields = vec![Field::new(
+        "ts",
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        false,
+    )];
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(ts)];
+    for (name, c) in cols {
+        let valid = || (rnd() & 0xFFFF_FFFF) >= threshold;
+        let a: ArrayRef = match c {
+            Col::Sym(card) => {
+                let names: Vec<String> = (0..card).map(|i| format!("SYM{i:05}")).collect();
+                let d: DictionaryArray<Int32Type> = (0..rows)
+                    .map(|_| valid().then(|| names[(rnd() % card as u64) as usize].as_str()))
+                    .collect();
+                Arc::new(d)
+            }
+            Col::F64 => Arc::new(Float64Array::from_iter(
+                (0..rows).map(|_| valid().then(|| (rnd() >> 11) as f64)),
+            )),
+            Col::I64 => Arc::new(Int64Array::from_iter(
+                (0..rows).map(|_| valid().then(|| rnd() as i64)),
+            )),
+            Col::Note => {
+                Arc::new(StringArray::from_iter((0..rows).map(|_| {
+                    valid().then(|| format!("n{:015}", rnd() % 1_000_000_000_000_000))
+                })))
+            }
+        };
+        fields.push(Field::new(name, a.data_type().clone(), nulls > 0.0));
+        arrays.push(a);
     }
-    for i in 1..=2 {
-        let v: Int64Array = (0..rows).map(|_| rnd() as i64).collect::<Vec<_>>().into();
-        fields.push(Field::new(format!("l{i}"), DataType::Int64, false));
-        cols.push(Arc::new(v));
-    }
-    let note: StringArray = (0..rows)
-        .map(|_| Some(format!("n{:015}", rnd() % 1_000_000_000_000_000)))
-        .collect();
-    fields.push(Field::new("note", DataType::Utf8, false));
-    cols.push(Arc::new(note));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
 }
 
 fn plan(batch: &RecordBatch) -> (Vec<String>, Vec<QwpType>) {
@@ -132,8 +187,8 @@ fn encode_fast(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> usize
         let slice = batch.slice(start, FRAME_ROWS.min(batch.num_rows() - start));
         let block = BlockEncoder::new(&slice, names.clone(), types.clone(), &Layout::INGRESS, dict)
             .unwrap();
-        let len = HEADER_LEN + 2 + block.encoded_len("w1", true);
-        frame(buf, len, |out| block.write("w1", true, out));
+        let len = HEADER_LEN + 2 + block.encoded_len("w", true);
+        frame(buf, len, |out| block.write("w", true, out));
         total += len;
     }
     total
@@ -153,7 +208,7 @@ fn encode_reference(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> 
             .map(|((f, a), t)| encode_array(f, a, *t, dict).unwrap())
             .collect();
         let block = TableBlock {
-            name: "w1".into(),
+            name: "w".into(),
             columns: names
                 .iter()
                 .zip(&types)
@@ -171,173 +226,268 @@ fn encode_reference(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> 
     total
 }
 
-fn bench(c: &mut Criterion) {
-    let rows: usize = std::env::var("QA_BENCH_ROWS")
+/// The peer's encoder on the same frames: a `Chunk` over the Arrow buffers
+/// (no copy), encoded into a reused buffer.
+fn encode_peer(
+    batch: &RecordBatch,
+    buf: &mut Vec<u8>,
+    state: &mut questdb::ingress::column_sender::_bench_internals::BenchEncoderState,
+) -> usize {
+    use questdb::ingress::column_sender::{_bench_internals, Chunk, Validity};
+    let mut total = 0;
+    let schema = batch.schema();
+    for start in (0..batch.num_rows()).step_by(FRAME_ROWS) {
+        let slice = batch.slice(start, FRAME_ROWS.min(batch.num_rows() - start));
+        let rows = slice.num_rows();
+        // Frames start on multiples of 8 rows: validity bytes line up.
+        let validity: Vec<Option<Validity<'_>>> = slice
+            .columns()
+            .iter()
+            .map(|a| {
+                a.nulls().map(|n| {
+                    let bytes = &n.buffer().as_slice()[n.offset() / 8..];
+                    Validity::from_bitmap(bytes, rows).unwrap()
+                })
+            })
+            .collect();
+        let mut chunk = Chunk::new("w");
+        for (k, (f, a)) in schema.fields().iter().zip(slice.columns()).enumerate() {
+            let v = validity[k].as_ref();
+            match a.data_type() {
+                DataType::Timestamp(_, _) => {
+                    let ts = a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                    chunk.at_micros(ts.values()).unwrap();
+                }
+                DataType::Float64 => {
+                    let x = a.as_primitive::<arrow::datatypes::Float64Type>();
+                    chunk.column_f64(f.name(), x.values(), v).unwrap();
+                }
+                DataType::Int64 => {
+                    let x = a.as_primitive::<arrow::datatypes::Int64Type>();
+                    chunk.column_i64(f.name(), x.values(), v).unwrap();
+                }
+                DataType::Utf8 => {
+                    let s = a.as_string::<i32>();
+                    chunk
+                        .column_str(f.name(), s.value_offsets(), s.value_data(), v)
+                        .unwrap();
+                }
+                DataType::Dictionary(_, _) => {
+                    let d = a.as_dictionary::<Int32Type>();
+                    let values = d.values().as_string::<i32>();
+                    chunk
+                        .symbol_i32(
+                            f.name(),
+                            d.keys().values(),
+                            values.value_offsets(),
+                            values.value_data(),
+                            v,
+                        )
+                        .unwrap();
+                }
+                other => panic!("peer T0: no column for {other}"),
+            }
+        }
+        buf.clear();
+        _bench_internals::bench_encode_chunk_into(buf, &chunk, state).unwrap();
+        total += buf.len();
+    }
+    total
+}
+
+fn rows_from_env() -> usize {
+    std::env::var("QA_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
-    let batch = w1(rows);
-    let col_bytes: usize = batch
-        .columns()
-        .iter()
-        .map(|a| a.get_buffer_memory_size())
-        .sum();
-    let mut buf = Vec::new();
-    let mut dict = Dict::default();
-    let wire = encode_fast(&batch, &mut buf, &mut dict);
-    let mut g = c.benchmark_group("ingest_t0_w1");
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(if rows >= 1_000_000 { 15 } else { 2 }));
-    g.throughput(Throughput::Elements(rows as u64));
-    let mut best = [Duration::MAX; 2];
-    for (k, name) in ["fast", "reference"].into_iter().enumerate() {
-        g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let n = if k == 0 {
-                        encode_fast(&batch, &mut buf, &mut dict)
-                    } else {
-                        encode_reference(&batch, &mut buf, &mut dict)
-                    };
-                    std::hint::black_box(n);
-                }
-                let e = t.elapsed();
-                best[k] = best[k].min(e / iters as u32);
-                e
-            })
-        });
-    }
-    g.finish();
-    let mut json = Vec::new();
-    for (k, name) in ["fast", "reference"].into_iter().enumerate() {
-        let s = best[k].as_secs_f64();
-        println!(
-            "ingest T0 W1 {name}: {rows} rows in {:.1} ms = {:.1} M rows/s, {:.0} MB/s of wire frames",
-            s * 1e3,
-            rows as f64 / s / 1e6,
-            wire as f64 / s / 1e6
-        );
-        json.push(format!(
-            "{{\"bench\":\"ingest_t0_w1_{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire},\"arrow_bytes\":{col_bytes}}}",
-            rows as f64 / s
-        ));
-    }
-    println!(
-        "ingest T0 W1 fast / reference speed-up: {:.2}x",
-        best[1].as_secs_f64() / best[0].as_secs_f64()
-    );
+        .unwrap_or(1_000_000)
+}
+
+fn workloads() -> Vec<String> {
+    std::env::var("QA_BENCH_WORKLOADS")
+        .unwrap_or_else(|_| "W1,W2,W3,W4,W5".into())
+        .split(',')
+        .map(|s| s.trim().to_uppercase())
+        .collect()
+}
+
+fn write_summary(file: &str, json: &[String]) {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let dir = std::path::Path::new(&target).join("bench-summary");
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(
-            dir.join("ingest_t0.json"),
-            format!("[{}]\n", json.join(",")),
-        );
+        let _ = std::fs::write(dir.join(file), format!("[{}]\n", json.join(",\n")));
     }
 }
 
-/// T1: end to end over loopback into the embedded server in sink mode
-/// (decode and acknowledge, store nothing): our `Sender::flush_arrow_batch`
-/// against questdb-rs 7.2.1's `QuestDb::flush_arrow_batch`, same batches,
-/// same process, one batch of 100 000 rows acknowledged at a time.
+/// Runs each named routine under criterion and keeps its best time per
+/// iteration.
+fn measure(
+    c: &mut Criterion,
+    group: &str,
+    rows: usize,
+    secs: u64,
+    routines: &mut [(&str, &mut dyn FnMut() -> usize)],
+) -> Vec<(String, f64, usize)> {
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(secs));
+    g.throughput(Throughput::Elements(rows as u64));
+    let mut out = Vec::new();
+    for (name, f) in routines.iter_mut() {
+        let mut best = Duration::MAX;
+        let mut bytes = 0;
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    bytes = std::hint::black_box(f());
+                }
+                let e = t.elapsed();
+                best = best.min(e / iters as u32);
+                e
+            })
+        });
+        out.push((name.to_string(), best.as_secs_f64(), bytes));
+    }
+    g.finish();
+    out
+}
+
+fn bench_t0(c: &mut Criterion) {
+    let rows = rows_from_env();
+    let mut json = Vec::new();
+    for w in workloads() {
+        let batch = generate(&w, rows);
+        let arrow_bytes: usize = batch
+            .columns()
+            .iter()
+            .map(|a| a.get_buffer_memory_size())
+            .sum();
+        let (mut b1, mut b2, mut b3) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut d1, mut d2) = (Dict::default(), Dict::default());
+        let mut st = questdb::ingress::column_sender::_bench_internals::BenchEncoderState::new();
+        let secs = if rows >= 1_000_000 { 8 } else { 1 };
+        let res = measure(
+            c,
+            &format!("ingest_t0_{}", w.to_lowercase()),
+            rows,
+            secs,
+            &mut [
+                ("fast", &mut || encode_fast(&batch, &mut b1, &mut d1)),
+                ("reference", &mut || {
+                    encode_reference(&batch, &mut b2, &mut d2)
+                }),
+                ("questdb_rs_7_2_1", &mut || {
+                    encode_peer(&batch, &mut b3, &mut st)
+                }),
+            ],
+        );
+        for (name, s, bytes) in &res {
+            println!(
+                "ingest T0 {w} {name}: {rows} rows in {:.1} ms = {:.1} M rows/s, {:.0} MB/s of frames",
+                s * 1e3,
+                rows as f64 / s / 1e6,
+                *bytes as f64 / s / 1e6
+            );
+            json.push(format!(
+                "{{\"bench\":\"ingest_t0\",\"workload\":\"{w}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{bytes},\"arrow_bytes\":{arrow_bytes}}}",
+                rows as f64 / s
+            ));
+        }
+        println!(
+            "ingest T0 {w}: fast / peer {:.2}x, fast / reference {:.2}x",
+            res[2].1 / res[0].1,
+            res[1].1 / res[0].1
+        );
+    }
+    write_summary("ingest_t0.json", &json);
+}
+
 fn bench_t1(c: &mut Criterion) {
-    use questdb::QuestDb;
-    use questdb::ingress::{AckLevel, ColumnName};
-    use questdb_arrow::client::Sender;
-    use questdb_arrow::conf::Conf;
+    use questdb::QuestDb as PeerDb;
+    use questdb::ingress::{AckLevel as PeerAck, ColumnName};
+    use questdb_arrow::client::{AckLevel, IngestOptions, QuestDb};
     use questdb_arrow::server::Server;
 
-    let rows: usize = std::env::var("QA_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
-    let per = 100_000.min(rows);
-    let batch = w1(rows);
-    let batches: Vec<RecordBatch> = (0..rows)
-        .step_by(per)
-        .map(|s| batch.slice(s, per.min(rows - s)))
-        .collect();
+    let rows = rows_from_env();
     let srv = Server::builder()
         .bind("127.0.0.1:0")
         .sink(true)
         .start()
         .unwrap();
     let conf = srv.conf_string();
-    let mut ours = Sender::connect(&Conf::parse(&conf).unwrap()).unwrap();
-    let peer = QuestDb::connect(&conf).unwrap();
-    let mut g = c.benchmark_group("ingest_t1_w1");
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(if rows >= 1_000_000 { 20 } else { 2 }));
-    g.throughput(Throughput::Elements(rows as u64));
-    let mut best = [Duration::MAX; 2];
-    let mut wire = 0usize;
-    g.bench_function("questdb_arrow", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                wire = 0;
-                for x in &batches {
-                    wire += ours.flush_arrow_batch("w1", x, Some("ts")).unwrap().bytes as usize;
-                }
-            }
-            let e = t.elapsed();
-            best[0] = best[0].min(e / iters as u32);
-            e
-        })
-    });
-    g.bench_function("questdb_rs_7_2_1", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                for x in &batches {
-                    peer.flush_arrow_batch(
-                        "w1",
-                        x,
-                        Some(ColumnName::new("ts").unwrap()),
-                        &[],
-                        Some(AckLevel::Ok),
-                    )
-                    .unwrap();
-                }
-            }
-            let e = t.elapsed();
-            best[1] = best[1].min(e / iters as u32);
-            e
-        })
-    });
-    g.finish();
+    let ours = QuestDb::connect(&conf).unwrap();
+    let peer = PeerDb::connect(&conf).unwrap();
+    let opts = IngestOptions::new().timestamp_column("ts");
     let mut json = Vec::new();
-    for (k, name) in ["questdb_arrow", "questdb_rs_7_2_1"]
-        .into_iter()
-        .enumerate()
-    {
-        let s = best[k].as_secs_f64();
+    for w in workloads() {
+        let batch = generate(&w, rows);
+        let batches: Vec<RecordBatch> = (0..rows)
+            .step_by(BATCH_ROWS)
+            .map(|s| batch.slice(s, BATCH_ROWS.min(rows - s)))
+            .collect();
+        let table = w.to_lowercase();
+        let secs = if rows >= 1_000_000 { 10 } else { 1 };
+        let res = measure(
+            c,
+            &format!("ingest_t1_{table}"),
+            rows,
+            secs,
+            &mut [
+                ("questdb_arrow_ingest", &mut || {
+                    let s = ours
+                        .ingest_batches(&table, batches.iter().cloned(), &opts)
+                        .unwrap();
+                    s.bytes as usize
+                }),
+                ("questdb_arrow_flush", &mut || {
+                    let mut bytes = 0;
+                    for x in &batches {
+                        bytes += ours
+                            .flush_arrow_batch(&table, x, Some("ts"), &[], AckLevel::Ok)
+                            .unwrap()
+                            .bytes as usize;
+                    }
+                    bytes
+                }),
+                ("questdb_rs_7_2_1", &mut || {
+                    for x in &batches {
+                        peer.flush_arrow_batch(
+                            table.as_str(),
+                            x,
+                            Some(ColumnName::new("ts").unwrap()),
+                            &[],
+                            Some(PeerAck::Ok),
+                        )
+                        .unwrap();
+                    }
+                    0
+                }),
+            ],
+        );
+        for (name, s, bytes) in &res {
+            println!(
+                "ingest T1 {w} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s{}",
+                s * 1e3,
+                rows as f64 / s / 1e6,
+                if *bytes > 0 {
+                    format!(", {:.0} MB/s of QWP frames", *bytes as f64 / s / 1e6)
+                } else {
+                    String::new()
+                }
+            );
+            json.push(format!(
+                "{{\"bench\":\"ingest_t1\",\"workload\":\"{w}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{bytes}}}",
+                rows as f64 / s
+            ));
+        }
         println!(
-            "ingest T1 W1 {name}: {rows} rows in {:.1} ms = {:.2} M rows/s",
-            s * 1e3,
-            rows as f64 / s / 1e6
-        );
-        json.push(format!(
-            "{{\"bench\":\"ingest_t1_w1_{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0}}}",
-            rows as f64 / s
-        ));
-    }
-    let s0 = best[0].as_secs_f64();
-    println!(
-        "ingest T1 W1 ours / peer: {:.2}x; ours {:.0} MB/s of QWP frames",
-        best[1].as_secs_f64() / s0,
-        wire as f64 / s0 / 1e6
-    );
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let dir = std::path::Path::new(&target).join("bench-summary");
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(
-            dir.join("ingest_t1.json"),
-            format!("[{}]\n", json.join(",")),
+            "ingest T1 {w}: ingest / peer {:.2}x, flush / peer {:.2}x",
+            res[2].1 / res[0].1,
+            res[2].1 / res[1].1
         );
     }
+    write_summary("ingest_t1.json", &json);
 }
 
-criterion_group!(benches, bench, bench_t1);
+criterion_group!(benches, bench_t0, bench_t1);
 criterion_main!(benches);

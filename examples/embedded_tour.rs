@@ -16,7 +16,7 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
-use questdb_arrow::client::{IngestOptions, QueryConn, QueryResult, QuestDb};
+use questdb_arrow::client::{IngestOptions, QuestDb};
 use questdb_arrow::conf::Conf;
 use questdb_arrow::server::Server;
 
@@ -103,12 +103,15 @@ fn main() -> questdb_arrow::Result<()> {
         sum.bytes as f64 / sum.elapsed.as_secs_f64() / 1e6
     );
 
-    let mut q = QueryConn::connect(&conf)?;
+    // Stream the table back: batches arrive while the previous one is
+    // being counted (the cursor reads ahead on its own thread).
     let t = Instant::now();
-    let QueryResult::Rows { batches, .. } = q.sql("SELECT * FROM w1")? else {
-        unreachable!("SELECT returns rows")
-    };
-    let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut cur = db.query_arrow("SELECT * FROM w1")?;
+    let mut n = 0;
+    while let Some(b) = cur.next_arrow_batch()? {
+        n += b.num_rows();
+    }
+    drop(cur);
     let secs = t.elapsed().as_secs_f64();
     println!(
         "queried {n} rows back in {:.2} s: {:.0} rows/s",
@@ -117,10 +120,15 @@ fn main() -> questdb_arrow::Result<()> {
     );
     assert_eq!(n, rows);
 
-    let top = q.rows("SELECT sym, count(*) AS n, round(avg(d1), 3) AS avg_d1 FROM w1 GROUP BY sym ORDER BY n DESC LIMIT 5")?;
+    let mut q = db.borrow_reader()?;
+    let top = q
+        .prepare("SELECT sym, count(*) AS n, round(avg(d1), 3) AS avg_d1 FROM w1 WHERE d1 > $1 GROUP BY sym ORDER BY n DESC LIMIT 5")
+        .bind_f64(10.0)
+        .execute()?
+        .fetch_all_arrow()?;
     println!(
         "{}",
-        arrow::util::pretty::pretty_format_batches(&[top]).map_err(|e| {
+        arrow::util::pretty::pretty_format_batches(&top).map_err(|e| {
             questdb_arrow::Error::new(questdb_arrow::ErrorKind::InvalidData, e.to_string())
         })?
     );

@@ -204,7 +204,13 @@ impl<'a> ColumnEncoder<'a> {
                         }
                     })
                     .collect();
-                let keys = d.normalized_keys();
+                // An empty dictionary (no rows, or every key NULL) has no
+                // keys to normalize.
+                let keys = if values.is_empty() {
+                    Vec::new()
+                } else {
+                    d.normalized_keys()
+                };
                 let dense = keys
                     .iter()
                     .enumerate()

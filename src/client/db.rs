@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 
+use super::query::{Cursor, Query, Reader};
 use super::sender::{AckLevel, IngestOptions, IngestSummary, Sender};
 use crate::bridge::overrides::ColumnOverride;
 use crate::conf::Conf;
@@ -35,6 +36,7 @@ pub const MAX_IDLE_CONNECTIONS: usize = 16;
 pub struct QuestDb {
     conf: Conf,
     senders: Mutex<Vec<Sender>>,
+    readers: Mutex<Vec<Reader>>,
     closed: AtomicBool,
 }
 
@@ -85,6 +87,45 @@ impl Drop for PooledSender<'_> {
     }
 }
 
+/// A pooled query connection borrowed from [`QuestDb::borrow_reader`];
+/// it goes back to the pool when dropped (unless it failed).
+pub struct PooledReader<'a> {
+    db: &'a QuestDb,
+    reader: Option<Reader>,
+}
+
+impl std::fmt::Debug for PooledReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.reader.fmt(f)
+    }
+}
+
+impl Deref for PooledReader<'_> {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        self.reader.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for PooledReader<'_> {
+    fn deref_mut(&mut self) -> &mut Reader {
+        self.reader.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for PooledReader<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.reader.take()
+            && r.is_connected()
+            && !self.db.closed.load(Ordering::SeqCst)
+            && let Ok(mut idle) = self.db.readers.lock()
+            && idle.len() < MAX_IDLE_CONNECTIONS
+        {
+            idle.push(r);
+        }
+    }
+}
+
 impl QuestDb {
     /// Parses and validates `conf` (a `ws::` or `wss::` connect string)
     /// without connecting.
@@ -113,6 +154,7 @@ impl QuestDb {
         Ok(QuestDb {
             conf,
             senders: Mutex::new(Vec::new()),
+            readers: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         })
     }
@@ -145,6 +187,38 @@ impl QuestDb {
             db: self,
             sender: Some(sender),
         })
+    }
+
+    /// Borrows a query connection: an idle one, or a new one (which reads
+    /// the server's SERVER_INFO first).
+    pub fn borrow_reader(&self) -> Result<PooledReader<'_>> {
+        self.check_open()?;
+        let idle = self
+            .readers
+            .lock()
+            .map_err(|_| Error::new(ErrorKind::Closed, "connection pool poisoned"))?
+            .pop();
+        let reader = match idle {
+            Some(r) => r,
+            None => Reader::connect(&self.conf)?,
+        };
+        Ok(PooledReader {
+            db: self,
+            reader: Some(reader),
+        })
+    }
+
+    /// A query on a pooled connection, to add binds and options to:
+    /// `db.query(sql)?.bind_i64(1).execute()?`.
+    pub fn query(&self, sql: &str) -> Result<Query<'_>> {
+        Ok(Query::pooled(self.borrow_reader()?, sql))
+    }
+
+    /// Runs `sql` on a pooled connection and returns the streaming cursor
+    /// (a `RecordBatchReader`); the connection returns to the pool when the
+    /// cursor is dropped.
+    pub fn query_arrow(&self, sql: &str) -> Result<Cursor<'_>> {
+        self.query(sql)?.execute()
     }
 
     /// Sends `batch` to `table` and blocks until the server acknowledged
@@ -200,6 +274,14 @@ impl QuestDb {
         if let Ok(mut idle) = self.senders.lock() {
             idle.clear();
         }
+        if let Ok(mut idle) = self.readers.lock() {
+            idle.clear();
+        }
+    }
+
+    /// Idle pooled query connections (for tests and metrics).
+    pub fn idle_readers(&self) -> usize {
+        self.readers.lock().map_or(0, |v| v.len())
     }
 
     /// Idle pooled ingest connections (for tests and metrics).

@@ -214,7 +214,7 @@ fn server_rejection_names_table_column_and_status() {
     assert_eq!(srv.table_batch("clash").unwrap().num_rows(), 10);
 }
 
-mod handle {
+pub(crate) mod handle {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use arrow::datatypes::{Decimal64Type, Decimal128Type, Decimal256Type, i256};
@@ -229,7 +229,7 @@ mod handle {
     /// Cells as text, the input converted the way the mapping table says
     /// (timestamp units to the stored unit, Date32 to Date64, dictionaries
     /// to their values).
-    fn cells(a: &ArrayRef, stored: &DataType) -> Vec<Option<String>> {
+    pub(crate) fn cells(a: &ArrayRef, stored: &DataType) -> Vec<Option<String>> {
         let a = match a.data_type() {
             DataType::Timestamp(_, _) | DataType::Date32 | DataType::Float16 => {
                 arrow::compute::cast(a, stored).unwrap()
@@ -251,7 +251,10 @@ mod handle {
 
     /// One column per row of the mapping table, every third value NULL,
     /// with the QuestDB type each must be stored as.
-    fn every_type(n: usize, t0: i64) -> (RecordBatch, Vec<(&'static str, &'static str)>) {
+    pub(crate) fn every_type(
+        n: usize,
+        t0: i64,
+    ) -> (RecordBatch, Vec<(&'static str, &'static str)>) {
         let v = |i: usize| i % 3 != 1;
         let word = |i: usize| format!("w{}{}", i % 5, "x".repeat(i % 20));
         let mut cols: Vec<(Field, ArrayRef, &'static str)> = Vec::new();
@@ -586,7 +589,7 @@ mod handle {
 
     /// `stored` holds `sent` (in order), column by column and with the
     /// QuestDB types of the mapping table.
-    fn assert_stored(stored: &RecordBatch, sent: &RecordBatch, types: &[(&str, &str)]) {
+    pub(crate) fn assert_stored(stored: &RecordBatch, sent: &RecordBatch, types: &[(&str, &str)]) {
         assert_eq!(stored.num_rows(), sent.num_rows());
         for (name, ty) in types {
             let stored_name = if *name == "ts" { "timestamp" } else { name };

@@ -6,5 +6,7 @@ mod ingest;
 #[cfg(feature = "server")]
 mod interop;
 #[cfg(feature = "server")]
+mod query;
+#[cfg(feature = "server")]
 mod server;
 mod transport;

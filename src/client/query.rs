@@ -1,0 +1,856 @@
+//! SQL over `/read/v1` into Arrow: [`Reader`], the bind builder [`Query`]
+//! and the streaming [`Cursor`].
+//!
+//! A query runs on a background thread that owns the connection while the
+//! result streams: it receives the next RESULT_BATCH, decompresses it
+//! (zstd) into a reused buffer and decodes its columns into Arrow arrays
+//! (in parallel for large batches) while the caller works on the current
+//! batch. Read-ahead is bounded twice: by the byte credit (with
+//! `initial_credit > 0` the cursor grants a batch's bytes again only when
+//! the caller takes that batch) and by a queue of [`READ_AHEAD_BATCHES`].
+//! When the result ends the connection returns to its [`Reader`].
+//!
+//! Buffering: [`Cursor::next_arrow_batch`] and the `RecordBatchReader`
+//! iterator stream; [`Cursor::fetch_all_arrow`], [`Reader::sql`] and
+//! [`Reader::rows`] collect the whole result.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender as Tx, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchReader};
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::error::ArrowError;
+use rayon::prelude::*;
+
+use crate::bridge::decode::decode_array;
+use crate::bridge::types::{QwpType, arrow_field};
+use crate::conf::Conf;
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::column::{ColumnData, Values};
+use crate::protocol::egress::{
+    ClientMessage, Inflater, QueryRequest, RESET_MASK_DICT, RawBatch, ServerControl, ServerInfo,
+    ServerMessage, decode_server_message,
+};
+use crate::protocol::ingress::ColumnDef;
+use crate::protocol::{ColumnType, Status};
+use crate::transport::{ConnectOptions, Connection, Route};
+
+/// Decoded batches that may wait for the caller.
+pub const READ_AHEAD_BATCHES: usize = 4;
+/// Frames at least this large have their columns decoded in parallel.
+pub const PARALLEL_DECODE_MIN_BYTES: usize = 256 * 1024;
+/// How often the receiving thread looks for CREDIT / CANCEL requests while
+/// it waits for the server.
+const POLL: Duration = Duration::from_millis(5);
+
+/// How a statement ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Terminal {
+    /// RESULT_END of a result set.
+    ResultEnd {
+        /// Rows the server produced (0 if it does not count).
+        total_rows: u64,
+        /// Sequence of the last batch.
+        final_seq: u64,
+    },
+    /// EXEC_DONE of a statement without a result set (DDL, INSERT, ...).
+    ExecDone {
+        /// Rows inserted or updated; 0 for DDL.
+        rows_affected: u64,
+        /// The server's statement-type code.
+        op_type: u8,
+    },
+    /// The query was cancelled ([`Cursor::cancel`]).
+    Cancelled,
+}
+
+/// What a statement returned, whole (see [`Reader::sql`]).
+#[derive(Debug)]
+pub enum QueryResult {
+    /// A result set: its schema (known even when there are no rows) and
+    /// batches.
+    Rows {
+        /// Arrow schema with `questdb.*` field metadata.
+        schema: SchemaRef,
+        /// The batches, in server order.
+        batches: Vec<RecordBatch>,
+    },
+    /// A statement without a result set (DDL, INSERT, ...).
+    Done {
+        /// Rows inserted or updated; 0 for DDL.
+        rows_affected: u64,
+    },
+}
+
+/// The connection and the per-connection decoding state; owned by the
+/// receiving thread while a result streams.
+struct Session {
+    conn: Connection,
+    version: u8,
+    dict: Vec<String>,
+    inflater: Inflater,
+}
+
+enum Cmd {
+    Credit(u64),
+    Cancel,
+}
+
+enum Event {
+    /// A decoded batch and the size of its frame (for credit).
+    Batch(RecordBatch, usize),
+    End(Terminal),
+    Error(Error),
+}
+
+/// A blocking connection to `/read/v1`. Borrow one from
+/// [`QuestDb::borrow_reader`](super::QuestDb::borrow_reader) or connect one
+/// yourself.
+pub struct Reader {
+    conf: Option<Conf>,
+    opts: ConnectOptions,
+    session: Option<Session>,
+    info: ServerInfo,
+    next_id: i64,
+    default_credit: u64,
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("connected", &self.session.is_some())
+            .field("info", &self.info)
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
+    let (mut conn, hs) = Connection::connect(opts, Route::Query)?;
+    let first = conn.recv()?;
+    let info = match decode_server_message(&first, hs.version)? {
+        ServerMessage::Control(ServerControl::ServerInfo(i)) => i,
+        other => {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("expected SERVER_INFO first, got {other:?}"),
+            ));
+        }
+    };
+    Ok((
+        Session {
+            conn,
+            version: hs.version,
+            dict: Vec::new(),
+            inflater: Inflater::new(),
+        },
+        info,
+    ))
+}
+
+impl Reader {
+    /// Connects to the first reachable address of `conf` and reads
+    /// SERVER_INFO.
+    pub fn connect(conf: &Conf) -> Result<Reader> {
+        let (s, info, opts) =
+            super::first_reachable(conf, |o| open(o).map(|(s, i)| (s, i, o.clone())))?;
+        Ok(Reader {
+            conf: Some(conf.clone()),
+            opts,
+            session: Some(s),
+            info,
+            next_id: 1,
+            default_credit: conf.initial_credit,
+        })
+    }
+
+    /// Connects with explicit transport options.
+    pub fn connect_with(opts: &ConnectOptions) -> Result<Reader> {
+        let (s, info) = open(opts)?;
+        Ok(Reader {
+            conf: None,
+            opts: opts.clone(),
+            session: Some(s),
+            info,
+            next_id: 1,
+            default_credit: 0,
+        })
+    }
+
+    /// What the server announced in SERVER_INFO (role, zone, capabilities).
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// Whether the connection is open (after a transport error it is
+    /// dropped; the next query reconnects).
+    pub fn is_connected(&self) -> bool {
+        self.session.is_some()
+    }
+
+    fn ensure_session(&mut self) -> Result<Session> {
+        if let Some(s) = self.session.take() {
+            return Ok(s);
+        }
+        let (s, info) = match &self.conf {
+            Some(conf) => {
+                let (s, i, o) =
+                    super::first_reachable(conf, |o| open(o).map(|(s, i)| (s, i, o.clone())))?;
+                self.opts = o;
+                (s, i)
+            }
+            None => open(&self.opts)?,
+        };
+        self.info = info;
+        Ok(s)
+    }
+
+    /// A query with bind values and options: `reader.prepare(sql)
+    /// .bind_i64(7).bind_varchar("x").execute()?`.
+    pub fn prepare(&mut self, sql: &str) -> Query<'_> {
+        let credit = self.default_credit;
+        Query {
+            home: Home::Borrowed(self),
+            req: QueryRequest {
+                initial_credit: credit,
+                ..QueryRequest::new(0, sql)
+            },
+            auto_credit: true,
+        }
+    }
+
+    /// Runs `sql` without binds and returns a streaming cursor.
+    pub fn execute(&mut self, sql: &str) -> Result<Cursor<'_>> {
+        self.prepare(sql).execute()
+    }
+
+    /// Runs a prepared request (its `request_id` is assigned here) and
+    /// returns a streaming cursor.
+    pub fn execute_request(&mut self, req: QueryRequest) -> Result<Cursor<'_>> {
+        start(Home::Borrowed(self), req, true)
+    }
+
+    /// Runs SQL without binds and returns the whole result (buffers it).
+    pub fn sql(&mut self, sql: &str) -> Result<QueryResult> {
+        self.execute(sql)?.into_result()
+    }
+
+    /// Runs a request and returns the whole result (buffers it). With a
+    /// non-zero `initial_credit`, credit is granted again after each batch.
+    pub fn execute_all(&mut self, req: QueryRequest) -> Result<QueryResult> {
+        self.execute_request(req)?.into_result()
+    }
+
+    /// Runs SQL and concatenates the result into one batch (buffers it).
+    pub fn rows(&mut self, sql: &str) -> Result<RecordBatch> {
+        match self.sql(sql)? {
+            QueryResult::Rows { schema, batches } => {
+                arrow::compute::concat_batches(&schema, &batches)
+                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))
+            }
+            QueryResult::Done { .. } => Err(Error::new(
+                ErrorKind::InvalidData,
+                format!("{sql:?} returned no result set"),
+            )),
+        }
+    }
+
+    /// The underlying connection (for sending raw messages in tests);
+    /// `None` while disconnected.
+    pub fn connection(&mut self) -> Option<&mut Connection> {
+        self.session.as_mut().map(|s| &mut s.conn)
+    }
+}
+
+/// Where a cursor's connection lives: a reader it borrows, or a pooled
+/// reader it holds.
+pub(crate) enum Home<'a> {
+    Borrowed(&'a mut Reader),
+    Pooled(Box<super::db::PooledReader<'a>>),
+}
+
+impl Home<'_> {
+    fn reader(&mut self) -> &mut Reader {
+        match self {
+            Home::Borrowed(r) => r,
+            Home::Pooled(p) => p,
+        }
+    }
+}
+
+/// A query being built: binds (`$1`, `$2`, ... in order) and options.
+pub struct Query<'a> {
+    home: Home<'a>,
+    req: QueryRequest,
+    auto_credit: bool,
+}
+
+impl fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query").field("req", &self.req).finish()
+    }
+}
+
+macro_rules! binds {
+    ($($(#[$doc:meta])* $name:ident($t:ty) => |$v:ident| $values:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(self, $v: $t) -> Self {
+            self.bind(ColumnData::new($values))
+        }
+    )*};
+}
+
+impl<'a> Query<'a> {
+    pub(crate) fn pooled(p: super::db::PooledReader<'a>, sql: &str) -> Query<'a> {
+        let credit = p.default_credit;
+        Query {
+            home: Home::Pooled(Box::new(p)),
+            req: QueryRequest {
+                initial_credit: credit,
+                ..QueryRequest::new(0, sql)
+            },
+            auto_credit: true,
+        }
+    }
+
+    /// Adds a bind value already in QWP form (one row).
+    pub fn bind(mut self, value: ColumnData) -> Self {
+        self.req.binds.push(value);
+        self
+    }
+
+    binds! {
+        /// BOOLEAN.
+        bind_bool(bool) => |v| Values::Boolean(vec![v]);
+        /// BYTE.
+        bind_i8(i8) => |v| Values::Byte(vec![v]);
+        /// SHORT.
+        bind_i16(i16) => |v| Values::Short(vec![v]);
+        /// INT.
+        bind_i32(i32) => |v| Values::Int(vec![v]);
+        /// LONG.
+        bind_i64(i64) => |v| Values::Long(vec![v]);
+        /// FLOAT.
+        bind_f32(f32) => |v| Values::Float(vec![v]);
+        /// DOUBLE.
+        bind_f64(f64) => |v| Values::Double(vec![v]);
+        /// VARCHAR.
+        bind_varchar(&str) => |v| Values::Varchar(vec![v.to_string()]);
+        /// BINARY.
+        bind_binary(&[u8]) => |v| Values::Binary(vec![v.to_vec()]);
+        /// TIMESTAMP, µs since the epoch.
+        bind_timestamp_micros(i64) => |v| Values::Timestamp(vec![v]);
+        /// TIMESTAMP_NANOS, ns since the epoch.
+        bind_timestamp_nanos(i64) => |v| Values::TimestampNanos(vec![v]);
+        /// DATE, ms since the epoch.
+        bind_date(i64) => |v| Values::Date(vec![v]);
+        /// UUID as one 128-bit number (`(high << 64) | low`).
+        bind_uuid(u128) => |v| Values::Uuid(vec![v]);
+        /// LONG256, 32 bytes little-endian.
+        bind_long256([u8; 32]) => |v| Values::Long256(vec![v]);
+        /// CHAR (a UTF-16 code unit).
+        bind_char(u16) => |v| Values::Char(vec![v]);
+        /// IPv4.
+        bind_ipv4(std::net::Ipv4Addr) => |v| Values::Ipv4(vec![u32::from(v)]);
+    }
+
+    /// DECIMAL64: unscaled value and scale (0..=18).
+    pub fn bind_decimal64(self, unscaled: i64, scale: u8) -> Self {
+        self.bind(ColumnData::new(Values::Decimal64 {
+            scale,
+            values: vec![unscaled],
+        }))
+    }
+
+    /// DECIMAL128: unscaled value and scale (0..=38).
+    pub fn bind_decimal128(self, unscaled: i128, scale: u8) -> Self {
+        self.bind(ColumnData::new(Values::Decimal128 {
+            scale,
+            values: vec![unscaled],
+        }))
+    }
+
+    /// DECIMAL256: unscaled value (32 bytes, two's complement little-endian)
+    /// and scale (0..=76).
+    pub fn bind_decimal256(self, unscaled_le: [u8; 32], scale: u8) -> Self {
+        self.bind(ColumnData::new(Values::Decimal256 {
+            scale,
+            values: vec![unscaled_le],
+        }))
+    }
+
+    /// GEOHASH with its precision in bits (1..=60).
+    pub fn bind_geohash(self, value: u64, bits: u8) -> Self {
+        self.bind(ColumnData::new(Values::Geohash {
+            precision_bits: bits,
+            values: vec![value],
+        }))
+    }
+
+    /// A typed NULL (for DECIMAL the scale is 0, for GEOHASH 1 bit).
+    pub fn bind_null(self, ty: ColumnType) -> Self {
+        let values = match ty {
+            ColumnType::Boolean => Values::Boolean(vec![]),
+            ColumnType::Byte => Values::Byte(vec![]),
+            ColumnType::Short => Values::Short(vec![]),
+            ColumnType::Int => Values::Int(vec![]),
+            ColumnType::Long => Values::Long(vec![]),
+            ColumnType::Float => Values::Float(vec![]),
+            ColumnType::Double => Values::Double(vec![]),
+            ColumnType::Timestamp => Values::Timestamp(vec![]),
+            ColumnType::TimestampNanos => Values::TimestampNanos(vec![]),
+            ColumnType::Date => Values::Date(vec![]),
+            ColumnType::Uuid => Values::Uuid(vec![]),
+            ColumnType::Long256 => Values::Long256(vec![]),
+            ColumnType::Geohash => Values::Geohash {
+                precision_bits: 1,
+                values: vec![],
+            },
+            ColumnType::Binary => Values::Binary(vec![]),
+            ColumnType::Decimal64 => Values::Decimal64 {
+                scale: 0,
+                values: vec![],
+            },
+            ColumnType::Decimal128 => Values::Decimal128 {
+                scale: 0,
+                values: vec![],
+            },
+            ColumnType::Decimal256 => Values::Decimal256 {
+                scale: 0,
+                values: vec![],
+            },
+            ColumnType::Char => Values::Char(vec![]),
+            ColumnType::Ipv4 => Values::Ipv4(vec![]),
+            _ => Values::Varchar(vec![]),
+        };
+        self.bind(ColumnData::with_nulls(values, vec![true]))
+    }
+
+    /// Byte credit for the result (0 = unbounded; default
+    /// `initial_credit` of the connect string). With credit, the server
+    /// pauses after that many bytes until more is granted.
+    pub fn initial_credit(mut self, bytes: u64) -> Self {
+        self.req.initial_credit = bytes;
+        self
+    }
+
+    /// With credit, grant each batch's bytes again when the caller takes it
+    /// (default `true`); `false` leaves it to [`Cursor::add_credit`].
+    pub fn auto_credit(mut self, on: bool) -> Self {
+        self.auto_credit = on;
+        self
+    }
+
+    /// Sends the query and waits for its first batch (or its end), so the
+    /// cursor's schema is known. A server error is an
+    /// [`ErrorKind::Server`] error with the status; the reader stays
+    /// usable.
+    pub fn execute(self) -> Result<Cursor<'a>> {
+        start(self.home, self.req, self.auto_credit)
+    }
+}
+
+fn start(mut home: Home<'_>, mut req: QueryRequest, auto_credit: bool) -> Result<Cursor<'_>> {
+    let reader = home.reader();
+    req.request_id = reader.next_id;
+    reader.next_id += 1;
+    let bytes = req.to_bytes()?;
+    let mut session = reader.ensure_session()?;
+    if let Err(e) = session.conn.send(&bytes) {
+        // The connection is unusable; the next query reconnects.
+        return Err(e.context(format!("query {:?}", req.sql)));
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel();
+    let (ev_tx, ev_rx) = mpsc::sync_channel(READ_AHEAD_BATCHES);
+    let id = req.request_id;
+    let thread = std::thread::Builder::new()
+        .name(format!("qwp-query-{id}"))
+        .spawn(move || pump(session, id, cmd_rx, ev_tx))
+        .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the receiver: {e}")))?;
+    let mut cur = Cursor {
+        home,
+        request_id: id,
+        sql: req.sql,
+        schema: Arc::new(Schema::empty()),
+        first: None,
+        events: ev_rx,
+        cmds: cmd_tx,
+        thread: Some(thread),
+        terminal: None,
+        credit: req.initial_credit > 0 && auto_credit,
+    };
+    if let Some(b) = cur.recv_event()? {
+        cur.schema = b.schema();
+        cur.first = Some(b);
+    }
+    Ok(cur)
+}
+
+/// A streaming query result: an iterator of Arrow batches whose schema is
+/// known before the first batch (also for an empty result).
+///
+/// Dropping an unfinished cursor cancels the query and drains it, so the
+/// connection can be reused.
+pub struct Cursor<'a> {
+    home: Home<'a>,
+    request_id: i64,
+    sql: String,
+    schema: SchemaRef,
+    first: Option<RecordBatch>,
+    events: Receiver<Event>,
+    cmds: Tx<Cmd>,
+    thread: Option<JoinHandle<Option<Session>>>,
+    terminal: Option<Terminal>,
+    credit: bool,
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("request_id", &self.request_id)
+            .field("sql", &self.sql)
+            .field("terminal", &self.terminal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cursor<'_> {
+    /// The request id of this query.
+    pub fn request_id(&self) -> i64 {
+        self.request_id
+    }
+
+    /// The result's Arrow schema (with `questdb.*` field metadata); empty
+    /// for statements without a result set.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// How the statement ended, once it did.
+    pub fn terminal(&self) -> Option<&Terminal> {
+        self.terminal.as_ref()
+    }
+
+    /// The next batch, `None` at the end. Streams.
+    pub fn next_arrow_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if let Some(b) = self.first.take() {
+            return Ok(Some(b));
+        }
+        self.recv_event()
+    }
+
+    /// Every remaining batch (buffers the rest of the result).
+    pub fn fetch_all_arrow(&mut self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        while let Some(b) = self.next_arrow_batch()? {
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    /// Grants the server `bytes` more credit (a no-op once the result has
+    /// ended). The server pauses while a request's credit is at or below
+    /// zero, so a grant smaller than the bytes already overdrawn does not
+    /// resume it.
+    pub fn add_credit(&mut self, bytes: u64) -> Result<()> {
+        if self.thread.is_some() {
+            // The receiver may have just seen the end; that is not an error.
+            let _ = self.cmds.send(Cmd::Credit(bytes));
+        }
+        Ok(())
+    }
+
+    /// Sends CANCEL and drains the result to its end; the connection stays
+    /// usable. A no-op once the result ended.
+    pub fn cancel(&mut self) -> Result<()> {
+        self.first = None;
+        if self.thread.is_none() {
+            return Ok(());
+        }
+        let _ = self.cmds.send(Cmd::Cancel);
+        loop {
+            match self.recv_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(e) if e.status() == Some(Status::Cancelled) => {
+                    self.terminal = Some(Terminal::Cancelled);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn into_result(mut self) -> Result<QueryResult> {
+        let batches = self.fetch_all_arrow()?;
+        Ok(match self.terminal {
+            Some(Terminal::ExecDone { rows_affected, .. }) => QueryResult::Done { rows_affected },
+            _ => QueryResult::Rows {
+                schema: self.schema.clone(),
+                batches,
+            },
+        })
+    }
+
+    /// Waits for the receiving thread's next event.
+    fn recv_event(&mut self) -> Result<Option<RecordBatch>> {
+        if self.thread.is_none() {
+            return Ok(None);
+        }
+        let ev = loop {
+            match self.events.recv_timeout(Duration::from_secs(3600)) {
+                Ok(ev) => break ev,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    break Event::Error(Error::new(
+                        ErrorKind::Closed,
+                        "the query's receiver stopped",
+                    ));
+                }
+            }
+        };
+        match ev {
+            Event::Batch(b, len) => {
+                if self.credit {
+                    let _ = self.cmds.send(Cmd::Credit(len as u64));
+                }
+                Ok(Some(b))
+            }
+            Event::End(t) => {
+                self.terminal = Some(t);
+                self.finish();
+                Ok(None)
+            }
+            Event::Error(e) => {
+                self.finish();
+                Err(e.context(format!("query {:?}", self.sql)))
+            }
+        }
+    }
+
+    /// Joins the receiving thread and hands the connection back.
+    fn finish(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let session = t.join().ok().flatten();
+            self.home.reader().session = session;
+        }
+    }
+}
+
+impl Drop for Cursor<'_> {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.cancel();
+            self.finish();
+        }
+    }
+}
+
+impl Iterator for Cursor<'_> {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_arrow_batch()
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))
+            .transpose()
+    }
+}
+
+impl RecordBatchReader for Cursor<'_> {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// Hands `ev` to the cursor, serving commands while the queue is full.
+/// `false` when the cursor is gone.
+fn deliver(
+    s: &mut Session,
+    id: i64,
+    cmds: &Receiver<Cmd>,
+    tx: &SyncSender<Event>,
+    ev: Event,
+) -> Result<bool> {
+    let mut ev = ev;
+    loop {
+        match tx.try_send(ev) {
+            Ok(()) => return Ok(true),
+            Err(TrySendError::Disconnected(_)) => return Ok(false),
+            Err(TrySendError::Full(back)) => {
+                ev = back;
+                serve_commands(s, id, cmds)?;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+}
+
+fn serve_commands(s: &mut Session, id: i64, cmds: &Receiver<Cmd>) -> Result<()> {
+    while let Ok(c) = cmds.try_recv() {
+        let msg = match c {
+            Cmd::Credit(b) => ClientMessage::Credit {
+                request_id: id,
+                additional_bytes: b,
+            },
+            Cmd::Cancel => ClientMessage::Cancel { request_id: id },
+        };
+        s.conn.send(&msg.to_bytes())?;
+    }
+    Ok(())
+}
+
+/// The receiving thread: reads frames for request `id`, decodes them and
+/// passes them on until the statement ends. Returns the session when the
+/// connection is still in a known state.
+fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> Option<Session> {
+    let mut defs: Option<Vec<ColumnDef>> = None;
+    let mut schema: Option<SchemaRef> = None;
+    // Once the cursor is gone, cancel and drain to the end.
+    let mut orphaned = false;
+    loop {
+        let step = (|| -> Result<Option<Event>> {
+            serve_commands(&mut s, id, &cmds)?;
+            let Some(frame) = s.conn.recv_timeout(Some(POLL))? else {
+                return Ok(None);
+            };
+            match decode_server_message(&frame, s.version)? {
+                ServerMessage::Batch(raw) if raw.request_id == id => {
+                    let b = decode_batch(&mut s, raw, frame.len(), &mut defs, &mut schema)?;
+                    Ok(Some(Event::Batch(b, frame.len())))
+                }
+                ServerMessage::Batch(_) => Ok(None),
+                ServerMessage::Control(c) => Ok(match c {
+                    ServerControl::ResultEnd {
+                        request_id,
+                        final_seq,
+                        total_rows,
+                    } if request_id == id => Some(Event::End(Terminal::ResultEnd {
+                        total_rows,
+                        final_seq,
+                    })),
+                    ServerControl::ExecDone {
+                        request_id,
+                        op_type,
+                        rows_affected,
+                    } if request_id == id => Some(Event::End(Terminal::ExecDone {
+                        rows_affected,
+                        op_type,
+                    })),
+                    ServerControl::QueryError {
+                        request_id,
+                        status,
+                        message,
+                    } if request_id == id || request_id == -1 => {
+                        Some(Event::Error(Error::server(status, message)))
+                    }
+                    ServerControl::CacheReset { mask } => {
+                        if mask & RESET_MASK_DICT != 0 {
+                            s.dict.clear();
+                        }
+                        None
+                    }
+                    _ => None,
+                }),
+            }
+        })();
+        let ev = match step {
+            Ok(None) => continue,
+            Ok(Some(ev)) => ev,
+            Err(e) => {
+                // Transport failure or a malformed frame: the connection's
+                // state is unknown, drop it.
+                let _ = tx.try_send(Event::Error(e));
+                return None;
+            }
+        };
+        let end = !matches!(ev, Event::Batch(..));
+        let keep = match &ev {
+            Event::Error(e) => e.kind() == ErrorKind::Server,
+            _ => true,
+        };
+        if orphaned {
+            if end {
+                return keep.then_some(s);
+            }
+            continue;
+        }
+        match deliver(&mut s, id, &cmds, &tx, ev) {
+            Ok(true) => {}
+            Ok(false) => {
+                orphaned = true;
+                if s.conn
+                    .send(&ClientMessage::Cancel { request_id: id }.to_bytes())
+                    .is_err()
+                {
+                    return None;
+                }
+            }
+            Err(_) => return None,
+        }
+        if end {
+            return keep.then_some(s);
+        }
+    }
+}
+
+/// One RESULT_BATCH into an Arrow batch: dictionary delta applied, the
+/// schema taken from batch 0, columns decoded (in parallel when large).
+fn decode_batch(
+    s: &mut Session,
+    raw: RawBatch<'_>,
+    frame_len: usize,
+    defs: &mut Option<Vec<ColumnDef>>,
+    schema: &mut Option<SchemaRef>,
+) -> Result<RecordBatch> {
+    let v = raw.decode(&mut s.inflater, defs.as_deref())?;
+    if let Some(d) = &v.delta {
+        if d.start as usize != s.dict.len() {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "symbol delta starts at {} but {} entries are known",
+                    d.start,
+                    s.dict.len()
+                ),
+            ));
+        }
+        s.dict.extend(d.entries.iter().map(|e| e.to_string()));
+    }
+    if let Some(sc) = &v.schema {
+        *defs = Some(
+            sc.iter()
+                .map(|(n, t)| ColumnDef {
+                    name: n.to_string(),
+                    ty: *t,
+                })
+                .collect(),
+        );
+    }
+    let defs = defs
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::Protocol, "result batch before its schema"))?;
+    let dict = &s.dict;
+    let one = |(def, c): (&ColumnDef, &crate::protocol::column::ColumnView<'_>)| {
+        decode_array(c, dict).map_err(|e| e.context(format!("column {:?}", def.name)))
+    };
+    let cols: Vec<Result<(QwpType, ArrayRef)>> =
+        if frame_len >= PARALLEL_DECODE_MIN_BYTES && v.columns.len() > 1 {
+            defs.par_iter().zip(v.columns.par_iter()).map(one).collect()
+        } else {
+            defs.iter().zip(&v.columns).map(one).collect()
+        };
+    let mut fields = Vec::with_capacity(cols.len());
+    let mut arrays = Vec::with_capacity(cols.len());
+    for (def, c) in defs.iter().zip(cols) {
+        let (t, a) = c?;
+        fields.push(arrow_field(&def.name, t, false));
+        arrays.push(a);
+    }
+    let sc = schema
+        .get_or_insert_with(|| Arc::new(Schema::new(fields)))
+        .clone();
+    RecordBatch::try_new(sc, arrays).map_err(|e| Error::new(ErrorKind::Protocol, e.to_string()))
+}
