@@ -17,7 +17,6 @@
 //! `QA_BENCH_ROWS` sets the rows per workload (default 1 M),
 //! `QA_BENCH_WORKLOADS` a subset (e.g. `W1,W3`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use questdb_arrow::bridge::encode::{SymbolIds, encode_array};
+use questdb_arrow::bridge::encode::{SymbolDict, encode_array};
 use questdb_arrow::bridge::frame::BlockEncoder;
 use questdb_arrow::bridge::types::{QwpType, qwp_type_of};
 use questdb_arrow::protocol::column::Layout;
@@ -37,14 +36,9 @@ use questdb_arrow::protocol::{HEADER_LEN, Header, Out};
 const FRAME_ROWS: usize = 20_000;
 const BATCH_ROWS: usize = 100_000;
 
-#[derive(Default)]
-struct Dict(HashMap<String, u32>);
-impl SymbolIds for Dict {
-    fn id_of(&mut self, s: &str) -> u32 {
-        let n = self.0.len() as u32;
-        *self.0.entry(s.to_string()).or_insert(n)
-    }
-}
+/// The connection dictionary the client keeps (ids, sent watermark, and
+/// the per-dictionary id cache).
+type Dict = SymbolDict;
 
 #[derive(Clone, Copy)]
 enum Col {

@@ -4,6 +4,8 @@
 //! This is the general path (one copy into owned values); the embedded
 //! server uses it for result batches.
 
+use std::sync::Arc;
+
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, GenericByteArray, PrimitiveArray,
 };
@@ -23,7 +25,31 @@ use crate::protocol::{ColumnData, ColumnType, Values};
 pub trait SymbolIds {
     /// The id of `s`, registering it if new.
     fn id_of(&mut self, s: &str) -> u32;
+
+    /// The id of every value of a string dictionary's `values` (NULL
+    /// values get 0). The default maps each value; [`SymbolDict`]
+    /// remembers recent mappings, so the frames cut from one batch (which
+    /// share their dictionary) map it once.
+    fn dict_ids(&mut self, values: &ArrayRef) -> Arc<[u32]> {
+        map_values(self, values)
+    }
 }
+
+fn map_values<S: SymbolIds + ?Sized>(ids: &mut S, values: &ArrayRef) -> Arc<[u32]> {
+    let v = values.as_string::<i32>();
+    (0..v.len())
+        .map(|i| {
+            if v.is_null(i) {
+                0
+            } else {
+                ids.id_of(v.value(i))
+            }
+        })
+        .collect()
+}
+
+/// Dictionaries whose id mapping [`SymbolDict`] keeps.
+const DICT_CACHE_ENTRIES: usize = 16;
 
 /// A connection's symbol dictionary as the side that owns the ids keeps it:
 /// ids in order of first use, and a watermark of what was already sent.
@@ -33,9 +59,24 @@ pub struct SymbolDict {
     strings: Vec<String>,
     bytes: usize,
     sent: usize,
+    /// Recently mapped dictionaries (the values array is held, so its
+    /// identity cannot be reused while cached).
+    mapped: std::collections::VecDeque<(ArrayRef, Arc<[u32]>)>,
 }
 
 impl SymbolIds for SymbolDict {
+    fn dict_ids(&mut self, values: &ArrayRef) -> Arc<[u32]> {
+        if let Some((_, ids)) = self.mapped.iter().find(|(v, _)| Arc::ptr_eq(v, values)) {
+            return ids.clone();
+        }
+        let ids = map_values(self, values);
+        if self.mapped.len() == DICT_CACHE_ENTRIES {
+            self.mapped.pop_front();
+        }
+        self.mapped.push_back((values.clone(), ids.clone()));
+        ids
+    }
+
     fn id_of(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.ids.get(s) {
             return i;

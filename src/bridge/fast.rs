@@ -193,17 +193,11 @@ impl<'a> ColumnEncoder<'a> {
                 if matches!(v.as_ref(), DataType::Utf8) =>
             {
                 let d = a.as_any_dictionary();
-                let values = d.values().as_string::<i32>();
-                // One id per distinct dictionary value, not per row.
-                let ids: Vec<u32> = (0..values.len())
-                    .map(|i| {
-                        if values.is_null(i) {
-                            0
-                        } else {
-                            symbols.id_of(values.value(i))
-                        }
-                    })
-                    .collect();
+                let values = d.values();
+                // One id per distinct dictionary value, not per row, and
+                // once per dictionary (not per frame) where the ids owner
+                // remembers it.
+                let ids = symbols.dict_ids(values);
                 // An empty dictionary (no rows, or every key NULL) has no
                 // keys to normalize.
                 let keys = if values.is_empty() {

@@ -17,7 +17,7 @@ pub mod sender;
 
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
-pub use query::{Cursor, Query, QueryResult, Reader, Terminal};
+pub use query::{BatchDecoder, Cursor, Decoded, Query, QueryResult, Reader, Terminal};
 pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};
 
 /// Walks `conf`'s addresses in order and returns the first connection

@@ -89,9 +89,84 @@ pub enum QueryResult {
 /// receiving thread while a result streams.
 struct Session {
     conn: Connection,
+    dec: BatchDecoder,
+}
+
+/// Sans-IO decoding of `/read/v1` server frames into Arrow: the connection
+/// symbol dictionary (CACHE_RESET honoured), the zstd state with its reused
+/// buffer and the current query's schema. What [`Cursor`] runs on its
+/// receiving thread; usable on recorded frames too.
+pub struct BatchDecoder {
     version: u8,
     dict: Vec<String>,
     inflater: Inflater,
+    defs: Option<Vec<ColumnDef>>,
+    schema: Option<SchemaRef>,
+}
+
+impl fmt::Debug for BatchDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchDecoder")
+            .field("version", &self.version)
+            .field("dict_len", &self.dict.len())
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One decoded server frame.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A RESULT_BATCH as Arrow.
+    Batch {
+        /// The request it answers.
+        request_id: i64,
+        /// The rows.
+        batch: RecordBatch,
+    },
+    /// Any other message (RESULT_END, EXEC_DONE, QUERY_ERROR, ...);
+    /// CACHE_RESET is applied before it is returned.
+    Control(ServerControl),
+}
+
+impl BatchDecoder {
+    /// A decoder for a connection that negotiated QWP `version`.
+    pub fn new(version: u8) -> BatchDecoder {
+        BatchDecoder {
+            version,
+            dict: Vec::new(),
+            inflater: Inflater::new(),
+            defs: None,
+            schema: None,
+        }
+    }
+
+    /// Forgets the current query's schema (call before the next query; the
+    /// symbol dictionary is connection state and stays).
+    pub fn start_query(&mut self) {
+        self.defs = None;
+        self.schema = None;
+    }
+
+    /// Decodes one server frame. Batches of other requests than the
+    /// current one must not be fed (their schema differs).
+    pub fn decode(&mut self, frame: &[u8]) -> Result<Decoded> {
+        match decode_server_message(frame, self.version)? {
+            ServerMessage::Batch(raw) => {
+                let request_id = raw.request_id;
+                let batch = decode_batch(self, raw, frame.len())?;
+                Ok(Decoded::Batch { request_id, batch })
+            }
+            ServerMessage::Control(c) => {
+                if let ServerControl::CacheReset { mask } = &c
+                    && mask & RESET_MASK_DICT != 0
+                {
+                    self.dict.clear();
+                }
+                Ok(Decoded::Control(c))
+            }
+        }
+    }
 }
 
 enum Cmd {
@@ -143,9 +218,7 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
     Ok((
         Session {
             conn,
-            version: hs.version,
-            dict: Vec::new(),
-            inflater: Inflater::new(),
+            dec: BatchDecoder::new(hs.version),
         },
         info,
     ))
@@ -706,8 +779,7 @@ fn serve_commands(s: &mut Session, id: i64, cmds: &Receiver<Cmd>) -> Result<()> 
 /// passes them on until the statement ends. Returns the session when the
 /// connection is still in a known state.
 fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> Option<Session> {
-    let mut defs: Option<Vec<ColumnDef>> = None;
-    let mut schema: Option<SchemaRef> = None;
+    s.dec.start_query();
     // Once the cursor is gone, cancel and drain to the end.
     let mut orphaned = false;
     loop {
@@ -716,13 +788,15 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
             let Some(frame) = s.conn.recv_timeout(Some(POLL))? else {
                 return Ok(None);
             };
-            match decode_server_message(&frame, s.version)? {
-                ServerMessage::Batch(raw) if raw.request_id == id => {
-                    let b = decode_batch(&mut s, raw, frame.len(), &mut defs, &mut schema)?;
-                    Ok(Some(Event::Batch(b, frame.len())))
-                }
-                ServerMessage::Batch(_) => Ok(None),
-                ServerMessage::Control(c) => Ok(match c {
+            // Batches of other requests (stale ones) are skipped unread.
+            if let Ok(ServerMessage::Batch(raw)) = decode_server_message(&frame, s.dec.version)
+                && raw.request_id != id
+            {
+                return Ok(None);
+            }
+            Ok(match s.dec.decode(&frame)? {
+                Decoded::Batch { batch, .. } => Some(Event::Batch(batch, frame.len())),
+                Decoded::Control(c) => match c {
                     ServerControl::ResultEnd {
                         request_id,
                         final_seq,
@@ -746,15 +820,9 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
                     } if request_id == id || request_id == -1 => {
                         Some(Event::Error(Error::server(status, message)))
                     }
-                    ServerControl::CacheReset { mask } => {
-                        if mask & RESET_MASK_DICT != 0 {
-                            s.dict.clear();
-                        }
-                        None
-                    }
                     _ => None,
-                }),
-            }
+                },
+            })
         })();
         let ev = match step {
             Ok(None) => continue,
@@ -798,13 +866,9 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
 
 /// One RESULT_BATCH into an Arrow batch: dictionary delta applied, the
 /// schema taken from batch 0, columns decoded (in parallel when large).
-fn decode_batch(
-    s: &mut Session,
-    raw: RawBatch<'_>,
-    frame_len: usize,
-    defs: &mut Option<Vec<ColumnDef>>,
-    schema: &mut Option<SchemaRef>,
-) -> Result<RecordBatch> {
+fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Result<RecordBatch> {
+    let defs = &mut s.defs;
+    let schema = &mut s.schema;
     let v = raw.decode(&mut s.inflater, defs.as_deref())?;
     if let Some(d) = &v.delta {
         if d.start as usize != s.dict.len() {
