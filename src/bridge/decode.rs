@@ -314,30 +314,50 @@ fn arrow_err(e: arrow::error::ArrowError) -> Error {
     Error::new(ErrorKind::InvalidData, e.to_string())
 }
 
+/// Symbol ids below this (or below 4 × the rows) are remapped through a
+/// flat table rather than a hash map.
+const DENSE_SYMBOL_TABLE: usize = 1 << 16;
+
 fn symbol_array(
     ids: &[u32],
     valid: &Option<Vec<bool>>,
     lookup: impl Fn(u32) -> Option<String>,
 ) -> Result<ArrayRef> {
-    let mut local: HashMap<u32, i32> = HashMap::new();
     let mut values: Vec<String> = Vec::new();
     let mut dense_keys = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let k = match local.get(&id) {
-            Some(&k) => k,
-            None => {
-                let s = lookup(id).ok_or_else(|| {
-                    bad(format!(
-                        "symbol id {id} is not in the connection dictionary"
-                    ))
-                })?;
-                let k = values.len() as i32;
-                values.push(s);
-                local.insert(id, k);
-                k
+    let add = |id: u32, values: &mut Vec<String>| -> Result<i32> {
+        let s = lookup(id).ok_or_else(|| {
+            bad(format!(
+                "symbol id {id} is not in the connection dictionary"
+            ))
+        })?;
+        values.push(s);
+        Ok(values.len() as i32 - 1)
+    };
+    let max_id = ids.iter().copied().max().unwrap_or(0) as usize;
+    if max_id < DENSE_SYMBOL_TABLE.max(ids.len() * 4) {
+        // Global id → local key through a flat table: no hashing per row.
+        let mut local = vec![-1i32; max_id + 1];
+        for &id in ids {
+            let slot = &mut local[id as usize];
+            if *slot < 0 {
+                *slot = add(id, &mut values)?;
             }
-        };
-        dense_keys.push(k);
+            dense_keys.push(*slot);
+        }
+    } else {
+        let mut local: HashMap<u32, i32> = HashMap::new();
+        for &id in ids {
+            let k = match local.get(&id) {
+                Some(&k) => k,
+                None => {
+                    let k = add(id, &mut values)?;
+                    local.insert(id, k);
+                    k
+                }
+            };
+            dense_keys.push(k);
+        }
     }
     let keys = spread(dense_keys, valid, 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid.clone().map(NullBuffer::from));
