@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use questdb_arrow::protocol::ingress::{IngressMessage, decode_message};
+use questdb_arrow::protocol::ingress::decode_message;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(view) = decode_message(data, 1) else {

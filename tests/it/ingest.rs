@@ -867,3 +867,63 @@ pub(crate) mod handle {
         assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     }
 }
+
+/// The same batches sent by questdb-rs 7.2.1's `flush_arrow_batch` and by
+/// ours give the same stored table: same columns, same cells, same QuestDB
+/// types except where the design maps more precisely.
+#[test]
+fn same_batches_from_questdb_rs_and_ours_store_the_same_table() {
+    use questdb::ingress::{AckLevel as PeerAck, ColumnName};
+    use questdb_arrow::client::{AckLevel, QuestDb};
+    let (srv, conf) = start();
+    let ours = QuestDb::from_conf(conf).unwrap();
+    let peer = questdb::QuestDb::connect(&srv.conf_string()).unwrap();
+    let b = batch(3000);
+    // Two batches each, the second sliced (offsets not starting at 0).
+    for part in [b.slice(0, 1000), b.slice(1000, 2000)] {
+        ours.flush_arrow_batch("same_ours", &part, Some("ts"), &[], AckLevel::Ok)
+            .unwrap();
+        peer.flush_arrow_batch(
+            "same_peer",
+            &part,
+            Some(ColumnName::new("ts").unwrap()),
+            &[],
+            Some(PeerAck::Ok),
+        )
+        .unwrap();
+    }
+    let a = srv.table_batch("same_ours").unwrap();
+    let p = srv.table_batch("same_peer").unwrap();
+    assert_eq!(a.num_rows(), 3000);
+    assert_eq!(p.num_rows(), 3000);
+    let names = |x: &RecordBatch| -> Vec<String> {
+        let mut v: Vec<String> = x
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&a), names(&p));
+    let ty = |x: &RecordBatch, c: &str| {
+        x.schema()
+            .field_with_name(c)
+            .unwrap()
+            .metadata()
+            .get(questdb_arrow::bridge::meta::COLUMN_TYPE)
+            .cloned()
+    };
+    for c in names(&a) {
+        assert_eq!(
+            strings(a.column_by_name(&c).unwrap()),
+            strings(p.column_by_name(&c).unwrap()),
+            "column {c}"
+        );
+        let (ta, tp) = (ty(&a, &c), ty(&p, &c));
+        // design.md §4: Int32 stays INT here (no silent widening).
+        let allowed = c == "i" && ta.as_deref() == Some("int");
+        assert!(ta == tp || allowed, "column {c}: ours {ta:?}, peer {tp:?}");
+    }
+}
