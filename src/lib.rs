@@ -80,6 +80,8 @@ pub mod bridge;
 pub mod client;
 pub mod conf;
 pub mod error;
+#[cfg(feature = "parquet")]
+pub mod parquet_io;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;

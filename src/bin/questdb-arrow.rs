@@ -1,11 +1,28 @@
-//! `questdb-arrow`: command-line tool. Today: `serve`, the embedded QWP
-//! server backed by DataFusion.
+//! `questdb-arrow`: command-line tool.
+//!
+//! - `serve`: the embedded QWP server backed by DataFusion;
+//! - `load FILE --table T`: Parquet, Arrow IPC (.arrow/.feather) or CSV into
+//!   a table, streamed, with a progress bar;
+//! - `query SQL [--out FILE]`: a result as a table on the terminal, or
+//!   streamed into .parquet / .arrow / .csv.
+//!
+//! `load` and `query` connect with `--conf`, else `QDB_CLIENT_CONF`, else
+//! `ws::addr=localhost:9000;`; `--embedded` starts an in-process server
+//! instead (with `--data-dir` its tables persist between runs).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
-use questdb_arrow::server::Server;
+use arrow::array::{RecordBatch, RecordBatchReader};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use questdb_arrow::arrow;
+use questdb_arrow::client::{ColumnOverride, IngestOptions, QuestDb};
+use questdb_arrow::server::{Server, ServerHandle};
+use questdb_arrow::{Error, ErrorKind, Result};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +67,74 @@ enum Cmd {
         #[arg(long)]
         recv_buffer: Option<usize>,
     },
+    /// Load a .parquet, .arrow/.feather (Arrow IPC file) or .csv file into a
+    /// table, streamed in batches (each committed atomically).
+    Load {
+        /// The file to load.
+        file: PathBuf,
+        /// Target table.
+        #[arg(long)]
+        table: String,
+        /// Designated timestamp column (a Timestamp column).
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Send this string column as SYMBOL (repeatable).
+        #[arg(long = "symbol")]
+        symbols: Vec<String>,
+        /// Rows per batch read from the file.
+        #[arg(long, default_value_t = 65_536)]
+        batch_rows: usize,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Run SQL; print the result as a table, or stream it into --out.
+    Query {
+        /// The SQL statement.
+        sql: String,
+        /// Write the result here: .parquet, .arrow / .feather or .csv.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Rows printed to the terminal (without --out).
+        #[arg(long, default_value_t = 100)]
+        max_rows: usize,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+}
+
+/// Where `load` and `query` connect.
+#[derive(Args)]
+struct ConnArgs {
+    /// Connect string (default: $QDB_CLIENT_CONF, else ws::addr=localhost:9000;).
+    #[arg(long, conflicts_with = "embedded")]
+    conf: Option<String>,
+    /// Start an embedded server in this process instead of connecting.
+    #[arg(long)]
+    embedded: bool,
+    /// With --embedded: keep its tables in this directory (as Parquet).
+    #[arg(long, requires = "embedded")]
+    data_dir: Option<PathBuf>,
+}
+
+impl ConnArgs {
+    /// The handle, and the embedded server when one was started (keep it
+    /// alive while the handle is used).
+    fn open(&self) -> Result<(QuestDb, Option<ServerHandle>)> {
+        if self.embedded {
+            let mut b = Server::builder().bind("127.0.0.1:0");
+            if let Some(d) = &self.data_dir {
+                b = b.data_dir(d);
+            }
+            let srv = b.start()?;
+            return Ok((QuestDb::connect(&srv.conf_string())?, Some(srv)));
+        }
+        let conf = match &self.conf {
+            Some(c) => c.clone(),
+            None => std::env::var("QDB_CLIENT_CONF")
+                .unwrap_or_else(|_| "ws::addr=localhost:9000;".to_string()),
+        };
+        Ok((QuestDb::connect(&conf)?, None))
+    }
 }
 
 fn main() -> ExitCode {
@@ -62,8 +147,226 @@ fn main() -> ExitCode {
     }
 }
 
+fn ext(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+fn bad_file(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+}
+
+fn open_file(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))
+}
+
+/// A streaming reader for `path` by extension, and its row count when the
+/// format says it up front.
+fn reader_for(
+    path: &Path,
+    batch_rows: usize,
+) -> Result<(Box<dyn RecordBatchReader + Send>, Option<u64>)> {
+    match ext(path).as_str() {
+        "parquet" | "pq" => {
+            let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                open_file(path)?,
+            )
+            .map_err(|e| bad_file(path, e))?;
+            let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
+            let r = b
+                .with_batch_size(batch_rows)
+                .build()
+                .map_err(|e| bad_file(path, e))?;
+            Ok((Box::new(r), Some(rows)))
+        }
+        "arrow" | "feather" | "ipc" => {
+            let r = arrow::ipc::reader::FileReader::try_new(open_file(path)?, None)
+                .map_err(|e| bad_file(path, e))?;
+            Ok((Box::new(r), None))
+        }
+        "csv" => {
+            let mut f = open_file(path)?;
+            let (schema, _) = arrow::csv::reader::Format::default()
+                .with_header(true)
+                .infer_schema(&mut f, Some(10_000))
+                .map_err(|e| bad_file(path, e))?;
+            let r = arrow::csv::ReaderBuilder::new(Arc::new(schema))
+                .with_header(true)
+                .with_batch_size(batch_rows)
+                .build(open_file(path)?)
+                .map_err(|e| bad_file(path, e))?;
+            Ok((Box::new(r), None))
+        }
+        other => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{}: unknown file type {other:?}; use .parquet, .arrow/.feather or .csv",
+                path.display()
+            ),
+        )),
+    }
+}
+
+fn load(
+    file: &Path,
+    table: &str,
+    timestamp: Option<String>,
+    symbols: Vec<String>,
+    batch_rows: usize,
+    conn: &ConnArgs,
+) -> Result<()> {
+    let (reader, total) = reader_for(file, batch_rows.max(1))?;
+    let (db, _srv) = conn.open()?;
+    let bar = match total {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {pos} rows  {per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut opts = IngestOptions::new();
+    if let Some(ts) = timestamp {
+        opts = opts.timestamp_column(ts);
+    }
+    for s in symbols {
+        opts = opts.column_override(s, ColumnOverride::Symbol);
+    }
+    let pb = bar.clone();
+    opts = opts.on_progress(move |p| pb.set_position(p.rows_acked));
+    let res = db.ingest(table, reader, &opts);
+    bar.finish_and_clear();
+    let sum = res.map_err(|e| e.context(format!("loading {}", file.display())))?;
+    let secs = sum.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "loaded {} rows into {table} from {} in {:.2} s: {:.0} rows/s, {:.1} MB/s ({} batches, {} frames{})",
+        sum.rows,
+        file.display(),
+        secs,
+        sum.rows as f64 / secs,
+        sum.bytes as f64 / secs / 1e6,
+        sum.batches,
+        sum.frames,
+        if sum.reconnects > 0 {
+            format!(", {} reconnects", sum.reconnects)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Io, format!("writing {}: {e}", path.display()))
+}
+
+fn query(sql: &str, out: Option<PathBuf>, max_rows: usize, conn: &ConnArgs) -> Result<()> {
+    let (db, _srv) = conn.open()?;
+    let t = Instant::now();
+    let Some(out) = out else {
+        let mut cur = db.query_arrow(sql)?;
+        let mut shown: Vec<RecordBatch> = Vec::new();
+        let (mut rows, mut kept) = (0usize, 0usize);
+        while let Some(b) = cur.next_arrow_batch()? {
+            rows += b.num_rows();
+            if kept < max_rows {
+                let take = b.num_rows().min(max_rows - kept);
+                kept += take;
+                shown.push(b.slice(0, take));
+            }
+        }
+        if let Some(questdb_arrow::client::Terminal::ExecDone { rows_affected, .. }) =
+            cur.terminal()
+        {
+            println!("OK, {rows_affected} rows affected");
+            return Ok(());
+        }
+        if shown.is_empty() {
+            shown.push(RecordBatch::new_empty(cur.schema()));
+        }
+        let table = arrow::util::pretty::pretty_format_batches(&shown)
+            .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
+        println!("{table}");
+        println!(
+            "{rows} rows in {:.3} s{}",
+            t.elapsed().as_secs_f64(),
+            if rows > kept {
+                format!(" (first {kept} shown)")
+            } else {
+                String::new()
+            }
+        );
+        return Ok(());
+    };
+    let (rows, batches) = match ext(&out).as_str() {
+        "parquet" | "pq" => {
+            let s = questdb_arrow::parquet_io::export_parquet(&db, sql, &out)?;
+            (s.rows, s.batches)
+        }
+        "arrow" | "feather" | "ipc" | "csv" => {
+            let mut cur = db.query_arrow(sql)?;
+            let file = File::create(&out).map_err(|e| write_err(&out, e))?;
+            let (mut rows, mut batches) = (0u64, 0u64);
+            if ext(&out) == "csv" {
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(file);
+                while let Some(b) = cur.next_arrow_batch()? {
+                    rows += b.num_rows() as u64;
+                    batches += 1;
+                    w.write(&b).map_err(|e| write_err(&out, e))?;
+                }
+            } else {
+                let mut w = arrow::ipc::writer::FileWriter::try_new(file, &cur.schema())
+                    .map_err(|e| write_err(&out, e))?;
+                while let Some(b) = cur.next_arrow_batch()? {
+                    rows += b.num_rows() as u64;
+                    batches += 1;
+                    w.write(&b).map_err(|e| write_err(&out, e))?;
+                }
+                w.finish().map_err(|e| write_err(&out, e))?;
+            }
+            (rows, batches)
+        }
+        other => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "--out {}: unknown file type {other:?}; use .parquet, .arrow/.feather or .csv",
+                    out.display()
+                ),
+            ));
+        }
+    };
+    println!(
+        "wrote {rows} rows in {batches} batches to {} in {:.2} s",
+        out.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> questdb_arrow::Result<()> {
     match cli.cmd {
+        Cmd::Load {
+            file,
+            table,
+            timestamp,
+            symbols,
+            batch_rows,
+            conn,
+        } => load(&file, &table, timestamp, symbols, batch_rows, &conn),
+        Cmd::Query {
+            sql,
+            out,
+            max_rows,
+            conn,
+        } => query(&sql, out, max_rows, &conn),
         Cmd::Serve {
             bind,
             data_dir,

@@ -90,3 +90,238 @@ fn bad_arguments_fail_with_a_clear_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not-an-address"));
 }
+
+mod files {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use questdb_arrow::server::Server;
+
+    fn cli(args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
+            .args(args)
+            .env_remove("QDB_CLIENT_CONF")
+            .output()
+            .expect("binary runs")
+    }
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("qa-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn batch(n: usize) -> RecordBatch {
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new(
+                    "ts",
+                    DataType::Timestamp(TimeUnit::Microsecond, None),
+                    false,
+                ),
+                Field::new("sym", DataType::Utf8, false),
+                Field::new("v", DataType::Float64, true),
+            ])),
+            vec![
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    (0..n).map(|i| 1_700_000_000_000_000 + i as i64),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("s{}", i % 3)),
+                )),
+                Arc::new(Float64Array::from_iter(
+                    (0..n).map(|i| (i % 10 != 0).then_some(i as f64)),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn write_inputs(d: &Path, b: &RecordBatch) {
+        let f = std::fs::File::create(d.join("in.parquet")).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, b.schema(), None).unwrap();
+        w.write(b).unwrap();
+        w.close().unwrap();
+        let f = std::fs::File::create(d.join("in.arrow")).unwrap();
+        let mut w = arrow::ipc::writer::FileWriter::try_new(f, &b.schema()).unwrap();
+        w.write(b).unwrap();
+        w.finish().unwrap();
+        let mut csv = String::from("id,name,x\n");
+        for i in 0..b.num_rows() {
+            csv.push_str(&format!("{i},n{i},{}.5\n", i * 2));
+        }
+        std::fs::write(d.join("in.csv"), csv).unwrap();
+    }
+
+    #[test]
+    fn load_and_query_every_file_type() {
+        let d = dir("files");
+        let b = batch(1000);
+        write_inputs(&d, &b);
+        let srv = Server::builder().bind("127.0.0.1:0").start().unwrap();
+        let conf = srv.conf_string();
+        let p = |f: &str| d.join(f).to_string_lossy().into_owned();
+
+        let o = cli(&[
+            "load",
+            &p("in.parquet"),
+            "--table",
+            "t_pq",
+            "--timestamp",
+            "ts",
+            "--symbol",
+            "sym",
+            "--conf",
+            &conf,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains("loaded 1000 rows into t_pq"),
+            "{}",
+            text(&o.stdout)
+        );
+        let t = srv.table_batch("t_pq").unwrap();
+        assert_eq!(t.num_rows(), 1000);
+        let sym = t.schema().field_with_name("sym").unwrap().clone();
+        assert_eq!(
+            sym.metadata()
+                .get("questdb.column_type")
+                .map(String::as_str),
+            Some("symbol")
+        );
+
+        let o = cli(&[
+            "load",
+            &p("in.arrow"),
+            "--table",
+            "t_ipc",
+            "--timestamp",
+            "ts",
+            "--conf",
+            &conf,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(srv.table_batch("t_ipc").unwrap().num_rows(), 1000);
+        let o = cli(&["load", &p("in.csv"), "--table", "t_csv", "--conf", &conf]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(srv.table_batch("t_csv").unwrap().num_rows(), 1000);
+
+        // To the terminal.
+        let o = cli(&["query", "SELECT count(*) AS n FROM t_pq", "--conf", &conf]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(text(&o.stdout).contains("1000"), "{}", text(&o.stdout));
+        // Into files.
+        let o = cli(&[
+            "query",
+            "SELECT * FROM t_pq",
+            "--out",
+            &p("out.parquet"),
+            "--conf",
+            &conf,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(d.join("out.parquet")).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(r.map(|b| b.unwrap().num_rows()).sum::<usize>(), 1000);
+        let o = cli(&[
+            "query",
+            "SELECT * FROM t_ipc",
+            "--out",
+            &p("out.arrow"),
+            "--conf",
+            &conf,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let r = arrow::ipc::reader::FileReader::try_new(
+            std::fs::File::open(d.join("out.arrow")).unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.map(|b| b.unwrap().num_rows()).sum::<usize>(), 1000);
+        let o = cli(&[
+            "query",
+            "SELECT id, name FROM t_csv ORDER BY id",
+            "--out",
+            &p("out.csv"),
+            "--conf",
+            &conf,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let csv = std::fs::read_to_string(d.join("out.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1001);
+        assert!(csv.lines().nth(1).unwrap().starts_with("0,n0"), "{csv:.60}");
+        // Embedded: no server needed.
+        let o = cli(&["query", "SELECT 41 + 1 AS answer", "--embedded"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(text(&o.stdout).contains("42"), "{}", text(&o.stdout));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn bad_file_conf_and_unreachable_server_fail_with_one_line() {
+        let d = dir("bad");
+        let missing = d.join("missing.parquet").to_string_lossy().into_owned();
+        let check = |o: Output, needle: &str| {
+            assert!(!o.status.success());
+            let e = text(&o.stderr);
+            assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+            assert!(e.contains(needle), "{e}");
+        };
+        check(
+            cli(&["load", &missing, "--table", "t", "--embedded"]),
+            "missing.parquet",
+        );
+        let junk = d.join("junk.parquet");
+        std::fs::write(&junk, b"not parquet").unwrap();
+        check(
+            cli(&[
+                "load",
+                &junk.to_string_lossy(),
+                "--table",
+                "t",
+                "--embedded",
+            ]),
+            "junk.parquet",
+        );
+        check(
+            cli(&["load", "data.xlsx", "--table", "t", "--embedded"]),
+            "xlsx",
+        );
+        check(
+            cli(&[
+                "query",
+                "SELECT 1",
+                "--conf",
+                "ws::addr=localhost:9000;bogus=1;",
+            ]),
+            "bogus",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        check(
+            cli(&[
+                "query",
+                "SELECT 1",
+                "--conf",
+                &format!("ws::addr=127.0.0.1:{port};"),
+            ]),
+            &port.to_string(),
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

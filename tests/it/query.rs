@@ -392,3 +392,88 @@ fn same_query_read_by_questdb_rs_gives_equal_data() {
         assert_eq!(a, b, "column {}", f.name());
     }
 }
+
+#[test]
+fn parquet_load_streams_row_groups_and_export_round_trips() {
+    use questdb_arrow::parquet_io::{ParquetOptions, export_parquet, ingest_parquet_with};
+    let (_srv, db) = start(Server::builder());
+    let d = std::env::temp_dir().join(format!("qa-parquet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let n = 10_000;
+    let b = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, None), false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("v", DataType::Float64, true),
+        ])),
+        vec![
+            Arc::new(TimestampNanosecondArray::from_iter_values(
+                (0..n).map(|i| 1_700_000_000_000_000_000 + i as i64 * 1000),
+            )),
+            Arc::new(StringArray::from_iter(
+                (0..n).map(|i| (i % 9 != 0).then(|| format!("name {i}"))),
+            )),
+            Arc::new(Float64Array::from_iter(
+                (0..n).map(|i| (i % 4 != 0).then_some(i as f64)),
+            )),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1000))
+        .build();
+    let f = std::fs::File::create(d.join("in.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, b.schema(), Some(props)).unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+
+    let sum = ingest_parquet_with(
+        &db,
+        d.join("in.parquet"),
+        "pq_in",
+        &IngestOptions::new().timestamp_column("ts"),
+        ParquetOptions { batch_rows: 700 },
+    )
+    .unwrap();
+    assert_eq!(sum.rows, 10_000);
+    assert!(sum.batches >= 15, "{sum:?}");
+
+    let out = d.join("out.parquet");
+    let e = export_parquet(&db, "SELECT name, v FROM pq_in", &out).unwrap();
+    assert_eq!(e.rows, 10_000);
+    let back: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&out).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let back = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
+    for c in ["name", "v"] {
+        let got = cells(
+            back.column_by_name(c).unwrap(),
+            back.column_by_name(c).unwrap().data_type(),
+        );
+        let want = cells(
+            b.column_by_name(c).unwrap(),
+            b.column_by_name(c).unwrap().data_type(),
+        );
+        assert_eq!(got, want, "{c}");
+    }
+    // A missing file and a failing query name what is wrong.
+    let e = ingest_parquet_with(
+        &db,
+        d.join("nope.parquet"),
+        "pq_in",
+        &IngestOptions::new(),
+        ParquetOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("nope.parquet"), "{e}");
+    assert!(export_parquet(&db, "SELEC", d.join("bad.parquet")).is_err());
+    assert!(!d.join("bad.parquet").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
