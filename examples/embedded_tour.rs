@@ -1,6 +1,7 @@
 //! The main job on a fresh machine: start the embedded QWP server, ingest a
-//! generated W1 stream (timestamp, SYMBOL, 4 DOUBLE, 2 LONG, VARCHAR), then
-//! query it back with SQL and print the first rows.
+//! generated W1 stream (timestamp, SYMBOL, 4 DOUBLE, 2 LONG, VARCHAR),
+//! export it to Parquet and load that file back into a second table, then
+//! query it with SQL (streamed and with binds) and print the first rows.
 //!
 //! Run: `cargo run --release --features server --example embedded_tour [ROWS]`
 //!
@@ -102,6 +103,34 @@ fn main() -> questdb_arrow::Result<()> {
         sum.rows_per_sec(),
         sum.bytes as f64 / sum.elapsed.as_secs_f64() / 1e6
     );
+
+    // Parquet out and back in: export the table with a streaming query,
+    // then load the file into a second table (row groups streamed).
+    let dir = std::env::temp_dir().join(format!("qa-tour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| questdb_arrow::Error::new(questdb_arrow::ErrorKind::Io, e.to_string()))?;
+    let file = dir.join("w1.parquet");
+    let t = Instant::now();
+    let exported = questdb_arrow::parquet_io::export_parquet(&db, "SELECT * FROM w1", &file)?;
+    println!(
+        "exported {} rows to {} in {:.2} s",
+        exported.rows,
+        file.display(),
+        t.elapsed().as_secs_f64()
+    );
+    let loaded = questdb_arrow::parquet_io::ingest_parquet(
+        &db,
+        &file,
+        "w1_from_parquet",
+        &IngestOptions::new().timestamp_column("timestamp"),
+    )?;
+    println!(
+        "loaded {} rows from Parquet in {:.2} s: {:.0} rows/s",
+        loaded.rows,
+        loaded.elapsed.as_secs_f64(),
+        loaded.rows_per_sec()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 
     // Stream the table back: batches arrive while the previous one is
     // being counted (the cursor reads ahead on its own thread).

@@ -325,3 +325,107 @@ mod files {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+/// Loading a Parquet file whose decoded data is several times the
+/// documented memory bound keeps the loader's peak RSS well under the data
+/// size (measured on the CLI child process, polled from /proc).
+#[cfg(target_os = "linux")]
+#[test]
+fn parquet_load_memory_stays_bounded() {
+    use std::sync::Arc;
+
+    use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    let dir = std::env::temp_dir().join(format!("qa-cli-rss-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(50_000))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        schema.clone(),
+        Some(props),
+    )
+    .unwrap();
+    let (rows, chunk) = (1_200_000usize, 50_000usize);
+    for start in (0..rows).step_by(chunk) {
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    (start..start + chunk).map(|i| i as i64),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (start..start + chunk).map(|i| format!("{i:0120}")),
+                )),
+            ],
+        )
+        .unwrap();
+        w.write(&b).unwrap();
+    }
+    w.close().unwrap();
+    let data_mb = rows * (8 + 120 + 4) / 1_000_000;
+
+    let srv = questdb_arrow::server::Server::builder()
+        .bind("127.0.0.1:0")
+        .sink(true)
+        .start()
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
+        .args(["load"])
+        .arg(&path)
+        .args([
+            "--table",
+            "big",
+            "--timestamp",
+            "ts",
+            "--batch-rows",
+            "16384",
+        ])
+        .args(["--conf", &srv.conf_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file)
+            && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kb: u64 = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(status.success());
+    let peak_mb = peak_kb / 1024;
+    // Documented bound: one decoded row group (~7 MB here) plus
+    // (in_flight_frames + 2) × batch_rows rows (~22 MB) plus the process
+    // itself; allow a generous margin, still far below the data size.
+    eprintln!("parquet load: peak RSS {peak_mb} MB for {data_mb} MB of decoded data");
+    assert!(peak_mb > 0, "RSS was never sampled");
+    assert!(
+        peak_mb < 120 && (peak_mb as usize) < data_mb,
+        "peak RSS {peak_mb} MB for {data_mb} MB of data"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
