@@ -6,7 +6,9 @@
 //!   payloads (zero-copy where layouts agree, columns in parallel);
 //!   `reference` = Arrow → owned `ColumnData` → encode; `peer` =
 //!   questdb-rs's chunk encoder (`_bench_internals::bench_encode_chunk_into`,
-//!   unmasked QWP messages: it does less work than `fast`).
+//!   unmasked QWP messages: it does less work than `fast`);
+//!   `fast_unmasked` = `fast` into a plain buffer, the like-for-like
+//!   comparison with the peer's bench path.
 //! - T1: end to end over loopback into the embedded server in sink mode
 //!   (decode + ack, no storage), batches of 100 000 rows: ours
 //!   `QuestDb::ingest` (streaming, pipelined), ours `flush_arrow_batch`
@@ -155,13 +157,18 @@ fn plan(batch: &RecordBatch) -> (Vec<String>, Vec<QwpType>) {
     (names, types)
 }
 
-/// Writes one masked frame of `len` bytes into the reused buffer: header,
-/// an empty delta dictionary, then the block `write` puts.
-fn frame(buf: &mut Vec<u8>, len: usize, write: impl FnOnce(&mut Out<'_>)) {
+/// Writes one frame of `len` bytes into the reused buffer (masked as a
+/// WebSocket client must, or plain as the peer's encoder bench measures):
+/// header, an empty delta dictionary, then the block `write` puts.
+fn frame(buf: &mut Vec<u8>, len: usize, masked: bool, write: impl FnOnce(&mut Out<'_>)) {
     if buf.len() < len {
         buf.resize(len, 0);
     }
-    let mut out = Out::masked(&mut buf[..len], [7, 8, 9, 10], 0);
+    let mut out = if masked {
+        Out::masked(&mut buf[..len], [7, 8, 9, 10], 0)
+    } else {
+        Out::plain(&mut buf[..len])
+    };
     Header {
         version: 1,
         flags: 0x0C,
@@ -174,7 +181,7 @@ fn frame(buf: &mut Vec<u8>, len: usize, write: impl FnOnce(&mut Out<'_>)) {
     write(&mut out);
 }
 
-fn encode_fast(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> usize {
+fn encode_fast(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict, masked: bool) -> usize {
     let (names, types) = plan(batch);
     let mut total = 0;
     for start in (0..batch.num_rows()).step_by(FRAME_ROWS) {
@@ -182,7 +189,7 @@ fn encode_fast(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> usize
         let block = BlockEncoder::new(&slice, names.clone(), types.clone(), &Layout::INGRESS, dict)
             .unwrap();
         let len = HEADER_LEN + 2 + block.encoded_len("w", true);
-        frame(buf, len, |out| block.write("w", true, out));
+        frame(buf, len, masked, |out| block.write("w", true, out));
         total += len;
     }
     total
@@ -214,7 +221,7 @@ fn encode_reference(batch: &RecordBatch, buf: &mut Vec<u8>, dict: &mut Dict) -> 
             data,
         };
         let len = HEADER_LEN + 2 + block.encoded_len(&Layout::INGRESS);
-        frame(buf, len, |out| block.encode(&Layout::INGRESS, out));
+        frame(buf, len, true, |out| block.encode(&Layout::INGRESS, out));
         total += len;
     }
     total
@@ -356,8 +363,8 @@ fn bench_t0(c: &mut Criterion) {
             .iter()
             .map(|a| a.get_buffer_memory_size())
             .sum();
-        let (mut b1, mut b2, mut b3) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut d1, mut d2) = (Dict::default(), Dict::default());
+        let (mut b1, mut b2, mut b3, mut b4) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut d1, mut d2, mut d4) = (Dict::default(), Dict::default(), Dict::default());
         let mut st = questdb::ingress::column_sender::_bench_internals::BenchEncoderState::new();
         let secs = if rows >= 1_000_000 { 8 } else { 1 };
         let res = measure(
@@ -366,12 +373,15 @@ fn bench_t0(c: &mut Criterion) {
             rows,
             secs,
             &mut [
-                ("fast", &mut || encode_fast(&batch, &mut b1, &mut d1)),
+                ("fast", &mut || encode_fast(&batch, &mut b1, &mut d1, true)),
                 ("reference", &mut || {
                     encode_reference(&batch, &mut b2, &mut d2)
                 }),
                 ("questdb_rs_7_2_1", &mut || {
                     encode_peer(&batch, &mut b3, &mut st)
+                }),
+                ("fast_unmasked", &mut || {
+                    encode_fast(&batch, &mut b4, &mut d4, false)
                 }),
             ],
         );
@@ -388,8 +398,9 @@ fn bench_t0(c: &mut Criterion) {
             ));
         }
         println!(
-            "ingest T0 {w}: fast / peer {:.2}x, fast / reference {:.2}x",
+            "ingest T0 {w}: fast / peer {:.2}x (unmasked, like the peer's bench: {:.2}x), fast / reference {:.2}x",
             res[2].1 / res[0].1,
+            res[2].1 / res[3].1,
             res[1].1 / res[0].1
         );
     }

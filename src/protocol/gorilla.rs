@@ -154,16 +154,30 @@ impl<'a> BitWriter<'a> {
         }
     }
 
+    /// Appends the low `bits` (≤ 36) of `value`. At most 7 bits stay in
+    /// the accumulator between calls, so it never holds more than 43.
     #[inline]
     fn put(&mut self, value: u64, bits: u32) {
         self.acc |= value << self.nbits;
         self.nbits += bits;
-        while self.nbits >= 8 {
-            self.buf[self.pos] = self.acc as u8;
-            self.pos += 1;
-            self.acc >>= 8;
-            self.nbits -= 8;
+        let whole = (self.nbits / 8) as usize;
+        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + 8) {
+            // Fast path: store all 8 accumulator bytes at once; only the
+            // `whole` complete ones count, the rest is overwritten by the
+            // next store (or by `finish`).
+            dst.copy_from_slice(&self.acc.to_le_bytes());
+        } else {
+            for (k, b) in self.acc.to_le_bytes()[..whole].iter().enumerate() {
+                self.buf[self.pos + k] = *b;
+            }
         }
+        self.pos += whole;
+        self.acc = if whole == 8 {
+            0
+        } else {
+            self.acc >> (whole * 8)
+        };
+        self.nbits -= whole as u32 * 8;
     }
 
     fn finish(mut self) {
