@@ -35,8 +35,8 @@ pub const MAX_IDLE_CONNECTIONS: usize = 16;
 /// ```
 pub struct QuestDb {
     conf: Conf,
-    senders: Mutex<Vec<Sender>>,
-    readers: Mutex<Vec<Reader>>,
+    senders: Pool<Sender>,
+    readers: Pool<Reader>,
     closed: AtomicBool,
 }
 
@@ -54,74 +54,98 @@ impl std::fmt::Debug for QuestDb {
     }
 }
 
-/// A pooled ingest connection borrowed from [`QuestDb::borrow_sender`];
-/// it goes back to the pool when dropped (unless it failed).
-pub struct PooledSender<'a> {
-    db: &'a QuestDb,
-    sender: Option<Sender>,
+/// What a pool needs to know of a connection it keeps.
+pub trait Poolable: Send {
+    /// Whether it can be reused (a failed connection is dropped instead).
+    fn reusable(&self) -> bool;
 }
 
-impl Deref for PooledSender<'_> {
-    type Target = Sender;
-    fn deref(&self) -> &Sender {
-        self.sender.as_ref().expect("present until drop")
+impl Poolable for Sender {
+    fn reusable(&self) -> bool {
+        self.is_connected()
     }
 }
 
-impl DerefMut for PooledSender<'_> {
-    fn deref_mut(&mut self) -> &mut Sender {
-        self.sender.as_mut().expect("present until drop")
+impl Poolable for Reader {
+    fn reusable(&self) -> bool {
+        self.is_connected()
     }
 }
 
-impl Drop for PooledSender<'_> {
-    fn drop(&mut self) {
-        if let Some(s) = self.sender.take()
-            && s.is_connected()
-            && !self.db.closed.load(Ordering::SeqCst)
-            && let Ok(mut idle) = self.db.senders.lock()
+/// Idle connections of one kind.
+struct Pool<T>(Mutex<Vec<T>>);
+
+impl<T> Pool<T> {
+    fn new() -> Self {
+        Pool(Mutex::new(Vec::new()))
+    }
+
+    fn take(&self) -> Result<Option<T>> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| Error::new(ErrorKind::Closed, "connection pool poisoned"))?
+            .pop())
+    }
+
+    fn put(&self, item: T) {
+        if let Ok(mut idle) = self.0.lock()
             && idle.len() < MAX_IDLE_CONNECTIONS
         {
-            idle.push(s);
+            idle.push(item);
         }
     }
+
+    fn clear(&self) {
+        if let Ok(mut idle) = self.0.lock() {
+            idle.clear();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().map_or(0, |v| v.len())
+    }
 }
 
-/// A pooled query connection borrowed from [`QuestDb::borrow_reader`];
-/// it goes back to the pool when dropped (unless it failed).
-pub struct PooledReader<'a> {
+/// A connection borrowed from a [`QuestDb`] pool; it goes back when
+/// dropped (unless it failed or the handle was closed).
+pub struct Pooled<'a, T: Poolable> {
     db: &'a QuestDb,
-    reader: Option<Reader>,
+    pool: &'a Pool<T>,
+    item: Option<T>,
 }
 
-impl std::fmt::Debug for PooledReader<'_> {
+/// A pooled ingest connection ([`QuestDb::borrow_sender`]).
+pub type PooledSender<'a> = Pooled<'a, Sender>;
+/// A pooled query connection ([`QuestDb::borrow_reader`]).
+pub type PooledReader<'a> = Pooled<'a, Reader>;
+
+impl<T: Poolable + std::fmt::Debug> std::fmt::Debug for Pooled<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.reader.fmt(f)
+        self.item.fmt(f)
     }
 }
 
-impl Deref for PooledReader<'_> {
-    type Target = Reader;
-    fn deref(&self) -> &Reader {
-        self.reader.as_ref().expect("present until drop")
+impl<T: Poolable> Deref for Pooled<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.item.as_ref().expect("present until drop")
     }
 }
 
-impl DerefMut for PooledReader<'_> {
-    fn deref_mut(&mut self) -> &mut Reader {
-        self.reader.as_mut().expect("present until drop")
+impl<T: Poolable> DerefMut for Pooled<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.item.as_mut().expect("present until drop")
     }
 }
 
-impl Drop for PooledReader<'_> {
+impl<T: Poolable> Drop for Pooled<'_, T> {
     fn drop(&mut self) {
-        if let Some(r) = self.reader.take()
-            && r.is_connected()
+        if let Some(item) = self.item.take()
+            && item.reusable()
             && !self.db.closed.load(Ordering::SeqCst)
-            && let Ok(mut idle) = self.db.readers.lock()
-            && idle.len() < MAX_IDLE_CONNECTIONS
         {
-            idle.push(r);
+            self.pool.put(item);
         }
     }
 }
@@ -153,8 +177,8 @@ impl QuestDb {
         }
         Ok(QuestDb {
             conf,
-            senders: Mutex::new(Vec::new()),
-            readers: Mutex::new(Vec::new()),
+            senders: Pool::new(),
+            readers: Pool::new(),
             closed: AtomicBool::new(false),
         })
     }
@@ -171,41 +195,32 @@ impl QuestDb {
         Ok(())
     }
 
+    fn borrow<'a, T: Poolable>(
+        &'a self,
+        pool: &'a Pool<T>,
+        open: impl FnOnce(&Conf) -> Result<T>,
+    ) -> Result<Pooled<'a, T>> {
+        self.check_open()?;
+        let item = match pool.take()? {
+            Some(item) => item,
+            None => open(&self.conf)?,
+        };
+        Ok(Pooled {
+            db: self,
+            pool,
+            item: Some(item),
+        })
+    }
+
     /// Borrows an ingest connection: an idle one, or a new one.
     pub fn borrow_sender(&self) -> Result<PooledSender<'_>> {
-        self.check_open()?;
-        let idle = self
-            .senders
-            .lock()
-            .map_err(|_| Error::new(ErrorKind::Closed, "connection pool poisoned"))?
-            .pop();
-        let sender = match idle {
-            Some(s) => s,
-            None => Sender::connect(&self.conf)?,
-        };
-        Ok(PooledSender {
-            db: self,
-            sender: Some(sender),
-        })
+        self.borrow(&self.senders, Sender::connect)
     }
 
     /// Borrows a query connection: an idle one, or a new one (which reads
     /// the server's SERVER_INFO first).
     pub fn borrow_reader(&self) -> Result<PooledReader<'_>> {
-        self.check_open()?;
-        let idle = self
-            .readers
-            .lock()
-            .map_err(|_| Error::new(ErrorKind::Closed, "connection pool poisoned"))?
-            .pop();
-        let reader = match idle {
-            Some(r) => r,
-            None => Reader::connect(&self.conf)?,
-        };
-        Ok(PooledReader {
-            db: self,
-            reader: Some(reader),
-        })
+        self.borrow(&self.readers, Reader::connect)
     }
 
     /// A query on a pooled connection, to add binds and options to:
@@ -271,21 +286,17 @@ impl QuestDb {
     /// [`ErrorKind::Closed`]. Borrowed connections close when returned.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        if let Ok(mut idle) = self.senders.lock() {
-            idle.clear();
-        }
-        if let Ok(mut idle) = self.readers.lock() {
-            idle.clear();
-        }
+        self.senders.clear();
+        self.readers.clear();
     }
 
     /// Idle pooled query connections (for tests and metrics).
     pub fn idle_readers(&self) -> usize {
-        self.readers.lock().map_or(0, |v| v.len())
+        self.readers.len()
     }
 
     /// Idle pooled ingest connections (for tests and metrics).
     pub fn idle_senders(&self) -> usize {
-        self.senders.lock().map_or(0, |v| v.len())
+        self.senders.len()
     }
 }

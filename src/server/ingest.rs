@@ -47,7 +47,18 @@ fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-impl Conn<'_> {
+impl<'s> Conn<'s> {
+    fn new(shared: &'s Shared) -> Conn<'s> {
+        Conn {
+            shared,
+            dict: Vec::new(),
+            pending: Vec::new(),
+            pending_rows: 0,
+            tables_seen: Vec::new(),
+            aborted: None,
+        }
+    }
+
     fn respond(&mut self, sequence: i64, frame: &[u8]) -> Response {
         // The flags byte follows the magic and the version.
         let deferred = frame.get(5).is_some_and(|f| f & FLAG_DEFER_COMMIT != 0);
@@ -244,14 +255,7 @@ pub(super) fn feed<'f>(
     shared: &Shared,
     frames: impl IntoIterator<Item = &'f [u8]>,
 ) -> Vec<Response> {
-    let mut conn = Conn {
-        shared,
-        dict: Vec::new(),
-        pending: Vec::new(),
-        pending_rows: 0,
-        tables_seen: Vec::new(),
-        aborted: None,
-    };
+    let mut conn = Conn::new(shared);
     frames
         .into_iter()
         .enumerate()
@@ -264,14 +268,7 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
     let close_after = faults
         .close_after_frames
         .filter(|_| faults.close_first_connections.is_none_or(|k| conn_no < k));
-    let mut conn = Conn {
-        shared,
-        dict: Vec::new(),
-        pending: Vec::new(),
-        pending_rows: 0,
-        tables_seen: Vec::new(),
-        aborted: None,
-    };
+    let mut conn = Conn::new(shared);
     let mut seq: i64 = 0;
     ws.get_ref()
         .tcp()
