@@ -927,3 +927,18 @@ fn same_batches_from_questdb_rs_and_ours_store_the_same_table() {
         assert!(ta == tp || allowed, "column {c}: ours {ta:?}, peer {tp:?}");
     }
 }
+
+#[test]
+fn max_rows_per_frame_caps_every_frame() {
+    use questdb_arrow::client::{IngestOptions, QuestDb};
+    let (srv, conf) = start();
+    let db = QuestDb::from_conf(conf).unwrap();
+    let opts = IngestOptions::new()
+        .timestamp_column("ts")
+        .max_rows_per_frame(100);
+    let sum = db.ingest_batches("capped", [batch(1000)], &opts).unwrap();
+    // 1000 rows at most 100 per frame: at least 10 frames, one commit.
+    assert!(sum.frames >= 10, "{sum:?}");
+    assert_eq!((sum.rows, sum.batches), (1000, 1));
+    assert_eq!(srv.table_batch("capped").unwrap().num_rows(), 1000);
+}
