@@ -14,14 +14,9 @@
 //! `$CARGO_TARGET_DIR/bench-summary/query.json`. `QA_BENCH_ROWS` sets the
 //! rows (default 1 M).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{
-    ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
-};
-use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use arrow::array::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use questdb_arrow::client::{BatchDecoder, IngestOptions, QuestDb};
 use questdb_arrow::protocol::egress::{
@@ -30,85 +25,8 @@ use questdb_arrow::protocol::egress::{
 use questdb_arrow::server::Server;
 use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 
-fn generate(id: &str, rows: usize) -> RecordBatch {
-    let seed = std::cell::Cell::new(0x9E37_79B9_7F4A_7C15u64);
-    let rnd = || {
-        let mut x = seed.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        seed.set(x);
-        x
-    };
-    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from_iter_values(
-        (0..rows).map(|i| 1_700_000_000_000_000 + i as i64 * 1000),
-    ));
-    let sym = |card: usize| -> ArrayRef {
-        let names: Vec<String> = (0..card).map(|i| format!("SYM{i:02}")).collect();
-        let d: DictionaryArray<Int32Type> = (0..rows)
-            .map(|_| names[(rnd() % card as u64) as usize].as_str())
-            .collect();
-        Arc::new(d)
-    };
-    let f64s = || -> ArrayRef {
-        Arc::new(Float64Array::from_iter_values(
-            (0..rows).map(|_| (rnd() >> 11) as f64 / 1e6),
-        ))
-    };
-    let mut cols: Vec<(&str, ArrayRef)> = vec![("ts", ts)];
-    match id {
-        "W1" => {
-            cols.push(("sym", sym(64)));
-            for n in ["d1", "d2", "d3", "d4"] {
-                cols.push((n, f64s()));
-            }
-            for n in ["l1", "l2"] {
-                cols.push((
-                    n,
-                    Arc::new(Int64Array::from_iter_values(
-                        (0..rows).map(|_| rnd() as i64),
-                    )),
-                ));
-            }
-            cols.push((
-                "note",
-                Arc::new(StringArray::from_iter_values(
-                    (0..rows).map(|_| format!("n{:015}", rnd() % 1_000_000_000_000_000)),
-                )),
-            ));
-        }
-        "W6" => {
-            cols.push(("symbol", sym(27)));
-            cols.push(("side", sym(2)));
-            cols.push(("price", f64s()));
-            cols.push(("amount", f64s()));
-        }
-        _ => panic!("unknown workload {id}"),
-    }
-    let fields: Vec<Field> = cols
-        .iter()
-        .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
-        .collect();
-    let fields: Vec<Field> = fields
-        .into_iter()
-        .map(|f| {
-            if f.name() == "ts" {
-                Field::new(
-                    "ts",
-                    DataType::Timestamp(TimeUnit::Microsecond, None),
-                    false,
-                )
-            } else {
-                f
-            }
-        })
-        .collect();
-    RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        cols.into_iter().map(|(_, a)| a).collect(),
-    )
-    .unwrap()
-}
+mod common;
+use common::generate;
 
 /// The RESULT_BATCH frames of `sql`, as the server sent them.
 fn record(port: u16, sql: &str) -> Vec<Vec<u8>> {

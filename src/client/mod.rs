@@ -21,17 +21,18 @@ pub use query::{BatchDecoder, Cursor, Decoded, Query, QueryResult, Reader, Termi
 pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};
 
 /// Walks `conf`'s addresses in order and returns the first connection
-/// `connect` opens. Auth and config errors are terminal (later endpoints
-/// would fail the same way); other errors move on to the next address.
+/// `connect` opens, with the options it was opened with (reconnects reuse
+/// them). Auth and config errors are terminal (later endpoints would fail
+/// the same way); other errors move on to the next address.
 pub(crate) fn first_reachable<T>(
     conf: &Conf,
     connect: impl Fn(&ConnectOptions) -> Result<T>,
-) -> Result<T> {
+) -> Result<(T, ConnectOptions)> {
     let mut last = None;
     for addr in &conf.addrs {
         let opts = ConnectOptions::from_conf(conf, addr)?;
         match connect(&opts) {
-            Ok(c) => return Ok(c),
+            Ok(c) => return Ok((c, opts)),
             Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => return Err(e),
             Err(e) => last = Some(e),
         }

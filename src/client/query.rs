@@ -149,13 +149,25 @@ impl BatchDecoder {
     }
 
     /// Decodes one server frame. Batches of other requests than the
-    /// current one must not be fed (their schema differs).
+    /// current one must not be fed (their schema differs); see
+    /// [`Self::decode_for`].
     pub fn decode(&mut self, frame: &[u8]) -> Result<Decoded> {
-        match decode_server_message(frame, self.version)? {
+        self.decode_for(frame, None)
+            .map(|d| d.expect("no request filter, nothing skipped"))
+    }
+
+    /// Like [`Self::decode`], but a RESULT_BATCH of another request than
+    /// `request_id` (a stale one) is skipped without decoding its body:
+    /// `Ok(None)`.
+    pub fn decode_for(&mut self, frame: &[u8], request_id: Option<i64>) -> Result<Option<Decoded>> {
+        Ok(Some(match decode_server_message(frame, self.version)? {
+            ServerMessage::Batch(raw) if request_id.is_some_and(|id| id != raw.request_id) => {
+                return Ok(None);
+            }
             ServerMessage::Batch(raw) => {
                 let request_id = raw.request_id;
                 let batch = decode_batch(self, raw, frame.len())?;
-                Ok(Decoded::Batch { request_id, batch })
+                Decoded::Batch { request_id, batch }
             }
             ServerMessage::Control(c) => {
                 if let ServerControl::CacheReset { mask } = &c
@@ -163,9 +175,9 @@ impl BatchDecoder {
                 {
                     self.dict.clear();
                 }
-                Ok(Decoded::Control(c))
+                Decoded::Control(c)
             }
-        }
+        }))
     }
 }
 
@@ -228,8 +240,7 @@ impl Reader {
     /// Connects to the first reachable address of `conf` and reads
     /// SERVER_INFO.
     pub fn connect(conf: &Conf) -> Result<Reader> {
-        let (s, info, opts) =
-            super::first_reachable(conf, |o| open(o).map(|(s, i)| (s, i, o.clone())))?;
+        let ((s, info), opts) = super::first_reachable(conf, open)?;
         Ok(Reader {
             conf: Some(conf.clone()),
             opts,
@@ -270,10 +281,9 @@ impl Reader {
         }
         let (s, info) = match &self.conf {
             Some(conf) => {
-                let (s, i, o) =
-                    super::first_reachable(conf, |o| open(o).map(|(s, i)| (s, i, o.clone())))?;
+                let (si, o) = super::first_reachable(conf, open)?;
                 self.opts = o;
-                (s, i)
+                si
             }
             None => open(&self.opts)?,
         };
@@ -789,12 +799,10 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
                 return Ok(None);
             };
             // Batches of other requests (stale ones) are skipped unread.
-            if let Ok(ServerMessage::Batch(raw)) = decode_server_message(&frame, s.dec.version)
-                && raw.request_id != id
-            {
+            let Some(decoded) = s.dec.decode_for(&frame, Some(id))? else {
                 return Ok(None);
-            }
-            Ok(match s.dec.decode(&frame)? {
+            };
+            Ok(match decoded {
                 Decoded::Batch { batch, .. } => Some(Event::Batch(batch, frame.len())),
                 Decoded::Control(c) => match c {
                     ServerControl::ResultEnd {

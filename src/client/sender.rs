@@ -315,9 +315,7 @@ fn retriable(e: &Error) -> bool {
 impl Sender {
     /// Connects to the first reachable address of `conf`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
-        let (conn, opts) = super::first_reachable(conf, |o| {
-            Connection::connect(o, Route::Ingest).map(|c| (c, o.clone()))
-        })?;
+        let (conn, opts) = super::first_reachable(conf, |o| Connection::connect(o, Route::Ingest))?;
         Ok(Sender::new(Some(conf.clone()), opts, conn))
     }
 
@@ -566,9 +564,7 @@ impl Sender {
 
     fn open(&mut self) -> Result<()> {
         let (conn, opts) = match &self.conf {
-            Some(conf) => super::first_reachable(conf, |o| {
-                Connection::connect(o, Route::Ingest).map(|c| (c, o.clone()))
-            })?,
+            Some(conf) => super::first_reachable(conf, |o| Connection::connect(o, Route::Ingest))?,
             None => (
                 Connection::connect(&self.opts, Route::Ingest)?,
                 self.opts.clone(),

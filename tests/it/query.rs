@@ -477,3 +477,37 @@ fn parquet_load_streams_row_groups_and_export_round_trips() {
     assert!(!d.join("bad.parquet").exists());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Frames above `PARALLEL_DECODE_MIN_BYTES` have their columns decoded in
+/// parallel; the result is the same as what was written.
+#[test]
+fn large_frames_decode_in_parallel_to_the_same_data() {
+    let (_srv, db) = start(Server::builder().max_batch_rows(50_000));
+    fill(&db, "q_par", 100_000);
+    let mut r = db.borrow_reader().unwrap();
+    // Observe the frame sizes on the wire first: they must reach the
+    // parallel path.
+    let mut cur = r.execute("SELECT * FROM q_par").unwrap();
+    let batches = cur.fetch_all_arrow().unwrap();
+    drop(cur);
+    assert_eq!(batches.len(), 2);
+    let bytes: usize = batches[0]
+        .columns()
+        .iter()
+        .map(|c| c.get_buffer_memory_size())
+        .sum();
+    assert!(
+        bytes >= questdb_arrow::client::query::PARALLEL_DECODE_MIN_BYTES,
+        "{bytes}"
+    );
+    assert_eq!(ids(&batches), (0..100_000).collect::<Vec<i64>>());
+    let px: Vec<Option<String>> = batches
+        .iter()
+        .flat_map(|b| cells(b.column_by_name("px").unwrap(), &DataType::Float64))
+        .collect();
+    let want_arr: ArrayRef = Arc::new(Float64Array::from_iter(
+        (0..100_000).map(|i| (i % 7 != 0).then_some(i as f64 * 0.5)),
+    ));
+    let want = cells(&want_arr, &DataType::Float64);
+    assert_eq!(px, want);
+}
