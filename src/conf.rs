@@ -705,11 +705,16 @@ impl Conf {
     /// Parses the connect string in the `QDB_CLIENT_CONF` environment
     /// variable ([`ENV_VAR`]).
     pub fn from_env() -> Result<Conf> {
-        Conf::from_env_var(ENV_VAR)
+        Conf::from_env_value(ENV_VAR, std::env::var(ENV_VAR))
     }
 
-    fn from_env_var(name: &str) -> Result<Conf> {
-        match std::env::var(name) {
+    /// [`Conf::from_env`] on an already looked-up variable (tests use it
+    /// without touching the process environment).
+    fn from_env_value(
+        name: &str,
+        value: std::result::Result<String, std::env::VarError>,
+    ) -> Result<Conf> {
+        match value {
             Ok(s) => Conf::parse(&s).map_err(|e| e.context(format!("environment variable {name}"))),
             Err(std::env::VarError::NotPresent) => Err(Error::new(
                 ErrorKind::Config,
@@ -2425,29 +2430,22 @@ mod tests {
 
     #[test]
     fn from_env() {
-        // All environment work lives in this one test; the variable is
-        // process-global.
-        // SAFETY: no other test in this crate touches QDB_CLIENT_CONF.
-        let saved = std::env::var_os(ENV_VAR);
-        unsafe { std::env::remove_var(ENV_VAR) };
-        let e = Conf::from_env().unwrap_err();
+        use std::env::VarError;
+        let e = Conf::from_env_value(ENV_VAR, Err(VarError::NotPresent)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config);
         assert!(e.to_string().contains("QDB_CLIENT_CONF is not set"), "{e}");
 
-        unsafe { std::env::set_var(ENV_VAR, "wss::addr=db:1234;username=u;") };
-        let c = Conf::from_env().unwrap();
+        let c = Conf::from_env_value(ENV_VAR, Ok("wss::addr=db:1234;username=u;".into())).unwrap();
         assert_eq!(c.scheme, Scheme::Wss);
         assert_eq!(c.addrs, vec![Addr::new("db", 1234)]);
         assert_eq!(c.username.as_deref(), Some("u"));
 
-        unsafe { std::env::set_var(ENV_VAR, "ws::addr=db;bogus=1") };
-        let e = Conf::from_env().unwrap_err();
+        let e = Conf::from_env_value(ENV_VAR, Ok("ws::addr=db;bogus=1".into())).unwrap_err();
         assert!(e.to_string().contains("QDB_CLIENT_CONF"), "{e}");
         assert!(e.to_string().contains("unknown key `bogus`"), "{e}");
 
-        match saved {
-            Some(v) => unsafe { std::env::set_var(ENV_VAR, v) },
-            None => unsafe { std::env::remove_var(ENV_VAR) },
-        }
+        let bad = VarError::NotUnicode(std::ffi::OsString::from("x"));
+        let e = Conf::from_env_value(ENV_VAR, Err(bad)).unwrap_err();
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
     }
 }

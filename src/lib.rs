@@ -13,6 +13,8 @@
 //! | [`error`] | one [`Error`] with a [`kind()`](Error::kind) to match on | — |
 //! | [`bridge`] | the Arrow ⇄ QWP type mapping, overrides, zero-copy/parallel column encoders, QWP → Arrow decoders | arrow + protocol |
 //! | [`client`] | [`client::QuestDb`] (lazy, pooled): `flush_arrow_batch`, streaming `ingest`; SQL queries | everything above |
+//! | `parquet_io` (feature `parquet`) | streaming Parquet load (`ingest_parquet`) and export (`export_parquet`) | client + parquet |
+//! | `polars_io` (feature `polars`) | `QuestDb::flush_polars_dataframe`, `Cursor::next_polars` / `iter_polars` / `fetch_all_polars`; the crate's only `unsafe` (the Arrow C Data Interface bridge to polars-arrow) | client + polars |
 //! | `server` (feature `server`) | the embedded DataFusion-backed QWP server | everything above |
 //!
 //! ## QWP column types
@@ -34,6 +36,7 @@
 //! | Timestamp(s/ms/µs) | TIMESTAMP `0x0A` (µs) | Timestamp(µs, "UTC") |
 //! | Timestamp(ns) | TIMESTAMP_NANOS `0x10` | Timestamp(ns, "UTC") |
 //! | Date32 / Date64 | DATE `0x0B` | Date64 |
+//! | Duration(unit) | LONG `0x05` (the count of units) | Int64 |
 //! | Decimal64/128/256 | DECIMAL64 `0x13` / DECIMAL128 `0x14` / DECIMAL256 `0x15` | same |
 //! | List of Float64 / Int64 (rectangular) | DOUBLE_ARRAY `0x11` / LONG_ARRAY `0x12` | List |
 //! | UInt16 + char, UInt32 + ipv4, Int64 + geohash bits | CHAR `0x16` / IPv4 `0x18` / GEOHASH `0x0E` | same + metadata |
@@ -75,6 +78,7 @@
 //! assert!(err.to_string().contains("bogus"));
 //! ```
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod bridge;
 pub mod client;
@@ -82,6 +86,8 @@ pub mod conf;
 pub mod error;
 #[cfg(feature = "parquet")]
 pub mod parquet_io;
+#[cfg(feature = "polars")]
+pub mod polars_io;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;

@@ -1,8 +1,9 @@
 //! `questdb-arrow`: command-line tool.
 //!
 //! - `serve`: the embedded QWP server backed by DataFusion;
-//! - `load FILE --table T`: Parquet, Arrow IPC (.arrow/.feather) or CSV into
-//!   a table, streamed, with a progress bar;
+//! - `load FILE --table T [--query SQL]...`: Parquet, Arrow IPC
+//!   (.arrow/.feather) or CSV into a table, streamed, with a progress bar;
+//!   then optionally run queries on the same server and print them;
 //! - `query SQL [--out FILE]`: a result as a table on the terminal, or
 //!   streamed into .parquet / .arrow / .csv.
 //!
@@ -70,20 +71,8 @@ enum Cmd {
     /// Load a .parquet, .arrow/.feather (Arrow IPC file) or .csv file into a
     /// table, streamed in batches (each committed atomically).
     Load {
-        /// The file to load.
-        file: PathBuf,
-        /// Target table.
-        #[arg(long)]
-        table: String,
-        /// Designated timestamp column (a Timestamp column).
-        #[arg(long)]
-        timestamp: Option<String>,
-        /// Send this string column as SYMBOL (repeatable).
-        #[arg(long = "symbol")]
-        symbols: Vec<String>,
-        /// Rows per batch read from the file.
-        #[arg(long, default_value_t = 65_536)]
-        batch_rows: usize,
+        #[command(flatten)]
+        job: LoadJob,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -209,15 +198,35 @@ fn reader_for(
     }
 }
 
-fn load(
-    file: &Path,
-    table: &str,
+/// What `load` was asked to do.
+#[derive(Args)]
+struct LoadJob {
+    /// The file to load.
+    file: PathBuf,
+    /// Target table.
+    #[arg(long)]
+    table: String,
+    /// Designated timestamp column (a Timestamp column).
+    #[arg(long)]
     timestamp: Option<String>,
+    /// Send this string column as SYMBOL (repeatable).
+    #[arg(long = "symbol")]
     symbols: Vec<String>,
+    /// Rows per batch read from the file.
+    #[arg(long, default_value_t = 65_536)]
     batch_rows: usize,
-    conn: &ConnArgs,
-) -> Result<()> {
-    let (reader, total) = reader_for(file, batch_rows.max(1))?;
+    /// After loading, run this SQL and print its result (repeatable;
+    /// handy with --embedded, whose server lives as long as the command).
+    #[arg(long = "query")]
+    queries: Vec<String>,
+    /// Rows printed per --query.
+    #[arg(long, default_value_t = 10)]
+    max_rows: usize,
+}
+
+fn load(job: LoadJob, conn: &ConnArgs) -> Result<()> {
+    let (file, table) = (job.file.as_path(), job.table.as_str());
+    let (reader, total) = reader_for(file, job.batch_rows.max(1))?;
     let (db, _srv) = conn.open()?;
     let bar = match total {
         Some(n) => ProgressBar::new(n).with_style(
@@ -231,10 +240,10 @@ fn load(
     };
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut opts = IngestOptions::new();
-    if let Some(ts) = timestamp {
+    if let Some(ts) = job.timestamp {
         opts = opts.timestamp_column(ts);
     }
-    for s in symbols {
+    for s in job.symbols {
         opts = opts.column_override(s, ColumnOverride::Symbol);
     }
     let pb = bar.clone();
@@ -258,6 +267,47 @@ fn load(
             String::new()
         }
     );
+    for sql in &job.queries {
+        println!("\n{sql}");
+        print_query(&db, sql, job.max_rows)?;
+    }
+    Ok(())
+}
+
+/// Runs `sql` and prints the first `max_rows` rows as a table, then the row
+/// count and time.
+fn print_query(db: &QuestDb, sql: &str, max_rows: usize) -> Result<()> {
+    let t = Instant::now();
+    let mut cur = db.query_arrow(sql)?;
+    let mut shown: Vec<RecordBatch> = Vec::new();
+    let (mut rows, mut kept) = (0usize, 0usize);
+    while let Some(b) = cur.next_arrow_batch()? {
+        rows += b.num_rows();
+        if kept < max_rows {
+            let take = b.num_rows().min(max_rows - kept);
+            kept += take;
+            shown.push(b.slice(0, take));
+        }
+    }
+    if let Some(questdb_arrow::client::Terminal::ExecDone { rows_affected, .. }) = cur.terminal() {
+        println!("OK, {rows_affected} rows affected");
+        return Ok(());
+    }
+    if shown.is_empty() {
+        shown.push(RecordBatch::new_empty(cur.schema()));
+    }
+    let table = arrow::util::pretty::pretty_format_batches(&shown)
+        .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
+    println!("{table}");
+    println!(
+        "{rows} rows in {:.3} s{}",
+        t.elapsed().as_secs_f64(),
+        if rows > kept {
+            format!(" (first {kept} shown)")
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 
@@ -269,39 +319,7 @@ fn query(sql: &str, out: Option<PathBuf>, max_rows: usize, conn: &ConnArgs) -> R
     let (db, _srv) = conn.open()?;
     let t = Instant::now();
     let Some(out) = out else {
-        let mut cur = db.query_arrow(sql)?;
-        let mut shown: Vec<RecordBatch> = Vec::new();
-        let (mut rows, mut kept) = (0usize, 0usize);
-        while let Some(b) = cur.next_arrow_batch()? {
-            rows += b.num_rows();
-            if kept < max_rows {
-                let take = b.num_rows().min(max_rows - kept);
-                kept += take;
-                shown.push(b.slice(0, take));
-            }
-        }
-        if let Some(questdb_arrow::client::Terminal::ExecDone { rows_affected, .. }) =
-            cur.terminal()
-        {
-            println!("OK, {rows_affected} rows affected");
-            return Ok(());
-        }
-        if shown.is_empty() {
-            shown.push(RecordBatch::new_empty(cur.schema()));
-        }
-        let table = arrow::util::pretty::pretty_format_batches(&shown)
-            .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-        println!("{table}");
-        println!(
-            "{rows} rows in {:.3} s{}",
-            t.elapsed().as_secs_f64(),
-            if rows > kept {
-                format!(" (first {kept} shown)")
-            } else {
-                String::new()
-            }
-        );
-        return Ok(());
+        return print_query(&db, sql, max_rows);
     };
     let (rows, batches) = match ext(&out).as_str() {
         "parquet" | "pq" => {
@@ -353,14 +371,7 @@ fn query(sql: &str, out: Option<PathBuf>, max_rows: usize, conn: &ConnArgs) -> R
 
 fn run(cli: Cli) -> questdb_arrow::Result<()> {
     match cli.cmd {
-        Cmd::Load {
-            file,
-            table,
-            timestamp,
-            symbols,
-            batch_rows,
-            conn,
-        } => load(&file, &table, timestamp, symbols, batch_rows, &conn),
+        Cmd::Load { job, conn } => load(job, &conn),
         Cmd::Query {
             sql,
             out,

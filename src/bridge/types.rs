@@ -228,7 +228,7 @@ pub fn qwp_type_of(field: &Field) -> Result<QwpType> {
         DataType::UInt16 if claimed == Some(ColumnType::Char) => plain(ColumnType::Char),
         DataType::UInt16 => plain(ColumnType::Int),
         DataType::UInt32 if claimed == Some(ColumnType::Ipv4) => plain(ColumnType::Ipv4),
-        DataType::UInt32 | DataType::UInt64 => plain(ColumnType::Long),
+        DataType::UInt32 | DataType::UInt64 | DataType::Duration(_) => plain(ColumnType::Long),
         DataType::Float16 | DataType::Float32 => plain(ColumnType::Float),
         DataType::Float64 => plain(ColumnType::Double),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => plain(if symbol {
@@ -337,6 +337,7 @@ mod tests {
         let t = |dt: DataType| qwp_type_of(&Field::new("x", dt, true)).unwrap();
         assert_eq!(t(DataType::Int32).ty, ColumnType::Int);
         assert_eq!(t(DataType::UInt64).ty, ColumnType::Long);
+        assert_eq!(t(DataType::Duration(TimeUnit::Millisecond)).ty, ColumnType::Long);
         let ms = t(DataType::Timestamp(TimeUnit::Millisecond, None));
         assert_eq!((ms.ty, ms.ts_multiplier), (ColumnType::Timestamp, 1000));
         assert_eq!(

@@ -162,6 +162,57 @@ mod files {
     }
 
     #[test]
+    fn main_job_loads_the_shipped_sample_and_queries_it_back() {
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/trades.parquet");
+        let o = cli(&[
+            "load",
+            sample,
+            "--table",
+            "trades",
+            "--timestamp",
+            "ts",
+            "--embedded",
+            "--query",
+            "SELECT * FROM trades LIMIT 5",
+            "--query",
+            "SELECT symbol, count(*) AS n FROM trades GROUP BY symbol ORDER BY symbol",
+            "--max-rows",
+            "3",
+        ]);
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(out.contains("loaded 100000 rows into trades"), "{out}");
+        assert!(out.contains("rows/s"), "{out}");
+        // The first query: five rows, three shown, in timestamp order.
+        assert!(
+            out.contains("5 rows in") && out.contains("(first 3 shown)"),
+            "{out}"
+        );
+        assert!(out.contains("| 2026-01-01T00:00:00Z "), "{out}");
+        assert!(out.contains("| 1        |"), "trade_id 1 first: {out}");
+        // The second: eight symbols, ADA-USD first.
+        assert!(
+            out.contains("8 rows in") && out.contains("| ADA-USD "),
+            "{out}"
+        );
+
+        // A failing query after a good load is one line and exit 1.
+        let o = cli(&[
+            "load",
+            sample,
+            "--table",
+            "t",
+            "--embedded",
+            "--query",
+            "SELECT * FROM nope",
+        ]);
+        assert!(!o.status.success());
+        let err = text(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
     fn load_and_query_every_file_type() {
         let d = dir("files");
         let b = batch(1000);

@@ -5,6 +5,8 @@ mod codec;
 mod ingest;
 #[cfg(feature = "server")]
 mod interop;
+#[cfg(all(feature = "polars", feature = "server"))]
+mod polars;
 #[cfg(feature = "server")]
 mod query;
 #[cfg(feature = "server")]
