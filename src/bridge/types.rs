@@ -337,7 +337,10 @@ mod tests {
         let t = |dt: DataType| qwp_type_of(&Field::new("x", dt, true)).unwrap();
         assert_eq!(t(DataType::Int32).ty, ColumnType::Int);
         assert_eq!(t(DataType::UInt64).ty, ColumnType::Long);
-        assert_eq!(t(DataType::Duration(TimeUnit::Millisecond)).ty, ColumnType::Long);
+        assert_eq!(
+            t(DataType::Duration(TimeUnit::Millisecond)).ty,
+            ColumnType::Long
+        );
         let ms = t(DataType::Timestamp(TimeUnit::Millisecond, None));
         assert_eq!((ms.ty, ms.ts_multiplier), (ColumnType::Timestamp, 1000));
         assert_eq!(
