@@ -19,11 +19,9 @@
 //! `QA_BENCH_ROWS` sets the rows per workload (default 1 M),
 //! `QA_BENCH_WORKLOADS` a subset (e.g. `W1,W3`).
 
-use std::time::{Duration, Instant};
-
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use questdb_arrow::bridge::encode::{SymbolDict, encode_array};
 use questdb_arrow::bridge::frame::BlockEncoder;
 use questdb_arrow::bridge::types::{QwpType, qwp_type_of};
@@ -39,7 +37,7 @@ const BATCH_ROWS: usize = 100_000;
 type Dict = SymbolDict;
 
 mod common;
-use common::generate;
+use common::{generate, measure, rows_from_env, workloads, write_summary};
 
 fn plan(batch: &RecordBatch) -> (Vec<String>, Vec<QwpType>) {
     let schema = batch.schema();
@@ -201,63 +199,6 @@ fn encode_peer(
     total
 }
 
-fn rows_from_env() -> usize {
-    std::env::var("QA_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn workloads() -> Vec<String> {
-    std::env::var("QA_BENCH_WORKLOADS")
-        .unwrap_or_else(|_| "W1,W2,W3,W4,W5".into())
-        .split(',')
-        .map(|s| s.trim().to_uppercase())
-        .collect()
-}
-
-fn write_summary(file: &str, json: &[String]) {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let dir = std::path::Path::new(&target).join("bench-summary");
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join(file), format!("[{}]\n", json.join(",\n")));
-    }
-}
-
-/// Runs each named routine under criterion and keeps its best time per
-/// iteration.
-fn measure(
-    c: &mut Criterion,
-    group: &str,
-    rows: usize,
-    secs: u64,
-    routines: &mut [(&str, &mut dyn FnMut() -> usize)],
-) -> Vec<(String, f64, usize)> {
-    let mut g = c.benchmark_group(group);
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(secs));
-    g.throughput(Throughput::Elements(rows as u64));
-    let mut out = Vec::new();
-    for (name, f) in routines.iter_mut() {
-        let mut best = Duration::MAX;
-        let mut bytes = 0;
-        g.bench_function(*name, |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    bytes = std::hint::black_box(f());
-                }
-                let e = t.elapsed();
-                best = best.min(e / iters as u32);
-                e
-            })
-        });
-        out.push((name.to_string(), best.as_secs_f64(), bytes));
-    }
-    g.finish();
-    out
-}
-
 fn bench_t0(c: &mut Criterion) {
     let rows = rows_from_env();
     let mut json = Vec::new();
@@ -313,20 +254,11 @@ fn bench_t0(c: &mut Criterion) {
 }
 
 fn bench_t1(c: &mut Criterion) {
-    use questdb::QuestDb as PeerDb;
     use questdb::ingress::{AckLevel as PeerAck, ColumnName};
-    use questdb_arrow::client::{AckLevel, IngestOptions, QuestDb};
-    use questdb_arrow::server::Server;
+    use questdb_arrow::client::{AckLevel, IngestOptions};
 
     let rows = rows_from_env();
-    let srv = Server::builder()
-        .bind("127.0.0.1:0")
-        .sink(true)
-        .start()
-        .unwrap();
-    let conf = srv.conf_string();
-    let ours = QuestDb::connect(&conf).unwrap();
-    let peer = PeerDb::connect(&conf).unwrap();
+    let (_srv, ours, peer) = common::sink_server();
     let opts = IngestOptions::new().timestamp_column("ts");
     let mut json = Vec::new();
     for w in workloads() {

@@ -108,10 +108,7 @@ fn best_of(
 }
 
 fn bench(c: &mut Criterion) {
-    let rows: usize = std::env::var("QA_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = common::rows_from_env();
     let srv = Server::builder().bind("127.0.0.1:0").start().unwrap();
     let port = srv.addr().port();
     let ours = QuestDb::connect(&srv.conf_string()).unwrap();
@@ -206,11 +203,7 @@ fn bench(c: &mut Criterion) {
             println!("query {tier} {w}: ours / peer {:.2}x", times[1] / times[0]);
         }
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let dir = std::path::Path::new(&target).join("bench-summary");
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join("query.json"), format!("[{}]\n", json.join(",\n")));
-    }
+    common::write_summary("query.json", &json);
 }
 
 criterion_group!(benches, bench);

@@ -41,6 +41,9 @@
 //! | List of Float64 / Int64 (rectangular) | DOUBLE_ARRAY `0x11` / LONG_ARRAY `0x12` | List |
 //! | UInt16 + char, UInt32 + ipv4, Int64 + geohash bits | CHAR `0x16` / IPv4 `0x18` / GEOHASH `0x0E` | same + metadata |
 //!
+//! QuestDB stores no NULL in BOOLEAN, BYTE, SHORT and CHAR columns: a null
+//! sent there reads back as false / 0 (the embedded server does the same).
+//!
 //! ## Buffering vs streaming
 //!
 //! | call | buffers | streams |

@@ -1,7 +1,13 @@
 //! The seeded workload generator shared by the benches (design.md §5):
-//! the same batches for every client in one run.
+//! the same batches for every client in one run; and the run helpers
+//! (row count, workload list, criterion measurement, JSON summary). Each
+//! bench uses a subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
 
 use arrow::array::{
     ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
@@ -110,4 +116,82 @@ pub fn generate(id: &str, rows: usize) -> RecordBatch {
         arrays.push(a);
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}
+
+/// `QA_BENCH_ROWS`, default 1 M.
+pub fn rows_from_env() -> usize {
+    std::env::var("QA_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// `QA_BENCH_WORKLOADS` (default W1–W5).
+pub fn workloads() -> Vec<String> {
+    std::env::var("QA_BENCH_WORKLOADS")
+        .unwrap_or_else(|_| "W1,W2,W3,W4,W5".into())
+        .split(',')
+        .map(|s| s.trim().to_uppercase())
+        .collect()
+}
+
+/// Writes `$CARGO_TARGET_DIR/bench-summary/<file>` (a JSON array).
+pub fn write_summary(file: &str, json: &[String]) {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let dir = std::path::Path::new(&target).join("bench-summary");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join(file), format!("[{}]\n", json.join(",\n")));
+    }
+}
+
+/// Runs each named routine under criterion and keeps its best time per
+/// iteration.
+pub fn measure(
+    c: &mut Criterion,
+    group: &str,
+    rows: usize,
+    secs: u64,
+    routines: &mut [(&str, &mut dyn FnMut() -> usize)],
+) -> Vec<(String, f64, usize)> {
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(secs));
+    g.throughput(Throughput::Elements(rows as u64));
+    let mut out = Vec::new();
+    for (name, f) in routines.iter_mut() {
+        let mut best = Duration::MAX;
+        let mut bytes = 0;
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    bytes = std::hint::black_box(f());
+                }
+                let e = t.elapsed();
+                best = best.min(e / iters as u32);
+                e
+            })
+        });
+        out.push((name.to_string(), best.as_secs_f64(), bytes));
+    }
+    g.finish();
+    out
+}
+
+/// An embedded server in sink mode (decode + ack, no storage) and a handle
+/// of each client on it.
+pub fn sink_server() -> (
+    questdb_arrow::server::ServerHandle,
+    questdb_arrow::client::QuestDb,
+    questdb::QuestDb,
+) {
+    let srv = questdb_arrow::server::Server::builder()
+        .bind("127.0.0.1:0")
+        .sink(true)
+        .start()
+        .unwrap();
+    let conf = srv.conf_string();
+    let ours = questdb_arrow::client::QuestDb::connect(&conf).unwrap();
+    let peer = questdb::QuestDb::connect(&conf).unwrap();
+    (srv, ours, peer)
 }

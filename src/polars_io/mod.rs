@@ -38,7 +38,9 @@
 //! | — (query results only) | UUID / LONG256 | String (`8-4-4-4-12` hex / `0x…` hex) |
 //! | Time, Struct, Object, Null-typed lists | — an `Unsupported` error naming the column | — |
 //!
-//! Nulls are preserved in both directions.
+//! Nulls are preserved in both directions, except where QuestDB has no NULL:
+//! BOOLEAN, BYTE and SHORT (so Boolean, Int8, Int16 and UInt8) store a null
+//! as false / 0.
 //!
 //! ```no_run
 //! use polars::prelude::*;

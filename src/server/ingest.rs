@@ -193,6 +193,31 @@ impl<'s> Conn<'s> {
                         format!("table {table}, column {col_name}: {e}"),
                     )
                 })?;
+                // QuestDB stores no NULL for these types: a NULL arrives
+                // as false / 0 (the decoder already put that value under
+                // each NULL), so drop the validity.
+                let arr = if arr.null_count() > 0
+                    && matches!(
+                        t.ty,
+                        ColumnType::Boolean
+                            | ColumnType::Byte
+                            | ColumnType::Short
+                            | ColumnType::Char
+                    ) {
+                    arr.to_data()
+                        .into_builder()
+                        .nulls(None)
+                        .build()
+                        .map(arrow::array::make_array)
+                        .map_err(|e| {
+                            Reject::new(
+                                Status::InternalError,
+                                format!("table {table}, column {col_name}: {e}"),
+                            )
+                        })?
+                } else {
+                    arr
+                };
                 if designated {
                     if arr.null_count() > 0 {
                         return Err(Reject::new(

@@ -208,6 +208,18 @@ fn every_dtype_round_trips_with_nulls() {
             (DataType::Categorical(..) | DataType::Enum(..), DataType::Categorical(..)) => {}
             (w, g) => assert_eq!(w, g, "column {name}"),
         }
+        // QuestDB stores no NULL in BOOLEAN / BYTE / SHORT: those arrive as
+        // false / 0.
+        let s = &match name {
+            "b" => s
+                .bool()
+                .unwrap()
+                .fill_null_with_values(false)
+                .unwrap()
+                .into_series(),
+            "i8" | "i16" | "u8" => s.fill_null(FillNullStrategy::Zero).unwrap(),
+            _ => s.clone(),
+        };
         assert_eq!(g.null_count(), s.null_count(), "column {name} nulls");
         let (a, b) = (comparable(s, g.dtype()), comparable(g, g.dtype()));
         assert!(a.equals_missing(&b), "column {name}:\nsent {a}\ngot {b}");
