@@ -35,17 +35,22 @@ pub trait SymbolIds {
     }
 }
 
+/// Maps the values of a Utf8 / LargeUtf8 / Utf8View dictionary (the only
+/// value types [`crate::bridge::types`] sends as SYMBOL; anything else maps
+/// every value to 0).
 fn map_values<S: SymbolIds + ?Sized>(ids: &mut S, values: &ArrayRef) -> Arc<[u32]> {
-    let v = values.as_string::<i32>();
-    (0..v.len())
-        .map(|i| {
-            if v.is_null(i) {
-                0
-            } else {
-                ids.id_of(v.value(i))
-            }
-        })
-        .collect()
+    fn map<'v, S: SymbolIds + ?Sized>(
+        ids: &mut S,
+        it: impl Iterator<Item = Option<&'v str>>,
+    ) -> Arc<[u32]> {
+        it.map(|v| v.map_or(0, |s| ids.id_of(s))).collect()
+    }
+    match values.data_type() {
+        DataType::Utf8 => map(ids, values.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => map(ids, values.as_string::<i64>().iter()),
+        DataType::Utf8View => map(ids, values.as_string_view().iter()),
+        _ => vec![0; values.len()].into(),
+    }
 }
 
 /// Dictionaries whose id mapping [`SymbolDict`] keeps.

@@ -14,8 +14,11 @@
 
 use std::borrow::Cow;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryViewArray, GenericByteViewArray, StringViewArray,
+};
 use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::datatypes::ByteViewType;
 use arrow::datatypes::{
     DataType, Date64Type, Decimal64Type, Decimal128Type, Field, Float32Type, Float64Type, Int8Type,
     Int16Type, Int32Type, Int64Type, UInt16Type, UInt32Type,
@@ -52,6 +55,10 @@ enum Kind<'a> {
     },
     /// LargeUtf8 / LargeBinary with i64 offsets.
     Var64 { offsets: &'a [i64], data: &'a [u8] },
+    /// Utf8View (what polars strings are): values gathered from the views.
+    StrView(&'a StringViewArray),
+    /// BinaryView.
+    BinView(&'a BinaryViewArray),
     /// Dense connection-global symbol ids.
     Symbol(Vec<u32>),
     /// Anything else, converted once.
@@ -189,8 +196,13 @@ impl<'a> ColumnEncoder<'a> {
                     data: s.values().as_slice(),
                 }
             }
+            (ColumnType::Varchar, DataType::Utf8View) => Kind::StrView(a.as_string_view()),
+            (ColumnType::Binary, DataType::BinaryView) => Kind::BinView(a.as_binary_view()),
             (ColumnType::Symbol, DataType::Dictionary(_, v))
-                if matches!(v.as_ref(), DataType::Utf8) =>
+                if matches!(
+                    v.as_ref(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
             {
                 let d = a.as_any_dictionary();
                 let values = d.values();
@@ -257,6 +269,8 @@ impl<'a> ColumnEncoder<'a> {
             } => usize::from(*flag) + gorilla.unwrap_or(values.len() * 8),
             Kind::Var32 { offsets, .. } => (n + 1) * 4 + self.var_data_len(|i| offsets[i] as usize),
             Kind::Var64 { offsets, .. } => (n + 1) * 4 + self.var_data_len(|i| offsets[i] as usize),
+            Kind::StrView(a) => (n + 1) * 4 + view_data_len(a, self.nulls.as_ref()),
+            Kind::BinView(a) => (n + 1) * 4 + view_data_len(a, self.nulls.as_ref()),
             Kind::Symbol(ids) => ids.iter().map(|&i| varint_len(u64::from(i))).sum(),
             Kind::Owned(_) => 0,
         };
@@ -348,8 +362,53 @@ impl<'a> ColumnEncoder<'a> {
                 self.nulls.as_ref(),
                 out,
             ),
+            Kind::StrView(a) => put_view(a, self.nulls.as_ref(), out),
+            Kind::BinView(a) => put_view(a, self.nulls.as_ref(), out),
             Kind::Symbol(ids) => ids.iter().for_each(|&i| out.varint(u64::from(i))),
             Kind::Owned(_) => {}
+        }
+    }
+}
+
+/// Bytes of the valid values of a view array (the length is the low 32 bits
+/// of each view).
+fn view_data_len<T: ByteViewType + ?Sized>(
+    a: &GenericByteViewArray<T>,
+    nulls: Option<&NullBuffer>,
+) -> usize {
+    let views = a.views();
+    match nulls {
+        None => views.iter().map(|&v| v as u32 as usize).sum(),
+        Some(n) => n
+            .valid_slices()
+            .flat_map(|(s, e)| &views[s..e])
+            .map(|&v| v as u32 as usize)
+            .sum(),
+    }
+}
+
+/// Dense u32 offsets, then the bytes, of the valid values of a view array.
+fn put_view<T: ByteViewType + ?Sized>(
+    a: &GenericByteViewArray<T>,
+    nulls: Option<&NullBuffer>,
+    out: &mut Out<'_>,
+) {
+    let runs: Vec<(usize, usize)> = match nulls {
+        None => vec![(0, a.len())],
+        Some(n) => n.valid_slices().collect(),
+    };
+    let views = a.views();
+    out.u32(0);
+    let mut acc: u32 = 0;
+    for &(s, e) in &runs {
+        for &v in &views[s..e] {
+            acc = acc.wrapping_add(v as u32);
+            out.u32(acc);
+        }
+    }
+    for &(s, e) in &runs {
+        for i in s..e {
+            out.put(a.value(i).as_ref());
         }
     }
 }
@@ -444,7 +503,8 @@ mod tests {
     fn fast_equals_reference() {
         let n = 150usize;
         let valid = |i: usize| i % 5 != 2;
-        let words = ["alpha", "b", "", "delta-delta", "ü€"];
+        // One value longer than 12 bytes: view arrays keep it out of line.
+        let words = ["alpha", "b", "", "delta-delta", "a longer value ü€"];
         let mut cases: Vec<(Field, ArrayRef)> = vec![
             (
                 Field::new("i8", DataType::Int8, true),
@@ -611,6 +671,23 @@ mod tests {
         cases.push((
             Field::new("sym_d", dict.data_type().clone(), true),
             Arc::new(dict),
+        ));
+        // polars' Categorical: UInt32 keys over Utf8View values.
+        let keys = UInt32Array::from_iter((0..n).map(|i| valid(i).then_some((i % 5) as u32)));
+        let view_dict = DictionaryArray::<UInt32Type>::try_new(
+            keys,
+            Arc::new(StringViewArray::from(words.to_vec())),
+        )
+        .unwrap();
+        cases.push((
+            Field::new("sym_view", view_dict.data_type().clone(), true),
+            Arc::new(view_dict),
+        ));
+        cases.push((
+            Field::new("bv", DataType::BinaryView, true),
+            Arc::new(BinaryViewArray::from_iter(
+                (0..n).map(|i| valid(i).then_some(words[i % 5].as_bytes())),
+            )),
         ));
         for (field, full) in &cases {
             let t = qwp_type_of(field).unwrap();
