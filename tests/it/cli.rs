@@ -93,19 +93,22 @@ fn bad_arguments_fail_with_a_clear_line() {
 
 mod files {
     use std::path::{Path, PathBuf};
-    use std::process::{Command, Output};
+    use std::process::Output;
     use std::sync::Arc;
 
     use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use questdb_arrow::server::Server;
 
+    /// The CLI with `args`, without the caller's `QDB_CLIENT_CONF`.
+    fn cmd(args: &[&str]) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_questdb-arrow"));
+        c.args(args).env_remove("QDB_CLIENT_CONF");
+        c
+    }
+
     fn cli(args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
-            .args(args)
-            .env_remove("QDB_CLIENT_CONF")
-            .output()
-            .expect("binary runs")
+        cmd(args).output().expect("binary runs")
     }
 
     fn text(b: &[u8]) -> String {
@@ -324,39 +327,36 @@ mod files {
     fn bad_file_conf_and_unreachable_server_fail_with_one_line() {
         let d = dir("bad");
         let missing = d.join("missing.parquet").to_string_lossy().into_owned();
-        let check = |o: Output, needle: &str| {
-            assert!(!o.status.success());
-            let e = text(&o.stderr);
+        let check = |args: &[&str], needle: &str| {
+            let a = cmd(args).assert().failure().code(1);
+            let e = text(&a.get_output().stderr);
             assert_eq!(e.trim_end().lines().count(), 1, "{e}");
             assert!(e.contains(needle), "{e}");
         };
         check(
-            cli(&["load", &missing, "--table", "t", "--embedded"]),
+            &["load", &missing, "--table", "t", "--embedded"],
             "missing.parquet",
         );
         let junk = d.join("junk.parquet");
         std::fs::write(&junk, b"not parquet").unwrap();
         check(
-            cli(&[
+            &[
                 "load",
                 &junk.to_string_lossy(),
                 "--table",
                 "t",
                 "--embedded",
-            ]),
+            ],
             "junk.parquet",
         );
+        check(&["load", "data.xlsx", "--table", "t", "--embedded"], "xlsx");
         check(
-            cli(&["load", "data.xlsx", "--table", "t", "--embedded"]),
-            "xlsx",
-        );
-        check(
-            cli(&[
+            &[
                 "query",
                 "SELECT 1",
                 "--conf",
                 "ws::addr=localhost:9000;bogus=1;",
-            ]),
+            ],
             "bogus",
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -365,12 +365,12 @@ mod files {
             .unwrap()
             .port();
         check(
-            cli(&[
+            &[
                 "query",
                 "SELECT 1",
                 "--conf",
                 &format!("ws::addr=127.0.0.1:{port};"),
-            ]),
+            ],
             &port.to_string(),
         );
         let _ = std::fs::remove_dir_all(&d);
