@@ -280,13 +280,20 @@ fn importable(dt: &DataType) -> bool {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(s: &mut String, byte: u8) {
+    s.push(char::from(HEX[usize::from(byte >> 4)]));
+    s.push(char::from(HEX[usize::from(byte & 0x0f)]));
+}
+
 fn uuid_text(b: &[u8]) -> String {
     let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
+    for (i, &byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push_str(&format!("{byte:02x}"));
+        push_hex(&mut s, byte);
     }
     s
 }
@@ -294,9 +301,10 @@ fn uuid_text(b: &[u8]) -> String {
 /// LONG256 arrives as 32 little-endian bytes; QuestDB prints it `0x` + hex,
 /// most significant first.
 fn long256_text(b: &[u8]) -> String {
-    let mut s = String::from("0x");
-    for byte in b.iter().rev() {
-        s.push_str(&format!("{byte:02x}"));
+    let mut s = String::with_capacity(2 + 2 * b.len());
+    s.push_str("0x");
+    for &byte in b.iter().rev() {
+        push_hex(&mut s, byte);
     }
     s
 }
