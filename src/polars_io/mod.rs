@@ -72,18 +72,17 @@ use crate::{Error, ErrorKind, Result};
 /// Rows per ingested slice when [`PolarsIngestOptions::max_rows`] is not set.
 pub const DEFAULT_MAX_ROWS: usize = 65_536;
 
-/// Options of [`QuestDb::flush_polars_dataframe`].
+/// Options of [`QuestDb::flush_polars_dataframe`]: the slice size plus
+/// the [`IngestOptions`] each slice is sent with.
 #[derive(Debug, Clone, Default)]
 pub struct PolarsIngestOptions {
     max_rows: Option<usize>,
-    timestamp_column: Option<String>,
-    overrides: Vec<(String, ColumnOverride)>,
-    ack: Option<AckLevel>,
+    ingest: IngestOptions,
 }
 
 impl PolarsIngestOptions {
     /// Defaults: slices of [`DEFAULT_MAX_ROWS`], server-assigned timestamps,
-    /// no overrides, the connection's ack level.
+    /// no overrides, wait for OK.
     pub fn new() -> Self {
         Self::default()
     }
@@ -98,42 +97,28 @@ impl PolarsIngestOptions {
     /// The column holding the designated timestamp (a Datetime or Date
     /// column); without it the server stamps each row on arrival.
     pub fn timestamp_column(mut self, column: impl Into<String>) -> Self {
-        self.timestamp_column = Some(column.into());
+        self.ingest = self.ingest.timestamp_column(column);
         self
     }
 
     /// A per-column QuestDB type choice (for example a String column sent as
     /// SYMBOL).
     pub fn column_override(mut self, column: impl Into<String>, o: ColumnOverride) -> Self {
-        self.overrides.push((column.into(), o));
+        self.ingest = self.ingest.column_override(column, o);
         self
     }
 
     /// Several overrides at once.
-    pub fn overrides(mut self, overrides: &[(&str, ColumnOverride)]) -> Self {
-        self.overrides
-            .extend(overrides.iter().map(|(c, o)| (c.to_string(), *o)));
-        self
+    pub fn overrides(self, overrides: &[(&str, ColumnOverride)]) -> Self {
+        overrides
+            .iter()
+            .fold(self, |acc, (c, o)| acc.column_override(*c, *o))
     }
 
     /// The acknowledgement each slice waits for.
     pub fn ack_level(mut self, level: AckLevel) -> Self {
-        self.ack = Some(level);
+        self.ingest = self.ingest.ack(level);
         self
-    }
-
-    fn ingest_options(&self) -> IngestOptions {
-        let mut o = IngestOptions::new();
-        if let Some(ts) = &self.timestamp_column {
-            o = o.timestamp_column(ts.clone());
-        }
-        for (c, ov) in &self.overrides {
-            o = o.column_override(c.clone(), *ov);
-        }
-        if let Some(a) = self.ack {
-            o = o.ack(a);
-        }
-        o
     }
 }
 
@@ -445,7 +430,7 @@ impl QuestDb {
     ) -> Result<IngestSummary> {
         let batches = dataframe_to_batches(df, opts.max_rows.unwrap_or(DEFAULT_MAX_ROWS))
             .map_err(|e| e.context(format!("table {table:?}")))?;
-        self.ingest_batches(table, batches, &opts.ingest_options())
+        self.ingest_batches(table, batches, &opts.ingest)
     }
 }
 
