@@ -43,9 +43,14 @@ enum Cmd {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         bind: String,
-        /// Persist tables as Parquet here (and load them at start).
+        /// Persist tables here (write-ahead log + Parquet checkpoints) and
+        /// recover them at start.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// With --data-dir: checkpoint into Parquet after this many bytes
+        /// of write-ahead log (default 64 MiB).
+        #[arg(long, requires = "data_dir")]
+        checkpoint_bytes: Option<u64>,
         /// Require HTTP basic auth with this user (needs --password).
         #[arg(long, requires = "password", conflicts_with = "token")]
         username: Option<String>,
@@ -381,6 +386,7 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
         Cmd::Serve {
             bind,
             data_dir,
+            checkpoint_bytes,
             username,
             password,
             token,
@@ -392,6 +398,9 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
             let mut b = Server::builder().bind(bind).sink(sink);
             if let Some(d) = data_dir {
                 b = b.data_dir(d);
+            }
+            if let Some(n) = checkpoint_bytes {
+                b = b.checkpoint_bytes(n);
             }
             if let (Some(u), Some(p)) = (username, password) {
                 b = b.basic_auth(u, p);

@@ -348,13 +348,29 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
         if let Some(d) = faults.ack_delay {
             std::thread::sleep(d);
         }
-        let durable = match (&resp, up.durable_ack) {
-            (Response::Ok { tables, .. }, true) if !tables.is_empty() => {
-                Some(Response::DurableAck {
-                    tables: tables.clone(),
-                })
+        // A durable ack waits for the write-ahead log's fsync; if that
+        // fails the commit is answered with WRITE_ERROR instead of OK.
+        let (resp, durable) = match (resp, up.durable_ack) {
+            (Response::Ok { sequence, tables }, true) if !tables.is_empty() => {
+                match shared.catalog.sync() {
+                    Ok(()) => (
+                        Response::Ok {
+                            sequence,
+                            tables: tables.clone(),
+                        },
+                        Some(Response::DurableAck { tables }),
+                    ),
+                    Err(r) => (
+                        Response::Error {
+                            status: r.status,
+                            sequence,
+                            message: r.message,
+                        },
+                        None,
+                    ),
+                }
             }
-            _ => None,
+            (resp, _) => (resp, None),
         };
         ws.send(Message::Binary(resp.to_bytes().into()))
             .map_err(ws_err)?;

@@ -17,10 +17,12 @@
 //! One thread per connection (blocking sockets); queries run on a small
 //! Tokio runtime owned by the server.
 
+mod checkpoint;
 mod ingest;
 mod query;
 mod sql;
 pub mod storage;
+mod wal;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -71,6 +73,9 @@ pub struct Faults {
     /// Refuse every upgrade with HTTP 421 and `X-QuestDB-Role: <role>`
     /// (and `X-QuestDB-Zone` when given).
     pub reject_role: Option<(String, Option<String>)>,
+    /// While the flag is set, writes to the write-ahead log fail as if the
+    /// disk did (with a data directory): commits get `WRITE_ERROR`.
+    pub fail_storage_writes: Option<Arc<AtomicBool>>,
 }
 
 /// Settings of a server; build with [`Server::builder`].
@@ -89,6 +94,7 @@ pub struct ServerBuilder {
     dict_cap_entries: usize,
     dict_cap_bytes: usize,
     faults: Faults,
+    checkpoint_bytes: u64,
 }
 
 /// The embedded server.
@@ -112,6 +118,7 @@ impl Server {
             dict_cap_entries: 100_000,
             dict_cap_bytes: 8 * 1024 * 1024,
             faults: Faults::default(),
+            checkpoint_bytes: storage::DEFAULT_CHECKPOINT_BYTES,
         }
     }
 }
@@ -122,10 +129,19 @@ impl ServerBuilder {
         self.bind = addr.into();
         self
     }
-    /// Persist each table as `<dir>/<table>.parquet` on commit and load the
-    /// directory at start.
+    /// Persist tables in `dir` and recover them at start: every commit is
+    /// appended to a checksummed write-ahead log before it is acknowledged
+    /// (it survives the process being killed), fsynced before a durable
+    /// acknowledgement (it survives a power loss), and checkpointed into
+    /// Parquet files in the background. See [`storage::Catalog`].
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+    /// With a data directory: checkpoint the tables into Parquet once this
+    /// many bytes were logged since the last checkpoint (default 64 MiB).
+    pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
+        self.checkpoint_bytes = bytes.max(1);
         self
     }
     /// Require HTTP basic authentication.
@@ -163,8 +179,10 @@ impl ServerBuilder {
         self.zone = zone;
         self
     }
-    /// Accept `X-QWP-Request-Durable-Ack` (echo `enabled`; durable acks
-    /// follow each OK, as storage is immediately "durable").
+    /// Accept `X-QWP-Request-Durable-Ack` (echo `enabled`). With a data
+    /// directory a durable ack follows each OK once the write-ahead log is
+    /// fsynced; in memory it follows each OK at once (nothing outlives the
+    /// process there).
     pub fn durable_ack(mut self, on: bool) -> Self {
         self.durable_ack = on;
         self
@@ -203,7 +221,13 @@ impl ServerBuilder {
             .build()
             .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
         let shared = Arc::new(Shared {
-            catalog: Catalog::open(self.data_dir.clone())?,
+            catalog: Catalog::open_with(
+                self.data_dir.clone(),
+                storage::StorageOptions {
+                    checkpoint_bytes: self.checkpoint_bytes,
+                    fail_writes: self.faults.fail_storage_writes.clone(),
+                },
+            )?,
             cfg: self,
             tls,
             runtime,
@@ -294,6 +318,23 @@ impl ServerHandle {
             .collect();
         v.sort();
         v
+    }
+
+    /// Tables quarantined at start because a stored file failed its
+    /// checks: `(name, reason)`.
+    pub fn quarantined_tables(&self) -> Vec<(String, String)> {
+        self.shared.catalog.quarantined()
+    }
+
+    /// What recovery reported at start (cut log tails, damaged manifests,
+    /// quarantined tables) and failed checkpoints since.
+    pub fn storage_warnings(&self) -> Vec<String> {
+        self.shared.catalog.warnings()
+    }
+
+    /// Checkpoints the tables into Parquet now (with a data directory).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.shared.catalog.checkpoint()
     }
 
     /// Connections accepted so far.

@@ -97,14 +97,14 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
                 [] => return Err(parse_err("DROP TABLE needs a table name")),
             };
             let name = unquote(name);
-            if !shared.catalog.drop_table(&name) && !if_exists {
+            if !shared.catalog.drop_table(&name)? && !if_exists {
                 return Err(parse_err(format!("table does not exist [table={name}]")));
             }
             Ok(Outcome::Done(0))
         }
         ["truncate", "table", name, ..] => {
             let name = unquote(name);
-            if !shared.catalog.truncate(&name) {
+            if !shared.catalog.truncate(&name)? {
                 return Err(parse_err(format!("table does not exist [table={name}]")));
             }
             Ok(Outcome::Done(0))
@@ -112,6 +112,7 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
         ["insert", "into", ..] => insert(shared, text, binds),
         [] => Err(parse_err("empty statement")),
         _ => {
+            refuse_quarantined(shared, text)?;
             let ctx = session(shared)?;
             let rt = &shared.runtime;
             let df = rt.block_on(ctx.sql(text)).map_err(df_err)?;
@@ -127,6 +128,26 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
             Ok(Outcome::Rows(stream))
         }
     }
+}
+
+/// A query naming a quarantined table gets an error saying so (instead of
+/// "table not found").
+fn refuse_quarantined(shared: &Shared, text: &str) -> Result<(), Reject> {
+    let low = text.to_lowercase();
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    for (name, why) in shared.catalog.quarantined() {
+        let n = name.to_lowercase();
+        let named = low.match_indices(&n).any(|(i, _)| {
+            !ident(low[..i].chars().next_back()) && !ident(low[i + n.len()..].chars().next())
+        });
+        if named {
+            return Err(Reject::new(
+                Status::InternalError,
+                format!("table {name} is quarantined ({why}); DROP TABLE {name} to discard it"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Pulls the next batch of a stream on the server's runtime.

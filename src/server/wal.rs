@@ -1,0 +1,707 @@
+//! The embedded server's write-ahead log: every change to the catalogue is
+//! one checksummed record, appended before the change is acknowledged.
+//!
+//! A log is a directory of segments, `wal-<first lsn>.log`. A segment is an
+//! 16-byte header (`QAWAL001` + the LSN of its first record) followed by
+//! records:
+//!
+//! ```text
+//! u32 payload length | u32 CRC-32 of (lsn ++ payload) | u64 lsn | payload
+//! ```
+//!
+//! LSNs grow by one per record across segments. Reading stops at the first
+//! record that is torn (short) or fails its checksum; [`Wal::open`] cuts such
+//! a tail off (after copying it aside as `*.corrupt`) so new records never
+//! follow garbage.
+//!
+//! The payload of a record is one [`Op`], encoded by [`Op::encode`]; batches
+//! travel as Arrow IPC streams.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use crate::error::{Error, ErrorKind, Result};
+
+const SEGMENT_MAGIC: &[u8; 8] = b"QAWAL001";
+const SEGMENT_HEADER_BYTES: u64 = 16;
+const RECORD_HEADER_BYTES: usize = 16;
+/// A record larger than this is treated as corrupt when read back.
+pub const MAX_RECORD_BYTES: usize = 1 << 30;
+
+/// One change to the catalogue.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Rows appended to tables in one atomic commit: `(table, batch,
+    /// designated timestamp name for a new table)`.
+    Commit(Vec<(String, RecordBatch, Option<String>)>),
+    /// `CREATE TABLE`.
+    Create {
+        /// Table name.
+        name: String,
+        /// Columns.
+        schema: SchemaRef,
+        /// Index of the designated timestamp.
+        designated: Option<usize>,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `DROP TABLE`.
+    Drop(String),
+    /// `TRUNCATE TABLE`.
+    Truncate(String),
+}
+
+const OP_COMMIT: u8 = 1;
+const OP_CREATE: u8 = 2;
+const OP_DROP: u8 = 3;
+const OP_TRUNCATE: u8 = 4;
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidData, msg)
+}
+
+/// Arrow IPC stream bytes of one batch (schema and field metadata included).
+pub fn ipc_encode(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let ipc = |e: arrow::error::ArrowError| Error::new(ErrorKind::Io, format!("arrow ipc: {e}"));
+    let mut w =
+        arrow::ipc::writer::StreamWriter::try_new(Vec::new(), batch.schema_ref()).map_err(ipc)?;
+    w.write(batch).map_err(ipc)?;
+    w.finish().map_err(ipc)?;
+    w.into_inner().map_err(ipc)
+}
+
+/// The one batch of an Arrow IPC stream written by [`ipc_encode`].
+pub fn ipc_decode(bytes: &[u8]) -> Result<RecordBatch> {
+    let ipc = |e: arrow::error::ArrowError| bad(format!("arrow ipc: {e}"));
+    let mut r =
+        arrow::ipc::reader::StreamReader::try_new(io::Cursor::new(bytes), None).map_err(ipc)?;
+    let schema = r.schema();
+    match r.next() {
+        Some(b) => b.map_err(ipc),
+        None => Ok(RecordBatch::new_empty(schema)),
+    }
+}
+
+struct Cur<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.b.len() < n {
+            return Err(bad("wal record: truncated payload"));
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(i64::from_le_bytes(a))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    fn str(&mut self) -> Result<String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| bad("wal record: name is not UTF-8"))
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) -> Result<()> {
+    let n = u32::try_from(b.len()).map_err(|_| bad("wal record: field above 4 GiB"))?;
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(b);
+    Ok(())
+}
+
+impl Op {
+    /// The record payload.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        match self {
+            Op::Commit(writes) => {
+                out.push(OP_COMMIT);
+                out.extend_from_slice(&(writes.len() as u32).to_le_bytes());
+                for (name, batch, designated) in writes {
+                    put_bytes(&mut out, name.as_bytes())?;
+                    match designated {
+                        Some(d) => {
+                            out.push(1);
+                            put_bytes(&mut out, d.as_bytes())?;
+                        }
+                        None => out.push(0),
+                    }
+                    put_bytes(&mut out, &ipc_encode(batch)?)?;
+                }
+            }
+            Op::Create {
+                name,
+                schema,
+                designated,
+                if_not_exists,
+            } => {
+                out.push(OP_CREATE);
+                put_bytes(&mut out, name.as_bytes())?;
+                out.extend_from_slice(&designated.map_or(-1, |d| d as i64).to_le_bytes());
+                out.push(u8::from(*if_not_exists));
+                put_bytes(
+                    &mut out,
+                    &ipc_encode(&RecordBatch::new_empty(schema.clone()))?,
+                )?;
+            }
+            Op::Drop(name) => {
+                out.push(OP_DROP);
+                put_bytes(&mut out, name.as_bytes())?;
+            }
+            Op::Truncate(name) => {
+                out.push(OP_TRUNCATE);
+                put_bytes(&mut out, name.as_bytes())?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes a payload written by [`Op::encode`]; never panics.
+    pub fn decode(payload: &[u8]) -> Result<Op> {
+        let mut c = Cur { b: payload };
+        let op = match c.u8()? {
+            OP_COMMIT => {
+                let n = c.u32()? as usize;
+                let mut writes = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let name = c.str()?;
+                    let designated = match c.u8()? {
+                        0 => None,
+                        1 => Some(c.str()?),
+                        x => return Err(bad(format!("wal record: bad option tag {x}"))),
+                    };
+                    let batch = ipc_decode(c.bytes()?)?;
+                    writes.push((name, batch, designated));
+                }
+                Op::Commit(writes)
+            }
+            OP_CREATE => {
+                let name = c.str()?;
+                let d = c.i64()?;
+                let if_not_exists = c.u8()? != 0;
+                let schema = ipc_decode(c.bytes()?)?.schema();
+                let designated = usize::try_from(d)
+                    .ok()
+                    .filter(|&d| d < schema.fields().len());
+                Op::Create {
+                    name,
+                    schema,
+                    designated,
+                    if_not_exists,
+                }
+            }
+            OP_DROP => Op::Drop(c.str()?),
+            OP_TRUNCATE => Op::Truncate(c.str()?),
+            x => return Err(bad(format!("wal record: unknown op {x}"))),
+        };
+        if !c.b.is_empty() {
+            return Err(bad("wal record: trailing bytes"));
+        }
+        Ok(op)
+    }
+}
+
+fn record_crc(lsn: u64, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&lsn.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
+
+fn segment_name(first_lsn: u64) -> String {
+    format!("wal-{first_lsn:020}.log")
+}
+
+fn segment_lsn(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix("wal-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
+}
+
+/// Fsyncs a directory so renames and creations in it are durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Outcome of reading one segment.
+struct SegmentScan {
+    /// Byte offset after the last good record.
+    good_len: u64,
+    /// Why reading stopped early, if it did.
+    stopped: Option<String>,
+}
+
+/// Reads the records of one segment, calling `f(lsn, payload)` for each good
+/// one, and stops at a torn or corrupt record.
+fn scan_segment(path: &Path, f: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<SegmentScan> {
+    let file =
+        File::open(path).map_err(|e| Error::from(e).context(format!("open {}", path.display())))?;
+    let total = file.metadata()?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut head = [0u8; SEGMENT_HEADER_BYTES as usize];
+    if total < SEGMENT_HEADER_BYTES
+        || r.read_exact(&mut head).is_err()
+        || &head[..8] != SEGMENT_MAGIC
+    {
+        return Ok(SegmentScan {
+            good_len: 0,
+            stopped: Some("bad segment header".into()),
+        });
+    }
+    let mut pos = SEGMENT_HEADER_BYTES;
+    let mut payload = Vec::new();
+    loop {
+        if pos == total {
+            return Ok(SegmentScan {
+                good_len: pos,
+                stopped: None,
+            });
+        }
+        let mut h = [0u8; RECORD_HEADER_BYTES];
+        let stop = |why: String| SegmentScan {
+            good_len: pos,
+            stopped: Some(why),
+        };
+        if total - pos < RECORD_HEADER_BYTES as u64 || r.read_exact(&mut h).is_err() {
+            return Ok(stop(format!("torn record header at byte {pos}")));
+        }
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let mut l = [0u8; 8];
+        l.copy_from_slice(&h[8..16]);
+        let lsn = u64::from_le_bytes(l);
+        if len > MAX_RECORD_BYTES || (len as u64) > total - pos - RECORD_HEADER_BYTES as u64 {
+            return Ok(stop(format!("torn record (length {len}) at byte {pos}")));
+        }
+        payload.resize(len, 0);
+        if r.read_exact(&mut payload).is_err() {
+            return Ok(stop(format!("torn record at byte {pos}")));
+        }
+        if record_crc(lsn, &payload) != crc {
+            return Ok(stop(format!("checksum mismatch in record at byte {pos}")));
+        }
+        f(lsn, &payload)?;
+        pos += (RECORD_HEADER_BYTES + len) as u64;
+    }
+}
+
+/// An open write-ahead log.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    file: File,
+    /// Bytes in the current segment (where the next record goes).
+    len: u64,
+    /// LSN of the last record written (0 before the first).
+    last_lsn: u64,
+    /// Bytes appended since the last checkpoint rotation.
+    since_rotation: u64,
+    /// Set after a write that could not be undone: every later append fails.
+    broken: Option<String>,
+    /// Test hook: when set, appends fail as if the disk did.
+    fail: Option<Arc<AtomicBool>>,
+}
+
+/// What [`Wal::open`] found.
+pub struct Recovered {
+    /// The log, ready to append after the last good record.
+    pub wal: Wal,
+    /// Warnings about torn or corrupt tails that were cut off.
+    pub warnings: Vec<String>,
+}
+
+impl Wal {
+    /// Opens the log in `dir`, calling `replay(lsn, op)` for every good
+    /// record with an LSN above `after`, in order. A torn or corrupt tail is
+    /// copied to `<segment>.corrupt` and cut off with a warning; a gap in
+    /// the LSNs ends the replay the same way (later segments are set aside).
+    pub fn open(
+        dir: &Path,
+        after: u64,
+        fail: Option<Arc<AtomicBool>>,
+        replay: &mut dyn FnMut(u64, Op) -> Result<()>,
+    ) -> Result<Recovered> {
+        std::fs::create_dir_all(dir)?;
+        let mut segments: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter_map(|p| segment_lsn(&p).map(|l| (l, p)))
+            .collect();
+        segments.sort();
+        let mut warnings = Vec::new();
+        let mut last = after;
+        let mut seen_any = false;
+        let mut stopped = false;
+        for (first, path) in &segments {
+            if stopped {
+                let aside = path.with_extension("log.corrupt");
+                std::fs::rename(path, &aside)?;
+                warnings.push(format!(
+                    "{}: follows a corrupt segment, set aside as {}",
+                    path.display(),
+                    aside.display()
+                ));
+                continue;
+            }
+            if *first != last + 1 && (seen_any || *first > last + 1) {
+                warnings.push(format!(
+                    "{}: starts at lsn {first}, expected {}",
+                    path.display(),
+                    last + 1
+                ));
+            }
+            let mut expect_next = *first;
+            let mut lsn_gap: Option<(u64, u64)> = None;
+            let mut off = SEGMENT_HEADER_BYTES;
+            let mut cut = None;
+            let mut skipped = Vec::new();
+            let scan = scan_segment(path, &mut |lsn, payload| {
+                if lsn != expect_next {
+                    lsn_gap = Some((lsn, expect_next));
+                    cut = Some(off);
+                    return Err(bad("lsn out of sequence"));
+                }
+                if lsn > after {
+                    // A record that passed its checksum but cannot be
+                    // decoded or applied is skipped with a warning: the
+                    // records after it still count.
+                    if let Err(e) = Op::decode(payload).and_then(|op| replay(lsn, op)) {
+                        skipped.push(format!("record lsn {lsn} skipped: {e}"));
+                    }
+                }
+                expect_next += 1;
+                off += (RECORD_HEADER_BYTES + payload.len()) as u64;
+                Ok(())
+            });
+            for s in skipped {
+                warnings.push(format!("write-ahead log {}: {s}", path.display()));
+            }
+            let (keep, why) = match (scan, lsn_gap) {
+                (Ok(s), _) => (s.good_len, s.stopped),
+                (Err(_), Some((got, want))) => (
+                    cut.unwrap_or(SEGMENT_HEADER_BYTES),
+                    Some(format!("record lsn {got} where {want} was expected")),
+                ),
+                (Err(e), None) => return Err(e),
+            };
+            seen_any = true;
+            last = last.max(expect_next.saturating_sub(1));
+            if let Some(why) = why {
+                stopped = true;
+                let copy = path.with_extension("log.corrupt");
+                std::fs::copy(path, &copy)?;
+                let f = OpenOptions::new().write(true).open(path)?;
+                f.set_len(keep.max(SEGMENT_HEADER_BYTES))?;
+                if keep < SEGMENT_HEADER_BYTES {
+                    write_header(&f, *first)?;
+                }
+                f.sync_all()?;
+                warnings.push(format!(
+                    "write-ahead log {}: {why}; the records after lsn {} were cut off (copy kept as {})",
+                    path.display(),
+                    expect_next.saturating_sub(1),
+                    copy.display()
+                ));
+            }
+        }
+        // A new segment for this run's records.
+        let first = last + 1;
+        let path = dir.join(segment_name(first));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)?;
+        write_header(&file, first)?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(Recovered {
+            wal: Wal {
+                dir: dir.to_path_buf(),
+                file,
+                len: SEGMENT_HEADER_BYTES,
+                last_lsn: last,
+                since_rotation: 0,
+                broken: None,
+                fail,
+            },
+            warnings,
+        })
+    }
+
+    /// LSN of the last record written.
+    pub fn last_lsn(&self) -> u64 {
+        self.last_lsn
+    }
+
+    /// Bytes appended since the last [`Wal::rotate`].
+    pub fn since_rotation(&self) -> u64 {
+        self.since_rotation
+    }
+
+    /// Appends one record (written to the OS, not fsynced); returns its LSN.
+    /// On failure the segment is cut back so no partial record stays, and
+    /// if even that fails the log refuses every later append.
+    pub fn append(&mut self, op: &Op) -> Result<u64> {
+        if let Some(why) = &self.broken {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("write-ahead log unusable after an earlier failure: {why}"),
+            ));
+        }
+        let payload = op.encode()?;
+        let lsn = self.last_lsn + 1;
+        let mut rec = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
+        rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        rec.extend_from_slice(&record_crc(lsn, &payload).to_le_bytes());
+        rec.extend_from_slice(&lsn.to_le_bytes());
+        rec.extend_from_slice(&payload);
+        let injected = self.fail.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        let res = if injected {
+            Err(io::Error::other("injected write failure"))
+        } else {
+            self.file
+                .seek(SeekFrom::Start(self.len))
+                .and_then(|_| self.file.write_all(&rec))
+        };
+        if let Err(e) = res {
+            if let Err(e2) = self.file.set_len(self.len) {
+                self.broken = Some(format!("{e}; then could not cut the segment back: {e2}"));
+            }
+            return Err(Error::from(e).context("write-ahead log append"));
+        }
+        self.len += rec.len() as u64;
+        self.since_rotation += rec.len() as u64;
+        self.last_lsn = lsn;
+        Ok(lsn)
+    }
+
+    /// A handle to fsync the current segment without holding the log:
+    /// `(file, last lsn)`.
+    pub fn sync_handle(&self) -> Result<(File, u64)> {
+        if let Some(why) = &self.broken {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("write-ahead log unusable: {why}"),
+            ));
+        }
+        Ok((self.file.try_clone()?, self.last_lsn))
+    }
+
+    /// Marks the log unusable (after an fsync failure, whose outcome is
+    /// unknowable).
+    pub fn poison(&mut self, why: String) {
+        self.broken = Some(why);
+    }
+
+    /// Starts a new segment after fsyncing the current one; returns the LSN
+    /// of the last record in the old segments.
+    pub fn rotate(&mut self) -> Result<u64> {
+        self.file.sync_all()?;
+        let first = self.last_lsn + 1;
+        let path = self.dir.join(segment_name(first));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)?;
+        write_header(&file, first)?;
+        file.sync_all()?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.len = SEGMENT_HEADER_BYTES;
+        self.since_rotation = 0;
+        Ok(self.last_lsn)
+    }
+
+    /// Deletes segments whose records all have LSNs ≤ `upto` (never the
+    /// current one).
+    pub fn remove_upto(dir: &Path, upto: u64) -> Result<()> {
+        let mut segs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter_map(|p| segment_lsn(&p).map(|l| (l, p)))
+            .collect();
+        segs.sort();
+        for w in segs.windows(2) {
+            // Segment w[0] holds LSNs [w[0].0, w[1].0 - 1].
+            if w[1].0.saturating_sub(1) <= upto {
+                std::fs::remove_file(&w[0].1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_header(mut f: &File, first_lsn: u64) -> io::Result<()> {
+    let mut h = [0u8; SEGMENT_HEADER_BYTES as usize];
+    h[..8].copy_from_slice(SEGMENT_MAGIC);
+    h[8..].copy_from_slice(&first_lsn.to_le_bytes());
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(v: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let s: Vec<Option<String>> = v.iter().map(|x| Some(format!("v{x}"))).collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(v.to_vec())),
+                Arc::new(StringArray::from(s)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("qa-wal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn collect(dir: &Path, after: u64) -> (Vec<(u64, Op)>, Vec<String>, Wal) {
+        let mut got = Vec::new();
+        let r = Wal::open(dir, after, None, &mut |l, op| {
+            got.push((l, op));
+            Ok(())
+        })
+        .unwrap();
+        (got, r.warnings, r.wal)
+    }
+
+    #[test]
+    fn ops_round_trip() {
+        let ops = [
+            Op::Commit(vec![("t".into(), batch(&[1, 2]), Some("ts".into()))]),
+            Op::Create {
+                name: "n".into(),
+                schema: batch(&[]).schema(),
+                designated: Some(0),
+                if_not_exists: true,
+            },
+            Op::Drop("d".into()),
+            Op::Truncate("u".into()),
+        ];
+        for op in ops {
+            let enc = op.encode().unwrap();
+            let dec = Op::decode(&enc).unwrap();
+            assert_eq!(format!("{op:?}"), format!("{dec:?}"));
+            // Every prefix is an error, never a panic.
+            for n in 0..enc.len() {
+                assert!(Op::decode(&enc[..n]).is_err(), "prefix {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn replays_after_checkpoint_and_rotation() {
+        let dir = tmp("replay");
+        let (got, w, mut wal) = collect(&dir, 0);
+        assert!(got.is_empty() && w.is_empty());
+        for i in 0..3 {
+            wal.append(&Op::Commit(vec![("t".into(), batch(&[i]), None)]))
+                .unwrap();
+        }
+        assert_eq!(wal.rotate().unwrap(), 3);
+        wal.append(&Op::Drop("t".into())).unwrap();
+        drop(wal);
+        let (got, w, wal) = collect(&dir, 2);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(wal.last_lsn(), 4);
+        Wal::remove_upto(&dir, 3).unwrap();
+        drop(wal);
+        let (got, w, _) = collect(&dir, 3);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![4]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn torn_and_corrupt_tails_are_cut_with_a_warning() {
+        for flip in [false, true] {
+            let dir = tmp(if flip { "flip" } else { "torn" });
+            let (_, _, mut wal) = collect(&dir, 0);
+            for i in 0..4 {
+                wal.append(&Op::Commit(vec![("t".into(), batch(&[i]), None)]))
+                    .unwrap();
+            }
+            drop(wal);
+            let seg = dir.join(segment_name(1));
+            let mut bytes = std::fs::read(&seg).unwrap();
+            let n = bytes.len();
+            if flip {
+                bytes[n - 30] ^= 0x40;
+            } else {
+                bytes.truncate(n - 7);
+            }
+            std::fs::write(&seg, &bytes).unwrap();
+            let (got, w, mut wal) = collect(&dir, 0);
+            assert_eq!(got.len(), 3, "the last record is lost, the rest replayed");
+            assert_eq!(w.len(), 1, "{w:?}");
+            // Appends continue after the good records and survive a reopen.
+            assert_eq!(wal.append(&Op::Drop("t".into())).unwrap(), 4);
+            drop(wal);
+            let (got, w, _) = collect(&dir, 0);
+            assert!(w.is_empty(), "{w:?}");
+            assert_eq!(got.len(), 4);
+            assert!(matches!(got[3].1, Op::Drop(_)));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn failed_append_leaves_no_partial_record() {
+        let dir = tmp("fail");
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut r = Wal::open(&dir, 0, Some(flag.clone()), &mut |_, _| Ok(())).unwrap();
+        r.wal.append(&Op::Drop("a".into())).unwrap();
+        flag.store(true, Ordering::SeqCst);
+        assert!(r.wal.append(&Op::Drop("b".into())).is_err());
+        flag.store(false, Ordering::SeqCst);
+        assert_eq!(r.wal.append(&Op::Drop("c".into())).unwrap(), 2);
+        drop(r);
+        let (got, w, _) = collect(&dir, 0);
+        assert!(w.is_empty());
+        let names: Vec<String> = got
+            .into_iter()
+            .map(|(_, op)| match op {
+                Op::Drop(n) => n,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
