@@ -129,6 +129,19 @@ seed column_body char "14 02 00 00 41 00 42 00"
 seed column_body binary "15 01 00 00 00 00 00 00 02 00 00 00 FF 00"
 seed column_body ipv4 "16 01 00 00 01 00 A8 C0"
 
+# ---------------------------------------------------------------- server_requests
+# Byte 0 picks the path: 0 ingest frames, 1 query-endpoint messages, 2 a raw
+# HTTP upgrade request (see the target's docs).
+mkdir -p seeds/server_requests
+for f in seeds/ingress_message/*; do
+  { printf '\x00'; cat "$f"; } > "seeds/server_requests/ingest-$(basename "$f")"
+done
+for f in seeds/egress_client_message/*; do
+  { printf '\x01'; tail -c +2 "$f"; } > "seeds/server_requests/query-$(basename "$f")"
+done
+printf '\x02GET /read/v1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Basic dTpw\r\nX-QWP-Max-Version: 1' \
+  > seeds/server_requests/http-upgrade
+
 for d in seeds/*/; do
   t=$(basename "$d")
   mkdir -p "corpus/$t"

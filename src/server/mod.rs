@@ -632,6 +632,26 @@ impl IngestHarness {
         })
     }
 
+    /// A harness whose catalogue persists to `dir` (recovering what is
+    /// there), so the write-ahead log and recovery are exercised too.
+    pub fn persistent(dir: &std::path::Path) -> Result<IngestHarness> {
+        let cfg = Server::builder();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
+        Ok(IngestHarness {
+            shared: Arc::new(Shared {
+                catalog: Catalog::open(Some(dir.to_path_buf()))?,
+                cfg,
+                tls: None,
+                runtime,
+                stop: AtomicBool::new(false),
+                connections: AtomicUsize::new(0),
+                workers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
     /// Feeds `frames` to one connection; returns the responses.
     pub fn feed<'f>(
         &self,
