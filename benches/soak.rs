@@ -33,7 +33,10 @@ fn env_u64(k: &str, d: u64) -> u64 {
 }
 
 fn spawn(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
+    // QA_SERVE_BIN: another build of the CLI (e.g. a release one).
+    let bin = std::env::var("QA_SERVE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_questdb-arrow").to_string());
+    let mut child = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .stdout(Stdio::piped())
