@@ -331,8 +331,9 @@ impl Reader {
     pub fn rows(&mut self, sql: &str) -> Result<RecordBatch> {
         match self.sql(sql)? {
             QueryResult::Rows { schema, batches } => {
-                arrow::compute::concat_batches(&schema, &batches)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))
+                arrow::compute::concat_batches(&schema, &batches).map_err(|e| {
+                    Error::arrow(ErrorKind::InvalidData, "concatenating the batches", e)
+                })
             }
             QueryResult::Done { .. } => Err(Error::new(
                 ErrorKind::InvalidData,
@@ -552,7 +553,7 @@ fn start(mut home: Home<'_>, mut req: QueryRequest, auto_credit: bool) -> Result
     let thread = std::thread::Builder::new()
         .name(format!("qwp-query-{id}"))
         .spawn(move || pump(session, id, cmd_rx, ev_tx))
-        .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the receiver: {e}")))?;
+        .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
     let mut cur = Cursor {
         home,
         request_id: id,
@@ -983,7 +984,8 @@ fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Re
     let sc = schema
         .get_or_insert_with(|| Arc::new(Schema::new(fields)))
         .clone();
-    RecordBatch::try_new(sc, arrays).map_err(|e| Error::new(ErrorKind::Protocol, e.to_string()))
+    RecordBatch::try_new(sc, arrays)
+        .map_err(|e| Error::arrow(ErrorKind::Protocol, "assembling the result batch", e))
 }
 
 #[cfg(test)]
