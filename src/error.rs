@@ -44,6 +44,9 @@ pub enum ErrorKind {
     Timeout,
     /// The connection was closed (by the peer or earlier by us).
     Closed,
+    /// A bug in this crate: one of its background threads panicked. The
+    /// message carries the panic's text.
+    Internal,
 }
 
 impl ErrorKind {
@@ -62,6 +65,7 @@ impl ErrorKind {
             ErrorKind::InvalidData => "invalid data",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Closed => "connection closed",
+            ErrorKind::Internal => "internal error",
         }
     }
 }
@@ -72,13 +76,24 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The boxed source of an [`Error`].
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The error of every fallible call in this crate.
-pub struct Error {
+///
+/// One pointer wide (its data lives behind one `Box`), so `Result<T>` stays
+/// small on the hot paths. [`std::error::Error::source`] returns the
+/// underlying error (an `io::Error`, `ArrowError`, tungstenite or rustls
+/// error, ...) when there is one; [`Display`](fmt::Display) prints the
+/// kind, the message and then the source's text.
+pub struct Error(Box<Inner>);
+
+struct Inner {
     kind: ErrorKind,
     msg: String,
     status: Option<Status>,
     offset: Option<usize>,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<Source>,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -87,12 +102,55 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a message giving the context.
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             msg: msg.into(),
             status: None,
             offset: None,
             source: None,
+        }))
+    }
+
+    /// A new error of `kind` whose cause is `source`; `msg` says what was
+    /// being done (the source's text follows it in `Display`).
+    pub fn wrap(
+        kind: ErrorKind,
+        msg: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let mut e = Error::new(kind, msg);
+        e.0.source = Some(source.into());
+        e
+    }
+
+    /// An Arrow error with `msg` giving the context. The kind follows the
+    /// cause: [`ErrorKind::Io`] for an Arrow I/O error (or an `io::Error`
+    /// inside an external error), this crate's own error unchanged (with
+    /// `msg` as context) when Arrow carried one, else `fallback`. The
+    /// `ArrowError` stays the [`source`](std::error::Error::source).
+    pub fn arrow(fallback: ErrorKind, msg: impl Into<String>, e: arrow::error::ArrowError) -> Self {
+        use arrow::error::ArrowError;
+        let msg = msg.into();
+        match e {
+            ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+                Ok(ours) => {
+                    if msg.is_empty() {
+                        *ours
+                    } else {
+                        ours.context(msg)
+                    }
+                }
+                Err(other) => {
+                    let kind = if other.is::<std::io::Error>() {
+                        ErrorKind::Io
+                    } else {
+                        fallback
+                    };
+                    Error::wrap(kind, msg, ArrowError::ExternalError(other))
+                }
+            },
+            e @ ArrowError::IoError(..) => Error::wrap(ErrorKind::Io, msg, e),
+            e => Error::wrap(fallback, msg, e),
         }
     }
 
@@ -104,62 +162,69 @@ impl Error {
     /// A [`ErrorKind::Protocol`] error at byte `offset` of the frame.
     pub fn protocol(offset: usize, what: impl Into<String>) -> Self {
         let mut e = Error::new(ErrorKind::Protocol, what);
-        e.offset = Some(offset);
+        e.0.offset = Some(offset);
         e
     }
 
     /// A [`ErrorKind::Server`] rejection carrying the server's status.
     pub fn server(status: Status, msg: impl Into<String>) -> Self {
         let mut e = Error::new(ErrorKind::Server, msg);
-        e.status = Some(status);
+        e.0.status = Some(status);
         e
     }
 
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
     /// Prefixes the message with more context (for example the table name).
     pub fn context(mut self, ctx: impl fmt::Display) -> Self {
-        self.msg = format!("{ctx}: {}", self.msg);
+        self.0.msg = if self.0.msg.is_empty() {
+            ctx.to_string()
+        } else {
+            format!("{ctx}: {}", self.0.msg)
+        };
         self
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
-    /// The message, without the kind prefix.
+    /// The message, without the kind prefix and without the source's text.
     pub fn message(&self) -> &str {
-        &self.msg
+        &self.0.msg
     }
 
     /// The server's status code, for [`ErrorKind::Server`] errors.
     pub fn status(&self) -> Option<Status> {
-        self.status
+        self.0.status
     }
 
     /// For [`ErrorKind::Protocol`] errors: the byte offset in the frame where
     /// decoding failed.
     pub fn offset(&self) -> Option<usize> {
-        self.offset
+        self.0.offset
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if let Some(s) = self.status {
+        let e = &self.0;
+        write!(f, "{}", e.kind)?;
+        if let Some(s) = e.status {
             write!(f, " ({s})")?;
         }
-        write!(f, ": {}", self.msg)?;
-        if let Some(o) = self.offset {
+        if !e.msg.is_empty() {
+            write!(f, ": {}", e.msg)?;
+        }
+        if let Some(o) = e.offset {
             write!(f, " (at byte {o})")?;
         }
-        if let Some(src) = &self.source {
+        if let Some(src) = &e.source {
             write!(f, ": {src}")?;
         }
         Ok(())
@@ -174,20 +239,70 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
+/// [`ErrorKind::Timeout`] for a timed-out or would-block operation, else
+/// [`ErrorKind::Io`]; the `io::Error` is the source.
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         let kind = match e.kind() {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ErrorKind::Timeout,
             _ => ErrorKind::Io,
         };
-        let msg = e.to_string();
-        Error::new(kind, msg)
+        Error::wrap(kind, "", e)
+    }
+}
+
+#[cfg(feature = "parquet")]
+impl Error {
+    /// A Parquet error with `msg` giving the context: [`ErrorKind::Io`] with
+    /// the `io::Error` as source when the Parquet crate wrapped a file or
+    /// socket error, this crate's own error or an Arrow error mapped as
+    /// [`Error::arrow`] does, else `fallback` with the `ParquetError` as
+    /// source.
+    pub fn parquet(
+        fallback: ErrorKind,
+        msg: impl Into<String>,
+        e: parquet::errors::ParquetError,
+    ) -> Self {
+        use parquet::errors::ParquetError;
+        let msg = msg.into();
+        let ParquetError::External(inner) = e else {
+            return Error::wrap(fallback, msg, e);
+        };
+        let inner = match inner.downcast::<std::io::Error>() {
+            Ok(io) => return Error::wrap(ErrorKind::Io, msg, *io),
+            Err(other) => other,
+        };
+        let inner = match inner.downcast::<arrow::error::ArrowError>() {
+            Ok(a) => return Error::arrow(fallback, msg, *a),
+            Err(other) => other,
+        };
+        match inner.downcast::<Error>() {
+            Ok(ours) if msg.is_empty() => *ours,
+            Ok(ours) => ours.context(msg),
+            Err(other) => Error::wrap(fallback, msg, ParquetError::External(other)),
+        }
+    }
+}
+
+/// See [`Error::parquet`]; the fallback kind is [`ErrorKind::InvalidData`].
+#[cfg(feature = "parquet")]
+impl From<parquet::errors::ParquetError> for Error {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        Error::parquet(ErrorKind::InvalidData, "", e)
+    }
+}
+
+/// See [`Error::arrow`]; the fallback kind is [`ErrorKind::InvalidData`].
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Error::arrow(ErrorKind::InvalidData, "", e)
     }
 }
 
@@ -206,5 +321,64 @@ mod tests {
         let e = Error::server(Status::SchemaMismatch, "column x").context("table t");
         assert_eq!(e.status(), Some(Status::SchemaMismatch));
         assert!(e.to_string().contains("table t: column x"), "{e}");
+    }
+
+    #[test]
+    fn error_is_one_pointer() {
+        assert!(std::mem::size_of::<Error>() <= std::mem::size_of::<usize>());
+        assert!(std::mem::size_of::<Result<()>>() <= std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn io_error_keeps_its_source() {
+        use std::error::Error as _;
+        let e = Error::from(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.to_string(), "i/o error: gone");
+        let src = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(src.map(|s| s.kind()), Some(std::io::ErrorKind::NotFound));
+        let e = e.context("opening x");
+        assert_eq!(e.to_string(), "i/o error: opening x: gone");
+        let e = Error::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"));
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+    }
+
+    #[test]
+    fn arrow_error_keeps_its_source() {
+        use arrow::error::ArrowError;
+        use std::error::Error as _;
+        let e = Error::arrow(
+            ErrorKind::Protocol,
+            "building the batch",
+            ArrowError::InvalidArgumentError("lengths differ".into()),
+        );
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(e.to_string().contains("building the batch: "), "{e}");
+        assert!(e.to_string().contains("lengths differ"), "{e}");
+        let src = e.source().and_then(|s| s.downcast_ref::<ArrowError>());
+        assert!(
+            matches!(src, Some(ArrowError::InvalidArgumentError(m)) if m == "lengths differ"),
+            "{src:?}"
+        );
+        // An Arrow I/O error is an I/O error, its io::Error one level down.
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
+        let e = Error::from(ArrowError::from(io));
+        assert_eq!(e.kind(), ErrorKind::Io);
+        let io = e.source().and_then(|s| s.source());
+        let io = io.and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(|s| s.kind()),
+            Some(std::io::ErrorKind::PermissionDenied)
+        );
+        // Our own error carried through Arrow comes back as itself.
+        let ours = Error::server(Status::SchemaMismatch, "column x");
+        let e = Error::arrow(
+            ErrorKind::InvalidData,
+            "batch 3",
+            ArrowError::ExternalError(Box::new(ours)),
+        );
+        assert_eq!(e.kind(), ErrorKind::Server);
+        assert_eq!(e.status(), Some(Status::SchemaMismatch));
+        assert_eq!(e.message(), "batch 3: column x");
     }
 }

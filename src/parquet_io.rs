@@ -39,11 +39,21 @@ impl Default for ParquetOptions {
     }
 }
 
-fn file_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(
+/// A Parquet error while `what` the file at `path`: [`ErrorKind::Io`]
+/// with the `io::Error` as source for a file error, else invalid data with
+/// the `ParquetError` as source.
+fn file_err(path: &Path, what: &str, e: parquet::errors::ParquetError) -> Error {
+    Error::parquet(
         ErrorKind::InvalidData,
-        format!("{what} {}: {e}", path.display()),
+        format!("{what} {}", path.display()),
+        e,
     )
+}
+
+/// An I/O error while `what` the file at `path`, the `io::Error` its
+/// source.
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
+    Error::from(e).context(format!("{what} {}", path.display()))
 }
 
 /// Streams the Parquet file at `path` into `table` with bounded memory (see
@@ -68,8 +78,7 @@ pub fn ingest_parquet_with(
     popts: ParquetOptions,
 ) -> Result<IngestSummary> {
     let path = path.as_ref();
-    let file = File::open(path)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("opening {}: {e}", path.display())))?;
+    let file = File::open(path).map_err(|e| io_err(path, "opening", e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| file_err(path, "reading the Parquet footer of", e))?
         .with_batch_size(popts.batch_rows.max(1))
@@ -101,8 +110,7 @@ pub fn export_parquet(db: &QuestDb, sql: &str, path: impl AsRef<Path>) -> Result
         t.push(".partial");
         t.into()
     };
-    let file = File::create(&tmp)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("creating {}: {e}", tmp.display())))?;
+    let file = File::create(&tmp).map_err(|e| io_err(&tmp, "creating", e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
@@ -123,12 +131,7 @@ pub fn export_parquet(db: &QuestDb, sql: &str, path: impl AsRef<Path>) -> Result
     })();
     match result {
         Ok(sum) => {
-            std::fs::rename(&tmp, path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!("renaming to {}: {e}", path.display()),
-                )
-            })?;
+            std::fs::rename(&tmp, path).map_err(|e| io_err(path, "renaming to", e))?;
             Ok(sum)
         }
         Err(e) => {

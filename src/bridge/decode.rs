@@ -311,7 +311,7 @@ pub fn decode_array(
 }
 
 fn arrow_err(e: arrow::error::ArrowError) -> Error {
-    Error::new(ErrorKind::InvalidData, e.to_string())
+    Error::arrow(ErrorKind::InvalidData, "", e)
 }
 
 /// Symbol ids below this (or below 4 × the rows) are remapped through a

@@ -149,9 +149,10 @@ impl SymbolDict {
 }
 
 fn arrow_err(field: &Field, e: arrow::error::ArrowError) -> Error {
-    Error::new(
+    Error::arrow(
         ErrorKind::InvalidData,
-        format!("column {:?}: {e}", field.name()),
+        format!("column {:?}", field.name()),
+        e,
     )
 }
 

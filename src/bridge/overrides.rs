@@ -73,7 +73,7 @@ fn fixed_binary(
         ));
     }
     FixedSizeBinaryArray::try_from_sparse_iter_with_size(values.into_iter(), width)
-        .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))
+        .map_err(Error::from)
 }
 
 fn annotate(field: &Field, key: &str, value: &str, drop: &[&str]) -> Field {
@@ -129,8 +129,7 @@ pub fn apply_overrides(
                 return Err(bad(table, f, *o, "SYMBOL needs a string column"));
             }
             ColumnOverride::NotSymbol if is_dict_str => {
-                let a = arrow::compute::cast(&cols[i], &DataType::Utf8)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
+                let a = arrow::compute::cast(&cols[i], &DataType::Utf8).map_err(Error::from)?;
                 let mut md = f.metadata().clone();
                 md.remove(meta::SYMBOL);
                 md.remove(meta::COLUMN_TYPE);
@@ -202,8 +201,7 @@ pub fn apply_overrides(
                 ) {
                     return Err(bad(table, f, *o, "GEOHASH needs a signed integer column"));
                 }
-                let a = arrow::compute::cast(&cols[i], &DataType::Int64)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
+                let a = arrow::compute::cast(&cols[i], &DataType::Int64).map_err(Error::from)?;
                 let mut md = f.metadata().clone();
                 md.insert(meta::COLUMN_TYPE.to_string(), "geohash".to_string());
                 md.insert(meta::GEOHASH_BITS.to_string(), bits.to_string());
@@ -218,7 +216,7 @@ pub fn apply_overrides(
     }
     let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     RecordBatch::try_new(schema, cols)
-        .map_err(|e| Error::new(ErrorKind::InvalidData, format!("table {table}: {e}")))
+        .map_err(|e| Error::arrow(ErrorKind::InvalidData, format!("table {table}"), e))
 }
 
 #[cfg(test)]

@@ -331,8 +331,9 @@ impl Reader {
     pub fn rows(&mut self, sql: &str) -> Result<RecordBatch> {
         match self.sql(sql)? {
             QueryResult::Rows { schema, batches } => {
-                arrow::compute::concat_batches(&schema, &batches)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))
+                arrow::compute::concat_batches(&schema, &batches).map_err(|e| {
+                    Error::arrow(ErrorKind::InvalidData, "concatenating the batches", e)
+                })
             }
             QueryResult::Done { .. } => Err(Error::new(
                 ErrorKind::InvalidData,
@@ -552,7 +553,7 @@ fn start(mut home: Home<'_>, mut req: QueryRequest, auto_credit: bool) -> Result
     let thread = std::thread::Builder::new()
         .name(format!("qwp-query-{id}"))
         .spawn(move || pump(session, id, cmd_rx, ev_tx))
-        .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the receiver: {e}")))?;
+        .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
     let mut cur = Cursor {
         home,
         request_id: id,
@@ -688,10 +689,16 @@ impl Cursor<'_> {
                 Ok(ev) => break ev,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    break Event::Error(Error::new(
-                        ErrorKind::Closed,
-                        "the query's receiver stopped",
-                    ));
+                    // The receiver hands over a terminal event before it
+                    // returns, so it panicked (or has a bug).
+                    let e = match self.finish() {
+                        Err(panic) => panic,
+                        Ok(()) => Error::new(
+                            ErrorKind::Internal,
+                            "the query's receiver stopped without a result end",
+                        ),
+                    };
+                    return Err(e.context(format!("query {:?}", self.sql)));
                 }
             }
         };
@@ -704,30 +711,57 @@ impl Cursor<'_> {
             }
             Event::End(t) => {
                 self.terminal = Some(t);
-                self.finish();
+                self.finish()
+                    .map_err(|e| e.context(format!("query {:?}", self.sql)))?;
                 Ok(None)
             }
             Event::Error(e) => {
-                self.finish();
-                Err(e.context(format!("query {:?}", self.sql)))
+                let e = e.context(format!("query {:?}", self.sql));
+                Err(match self.finish() {
+                    Ok(()) => e,
+                    // A bug that must be seen; the query's error is its source.
+                    Err(panic) => panic.with_source(e),
+                })
             }
         }
     }
 
-    /// Joins the receiving thread and hands the connection back.
-    fn finish(&mut self) {
+    /// Joins the receiving thread and hands the connection back (none
+    /// when the receiver dropped it or panicked). A panic of the receiver
+    /// is an [`ErrorKind::Internal`] error.
+    fn finish(&mut self) -> Result<()> {
         if let Some(t) = self.thread.take() {
-            let session = t.join().ok().flatten();
-            self.home.reader().session = session;
+            // While the query ran the reader had no session; it stays
+            // without one when the receiver panicked.
+            self.home.reader().session = join_receiver(t)?;
         }
+        Ok(())
     }
+}
+
+/// Joins a receiving thread: its result, or an [`ErrorKind::Internal`]
+/// error carrying the panic's text.
+fn join_receiver<T>(t: JoinHandle<T>) -> Result<T> {
+    t.join().map_err(|p| {
+        let text = p
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(a panic without a text message)");
+        Error::new(
+            ErrorKind::Internal,
+            format!("the query's receiving thread panicked: {text}"),
+        )
+    })
 }
 
 impl Drop for Cursor<'_> {
     fn drop(&mut self) {
         if self.thread.is_some() {
+            // Nobody to report to: a dropped cursor only needs its
+            // connection drained (cancel) and its receiver joined.
             let _ = self.cancel();
-            self.finish();
+            let _ = self.finish();
         }
     }
 }
@@ -749,26 +783,51 @@ impl RecordBatchReader for Cursor<'_> {
 }
 
 /// Hands `ev` to the cursor, serving commands while the queue is full.
-/// `false` when the cursor is gone.
+/// When serving a command fails (the connection broke), `ev` is still
+/// handed over and then, unless `ev` ended the statement, the error.
 fn deliver(
     s: &mut Session,
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
     ev: Event,
-) -> Result<bool> {
+) -> Delivery {
     let mut ev = ev;
     loop {
         match tx.try_send(ev) {
-            Ok(()) => return Ok(true),
-            Err(TrySendError::Disconnected(_)) => return Ok(false),
+            Ok(()) => return Delivery::Taken,
+            Err(TrySendError::Disconnected(_)) => return Delivery::CursorGone,
             Err(TrySendError::Full(back)) => {
                 ev = back;
-                serve_commands(s, id, cmds)?;
+                if let Err(e) = serve_commands(s, id, cmds) {
+                    let terminal = !matches!(ev, Event::Batch(..));
+                    if tx.send(ev).is_ok() && !terminal {
+                        send_terminal(tx, Event::Error(e));
+                    }
+                    return Delivery::Broken;
+                }
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
     }
+}
+
+/// How [`deliver`] ended.
+enum Delivery {
+    /// The cursor has the event.
+    Taken,
+    /// The cursor was dropped.
+    CursorGone,
+    /// The connection broke; the cursor has been told.
+    Broken,
+}
+
+/// Hands the query's last event to the cursor however full the queue is:
+/// waits for a free slot, and gives up only when the cursor is gone (then
+/// nobody is left to tell).
+fn send_terminal(tx: &SyncSender<Event>, ev: Event) {
+    // `send` fails only when the receiving end was dropped.
+    let _ = tx.send(ev);
 }
 
 fn serve_commands(s: &mut Session, id: i64, cmds: &Receiver<Cmd>) -> Result<()> {
@@ -837,8 +896,9 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
             Ok(Some(ev)) => ev,
             Err(e) => {
                 // Transport failure or a malformed frame: the connection's
-                // state is unknown, drop it.
-                let _ = tx.try_send(Event::Error(e));
+                // state is unknown, drop it. The error reaches the cursor
+                // even when the read-ahead queue is full.
+                send_terminal(&tx, Event::Error(e));
                 return None;
             }
         };
@@ -854,8 +914,8 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
             continue;
         }
         match deliver(&mut s, id, &cmds, &tx, ev) {
-            Ok(true) => {}
-            Ok(false) => {
+            Delivery::Taken => {}
+            Delivery::CursorGone => {
                 orphaned = true;
                 if s.conn
                     .send(&ClientMessage::Cancel { request_id: id }.to_bytes())
@@ -864,7 +924,7 @@ fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> 
                     return None;
                 }
             }
-            Err(_) => return None,
+            Delivery::Broken => return None,
         }
         if end {
             return keep.then_some(s);
@@ -924,5 +984,27 @@ fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Re
     let sc = schema
         .get_or_insert_with(|| Arc::new(Schema::new(fields)))
         .clone();
-    RecordBatch::try_new(sc, arrays).map_err(|e| Error::new(ErrorKind::Protocol, e.to_string()))
+    RecordBatch::try_new(sc, arrays)
+        .map_err(|e| Error::arrow(ErrorKind::Protocol, "assembling the result batch", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receiver_panic_is_an_internal_error() {
+        let t = std::thread::spawn(|| -> Option<u8> { panic!("decoder bug {}", 42) });
+        let e = join_receiver(t).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(e.message().contains("panicked: decoder bug 42"), "{e}");
+        let t = std::thread::spawn(|| -> Option<u8> { panic!("static text") });
+        let e = join_receiver(t).unwrap_err();
+        assert!(e.message().ends_with("panicked: static text"), "{e}");
+        let t = std::thread::spawn(|| -> Option<u8> { std::panic::panic_any(7u32) });
+        let e = join_receiver(t).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        let t = std::thread::spawn(|| Some(5u8));
+        assert_eq!(join_receiver(t).unwrap(), Some(5));
+    }
 }

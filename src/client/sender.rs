@@ -422,20 +422,33 @@ impl Sender {
     {
         let mut it = reader.into_iter();
         let mut k = 0usize;
-        self.run(table, opts, true, |s| {
+        // An input failure is never retried (a reconnect cannot fix the
+        // input, whatever its kind: an I/O error of a file, a cursor's
+        // closed connection): `run` sees a non-retriable placeholder and
+        // the input's error, with its source, replaces it below.
+        let mut input_err = None;
+        let res = self.run(table, opts, true, |s| {
             let Some(b) = it.next() else {
                 return Ok(false);
             };
-            let b = b.map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    format!("reading input batch {k}: {e}"),
-                )
-            })?;
+            let b = match b {
+                Ok(b) => b,
+                Err(e) => {
+                    let msg = format!("reading input batch {k}");
+                    input_err = Some(Error::arrow(ErrorKind::InvalidData, msg, e));
+                    return Err(Error::new(ErrorKind::InvalidData, ""));
+                }
+            };
             k += 1;
             s.push_batch(table, &b, opts, true)?;
             Ok(true)
-        })
+        });
+        match (res, input_err) {
+            // `run` put its context (table, rows committed) on the empty
+            // placeholder message.
+            (Err(e), Some(input)) => Err(input.context(e.message())),
+            (res, _) => res,
+        }
     }
 
     /// [`Self::ingest`] over plain batches.

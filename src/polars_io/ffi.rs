@@ -41,10 +41,15 @@ const _: () = assert!(align_of::<FFI_ArrowArray>() == align_of::<PaFfiArray>());
 const _: () = assert!(size_of::<FFI_ArrowSchema>() == size_of::<PaFfiSchema>());
 const _: () = assert!(align_of::<FFI_ArrowSchema>() == align_of::<PaFfiSchema>());
 
-fn err(column: &str, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(
+fn err(
+    column: &str,
+    what: &str,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+) -> Error {
+    Error::wrap(
         ErrorKind::Unsupported,
-        format!("column {column:?}: {what} through the Arrow C Data Interface failed: {e}"),
+        format!("column {column:?}: {what} through the Arrow C Data Interface failed"),
+        e,
     )
 }
 

@@ -61,7 +61,7 @@ pub use ::polars;
 
 use std::sync::Arc;
 
-use ::polars::prelude::{Column, CompatLevel, DataFrame};
+use ::polars::prelude::{Column, CompatLevel, DataFrame, PolarsError};
 use arrow::array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -122,8 +122,8 @@ impl PolarsIngestOptions {
     }
 }
 
-fn polars_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::Unsupported, format!("{what}: {e}"))
+fn polars_err(what: &str, e: PolarsError) -> Error {
+    Error::wrap(ErrorKind::Unsupported, what, e)
 }
 
 /// Converts a DataFrame into Arrow batches of at most `max_rows` rows,
@@ -161,8 +161,13 @@ fn slice_to_batch(df: &DataFrame, offset: usize, len: usize) -> Result<RecordBat
         fields.push(field);
         arrays.push(array);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-        .map_err(|e| polars_err("building an Arrow batch from the DataFrame", e))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| {
+        Error::arrow(
+            ErrorKind::Unsupported,
+            "building an Arrow batch from the DataFrame",
+            e,
+        )
+    })
 }
 
 /// Converts one Arrow batch (a query result, say) into a DataFrame, sharing
@@ -188,7 +193,12 @@ fn polars_ready(field: &Field, array: &ArrayRef) -> Result<(Field, ArrayRef)> {
             let a = array
                 .as_any()
                 .downcast_ref::<FixedSizeBinaryArray>()
-                .ok_or_else(|| polars_err(field.name(), "not a FixedSizeBinary array"))?;
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Unsupported,
+                        format!("{}: not a FixedSizeBinary array", field.name()),
+                    )
+                })?;
             let text: StringArray = (0..a.len())
                 .map(|i| {
                     a.is_valid(i).then(|| {
@@ -210,10 +220,11 @@ fn polars_ready(field: &Field, array: &ArrayRef) -> Result<(Field, ArrayRef)> {
         | DataType::Decimal256(_, scale) => {
             let to = DataType::Decimal128(38, *scale);
             let a = arrow::compute::cast(array, &to).map_err(|e| {
-                polars_err(
-                    &format!("column {:?}", field.name()),
-                    format!("values do not fit polars' 128-bit decimals: {e}"),
-                )
+                let what = format!(
+                    "column {:?}: values do not fit polars' 128-bit decimals",
+                    field.name()
+                );
+                Error::arrow(ErrorKind::Unsupported, what, e)
             })?;
             Ok((Field::new(field.name(), to, field.is_nullable()), a))
         }

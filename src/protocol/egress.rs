@@ -508,7 +508,7 @@ pub fn result_batch_frame(
     let prefix = 1 + 8 + varint_len(batch_seq);
     if let Some(level) = zstd_level {
         let z = zstd::bulk::compress(&body, level)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("zstd compression failed: {e}")))?;
+            .map_err(|e| Error::wrap(ErrorKind::Io, "zstd compression failed", e))?;
         if z.len() < body.len() {
             body = z;
             flags |= FLAG_ZSTD;
@@ -811,7 +811,7 @@ impl Inflater {
         if self.dctx.is_none() {
             self.dctx = Some(
                 zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::new(ErrorKind::Io, format!("zstd init failed: {e}")))?,
+                    .map_err(|e| Error::wrap(ErrorKind::Io, "zstd init failed", e))?,
             );
         }
         let Some(dctx) = self.dctx.as_mut() else {
@@ -821,7 +821,7 @@ impl Inflater {
         self.buf.reserve(size as usize);
         let n = dctx
             .decompress_to_buffer(src, &mut self.buf)
-            .map_err(|e| Error::protocol(offset, format!("zstd decompression failed: {e}")))?;
+            .map_err(|e| Error::protocol(offset, "zstd decompression failed").with_source(e))?;
         if n as u64 != size {
             return Err(Error::protocol(
                 offset,

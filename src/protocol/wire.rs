@@ -429,7 +429,8 @@ impl<'a> Reader<'a> {
     pub fn utf8(&mut self, n: usize, what: &str) -> Result<&'a str> {
         let at = self.offset();
         let b = self.bytes(n, what)?;
-        std::str::from_utf8(b).map_err(|e| Error::protocol(at, format!("{what} is not UTF-8: {e}")))
+        std::str::from_utf8(b)
+            .map_err(|e| Error::protocol(at, format!("{what} is not UTF-8")).with_source(e))
     }
 
     /// Fails unless every byte was consumed.

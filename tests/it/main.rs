@@ -2,6 +2,8 @@
 mod cli;
 mod codec;
 #[cfg(feature = "server")]
+mod errors;
+#[cfg(feature = "server")]
 mod faults;
 #[cfg(feature = "server")]
 mod ingest;
