@@ -1,9 +1,24 @@
 //! The ingest endpoint: one connection's frames, its symbol dictionary,
 //! deferred commits and responses.
+//!
+//! Per-connection budgets, each refused with LIMIT_EXCEEDED (the frame is
+//! rejected and a deferred transaction rolled back as a whole, never
+//! committed in part):
+//! - deferred (uncommitted) data: at most `MAX_UNCOMMITTED_ROWS` rows and
+//!   `ServerBuilder::max_pending_bytes` of decoded Arrow memory;
+//! - the symbol dictionary: `ServerBuilder::max_dict_bytes`, counting each
+//!   entry's UTF-8 bytes plus `DICT_ENTRY_OVERHEAD` (besides the protocol's
+//!   2,000,000-entry cap, a PARSE_ERROR).
+//!
+//! A table block must carry its rows: a block with no columns but a
+//! non-zero `row_count` is a PARSE_ERROR (server-assigned timestamps are
+//! only made for rows some column carries). Table and column names with a
+//! control character (below 0x20, or 0x7F) are PARSE_ERRORs too.
 
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{Field, Schema};
@@ -22,16 +37,24 @@ use crate::protocol::{
     MAX_SYMBOL_DICT_ENTRIES, Status,
 };
 
-/// Rows held across deferred frames before a forced commit.
+/// Rows deferred frames may hold uncommitted (`qwp.max.uncommitted.rows`);
+/// more is refused (QuestDB forces a commit instead, which would commit a
+/// deferred batch in part).
 const MAX_UNCOMMITTED_ROWS: usize = 1_000_000;
+/// Bytes counted per symbol-dictionary entry besides its UTF-8 bytes.
+const DICT_ENTRY_OVERHEAD: usize = std::mem::size_of::<String>();
 /// Distinct tables one connection may write (`qwp.max.tables.per.connection`).
 const MAX_TABLES_PER_CONNECTION: usize = 10_000;
 
 struct Conn<'s> {
     shared: &'s Shared,
     dict: Vec<String>,
+    /// What the dictionary counts against `max_dict_bytes`.
+    dict_bytes: usize,
     pending: Vec<(String, RecordBatch, Option<String>)>,
     pending_rows: usize,
+    /// Arrow memory of `pending`.
+    pending_bytes: usize,
     tables_seen: Vec<String>,
     /// Set when a frame of a deferred transaction was rejected: the
     /// transaction is aborted and its remaining frames (up to the next
@@ -52,8 +75,10 @@ impl<'s> Conn<'s> {
         Conn {
             shared,
             dict: Vec::new(),
+            dict_bytes: 0,
             pending: Vec::new(),
             pending_rows: 0,
+            pending_bytes: 0,
             tables_seen: Vec::new(),
             aborted: None,
         }
@@ -80,6 +105,7 @@ impl<'s> Conn<'s> {
                 // Roll back what the transaction holds.
                 self.pending.clear();
                 self.pending_rows = 0;
+                self.pending_bytes = 0;
                 if deferred {
                     self.aborted = Some((sequence, r.status));
                 }
@@ -112,6 +138,27 @@ impl<'s> Conn<'s> {
                     format!("symbol dictionary exceeds {MAX_SYMBOL_DICT_ENTRIES} entries"),
                 ));
             }
+            let entry = |s: &str| s.len() + DICT_ENTRY_OVERHEAD;
+            let replaced: usize = self
+                .dict
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take(d.entries.len())
+                .map(|s| entry(s))
+                .sum();
+            let added: usize = d.entries.iter().map(|s| entry(s)).sum();
+            let total = self.dict_bytes - replaced + added;
+            let max = self.shared.cfg.max_dict_bytes;
+            if total > max {
+                return Err(Reject::new(
+                    Status::LimitExceeded,
+                    format!(
+                        "symbol dictionary budget max_dict_bytes ({max} bytes) exceeded: this delta would take the connection's dictionary to {total} bytes ({} entries)",
+                        self.dict.len().max(start + d.entries.len())
+                    ),
+                ));
+            }
             for (k, s) in d.entries.iter().enumerate() {
                 let id = start + k;
                 if id < self.dict.len() {
@@ -120,6 +167,7 @@ impl<'s> Conn<'s> {
                     self.dict.push(s.to_string());
                 }
             }
+            self.dict_bytes = total;
         }
         if self.shared.cfg.sink {
             return Ok(Vec::new());
@@ -130,6 +178,29 @@ impl<'s> Conn<'s> {
                 return Err(Reject::new(
                     Status::ParseError,
                     format!("invalid table name {table:?}"),
+                ));
+            }
+            if has_control_char(table) {
+                return Err(Reject::new(
+                    Status::ParseError,
+                    format!("invalid table name {table:?}: it contains a control character"),
+                ));
+            }
+            if let Some((name, _)) = block.schema.iter().find(|(n, _)| has_control_char(n)) {
+                return Err(Reject::new(
+                    Status::ParseError,
+                    format!(
+                        "table {table:?}: invalid column name {name:?}: it contains a control character"
+                    ),
+                ));
+            }
+            if block.columns.is_empty() && block.row_count > 0 {
+                return Err(Reject::new(
+                    Status::ParseError,
+                    format!(
+                        "table {table:?}: a block of {} rows has no columns",
+                        block.row_count
+                    ),
                 ));
             }
             if block.row_count > MAX_ROWS_PER_TABLE_BLOCK {
@@ -263,16 +334,92 @@ impl<'s> Conn<'s> {
             let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
                 .map_err(|e| Reject::new(Status::ParseError, format!("table {table}: {e}")))?;
             self.pending_rows += batch.num_rows();
+            self.pending_bytes += batch.get_array_memory_size();
             self.pending
                 .push((table.to_string(), batch, Some(ts_name.clone())));
+            if msg.defer_commit() {
+                self.check_pending_budget()?;
+            }
         }
-        if msg.defer_commit() && self.pending_rows < MAX_UNCOMMITTED_ROWS {
+        if msg.defer_commit() {
             return Ok(Vec::new());
         }
         let writes = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
+        self.pending_bytes = 0;
         self.shared.catalog.commit(writes)
     }
+
+    /// Refuses a deferred frame that makes the uncommitted data too big.
+    fn check_pending_budget(&self) -> std::result::Result<(), Reject> {
+        if self.pending_rows > MAX_UNCOMMITTED_ROWS {
+            return Err(Reject::new(
+                Status::LimitExceeded,
+                format!(
+                    "deferred rows budget ({MAX_UNCOMMITTED_ROWS} uncommitted rows) exceeded: {} rows held; commit more often",
+                    self.pending_rows
+                ),
+            ));
+        }
+        let max = self.shared.cfg.max_pending_bytes;
+        if self.pending_bytes > max {
+            return Err(Reject::new(
+                Status::LimitExceeded,
+                format!(
+                    "deferred data budget max_pending_bytes ({max} bytes) exceeded: {} bytes of uncommitted rows held; commit more often",
+                    self.pending_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How long [`close_and_drain`] keeps reading after its close frame.
+const LINGER: Duration = Duration::from_secs(2);
+/// The most [`close_and_drain`] reads and discards.
+const LINGER_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Closes the WebSocket with `code` and, before the socket is dropped,
+/// reads and discards what the client still sends (the rest of an
+/// oversized frame, its close reply) until it closes its side, for at most
+/// [`LINGER`]. Dropping a socket with unread input makes the kernel answer
+/// with a TCP reset, which can destroy the close frame before the client
+/// reads it.
+pub(super) fn close_and_drain(ws: &mut Ws, code: CloseCode, reason: &str) {
+    // The connection is ending; a failure here leaves nothing to report to.
+    let _ = ws.close(Some(CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    }));
+    let _ = ws.flush();
+    let until = Instant::now() + LINGER;
+    let _ = ws
+        .get_ref()
+        .tcp()
+        .set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read = 0usize;
+    while Instant::now() < until && read < LINGER_MAX_BYTES {
+        match ws.get_mut().read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// Whether a table or column name holds a control character (below 0x20,
+/// or DEL).
+fn has_control_char(name: &str) -> bool {
+    name.chars().any(|c| c < '\u{20}' || c == '\u{7f}')
 }
 
 /// One connection's handling of `frames`, without a socket.
@@ -297,7 +444,7 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
     let mut seq: i64 = 0;
     ws.get_ref()
         .tcp()
-        .set_read_timeout(Some(std::time::Duration::from_millis(200)))?;
+        .set_read_timeout(Some(Duration::from_millis(200)))?;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             let _ = ws.close(None);
@@ -315,11 +462,11 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
                 continue;
             }
             Err(tungstenite::Error::Capacity(e)) => {
-                let _ = ws.close(Some(CloseFrame {
-                    code: CloseCode::Size,
-                    reason: format!("frame larger than the receive buffer: {e}").into(),
-                }));
-                let _ = ws.flush();
+                close_and_drain(
+                    &mut ws,
+                    CloseCode::Size,
+                    &format!("frame larger than the receive buffer: {e}"),
+                );
                 return Ok(());
             }
             // Dropping `conn` discards uncommitted (deferred) rows.
@@ -329,11 +476,7 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
             Message::Binary(b) => b,
             Message::Close(_) => return Ok(()),
             Message::Text(_) => {
-                let _ = ws.close(Some(CloseFrame {
-                    code: CloseCode::Unsupported,
-                    reason: "QWP frames are binary".into(),
-                }));
-                let _ = ws.flush();
+                close_and_drain(&mut ws, CloseCode::Unsupported, "QWP frames are binary");
                 return Ok(());
             }
             _ => continue,

@@ -95,6 +95,9 @@ pub struct ServerBuilder {
     dict_cap_bytes: usize,
     faults: Faults,
     checkpoint_bytes: u64,
+    max_pending_bytes: usize,
+    max_dict_bytes: usize,
+    query_timeout: Option<Duration>,
 }
 
 /// The embedded server.
@@ -119,6 +122,9 @@ impl Server {
             dict_cap_bytes: 8 * 1024 * 1024,
             faults: Faults::default(),
             checkpoint_bytes: storage::DEFAULT_CHECKPOINT_BYTES,
+            max_pending_bytes: 64 * 1024 * 1024,
+            max_dict_bytes: 32 * 1024 * 1024,
+            query_timeout: None,
         }
     }
 }
@@ -201,6 +207,30 @@ impl ServerBuilder {
     /// Faults to inject.
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+    /// Per ingest connection: the most memory (Arrow bytes of the decoded
+    /// batches) that deferred, uncommitted frames may hold (default 64
+    /// MiB). A deferred frame going over it is refused with LIMIT_EXCEEDED
+    /// and its transaction rolled back.
+    pub fn max_pending_bytes(mut self, bytes: usize) -> Self {
+        self.max_pending_bytes = bytes;
+        self
+    }
+    /// Per ingest connection: the most memory its symbol dictionary may
+    /// take, counted as each entry's UTF-8 length plus 24 bytes of
+    /// bookkeeping (default 32 MiB). A delta going over it is refused with
+    /// LIMIT_EXCEEDED.
+    pub fn max_dict_bytes(mut self, bytes: usize) -> Self {
+        self.max_dict_bytes = bytes;
+        self
+    }
+    /// Server-side limit on a query's run time, from its QUERY_REQUEST to
+    /// its last batch (default none). A query running longer is stopped
+    /// and answered with QUERY_ERROR LIMIT_EXCEEDED. When the client also
+    /// sends a `timeout_ms` (`QUERY_FLAG_TIMEOUT`), the shorter one applies.
+    pub fn query_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.query_timeout = timeout;
         self
     }
 

@@ -1,15 +1,34 @@
 //! The query endpoint: SERVER_INFO, then QUERY_REQUESTs answered with
 //! RESULT_BATCH streams (byte credit, cancel, zstd, the connection symbol
 //! dictionary) or EXEC_DONE / QUERY_ERROR.
+//!
+//! A result set is computed by a task on the server's runtime (see
+//! [`RunningQuery`]) while this connection's thread keeps reading the
+//! socket: CANCEL stops the computation and is answered with QUERY_ERROR
+//! CANCELLED within milliseconds, and a client that goes away stops it too.
+//! A query running longer than its time limit (the server's
+//! `query_timeout`, or the request's `timeout_ms` under
+//! `QUERY_FLAG_TIMEOUT`, whichever is shorter; 0 means none) is stopped
+//! and answered with QUERY_ERROR LIMIT_EXCEEDED.
+//!
+//! Result column names never carry control characters: each character
+//! below 0x20 or 0x7F is replaced by `_` (such names break clients'
+//! Arrow conversions), then the name is clipped to 127 bytes.
+//!
+//! Like `/write/v4`, a client frame above the receive buffer is answered
+//! with close 1009 and a text frame with close 1003; then the connection
+//! ends.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
 use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::sql::{Outcome, execute, next_batch};
+use super::ingest::close_and_drain;
+use super::sql::{Next, Outcome, RunningQuery, execute};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, ws_err};
 use crate::bridge::encode::SymbolDict as Dict;
@@ -19,8 +38,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Out;
 use crate::protocol::column::Layout;
 use crate::protocol::egress::{
-    CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QueryRequest, RESET_MASK_DICT,
-    ServerControl, ServerInfo, result_batch_frame,
+    CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QUERY_FLAG_TIMEOUT,
+    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo, result_batch_frame,
 };
 use crate::protocol::ingress::ColumnDef;
 use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
@@ -33,12 +52,36 @@ struct Conn<'a> {
     reset_pending: bool,
 }
 
+/// How long the connection thread waits for the query's next batch before
+/// it looks at the socket again.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+/// How long it then waits for a client message.
+const SOCKET_WAIT: Duration = Duration::from_millis(1);
+
 enum Poll {
     Nothing,
     Cancel,
 }
 
-fn clip_name(s: &str) -> String {
+/// Why a query stops before its end.
+enum Stop {
+    Cancelled,
+    TimedOut(Duration),
+}
+
+/// A result column name as sent: control characters replaced by `_`,
+/// clipped to 127 bytes.
+fn result_name(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| {
+            if c < '\u{20}' || c == '\u{7f}' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
     let mut end = s.len().min(MAX_NAME_BYTES);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -76,7 +119,17 @@ impl Conn<'_> {
                 }
             },
             Ok(Message::Close(_)) => Err(Error::new(ErrorKind::Closed, "client closed")),
-            Ok(Message::Text(_)) => Err(Error::new(ErrorKind::Protocol, "text frame")),
+            Ok(Message::Text(_)) => {
+                close_and_drain(
+                    &mut self.ws,
+                    CloseCode::Unsupported,
+                    "QWP frames are binary",
+                );
+                Err(Error::new(
+                    ErrorKind::Closed,
+                    "text frame; closed with 1003",
+                ))
+            }
             Ok(_) => Ok(None),
             Err(tungstenite::Error::Io(e))
                 if matches!(
@@ -86,7 +139,71 @@ impl Conn<'_> {
             {
                 Ok(None)
             }
+            Err(tungstenite::Error::Capacity(e)) => {
+                close_and_drain(
+                    &mut self.ws,
+                    CloseCode::Size,
+                    &format!("frame larger than the receive buffer: {e}"),
+                );
+                Err(Error::new(
+                    ErrorKind::Closed,
+                    "oversized frame; closed with 1009",
+                ))
+            }
             Err(e) => Err(ws_err(e)),
+        }
+    }
+
+    /// Between batches: the server stopping (an error), the time limit,
+    /// and CANCEL / CREDIT from the client (waiting at most `wait`).
+    fn watch(
+        &mut self,
+        id: i64,
+        credit: &mut Option<i64>,
+        deadline: Option<(Instant, Duration)>,
+        wait: Duration,
+    ) -> Result<Option<Stop>> {
+        if self.shared.stop.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Closed, "server stopping"));
+        }
+        if let Some((at, limit)) = deadline
+            && Instant::now() >= at
+        {
+            return Ok(Some(Stop::TimedOut(limit)));
+        }
+        Ok(match self.poll(id, credit, wait)? {
+            Poll::Cancel => Some(Stop::Cancelled),
+            Poll::Nothing => None,
+        })
+    }
+
+    /// Answers a query stopped early.
+    fn stopped(&mut self, id: i64, why: Stop) -> Result<()> {
+        match why {
+            Stop::Cancelled => self.cancelled(id),
+            Stop::TimedOut(limit) => self.error(
+                id,
+                Reject::new(
+                    Status::LimitExceeded,
+                    format!(
+                        "query {id} timed out: it ran longer than its limit of {} ms",
+                        limit.as_millis()
+                    ),
+                ),
+            ),
+        }
+    }
+
+    /// The time limit of `q`: the shorter of the server's and the request's.
+    fn time_limit(&self, q: &QueryRequest) -> Option<Duration> {
+        let asked = q
+            .timeout_ms
+            .filter(|_| q.query_flags.unwrap_or(0) & QUERY_FLAG_TIMEOUT != 0)
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis);
+        match (self.shared.cfg.query_timeout, asked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -120,6 +237,7 @@ impl Conn<'_> {
 
     fn run(&mut self, q: QueryRequest) -> Result<()> {
         let id = q.request_id;
+        let deadline = self.time_limit(&q).map(|l| (Instant::now() + l, l));
         if q.query_flags.unwrap_or(0) & QUERY_FLAG_RESET_DICT != 0
             || self.dict.len() > self.shared.cfg.dict_cap_entries
             || self.dict.bytes() > self.shared.cfg.dict_cap_bytes
@@ -131,7 +249,7 @@ impl Conn<'_> {
             Ok(o) => o,
             Err(r) => return self.error(id, r),
         };
-        let mut stream = match outcome {
+        let stream = match outcome {
             Outcome::Done(rows) => {
                 return self.send(
                     ServerControl::ExecDone {
@@ -144,6 +262,12 @@ impl Conn<'_> {
             }
             Outcome::Rows(s) => s,
         };
+        // Planning is not interruptible; it may have used up the time.
+        if let Some((at, limit)) = deadline
+            && Instant::now() >= at
+        {
+            return self.stopped(id, Stop::TimedOut(limit));
+        }
         let schema = stream.schema();
         let mut types: Vec<QwpType> = Vec::new();
         let mut defs: Vec<ColumnDef> = Vec::new();
@@ -152,7 +276,7 @@ impl Conn<'_> {
                 Ok(t) => {
                     types.push(t);
                     defs.push(ColumnDef {
-                        name: clip_name(f.name()),
+                        name: result_name(f.name()),
                         ty: t.ty,
                     });
                 }
@@ -184,14 +308,26 @@ impl Conn<'_> {
         let mut carry: Vec<RecordBatch> = Vec::new();
         let mut carried = 0usize;
         let mut done = false;
+        // Dropping it (on every return) stops DataFusion.
+        let mut running = RunningQuery::spawn(self.shared, stream);
         while !done {
-            match next_batch(self.shared, &mut stream) {
-                None => done = true,
-                Some(Ok(b)) => {
+            let next = loop {
+                match running.next(BATCH_WAIT) {
+                    Next::Pending => {}
+                    other => break other,
+                }
+                if let Some(why) = self.watch(id, &mut credit, deadline, SOCKET_WAIT)? {
+                    drop(running);
+                    return self.stopped(id, why);
+                }
+            };
+            match next {
+                Next::End | Next::Pending => done = true,
+                Next::Batch(b) => {
                     carried += b.num_rows();
                     carry.push(b);
                 }
-                Some(Err(r)) => return self.error(id, r),
+                Next::Failed(r) => return self.error(id, r),
             }
             if carried < max_rows && !done {
                 continue;
@@ -214,15 +350,16 @@ impl Conn<'_> {
             while off < full {
                 // Flow control: wait while the budget is used up.
                 while credit.is_some_and(|c| c <= 0) {
-                    if self.shared.stop.load(Ordering::SeqCst) {
-                        return Err(Error::new(ErrorKind::Closed, "server stopping"));
-                    }
-                    if let Poll::Cancel = self.poll(id, &mut credit, Duration::from_millis(100))? {
-                        return self.cancelled(id);
+                    let wait = Duration::from_millis(100);
+                    if let Some(why) = self.watch(id, &mut credit, deadline, wait)? {
+                        drop(running);
+                        return self.stopped(id, why);
                     }
                 }
-                if let Poll::Cancel = self.poll(id, &mut credit, Duration::from_micros(1))? {
-                    return self.cancelled(id);
+                let wait = Duration::from_micros(1);
+                if let Some(why) = self.watch(id, &mut credit, deadline, wait)? {
+                    drop(running);
+                    return self.stopped(id, why);
                 }
                 let n = max_rows.min(full - off);
                 let slice = batch.slice(off, n);

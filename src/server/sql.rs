@@ -3,6 +3,7 @@
 //! else planned and run by DataFusion over snapshots of the tables.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -150,15 +151,85 @@ fn refuse_quarantined(shared: &Shared, text: &str) -> Result<(), Reject> {
     Ok(())
 }
 
-/// Pulls the next batch of a stream on the server's runtime.
-pub(crate) fn next_batch(
-    shared: &Shared,
-    stream: &mut SendableRecordBatchStream,
-) -> Option<Result<RecordBatch, Reject>> {
-    shared
-        .runtime
-        .block_on(stream.next())
-        .map(|r| r.map_err(df_err))
+/// Batches a running query may have ready ahead of the connection thread.
+const READY_BATCHES: usize = 2;
+
+/// What waiting on a [`RunningQuery`] gave.
+pub(crate) enum Next {
+    /// The next batch.
+    Batch(RecordBatch),
+    /// The query failed.
+    Failed(Reject),
+    /// The result is complete.
+    End,
+    /// Nothing within the wait; the query is still running.
+    Pending,
+}
+
+/// A result stream executing as a task on the server's runtime, handing its
+/// batches over a bounded channel, so the connection thread stays free to
+/// read CANCEL / CREDIT (and notice a client that went away) while
+/// DataFusion computes. At most [`READY_BATCHES`] wait in the channel: a
+/// paused consumer (no credit) pauses DataFusion. Dropping it aborts the
+/// task, which drops the stream and stops DataFusion's work.
+pub(crate) struct RunningQuery {
+    rx: tokio::sync::mpsc::Receiver<Result<RecordBatch, Reject>>,
+    task: tokio::task::JoinHandle<()>,
+    runtime: tokio::runtime::Handle,
+    ended: bool,
+}
+
+impl RunningQuery {
+    /// Starts pulling `stream` on the server's runtime.
+    pub(crate) fn spawn(shared: &Shared, mut stream: SendableRecordBatchStream) -> RunningQuery {
+        let (tx, rx) = tokio::sync::mpsc::channel(READY_BATCHES);
+        let task = shared.runtime.spawn(async move {
+            while let Some(item) = stream.next().await {
+                let failed = item.is_err();
+                if tx.send(item.map_err(df_err)).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        RunningQuery {
+            rx,
+            task,
+            runtime: shared.runtime.handle().clone(),
+            ended: false,
+        }
+    }
+
+    /// Waits at most `wait` for the next batch.
+    pub(crate) fn next(&mut self, wait: Duration) -> Next {
+        if self.ended {
+            return Next::End;
+        }
+        let got = self
+            .runtime
+            .block_on(async { tokio::time::timeout(wait, self.rx.recv()).await });
+        match got {
+            Err(_elapsed) => Next::Pending,
+            Ok(Some(Ok(b))) => Next::Batch(b),
+            Ok(Some(Err(r))) => Next::Failed(r),
+            // The task dropped its sender: it ended, or it panicked.
+            Ok(None) => {
+                self.ended = true;
+                match self.runtime.block_on(&mut self.task) {
+                    Ok(()) => Next::End,
+                    Err(e) => Next::Failed(Reject::new(
+                        Status::InternalError,
+                        format!("query execution failed: {e}"),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RunningQuery {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 fn unquote(s: &str) -> String {

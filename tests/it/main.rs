@@ -1,3 +1,5 @@
+#[cfg(feature = "server")]
+mod budget;
 #[cfg(feature = "cli")]
 mod cli;
 mod codec;
