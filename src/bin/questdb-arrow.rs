@@ -51,6 +51,10 @@ enum Cmd {
         /// of write-ahead log (default 64 MiB).
         #[arg(long, requires = "data_dir")]
         checkpoint_bytes: Option<u64>,
+        /// Grant durable acks to clients that ask (`request_durable_ack=on`):
+        /// with --data-dir each follows the write-ahead log's fsync.
+        #[arg(long)]
+        durable_ack: bool,
         /// Require HTTP basic auth with this user (needs --password).
         #[arg(long, requires = "password", conflicts_with = "token")]
         username: Option<String>,
@@ -387,6 +391,7 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
             bind,
             data_dir,
             checkpoint_bytes,
+            durable_ack,
             username,
             password,
             token,
@@ -402,6 +407,7 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
             if let Some(n) = checkpoint_bytes {
                 b = b.checkpoint_bytes(n);
             }
+            b = b.durable_ack(durable_ack);
             if let (Some(u), Some(p)) = (username, password) {
                 b = b.basic_auth(u, p);
             }

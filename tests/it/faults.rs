@@ -124,6 +124,34 @@ fn a_failed_log_write_is_a_write_error_and_loses_nothing() {
 }
 
 #[test]
+fn durable_acks_follow_the_log_fsync_and_survive_a_restart() {
+    let dir = tmp_dir("durable");
+    {
+        let srv = Server::builder()
+            .bind("127.0.0.1:0")
+            .data_dir(&dir)
+            .durable_ack(true)
+            .start()
+            .unwrap();
+        let db =
+            QuestDb::connect(&format!("{}request_durable_ack=on;", srv.conf_string())).unwrap();
+        for k in 0..5 {
+            db.flush_arrow_batch(
+                "d",
+                &rows(k * 10..k * 10 + 10),
+                Some("ts"),
+                &[],
+                AckLevel::Durable,
+            )
+            .unwrap();
+        }
+    }
+    let srv = start(&dir);
+    assert_eq!(ids(&srv, "d"), (0..50).collect::<Vec<_>>());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn colliding_names_stay_distinct_after_restart() {
     let dir = tmp_dir("names");
     let names = ["a.b", "a~b", "a b", "a_b", "表一", "表二", "A-B"];
