@@ -13,6 +13,7 @@
 
 pub mod db;
 pub mod query;
+mod read_ahead;
 pub mod sender;
 
 pub use crate::bridge::overrides::ColumnOverride;

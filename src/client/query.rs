@@ -16,7 +16,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender as Tx, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender as Tx};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,20 +31,19 @@ use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{ColumnData, Values};
 use crate::protocol::egress::{
-    ClientMessage, Inflater, QueryRequest, RESET_MASK_DICT, RawBatch, ServerControl, ServerInfo,
-    ServerMessage, decode_server_message,
+    Inflater, QueryRequest, RESET_MASK_DICT, RawBatch, ServerControl, ServerInfo, ServerMessage,
+    decode_server_message,
 };
 use crate::protocol::ingress::ColumnDef;
 use crate::protocol::{ColumnType, Status};
 use crate::transport::{ConnectOptions, Connection, Route};
 
+use super::read_ahead::{Cmd, Event, Session, join_receiver, pump};
+
 /// Decoded batches that may wait for the caller.
 pub const READ_AHEAD_BATCHES: usize = 4;
 /// Frames at least this large have their columns decoded in parallel.
 pub const PARALLEL_DECODE_MIN_BYTES: usize = 256 * 1024;
-/// How often the receiving thread looks for CREDIT / CANCEL requests while
-/// it waits for the server.
-const POLL: Duration = Duration::from_millis(5);
 
 /// How a statement ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,13 +82,6 @@ pub enum QueryResult {
         /// Rows inserted or updated; 0 for DDL.
         rows_affected: u64,
     },
-}
-
-/// The connection and the per-connection decoding state; owned by the
-/// receiving thread while a result streams.
-struct Session {
-    conn: Connection,
-    dec: BatchDecoder,
 }
 
 /// Sans-IO decoding of `/read/v1` server frames into Arrow: the connection
@@ -179,18 +171,6 @@ impl BatchDecoder {
             }
         }))
     }
-}
-
-enum Cmd {
-    Credit(u64),
-    Cancel,
-}
-
-enum Event {
-    /// A decoded batch and the size of its frame (for credit).
-    Batch(RecordBatch, usize),
-    End(Terminal),
-    Error(Error),
 }
 
 /// A blocking connection to `/read/v1`. Borrow one from
@@ -739,22 +719,6 @@ impl Cursor<'_> {
     }
 }
 
-/// Joins a receiving thread: its result, or an [`ErrorKind::Internal`]
-/// error carrying the panic's text.
-fn join_receiver<T>(t: JoinHandle<T>) -> Result<T> {
-    t.join().map_err(|p| {
-        let text = p
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(a panic without a text message)");
-        Error::new(
-            ErrorKind::Internal,
-            format!("the query's receiving thread panicked: {text}"),
-        )
-    })
-}
-
 impl Drop for Cursor<'_> {
     fn drop(&mut self) {
         if self.thread.is_some() {
@@ -779,156 +743,6 @@ impl Iterator for Cursor<'_> {
 impl RecordBatchReader for Cursor<'_> {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
-    }
-}
-
-/// Hands `ev` to the cursor, serving commands while the queue is full.
-/// When serving a command fails (the connection broke), `ev` is still
-/// handed over and then, unless `ev` ended the statement, the error.
-fn deliver(
-    s: &mut Session,
-    id: i64,
-    cmds: &Receiver<Cmd>,
-    tx: &SyncSender<Event>,
-    ev: Event,
-) -> Delivery {
-    let mut ev = ev;
-    loop {
-        match tx.try_send(ev) {
-            Ok(()) => return Delivery::Taken,
-            Err(TrySendError::Disconnected(_)) => return Delivery::CursorGone,
-            Err(TrySendError::Full(back)) => {
-                ev = back;
-                if let Err(e) = serve_commands(s, id, cmds) {
-                    let terminal = !matches!(ev, Event::Batch(..));
-                    if tx.send(ev).is_ok() && !terminal {
-                        send_terminal(tx, Event::Error(e));
-                    }
-                    return Delivery::Broken;
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-    }
-}
-
-/// How [`deliver`] ended.
-enum Delivery {
-    /// The cursor has the event.
-    Taken,
-    /// The cursor was dropped.
-    CursorGone,
-    /// The connection broke; the cursor has been told.
-    Broken,
-}
-
-/// Hands the query's last event to the cursor however full the queue is:
-/// waits for a free slot, and gives up only when the cursor is gone (then
-/// nobody is left to tell).
-fn send_terminal(tx: &SyncSender<Event>, ev: Event) {
-    // `send` fails only when the receiving end was dropped.
-    let _ = tx.send(ev);
-}
-
-fn serve_commands(s: &mut Session, id: i64, cmds: &Receiver<Cmd>) -> Result<()> {
-    while let Ok(c) = cmds.try_recv() {
-        let msg = match c {
-            Cmd::Credit(b) => ClientMessage::Credit {
-                request_id: id,
-                additional_bytes: b,
-            },
-            Cmd::Cancel => ClientMessage::Cancel { request_id: id },
-        };
-        s.conn.send(&msg.to_bytes())?;
-    }
-    Ok(())
-}
-
-/// The receiving thread: reads frames for request `id`, decodes them and
-/// passes them on until the statement ends. Returns the session when the
-/// connection is still in a known state.
-fn pump(mut s: Session, id: i64, cmds: Receiver<Cmd>, tx: SyncSender<Event>) -> Option<Session> {
-    s.dec.start_query();
-    // Once the cursor is gone, cancel and drain to the end.
-    let mut orphaned = false;
-    loop {
-        let step = (|| -> Result<Option<Event>> {
-            serve_commands(&mut s, id, &cmds)?;
-            let Some(frame) = s.conn.recv_timeout(Some(POLL))? else {
-                return Ok(None);
-            };
-            // Batches of other requests (stale ones) are skipped unread.
-            let Some(decoded) = s.dec.decode_for(&frame, Some(id))? else {
-                return Ok(None);
-            };
-            Ok(match decoded {
-                Decoded::Batch { batch, .. } => Some(Event::Batch(batch, frame.len())),
-                Decoded::Control(c) => match c {
-                    ServerControl::ResultEnd {
-                        request_id,
-                        final_seq,
-                        total_rows,
-                    } if request_id == id => Some(Event::End(Terminal::ResultEnd {
-                        total_rows,
-                        final_seq,
-                    })),
-                    ServerControl::ExecDone {
-                        request_id,
-                        op_type,
-                        rows_affected,
-                    } if request_id == id => Some(Event::End(Terminal::ExecDone {
-                        rows_affected,
-                        op_type,
-                    })),
-                    ServerControl::QueryError {
-                        request_id,
-                        status,
-                        message,
-                    } if request_id == id || request_id == -1 => {
-                        Some(Event::Error(Error::server(status, message)))
-                    }
-                    _ => None,
-                },
-            })
-        })();
-        let ev = match step {
-            Ok(None) => continue,
-            Ok(Some(ev)) => ev,
-            Err(e) => {
-                // Transport failure or a malformed frame: the connection's
-                // state is unknown, drop it. The error reaches the cursor
-                // even when the read-ahead queue is full.
-                send_terminal(&tx, Event::Error(e));
-                return None;
-            }
-        };
-        let end = !matches!(ev, Event::Batch(..));
-        let keep = match &ev {
-            Event::Error(e) => e.kind() == ErrorKind::Server,
-            _ => true,
-        };
-        if orphaned {
-            if end {
-                return keep.then_some(s);
-            }
-            continue;
-        }
-        match deliver(&mut s, id, &cmds, &tx, ev) {
-            Delivery::Taken => {}
-            Delivery::CursorGone => {
-                orphaned = true;
-                if s.conn
-                    .send(&ClientMessage::Cancel { request_id: id }.to_bytes())
-                    .is_err()
-                {
-                    return None;
-                }
-            }
-            Delivery::Broken => return None,
-        }
-        if end {
-            return keep.then_some(s);
-        }
     }
 }
 
@@ -986,25 +800,4 @@ fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Re
         .clone();
     RecordBatch::try_new(sc, arrays)
         .map_err(|e| Error::arrow(ErrorKind::Protocol, "assembling the result batch", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_receiver_panic_is_an_internal_error() {
-        let t = std::thread::spawn(|| -> Option<u8> { panic!("decoder bug {}", 42) });
-        let e = join_receiver(t).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Internal);
-        assert!(e.message().contains("panicked: decoder bug 42"), "{e}");
-        let t = std::thread::spawn(|| -> Option<u8> { panic!("static text") });
-        let e = join_receiver(t).unwrap_err();
-        assert!(e.message().ends_with("panicked: static text"), "{e}");
-        let t = std::thread::spawn(|| -> Option<u8> { std::panic::panic_any(7u32) });
-        let e = join_receiver(t).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Internal);
-        let t = std::thread::spawn(|| Some(5u8));
-        assert_eq!(join_receiver(t).unwrap(), Some(5));
-    }
 }
