@@ -2,6 +2,8 @@
 mod cli;
 mod codec;
 #[cfg(feature = "server")]
+mod guard;
+#[cfg(feature = "server")]
 mod ingest;
 #[cfg(feature = "server")]
 mod interop;
