@@ -76,6 +76,16 @@ enum Cmd {
         /// Receive buffer in bytes (largest accepted frame).
         #[arg(long)]
         recv_buffer: Option<usize>,
+        /// Most connections served at once; more get HTTP 503 (default 64
+        /// per core, at least 256).
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// Close connections silent for this many seconds (0: never).
+        #[arg(long, default_value_t = 300)]
+        idle_timeout_secs: u64,
+        /// Largest SQL text accepted, in bytes.
+        #[arg(long, default_value_t = questdb_arrow::server::DEFAULT_MAX_SQL_BYTES)]
+        max_sql_bytes: usize,
     },
     /// Load a .parquet, .arrow/.feather (Arrow IPC file) or .csv file into a
     /// table, streamed in batches (each committed atomically).
@@ -399,8 +409,18 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
             tls_key,
             sink,
             recv_buffer,
+            max_connections,
+            idle_timeout_secs,
+            max_sql_bytes,
         } => {
-            let mut b = Server::builder().bind(bind).sink(sink);
+            let mut b = Server::builder()
+                .bind(bind)
+                .sink(sink)
+                .idle_timeout(std::time::Duration::from_secs(idle_timeout_secs))
+                .max_sql_bytes(max_sql_bytes);
+            if let Some(n) = max_connections {
+                b = b.max_connections(n);
+            }
             if let Some(d) = data_dir {
                 b = b.data_dir(d);
             }

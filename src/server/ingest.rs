@@ -459,6 +459,9 @@ pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usi
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
+                if let Some(idle) = shared.close_if_idle(&mut ws) {
+                    return Err(idle);
+                }
                 continue;
             }
             Err(tungstenite::Error::Capacity(e)) => {

@@ -16,27 +16,56 @@
 //!
 //! One thread per connection (blocking sockets); queries run on a small
 //! Tokio runtime owned by the server.
+//!
+//! # Limits
+//!
+//! No request can take the server down; what exceeds a limit is refused
+//! and the server keeps serving:
+//!
+//! | Limit | Default | Refused with |
+//! |---|---|---|
+//! | SQL text size ([`ServerBuilder::max_sql_bytes`]) | [`DEFAULT_MAX_SQL_BYTES`] (1 MiB) | QUERY_ERROR, PARSE_ERROR |
+//! | SQL complexity: nesting depth plus operator-chain length, counted over the tokens before DataFusion parses ([`MAX_SQL_COMPLEXITY`]) | 1000 | QUERY_ERROR, PARSE_ERROR |
+//! | Live connections ([`ServerBuilder::max_connections`]) | 64 × available parallelism, at least 256 | HTTP 503 at the upgrade |
+//! | Idle upgraded connection ([`ServerBuilder::idle_timeout`]) | [`DEFAULT_IDLE_TIMEOUT`] (5 minutes) | WebSocket close 1001, then the socket is dropped |
+//! | Upgrade handshake (TLS and HTTP) | [`HANDSHAKE_TIMEOUT`] (10 s; the idle timeout when shorter) | the socket is dropped |
+//! | Receive buffer ([`ServerBuilder::recv_buffer`]) | 2 MiB | WebSocket close 1009 |
+//!
+//! Connection threads (and the query runtime's threads) get a
+//! [`CONNECTION_STACK_BYTES`] stack, reserved, not committed: the SQL
+//! complexity limit keeps DataFusion's planner well inside it. A panic while
+//! running a query becomes QUERY_ERROR with INTERNAL_ERROR; a panic anywhere
+//! else in a connection closes that connection only and is logged to stderr.
+//! `Authorization` schemes match case-insensitively; a request with more
+//! than one `Authorization` header is refused with HTTP 400.
 
 mod checkpoint;
 mod ingest;
+mod limits;
 mod query;
 mod sql;
 pub mod storage;
 mod wal;
 
+pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
+
+use std::any::Any;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_MESSAGE_BYTES;
@@ -45,6 +74,25 @@ use storage::Catalog;
 
 /// Default receive buffer (QuestDB's `http.recv.buffer.size`): 2 MiB.
 pub const DEFAULT_RECV_BUFFER_BYTES: usize = 2 * 1024 * 1024;
+
+/// Stack of each connection thread and of the query runtime's threads:
+/// 64 MiB of address space, only reserved. Statements at
+/// [`MAX_SQL_COMPLEXITY`] need at most half of it in a debug build.
+pub const CONNECTION_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Default for [`ServerBuilder::idle_timeout`]: 5 minutes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Longest time a client may take to complete the TLS and HTTP upgrade
+/// handshake (the idle timeout when that is shorter).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Stack of a thread that only answers 503 to an upgrade over the limit.
+const REJECT_STACK_BYTES: usize = 1024 * 1024;
+
+/// Connections over `max_connections` being answered 503 at once; beyond
+/// this the socket is closed without an answer.
+const MAX_REJECTING: usize = 64;
 
 /// How clients must authenticate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +124,14 @@ pub struct Faults {
     /// While the flag is set, writes to the write-ahead log fail as if the
     /// disk did (with a data directory): commits get `WRITE_ERROR`.
     pub fail_storage_writes: Option<Arc<AtomicBool>>,
+    /// Executing exactly this SQL text panics on the connection thread,
+    /// outside query execution (stands in for a bug in a handler): the
+    /// connection closes, the server lives on.
+    pub panic_on_sql: Option<String>,
+    /// Registers a volatile SQL function `qa_panic()` that panics when
+    /// evaluated (inside DataFusion's execution): the query fails with
+    /// INTERNAL_ERROR.
+    pub panic_udf: bool,
 }
 
 /// Settings of a server; build with [`Server::builder`].
@@ -98,6 +154,9 @@ pub struct ServerBuilder {
     max_pending_bytes: usize,
     max_dict_bytes: usize,
     query_timeout: Option<Duration>,
+    max_sql_bytes: usize,
+    max_connections: usize,
+    idle_timeout: Option<Duration>,
 }
 
 /// The embedded server.
@@ -105,7 +164,8 @@ pub struct Server;
 
 impl Server {
     /// A builder with defaults: bind `127.0.0.1:9000`, in memory, no auth,
-    /// no TLS, 2 MiB receive buffer, role STANDALONE.
+    /// no TLS, 2 MiB receive buffer, role STANDALONE, and the limits in the
+    /// [module docs](self).
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             bind: "127.0.0.1:9000".into(),
@@ -125,8 +185,17 @@ impl Server {
             max_pending_bytes: 64 * 1024 * 1024,
             max_dict_bytes: 32 * 1024 * 1024,
             query_timeout: None,
+            max_sql_bytes: DEFAULT_MAX_SQL_BYTES,
+            max_connections: default_max_connections(),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
+}
+
+/// 64 connections per core, at least 256.
+fn default_max_connections() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(64).max(256)
 }
 
 impl ServerBuilder {
@@ -233,6 +302,26 @@ impl ServerBuilder {
         self.query_timeout = timeout;
         self
     }
+    /// Largest SQL text accepted, in bytes (default
+    /// [`DEFAULT_MAX_SQL_BYTES`]); longer text gets PARSE_ERROR.
+    pub fn max_sql_bytes(mut self, bytes: usize) -> Self {
+        self.max_sql_bytes = bytes.max(1);
+        self
+    }
+    /// Most connections served at once (default 64 × available
+    /// parallelism, at least 256); an upgrade beyond it gets HTTP 503.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+    /// Close an upgraded connection that has sent and received nothing for
+    /// this long (WebSocket close 1001), and bound the upgrade handshake by
+    /// it when shorter than [`HANDSHAKE_TIMEOUT`]. `None` or zero disables
+    /// the idle check (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into().filter(|d| !d.is_zero());
+        self
+    }
 
     /// Starts listening and serving in background threads.
     pub fn start(self) -> Result<ServerHandle> {
@@ -247,6 +336,7 @@ impl ServerBuilder {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("qa-server-sql")
+            .thread_stack_size(CONNECTION_STACK_BYTES)
             .enable_all()
             .build()
             .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
@@ -264,6 +354,8 @@ impl ServerBuilder {
             stop: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             workers: Mutex::new(Vec::new()),
+            live: AtomicUsize::new(0),
+            rejecting: AtomicUsize::new(0),
         });
         let s2 = shared.clone();
         let acceptor = std::thread::Builder::new()
@@ -305,6 +397,52 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     connections: AtomicUsize,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    /// Connection threads within `max_connections`.
+    live: AtomicUsize,
+    /// Threads answering 503 to connections over `max_connections`.
+    rejecting: AtomicUsize,
+}
+
+impl Shared {
+    /// How long an upgraded connection may stay silent (`None`: forever).
+    pub(crate) fn idle_timeout(&self) -> Option<Duration> {
+        self.cfg.idle_timeout
+    }
+
+    /// For the read loops' timeout branches: when the connection has been
+    /// idle (nothing read or written) for the idle timeout, sends WebSocket
+    /// close 1001 and returns the `Closed` error that ends the connection.
+    pub(crate) fn close_if_idle(&self, ws: &mut Ws) -> Option<Error> {
+        let limit = self.idle_timeout()?;
+        if ws.get_ref().last_active.elapsed() < limit {
+            return None;
+        }
+        let _ = ws.close(Some(CloseFrame {
+            code: CloseCode::Away,
+            reason: format!("idle for {} s", limit.as_secs_f64()).into(),
+        }));
+        let _ = ws.flush();
+        Some(Error::new(
+            ErrorKind::Closed,
+            format!("connection idle for {limit:?}"),
+        ))
+    }
+
+    fn handshake_timeout(&self) -> Duration {
+        self.idle_timeout()
+            .map_or(HANDSHAKE_TIMEOUT, |d| d.min(HANDSHAKE_TIMEOUT))
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".into()
+    }
 }
 
 /// A running server. Dropping it stops the server and waits for its
@@ -372,6 +510,11 @@ impl ServerHandle {
         self.shared.connections.load(Ordering::Relaxed)
     }
 
+    /// Connections being served now (within `max_connections`).
+    pub fn connections_live(&self) -> usize {
+        self.shared.live.load(Ordering::SeqCst)
+    }
+
     /// Stops accepting, closes connections and joins the threads.
     pub fn shutdown(mut self) {
         self.stop_now();
@@ -404,28 +547,7 @@ impl Drop for ServerHandle {
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => {
-                let n = shared.connections.fetch_add(1, Ordering::Relaxed);
-                let s2 = shared.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("qa-server-conn-{n}"))
-                    .spawn(move || {
-                        if let Err(e) = serve_connection(stream, &s2, n) {
-                            // Expected on client disconnects; only log oddities.
-                            if !matches!(
-                                e.kind(),
-                                ErrorKind::Closed | ErrorKind::Io | ErrorKind::Handshake
-                            ) {
-                                eprintln!("questdb-arrow server: connection {n}: {e}");
-                            }
-                        }
-                    });
-                if let Ok(h) = spawned {
-                    let mut w = shared.workers.lock().unwrap_or_else(|p| p.into_inner());
-                    w.retain(|h| !h.is_finished());
-                    w.push(h);
-                }
-            }
+            Ok((stream, _)) => spawn_connection(&shared, stream),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -434,41 +556,145 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// TCP or TLS server stream.
-pub(crate) enum ServerStream {
+/// Counts a connection thread while it lives, panics included.
+struct Counted {
+    shared: Arc<Shared>,
+    over_limit: bool,
+}
+
+impl Counted {
+    fn counter(&self) -> &AtomicUsize {
+        if self.over_limit {
+            &self.shared.rejecting
+        } else {
+            &self.shared.live
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.counter().fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream) {
+    let over_limit = shared.live.load(Ordering::SeqCst) >= shared.cfg.max_connections;
+    if over_limit && shared.rejecting.load(Ordering::SeqCst) >= MAX_REJECTING {
+        // Too many to even answer: close at once.
+        return;
+    }
+    let n = shared.connections.fetch_add(1, Ordering::Relaxed);
+    let counted = Counted {
+        shared: shared.clone(),
+        over_limit,
+    };
+    counted.counter().fetch_add(1, Ordering::SeqCst);
+    let stack = if over_limit {
+        REJECT_STACK_BYTES
+    } else {
+        CONNECTION_STACK_BYTES
+    };
+    // On a failed spawn the closure, with `counted` and the stream, is dropped.
+    let spawned = std::thread::Builder::new()
+        .name(format!("qa-server-conn-{n}"))
+        .stack_size(stack)
+        .spawn(move || {
+            let shared = counted.shared.clone();
+            let run = AssertUnwindSafe(|| serve_connection(stream, &shared, n, over_limit));
+            match std::panic::catch_unwind(run) {
+                Ok(Ok(())) => {}
+                // Expected on client disconnects; only log oddities.
+                Ok(Err(e))
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Closed | ErrorKind::Io | ErrorKind::Handshake
+                    ) => {}
+                Ok(Err(e)) => eprintln!("questdb-arrow server: connection {n}: {e}"),
+                Err(p) => eprintln!(
+                    "questdb-arrow server: connection {n} panicked ({}); closed that connection",
+                    panic_text(p.as_ref())
+                ),
+            }
+            drop(counted);
+        });
+    match spawned {
+        Ok(h) => {
+            let mut w = shared.workers.lock().unwrap_or_else(|p| p.into_inner());
+            w.retain(|h| !h.is_finished());
+            w.push(h);
+        }
+        Err(e) => eprintln!("questdb-arrow server: connection {n}: thread spawn failed: {e}"),
+    }
+}
+
+/// TCP or TLS server stream that notes when bytes last moved and, during
+/// the upgrade, enforces the handshake deadline.
+pub(crate) struct ServerStream {
+    io: StreamIo,
+    /// When a read or write last moved bytes.
+    last_active: Instant,
+    /// Reads fail with `TimedOut` after this (set until the upgrade is done).
+    deadline: Option<Instant>,
+}
+
+enum StreamIo {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
 }
 
 impl ServerStream {
     pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            ServerStream::Plain(s) => s,
-            ServerStream::Tls(s) => s.get_ref(),
+        match &self.io {
+            StreamIo::Plain(s) => s,
+            StreamIo::Tls(s) => s.get_ref(),
         }
     }
 }
 
+/// Sets the socket read timeout to what is left until `deadline`.
+fn arm_deadline(tcp: &TcpStream, deadline: Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "upgrade handshake timed out",
+        ));
+    }
+    tcp.set_read_timeout(Some(left))
+}
+
 impl Read for ServerStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            ServerStream::Plain(s) => s.read(buf),
-            ServerStream::Tls(s) => s.read(buf),
+        if let Some(d) = self.deadline {
+            arm_deadline(self.tcp(), d)?;
         }
+        let n = match &mut self.io {
+            StreamIo::Plain(s) => s.read(buf),
+            StreamIo::Tls(s) => s.read(buf),
+        }?;
+        if n > 0 {
+            self.last_active = Instant::now();
+        }
+        Ok(n)
     }
 }
 
 impl Write for ServerStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            ServerStream::Plain(s) => s.write(buf),
-            ServerStream::Tls(s) => s.write(buf),
+        let n = match &mut self.io {
+            StreamIo::Plain(s) => s.write(buf),
+            StreamIo::Tls(s) => s.write(buf),
+        }?;
+        if n > 0 {
+            self.last_active = Instant::now();
         }
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            ServerStream::Plain(s) => s.flush(),
-            ServerStream::Tls(s) => s.flush(),
+        match &mut self.io {
+            StreamIo::Plain(s) => s.flush(),
+            StreamIo::Tls(s) => s.flush(),
         }
     }
 }
@@ -495,19 +721,35 @@ fn reject(status: StatusCode, body: &str) -> ErrorResponse {
     r
 }
 
-fn check_auth(auth: &Option<ServerAuth>, req: &Request) -> bool {
-    let Some(auth) = auth else { return true };
-    let Some(h) = header(req, "authorization") else {
-        return false;
-    };
-    match auth {
-        ServerAuth::Basic { username, password } => {
-            let want =
-                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-            h.strip_prefix("Basic ").is_some_and(|v| v.trim() == want)
-        }
-        ServerAuth::Token(t) => h.strip_prefix("Bearer ").is_some_and(|v| v.trim() == t),
+/// Checks `Authorization` (RFC 7235: the scheme is case-insensitive; one
+/// header only, also when no auth is required).
+#[allow(clippy::result_large_err)]
+fn check_auth(auth: &Option<ServerAuth>, req: &Request) -> std::result::Result<(), ErrorResponse> {
+    let all = req.headers().get_all("authorization");
+    let count = all.iter().count();
+    if count > 1 {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            &format!("duplicate Authorization header: the request carries {count}; send one"),
+        ));
     }
+    let Some(auth) = auth else { return Ok(()) };
+    let denied = || reject(StatusCode::UNAUTHORIZED, "authentication failed");
+    let Some(h) = header(req, "authorization") else {
+        return Err(denied());
+    };
+    let (scheme, cred) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
+    let cred = cred.trim();
+    let ok = match auth {
+        ServerAuth::Basic { username, password } => {
+            scheme.eq_ignore_ascii_case("basic")
+                && base64::engine::general_purpose::STANDARD
+                    .decode(cred)
+                    .is_ok_and(|d| d == format!("{username}:{password}").as_bytes())
+        }
+        ServerAuth::Token(t) => scheme.eq_ignore_ascii_case("bearer") && cred == t,
+    };
+    if ok { Ok(()) } else { Err(denied()) }
 }
 
 /// Parses `X-QWP-Accept-Encoding`: first acceptable token wins.
@@ -529,23 +771,35 @@ fn pick_encoding(h: Option<&str>) -> Option<i32> {
     None
 }
 
-fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, n: usize) -> Result<()> {
+fn serve_connection(
+    stream: TcpStream,
+    shared: &Arc<Shared>,
+    n: usize,
+    over_limit: bool,
+) -> Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let stream = match &shared.tls {
+    // A peer that stops reading for the idle timeout fails our writes.
+    stream.set_write_timeout(shared.idle_timeout())?;
+    let deadline = Instant::now() + shared.handshake_timeout();
+    let io = match &shared.tls {
         Some(cfg) => {
             let conn = ServerConnection::new(cfg.clone())
                 .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
             let mut s = StreamOwned::new(conn, stream);
             while s.conn.is_handshaking() {
-                s.conn
-                    .complete_io(&mut s.sock)
+                arm_deadline(&s.sock, deadline)
+                    .and_then(|()| s.conn.complete_io(&mut s.sock))
                     .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
             }
-            ServerStream::Tls(Box::new(s))
+            StreamIo::Tls(Box::new(s))
         }
-        None => ServerStream::Plain(stream),
+        None => StreamIo::Plain(stream),
+    };
+    let stream = ServerStream {
+        io,
+        last_active: Instant::now(),
+        deadline: Some(deadline),
     };
     let cfg = &shared.cfg;
     let mut up = Upgrade::default();
@@ -556,6 +810,15 @@ fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, n: usize) -> Result
     #[allow(clippy::result_large_err)]
     let callback =
         |req: &Request, mut resp: Response| -> std::result::Result<Response, ErrorResponse> {
+            if over_limit {
+                return Err(reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "the server is at its connection limit (max_connections = {})",
+                        cfg.max_connections
+                    ),
+                ));
+            }
             if let Some((role, zone)) = &cfg.faults.reject_role {
                 let mut r = reject(StatusCode::MISDIRECTED_REQUEST, "role reject");
                 if let Ok(v) = HeaderValue::from_str(role) {
@@ -576,9 +839,7 @@ fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, n: usize) -> Result
                     ));
                 }
             }
-            if !check_auth(&cfg.auth, req) {
-                return Err(reject(StatusCode::UNAUTHORIZED, "authentication failed"));
-            }
+            check_auth(&cfg.auth, req)?;
             let client_max: u32 = header(req, "x-qwp-max-version")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(1);
@@ -612,8 +873,12 @@ fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, n: usize) -> Result
             }
             Ok(resp)
         };
-    let ws = tungstenite::accept_hdr_with_config(stream, callback, Some(ws_cfg))
+    let mut ws = tungstenite::accept_hdr_with_config(stream, callback, Some(ws_cfg))
         .map_err(|e| Error::new(ErrorKind::Handshake, format!("upgrade failed: {e}")))?;
+    ws.get_mut().deadline = None;
+    ws.get_ref()
+        .tcp()
+        .set_read_timeout(Some(Duration::from_secs(30)))?;
     if up.ingest {
         ingest::serve(ws, shared, &up, n)
     } else {
@@ -645,39 +910,30 @@ pub struct IngestHarness {
 impl IngestHarness {
     /// A harness over an in-memory catalog (`sink`: decode only).
     pub fn new(sink: bool) -> Result<IngestHarness> {
-        let cfg = Server::builder().sink(sink);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
-        Ok(IngestHarness {
-            shared: Arc::new(Shared {
-                catalog: Catalog::open(None)?,
-                cfg,
-                tls: None,
-                runtime,
-                stop: AtomicBool::new(false),
-                connections: AtomicUsize::new(0),
-                workers: Mutex::new(Vec::new()),
-            }),
-        })
+        IngestHarness::over(Server::builder().sink(sink), Catalog::open(None)?)
     }
 
     /// A harness whose catalogue persists to `dir` (recovering what is
     /// there), so the write-ahead log and recovery are exercised too.
     pub fn persistent(dir: &std::path::Path) -> Result<IngestHarness> {
-        let cfg = Server::builder();
+        IngestHarness::over(Server::builder(), Catalog::open(Some(dir.to_path_buf()))?)
+    }
+
+    fn over(cfg: ServerBuilder, catalog: Catalog) -> Result<IngestHarness> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
         Ok(IngestHarness {
             shared: Arc::new(Shared {
-                catalog: Catalog::open(Some(dir.to_path_buf()))?,
+                catalog,
                 cfg,
                 tls: None,
                 runtime,
                 stop: AtomicBool::new(false),
                 connections: AtomicUsize::new(0),
                 workers: Mutex::new(Vec::new()),
+                live: AtomicUsize::new(0),
+                rejecting: AtomicUsize::new(0),
             }),
         })
     }

@@ -137,7 +137,10 @@ impl Conn<'_> {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                Ok(None)
+                match self.shared.close_if_idle(&mut self.ws) {
+                    Some(idle) => Err(idle),
+                    None => Ok(None),
+                }
             }
             Err(tungstenite::Error::Capacity(e)) => {
                 close_and_drain(

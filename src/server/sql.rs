@@ -2,6 +2,8 @@
 //! (CREATE TABLE with `TIMESTAMP(col)`, DROP, TRUNCATE, INSERT), everything
 //! else planned and run by DataFusion over snapshots of the tables.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +17,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
-use super::Shared;
 use super::storage::{Reject, Table};
+use super::{Shared, limits, panic_text};
 use crate::bridge::types::{QwpType, arrow_field};
 use crate::protocol::{ColumnData, ColumnType, Status, Values};
 
@@ -41,6 +43,17 @@ fn df_err(e: DataFusionError) -> Reject {
         _ => Status::InternalError,
     };
     Reject::new(status, e.to_string())
+}
+
+/// Runs `fut` on the server's runtime; a panic in it (DataFusion's, or a
+/// spawned task's that DataFusion resumes here) becomes INTERNAL_ERROR.
+fn on_runtime<F: Future>(shared: &Shared, fut: F) -> Result<F::Output, Reject> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| shared.runtime.block_on(fut))).map_err(|p| {
+        Reject::new(
+            Status::InternalError,
+            format!("query execution panicked: {}", panic_text(p.as_ref())),
+        )
+    })
 }
 
 /// Splits leading words (lowercased) off a statement.
@@ -70,10 +83,24 @@ fn session(shared: &Shared) -> Result<SessionContext, Reject> {
         .with_target_partitions(1)
         .with_batch_size(shared.cfg.max_batch_rows.max(1024));
     let ctx = SessionContext::new_with_config(cfg);
+    if shared.cfg.faults.panic_udf {
+        ctx.register_udf(panic_udf());
+    }
     for t in shared.catalog.snapshot() {
         register(&ctx, &t)?;
     }
     Ok(ctx)
+}
+
+/// `qa_panic()`: panics when evaluated (fault injection).
+fn panic_udf() -> datafusion::logical_expr::ScalarUDF {
+    datafusion::logical_expr::create_udf(
+        "qa_panic",
+        vec![],
+        DataType::Int64,
+        datafusion::logical_expr::Volatility::Volatile,
+        Arc::new(|_| panic!("injected fault: qa_panic() evaluated")),
+    )
 }
 
 fn register(ctx: &SessionContext, t: &Table) -> Result<(), Reject> {
@@ -85,6 +112,10 @@ fn register(ctx: &SessionContext, t: &Table) -> Result<(), Reject> {
 
 /// Runs one statement.
 pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Result<Outcome, Reject> {
+    limits::check(sql, shared.cfg.max_sql_bytes)?;
+    if shared.cfg.faults.panic_on_sql.as_deref() == Some(sql) {
+        panic!("injected fault: panic_on_sql");
+    }
     let clean = strip_comments(sql);
     let text = clean.trim().trim_end_matches(';').trim();
     let w = words(text);
@@ -115,8 +146,7 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
         _ => {
             refuse_quarantined(shared, text)?;
             let ctx = session(shared)?;
-            let rt = &shared.runtime;
-            let df = rt.block_on(ctx.sql(text)).map_err(df_err)?;
+            let df = on_runtime(shared, ctx.sql(text))?.map_err(df_err)?;
             let df = if binds.is_empty() {
                 df
             } else {
@@ -125,7 +155,7 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
                 ))
                 .map_err(df_err)?
             };
-            let stream = rt.block_on(df.execute_stream()).map_err(df_err)?;
+            let stream = on_runtime(shared, df.execute_stream())?.map_err(df_err)?;
             Ok(Outcome::Rows(stream))
         }
     }
@@ -439,8 +469,8 @@ fn create_table(shared: &Shared, text: &str) -> Result<Outcome, Reject> {
         let query = &body[open + 1..close];
         let designated = designated_in(&body[close + 1..]);
         let ctx = session(shared)?;
-        let df = shared.runtime.block_on(ctx.sql(query)).map_err(df_err)?;
-        let batches = shared.runtime.block_on(df.collect()).map_err(df_err)?;
+        let df = on_runtime(shared, ctx.sql(query))?.map_err(df_err)?;
+        let batches = on_runtime(shared, df.collect())?.map_err(df_err)?;
         let schema = batches
             .first()
             .map(|b| b.schema())
@@ -532,8 +562,7 @@ fn insert(shared: &Shared, text: &str, binds: &[ColumnData]) -> Result<Outcome, 
         after.to_string()
     };
     let ctx = session(shared)?;
-    let rt = &shared.runtime;
-    let mut df = rt.block_on(ctx.sql(&source)).map_err(df_err)?;
+    let mut df = on_runtime(shared, ctx.sql(&source))?.map_err(df_err)?;
     if !binds.is_empty() {
         df = df
             .with_param_values(ParamValues::List(
@@ -541,7 +570,7 @@ fn insert(shared: &Shared, text: &str, binds: &[ColumnData]) -> Result<Outcome, 
             ))
             .map_err(df_err)?;
     }
-    let batches = rt.block_on(df.collect()).map_err(df_err)?;
+    let batches = on_runtime(shared, df.collect())?.map_err(df_err)?;
     let targets: Vec<String> = match columns {
         Some(c) => c,
         None => table

@@ -8,6 +8,8 @@ mod errors;
 #[cfg(feature = "server")]
 mod faults;
 #[cfg(feature = "server")]
+mod guard;
+#[cfg(feature = "server")]
 mod ingest;
 #[cfg(feature = "server")]
 mod interop;
