@@ -634,6 +634,8 @@ impl Cursor<'_> {
         if self.thread.is_none() {
             return Ok(());
         }
+        // Fails only when the receiver has already ended; its last event
+        // is then in the queue and read below.
         let _ = self.cmds.send(Cmd::Cancel);
         loop {
             match self.recv_event() {
@@ -685,6 +687,7 @@ impl Cursor<'_> {
         match ev {
             Event::Batch(b, len) => {
                 if self.credit {
+                    // As in `cancel`: a receiver that ended needs no credit.
                     let _ = self.cmds.send(Cmd::Credit(len as u64));
                 }
                 Ok(Some(b))
