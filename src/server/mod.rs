@@ -45,12 +45,13 @@ mod limits;
 mod query;
 mod sql;
 pub mod storage;
+mod stream;
 mod wal;
 
 pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
 
 use std::any::Any;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_MESSAGE_BYTES;
 use crate::protocol::egress::Role;
 use storage::Catalog;
+pub(crate) use stream::ServerStream;
+use stream::{StreamIo, arm_deadline};
 
 /// Default receive buffer (QuestDB's `http.recv.buffer.size`): 2 MiB.
 pub const DEFAULT_RECV_BUFFER_BYTES: usize = 2 * 1024 * 1024;
@@ -625,77 +628,6 @@ fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream) {
             w.push(h);
         }
         Err(e) => eprintln!("questdb-arrow server: connection {n}: thread spawn failed: {e}"),
-    }
-}
-
-/// TCP or TLS server stream that notes when bytes last moved and, during
-/// the upgrade, enforces the handshake deadline.
-pub(crate) struct ServerStream {
-    io: StreamIo,
-    /// When a read or write last moved bytes.
-    last_active: Instant,
-    /// Reads fail with `TimedOut` after this (set until the upgrade is done).
-    deadline: Option<Instant>,
-}
-
-enum StreamIo {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
-}
-
-impl ServerStream {
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        match &self.io {
-            StreamIo::Plain(s) => s,
-            StreamIo::Tls(s) => s.get_ref(),
-        }
-    }
-}
-
-/// Sets the socket read timeout to what is left until `deadline`.
-fn arm_deadline(tcp: &TcpStream, deadline: Instant) -> io::Result<()> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "upgrade handshake timed out",
-        ));
-    }
-    tcp.set_read_timeout(Some(left))
-}
-
-impl Read for ServerStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(d) = self.deadline {
-            arm_deadline(self.tcp(), d)?;
-        }
-        let n = match &mut self.io {
-            StreamIo::Plain(s) => s.read(buf),
-            StreamIo::Tls(s) => s.read(buf),
-        }?;
-        if n > 0 {
-            self.last_active = Instant::now();
-        }
-        Ok(n)
-    }
-}
-
-impl Write for ServerStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.io {
-            StreamIo::Plain(s) => s.write(buf),
-            StreamIo::Tls(s) => s.write(buf),
-        }?;
-        if n > 0 {
-            self.last_active = Instant::now();
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.io {
-            StreamIo::Plain(s) => s.flush(),
-            StreamIo::Tls(s) => s.flush(),
-        }
     }
 }
 

@@ -1,0 +1,80 @@
+//! The server side of a connection's socket: plain TCP or TLS, with the
+//! time bytes last moved (for the idle timeout) and the upgrade handshake's
+//! deadline.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
+use rustls::{ServerConnection, StreamOwned};
+
+/// TCP or TLS server stream that notes when bytes last moved and, during
+/// the upgrade, enforces the handshake deadline.
+pub(crate) struct ServerStream {
+    pub(super) io: StreamIo,
+    /// When a read or write last moved bytes.
+    pub(super) last_active: Instant,
+    /// Reads fail with `TimedOut` after this (set until the upgrade is done).
+    pub(super) deadline: Option<Instant>,
+}
+
+pub(super) enum StreamIo {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl ServerStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match &self.io {
+            StreamIo::Plain(s) => s,
+            StreamIo::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+/// Sets the socket read timeout to what is left until `deadline`.
+pub(super) fn arm_deadline(tcp: &TcpStream, deadline: Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "upgrade handshake timed out",
+        ));
+    }
+    tcp.set_read_timeout(Some(left))
+}
+
+impl Read for ServerStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(d) = self.deadline {
+            arm_deadline(self.tcp(), d)?;
+        }
+        let n = match &mut self.io {
+            StreamIo::Plain(s) => s.read(buf),
+            StreamIo::Tls(s) => s.read(buf),
+        }?;
+        if n > 0 {
+            self.last_active = Instant::now();
+        }
+        Ok(n)
+    }
+}
+
+impl Write for ServerStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match &mut self.io {
+            StreamIo::Plain(s) => s.write(buf),
+            StreamIo::Tls(s) => s.write(buf),
+        }?;
+        if n > 0 {
+            self.last_active = Instant::now();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.io {
+            StreamIo::Plain(s) => s.flush(),
+            StreamIo::Tls(s) => s.flush(),
+        }
+    }
+}
