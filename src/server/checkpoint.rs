@@ -217,7 +217,7 @@ pub fn load_newest(dir: &Path) -> Result<(Option<Manifest>, Vec<String>)> {
         .filter(|p| p.extension().is_none())
         .filter_map(|p| manifest_gen(&p).map(|g| (g, p)))
         .collect();
-    gens.sort_by(|a, b| b.0.cmp(&a.0));
+    gens.sort_by_key(|g| std::cmp::Reverse(g.0));
     let mut warnings = Vec::new();
     for (g, p) in &gens {
         let text = match std::fs::read(p) {
@@ -463,7 +463,7 @@ mod tests {
             vec![Arc::new(Int64Array::from_iter_values(0..1000))],
         )
         .unwrap();
-        let part = write_part(&dir, "t", 1, 1, &schema, &[b.clone()]).unwrap();
+        let part = write_part(&dir, "t", 1, 1, &schema, std::slice::from_ref(&b)).unwrap();
         let back = read_part(&dir, &part).unwrap();
         assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 1000);
         let path = dir.join(&part.file);

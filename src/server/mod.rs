@@ -39,7 +39,9 @@
 //! `Authorization` schemes match case-insensitively; a request with more
 //! than one `Authorization` header is refused with HTTP 400.
 
+mod catalog;
 mod checkpoint;
+mod harness;
 mod ingest;
 mod limits;
 mod query;
@@ -48,6 +50,7 @@ pub mod storage;
 mod stream;
 mod wal;
 
+pub use harness::IngestHarness;
 pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
 
 use std::any::Any;
@@ -828,58 +831,5 @@ pub(crate) fn ws_err(e: tungstenite::Error) -> Error {
         ) => Error::new(ErrorKind::Closed, "connection closed"),
         tungstenite::Error::Io(e) => e.into(),
         other => Error::new(ErrorKind::Protocol, other.to_string()),
-    }
-}
-
-/// Drives the ingest connection handler without sockets, for fuzzing and
-/// tests: each call to [`IngestHarness::feed`] is one fresh connection.
-#[doc(hidden)]
-pub struct IngestHarness {
-    shared: Arc<Shared>,
-}
-
-#[doc(hidden)]
-impl IngestHarness {
-    /// A harness over an in-memory catalog (`sink`: decode only).
-    pub fn new(sink: bool) -> Result<IngestHarness> {
-        IngestHarness::over(Server::builder().sink(sink), Catalog::open(None)?)
-    }
-
-    /// A harness whose catalogue persists to `dir` (recovering what is
-    /// there), so the write-ahead log and recovery are exercised too.
-    pub fn persistent(dir: &std::path::Path) -> Result<IngestHarness> {
-        IngestHarness::over(Server::builder(), Catalog::open(Some(dir.to_path_buf()))?)
-    }
-
-    fn over(cfg: ServerBuilder, catalog: Catalog) -> Result<IngestHarness> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
-        Ok(IngestHarness {
-            shared: Arc::new(Shared {
-                catalog,
-                cfg,
-                tls: None,
-                runtime,
-                stop: AtomicBool::new(false),
-                connections: AtomicUsize::new(0),
-                workers: Mutex::new(Vec::new()),
-                live: AtomicUsize::new(0),
-                rejecting: AtomicUsize::new(0),
-            }),
-        })
-    }
-
-    /// Feeds `frames` to one connection; returns the responses.
-    pub fn feed<'f>(
-        &self,
-        frames: impl IntoIterator<Item = &'f [u8]>,
-    ) -> Vec<crate::protocol::ingress::Response> {
-        ingest::feed(&self.shared, frames)
-    }
-
-    /// Rows stored in `table`.
-    pub fn rows(&self, table: &str) -> usize {
-        self.shared.catalog.table(table).map_or(0, |t| t.rows())
     }
 }

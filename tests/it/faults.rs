@@ -239,7 +239,8 @@ fn bit_flips_and_truncation_in_stored_files_are_detected() {
         .collect::<Vec<_>>();
     assert_eq!(bad_parts.len(), 1, "{bad_parts:?}");
     let len = std::fs::metadata(&bad_parts[0]).unwrap().len() as usize;
-    let mut damages: Vec<Box<dyn Fn(&mut Vec<u8>)>> = Vec::new();
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let mut damages: Vec<Damage> = Vec::new();
     for k in 0..30 {
         let at = (k * 7919 + 3) % len;
         damages.push(Box::new(move |b: &mut Vec<u8>| b[at] ^= 1 << (k % 8)));

@@ -1,0 +1,631 @@
+//! The catalogue: every table, the one path by which they change
+//! (validate, log, apply), and their persistence (write-ahead log +
+//! Parquet checkpoints).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, SchemaRef};
+
+use super::checkpoint::{
+    Manifest, TableEntry, load_newest, read_part, remove_old_manifests, remove_unreferenced,
+    write_part,
+};
+use super::storage::{Reject, Table, append, check_fields, conform, key, mark_designated};
+use super::wal::{Op, Wal, sync_dir};
+use crate::bridge::meta;
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Status;
+
+/// How a catalogue persists; see [`Catalog::open_with`].
+#[derive(Clone, Debug)]
+pub struct StorageOptions {
+    /// Start a checkpoint once this many bytes were logged since the last
+    /// one.
+    pub checkpoint_bytes: u64,
+    /// Test hook: while set, writes to the log fail as if the disk did.
+    pub fail_writes: Option<Arc<AtomicBool>>,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
+            fail_writes: None,
+        }
+    }
+}
+
+/// Default [`StorageOptions::checkpoint_bytes`]: 64 MiB.
+pub const DEFAULT_CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// All tables; shared by every connection.
+///
+/// In memory by default. With a data directory every change is first
+/// appended to a checksummed write-ahead log (`wal/`), then applied in
+/// memory, then acknowledged; so an acknowledged commit survives the
+/// process being killed. [`Catalog::sync`] fsyncs the log, which is what a
+/// durable acknowledgement waits for: only then does a commit survive a
+/// power loss. A background thread checkpoints the tables into Parquet part
+/// files (only what was added since the previous checkpoint, so a commit
+/// costs what it adds) listed with their checksums in a manifest, and then
+/// drops the log segments no longer needed. At start the newest intact
+/// manifest is loaded and the log is replayed past it; a torn or corrupt
+/// log tail is cut off with a warning; a table whose part fails its
+/// checksum is quarantined (queries and writes naming it get an error, the
+/// other tables are served) until it is dropped.
+pub struct Catalog {
+    inner: Arc<Inner>,
+    compactor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("data_dir", &self.inner.disk.as_ref().map(|d| &d.dir))
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    tables: HashMap<String, Table>,
+    /// Tables that failed their checks at load: key → (entry, reason).
+    quarantined: HashMap<String, (TableEntry, String)>,
+    next_id: u64,
+}
+
+struct Inner {
+    state: RwLock<State>,
+    disk: Option<Disk>,
+    stop: AtomicBool,
+    nudge: (Mutex<bool>, Condvar),
+}
+
+struct Disk {
+    dir: PathBuf,
+    wal: Mutex<Wal>,
+    ckpt: Mutex<Checkpoints>,
+    opts: StorageOptions,
+    warnings: Mutex<Vec<String>>,
+    /// The last checkpoint failure; commits are refused while it stands.
+    failed: Mutex<Option<String>>,
+}
+
+struct Checkpoints {
+    current: Manifest,
+    previous: Option<Manifest>,
+    /// Table id → (epoch, batches already in its parts).
+    persisted: HashMap<u64, (u64, usize)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_error(what: &str, e: impl std::fmt::Display) -> Reject {
+    Reject::new(Status::WriteError, format!("{what}: {e}"))
+}
+
+/// What an operation changes, computed before anything is logged.
+enum Staged {
+    Commit(Vec<(String, Table)>),
+    Create(Table),
+    Drop(String),
+    Truncate(String),
+    Nothing,
+}
+
+fn quarantine_check(st: &State, name: &str) -> std::result::Result<(), Reject> {
+    match st.quarantined.get(&key(name)) {
+        Some((_, why)) => Err(quarantine_reject(name, why)),
+        None => Ok(()),
+    }
+}
+
+fn quarantine_reject(name: &str, why: &str) -> Reject {
+    Reject::new(
+        Status::WriteError,
+        format!("table {name} is quarantined ({why}); DROP TABLE {name} to discard it"),
+    )
+}
+
+/// Validates `op` against `st` and computes its effect; changes nothing.
+fn stage(st: &State, op: &Op) -> std::result::Result<Staged, Reject> {
+    match op {
+        Op::Commit(writes) => {
+            let mut out: Vec<(String, Table)> = Vec::new();
+            for (name, batch, designated) in writes {
+                quarantine_check(st, name)?;
+                let k = key(name);
+                let pos = match out.iter().position(|(x, _)| *x == k) {
+                    Some(p) => p,
+                    None => {
+                        let t = match st.tables.get(&k) {
+                            Some(t) => t.clone(),
+                            None => {
+                                let d = designated
+                                    .as_deref()
+                                    .and_then(|d| batch.schema().index_of(d).ok());
+                                let schema = mark_designated(batch.schema(), d);
+                                let mut t = Table::new(name, schema, d);
+                                t.id = st.next_id + out.len() as u64;
+                                t
+                            }
+                        };
+                        out.push((k, t));
+                        out.len() - 1
+                    }
+                };
+                let t = &mut out[pos].1;
+                check_fields(t, batch.schema().fields())?;
+                append(t, batch.clone())
+                    .map_err(|e| Reject::new(Status::InternalError, e.to_string()))?;
+            }
+            Ok(Staged::Commit(out))
+        }
+        Op::Create {
+            name,
+            schema,
+            designated,
+            if_not_exists,
+        } => {
+            quarantine_check(st, name)?;
+            if st.tables.contains_key(&key(name)) {
+                if *if_not_exists {
+                    return Ok(Staged::Nothing);
+                }
+                return Err(Reject::new(
+                    Status::ParseError,
+                    format!("table already exists: {name}"),
+                ));
+            }
+            let mut t = Table::new(name, schema.clone(), *designated);
+            t.id = st.next_id;
+            Ok(Staged::Create(t))
+        }
+        Op::Drop(name) => {
+            let k = key(name);
+            if st.tables.contains_key(&k) || st.quarantined.contains_key(&k) {
+                Ok(Staged::Drop(k))
+            } else {
+                Ok(Staged::Nothing)
+            }
+        }
+        Op::Truncate(name) => {
+            quarantine_check(st, name)?;
+            let k = key(name);
+            if st.tables.contains_key(&k) {
+                Ok(Staged::Truncate(k))
+            } else {
+                Ok(Staged::Nothing)
+            }
+        }
+    }
+}
+
+/// Applies a staged change; returns `(table, seqTxn)` for commits.
+fn install(st: &mut State, staged: Staged) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    match staged {
+        Staged::Commit(tables) => {
+            for (k, mut t) in tables {
+                t.txn += 1;
+                st.next_id = st.next_id.max(t.id + 1);
+                out.push((t.name.clone(), t.txn));
+                st.tables.insert(k, t);
+            }
+        }
+        Staged::Create(t) => {
+            st.next_id = st.next_id.max(t.id + 1);
+            st.tables.insert(key(&t.name), t);
+        }
+        Staged::Drop(k) => {
+            st.tables.remove(&k);
+            st.quarantined.remove(&k);
+        }
+        Staged::Truncate(k) => {
+            if let Some(t) = st.tables.get_mut(&k) {
+                t.batches.clear();
+                t.txn += 1;
+                t.epoch += 1;
+            }
+        }
+        Staged::Nothing => {}
+    }
+    out
+}
+
+impl Catalog {
+    /// An in-memory catalogue, persisting to `data_dir` when given (and
+    /// recovering what is there), with default [`StorageOptions`].
+    pub fn open(data_dir: Option<PathBuf>) -> Result<Catalog> {
+        Catalog::open_with(data_dir, StorageOptions::default())
+    }
+
+    /// Like [`Catalog::open`] with explicit options.
+    pub fn open_with(data_dir: Option<PathBuf>, opts: StorageOptions) -> Result<Catalog> {
+        let Some(dir) = data_dir else {
+            return Ok(Catalog {
+                inner: Arc::new(Inner {
+                    state: RwLock::new(State::default()),
+                    disk: None,
+                    stop: AtomicBool::new(false),
+                    nudge: (Mutex::new(false), Condvar::new()),
+                }),
+                compactor: None,
+            });
+        };
+        let open_err = |e: Error| e.context(format!("data directory {}", dir.display()));
+        std::fs::create_dir_all(dir.join("tables")).map_err(|e| open_err(e.into()))?;
+        let (manifest, mut warnings) = load_newest(&dir).map_err(open_err)?;
+        let manifest = manifest.unwrap_or_default();
+        let mut st = State {
+            next_id: manifest.next_id,
+            ..State::default()
+        };
+        let mut persisted = HashMap::new();
+        let tables_dir = dir.join("tables");
+        for entry in &manifest.tables {
+            match load_entry(&tables_dir, entry) {
+                Ok(t) => {
+                    persisted.insert(t.id, (t.epoch, t.batches.len()));
+                    st.tables.insert(key(&t.name), t);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    warnings.push(format!("table {} quarantined: {why}", entry.name));
+                    st.quarantined
+                        .insert(key(&entry.name), (entry.clone(), why));
+                }
+            }
+        }
+        let recovered = Wal::open(
+            &dir.join("wal"),
+            manifest.lsn,
+            opts.fail_writes.clone(),
+            &mut |_, op| {
+                // Records for a quarantined table cannot be applied; the
+                // rest of the record (other tables) still is.
+                let op = match op {
+                    Op::Commit(w) => Op::Commit(
+                        w.into_iter()
+                            .filter(|(n, _, _)| !st.quarantined.contains_key(&key(n)))
+                            .collect(),
+                    ),
+                    other => other,
+                };
+                let staged =
+                    stage(&st, &op).map_err(|r| Error::new(ErrorKind::InvalidData, r.message))?;
+                install(&mut st, staged);
+                Ok(())
+            },
+        )
+        .map_err(open_err)?;
+        warnings.extend(recovered.warnings);
+        for w in &warnings {
+            eprintln!("questdb-arrow server: {w}");
+        }
+        let inner = Arc::new(Inner {
+            state: RwLock::new(st),
+            disk: Some(Disk {
+                dir,
+                wal: Mutex::new(recovered.wal),
+                ckpt: Mutex::new(Checkpoints {
+                    current: manifest,
+                    previous: None,
+                    persisted,
+                }),
+                opts,
+                warnings: Mutex::new(warnings),
+                failed: Mutex::new(None),
+            }),
+            stop: AtomicBool::new(false),
+            nudge: (Mutex::new(false), Condvar::new()),
+        });
+        let i2 = inner.clone();
+        let compactor = std::thread::Builder::new()
+            .name("qa-server-checkpoint".into())
+            .spawn(move || i2.compact_loop())?;
+        Ok(Catalog {
+            inner,
+            compactor: Some(compactor),
+        })
+    }
+
+    /// A snapshot of every table (cheap: batches are reference-counted).
+    pub fn snapshot(&self) -> Vec<Table> {
+        self.inner.read().tables.values().cloned().collect()
+    }
+
+    /// One table's snapshot.
+    pub fn table(&self, name: &str) -> Option<Table> {
+        self.inner.read().tables.get(&key(name)).cloned()
+    }
+
+    /// Quarantined tables with the reason: `(name, reason)`.
+    pub fn quarantined(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .inner
+            .read()
+            .quarantined
+            .values()
+            .map(|(e, why)| (e.name.clone(), why.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Why `name` is quarantined, if it is.
+    pub fn quarantine_reason(&self, name: &str) -> Option<String> {
+        self.inner
+            .read()
+            .quarantined
+            .get(&key(name))
+            .map(|(_, why)| why.clone())
+    }
+
+    /// What recovery and checkpoints reported (torn log tails, damaged
+    /// manifests, quarantined tables, failed checkpoints).
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner
+            .disk
+            .as_ref()
+            .map(|d| lock(&d.warnings).clone())
+            .unwrap_or_default()
+    }
+
+    /// Checks that `fields` fit table `name` (no type conflicts).
+    pub fn check(&self, name: &str, fields: &[Arc<Field>]) -> std::result::Result<(), Reject> {
+        let g = self.inner.read();
+        quarantine_check(&g, name)?;
+        let Some(t) = g.tables.get(&key(name)) else {
+            return Ok(());
+        };
+        check_fields(t, fields)
+    }
+
+    /// Creates an empty table; `Err` if it exists (unless `if_not_exists`).
+    pub fn create(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        designated: Option<usize>,
+        if_not_exists: bool,
+    ) -> std::result::Result<(), Reject> {
+        self.inner
+            .apply(Op::Create {
+                name: name.to_string(),
+                schema,
+                designated,
+                if_not_exists,
+            })
+            .map(|_| ())
+    }
+
+    /// Drops a table (a quarantined one too); returns whether it existed.
+    pub fn drop_table(&self, name: &str) -> std::result::Result<bool, Reject> {
+        let existed = {
+            let g = self.inner.read();
+            g.tables.contains_key(&key(name)) || g.quarantined.contains_key(&key(name))
+        };
+        self.inner.apply(Op::Drop(name.to_string()))?;
+        Ok(existed)
+    }
+
+    /// Removes every row of a table; returns whether it existed.
+    pub fn truncate(&self, name: &str) -> std::result::Result<bool, Reject> {
+        let existed = self.inner.read().tables.contains_key(&key(name));
+        self.inner.apply(Op::Truncate(name.to_string()))?;
+        Ok(existed)
+    }
+
+    /// Appends batches to tables atomically per call: creates missing
+    /// tables, adds new columns, rejects type conflicts, keeps designated-
+    /// timestamp order. `designated` names the designated column of new
+    /// tables. Returns `(table, seqTxn)` per table touched. With a data
+    /// directory the commit is in the write-ahead log (written, not yet
+    /// fsynced) when this returns `Ok`; a failed log write is a
+    /// `WRITE_ERROR` and changes nothing.
+    pub fn commit(
+        &self,
+        writes: Vec<(String, RecordBatch, Option<String>)>,
+    ) -> std::result::Result<Vec<(String, i64)>, Reject> {
+        self.inner.apply(Op::Commit(writes))
+    }
+
+    /// Makes every logged change durable (fsyncs the write-ahead log); a
+    /// no-op in memory. An fsync failure is a `WRITE_ERROR`, and the log
+    /// refuses later writes (what reached the disk is unknowable).
+    pub fn sync(&self) -> std::result::Result<(), Reject> {
+        let Some(d) = &self.inner.disk else {
+            return Ok(());
+        };
+        let (file, _) = lock(&d.wal)
+            .sync_handle()
+            .map_err(|e| write_error("write-ahead log", e))?;
+        if let Err(e) = file.sync_data() {
+            let why = format!("fsync failed: {e}");
+            lock(&d.wal).poison(why.clone());
+            return Err(write_error("write-ahead log", why));
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint now (the background thread does so on its own
+    /// every [`StorageOptions::checkpoint_bytes`] of log); a no-op in memory.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.inner.checkpoint()
+    }
+}
+
+impl Drop for Catalog {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        self.inner.nudge.1.notify_all();
+        if let Some(h) = self.compactor.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn load_entry(tables_dir: &Path, e: &TableEntry) -> Result<Table> {
+    let mut batches = Vec::new();
+    for p in &e.parts {
+        for b in read_part(tables_dir, p)? {
+            batches.push(conform(&b, &e.schema)?);
+        }
+    }
+    let designated = e.schema.fields().iter().position(|f| {
+        f.metadata()
+            .get(meta::DESIGNATED_TIMESTAMP)
+            .is_some_and(|v| v == "true")
+    });
+    Ok(Table {
+        name: e.name.clone(),
+        schema: e.schema.clone(),
+        batches,
+        designated,
+        txn: e.txn,
+        id: e.id,
+        epoch: 0,
+    })
+}
+
+impl Inner {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validate, log, apply: the one path of every change.
+    fn apply(&self, op: Op) -> std::result::Result<Vec<(String, i64)>, Reject> {
+        let mut st = self.write();
+        let staged = stage(&st, &op)?;
+        if matches!(staged, Staged::Nothing) {
+            return Ok(Vec::new());
+        }
+        if let Some(d) = &self.disk {
+            if let Some(why) = lock(&d.failed).as_ref() {
+                return Err(write_error("storage", why));
+            }
+            let mut wal = lock(&d.wal);
+            wal.append(&op)
+                .map_err(|e| write_error("could not log the change", e))?;
+            if wal.since_rotation() >= d.opts.checkpoint_bytes {
+                *lock(&self.nudge.0) = true;
+                self.nudge.1.notify_one();
+            }
+        }
+        Ok(install(&mut st, staged))
+    }
+
+    fn compact_loop(&self) {
+        let Some(d) = &self.disk else { return };
+        while !self.stop.load(Ordering::SeqCst) {
+            {
+                let mut due = lock(&self.nudge.0);
+                if !*due {
+                    due = self
+                        .nudge
+                        .1
+                        .wait_timeout(due, std::time::Duration::from_millis(500))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                }
+                *due = false;
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let big = lock(&d.wal).since_rotation() >= d.opts.checkpoint_bytes;
+            let failing = lock(&d.failed).is_some();
+            if big || failing {
+                match self.checkpoint() {
+                    Ok(()) => *lock(&d.failed) = None,
+                    Err(e) => {
+                        let why = format!("checkpoint failed: {e}");
+                        eprintln!("questdb-arrow server: {why}");
+                        lock(&d.warnings).push(why.clone());
+                        // Commits are refused until a checkpoint succeeds,
+                        // so the log cannot grow without bound.
+                        *lock(&d.failed) = Some(why);
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                    }
+                }
+            }
+        }
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        let Some(d) = &self.disk else { return Ok(()) };
+        let mut ck = lock(&d.ckpt);
+        let (tables, quarantined, next_id, lsn) = {
+            let st = self.read();
+            let mut wal = lock(&d.wal);
+            if wal.last_lsn() == ck.current.lsn && ck.current.generation > 0 {
+                return Ok(());
+            }
+            let lsn = wal.rotate()?;
+            let mut tables: Vec<Table> = st.tables.values().cloned().collect();
+            tables.sort_by_key(|t| t.id);
+            let q: Vec<TableEntry> = st.quarantined.values().map(|(e, _)| e.clone()).collect();
+            (tables, q, st.next_id, lsn)
+        };
+        let tables_dir = d.dir.join("tables");
+        let mut entries = Vec::with_capacity(tables.len() + quarantined.len());
+        let mut persisted = HashMap::new();
+        for t in &tables {
+            let prev = ck.current.tables.iter().find(|e| e.id == t.id);
+            let (mut parts, start) = match (prev, ck.persisted.get(&t.id)) {
+                (Some(e), Some(&(epoch, n))) if epoch == t.epoch && n <= t.batches.len() => {
+                    (e.parts.clone(), n)
+                }
+                _ => (Vec::new(), 0),
+            };
+            let new = &t.batches[start..];
+            if new.iter().any(|b| b.num_rows() > 0) {
+                parts.push(write_part(&tables_dir, &t.name, t.id, lsn, &t.schema, new)?);
+            }
+            persisted.insert(t.id, (t.epoch, t.batches.len()));
+            entries.push(TableEntry {
+                id: t.id,
+                name: t.name.clone(),
+                txn: t.txn,
+                schema: t.schema.clone(),
+                parts,
+            });
+        }
+        entries.extend(quarantined);
+        sync_dir(&tables_dir)?;
+        let m = Manifest {
+            generation: ck.current.generation + 1,
+            lsn,
+            next_id,
+            tables: entries,
+        };
+        m.store(&d.dir)?;
+        let prev = std::mem::replace(&mut ck.current, m);
+        ck.persisted = persisted;
+        // Keep this checkpoint and the one before it (the fallback if the
+        // newest manifest is ever damaged), with the log needed to replay
+        // from the older one.
+        let keep_from = prev.generation;
+        let keep_lsn = prev.lsn;
+        ck.previous = Some(prev);
+        let mut keep = vec![&ck.current];
+        if let Some(p) = &ck.previous {
+            keep.push(p);
+        }
+        remove_old_manifests(&d.dir, keep_from)?;
+        remove_unreferenced(&tables_dir, &keep)?;
+        Wal::remove_upto(&d.dir.join("wal"), keep_lsn)?;
+        Ok(())
+    }
+}
