@@ -29,6 +29,11 @@ use tungstenite::protocol::frame::coding::CloseCode;
 /// its end.
 const SLOW_SQL: &str = "SELECT sum(value % 7) AS s FROM range(100000000000)";
 
+/// Most CPU time the test process may use in 1 s once its queries are
+/// stopped: idle, it uses a few ms; a query still running two branches of
+/// [`SLOW_SQL`] uses 0.7 s or more even on a loaded two-core machine.
+const IDLE_CPU: Duration = Duration::from_millis(300);
+
 fn start(b: ServerBuilder) -> ServerHandle {
     b.bind("127.0.0.1:0").start().expect("server starts")
 }
@@ -299,10 +304,12 @@ fn isolated(name: &str) -> bool {
     }
     let out = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env("RUST_BACKTRACE", "0")
         .env(CHILD, "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
     assert!(
         out.status.success() && stdout.contains("1 passed"),
         "isolated run of {name}:\n{stdout}\n{}",
@@ -358,7 +365,7 @@ fn cancel_answers_promptly_and_frees_the_cpu() {
     let srv = start(Server::builder().max_batch_rows(1));
     let db = QuestDb::connect(&srv.conf_string()).unwrap();
     let mut r = db.borrow_reader().unwrap();
-    let sql = format!("SELECT 0 AS s UNION ALL {SLOW_SQL}");
+    let sql = format!("SELECT 0 AS s UNION ALL {SLOW_SQL} UNION ALL {SLOW_SQL}");
     let mut cur = r.execute(&sql).unwrap();
     assert!(cur.next_arrow_batch().unwrap().is_some(), "the first row");
     std::thread::sleep(Duration::from_millis(300));
@@ -371,7 +378,8 @@ fn cancel_answers_promptly_and_frees_the_cpu() {
     drop(cur);
     std::thread::sleep(Duration::from_millis(200));
     let cpu = cpu_in_one_second();
-    assert!(cpu < Duration::from_millis(500), "{cpu:?} of CPU in 1 s");
+    println!("cancel took {took:?}; then {cpu:?} of CPU in 1 s");
+    assert!(cpu < IDLE_CPU, "{cpu:?} of CPU in 1 s");
     // The connection is still usable.
     assert_eq!(r.rows("SELECT 7 AS n").unwrap().num_rows(), 1);
 }
@@ -422,13 +430,16 @@ fn disconnect_mid_query_frees_the_cpu() {
     }
     let srv = start(Server::builder());
     let mut c = query_conn(&srv);
-    c.send(&ClientMessage::Query(QueryRequest::new(1, SLOW_SQL)).to_bytes())
+    let sql = format!("{SLOW_SQL} UNION ALL {SLOW_SQL}");
+    c.send(&ClientMessage::Query(QueryRequest::new(1, sql.as_str())).to_bytes())
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    println!("while running: {:?} of CPU in 1 s", cpu_in_one_second());
     drop(c);
     std::thread::sleep(Duration::from_millis(300));
     let cpu = cpu_in_one_second();
-    assert!(cpu < Duration::from_millis(500), "{cpu:?} of CPU in 1 s");
+    println!("after the disconnect: {cpu:?} of CPU in 1 s");
+    assert!(cpu < IDLE_CPU, "{cpu:?} of CPU in 1 s");
 }
 
 fn expect_timeout(c: &mut Connection, id: i64, limit_ms: u64) {
@@ -598,6 +609,7 @@ fn floods_from_one_connection_keep_the_rss_bounded() {
     assert!(refused >= 40, "{refused} of 60 dictionary deltas refused");
 
     let grown = rss_bytes().saturating_sub(before) as usize;
+    println!("RSS grew by {grown} bytes");
     assert!(grown < 64 * mib, "RSS grew by {} MiB", grown / mib);
     assert!(srv.table_batch("t").is_none() && srv.table_batch("flood").is_none());
 }
