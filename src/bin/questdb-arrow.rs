@@ -162,12 +162,20 @@ fn ext(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-fn bad_file(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+/// An Arrow error reading `path`: invalid data, or an I/O error when Arrow
+/// wrapped one; the `ArrowError` is the source.
+fn bad_file(path: &Path, e: arrow::error::ArrowError) -> Error {
+    Error::arrow(ErrorKind::InvalidData, path.display().to_string(), e)
+}
+
+/// A Parquet error reading `path`: invalid data, or an I/O error with the
+/// `io::Error` as source when the parquet crate wrapped one.
+fn bad_parquet(path: &Path, e: parquet::errors::ParquetError) -> Error {
+    Error::parquet(ErrorKind::InvalidData, path.display().to_string(), e)
 }
 
 fn open_file(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))
+    File::open(path).map_err(|e| Error::from(e).context(path.display()))
 }
 
 /// A streaming reader for `path` by extension, and its row count when the
@@ -181,12 +189,12 @@ fn reader_for(
             let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
                 open_file(path)?,
             )
-            .map_err(|e| bad_file(path, e))?;
+            .map_err(|e| bad_parquet(path, e))?;
             let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
             let r = b
                 .with_batch_size(batch_rows)
                 .build()
-                .map_err(|e| bad_file(path, e))?;
+                .map_err(|e| bad_parquet(path, e))?;
             Ok((Box::new(r), Some(rows)))
         }
         "arrow" | "feather" | "ipc" => {
@@ -316,7 +324,7 @@ fn print_query(db: &QuestDb, sql: &str, max_rows: usize) -> Result<()> {
         shown.push(RecordBatch::new_empty(cur.schema()));
     }
     let table = arrow::util::pretty::pretty_format_batches(&shown)
-        .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
+        .map_err(|e| Error::arrow(ErrorKind::InvalidData, "formatting the result", e))?;
     println!("{table}");
     println!(
         "{rows} rows in {:.3} s{}",
@@ -330,8 +338,15 @@ fn print_query(db: &QuestDb, sql: &str, max_rows: usize) -> Result<()> {
     Ok(())
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::Io, format!("writing {}: {e}", path.display()))
+/// An Arrow writer's error writing `path`: an I/O error when Arrow wrapped
+/// one, else invalid data (a batch the format cannot hold); the
+/// `ArrowError` is the source.
+fn write_err(path: &Path, e: arrow::error::ArrowError) -> Error {
+    Error::arrow(
+        ErrorKind::InvalidData,
+        format!("writing {}", path.display()),
+        e,
+    )
 }
 
 fn query(sql: &str, out: Option<PathBuf>, max_rows: usize, conn: &ConnArgs) -> Result<()> {
@@ -347,7 +362,8 @@ fn query(sql: &str, out: Option<PathBuf>, max_rows: usize, conn: &ConnArgs) -> R
         }
         "arrow" | "feather" | "ipc" | "csv" => {
             let mut cur = db.query_arrow(sql)?;
-            let file = File::create(&out).map_err(|e| write_err(&out, e))?;
+            let file = File::create(&out)
+                .map_err(|e| Error::from(e).context(format!("writing {}", out.display())))?;
             let (mut rows, mut batches) = (0u64, 0u64);
             if ext(&out) == "csv" {
                 let mut w = arrow::csv::WriterBuilder::new()

@@ -342,6 +342,25 @@ mod files {
             &["load", &missing, "--table", "t", "--embedded"],
             "missing.parquet",
         );
+        check(
+            &["load", &missing, "--table", "t", "--embedded"],
+            "i/o error: ",
+        );
+        // A file that cannot be read is an I/O error, not invalid data
+        // (the parquet crate wraps the OS error; a directory opens as a
+        // file on Linux, reading it fails).
+        let unreadable = d.join("dir.parquet");
+        std::fs::create_dir_all(&unreadable).unwrap();
+        check(
+            &[
+                "load",
+                &unreadable.to_string_lossy(),
+                "--table",
+                "t",
+                "--embedded",
+            ],
+            "i/o error: ",
+        );
         let junk = d.join("junk.parquet");
         std::fs::write(&junk, b"not parquet").unwrap();
         check(
@@ -353,6 +372,16 @@ mod files {
                 "--embedded",
             ],
             "junk.parquet",
+        );
+        check(
+            &[
+                "load",
+                &junk.to_string_lossy(),
+                "--table",
+                "t",
+                "--embedded",
+            ],
+            "invalid data: ",
         );
         check(&["load", "data.xlsx", "--table", "t", "--embedded"], "xlsx");
         check(
