@@ -85,7 +85,7 @@ pub fn ingest_parquet_with(
     popts: ParquetOptions,
 ) -> Result<IngestSummary> {
     let path = path.as_ref();
-    let batches = read_batches(path, popts)?;
+    let batches = open_parquet(path, popts)?;
     db.ingest(table, batches, opts)
         .map_err(|e| e.context(format!("loading {}", path.display())))
 }
@@ -113,7 +113,7 @@ fn take(slot: &IoSlot) -> Option<io::Error> {
 /// A Parquet file read through the parquet crate's [`ChunkReader`] that
 /// remembers the first `io::Error` of its reads: the Arrow reader turns a
 /// failed row-group read into `ArrowError::ParquetError(String)`, dropping
-/// the `io::Error`, and [`Batches`] puts it back.
+/// the `io::Error`, and [`ParquetBatches`] puts it back.
 struct TrackedFile {
     file: Arc<File>,
     /// The file's length when opened (the footer is read against it).
@@ -224,14 +224,30 @@ impl ChunkReader for TrackedFile {
 /// The Arrow batches of a Parquet file, one row group decoded at a time; a
 /// batch that fails on an I/O error is this crate's [`ErrorKind::Io`]
 /// error (inside `ArrowError::ExternalError`, which [`Error::arrow`]
-/// unwraps) with the `io::Error` as its source.
-struct Batches {
+/// unwraps) with the `io::Error` as its source. Open one with
+/// [`open_parquet`]; it is what [`ingest_parquet`] and the CLI's `load`
+/// read through.
+pub struct ParquetBatches {
     inner: ParquetRecordBatchReader,
     err: IoSlot,
     path: PathBuf,
+    rows: u64,
 }
 
-impl Iterator for Batches {
+impl ParquetBatches {
+    /// Rows in the file, from its footer.
+    pub fn num_rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+impl arrow::array::RecordBatchReader for ParquetBatches {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+}
+
+impl Iterator for ParquetBatches {
     type Item = std::result::Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -245,8 +261,10 @@ impl Iterator for Batches {
     }
 }
 
-/// Opens the Parquet file at `path` for streaming (see [`Batches`]).
-fn read_batches(path: &Path, popts: ParquetOptions) -> Result<Batches> {
+/// Opens the Parquet file at `path` for streaming, one row group decoded
+/// at a time, in batches of `popts.batch_rows` rows (see [`ParquetBatches`]).
+pub fn open_parquet(path: impl AsRef<Path>, popts: ParquetOptions) -> Result<ParquetBatches> {
+    let path = path.as_ref();
     let file = TrackedFile::open(path).map_err(|e| io_err(path, "opening", e))?;
     let err = Arc::clone(&file.err);
     // The recorded `io::Error` when there is one, else the parquet error.
@@ -254,15 +272,18 @@ fn read_batches(path: &Path, popts: ParquetOptions) -> Result<Batches> {
         Some(io) => io_err(path, what, io),
         None => file_err(path, what, e),
     };
-    let inner = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| pq_err("reading the Parquet footer of", e))?
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| pq_err("reading the Parquet footer of", e))?;
+    let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let inner = builder
         .with_batch_size(popts.batch_rows.max(1))
         .build()
         .map_err(|e| pq_err("reading", e))?;
-    Ok(Batches {
+    Ok(ParquetBatches {
         inner,
         err,
         path: path.to_owned(),
+        rows,
     })
 }
 
@@ -356,7 +377,7 @@ mod tests {
             .clone();
         let len = std::fs::metadata(&path).unwrap().len();
         let cut = meta.row_group(1).column(0).byte_range().0;
-        let mut batches = read_batches(&path, ParquetOptions { batch_rows: 1000 }).unwrap();
+        let mut batches = open_parquet(&path, ParquetOptions { batch_rows: 1000 }).unwrap();
         assert_eq!(batches.next().unwrap().unwrap().num_rows(), 1000);
         // The footer has been read; the file loses everything from the
         // second row group on.

@@ -168,12 +168,6 @@ fn bad_file(path: &Path, e: arrow::error::ArrowError) -> Error {
     Error::arrow(ErrorKind::InvalidData, path.display().to_string(), e)
 }
 
-/// A Parquet error reading `path`: invalid data, or an I/O error with the
-/// `io::Error` as source when the parquet crate wrapped one.
-fn bad_parquet(path: &Path, e: parquet::errors::ParquetError) -> Error {
-    Error::parquet(ErrorKind::InvalidData, path.display().to_string(), e)
-}
-
 fn open_file(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::from(e).context(path.display()))
 }
@@ -186,15 +180,13 @@ fn reader_for(
 ) -> Result<(Box<dyn RecordBatchReader + Send>, Option<u64>)> {
     match ext(path).as_str() {
         "parquet" | "pq" => {
-            let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                open_file(path)?,
-            )
-            .map_err(|e| bad_parquet(path, e))?;
-            let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
-            let r = b
-                .with_batch_size(batch_rows)
-                .build()
-                .map_err(|e| bad_parquet(path, e))?;
+            // The library's reader: a disk error mid-file is an i/o error
+            // with its source, not invalid data.
+            let r = questdb_arrow::parquet_io::open_parquet(
+                path,
+                questdb_arrow::parquet_io::ParquetOptions { batch_rows },
+            )?;
+            let rows = r.num_rows();
             Ok((Box::new(r), Some(rows)))
         }
         "arrow" | "feather" | "ipc" => {
