@@ -3,7 +3,8 @@
 //! a data directory (write-ahead log before every OK, Parquet checkpoints in
 //! the background), passes alternating, medians compared.
 //!
-//! `QA_BENCH_ROWS` (default 1 M; the figure is 10 M) rows per pass.
+//! `QA_BENCH_ROWS` (default 1 M; the figure is 10 M) rows per pass;
+//! `QA_CHECKPOINT_BYTES` overrides the server's checkpoint interval.
 //! Reports per mode: the load until the last acknowledgement, and the load
 //! plus a final checkpoint (everything in Parquet). Summary:
 //! `$CARGO_TARGET_DIR/bench-summary/storage.json`.
@@ -28,6 +29,12 @@ fn pass(batches: &[RecordBatch], dir: Option<&std::path::Path>) -> (Duration, Du
     if let Some(d) = dir {
         let _ = std::fs::remove_dir_all(d);
         b = b.data_dir(d);
+        if let Some(n) = std::env::var("QA_CHECKPOINT_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            b = b.checkpoint_bytes(n);
+        }
     }
     let srv = b.start().unwrap();
     let db = QuestDb::connect(&srv.conf_string()).unwrap();

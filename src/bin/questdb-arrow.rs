@@ -48,7 +48,7 @@ enum Cmd {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// With --data-dir: checkpoint into Parquet after this many bytes
-        /// of write-ahead log (default 64 MiB).
+        /// of write-ahead log (default 512 MiB; also after a second without changes).
         #[arg(long, requires = "data_dir")]
         checkpoint_bytes: Option<u64>,
         /// Grant durable acks to clients that ask (`request_durable_ack=on`):

@@ -26,6 +26,9 @@ pub struct StorageOptions {
     /// Start a checkpoint once this many bytes were logged since the last
     /// one.
     pub checkpoint_bytes: u64,
+    /// Also checkpoint once the log has records and nothing changed for
+    /// this long (`None`: only by size).
+    pub checkpoint_idle: Option<std::time::Duration>,
     /// Test hook: while set, writes to the log fail as if the disk did.
     pub fail_writes: Option<Arc<AtomicBool>>,
 }
@@ -34,13 +37,18 @@ impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
+            checkpoint_idle: Some(CHECKPOINT_IDLE),
             fail_writes: None,
         }
     }
 }
 
-/// Default [`StorageOptions::checkpoint_bytes`]: 64 MiB.
-pub const DEFAULT_CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+/// Default [`StorageOptions::checkpoint_bytes`]: 512 MiB.
+pub const DEFAULT_CHECKPOINT_BYTES: u64 = 512 * 1024 * 1024;
+/// Default [`StorageOptions::checkpoint_idle`]: a checkpoint also starts
+/// once the log has records and no change came for this long, so bursts of
+/// ingest are not slowed by checkpoints, which run in the quiet after them.
+pub const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// All tables; shared by every connection.
 ///
@@ -93,6 +101,8 @@ struct Disk {
     warnings: Mutex<Vec<String>>,
     /// The last checkpoint failure; commits are refused while it stands.
     failed: Mutex<Option<String>>,
+    /// When the last change was logged.
+    last_change: Mutex<std::time::Instant>,
 }
 
 struct Checkpoints {
@@ -262,6 +272,23 @@ impl Catalog {
         let open_err = |e: Error| e.context(format!("data directory {}", dir.display()));
         std::fs::create_dir_all(dir.join("tables")).map_err(|e| open_err(e.into()))?;
         let (manifest, mut warnings) = load_newest(&dir).map_err(open_err)?;
+        if manifest.is_none() {
+            // Tables saved by versions before the write-ahead log were
+            // `<name>.parquet` files in the directory itself: say so rather
+            // than silently starting empty.
+            let legacy: Vec<String> = std::fs::read_dir(&dir)
+                .map_err(|e| open_err(e.into()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+                .map(|p| p.display().to_string())
+                .collect();
+            if !legacy.is_empty() {
+                warnings.push(format!(
+                    "not loaded (written by an older version without a manifest; load them with `questdb-arrow load`): {}",
+                    legacy.join(", ")
+                ));
+            }
+        }
         let manifest = manifest.unwrap_or_default();
         let mut st = State {
             next_id: manifest.next_id,
@@ -322,6 +349,7 @@ impl Catalog {
                 opts,
                 warnings: Mutex::new(warnings),
                 failed: Mutex::new(None),
+                last_change: Mutex::new(std::time::Instant::now()),
             }),
             stop: AtomicBool::new(false),
             nudge: (Mutex::new(false), Condvar::new()),
@@ -518,6 +546,7 @@ impl Inner {
             let mut wal = lock(&d.wal);
             wal.append(&op)
                 .map_err(|e| write_error("could not log the change", e))?;
+            *lock(&d.last_change) = std::time::Instant::now();
             if wal.since_rotation() >= d.opts.checkpoint_bytes {
                 *lock(&self.nudge.0) = true;
                 self.nudge.1.notify_one();
@@ -544,9 +573,14 @@ impl Inner {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let big = lock(&d.wal).since_rotation() >= d.opts.checkpoint_bytes;
+            let logged = lock(&d.wal).since_rotation();
+            let big = logged >= d.opts.checkpoint_bytes;
+            let quiet = logged > 0
+                && d.opts
+                    .checkpoint_idle
+                    .is_some_and(|idle| lock(&d.last_change).elapsed() >= idle);
             let failing = lock(&d.failed).is_some();
-            if big || failing {
+            if big || quiet || failing {
                 match self.checkpoint() {
                     Ok(()) => *lock(&d.failed) = None,
                     Err(e) => {

@@ -291,11 +291,23 @@ pub fn write_part(
         Error::new(ErrorKind::Io, format!("{}: {e}", tmp.display()))
     };
     let f = File::create(&tmp)?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
+    // Speed over size: no compression, no statistics, and dictionary pages
+    // only for the SYMBOL columns (already dictionaries in memory); hashing
+    // or compressing every value costs more than the checkpoint's write.
+    let mut props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::UNCOMPRESSED)
         .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build();
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(1 << 20));
+    for f in schema.fields() {
+        if matches!(f.data_type(), arrow::datatypes::DataType::Dictionary(..)) {
+            props = props.set_column_dictionary_enabled(
+                parquet::schema::types::ColumnPath::from(f.name().as_str()),
+                true,
+            );
+        }
+    }
+    let props = props.build();
     let sink = Summing {
         inner: io::BufWriter::with_capacity(1 << 20, f),
         crc: crc32fast::Hasher::new(),

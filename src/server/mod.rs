@@ -157,6 +157,7 @@ pub struct ServerBuilder {
     dict_cap_bytes: usize,
     faults: Faults,
     checkpoint_bytes: u64,
+    checkpoint_idle: Option<Duration>,
     max_pending_bytes: usize,
     max_dict_bytes: usize,
     query_timeout: Option<Duration>,
@@ -188,6 +189,7 @@ impl Server {
             dict_cap_bytes: 8 * 1024 * 1024,
             faults: Faults::default(),
             checkpoint_bytes: storage::DEFAULT_CHECKPOINT_BYTES,
+            checkpoint_idle: Some(storage::CHECKPOINT_IDLE),
             max_pending_bytes: 64 * 1024 * 1024,
             max_dict_bytes: 32 * 1024 * 1024,
             query_timeout: None,
@@ -220,9 +222,15 @@ impl ServerBuilder {
         self
     }
     /// With a data directory: checkpoint the tables into Parquet once this
-    /// many bytes were logged since the last checkpoint (default 64 MiB).
+    /// many bytes were logged since the last checkpoint (default 512 MiB).
     pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
         self.checkpoint_bytes = bytes.max(1);
+        self
+    }
+    /// With a data directory: also checkpoint once the log has records and
+    /// nothing changed for this long (default 1 s; `None`: by size only).
+    pub fn checkpoint_idle(mut self, idle: Option<Duration>) -> Self {
+        self.checkpoint_idle = idle;
         self
     }
     /// Require HTTP basic authentication.
@@ -351,6 +359,7 @@ impl ServerBuilder {
                 self.data_dir.clone(),
                 storage::StorageOptions {
                     checkpoint_bytes: self.checkpoint_bytes,
+                    checkpoint_idle: self.checkpoint_idle,
                     fail_writes: self.faults.fail_storage_writes.clone(),
                 },
             )?,

@@ -229,4 +229,4 @@ pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
     Ok(())
 }
 
-pub use super::catalog::{Catalog, DEFAULT_CHECKPOINT_BYTES, StorageOptions};
+pub use super::catalog::{CHECKPOINT_IDLE, Catalog, DEFAULT_CHECKPOINT_BYTES, StorageOptions};

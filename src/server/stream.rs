@@ -49,10 +49,10 @@ impl Read for ServerStream {
         if let Some(d) = self.deadline {
             arm_deadline(self.tcp(), d)?;
         }
-        let n = match &mut self.io {
+        let n = crate::transport::restart_on_eintr(|| match &mut self.io {
             StreamIo::Plain(s) => s.read(buf),
             StreamIo::Tls(s) => s.read(buf),
-        }?;
+        })?;
         if n > 0 {
             self.last_active = Instant::now();
         }
@@ -62,10 +62,10 @@ impl Read for ServerStream {
 
 impl Write for ServerStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.io {
+        let n = crate::transport::restart_on_eintr(|| match &mut self.io {
             StreamIo::Plain(s) => s.write(buf),
             StreamIo::Tls(s) => s.write(buf),
-        }?;
+        })?;
         if n > 0 {
             self.last_active = Instant::now();
         }

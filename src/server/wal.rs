@@ -31,8 +31,11 @@ use crate::error::{Error, ErrorKind, Result};
 const SEGMENT_MAGIC: &[u8; 8] = b"QAWAL001";
 const SEGMENT_HEADER_BYTES: u64 = 16;
 const RECORD_HEADER_BYTES: usize = 16;
-/// A record larger than this is treated as corrupt when read back.
+/// A record larger than this is treated as corrupt when read back (and not
+/// written).
 pub const MAX_RECORD_BYTES: usize = 1 << 30;
+/// The append buffer is kept between records up to this capacity.
+const KEEP_BUFFER_BYTES: usize = 256 << 20;
 
 /// One change to the catalogue.
 #[derive(Debug, Clone)]
@@ -68,12 +71,27 @@ fn bad(msg: impl Into<String>) -> Error {
 
 /// Arrow IPC stream bytes of one batch (schema and field metadata included).
 pub fn ipc_encode(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    ipc_write(&mut out, batch)?;
+    Ok(out)
+}
+
+/// Appends the Arrow IPC stream of one batch to `out`, in place.
+fn ipc_write(out: &mut Vec<u8>, batch: &RecordBatch) -> Result<()> {
     let ipc = |e: arrow::error::ArrowError| Error::new(ErrorKind::Io, format!("arrow ipc: {e}"));
-    let mut w =
-        arrow::ipc::writer::StreamWriter::try_new(Vec::new(), batch.schema_ref()).map_err(ipc)?;
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(out, batch.schema_ref()).map_err(ipc)?;
     w.write(batch).map_err(ipc)?;
-    w.finish().map_err(ipc)?;
-    w.into_inner().map_err(ipc)
+    w.finish().map_err(ipc)
+}
+
+/// Appends `u32 length | what f writes` to `out`.
+fn put_with(out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    f(out)?;
+    let n = u32::try_from(out.len() - at - 4).map_err(|_| bad("wal record: field above 4 GiB"))?;
+    out[at..at + 4].copy_from_slice(&n.to_le_bytes());
+    Ok(())
 }
 
 /// The one batch of an Arrow IPC stream written by [`ipc_encode`].
@@ -132,22 +150,30 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) -> Result<()> {
 
 impl Op {
     /// The record payload.
+    #[cfg(test)]
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the record payload to `out`; batches are written in place
+    /// (one copy of their buffers).
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
         match self {
             Op::Commit(writes) => {
                 out.push(OP_COMMIT);
                 out.extend_from_slice(&(writes.len() as u32).to_le_bytes());
                 for (name, batch, designated) in writes {
-                    put_bytes(&mut out, name.as_bytes())?;
+                    put_bytes(out, name.as_bytes())?;
                     match designated {
                         Some(d) => {
                             out.push(1);
-                            put_bytes(&mut out, d.as_bytes())?;
+                            put_bytes(out, d.as_bytes())?;
                         }
                         None => out.push(0),
                     }
-                    put_bytes(&mut out, &ipc_encode(batch)?)?;
+                    put_with(out, |o| ipc_write(o, batch))?;
                 }
             }
             Op::Create {
@@ -157,24 +183,23 @@ impl Op {
                 if_not_exists,
             } => {
                 out.push(OP_CREATE);
-                put_bytes(&mut out, name.as_bytes())?;
+                put_bytes(out, name.as_bytes())?;
                 out.extend_from_slice(&designated.map_or(-1, |d| d as i64).to_le_bytes());
                 out.push(u8::from(*if_not_exists));
-                put_bytes(
-                    &mut out,
-                    &ipc_encode(&RecordBatch::new_empty(schema.clone()))?,
-                )?;
+                put_with(out, |o| {
+                    ipc_write(o, &RecordBatch::new_empty(schema.clone()))
+                })?;
             }
             Op::Drop(name) => {
                 out.push(OP_DROP);
-                put_bytes(&mut out, name.as_bytes())?;
+                put_bytes(out, name.as_bytes())?;
             }
             Op::Truncate(name) => {
                 out.push(OP_TRUNCATE);
-                put_bytes(&mut out, name.as_bytes())?;
+                put_bytes(out, name.as_bytes())?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Decodes a payload written by [`Op::encode`]; never panics.
@@ -323,6 +348,8 @@ pub struct Wal {
     broken: Option<String>,
     /// Test hook: when set, appends fail as if the disk did.
     fail: Option<Arc<AtomicBool>>,
+    /// The record buffer, reused between appends.
+    buf: Vec<u8>,
 }
 
 /// What [`Wal::open`] found.
@@ -446,6 +473,7 @@ impl Wal {
                 since_rotation: 0,
                 broken: None,
                 fail,
+                buf: Vec::new(),
             },
             warnings,
         })
@@ -471,13 +499,29 @@ impl Wal {
                 format!("write-ahead log unusable after an earlier failure: {why}"),
             ));
         }
-        let payload = op.encode()?;
         let lsn = self.last_lsn + 1;
-        let mut rec = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
-        rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&record_crc(lsn, &payload).to_le_bytes());
-        rec.extend_from_slice(&lsn.to_le_bytes());
-        rec.extend_from_slice(&payload);
+        // One reused buffer: header placeholder, then the payload encoded in
+        // place, then the header filled in.
+        let mut rec = std::mem::take(&mut self.buf);
+        rec.clear();
+        rec.extend_from_slice(&[0; RECORD_HEADER_BYTES]);
+        op.encode_into(&mut rec)?;
+        let payload_len = u32::try_from(rec.len() - RECORD_HEADER_BYTES)
+            .ok()
+            .filter(|&n| n as usize <= MAX_RECORD_BYTES)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "a commit of {} bytes is above the write-ahead log's {MAX_RECORD_BYTES}-byte record limit",
+                        rec.len()
+                    ),
+                )
+            })?;
+        let crc = record_crc(lsn, &rec[RECORD_HEADER_BYTES..]);
+        rec[0..4].copy_from_slice(&payload_len.to_le_bytes());
+        rec[4..8].copy_from_slice(&crc.to_le_bytes());
+        rec[8..16].copy_from_slice(&lsn.to_le_bytes());
         let injected = self.fail.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
         let res = if injected {
             Err(io::Error::other("injected write failure"))
@@ -486,14 +530,19 @@ impl Wal {
                 .seek(SeekFrom::Start(self.len))
                 .and_then(|_| self.file.write_all(&rec))
         };
+        let written = rec.len() as u64;
+        // Keep the buffer for the next record unless it grew huge.
+        if rec.capacity() <= KEEP_BUFFER_BYTES {
+            self.buf = rec;
+        }
         if let Err(e) = res {
             if let Err(e2) = self.file.set_len(self.len) {
                 self.broken = Some(format!("{e}; then could not cut the segment back: {e2}"));
             }
             return Err(Error::from(e).context("write-ahead log append"));
         }
-        self.len += rec.len() as u64;
-        self.since_rotation += rec.len() as u64;
+        self.len += written;
+        self.since_rotation += written;
         self.last_lsn = lsn;
         Ok(lsn)
     }

@@ -215,21 +215,33 @@ impl Stream {
     }
 }
 
+/// Runs a socket call again when a signal interrupted it (`EINTR`): a
+/// process with signal handlers installed without `SA_RESTART` (profilers,
+/// fuzzers, some runtimes) must not see a failed read or write for it.
+pub(crate) fn restart_on_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
+        restart_on_eintr(|| match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
-        }
+        })
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
+        restart_on_eintr(|| match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
-        }
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -1078,6 +1090,25 @@ fn describe_close(frame: Option<&CloseFrame>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn interrupted_calls_are_restarted() {
+        let mut calls = 0;
+        let r = super::restart_on_eintr(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(std::io::Error::from(std::io::ErrorKind::Interrupted))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls, 3);
+        let e = super::restart_on_eintr(|| -> std::io::Result<()> {
+            Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+        });
+        assert_eq!(e.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+    }
+
     use super::*;
     use tungstenite::http::HeaderName;
 

@@ -45,10 +45,12 @@ fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
     .unwrap()
 }
 
+/// A server on `dir` that checkpoints only when a test says so.
 fn start(dir: &Path) -> ServerHandle {
     Server::builder()
         .bind("127.0.0.1:0")
         .data_dir(dir)
+        .checkpoint_idle(None)
         .start()
         .unwrap()
 }
@@ -412,6 +414,33 @@ fn a_checkpoint_writes_only_what_was_added() {
         "designated-timestamp order kept"
     );
     assert_eq!(id.null_count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_quiet_log_is_checkpointed_by_itself() {
+    let dir = tmp_dir("idle");
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .data_dir(&dir)
+        .checkpoint_idle(Some(std::time::Duration::from_millis(200)))
+        .start()
+        .unwrap();
+    let db = QuestDb::connect(&srv.conf_string()).unwrap();
+    flush(&db, "q", &rows(0..100)).unwrap();
+    // The background thread looks every 500 ms; allow a generous 10 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while files(&dir.join("tables"), ".parquet").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 10 s of quiet"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(db);
+    drop(srv);
+    let srv = start(&dir);
+    assert_eq!(ids(&srv, "q"), (0..100).collect::<Vec<_>>());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
