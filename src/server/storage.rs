@@ -57,8 +57,18 @@ impl Table {
     fn last_ts(&self) -> Option<i64> {
         let d = self.designated?;
         let b = self.batches.iter().rev().find(|b| b.num_rows() > 0)?;
-        ts_values(b.column(d)).last().copied()
+        Some(last_ts_of(b, d))
     }
+}
+
+/// The last designated timestamp of a non-empty batch (cast of one value,
+/// not of the column).
+fn last_ts_of(b: &RecordBatch, d: usize) -> i64 {
+    let col = b.column(d);
+    ts_values(&col.slice(col.len().saturating_sub(1), 1))
+        .first()
+        .copied()
+        .unwrap_or(i64::MIN)
 }
 
 fn ts_values(a: &ArrayRef) -> Vec<i64> {
@@ -206,9 +216,22 @@ pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
             if sorted && after {
                 t.batches.push(batch);
             } else {
-                // Out of order: merge everything and re-sort (stable).
-                t.batches.push(batch);
-                let all = concat_batches(&t.schema, &t.batches)
+                // Out of order: merge the new rows with the tail of the
+                // table they overlap (the batches, in timestamp order, whose
+                // last timestamp is above the new rows' first), not with the
+                // whole table; earlier rows of equal timestamp stay first.
+                let new_min = ts.iter().copied().min().unwrap_or(i64::MIN);
+                let mut k = t.batches.len();
+                while k > 0 {
+                    let b = &t.batches[k - 1];
+                    if b.num_rows() > 0 && last_ts_of(b, d) <= new_min {
+                        break;
+                    }
+                    k -= 1;
+                }
+                let mut tail = t.batches.split_off(k);
+                tail.push(batch);
+                let all = concat_batches(&t.schema, &tail)
                     .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
                 let idx = sort_to_indices(all.column(d), None, None)
                     .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
@@ -220,7 +243,7 @@ pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
                     .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
                 let sorted = RecordBatch::try_new(t.schema.clone(), cols)
                     .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-                t.batches = vec![sorted];
+                t.batches.push(sorted);
                 t.epoch += 1;
             }
         }
@@ -230,3 +253,58 @@ pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
 }
 
 pub use super::catalog::{CHECKPOINT_IDLE, Catalog, DEFAULT_CHECKPOINT_BYTES, StorageOptions};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{AsArray, Int64Array, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+
+    fn batch(ts: &[i64], tag: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new("tag", DataType::Int64, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(TimestampMicrosecondArray::from(ts.to_vec())),
+                Arc::new(Int64Array::from(vec![tag; ts.len()])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn out_of_order_rows_merge_with_the_overlapping_tail_only() {
+        let first = batch(&(0..10).collect::<Vec<_>>(), 0);
+        let mut t = Table::new("t", first.schema(), Some(0));
+        append(&mut t, first).unwrap();
+        append(&mut t, batch(&(10..20).collect::<Vec<_>>(), 1)).unwrap();
+        append(&mut t, batch(&(20..30).collect::<Vec<_>>(), 2)).unwrap();
+        let head = t.batches[0].column(0).clone();
+        // Unsorted, reaching back into the second batch; 15 ties an
+        // existing row.
+        append(&mut t, batch(&[25, 15], 9)).unwrap();
+        assert_eq!(t.batches.len(), 2, "the first batch is left alone");
+        assert!(Arc::ptr_eq(&head, t.batches[0].column(0)), "not rewritten");
+        assert_eq!(t.epoch, 1);
+        let all = concat_batches(&t.schema, &t.batches).unwrap();
+        let ts: Vec<i64> = all
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+            .to_vec();
+        let mut want: Vec<i64> = (0..30).chain([15, 25]).collect();
+        want.sort();
+        assert_eq!(ts, want);
+        // Equal timestamps: the row that was there first stays first.
+        let tags = all.column(1).as_primitive::<Int64Type>();
+        let at15 = ts.iter().position(|&x| x == 15).unwrap();
+        assert_eq!((tags.value(at15), tags.value(at15 + 1)), (1, 9));
+        // A row before everything merges with the whole table.
+        append(&mut t, batch(&[-1], 7)).unwrap();
+        assert_eq!(t.batches.len(), 1);
+        assert_eq!(t.rows(), 33);
+    }
+}
