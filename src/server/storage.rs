@@ -262,7 +262,11 @@ mod tests {
 
     fn batch(ts: &[i64], tag: i64) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
             Field::new("tag", DataType::Int64, false),
         ]));
         RecordBatch::try_new(
