@@ -14,17 +14,9 @@ fn harness() -> &'static IngestHarness {
     H.get_or_init(|| IngestHarness::new(false).expect("harness"))
 }
 
-fn split(data: &[u8]) -> Vec<&[u8]> {
-    const MARK: &[u8] = b"\xFF\xFEQW";
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some(i) = rest.windows(4).position(|w| w == MARK) {
-        out.push(&rest[..i]);
-        rest = &rest[i + 4..];
-    }
-    out.push(rest);
-    out
-}
+#[path = "split.rs"]
+mod split;
+use split::split;
 
 fuzz_target!(|data: &[u8]| {
     let frames = split(data);

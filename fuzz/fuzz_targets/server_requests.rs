@@ -26,17 +26,9 @@ use questdb_arrow::protocol::egress::{
 use questdb_arrow::server::{IngestHarness, Server, ServerHandle};
 use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 
-fn split(data: &[u8]) -> Vec<&[u8]> {
-    const MARK: &[u8] = b"\xFF\xFEQW";
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some(i) = rest.windows(4).position(|w| w == MARK) {
-        out.push(&rest[..i]);
-        rest = &rest[i + 4..];
-    }
-    out.push(rest);
-    out
-}
+#[path = "split.rs"]
+mod split;
+use split::split;
 
 struct Ingest {
     harness: Option<IngestHarness>,

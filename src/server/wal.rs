@@ -372,11 +372,7 @@ impl Wal {
         replay: &mut dyn FnMut(u64, Op) -> Result<()>,
     ) -> Result<Recovered> {
         std::fs::create_dir_all(dir)?;
-        let mut segments: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter_map(|p| segment_lsn(&p).map(|l| (l, p)))
-            .collect();
-        segments.sort();
+        let segments = segments(dir)?;
         let mut warnings = Vec::new();
         let mut last = after;
         let mut seen_any = false;
@@ -454,16 +450,7 @@ impl Wal {
             }
         }
         // A new segment for this run's records.
-        let first = last + 1;
-        let path = dir.join(segment_name(first));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)?;
-        write_header(&file, first)?;
-        file.sync_all()?;
-        sync_dir(dir)?;
+        let file = new_segment(dir, last + 1)?;
         Ok(Recovered {
             wal: Wal {
                 dir: dir.to_path_buf(),
@@ -569,17 +556,7 @@ impl Wal {
     /// of the last record in the old segments.
     pub fn rotate(&mut self) -> Result<u64> {
         self.file.sync_all()?;
-        let first = self.last_lsn + 1;
-        let path = self.dir.join(segment_name(first));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)?;
-        write_header(&file, first)?;
-        file.sync_all()?;
-        sync_dir(&self.dir)?;
-        self.file = file;
+        self.file = new_segment(&self.dir, self.last_lsn + 1)?;
         self.len = SEGMENT_HEADER_BYTES;
         self.since_rotation = 0;
         Ok(self.last_lsn)
@@ -588,12 +565,7 @@ impl Wal {
     /// Deletes segments whose records all have LSNs ≤ `upto` (never the
     /// current one).
     pub fn remove_upto(dir: &Path, upto: u64) -> Result<()> {
-        let mut segs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter_map(|p| segment_lsn(&p).map(|l| (l, p)))
-            .collect();
-        segs.sort();
-        for w in segs.windows(2) {
+        for w in segments(dir)?.windows(2) {
             // Segment w[0] holds LSNs [w[0].0, w[1].0 - 1].
             if w[1].0.saturating_sub(1) <= upto {
                 std::fs::remove_file(&w[0].1)?;
@@ -601,6 +573,30 @@ impl Wal {
         }
         Ok(())
     }
+}
+
+/// Creates (or empties) the segment starting at `first`, header written and
+/// fsynced, the directory fsynced.
+fn new_segment(dir: &Path, first: u64) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(dir.join(segment_name(first)))?;
+    write_header(&file, first)?;
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// The segments in `dir`, by first LSN.
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut segs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| segment_lsn(&p).map(|l| (l, p)))
+        .collect();
+    segs.sort();
+    Ok(segs)
 }
 
 fn write_header(mut f: &File, first_lsn: u64) -> io::Result<()> {
