@@ -11,11 +11,11 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, SchemaRef};
 
 use super::checkpoint::{
-    Manifest, TableEntry, load_newest, read_part, remove_old_manifests, remove_unreferenced,
+    Manifest, Part, TableEntry, load_newest, read_part, remove_old_manifests, remove_unreferenced,
     write_part,
 };
 use super::storage::{Reject, Table, append, check_fields, conform, key, mark_designated};
-use super::wal::{Op, Wal, sync_dir};
+use super::wal::{Op, StorageFaults, Wal, sync_dir};
 use crate::bridge::meta;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Status;
@@ -29,8 +29,8 @@ pub struct StorageOptions {
     /// Also checkpoint once the log has records and nothing changed for
     /// this long (`None`: only by size).
     pub checkpoint_idle: Option<std::time::Duration>,
-    /// Test hook: while set, writes to the log fail as if the disk did.
-    pub fail_writes: Option<Arc<AtomicBool>>,
+    /// Test hooks: storage failures injected while a flag is set.
+    pub faults: Option<Arc<StorageFaults>>,
 }
 
 impl Default for StorageOptions {
@@ -38,7 +38,7 @@ impl Default for StorageOptions {
         StorageOptions {
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
             checkpoint_idle: Some(CHECKPOINT_IDLE),
-            fail_writes: None,
+            faults: None,
         }
     }
 }
@@ -108,8 +108,29 @@ struct Disk {
 struct Checkpoints {
     current: Manifest,
     previous: Option<Manifest>,
-    /// Table id → (epoch, batches already in its parts).
-    persisted: HashMap<u64, (u64, usize)>,
+    /// Table id → its parts in the current manifest, each with the batches
+    /// it holds (the same arrays as the table's, so a checkpoint can tell
+    /// which leading parts the table still has unchanged).
+    persisted: HashMap<u64, Vec<Persisted>>,
+}
+
+/// One part file and the batches written into it.
+#[derive(Clone)]
+struct Persisted {
+    part: Part,
+    batches: Vec<RecordBatch>,
+}
+
+/// Whether `table` is `part` (same rows, same arrays), allowing columns
+/// added to the table since.
+fn unchanged(part: &RecordBatch, table: &RecordBatch) -> bool {
+    part.num_rows() == table.num_rows()
+        && part.num_columns() <= table.num_columns()
+        && part
+            .columns()
+            .iter()
+            .zip(table.columns())
+            .all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -241,7 +262,6 @@ fn install(st: &mut State, staged: Staged) -> Vec<(String, i64)> {
             if let Some(t) = st.tables.get_mut(&k) {
                 t.batches.clear();
                 t.txn += 1;
-                t.epoch += 1;
             }
         }
         Staged::Nothing => {}
@@ -298,8 +318,8 @@ impl Catalog {
         let tables_dir = dir.join("tables");
         for entry in &manifest.tables {
             match load_entry(&tables_dir, entry) {
-                Ok(t) => {
-                    persisted.insert(t.id, (t.epoch, t.batches.len()));
+                Ok((t, parts)) => {
+                    persisted.insert(t.id, parts);
                     st.tables.insert(key(&t.name), t);
                 }
                 Err(e) => {
@@ -313,7 +333,7 @@ impl Catalog {
         let recovered = Wal::open(
             &dir.join("wal"),
             manifest.lsn,
-            opts.fail_writes.clone(),
+            opts.faults.clone(),
             &mut |_, op| {
                 // Records for a quarantined table cannot be applied; the
                 // rest of the record (other tables) still is.
@@ -472,10 +492,10 @@ impl Catalog {
         let Some(d) = &self.inner.disk else {
             return Ok(());
         };
-        let (file, _) = lock(&d.wal)
+        let handle = lock(&d.wal)
             .sync_handle()
             .map_err(|e| write_error("write-ahead log", e))?;
-        if let Err(e) = file.sync_data() {
+        if let Err(e) = handle.sync() {
             let why = format!("fsync failed: {e}");
             lock(&d.wal).poison(why.clone());
             return Err(write_error("write-ahead log", why));
@@ -500,27 +520,33 @@ impl Drop for Catalog {
     }
 }
 
-fn load_entry(tables_dir: &Path, e: &TableEntry) -> Result<Table> {
+fn load_entry(tables_dir: &Path, e: &TableEntry) -> Result<(Table, Vec<Persisted>)> {
     let mut batches = Vec::new();
+    let mut parts = Vec::with_capacity(e.parts.len());
     for p in &e.parts {
+        let from = batches.len();
         for b in read_part(tables_dir, p)? {
             batches.push(conform(&b, &e.schema)?);
         }
+        parts.push(Persisted {
+            part: p.clone(),
+            batches: batches[from..].to_vec(),
+        });
     }
     let designated = e.schema.fields().iter().position(|f| {
         f.metadata()
             .get(meta::DESIGNATED_TIMESTAMP)
             .is_some_and(|v| v == "true")
     });
-    Ok(Table {
+    let t = Table {
         name: e.name.clone(),
         schema: e.schema.clone(),
         batches,
         designated,
         txn: e.txn,
         id: e.id,
-        epoch: 0,
-    })
+    };
+    Ok((t, parts))
 }
 
 impl Inner {
@@ -580,24 +606,33 @@ impl Inner {
                     .checkpoint_idle
                     .is_some_and(|idle| lock(&d.last_change).elapsed() >= idle);
             let failing = lock(&d.failed).is_some();
-            if big || quiet || failing {
-                match self.checkpoint() {
-                    Ok(()) => *lock(&d.failed) = None,
-                    Err(e) => {
-                        let why = format!("checkpoint failed: {e}");
-                        eprintln!("questdb-arrow server: {why}");
-                        lock(&d.warnings).push(why.clone());
-                        // Commits are refused until a checkpoint succeeds,
-                        // so the log cannot grow without bound.
-                        *lock(&d.failed) = Some(why);
-                        std::thread::sleep(std::time::Duration::from_millis(500));
-                    }
-                }
+            if (big || quiet || failing) && self.checkpoint().is_err() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
         }
     }
 
+    /// Writes a checkpoint; while checkpoints fail, commits are refused (so
+    /// the log cannot grow without bound) and the background thread retries.
     fn checkpoint(&self) -> Result<()> {
+        let Some(d) = &self.disk else { return Ok(()) };
+        match self.write_checkpoint() {
+            Ok(()) => {
+                *lock(&d.failed) = None;
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!("checkpoint failed: {e}");
+                eprintln!("questdb-arrow server: {why}");
+                // Refuse commits before the warning is visible.
+                *lock(&d.failed) = Some(why.clone());
+                lock(&d.warnings).push(why);
+                Err(e)
+            }
+        }
+    }
+
+    fn write_checkpoint(&self) -> Result<()> {
         let Some(d) = &self.disk else { return Ok(()) };
         let mut ck = lock(&d.ckpt);
         let (tables, quarantined, next_id, lsn) = {
@@ -612,29 +647,46 @@ impl Inner {
             let q: Vec<TableEntry> = st.quarantined.values().map(|(e, _)| e.clone()).collect();
             (tables, q, st.next_id, lsn)
         };
+        if StorageFaults::on(&d.opts.faults, |f| &f.checkpoints) {
+            return Err(Error::new(ErrorKind::Io, "injected checkpoint failure"));
+        }
         let tables_dir = d.dir.join("tables");
         let mut entries = Vec::with_capacity(tables.len() + quarantined.len());
         let mut persisted = HashMap::new();
         for t in &tables {
-            let prev = ck.current.tables.iter().find(|e| e.id == t.id);
-            let (mut parts, start) = match (prev, ck.persisted.get(&t.id)) {
-                (Some(e), Some(&(epoch, n))) if epoch == t.epoch && n <= t.batches.len() => {
-                    (e.parts.clone(), n)
+            // Keep the leading parts the table still holds unchanged (an
+            // out-of-order commit rewrites only the tail it overlaps), then
+            // write what follows into one new part.
+            let mut parts: Vec<Persisted> = Vec::new();
+            let mut pos = 0;
+            for p in ck.persisted.get(&t.id).into_iter().flatten() {
+                let end = pos + p.batches.len();
+                let same = end <= t.batches.len()
+                    && p.batches
+                        .iter()
+                        .zip(&t.batches[pos..end])
+                        .all(|(a, b)| unchanged(a, b));
+                if !same {
+                    break;
                 }
-                _ => (Vec::new(), 0),
-            };
-            let new = &t.batches[start..];
-            if new.iter().any(|b| b.num_rows() > 0) {
-                parts.push(write_part(&tables_dir, &t.name, t.id, lsn, &t.schema, new)?);
+                parts.push(p.clone());
+                pos = end;
             }
-            persisted.insert(t.id, (t.epoch, t.batches.len()));
+            let new = &t.batches[pos..];
+            if new.iter().any(|b| b.num_rows() > 0) {
+                parts.push(Persisted {
+                    part: write_part(&tables_dir, &t.name, t.id, lsn, &t.schema, new)?,
+                    batches: new.to_vec(),
+                });
+            }
             entries.push(TableEntry {
                 id: t.id,
                 name: t.name.clone(),
                 txn: t.txn,
                 schema: t.schema.clone(),
-                parts,
+                parts: parts.iter().map(|p| p.part.clone()).collect(),
             });
+            persisted.insert(t.id, parts);
         }
         entries.extend(quarantined);
         sync_dir(&tables_dir)?;

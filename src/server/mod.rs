@@ -127,9 +127,12 @@ pub struct Faults {
     /// Refuse every upgrade with HTTP 421 and `X-QuestDB-Role: <role>`
     /// (and `X-QuestDB-Zone` when given).
     pub reject_role: Option<(String, Option<String>)>,
-    /// While the flag is set, writes to the write-ahead log fail as if the
-    /// disk did (with a data directory): commits get `WRITE_ERROR`.
-    pub fail_storage_writes: Option<Arc<AtomicBool>>,
+    /// Storage failures (with a data directory), each injected while its
+    /// flag is set: a failed log write or fsync answers the commit with
+    /// `WRITE_ERROR` (after a failed fsync the log refuses every later
+    /// write); a failed checkpoint makes commits `WRITE_ERROR` until a
+    /// checkpoint succeeds again.
+    pub storage: Option<Arc<storage::StorageFaults>>,
     /// Executing exactly this SQL text panics on the connection thread,
     /// outside query execution (stands in for a bug in a handler): the
     /// connection closes, the server lives on.
@@ -360,7 +363,7 @@ impl ServerBuilder {
                 storage::StorageOptions {
                     checkpoint_bytes: self.checkpoint_bytes,
                     checkpoint_idle: self.checkpoint_idle,
-                    fail_writes: self.faults.fail_storage_writes.clone(),
+                    faults: self.faults.storage.clone(),
                 },
             )?,
             cfg: self,

@@ -30,9 +30,6 @@ pub struct Table {
     pub txn: i64,
     /// Unique id within the catalogue (names the table's part files).
     pub(crate) id: u64,
-    /// Bumped whenever `batches` is rewritten rather than appended to
-    /// (re-sort, truncate): a checkpoint then rewrites the table's parts.
-    pub(crate) epoch: u64,
 }
 
 impl Table {
@@ -45,7 +42,6 @@ impl Table {
             designated,
             txn: 0,
             id: 0,
-            epoch: 0,
         }
     }
 
@@ -244,7 +240,6 @@ pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
                 let sorted = RecordBatch::try_new(t.schema.clone(), cols)
                     .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
                 t.batches.push(sorted);
-                t.epoch += 1;
             }
         }
         None => t.batches.push(batch),
@@ -253,6 +248,7 @@ pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
 }
 
 pub use super::catalog::{CHECKPOINT_IDLE, Catalog, DEFAULT_CHECKPOINT_BYTES, StorageOptions};
+pub use super::wal::StorageFaults;
 
 #[cfg(test)]
 mod tests {
@@ -292,7 +288,6 @@ mod tests {
         append(&mut t, batch(&[25, 15], 9)).unwrap();
         assert_eq!(t.batches.len(), 2, "the first batch is left alone");
         assert!(Arc::ptr_eq(&head, t.batches[0].column(0)), "not rewritten");
-        assert_eq!(t.epoch, 1);
         let all = concat_batches(&t.schema, &t.batches).unwrap();
         let ts: Vec<i64> = all
             .column(0)

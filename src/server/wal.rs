@@ -346,10 +346,51 @@ pub struct Wal {
     since_rotation: u64,
     /// Set after a write that could not be undone: every later append fails.
     broken: Option<String>,
-    /// Test hook: when set, appends fail as if the disk did.
-    fail: Option<Arc<AtomicBool>>,
+    /// Test hooks.
+    faults: Option<Arc<StorageFaults>>,
     /// The record buffer, reused between appends.
     buf: Vec<u8>,
+}
+
+/// Storage failures injected while a flag is set (test hooks; see
+/// [`Faults::storage`](super::Faults::storage)).
+#[derive(Debug, Default)]
+pub struct StorageFaults {
+    /// Appends to the write-ahead log fail as if the disk did.
+    pub writes: AtomicBool,
+    /// fsyncs of the write-ahead log fail as if the disk did.
+    pub syncs: AtomicBool,
+    /// Checkpoints fail (writing a part file) as if the disk did.
+    pub checkpoints: AtomicBool,
+}
+
+impl StorageFaults {
+    /// Whether the flag `which` picks is set in `faults`.
+    pub(crate) fn on(
+        faults: &Option<Arc<StorageFaults>>,
+        which: impl Fn(&StorageFaults) -> &AtomicBool,
+    ) -> bool {
+        faults
+            .as_deref()
+            .is_some_and(|f| which(f).load(Ordering::SeqCst))
+    }
+}
+
+/// fsyncs the log's current segment without holding the log; see
+/// [`Wal::sync_handle`].
+pub struct SyncHandle {
+    file: File,
+    faults: Option<Arc<StorageFaults>>,
+}
+
+impl SyncHandle {
+    /// fsyncs the segment's data.
+    pub fn sync(&self) -> io::Result<()> {
+        if StorageFaults::on(&self.faults, |f| &f.syncs) {
+            return Err(io::Error::other("injected fsync failure"));
+        }
+        self.file.sync_data()
+    }
 }
 
 /// What [`Wal::open`] found.
@@ -368,7 +409,7 @@ impl Wal {
     pub fn open(
         dir: &Path,
         after: u64,
-        fail: Option<Arc<AtomicBool>>,
+        faults: Option<Arc<StorageFaults>>,
         replay: &mut dyn FnMut(u64, Op) -> Result<()>,
     ) -> Result<Recovered> {
         std::fs::create_dir_all(dir)?;
@@ -459,7 +500,7 @@ impl Wal {
                 last_lsn: last,
                 since_rotation: 0,
                 broken: None,
-                fail,
+                faults,
                 buf: Vec::new(),
             },
             warnings,
@@ -509,7 +550,7 @@ impl Wal {
         rec[0..4].copy_from_slice(&payload_len.to_le_bytes());
         rec[4..8].copy_from_slice(&crc.to_le_bytes());
         rec[8..16].copy_from_slice(&lsn.to_le_bytes());
-        let injected = self.fail.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        let injected = StorageFaults::on(&self.faults, |f| &f.writes);
         let res = if injected {
             Err(io::Error::other("injected write failure"))
         } else {
@@ -534,16 +575,18 @@ impl Wal {
         Ok(lsn)
     }
 
-    /// A handle to fsync the current segment without holding the log:
-    /// `(file, last lsn)`.
-    pub fn sync_handle(&self) -> Result<(File, u64)> {
+    /// A handle to fsync the current segment without holding the log.
+    pub fn sync_handle(&self) -> Result<SyncHandle> {
         if let Some(why) = &self.broken {
             return Err(Error::new(
                 ErrorKind::Io,
                 format!("write-ahead log unusable: {why}"),
             ));
         }
-        Ok((self.file.try_clone()?, self.last_lsn))
+        Ok(SyncHandle {
+            file: self.file.try_clone()?,
+            faults: self.faults.clone(),
+        })
     }
 
     /// Marks the log unusable (after an fsync failure, whose outcome is
@@ -553,9 +596,15 @@ impl Wal {
     }
 
     /// Starts a new segment after fsyncing the current one; returns the LSN
-    /// of the last record in the old segments.
+    /// of the last record in the old segments. An fsync failure poisons the
+    /// log, as in [`Catalog::sync`](super::catalog::Catalog::sync).
     pub fn rotate(&mut self) -> Result<u64> {
-        self.file.sync_all()?;
+        let handle = self.sync_handle()?;
+        if let Err(e) = handle.sync() {
+            let why = format!("fsync failed: {e}");
+            self.poison(why.clone());
+            return Err(Error::new(ErrorKind::Io, why).context("write-ahead log"));
+        }
         self.file = new_segment(&self.dir, self.last_lsn + 1)?;
         self.len = SEGMENT_HEADER_BYTES;
         self.since_rotation = 0;
@@ -729,12 +778,12 @@ mod tests {
     #[test]
     fn failed_append_leaves_no_partial_record() {
         let dir = tmp("fail");
-        let flag = Arc::new(AtomicBool::new(false));
-        let mut r = Wal::open(&dir, 0, Some(flag.clone()), &mut |_, _| Ok(())).unwrap();
+        let faults = Arc::new(StorageFaults::default());
+        let mut r = Wal::open(&dir, 0, Some(faults.clone()), &mut |_, _| Ok(())).unwrap();
         r.wal.append(&Op::Drop("a".into())).unwrap();
-        flag.store(true, Ordering::SeqCst);
+        faults.writes.store(true, Ordering::SeqCst);
         assert!(r.wal.append(&Op::Drop("b".into())).is_err());
-        flag.store(false, Ordering::SeqCst);
+        faults.writes.store(false, Ordering::SeqCst);
         assert_eq!(r.wal.append(&Op::Drop("c".into())).unwrap(), 2);
         drop(r);
         let (got, w, _) = collect(&dir, 0);
@@ -747,6 +796,29 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["a", "c"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_fsync_at_rotation_poisons_the_log() {
+        let dir = tmp("fsync");
+        let faults = Arc::new(StorageFaults::default());
+        let mut r = Wal::open(&dir, 0, Some(faults.clone()), &mut |_, _| Ok(())).unwrap();
+        r.wal.append(&Op::Drop("a".into())).unwrap();
+        faults.syncs.store(true, Ordering::SeqCst);
+        let e = r.wal.rotate().unwrap_err();
+        assert!(e.to_string().contains("injected fsync failure"), "{e}");
+        // A later fsync could report success for pages that never reached
+        // the disk: the log stays refused even once the fault is gone.
+        faults.syncs.store(false, Ordering::SeqCst);
+        let e = r.wal.append(&Op::Drop("b".into())).unwrap_err();
+        assert!(e.to_string().contains("unusable"), "{e}");
+        assert!(r.wal.sync_handle().is_err());
+        assert!(r.wal.rotate().is_err());
+        drop(r);
+        let (got, w, _) = collect(&dir, 0);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(got.len(), 1, "the record written before the failure stays");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

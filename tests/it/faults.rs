@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use arrow::array::{
     Array, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -13,6 +13,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
 use questdb_arrow::client::{AckLevel, QuestDb};
 use questdb_arrow::protocol::Status;
+use questdb_arrow::server::storage::StorageFaults;
 use questdb_arrow::server::{Faults, Server, ServerHandle};
 
 fn tmp_dir(name: &str) -> PathBuf {
@@ -83,13 +84,14 @@ fn query_err(srv: &ServerHandle, sql: &str) -> questdb_arrow::Error {
 #[test]
 fn a_failed_log_write_is_a_write_error_and_loses_nothing() {
     let dir = tmp_dir("fail");
-    let flag = Arc::new(AtomicBool::new(false));
+    let faults = Arc::new(StorageFaults::default());
+    let flag = &faults.writes;
     {
         let srv = Server::builder()
             .bind("127.0.0.1:0")
             .data_dir(&dir)
             .faults(Faults {
-                fail_storage_writes: Some(flag.clone()),
+                storage: Some(faults.clone()),
                 ..Faults::default()
             })
             .start()
@@ -150,6 +152,117 @@ fn durable_acks_follow_the_log_fsync_and_survive_a_restart() {
     }
     let srv = start(&dir);
     assert_eq!(ids(&srv, "d"), (0..50).collect::<Vec<_>>());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_fsync_refuses_the_durable_ack_and_every_later_write() {
+    let dir = tmp_dir("fsync");
+    let faults = Arc::new(StorageFaults::default());
+    {
+        let srv = Server::builder()
+            .bind("127.0.0.1:0")
+            .data_dir(&dir)
+            .durable_ack(true)
+            .faults(Faults {
+                storage: Some(faults.clone()),
+                ..Faults::default()
+            })
+            .start()
+            .unwrap();
+        let db =
+            QuestDb::connect(&format!("{}request_durable_ack=on;", srv.conf_string())).unwrap();
+        let durable = |b: &RecordBatch| {
+            db.flush_arrow_batch("f", b, Some("ts"), &[], AckLevel::Durable)
+                .map(|_| ())
+        };
+        durable(&rows(0..100)).unwrap();
+        faults.syncs.store(true, Ordering::SeqCst);
+        let e = durable(&rows(100..200)).unwrap_err();
+        assert_eq!(e.status(), Some(Status::WriteError), "{e}");
+        assert!(e.to_string().contains("injected fsync failure"), "{e}");
+        // Once an fsync failed, what reached the disk is unknowable: the
+        // log refuses every later write even after the fault is gone.
+        faults.syncs.store(false, Ordering::SeqCst);
+        let db2 = QuestDb::connect(&srv.conf_string()).unwrap();
+        let e = flush(&db2, "other", &rows(0..10)).unwrap_err();
+        assert_eq!(e.status(), Some(Status::WriteError), "{e}");
+        assert!(e.to_string().contains("unusable"), "{e}");
+    }
+    // After a restart the durably acknowledged rows are there; the batch
+    // whose durable ack failed may or may not be (it was refused, so the
+    // client cannot count on either), but nothing else appears.
+    let srv = start(&dir);
+    let got = ids(&srv, "f");
+    assert!(
+        got == (0..100).collect::<Vec<_>>() || got == (0..200).collect::<Vec<_>>(),
+        "{} rows",
+        got.len()
+    );
+    assert!(srv.table_batch("other").is_none());
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failing_checkpoint_refuses_commits_until_one_succeeds() {
+    let dir = tmp_dir("ckfail");
+    let faults = Arc::new(StorageFaults::default());
+    {
+        let srv = Server::builder()
+            .bind("127.0.0.1:0")
+            .data_dir(&dir)
+            .checkpoint_idle(Some(std::time::Duration::from_millis(100)))
+            .faults(Faults {
+                storage: Some(faults.clone()),
+                ..Faults::default()
+            })
+            .start()
+            .unwrap();
+        let db = QuestDb::connect(&srv.conf_string()).unwrap();
+        faults.checkpoints.store(true, Ordering::SeqCst);
+        flush(&db, "c", &rows(0..100)).unwrap();
+        let mut acked: Vec<i64> = (0..100).collect();
+        // The background checkpoint after 100 ms of quiet fails; from then
+        // on commits are refused, so the log cannot grow unchecked.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !srv
+            .storage_warnings()
+            .iter()
+            .any(|w| w.contains("injected checkpoint failure"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no failed background checkpoint after 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let refused = flush(&db, "c", &rows(1000..1010)).unwrap_err();
+        assert_eq!(refused.status(), Some(Status::WriteError), "{refused}");
+        assert!(
+            refused.to_string().contains("checkpoint failed"),
+            "{refused}"
+        );
+        let e = srv.checkpoint().unwrap_err();
+        assert!(e.to_string().contains("injected checkpoint failure"), "{e}");
+        // Fixed: the next background checkpoint succeeds and commits flow.
+        faults.checkpoints.store(false, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Refused commits were never logged, so retrying is safe.
+        while flush(&db, "c", &rows(200..300)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "commits still refused 10 s after checkpoints recovered"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        drop(db);
+        drop(srv);
+        acked.extend(200..300);
+        acked.sort();
+        let srv = start(&dir);
+        assert_eq!(ids(&srv, "c"), acked, "exactly the acknowledged rows");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -396,15 +509,52 @@ fn a_checkpoint_writes_only_what_was_added() {
         std::fs::metadata(new_part).unwrap().len() < first_bytes.len() as u64 / 10,
         "the new part holds the 10 new rows only"
     );
-    // An out-of-order write rewrites the table (it is re-sorted in memory).
-    let mut early = rows(-5..-4);
-    early = RecordBatch::try_new(early.schema(), early.columns().to_vec()).unwrap();
+    // An out-of-order row inside the second part's range: only that part
+    // is rewritten; the first stays as it was.
+    let mid = RecordBatch::try_new(
+        rows(0..1).schema(),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                1_700_000_000_000_000 + 5004,
+            ])),
+            Arc::new(Int64Array::from(vec![-7])),
+            Arc::new(StringArray::from(vec!["mid"])),
+        ],
+    )
+    .unwrap();
+    flush(&db, "t", &mid).unwrap();
+    srv.checkpoint().unwrap();
+    let third = files(&dir.join("tables"), ".parquet");
+    assert!(
+        third.contains(&first[0]),
+        "the first part is kept: {third:?}"
+    );
+    assert_eq!(std::fs::read(&first[0]).unwrap(), first_bytes);
+    let newest = third
+        .iter()
+        .filter(|p| !second.contains(p))
+        .collect::<Vec<_>>();
+    assert_eq!(newest.len(), 1, "one rewritten tail part: {third:?}");
+    assert!(
+        std::fs::metadata(newest[0]).unwrap().len() < first_bytes.len() as u64 / 10,
+        "the rewritten part holds the 11 tail rows only"
+    );
+    // A row before everything rewrites the table (it is re-sorted).
+    let early = rows(-5..-4);
     flush(&db, "t", &early).unwrap();
     srv.checkpoint().unwrap();
+    let fourth = files(&dir.join("tables"), ".parquet");
+    let whole: Vec<_> = fourth.iter().filter(|p| !third.contains(p)).collect();
+    assert_eq!(whole.len(), 1, "{fourth:?}");
+    assert!(
+        std::fs::metadata(whole[0]).unwrap().len() >= first_bytes.len() as u64,
+        "one new part holding the whole table"
+    );
     drop(db);
     drop(srv);
     let srv = start(&dir);
-    let want: Vec<i64> = std::iter::once(-5).chain(0..5010).collect();
+    let mut want: Vec<i64> = [-5, -7].into_iter().chain(0..5010).collect();
+    want.sort();
     assert_eq!(ids(&srv, "t"), want);
     let b = srv.table_batch("t").unwrap();
     let id = b.column(b.schema().index_of("id").unwrap()).clone();
@@ -529,7 +679,7 @@ mod kill9 {
         for round in 0..20u64 {
             let (mut child, conf) = spawn(&dir);
             let acked: Mutex<Vec<(i64, i64)>> = Mutex::new(Vec::new());
-            let stop = AtomicBool::new(false);
+            let stop = std::sync::atomic::AtomicBool::new(false);
             std::thread::scope(|s| {
                 for w in 0..3i64 {
                     let (conf, acked, stop) = (&conf, &acked, &stop);
