@@ -15,7 +15,7 @@ use super::checkpoint::{
     write_part,
 };
 use super::storage::{Reject, Table, append, check_fields, conform, key, mark_designated};
-use super::wal::{Op, StorageFaults, Wal, sync_dir};
+use super::wal::{Op, StorageFaults, SyncHandle, Wal, sync_dir};
 use crate::bridge::meta;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Status;
@@ -103,6 +103,9 @@ struct Disk {
     failed: Mutex<Option<String>>,
     /// When the last change was logged.
     last_change: Mutex<std::time::Instant>,
+    /// Signalled when a checkpoint ends, for commits waiting on the log's
+    /// backlog.
+    drained: (Mutex<()>, Condvar),
 }
 
 struct Checkpoints {
@@ -132,6 +135,44 @@ fn unchanged(part: &RecordBatch, table: &RecordBatch) -> bool {
             .zip(table.columns())
             .all(|(a, b)| Arc::ptr_eq(a, b))
 }
+
+impl Disk {
+    /// fsyncs a log segment; a failure poisons the log, since what reached
+    /// the disk is then unknowable.
+    fn fsync(&self, h: &SyncHandle) -> Result<()> {
+        h.sync().map_err(|e| {
+            let why = format!("fsync failed: {e}");
+            lock(&self.wal).poison(why.clone());
+            Error::new(ErrorKind::Io, why)
+        })
+    }
+
+    /// The most log a restart may have to replay before commits wait for
+    /// the checkpoint thread (which runs at the lowest CPU priority, so a
+    /// burst of ingest is not slowed by it, but cannot outrun it forever).
+    fn max_backlog(&self) -> u64 {
+        self.opts
+            .checkpoint_bytes
+            .saturating_mul(MAX_BACKLOG_CHECKPOINTS)
+    }
+}
+
+/// Gives the calling thread the lowest CPU priority (nice 19): it runs
+/// when the cores are otherwise idle. A no-op outside Linux.
+#[cfg(target_os = "linux")]
+fn lower_priority() -> std::io::Result<()> {
+    // On Linux, PRIO_PROCESS with a thread id sets that thread's nice value.
+    rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19)
+        .map_err(std::io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// See [`Disk::max_backlog`].
+const MAX_BACKLOG_CHECKPOINTS: u64 = 4;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -370,6 +411,7 @@ impl Catalog {
                 warnings: Mutex::new(warnings),
                 failed: Mutex::new(None),
                 last_change: Mutex::new(std::time::Instant::now()),
+                drained: (Mutex::new(()), Condvar::new()),
             }),
             stop: AtomicBool::new(false),
             nudge: (Mutex::new(false), Condvar::new()),
@@ -495,12 +537,8 @@ impl Catalog {
         let handle = lock(&d.wal)
             .sync_handle()
             .map_err(|e| write_error("write-ahead log", e))?;
-        if let Err(e) = handle.sync() {
-            let why = format!("fsync failed: {e}");
-            lock(&d.wal).poison(why.clone());
-            return Err(write_error("write-ahead log", why));
-        }
-        Ok(())
+        d.fsync(&handle)
+            .map_err(|e| write_error("write-ahead log", e))
     }
 
     /// Writes a checkpoint now (the background thread does so on its own
@@ -560,6 +598,9 @@ impl Inner {
 
     /// Validate, log, apply: the one path of every change.
     fn apply(&self, op: Op) -> std::result::Result<Vec<(String, i64)>, Reject> {
+        if let Some(d) = &self.disk {
+            self.wait_for_backlog(d);
+        }
         let mut st = self.write();
         let staged = stage(&st, &op)?;
         if matches!(staged, Staged::Nothing) {
@@ -581,8 +622,34 @@ impl Inner {
         Ok(install(&mut st, staged))
     }
 
+    /// Holds a commit back (no lock held) while the log has more than
+    /// [`Disk::max_backlog`] bytes not yet checkpointed, until the
+    /// checkpoint thread catches up (or fails: the commit is then refused).
+    fn wait_for_backlog(&self, d: &Disk) {
+        let max = d.max_backlog();
+        while lock(&d.wal).backlog() >= max
+            && lock(&d.failed).is_none()
+            && !self.stop.load(Ordering::SeqCst)
+        {
+            *lock(&self.nudge.0) = true;
+            self.nudge.1.notify_one();
+            let g = lock(&d.drained.0);
+            let _ = d
+                .drained
+                .1
+                .wait_timeout(g, std::time::Duration::from_millis(100));
+        }
+    }
+
     fn compact_loop(&self) {
         let Some(d) = &self.disk else { return };
+        // Checkpoints yield the CPU to everything else (ingest above all);
+        // the backlog bound keeps them from falling behind for good.
+        if let Err(e) = lower_priority() {
+            lock(&d.warnings).push(format!(
+                "could not lower the checkpoint thread's priority: {e}"
+            ));
+        }
         while !self.stop.load(Ordering::SeqCst) {
             {
                 let mut due = lock(&self.nudge.0);
@@ -627,6 +694,7 @@ impl Inner {
                 // Refuse commits before the warning is visible.
                 *lock(&d.failed) = Some(why.clone());
                 lock(&d.warnings).push(why);
+                d.drained.1.notify_all();
                 Err(e)
             }
         }
@@ -634,6 +702,11 @@ impl Inner {
 
     fn write_checkpoint(&self) -> Result<()> {
         let Some(d) = &self.disk else { return Ok(()) };
+        while StorageFaults::on(&d.opts.faults, |f| &f.hold_checkpoints)
+            && !self.stop.load(Ordering::SeqCst)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let mut ck = lock(&d.ckpt);
         let (tables, quarantined, next_id, lsn) = {
             let st = self.read();
@@ -641,12 +714,17 @@ impl Inner {
             if wal.last_lsn() == ck.current.lsn && ck.current.generation > 0 {
                 return Ok(());
             }
-            let lsn = wal.rotate()?;
+            let (lsn, old) = wal.rotate()?;
             let mut tables: Vec<Table> = st.tables.values().cloned().collect();
             tables.sort_by_key(|t| t.id);
             let q: Vec<TableEntry> = st.quarantined.values().map(|(e, _)| e.clone()).collect();
-            (tables, q, st.next_id, lsn)
+            (tables, q, st.next_id, (lsn, old))
         };
+        // The rotated segment must be on disk before a manifest relies on
+        // it (the previous manifest replays it if the new one is damaged);
+        // fsynced without any lock held, so commits go on meanwhile.
+        let (lsn, old) = lsn;
+        d.fsync(&old)?;
         if StorageFaults::on(&d.opts.faults, |f| &f.checkpoints) {
             return Err(Error::new(ErrorKind::Io, "injected checkpoint failure"));
         }
@@ -697,6 +775,8 @@ impl Inner {
             tables: entries,
         };
         m.store(&d.dir)?;
+        lock(&d.wal).checkpointed();
+        d.drained.1.notify_all();
         let prev = std::mem::replace(&mut ck.current, m);
         ck.persisted = persisted;
         // Keep this checkpoint and the one before it (the fallback if the

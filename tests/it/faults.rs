@@ -56,6 +56,17 @@ fn start(dir: &Path) -> ServerHandle {
         .unwrap()
 }
 
+/// A server on `dir` whose storage fails as `faults` says.
+fn with_faults(dir: &Path, faults: &Arc<StorageFaults>) -> questdb_arrow::server::ServerBuilder {
+    Server::builder()
+        .bind("127.0.0.1:0")
+        .data_dir(dir)
+        .faults(Faults {
+            storage: Some(faults.clone()),
+            ..Faults::default()
+        })
+}
+
 fn flush(db: &QuestDb, table: &str, b: &RecordBatch) -> questdb_arrow::Result<()> {
     db.flush_arrow_batch(table, b, Some("ts"), &[], AckLevel::Ok)
         .map(|_| ())
@@ -87,15 +98,7 @@ fn a_failed_log_write_is_a_write_error_and_loses_nothing() {
     let faults = Arc::new(StorageFaults::default());
     let flag = &faults.writes;
     {
-        let srv = Server::builder()
-            .bind("127.0.0.1:0")
-            .data_dir(&dir)
-            .faults(Faults {
-                storage: Some(faults.clone()),
-                ..Faults::default()
-            })
-            .start()
-            .unwrap();
+        let srv = with_faults(&dir, &faults).start().unwrap();
         let db = QuestDb::connect(&srv.conf_string()).unwrap();
         flush(&db, "t", &rows(0..100)).unwrap();
         flag.store(true, Ordering::SeqCst);
@@ -160,14 +163,8 @@ fn a_failed_fsync_refuses_the_durable_ack_and_every_later_write() {
     let dir = tmp_dir("fsync");
     let faults = Arc::new(StorageFaults::default());
     {
-        let srv = Server::builder()
-            .bind("127.0.0.1:0")
-            .data_dir(&dir)
+        let srv = with_faults(&dir, &faults)
             .durable_ack(true)
-            .faults(Faults {
-                storage: Some(faults.clone()),
-                ..Faults::default()
-            })
             .start()
             .unwrap();
         let db =
@@ -205,18 +202,103 @@ fn a_failed_fsync_refuses_the_durable_ack_and_every_later_write() {
 }
 
 #[test]
+fn a_failed_fsync_at_a_checkpoint_poisons_the_log() {
+    let dir = tmp_dir("ckfsync");
+    let faults = Arc::new(StorageFaults::default());
+    {
+        let srv = with_faults(&dir, &faults)
+            .checkpoint_idle(None)
+            .start()
+            .unwrap();
+        let db = QuestDb::connect(&srv.conf_string()).unwrap();
+        flush(&db, "p", &rows(0..100)).unwrap();
+        faults.syncs.store(true, Ordering::SeqCst);
+        let e = srv.checkpoint().unwrap_err();
+        assert!(e.to_string().contains("injected fsync failure"), "{e}");
+        // A retried fsync could report success for pages that were lost:
+        // the log stays refused once the fault is gone.
+        faults.syncs.store(false, Ordering::SeqCst);
+        let e = flush(&db, "p", &rows(100..200)).unwrap_err();
+        assert_eq!(e.status(), Some(Status::WriteError), "{e}");
+        assert!(srv.checkpoint().is_err());
+    }
+    let srv = start(&dir);
+    assert_eq!(ids(&srv, "p"), (0..100).collect::<Vec<_>>());
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn commits_wait_for_lagging_checkpoints_so_the_log_stays_bounded() {
+    let dir = tmp_dir("backlog");
+    let cb = 64 * 1024;
+    let faults = Arc::new(StorageFaults::default());
+    let srv = with_faults(&dir, &faults)
+        .checkpoint_bytes(cb)
+        .checkpoint_idle(None)
+        .start()
+        .unwrap();
+    let wal = dir.join("wal");
+    let empty = dir_bytes(&wal);
+    faults.hold_checkpoints.store(true, Ordering::SeqCst);
+    let acked = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let writer = {
+        let (conf, acked) = (srv.conf_string(), acked.clone());
+        std::thread::spawn(move || {
+            let db = QuestDb::connect(&conf).unwrap();
+            for k in 0..40 {
+                flush(&db, "b", &rows(k * 2000..(k + 1) * 2000)).unwrap();
+                acked.store(k + 1, Ordering::SeqCst);
+            }
+        })
+    };
+    // With checkpoints held up, commits go on until 4 x checkpoint_bytes
+    // are logged, then wait: the count of acknowledged batches stops.
+    let mut last = -1;
+    let mut same_for = 0;
+    while same_for < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = acked.load(Ordering::SeqCst);
+        assert!(
+            now < 40,
+            "every commit went through while checkpoints were held"
+        );
+        same_for = if now == last { same_for + 1 } else { 0 };
+        last = now;
+    }
+    let logged = dir_bytes(&wal) - empty;
+    let record = logged / (last as u64 + 1).max(1);
+    assert!(
+        logged >= 4 * cb && logged <= 4 * cb + 2 * record,
+        "held at {logged} bytes of log after {last} batches (bound {} + one commit)",
+        4 * cb
+    );
+    // The checkpoint catches up; the waiting commits go through.
+    faults.hold_checkpoints.store(false, Ordering::SeqCst);
+    writer.join().unwrap();
+    assert_eq!(acked.load(Ordering::SeqCst), 40);
+    drop(srv);
+    let srv = start(&dir);
+    assert_eq!(ids(&srv, "b"), (0..80_000).collect::<Vec<_>>());
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_failing_checkpoint_refuses_commits_until_one_succeeds() {
     let dir = tmp_dir("ckfail");
     let faults = Arc::new(StorageFaults::default());
     {
-        let srv = Server::builder()
-            .bind("127.0.0.1:0")
-            .data_dir(&dir)
+        let srv = with_faults(&dir, &faults)
             .checkpoint_idle(Some(std::time::Duration::from_millis(100)))
-            .faults(Faults {
-                storage: Some(faults.clone()),
-                ..Faults::default()
-            })
             .start()
             .unwrap();
         let db = QuestDb::connect(&srv.conf_string()).unwrap();
