@@ -16,9 +16,11 @@ use questdb_arrow::protocol::column::{
     Layout, fixed_column_len, put_fixed_column, put_fixed_column_bytes, put_timestamp_column,
     timestamp_column_len,
 };
+use questdb_arrow::protocol::gorilla;
 use questdb_arrow::protocol::ingress::{
     SymbolDelta, column_def_len, decode_message, put_column_def, put_table_header, table_header_len,
 };
+use questdb_arrow::protocol::wire::Reader;
 use questdb_arrow::protocol::{
     ColumnType, FLAG_DELTA_SYMBOL_DICT, FLAG_GORILLA, HEADER_LEN, Header, Out, VERSION,
 };
@@ -252,5 +254,108 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Gorilla alone, ns per timestamp: sizing (`worthwhile`), sizing plus
+/// encoding (what the encoder does per column), and decoding; on the
+/// workloads' timestamps (1 ms cadence with ±200 µs jitter, so
+/// delta-of-deltas spread over the 9-, 12- and 16-bit buckets) and on a
+/// regular 1 ms cadence. Writes `gorilla.json`.
+fn bench_gorilla(c: &mut Criterion) {
+    let n: usize = std::env::var("QA_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|r: usize| r.min(1_000_000))
+        .unwrap_or(1_000_000);
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let base = 1_700_000_000_000_000i64;
+    let shapes: Vec<(&str, Vec<i64>)> = vec![
+        (
+            "jittered",
+            (0..n)
+                .map(|i| base + i as i64 * 1000 + (rnd() % 400) as i64 - 200)
+                .collect(),
+        ),
+        ("regular", (0..n).map(|i| base + i as i64 * 1000).collect()),
+    ];
+    let mut g = c.benchmark_group("gorilla");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(if n >= 1_000_000 { 5 } else { 1 }));
+    g.throughput(Throughput::Elements(n as u64));
+    let mut json = Vec::new();
+    for (shape, ts) in &shapes {
+        let len = gorilla::worthwhile(ts).expect("encodable");
+        let mut buf = vec![0u8; len];
+        gorilla::encode(ts, len, &mut Out::plain(&mut buf));
+        let mut best = [Duration::MAX; 3];
+        let mut run = |name: &str, slot: usize, f: &mut dyn FnMut() -> usize| {
+            g.bench_function(format!("{shape}_{name}"), |b| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        std::hint::black_box(f());
+                    }
+                    let e = t.elapsed();
+                    best[slot] = best[slot].min(e / iters as u32);
+                    e
+                })
+            });
+        };
+        run("size", 0, &mut || gorilla::worthwhile(ts).unwrap_or(0));
+        let mut out = vec![0u8; len];
+        run("size_encode", 1, &mut || {
+            let l = gorilla::worthwhile(ts).unwrap_or(0);
+            gorilla::encode(ts, l, &mut Out::plain(&mut out[..l]));
+            l
+        });
+        let mut dst = Vec::with_capacity(n);
+        run("decode", 2, &mut || {
+            dst.clear();
+            gorilla::decode_into(&mut Reader::new(&buf), n, &mut dst).expect("valid");
+            dst.len()
+        });
+        // NaN for a routine a name filter left out.
+        let ns = |d: Duration| {
+            if d == Duration::MAX {
+                f64::NAN
+            } else {
+                d.as_secs_f64() * 1e9 / n as f64
+            }
+        };
+        println!(
+            "gorilla {shape}: {n} timestamps, {len} bytes; ns/value: size {:.2}, size+encode {:.2}, decode {:.2}",
+            ns(best[0]),
+            ns(best[1]),
+            ns(best[2])
+        );
+        // null for a routine a name filter left out.
+        let num = |x: f64| {
+            if x.is_nan() {
+                "null".to_string()
+            } else {
+                format!("{x:.3}")
+            }
+        };
+        json.push(format!(
+            "{{\"bench\":\"gorilla_{shape}\",\"values\":{n},\"bytes\":{len},\"size_ns_per_value\":{},\"size_encode_ns_per_value\":{},\"decode_ns_per_value\":{}}}",
+            num(ns(best[0])),
+            num(ns(best[1])),
+            num(ns(best[2]))
+        ));
+    }
+    g.finish();
+    let dir = summary_path();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(
+            dir.join("gorilla.json"),
+            format!("[{}]\n", json.join(",\n")),
+        );
+    }
+}
+
+criterion_group!(benches, bench, bench_gorilla);
 criterion_main!(benches);

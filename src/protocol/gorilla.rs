@@ -18,38 +18,96 @@
 use super::wire::{Out, Reader};
 use crate::error::{Error, Result};
 
-/// Bits used to encode one delta-of-delta, or `None` outside the i32 range.
-#[inline]
-fn dod_bits(dod: i64) -> Option<u32> {
-    Some(match dod {
-        0 => 1,
-        -64..=63 => 9,
-        -256..=255 => 12,
-        -2048..=2047 => 16,
-        _ if dod >= i64::from(i32::MIN) && dod <= i64::from(i32::MAX) => 36,
-        _ => return None,
-    })
+// The five buckets, computed without branches (timestamps with jitter
+// would make a `match` mispredict on most values). With m = dod ^ (dod >>
+// 63) (the magnitude: -1 - dod for negatives), a dod is a k-bit two's
+// complement value iff m < 2^(k-1). Four flags that imply each other in
+// turn, nz = (dod != 0), a = (m ≥ 64), b = (m ≥ 256), c = (m ≥ 2048), give
+// the prefix (write order, LSB first) nz + 2a + 4b + 8c, its length
+// 1 + nz + a + b and the value bits 7nz + 2a + 3b + 20c.
+
+/// `(code, bits)`: the bucket's prefix and value bits of one encodable
+/// delta-of-delta, to write LSB first.
+#[inline(always)]
+fn code(dod: i64) -> (u64, u32) {
+    let m = (dod ^ (dod >> 63)) as u64;
+    let nz = u32::from(dod != 0);
+    let a = u32::from(m >= 64);
+    let b = u32::from(m >= 256);
+    let c = u32::from(m >= 2048);
+    let prefix = u64::from(nz + 2 * a + 4 * b + 8 * c);
+    let prefix_bits = 1 + nz + a + b;
+    let value_bits = 7 * nz + 2 * a + 3 * b + 20 * c;
+    let value = (dod as u64) & ((1u64 << value_bits) - 1);
+    (prefix | (value << prefix_bits), prefix_bits + value_bits)
 }
 
-/// Iterates the DoDs of `ts` (from the third value on), `None` when a delta
-/// or DoD overflows i64.
-fn dods(ts: &[i64]) -> impl Iterator<Item = Option<i64>> + '_ {
-    ts.windows(3).map(|w| {
-        let d1 = w[1].checked_sub(w[0])?;
-        let d2 = w[2].checked_sub(w[1])?;
-        d2.checked_sub(d1)
-    })
+/// The delta-of-deltas of `ts` (from the third value on), each with
+/// whether it is encodable (no i64 overflow on the way, fits an i32): one
+/// subtraction per value, the previous delta carried along.
+#[inline(always)]
+fn for_each_dod(ts: &[i64], mut f: impl FnMut(i64, bool)) {
+    if ts.len() < 3 {
+        return;
+    }
+    let (mut delta, overflow) = ts[1].overflowing_sub(ts[0]);
+    let mut ok = !overflow;
+    for w in ts[1..].windows(2) {
+        let (d, o1) = w[1].overflowing_sub(w[0]);
+        let (dod, o2) = d.overflowing_sub(delta);
+        let m = (dod ^ (dod >> 63)) as u64;
+        f(dod, ok & !(o1 | o2) & (m < 1 << 31));
+        ok = !o1;
+        delta = d;
+    }
+}
+
+/// Whether `ts` has at least three values, all the same distance apart
+/// (no overflow): a regular series, whose stream is all zero bits. A
+/// branch-free pass that stops at the first 64-value block that differs.
+#[inline]
+fn constant_cadence(ts: &[i64]) -> bool {
+    if ts.len() < 3 {
+        return false;
+    }
+    let d = ts[1].wrapping_sub(ts[0]);
+    // In blocks of 64 deltas, each checked without branches (a wrapped
+    // subtraction shows as an order that disagrees with the sign of `d`).
+    let mut i = 1;
+    while i < ts.len() {
+        let end = (i + 64).min(ts.len());
+        let mut same = true;
+        for w in ts[i - 1..end].windows(2) {
+            same &= (w[1].wrapping_sub(w[0]) == d) & ((w[1] < w[0]) == (d < 0));
+        }
+        if !same {
+            return false;
+        }
+        i = end;
+    }
+    true
 }
 
 /// Exact encoded size in bytes (seeds plus bitstream) of `ts`, or `None` if
 /// some delta-of-delta does not fit an i32 (then the column must go raw).
+/// One pass without branches.
 pub fn encoded_len(ts: &[i64]) -> Option<usize> {
     let seeds = ts.len().min(2) * 8;
-    let mut bits: u64 = 0;
-    for dod in dods(ts) {
-        bits += u64::from(dod_bits(dod?)?);
+    if constant_cadence(ts) {
+        // Every delta-of-delta is 0: one bit each.
+        return Some(seeds + ts.len().saturating_sub(2).div_ceil(8));
     }
-    Some(seeds + bits.div_ceil(8) as usize)
+    let (mut total, mut all_ok) = (0u64, true);
+    for_each_dod(ts, |dod, ok| {
+        all_ok &= ok;
+        let m = (dod ^ (dod >> 63)) as u64;
+        total += 1
+            + 8 * u64::from(dod != 0)
+            + 3 * u64::from(m >= 64)
+            + 4 * u64::from(m >= 256)
+            + 20 * u64::from(m >= 2048);
+    });
+    all_ok.then(|| seeds + total.div_ceil(8) as usize)
 }
 
 /// Writes `ts` Gorilla-encoded; `len` must be the value [`encoded_len`]
@@ -62,19 +120,18 @@ pub fn encode(ts: &[i64], len: usize, out: &mut Out<'_>) {
     if stream_len == 0 {
         return;
     }
+    if constant_cadence(ts) {
+        // All zero bits.
+        out.with_raw(stream_len, |buf| buf.fill(0));
+        return;
+    }
     out.with_raw(stream_len, |buf| {
         let mut w = BitWriter::new(buf);
-        for dod in dods(ts) {
-            // Sizing already proved every DoD fits; treat a failure as 0 bits.
-            let Some(dod) = dod else { continue };
-            match dod {
-                0 => w.put(0, 1),
-                -64..=63 => w.put(0b01 | ((dod as u64 & 0x7F) << 2), 9),
-                -256..=255 => w.put(0b011 | ((dod as u64 & 0x1FF) << 3), 12),
-                -2048..=2047 => w.put(0b0111 | ((dod as u64 & 0xFFF) << 4), 16),
-                _ => w.put(0b1111 | ((dod as u64 & 0xFFFF_FFFF) << 4), 36),
-            }
-        }
+        // Sizing proved every value encodable.
+        for_each_dod(ts, |dod, _| {
+            let (code, bits) = code(dod);
+            w.put(code, bits);
+        });
         w.finish();
     });
 }
@@ -101,33 +158,83 @@ pub fn decode_into(r: &mut Reader<'_>, n: usize, dst: &mut Vec<i64>) -> Result<(
     }
     let start = r.offset();
     let bytes = r.rest();
-    let mut br = BitReader {
-        buf: bytes,
-        bit: 0,
-        start,
-    };
+    let total_bits = bytes.len() * 8;
+    // Every value takes at least one bit: refuse a count the stream cannot
+    // hold before reserving room for it.
+    if n - 2 > total_bits {
+        return Err(Error::protocol(start, "truncated gorilla bitstream"));
+    }
+    dst.reserve(n - 2);
     let len = dst.len();
     let mut prev = dst[len - 1];
     let mut delta = prev.wrapping_sub(dst[len - 2]);
-    for _ in 2..n {
-        let dod: i64 = if br.bit()? == 0 {
-            0
-        } else if br.bit()? == 0 {
-            br.signed(7)?
-        } else if br.bit()? == 0 {
-            br.signed(9)?
-        } else if br.bit()? == 0 {
-            br.signed(12)?
-        } else {
-            br.signed(32)?
-        };
+    let mut left = n - 2;
+    // `w` holds the stream's next `avail` bits (LSB first, zeros past the
+    // end); `bit` is where `w` starts in the stream.
+    let mut bit = 0usize;
+    let (mut w, mut avail) = (peek(bytes, 0), 57u32);
+    while left > 0 {
+        if avail < 36 {
+            w = peek(bytes, bit);
+            avail = 57;
+        }
+        // A run of zero bits is a run of unchanged deltas.
+        let zeros = w.trailing_zeros().min(avail);
+        if zeros > 0 {
+            let run = (zeros as usize).min(left);
+            for _ in 0..run {
+                prev = prev.wrapping_add(delta);
+                dst.push(prev);
+            }
+            left -= run;
+            bit += run;
+            // run ≤ avail ≤ 57: the shift is in range.
+            w >>= run;
+            avail -= run as u32;
+            continue;
+        }
+        // The prefixes are 0, 10, 110, 1110 and 1111 in write order, so the
+        // count of leading one bits (at most 4) picks the bucket.
+        let k = (!w).trailing_zeros().min(4) as usize;
+        const PREFIX_BITS: [u32; 5] = [1, 2, 3, 4, 4];
+        const VALUE_BITS: [u32; 5] = [0, 7, 9, 12, 32];
+        let (pb, vb) = (PREFIX_BITS[k], VALUE_BITS[k]);
+        let v = (w >> pb) & ((1u64 << vb) - 1);
+        // Sign-extend from `vb` bits (k ≥ 1 here, so vb ≥ 7).
+        let shift = 64 - vb;
+        let dod = ((v << shift) as i64) >> shift;
         delta = delta.wrapping_add(dod);
         prev = prev.wrapping_add(delta);
         dst.push(prev);
+        left -= 1;
+        bit += (pb + vb) as usize;
+        w >>= pb + vb;
+        avail -= pb + vb;
     }
-    let used = br.bit.div_ceil(8);
-    r.bytes(used, "gorilla bitstream")?;
+    if bit > total_bits {
+        return Err(Error::protocol(
+            start + total_bits / 8,
+            "truncated gorilla bitstream",
+        ));
+    }
+    r.bytes(bit.div_ceil(8), "gorilla bitstream")?;
     Ok(())
+}
+
+/// The 64 bits of `buf` starting at bit `bit` (LSB first), zeros past the
+/// end; the low 57 are always meaningful (a value needs at most 36).
+#[inline(always)]
+fn peek(buf: &[u8], bit: usize) -> u64 {
+    let at = bit / 8;
+    let mut a = [0u8; 8];
+    match buf.get(at..at + 8) {
+        Some(b) => a.copy_from_slice(b),
+        None => {
+            let tail = buf.get(at..).unwrap_or(&[]);
+            a[..tail.len()].copy_from_slice(tail);
+        }
+    }
+    u64::from_le_bytes(a) >> (bit % 8)
 }
 
 /// Decodes `n` values into a new vector.
@@ -156,7 +263,7 @@ impl<'a> BitWriter<'a> {
 
     /// Appends the low `bits` (≤ 36) of `value`. At most 7 bits stay in
     /// the accumulator between calls, so it never holds more than 43.
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, value: u64, bits: u32) {
         self.acc |= value << self.nbits;
         self.nbits += bits;
@@ -172,11 +279,8 @@ impl<'a> BitWriter<'a> {
             }
         }
         self.pos += whole;
-        self.acc = if whole == 8 {
-            0
-        } else {
-            self.acc >> (whole * 8)
-        };
+        // `whole` ≤ 5 (43 bits at most), so the shift is below 64.
+        self.acc >>= whole * 8;
         self.nbits -= whole as u32 * 8;
     }
 
@@ -189,38 +293,6 @@ impl<'a> BitWriter<'a> {
         for b in &mut self.buf[self.pos..] {
             *b = 0;
         }
-    }
-}
-
-struct BitReader<'a> {
-    buf: &'a [u8],
-    bit: usize,
-    start: usize,
-}
-
-impl BitReader<'_> {
-    #[inline]
-    fn bit(&mut self) -> Result<u64> {
-        let Some(&byte) = self.buf.get(self.bit / 8) else {
-            return Err(Error::protocol(
-                self.start + self.bit / 8,
-                "truncated gorilla bitstream",
-            ));
-        };
-        let b = (byte >> (self.bit % 8)) & 1;
-        self.bit += 1;
-        Ok(u64::from(b))
-    }
-
-    #[inline]
-    fn signed(&mut self, bits: u32) -> Result<i64> {
-        let mut v: u64 = 0;
-        for i in 0..bits {
-            v |= self.bit()? << i;
-        }
-        // Sign-extend from `bits`.
-        let shift = 64 - bits;
-        Ok(((v << shift) as i64) >> shift)
     }
 }
 
@@ -297,10 +369,97 @@ mod tests {
     }
 
     #[test]
+    fn constant_cadence_fast_path() {
+        let ts: Vec<i64> = (0..1000).map(|i| 5 + i * 7).collect();
+        assert!(constant_cadence(&ts));
+        assert_eq!(enc(&ts), reference(&ts).unwrap());
+        let mut bent = ts.clone();
+        bent[700] += 1;
+        assert!(!constant_cadence(&bent));
+        assert_eq!(enc(&bent), reference(&bent).unwrap());
+        // A constant step that wraps around i64 is not encodable.
+        let wraps = [i64::MAX - 10, i64::MAX - 3, (i64::MAX - 3).wrapping_add(7)];
+        assert!(!constant_cadence(&wraps));
+        assert_eq!(encoded_len(&wraps), None);
+        let down = [i64::MIN + 10, i64::MIN + 3, (i64::MIN + 3).wrapping_sub(7)];
+        assert_eq!(encoded_len(&down), None);
+    }
+
+    #[test]
     fn short_columns() {
         assert_eq!(dec(&enc(&[]), 0), Vec::<i64>::new());
         assert_eq!(dec(&enc(&[7]), 1), vec![7]);
         assert_eq!(dec(&enc(&[7, -9]), 2), vec![7, -9]);
+    }
+
+    /// The spec's table written out bit by bit: the reference the fast
+    /// encoder and decoder are held to.
+    fn reference(ts: &[i64]) -> Option<Vec<u8>> {
+        let mut out: Vec<u8> = ts.iter().take(2).flat_map(|t| t.to_le_bytes()).collect();
+        let mut bits: Vec<bool> = Vec::new();
+        let mut put = |v: u64, n: u32| (0..n).for_each(|i| bits.push(v >> i & 1 == 1));
+        for w in ts.windows(3) {
+            let dod = (w[2].checked_sub(w[1])?).checked_sub(w[1].checked_sub(w[0])?)?;
+            match dod {
+                0 => put(0, 1),
+                -64..=63 => {
+                    put(0b01, 2);
+                    put(dod as u64, 7)
+                }
+                -256..=255 => {
+                    put(0b011, 3);
+                    put(dod as u64, 9)
+                }
+                -2048..=2047 => {
+                    put(0b0111, 4);
+                    put(dod as u64, 12)
+                }
+                _ if i32::try_from(dod).is_ok() => {
+                    put(0b1111, 4);
+                    put(dod as u64, 32)
+                }
+                _ => return None,
+            }
+        }
+        for chunk in bits.chunks(8) {
+            out.push(chunk.iter().rev().fold(0u8, |b, &x| b << 1 | u8::from(x)));
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_the_bit_by_bit_reference(
+            start in proptest::prelude::any::<i64>(),
+            steps in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => proptest::prelude::Just(1_000i64),
+                    4 => -70i64..70,
+                    2 => -300i64..300,
+                    2 => -3000i64..3000,
+                    1 => -(1i64 << 33)..(1i64 << 33),
+                ],
+                0..200,
+            ),
+            // Sometimes one step anywhere in i64 (mostly not encodable).
+            wild in proptest::option::of((0usize..200, proptest::prelude::any::<i64>())),
+        ) {
+            let mut steps = steps;
+            if let Some((at, step)) = wild {
+                steps.insert(at.min(steps.len()), step);
+            }
+            let mut ts = vec![start];
+            for s in steps {
+                let last = *ts.last().unwrap();
+                ts.push(last.wrapping_add(s));
+            }
+            let want = reference(&ts);
+            proptest::prop_assert_eq!(encoded_len(&ts), want.as_ref().map(|w| w.len()));
+            if let Some(want) = want {
+                proptest::prop_assert_eq!(&enc(&ts), &want);
+                proptest::prop_assert_eq!(dec(&want, ts.len()), ts);
+            }
+        }
     }
 
     #[test]
