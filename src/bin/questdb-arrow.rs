@@ -48,7 +48,8 @@ enum Cmd {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// With --data-dir: checkpoint into Parquet after this many bytes
-        /// of write-ahead log (default 512 MiB; also after a second without changes).
+        /// of write-ahead log (default 512 MiB; also after a second without changes;
+        /// commits wait while four times this much is not yet checkpointed).
         #[arg(long, requires = "data_dir")]
         checkpoint_bytes: Option<u64>,
         /// Grant durable acks to clients that ask (`request_durable_ack=on`):

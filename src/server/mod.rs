@@ -226,6 +226,8 @@ impl ServerBuilder {
     }
     /// With a data directory: checkpoint the tables into Parquet once this
     /// many bytes were logged since the last checkpoint (default 512 MiB).
+    /// The checkpoint thread runs at the lowest CPU priority; commits wait
+    /// while more than four times this much log is not yet checkpointed.
     pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
         self.checkpoint_bytes = bytes.max(1);
         self
