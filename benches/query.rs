@@ -218,22 +218,16 @@ fn main() {
             for tier in &tiers {
                 let mut first = [Duration::MAX, Duration::MAX];
                 let p = match tier.as_str() {
-                    "T0" => paired(
-                        rows,
-                        budget,
-                        &mut || decode_ours(&frames),
-                        &mut || decode_peer(&frames),
-                    ),
+                    "T0" => paired(rows, budget, &mut || decode_ours(&frames), &mut || {
+                        decode_peer(&frames)
+                    }),
                     "T1" => {
                         let ours = QuestDb::connect(conf).unwrap();
                         let peer = questdb::QuestDb::connect(conf).unwrap();
                         let [f0, f1] = &mut first;
-                        paired(
-                            rows,
-                            budget,
-                            &mut || t1_ours(&ours, &sql, f0),
-                            &mut || t1_peer(&peer, &sql, f1),
-                        )
+                        paired(rows, budget, &mut || t1_ours(&ours, &sql, f0), &mut || {
+                            t1_peer(&peer, &sql, f1)
+                        })
                     }
                     t => panic!("unknown tier {t}"),
                 };
@@ -243,7 +237,9 @@ fn main() {
                 {
                     let ttfb = (*tier == "T1")
                         .then(|| first[k].as_secs_f64())
-                        .map_or(String::new(), |f| format!(",\"first_batch_seconds\":{f:.6}"));
+                        .map_or(String::new(), |f| {
+                            format!(",\"first_batch_seconds\":{f:.6}")
+                        });
                     println!(
                         "query {tier} {w} {enc} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} ns/row, {:.0} MB/s of frames",
                         s * 1e3,

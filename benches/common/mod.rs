@@ -57,7 +57,10 @@ fn workload(id: &str) -> (Vec<(String, Col)>, f64) {
     };
     match id {
         "Q1" => (q1(), 0.0),
-        "Q2" => (n("d", 3, Col::F64).chain(n("l", 3, Col::I64)).collect(), 0.0),
+        "Q2" => (
+            n("d", 3, Col::F64).chain(n("l", 3, Col::I64)).collect(),
+            0.0,
+        ),
         "Q3" => (q1(), 0.1),
         "Q4" => (n("s", 4, Col::Sym(100_000)).collect(), 0.0),
         "W1" => (w1(), 0.0),

@@ -13,6 +13,7 @@ pub mod column_encoder;
 pub mod decode;
 pub mod frame;
 pub mod overrides;
+pub mod symbol_values;
 pub mod types;
 
 pub use column_data::{SymbolIds, encode_array};
