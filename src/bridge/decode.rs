@@ -170,25 +170,33 @@ pub fn decode_array(
     view: &ColumnView<'_>,
     symbols: &dyn SymbolLookup,
 ) -> Result<(QwpType, ArrayRef)> {
-    decode(view, None, symbols)
+    decode(view, Owned::None, symbols)
 }
 
 /// [`decode_array`] of a view it may take apart: Gorilla-decoded
-/// timestamps move into the array instead of being copied.
+/// timestamps and SYMBOL ids move into the array instead of being copied.
 pub fn decode_array_owned(
     mut view: ColumnView<'_>,
     symbols: &dyn SymbolLookup,
 ) -> Result<(QwpType, ArrayRef)> {
-    let ts = match &mut view.values {
-        ValuesView::Timestamps(TimestampsView::Decoded(v)) => Some(std::mem::take(v)),
-        _ => None,
+    let owned = match &mut view.values {
+        ValuesView::Timestamps(TimestampsView::Decoded(v)) => Owned::Ts(std::mem::take(v)),
+        ValuesView::Symbols(ids) => Owned::Ids(std::mem::take(ids)),
+        _ => Owned::None,
     };
-    decode(&view, ts, symbols)
+    decode(&view, owned, symbols)
+}
+
+/// Vectors taken out of a view (which then holds empty ones).
+enum Owned {
+    None,
+    Ts(Vec<i64>),
+    Ids(Vec<u32>),
 }
 
 fn decode(
     view: &ColumnView<'_>,
-    owned_ts: Option<Vec<i64>>,
+    owned: Owned,
     symbols: &dyn SymbolLookup,
 ) -> Result<(QwpType, ArrayRef)> {
     let t = view_type(view);
@@ -254,9 +262,9 @@ fn decode(
                 ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampNanos
             ) =>
         {
-            let dense = match owned_ts {
-                Some(v) => v,
-                None => view.timestamps().unwrap_or_default(),
+            let dense = match owned {
+                Owned::Ts(v) => v,
+                _ => view.timestamps().unwrap_or_default(),
             };
             let v = spread(dense, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
@@ -344,10 +352,16 @@ fn decode(
                     .map_err(arrow_err)?,
             )
         }
-        (ValuesView::Symbols(ids), _) => match symbols.shared_values() {
-            Some(values) => shared_symbol_array(ids, valid, values)?,
-            None => symbol_array(ids, valid, |id| symbols.symbol(id).map(str::to_string))?,
-        },
+        (ValuesView::Symbols(ids), _) => {
+            let ids = match owned {
+                Owned::Ids(v) => v,
+                _ => ids.clone(),
+            };
+            match symbols.shared_values() {
+                Some(values) => shared_symbol_array(ids, valid, values)?,
+                None => symbol_array(&ids, valid, |id| symbols.symbol(id).map(str::to_string))?,
+            }
+        }
         (ValuesView::SymbolDict { dict, ids }, _) => symbol_array(ids, valid, |id| {
             dict.get(id as usize).map(|s| s.to_string())
         })?,
@@ -407,7 +421,7 @@ const DENSE_SYMBOL_TABLE: usize = 1 << 16;
 
 /// SYMBOL keys are the wire ids, the values the connection's shared array.
 fn shared_symbol_array(
-    ids: &[u32],
+    ids: Vec<u32>,
     valid: Option<NullBuffer>,
     values: &ArrayRef,
 ) -> Result<ArrayRef> {
@@ -429,7 +443,8 @@ fn shared_symbol_array(
             "symbol id {first} is not in the connection dictionary ({n} entries)"
         )));
     }
-    let keys: Vec<i32> = ids.iter().map(|&id| id as i32).collect();
+    // In place: same size and alignment (every id is below `n` <= i32::MAX).
+    let keys: Vec<i32> = ids.into_iter().map(|id| id as i32).collect();
     let keys = spread(keys, valid.as_ref(), 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
     let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).map_err(arrow_err)?;
