@@ -14,7 +14,7 @@
 //! a larger allocation) or resetting never changes them.
 //!
 //! This file holds the crate's one `unsafe` outside the polars hand-over:
-//! [`AppendBuf`], an allocation shared read-only up to its length while
+//! `AppendBuf`, an allocation shared read-only up to its length while
 //! its owner appends after it. Safe Arrow buffers cannot grow once shared,
 //! so without it every batch would need its own copy of the dictionary.
 #![allow(unsafe_code)]
