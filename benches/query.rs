@@ -1,24 +1,30 @@
 //! Query benchmarks, ours side by side with questdb-rs 7.2.1 in one run:
 //!
 //! - T0 decode (no socket): RESULT_BATCH frames recorded from the embedded
-//!   server → Arrow `RecordBatch`es. Ours: `client::BatchDecoder`; the
-//!   peer: its `decode_result_batch` + `bench_batch_to_record_batch`
-//!   (`egress::_bench_internals`).
-//! - T1 end to end: `SELECT *` against the embedded server over loopback,
-//!   every batch received as Arrow. Ours: `QuestDb::query_arrow`; the
-//!   peer: `Reader::execute` + `next_arrow_batch`.
+//!   server (raw and zstd bodies) → Arrow `RecordBatch`es. Ours:
+//!   `client::BatchDecoder`; the peer: its `decode_result_batch` +
+//!   `bench_batch_to_record_batch` (`egress::_bench_internals`). Both read
+//!   the same recorded frames.
+//! - T1 end to end: `SELECT *` against the embedded server over loopback
+//!   (raw and zstd), every batch received as Arrow. Ours:
+//!   `QuestDb::query_arrow`; the peer: `Reader::execute` +
+//!   `next_arrow_batch`.
 //!
-//! Workloads (design.md §5): W1 mixed and W6 trades (symbol card 27, side
-//! card 2, price, amount, timestamp). Prints rows/s, MB/s of frames, time
-//! to first batch and ratios; writes
-//! `$CARGO_TARGET_DIR/bench-summary/query.json`. `QA_BENCH_ROWS` sets the
-//! rows (default 1 M).
+//! Each (tier, workload, encoding) runs paired passes, ours and the peer's
+//! alternating (which goes first alternates too), and reports the median
+//! time of each and the median of the per-pair ratios (peer ÷ ours, > 1 =
+//! we are faster).
+//!
+//! Workloads (`benches/common`): Q1 mixed, Q2 numeric, Q3 nulls, Q4 wide
+//! symbols by default; `QA_BENCH_WORKLOADS` picks others (e.g. `W1,W6`).
+//! `QA_BENCH_ROWS` sets the rows (default 1 M), `QA_BENCH_TIERS` the tiers
+//! (default `T0,T1`), `QA_BENCH_SECS` the time per paired measurement
+//! (default 4). Writes `$CARGO_TARGET_DIR/bench-summary/query.json`.
 
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use questdb_arrow::client::{BatchDecoder, IngestOptions, QuestDb};
+use questdb_arrow::client::{BatchDecoder, Decoded, IngestOptions, QuestDb};
 use questdb_arrow::protocol::egress::{
     QueryRequest, ServerControl, ServerMessage, decode_server_message,
 };
@@ -28,10 +34,14 @@ use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 mod common;
 use common::generate;
 
-/// The RESULT_BATCH frames of `sql`, as the server sent them.
-fn record(port: u16, sql: &str) -> Vec<Vec<u8>> {
-    let (mut conn, hs) =
-        Connection::connect(&ConnectOptions::new("127.0.0.1", port), Route::Query).unwrap();
+/// The RESULT_BATCH frames of `sql`, as the server sent them; with `zstd`
+/// the connection asks for zstd bodies.
+fn record(port: u16, sql: &str, zstd: bool) -> Vec<Vec<u8>> {
+    let mut opts = ConnectOptions::new("127.0.0.1", port);
+    if zstd {
+        opts.accept_encoding = Some("zstd;level=1".into());
+    }
+    let (mut conn, hs) = Connection::connect(&opts, Route::Query).unwrap();
     let _info = conn.recv().unwrap();
     conn.send(&QueryRequest::new(1, sql).to_bytes().unwrap())
         .unwrap();
@@ -53,8 +63,8 @@ fn decode_ours(frames: &[Vec<u8>]) -> usize {
     let mut d = BatchDecoder::new(1);
     let mut rows = 0;
     for f in frames {
-        if let questdb_arrow::client::Decoded::Batch { batch, .. } = d.decode(f).unwrap() {
-            rows += batch.num_rows();
+        if let Decoded::Batch { batch, .. } = d.decode(f).unwrap() {
+            rows += std::hint::black_box(batch).num_rows();
         }
     }
     rows
@@ -72,139 +82,189 @@ fn decode_peer(frames: &[Vec<u8>]) -> usize {
         let payload = Bytes::copy_from_slice(&f[12..]);
         let b = decode_result_batch(&payload, f[5], &mut dict, &mut schema, &mut z).unwrap();
         let rb = bench_batch_to_record_batch(schema.as_ref().unwrap(), b, &dict).unwrap();
-        rows += rb.num_rows();
+        rows += std::hint::black_box(rb).num_rows();
     }
     rows
 }
 
-fn best_of(
-    c: &mut Criterion,
-    group: &str,
-    rows: usize,
-    routines: &mut [(&str, &mut dyn FnMut() -> usize)],
-) -> Vec<f64> {
-    let mut g = c.benchmark_group(group);
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(if rows >= 1_000_000 { 8 } else { 1 }));
-    g.throughput(Throughput::Elements(rows as u64));
-    let mut out = Vec::new();
-    for (name, f) in routines.iter_mut() {
-        let mut best = Duration::MAX;
-        g.bench_function(*name, |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    assert_eq!(std::hint::black_box(f()), rows);
-                }
-                let e = t.elapsed();
-                best = best.min(e / iters as u32);
-                e
-            })
-        });
-        out.push(best.as_secs_f64());
-    }
-    g.finish();
-    out
+/// Medians of a paired measurement.
+struct Paired {
+    ours: f64,
+    peer: f64,
+    /// Median of peer ÷ ours over the pairs.
+    ratio: f64,
+    passes: usize,
 }
 
-fn bench(c: &mut Criterion) {
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs `ours` and `peer` in alternating pairs (one warm-up pair first)
+/// for about `budget`, at least 5 and at most 50 pairs.
+fn paired(
+    rows: usize,
+    budget: Duration,
+    ours: &mut dyn FnMut() -> usize,
+    peer: &mut dyn FnMut() -> usize,
+) -> Paired {
+    let time = |f: &mut dyn FnMut() -> usize| {
+        let t = Instant::now();
+        assert_eq!(f(), rows);
+        t.elapsed().as_secs_f64()
+    };
+    time(ours);
+    time(peer);
+    let start = Instant::now();
+    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    while a.len() < 50 && (a.len() < 5 || start.elapsed() < budget) {
+        let (x, y) = if a.len() % 2 == 0 {
+            let x = time(ours);
+            (x, time(peer))
+        } else {
+            let y = time(peer);
+            (time(ours), y)
+        };
+        a.push(x);
+        b.push(y);
+        r.push(y / x);
+    }
+    Paired {
+        passes: a.len(),
+        ours: median(a),
+        peer: median(b),
+        ratio: median(r),
+    }
+}
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().to_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// One T1 pass of ours: rows received and the time to the first batch.
+fn t1_ours(db: &QuestDb, sql: &str, first: &mut Duration) -> usize {
+    let t = Instant::now();
+    let mut cur = db.query_arrow(sql).unwrap();
+    let mut n = 0;
+    while let Some(b) = cur.next_arrow_batch().unwrap() {
+        if n == 0 {
+            *first = (*first).min(t.elapsed());
+        }
+        n += b.num_rows();
+    }
+    n
+}
+
+fn t1_peer(db: &questdb::QuestDb, sql: &str, first: &mut Duration) -> usize {
+    let t = Instant::now();
+    let mut r = db.borrow_reader().unwrap();
+    let mut cur = r.execute(sql).unwrap();
+    let mut n = 0;
+    while let Some(b) = cur.next_arrow_batch().unwrap() {
+        if n == 0 {
+            *first = (*first).min(t.elapsed());
+        }
+        n += b.num_rows();
+    }
+    n
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a plain `cargo test --benches` run
+    // (no `--bench`) only checks that the bench builds and starts.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let rows = common::rows_from_env();
+    let tiers = env_list("QA_BENCH_TIERS", "T0,T1");
+    let budget = Duration::from_secs_f64(
+        std::env::var("QA_BENCH_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4.0),
+    );
     let srv = Server::builder().bind("127.0.0.1:0").start().unwrap();
     let port = srv.addr().port();
-    let ours = QuestDb::connect(&srv.conf_string()).unwrap();
-    let peer = questdb::QuestDb::connect(&srv.conf_string()).unwrap();
+    let conf = srv.conf_string();
+    let ours_db = QuestDb::connect(&conf).unwrap();
+    let with_zstd = format!("{conf}compression=zstd;compression_level=1;");
     let mut json = Vec::new();
-    for w in ["W1", "W6"] {
+    for w in env_list("QA_BENCH_WORKLOADS", "Q1,Q2,Q3,Q4") {
         let table = w.to_lowercase();
-        let batch = generate(w, rows);
+        let batch = generate(&w, rows);
         let parts: Vec<RecordBatch> = (0..rows)
             .step_by(100_000)
             .map(|s| batch.slice(s, 100_000.min(rows - s)))
             .collect();
-        ours.ingest_batches(&table, parts, &IngestOptions::new().timestamp_column("ts"))
+        ours_db
+            .ingest_batches(&table, parts, &IngestOptions::new().timestamp_column("ts"))
             .unwrap();
         let sql = format!("SELECT * FROM {table}");
-        let frames = record(port, &sql);
-        let wire: usize = frames.iter().map(Vec::len).sum();
-
-        let t0 = best_of(
-            c,
-            &format!("query_t0_{table}"),
-            rows,
-            &mut [
-                ("questdb_arrow", &mut || decode_ours(&frames)),
-                ("questdb_rs_7_2_1", &mut || decode_peer(&frames)),
-            ],
-        );
-        let first = [
-            std::cell::Cell::new(Duration::MAX),
-            std::cell::Cell::new(Duration::MAX),
-        ];
-        let t1 = best_of(
-            c,
-            &format!("query_t1_{table}"),
-            rows,
-            &mut [
-                ("questdb_arrow", &mut || {
-                    let t = Instant::now();
-                    let mut cur = ours.query_arrow(&sql).unwrap();
-                    let mut n = 0;
-                    while let Some(b) = cur.next_arrow_batch().unwrap() {
-                        if n == 0 {
-                            first[0].set(first[0].get().min(t.elapsed()));
-                        }
-                        n += b.num_rows();
+        for enc in ["raw", "zstd"] {
+            let conf = if enc == "raw" { &conf } else { &with_zstd };
+            let frames = record(port, &sql, enc == "zstd");
+            let wire: usize = frames.iter().map(Vec::len).sum();
+            for tier in &tiers {
+                let mut first = [Duration::MAX, Duration::MAX];
+                let p = match tier.as_str() {
+                    "T0" => paired(rows, budget, &mut || decode_ours(&frames), &mut || {
+                        decode_peer(&frames)
+                    }),
+                    "T1" => {
+                        let ours = QuestDb::connect(conf).unwrap();
+                        let peer = questdb::QuestDb::connect(conf).unwrap();
+                        let [f0, f1] = &mut first;
+                        paired(rows, budget, &mut || t1_ours(&ours, &sql, f0), &mut || {
+                            t1_peer(&peer, &sql, f1)
+                        })
                     }
-                    n
-                }),
-                ("questdb_rs_7_2_1", &mut || {
-                    let t = Instant::now();
-                    let mut r = peer.borrow_reader().unwrap();
-                    let mut cur = r.execute(&sql).unwrap();
-                    let mut n = 0;
-                    while let Some(b) = cur.next_arrow_batch().unwrap() {
-                        if n == 0 {
-                            first[1].set(first[1].get().min(t.elapsed()));
-                        }
-                        n += b.num_rows();
-                    }
-                    n
-                }),
-            ],
-        );
-        for (tier, times) in [("T0", &t0), ("T1", &t1)] {
-            for (k, name) in ["questdb_arrow", "questdb_rs_7_2_1"].iter().enumerate() {
-                let s = times[k];
-                let ttfb = if tier == "T1" {
-                    format!(
-                        ", first batch after {:.2} ms",
-                        first[k].get().as_secs_f64() * 1e3
-                    )
-                } else {
-                    String::new()
+                    t => panic!("unknown tier {t}"),
                 };
+                for (k, (name, s)) in [("questdb_arrow", p.ours), ("questdb_rs_7_2_1", p.peer)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let ttfb = (*tier == "T1")
+                        .then(|| first[k].as_secs_f64())
+                        .map_or(String::new(), |f| {
+                            format!(",\"first_batch_seconds\":{f:.6}")
+                        });
+                    println!(
+                        "query {tier} {w} {enc} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} ns/row, {:.0} MB/s of frames",
+                        s * 1e3,
+                        rows as f64 / s / 1e6,
+                        s * 1e9 / rows as f64,
+                        wire as f64 / s / 1e6
+                    );
+                    json.push(format!(
+                        "{{\"bench\":\"query_{}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire}{ttfb}}}",
+                        tier.to_lowercase(),
+                        rows as f64 / s,
+                    ));
+                }
                 println!(
-                    "query {tier} {w} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} MB/s of frames{ttfb}",
-                    s * 1e3,
-                    rows as f64 / s / 1e6,
-                    wire as f64 / s / 1e6
+                    "query {tier} {w} {enc}: ours / peer {:.2}x (median of {} paired ratios)",
+                    p.ratio, p.passes
                 );
                 json.push(format!(
-                    "{{\"bench\":\"query_{}\",\"workload\":\"{w}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire}{}}}",
+                    "{{\"bench\":\"query_{}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"ratio_ours_over_peer\":{:.3},\"pairs\":{}}}",
                     tier.to_lowercase(),
-                    rows as f64 / s,
-                    if tier == "T1" {
-                        format!(",\"first_batch_seconds\":{:.6}", first[k].get().as_secs_f64())
-                    } else {
-                        String::new()
-                    }
+                    p.ratio,
+                    p.passes
                 ));
             }
-            println!("query {tier} {w}: ours / peer {:.2}x", times[1] / times[0]);
         }
     }
     common::write_summary("query.json", &json);
 }
-
-criterion_group!(benches, bench);
-criterion_main!(benches);

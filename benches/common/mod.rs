@@ -21,6 +21,8 @@ enum Col {
     F64,
     I64,
     Note,
+    /// VARCHAR of `min..=max` bytes.
+    Var(usize, usize),
 }
 
 /// A workload of design.md §5: a designated `ts` plus these columns, with
@@ -44,7 +46,23 @@ fn workload(id: &str) -> (Vec<(String, Col)>, f64) {
         v.push(("note".to_string(), Col::Note));
         v
     };
+    // The query workloads (issue 16): Q1 mixed, Q2 numeric, Q3 = Q1 with
+    // 10 % NULLs, Q4 wide symbols.
+    let q1 = || {
+        let mut v = vec![("sym".to_string(), Col::Sym(20))];
+        v.extend(n("d", 2, Col::F64));
+        v.push(("l1".to_string(), Col::I64));
+        v.push(("note".to_string(), Col::Var(8, 24)));
+        v
+    };
     match id {
+        "Q1" => (q1(), 0.0),
+        "Q2" => (
+            n("d", 3, Col::F64).chain(n("l", 3, Col::I64)).collect(),
+            0.0,
+        ),
+        "Q3" => (q1(), 0.1),
+        "Q4" => (n("s", 4, Col::Sym(100_000)).collect(), 0.0),
         "W1" => (w1(), 0.0),
         "W2" => (w2(), 0.0),
         "W3" => (n("d", 8, Col::F64).collect(), 0.0),
@@ -106,6 +124,14 @@ pub fn generate(id: &str, rows: usize) -> RecordBatch {
             Col::I64 => Arc::new(Int64Array::from_iter(
                 (0..rows).map(|_| valid().then(|| rnd() as i64)),
             )),
+            Col::Var(min, max) => Arc::new(StringArray::from_iter((0..rows).map(|_| {
+                valid().then(|| {
+                    let len = min + (rnd() % (max - min + 1) as u64) as usize;
+                    let mut s = format!("v{:023}", rnd());
+                    s.truncate(len);
+                    s
+                })
+            }))),
             Col::Note => {
                 Arc::new(StringArray::from_iter((0..rows).map(|_| {
                     valid().then(|| format!("n{:015}", rnd() % 1_000_000_000_000_000))

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Decimal64Array, Decimal128Array, Decimal256Array,
     DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array,
@@ -20,13 +21,42 @@ use arrow::datatypes::{
 
 use super::types::{QwpType, arrow_type};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::column::{ArrayView, ColumnView, ValuesView, WireFixed, bit_is_set};
+use crate::protocol::column::{
+    ArrayView, ColumnView, TimestampsView, ValuesView, WireFixed, bit_is_set,
+};
 use crate::protocol::{ColumnType, column::geohash_width};
 
 /// Resolves connection-global symbol ids to strings.
 pub trait SymbolLookup {
     /// The string for `id`, if known.
     fn symbol(&self, id: u32) -> Option<&str>;
+
+    /// A `Utf8` array holding every known symbol, by id. When there is
+    /// one, SYMBOL columns use it as their dictionary values (shared, may
+    /// hold values no row uses) with the wire ids as keys; otherwise each
+    /// column gets a dictionary of the values it uses.
+    fn shared_values(&self) -> Option<&ArrayRef> {
+        None
+    }
+}
+
+/// A connection dictionary with its values array (see
+/// [`SymbolLookup::shared_values`]).
+pub struct SharedSymbols<'a> {
+    /// The dictionary.
+    pub dict: &'a super::symbol_values::SymbolValues,
+    /// `dict`'s values array ([`SymbolValues::values`](super::symbol_values::SymbolValues::values)).
+    pub values: ArrayRef,
+}
+
+impl SymbolLookup for SharedSymbols<'_> {
+    fn symbol(&self, id: u32) -> Option<&str> {
+        self.dict.get(id)
+    }
+
+    fn shared_values(&self) -> Option<&ArrayRef> {
+        Some(&self.values)
+    }
 }
 
 impl SymbolLookup for [String] {
@@ -59,21 +89,47 @@ pub fn view_type(view: &ColumnView<'_>) -> QwpType {
     t
 }
 
-/// Row validity from the bitmap (true = valid).
-fn bitmap_validity(view: &ColumnView<'_>) -> Option<Vec<bool>> {
-    view.nulls
-        .map(|bm| (0..view.row_count).map(|i| !bit_is_set(bm, i)).collect())
+/// Row validity from the wire bitmap (1 = NULL) as Arrow's (1 = valid);
+/// `None` without NULLs.
+fn bitmap_validity(view: &ColumnView<'_>) -> Option<NullBuffer> {
+    let bm = view.nulls?;
+    if view.null_count == 0 {
+        return None;
+    }
+    Some(NullBuffer::new(BooleanBuffer::from_bitwise_unary_op(
+        bm,
+        0,
+        view.row_count,
+        |w| !w,
+    )))
 }
 
-/// Spreads `dense` (non-null values) over all rows, `fill` at NULL rows.
-fn spread<T: Copy>(dense: Vec<T>, valid: &Option<Vec<bool>>, fill: T) -> Vec<T> {
+/// Spreads `dense` (the non-null values, in order) over all rows, `fill`
+/// at NULL rows.
+fn spread<T: Copy>(dense: Vec<T>, valid: Option<&NullBuffer>, fill: T) -> Vec<T> {
     match valid {
         None => dense,
-        Some(v) => {
-            let mut it = dense.into_iter();
-            v.iter()
-                .map(|&ok| if ok { it.next().unwrap_or(fill) } else { fill })
-                .collect()
+        Some(n) => {
+            let mut out = vec![fill; n.len()];
+            for (v, i) in dense.into_iter().zip(n.valid_indices()) {
+                out[i] = v;
+            }
+            out
+        }
+    }
+}
+
+/// Fixed-width wire values straight into their rows (one copy), `fill`
+/// at NULL rows.
+fn spread_fixed<T: WireFixed + Copy>(b: &[u8], valid: Option<&NullBuffer>, fill: T) -> Vec<T> {
+    match valid {
+        None => fixed(b),
+        Some(n) => {
+            let mut out = vec![fill; n.len()];
+            for (c, i) in b.chunks_exact(T::WIDTH).zip(n.valid_indices()) {
+                out[i] = T::get(c);
+            }
+            out
         }
     }
 }
@@ -85,18 +141,18 @@ fn fixed<T: WireFixed>(b: &[u8]) -> Vec<T> {
 /// Combines bitmap validity with a per-value sentinel test.
 fn validity<T>(
     values: &[T],
-    valid: Option<Vec<bool>>,
+    valid: Option<NullBuffer>,
     is_null: impl Fn(&T) -> bool,
 ) -> Option<NullBuffer> {
-    let mut v = valid.unwrap_or_else(|| vec![true; values.len()]);
-    let mut any = false;
-    for (ok, x) in v.iter_mut().zip(values) {
-        if *ok && is_null(x) {
-            *ok = false;
-        }
-        any |= !*ok;
+    // NULL rows hold the sentinel, so without a bitmap a quick scan tells
+    // whether there is anything to mark.
+    if valid.is_none() && !values.iter().any(&is_null) {
+        return None;
     }
-    any.then(|| NullBuffer::from(v))
+    let sentinel = NullBuffer::new(BooleanBuffer::collect_bool(values.len(), |i| {
+        !is_null(&values[i])
+    }));
+    NullBuffer::union(valid.as_ref(), Some(&sentinel)).filter(|n| n.null_count() > 0)
 }
 
 fn prim<P: ArrowPrimitiveType>(
@@ -108,9 +164,39 @@ fn prim<P: ArrowPrimitiveType>(
 
 /// Decodes a column into an Arrow array of the type [`arrow_type`] gives
 /// for its [`QwpType`] (also returned). SYMBOL columns become
-/// `Dictionary(Int32, Utf8)` holding only the values used.
+/// `Dictionary(Int32, Utf8)`: over [`SymbolLookup::shared_values`] when
+/// `symbols` has them, else holding only the values used.
 pub fn decode_array(
     view: &ColumnView<'_>,
+    symbols: &dyn SymbolLookup,
+) -> Result<(QwpType, ArrayRef)> {
+    decode(view, Owned::None, symbols)
+}
+
+/// [`decode_array`] of a view it may take apart: Gorilla-decoded
+/// timestamps and SYMBOL ids move into the array instead of being copied.
+pub fn decode_array_owned(
+    mut view: ColumnView<'_>,
+    symbols: &dyn SymbolLookup,
+) -> Result<(QwpType, ArrayRef)> {
+    let owned = match &mut view.values {
+        ValuesView::Timestamps(TimestampsView::Decoded(v)) => Owned::Ts(std::mem::take(v)),
+        ValuesView::Symbols(ids) => Owned::Ids(std::mem::take(ids)),
+        _ => Owned::None,
+    };
+    decode(&view, owned, symbols)
+}
+
+/// Vectors taken out of a view (which then holds empty ones).
+enum Owned {
+    None,
+    Ts(Vec<i64>),
+    Ids(Vec<u32>),
+}
+
+fn decode(
+    view: &ColumnView<'_>,
+    owned: Owned,
     symbols: &dyn SymbolLookup,
 ) -> Result<(QwpType, ArrayRef)> {
     let t = view_type(view);
@@ -118,49 +204,55 @@ pub fn decode_array(
     let rows = view.row_count;
     let arr: ArrayRef = match (&view.values, view.ty) {
         (ValuesView::Boolean(bits), _) => {
-            let dense: Vec<bool> = (0..view.value_count())
-                .map(|i| bit_is_set(bits, i))
-                .collect();
-            let vals = spread(dense, &valid, false);
-            Arc::new(BooleanArray::new(
-                BooleanBuffer::from(vals),
-                valid.map(NullBuffer::from),
-            ))
+            let vals = match &valid {
+                None => BooleanBuffer::new(Buffer::from(*bits), 0, rows),
+                Some(n) => {
+                    let mut b = BooleanBufferBuilder::new(rows);
+                    b.append_n(rows, false);
+                    for (k, i) in n.valid_indices().enumerate() {
+                        if bit_is_set(bits, k) {
+                            b.set_bit(i, true);
+                        }
+                    }
+                    b.finish()
+                }
+            };
+            Arc::new(BooleanArray::new(vals, valid))
         }
         (ValuesView::Fixed(b), ColumnType::Byte) => {
-            let v = spread(fixed::<i8>(b), &valid, 0);
-            Arc::new(Int8Array::new(v.into(), valid.map(NullBuffer::from)))
+            let v = spread_fixed::<i8>(b, valid.as_ref(), 0);
+            Arc::new(Int8Array::new(v.into(), valid))
         }
         (ValuesView::Fixed(b), ColumnType::Short) => {
-            let v = spread(fixed::<i16>(b), &valid, 0);
-            Arc::new(Int16Array::new(v.into(), valid.map(NullBuffer::from)))
+            let v = spread_fixed::<i16>(b, valid.as_ref(), 0);
+            Arc::new(Int16Array::new(v.into(), valid))
         }
         (ValuesView::Fixed(b), ColumnType::Char) => {
-            let v = spread(fixed::<u16>(b), &valid, 0);
-            Arc::new(UInt16Array::new(v.into(), valid.map(NullBuffer::from)))
+            let v = spread_fixed::<u16>(b, valid.as_ref(), 0);
+            Arc::new(UInt16Array::new(v.into(), valid))
         }
         (ValuesView::Fixed(b), ColumnType::Int) => {
-            let v = spread(fixed::<i32>(b), &valid, i32::MIN);
+            let v = spread_fixed::<i32>(b, valid.as_ref(), i32::MIN);
             let n = validity(&v, valid, |x| *x == i32::MIN);
             Arc::new(Int32Array::new(v.into(), n))
         }
         (ValuesView::Fixed(b), ColumnType::Ipv4) => {
-            let v = spread(fixed::<u32>(b), &valid, 0);
+            let v = spread_fixed::<u32>(b, valid.as_ref(), 0);
             let n = validity(&v, valid, |x| *x == 0);
             Arc::new(UInt32Array::new(v.into(), n))
         }
         (ValuesView::Fixed(b), ColumnType::Long) => {
-            let v = spread(fixed::<i64>(b), &valid, i64::MIN);
+            let v = spread_fixed::<i64>(b, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
             Arc::new(Int64Array::new(v.into(), n))
         }
         (ValuesView::Fixed(b), ColumnType::Float) => {
-            let v = spread(fixed::<f32>(b), &valid, f32::NAN);
+            let v = spread_fixed::<f32>(b, valid.as_ref(), f32::NAN);
             let n = validity(&v, valid, |x| x.is_nan());
             Arc::new(Float32Array::new(v.into(), n))
         }
         (ValuesView::Fixed(b), ColumnType::Double) => {
-            let v = spread(fixed::<f64>(b), &valid, f64::NAN);
+            let v = spread_fixed::<f64>(b, valid.as_ref(), f64::NAN);
             let n = validity(&v, valid, |x| x.is_nan());
             Arc::new(Float64Array::new(v.into(), n))
         }
@@ -170,8 +262,11 @@ pub fn decode_array(
                 ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampNanos
             ) =>
         {
-            let dense = view.timestamps().unwrap_or_default();
-            let v = spread(dense, &valid, i64::MIN);
+            let dense = match owned {
+                Owned::Ts(v) => v,
+                _ => view.timestamps().unwrap_or_default(),
+            };
+            let v = spread(dense, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
             match ty {
                 ColumnType::Date => Arc::new(prim::<Date64Type>(v, n)),
@@ -184,7 +279,7 @@ pub fn decode_array(
         (ValuesView::Fixed(b), ColumnType::Uuid) => {
             let dense: Vec<u128> = fixed(b);
             let null = (u128::from(i64::MIN as u64) << 64) | u128::from(i64::MIN as u64);
-            let v = spread(dense, &valid, null);
+            let v = spread(dense, valid.as_ref(), null);
             let n = validity(&v, valid, |x| *x == null);
             // Canonical RFC 4122 bytes are the big-endian u128.
             let bytes: Vec<u8> = v.iter().flat_map(|u| u.to_be_bytes()).collect();
@@ -193,7 +288,7 @@ pub fn decode_array(
         (ValuesView::Fixed(b), ColumnType::Long256) => {
             let dense: Vec<[u8; 32]> = fixed(b);
             let null = <[u8; 32]>::get(&[0, 0, 0, 0, 0, 0, 0, 0x80].repeat(4));
-            let v = spread(dense, &valid, null);
+            let v = spread(dense, valid.as_ref(), null);
             let n = validity(&v, valid, |x| *x == null);
             let bytes: Vec<u8> = v.concat();
             Arc::new(FixedSizeBinaryArray::try_new(32, Buffer::from(bytes), n).map_err(arrow_err)?)
@@ -219,12 +314,12 @@ pub fn decode_array(
                     i64::from_le_bytes(a)
                 })
                 .collect();
-            let v = spread(dense, &valid, ones);
+            let v = spread(dense, valid.as_ref(), ones);
             let n = validity(&v, valid, |x| *x == ones);
             Arc::new(Int64Array::new(v.into(), n))
         }
         (ValuesView::Decimal { scale, data }, ColumnType::Decimal64) => {
-            let v = spread(fixed::<i64>(data), &valid, i64::MIN);
+            let v = spread_fixed::<i64>(data, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
             Arc::new(
                 Decimal64Array::new(v.into(), n)
@@ -234,7 +329,7 @@ pub fn decode_array(
         }
         (ValuesView::Decimal { scale, data }, ColumnType::Decimal128) => {
             let null = ((u128::from(i64::MIN as u64) << 64) | u128::from(i64::MIN as u64)) as i128;
-            let v = spread(fixed::<i128>(data), &valid, null);
+            let v = spread_fixed::<i128>(data, valid.as_ref(), null);
             let n = validity(&v, valid, |x| *x == null);
             Arc::new(
                 Decimal128Array::new(v.into(), n)
@@ -249,7 +344,7 @@ pub fn decode_array(
                 .chunks_exact(32)
                 .map(|c| i256::from_le_bytes(<[u8; 32]>::get(c)))
                 .collect();
-            let v = spread(dense, &valid, null);
+            let v = spread(dense, valid.as_ref(), null);
             let n = validity(&v, valid, |x| *x == null);
             Arc::new(
                 Decimal256Array::new(v.into(), n)
@@ -258,29 +353,35 @@ pub fn decode_array(
             )
         }
         (ValuesView::Symbols(ids), _) => {
-            symbol_array(ids, &valid, |id| symbols.symbol(id).map(str::to_string))?
+            let ids = match owned {
+                Owned::Ids(v) => v,
+                _ => ids.clone(),
+            };
+            match symbols.shared_values() {
+                Some(values) => shared_symbol_array(ids, valid, values)?,
+                None => symbol_array(&ids, valid, |id| symbols.symbol(id).map(str::to_string))?,
+            }
         }
-        (ValuesView::SymbolDict { dict, ids }, _) => symbol_array(ids, &valid, |id| {
+        (ValuesView::SymbolDict { dict, ids }, _) => symbol_array(ids, valid, |id| {
             dict.get(id as usize).map(|s| s.to_string())
         })?,
         (ValuesView::Varlen { offsets, data }, ty) => {
-            let dense_off: Vec<u32> = fixed(offsets);
-            let mut off: Vec<i32> = Vec::with_capacity(rows + 1);
-            off.push(0);
-            match &valid {
-                None => off.extend(dense_off[1..].iter().map(|&o| o as i32)),
-                Some(v) => {
-                    let mut k = 1;
-                    let mut cur = 0i32;
-                    for &ok in v {
+            let mut dense_off = offsets.chunks_exact(4).map(|c| u32::get(c) as i32);
+            let off: Vec<i32> = match &valid {
+                None => dense_off.collect(),
+                Some(n) => {
+                    let mut off = Vec::with_capacity(rows + 1);
+                    let mut cur = dense_off.next().unwrap_or(0);
+                    off.push(cur);
+                    for ok in n.iter() {
                         if ok {
-                            cur = dense_off[k] as i32;
-                            k += 1;
+                            cur = dense_off.next().unwrap_or(cur);
                         }
                         off.push(cur);
                     }
+                    off
                 }
-            }
+            };
             if data.len() > i32::MAX as usize {
                 return Err(bad(format!(
                     "{ty} column holds {} bytes (> 2 GiB)",
@@ -288,7 +389,7 @@ pub fn decode_array(
                 )));
             }
             let offsets = OffsetBuffer::new(ScalarBuffer::from(off));
-            let nulls = valid.map(NullBuffer::from);
+            let nulls = valid;
             if ty == ColumnType::Varchar {
                 Arc::new(
                     StringArray::try_new(offsets, Buffer::from(data.to_vec()), nulls)
@@ -301,7 +402,7 @@ pub fn decode_array(
                 )
             }
         }
-        (ValuesView::Arrays(a), ty) => array_column(a, &valid, rows, ty, t.array_dims)?,
+        (ValuesView::Arrays(a), ty) => array_column(a, valid, rows, ty, t.array_dims)?,
         (v, ty) => {
             return Err(bad(format!("{ty} column with an unexpected layout {v:?}")));
         }
@@ -318,9 +419,41 @@ fn arrow_err(e: arrow::error::ArrowError) -> Error {
 /// flat table rather than a hash map.
 const DENSE_SYMBOL_TABLE: usize = 1 << 16;
 
+/// SYMBOL keys are the wire ids, the values the connection's shared array.
+fn shared_symbol_array(
+    ids: Vec<u32>,
+    valid: Option<NullBuffer>,
+    values: &ArrayRef,
+) -> Result<ArrayRef> {
+    let n = values.len();
+    if n > i32::MAX as usize {
+        return Err(bad(format!(
+            "the symbol dictionary holds {n} entries, more than Int32 keys reach"
+        )));
+    }
+    if let Some(&id) = ids.iter().max()
+        && id as usize >= n
+    {
+        let first = ids
+            .iter()
+            .find(|&&i| i as usize >= n)
+            .copied()
+            .unwrap_or(id);
+        return Err(bad(format!(
+            "symbol id {first} is not in the connection dictionary ({n} entries)"
+        )));
+    }
+    // In place: same size and alignment (every id is below `n` <= i32::MAX).
+    let keys: Vec<i32> = ids.into_iter().map(|id| id as i32).collect();
+    let keys = spread(keys, valid.as_ref(), 0);
+    let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
+    let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).map_err(arrow_err)?;
+    Ok(Arc::new(dict))
+}
+
 fn symbol_array(
     ids: &[u32],
-    valid: &Option<Vec<bool>>,
+    valid: Option<NullBuffer>,
     lookup: impl Fn(u32) -> Option<String>,
 ) -> Result<ArrayRef> {
     let mut values: Vec<String> = Vec::new();
@@ -359,8 +492,8 @@ fn symbol_array(
             dense_keys.push(k);
         }
     }
-    let keys = spread(dense_keys, valid, 0);
-    let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid.clone().map(NullBuffer::from));
+    let keys = spread(dense_keys, valid.as_ref(), 0);
+    let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
     let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))
         .map_err(arrow_err)?;
     Ok(Arc::new(dict))
@@ -369,7 +502,7 @@ fn symbol_array(
 /// Builds nested lists of depth `dims` from per-row N-dimensional arrays.
 fn array_column(
     rows_v: &[ArrayView<'_>],
-    valid: &Option<Vec<bool>>,
+    valid: Option<NullBuffer>,
     rows: usize,
     ty: ColumnType,
     depth: u8,
@@ -377,12 +510,10 @@ fn array_column(
     let depth = depth.max(1) as usize;
     // offsets[l] for lists at level l (0 = outermost).
     let mut offsets: Vec<Vec<i32>> = vec![vec![0]; depth];
-    let mut outer_valid = Vec::with_capacity(rows);
     let mut elems: Vec<u8> = Vec::new();
     let mut it = rows_v.iter();
     for r in 0..rows {
-        let present = valid.as_ref().is_none_or(|v| v[r]);
-        outer_valid.push(present);
+        let present = valid.as_ref().is_none_or(|v| v.is_valid(r));
         if !present {
             let last = *offsets[0].last().unwrap_or(&0);
             offsets[0].push(last);
@@ -420,14 +551,7 @@ fn array_column(
     for l in (0..depth).rev() {
         let field = Arc::new(Field::new("item", child.data_type().clone(), true));
         let offs = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut offsets[l])));
-        let nulls = if l == 0 {
-            outer_valid
-                .iter()
-                .any(|v| !v)
-                .then(|| NullBuffer::from(outer_valid.clone()))
-        } else {
-            None
-        };
+        let nulls = if l == 0 { valid.clone() } else { None };
         child = Arc::new(ListArray::try_new(field, offs, child, nulls).map_err(arrow_err)?);
     }
     Ok(child)
@@ -511,5 +635,154 @@ mod tests {
         let inner = inner.as_any().downcast_ref::<ListArray>().unwrap();
         assert_eq!(inner.len(), 2);
         assert_eq!(inner.value(1).len(), 3);
+    }
+
+    /// NULL bitmaps of every length land on their rows, with the values
+    /// between them in order (oracle: Arrow's own builders from options).
+    #[test]
+    fn bitmap_nulls_land_on_their_rows() {
+        use crate::protocol::column::TsEncoding;
+        use arrow::array::TimestampMicrosecondArray;
+        let gorilla = Layout {
+            ts_encoding: TsEncoding::Gorilla,
+            ..Layout::EGRESS
+        };
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for rows in [0usize, 1, 7, 8, 9, 64, 65, 130] {
+            let patterns: Vec<Vec<bool>> = vec![
+                vec![false; rows],
+                vec![true; rows],
+                (0..rows).map(|i| i % 2 == 1).collect(),
+                (0..rows).map(|i| i + 1 != rows).collect(),
+                (0..rows)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed.is_multiple_of(3)
+                    })
+                    .collect(),
+            ];
+            for mask in patterns {
+                let opt = |f: &dyn Fn(usize) -> bool| -> Vec<Option<usize>> {
+                    let mut k = 0;
+                    mask.iter()
+                        .map(|&null| {
+                            (!null)
+                                .then(|| {
+                                    k += 1;
+                                    k - 1
+                                })
+                                .filter(|&k| f(k))
+                        })
+                        .collect()
+                };
+                let all = opt(&|_| true);
+                let n = all.iter().flatten().count();
+                let check = |values: Values, layout: &Layout, want: ArrayRef| {
+                    let col = ColumnData::with_nulls(values, mask.clone());
+                    let b = col.to_bytes(layout);
+                    let v = decode_column(&mut Reader::new(&b), col.column_type(), rows, layout)
+                        .unwrap();
+                    let syms: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+                    let got = decode_array(&v, &syms).unwrap().1;
+                    assert_eq!(
+                        got.as_ref(),
+                        want.as_ref(),
+                        "{:?} rows {rows}",
+                        col.column_type()
+                    );
+                    let owned = decode_array_owned(v, &syms).unwrap().1;
+                    assert_eq!(owned.as_ref(), want.as_ref());
+                };
+                let ts = |k: usize| 1_700_000_000_000_000 + 1000 * k as i64 + (k % 3) as i64;
+                check(
+                    Values::Boolean((0..n).map(|k| k % 3 == 1).collect()),
+                    &Layout::EGRESS,
+                    Arc::new(BooleanArray::from(
+                        all.iter()
+                            .map(|k| k.map(|k| k % 3 == 1))
+                            .collect::<Vec<_>>(),
+                    )),
+                );
+                check(
+                    Values::Byte((0..n).map(|k| k as i8).collect()),
+                    &Layout::EGRESS,
+                    Arc::new(Int8Array::from(
+                        all.iter().map(|k| k.map(|k| k as i8)).collect::<Vec<_>>(),
+                    )),
+                );
+                check(
+                    Values::Long((0..n).map(|k| k as i64 * 7).collect()),
+                    &Layout::EGRESS,
+                    Arc::new(Int64Array::from(
+                        all.iter()
+                            .map(|k| k.map(|k| k as i64 * 7))
+                            .collect::<Vec<_>>(),
+                    )),
+                );
+                // Every third value is the NaN sentinel: NULL too.
+                check(
+                    Values::Double(
+                        (0..n)
+                            .map(|k| if k % 3 == 2 { f64::NAN } else { k as f64 })
+                            .collect(),
+                    ),
+                    &Layout::EGRESS,
+                    Arc::new(Float64Array::from(
+                        opt(&|k| k % 3 != 2)
+                            .iter()
+                            .map(|k| k.map(|k| k as f64))
+                            .collect::<Vec<_>>(),
+                    )),
+                );
+                check(
+                    Values::Varchar((0..n).map(|k| "ü".repeat(k % 4)).collect()),
+                    &Layout::EGRESS,
+                    Arc::new(StringArray::from(
+                        all.iter()
+                            .map(|k| k.map(|k| "ü".repeat(k % 4)))
+                            .collect::<Vec<_>>(),
+                    )),
+                );
+                for layout in [&Layout::EGRESS, &gorilla] {
+                    check(
+                        Values::Timestamp((0..n).map(ts).collect()),
+                        layout,
+                        Arc::new(
+                            TimestampMicrosecondArray::from(
+                                all.iter().map(|k| k.map(ts)).collect::<Vec<_>>(),
+                            )
+                            .with_timezone("UTC"),
+                        ),
+                    );
+                }
+                let sym = StringArray::from(
+                    all.iter()
+                        .map(|k| k.map(|k| format!("s{}", (k * 5) % n.max(1))))
+                        .collect::<Vec<_>>(),
+                );
+                let got = {
+                    let col = ColumnData::with_nulls(
+                        Values::Symbol((0..n).map(|k| ((k * 5) % n.max(1)) as u32).collect()),
+                        mask.clone(),
+                    );
+                    let b = col.to_bytes(&Layout::EGRESS);
+                    let v = decode_column(
+                        &mut Reader::new(&b),
+                        ColumnType::Symbol,
+                        rows,
+                        &Layout::EGRESS,
+                    )
+                    .unwrap();
+                    let syms: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+                    decode_array(&v, &syms).unwrap().1
+                };
+                let cast = |a: &dyn Array| {
+                    arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).unwrap()
+                };
+                assert_eq!(cast(got.as_ref()).as_ref(), cast(&sym).as_ref());
+            }
+        }
     }
 }

@@ -5,8 +5,8 @@
 use arrow::array::RecordBatch;
 use rayon::prelude::*;
 
-use super::encode::SymbolIds;
-use super::fast::ColumnEncoder;
+use super::column_data::SymbolIds;
+use super::column_encoder::ColumnEncoder;
 use super::types::QwpType;
 use crate::error::Result;
 use crate::protocol::Out;
@@ -114,7 +114,7 @@ mod tests {
     use crate::protocol::column::decode_column;
     use crate::protocol::ingress::decode_schema;
 
-    use crate::bridge::encode::SymbolDict as Dict;
+    use crate::bridge::column_data::SymbolDict as Dict;
 
     #[test]
     fn parallel_and_serial_blocks_are_identical_and_decode() {

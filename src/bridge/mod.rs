@@ -7,15 +7,22 @@
 //! `questdb.designated_timestamp`, `ARROW:extension:name=arrow.uuid`), so an
 //! annotated batch means the same to both.
 
+pub mod batch_decoder;
+pub mod column_data;
+pub mod column_encoder;
 pub mod decode;
-pub mod encode;
-pub mod fast;
 pub mod frame;
 pub mod overrides;
+pub mod symbol_values;
 pub mod types;
 
+pub use column_data::{SymbolIds, encode_array};
 pub use decode::{SymbolLookup, decode_array};
-pub use encode::{SymbolIds, encode_array};
+
+/// The former name of [`column_data`], kept so existing paths
+/// (`bridge::encode::SymbolDict`) still resolve.
+#[doc(hidden)]
+pub use column_data as encode;
 pub use overrides::{ColumnOverride, apply_overrides};
 pub use types::{QwpType, arrow_field, qwp_type_of};
 

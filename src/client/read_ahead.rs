@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 
-use super::query::{BatchDecoder, Decoded, Terminal};
+use super::query::Terminal;
+use crate::bridge::batch_decoder::{BatchDecoder, Decoded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::egress::{ClientMessage, ServerControl};
 use crate::transport::Connection;

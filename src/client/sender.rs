@@ -40,7 +40,7 @@ use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 
-use crate::bridge::encode::SymbolDict;
+use crate::bridge::column_data::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::overrides::{ColumnOverride, apply_overrides};
 use crate::bridge::types::{QwpType, qwp_type_of};

@@ -62,7 +62,10 @@ pub use ::polars;
 use std::sync::Arc;
 
 use ::polars::prelude::{Column, CompatLevel, DataFrame, PolarsError};
-use arrow::array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, DictionaryArray, FixedSizeBinaryArray, RecordBatch, StringArray,
+};
+use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::bridge::ColumnOverride;
@@ -228,6 +231,9 @@ fn polars_ready(field: &Field, array: &ArrayRef) -> Result<(Field, ArrayRef)> {
             })?;
             Ok((Field::new(field.name(), to, field.is_nullable()), a))
         }
+        DataType::Dictionary(k, _) if **k == DataType::Int32 && importable(field.data_type()) => {
+            Ok((plain, used_values_only(array)?))
+        }
         dt if importable(dt) => Ok((plain, array.clone())),
         dt => Err(Error::new(
             ErrorKind::Unsupported,
@@ -237,6 +243,33 @@ fn polars_ready(field: &Field, array: &ArrayRef) -> Result<(Field, ArrayRef)> {
             ),
         )),
     }
+}
+
+/// A SYMBOL column keeps only the dictionary values its rows use: query
+/// batches share the connection's whole dictionary, which polars would
+/// otherwise turn into categories batch after batch.
+fn used_values_only(array: &ArrayRef) -> Result<ArrayRef> {
+    let Some(d) = array.as_any().downcast_ref::<DictionaryArray<Int32Type>>() else {
+        return Ok(array.clone());
+    };
+    if d.values().len() <= d.len() {
+        return Ok(array.clone());
+    }
+    let used = d.occupancy();
+    let mut remap = vec![0i32; d.values().len()];
+    for (new, old) in used.set_indices().enumerate() {
+        // `new` < values().len(), which the Int32 keys already index.
+        remap[old] = new as i32;
+    }
+    // NULL rows may hold any key; 0 keeps them in range.
+    let keys = d
+        .keys()
+        .unary::<_, Int32Type>(|k| remap.get(k as usize).copied().unwrap_or(0));
+    let values = arrow::compute::filter(d.values(), &BooleanArray::new(used, None))
+        .map_err(|e| Error::arrow(ErrorKind::Internal, "compacting a dictionary", e))?;
+    let out = DictionaryArray::<Int32Type>::try_new(keys, values)
+        .map_err(|e| Error::arrow(ErrorKind::Internal, "compacting a dictionary", e))?;
+    Ok(Arc::new(out))
 }
 
 /// The Arrow types polars-arrow imports (it panics on others, so they are

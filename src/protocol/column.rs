@@ -1022,7 +1022,28 @@ fn decode_values<'a>(
         }
         ColumnType::Symbol if layout.delta_dict => {
             let mut ids = Vec::with_capacity(n.min(r.remaining()));
-            for _ in 0..n {
+            // Fast path: ids of at most 4 bytes (below 2^28), straight from
+            // the bytes; anything else (and every error) goes through the
+            // checked reader from where the fast path stopped.
+            let rest = r.rest();
+            let mut p = 0;
+            'fast: while ids.len() < n {
+                let mut v = 0u32;
+                for k in 0..4 {
+                    let Some(&b) = rest.get(p + k) else {
+                        break 'fast;
+                    };
+                    v |= u32::from(b & 0x7F) << (7 * k);
+                    if b & 0x80 == 0 {
+                        ids.push(v);
+                        p += k + 1;
+                        continue 'fast;
+                    }
+                }
+                break;
+            }
+            r.bytes(p, "symbol ids")?;
+            while ids.len() < n {
                 ids.push(r.varint_max(u64::from(u32::MAX), "symbol id")? as u32);
             }
             ValuesView::Symbols(ids)
@@ -1388,6 +1409,52 @@ mod tests {
             col.to_bytes(&Layout::INGRESS),
             [0, 3, 0x39, 0x30, 0, 0, 0, 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn symbol_ids_of_every_varint_length() {
+        let ids = vec![
+            0,
+            127,
+            128,
+            (1 << 14) - 1,
+            1 << 14,
+            (1 << 21) - 1,
+            1 << 21,
+            (1 << 28) - 1,
+            1 << 28,
+            u32::MAX,
+            5,
+        ];
+        let col = ColumnData::with_nulls(
+            Values::Symbol(ids.clone()),
+            (0..12).map(|i| i == 3).collect(),
+        );
+        let b = col.to_bytes(&Layout::EGRESS);
+        let v = decode_column(
+            &mut Reader::new(&b),
+            ColumnType::Symbol,
+            12,
+            &Layout::EGRESS,
+        )
+        .unwrap();
+        assert_eq!(v.values, ValuesView::Symbols(ids));
+        // Every truncation is an error, wherever the fast path stops.
+        for cut in 0..b.len() {
+            let r = decode_column(
+                &mut Reader::new(&b[..cut]),
+                ColumnType::Symbol,
+                12,
+                &Layout::EGRESS,
+            );
+            assert!(r.is_err(), "cut at {cut}");
+        }
+        // An id above u32::MAX.
+        let mut b = vec![0u8];
+        b.extend([0xFF, 0xFF, 0xFF, 0xFF, 0x1F]);
+        let e = decode_column(&mut Reader::new(&b), ColumnType::Symbol, 1, &Layout::EGRESS)
+            .unwrap_err();
+        assert!(e.to_string().contains("symbol id"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema};
 use polars::prelude::*;
 use questdb_arrow::ErrorKind;
@@ -262,6 +262,53 @@ fn string_override_to_symbol_and_slices_by_max_rows() {
         .into_no_null_iter()
         .collect();
     assert_eq!(n, vec![334, 333, 333]);
+}
+
+/// Query batches share the connection's symbol dictionary, values no row
+/// uses included; polars gets the right strings from every batch.
+#[test]
+fn shared_symbol_dictionaries_read_into_polars() {
+    let (_srv, db) = start(100);
+    let name = |i: i64| format!("k{}", (i * 7) % 50);
+    let df = df!(
+        "sym" => (0..500).map(name).collect::<Vec<_>>(),
+        "v" => (0..500i64).collect::<Vec<_>>()
+    )
+    .unwrap();
+    db.flush_polars_dataframe(
+        "pl_dict",
+        &df,
+        &PolarsIngestOptions::new().overrides(&[("sym", ColumnOverride::Symbol)]),
+    )
+    .unwrap();
+    // The first query fills the connection dictionary (5 batches); the
+    // second, on the same connection, uses one of its 50 values.
+    let all = "SELECT sym, v FROM pl_dict ORDER BY v";
+    let few = "SELECT sym, v FROM pl_dict WHERE v % 50 = 3 ORDER BY v";
+    let mut r = db.borrow_reader().unwrap();
+    let got_all = r.execute(all).unwrap().fetch_all_polars().unwrap();
+    let mut cur = r.execute(few).unwrap();
+    let b = cur.next_arrow_batch().unwrap().unwrap();
+    let dict = b.column_by_name("sym").unwrap().as_any_dictionary();
+    assert_eq!(dict.values().len(), 50, "the whole connection dictionary");
+    let first = questdb_arrow::polars_io::batch_to_dataframe(&b).unwrap();
+    let mut got_few = first.clone();
+    for df in cur.iter_polars() {
+        got_few.vstack_mut_owned(df.unwrap()).unwrap();
+    }
+    for (got, rows) in [
+        (got_all, (0..500).collect::<Vec<i64>>()),
+        (got_few, (0..500).filter(|v| v % 50 == 3).collect()),
+    ] {
+        let col = got.column("sym").unwrap();
+        assert!(matches!(col.dtype(), DataType::Categorical(..)));
+        let s = col.cast(&DataType::String).unwrap();
+        let s = s.str().unwrap();
+        let s: Vec<String> = (0..s.len())
+            .map(|i| s.get(i).unwrap().to_string())
+            .collect();
+        assert_eq!(s, rows.into_iter().map(name).collect::<Vec<_>>());
+    }
 }
 
 #[test]

@@ -24,7 +24,7 @@ use arrow::datatypes::{
     Int16Type, Int32Type, Int64Type, UInt16Type, UInt32Type,
 };
 
-use super::encode::{SymbolIds, encode_array};
+use super::column_data::{SymbolIds, encode_array};
 use super::types::QwpType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{Layout, ts_plan};
@@ -491,7 +491,7 @@ mod tests {
     use super::*;
     use crate::bridge::types::qwp_type_of;
 
-    use crate::bridge::encode::SymbolDict as Dict;
+    use crate::bridge::column_data::SymbolDict as Dict;
 
     fn md(k: &str, v: &str) -> HashMap<String, String> {
         [(k.to_string(), v.to_string())].into()

@@ -1,0 +1,380 @@
+//! Sans-IO decoding of `/read/v1` server frames into Arrow record
+//! batches: [`BatchDecoder`] keeps the connection's symbol dictionary,
+//! the zstd state and the current query's schema; the query cursor
+//! ([`crate::client::Cursor`]) runs one on its receiving thread, and it
+//! works on recorded frames too (benches, fuzzing).
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Schema, SchemaRef};
+use rayon::prelude::*;
+
+use super::decode::{SharedSymbols, decode_array_owned};
+use super::symbol_values::SymbolValues;
+use super::types::{QwpType, arrow_field};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::column::ColumnView;
+use crate::protocol::egress::{
+    Inflater, RESET_MASK_DICT, RawBatch, ServerControl, ServerMessage, decode_server_message,
+};
+use crate::protocol::ingress::ColumnDef;
+
+/// Frames at least this large have their columns decoded in parallel.
+pub const PARALLEL_DECODE_MIN_BYTES: usize = 256 * 1024;
+
+/// Sans-IO decoding of `/read/v1` server frames into Arrow: the connection
+/// symbol dictionary (CACHE_RESET honoured), the zstd state with its reused
+/// buffer and the current query's schema. What [`Cursor`](crate::client::Cursor) runs on its
+/// receiving thread; usable on recorded frames too.
+pub struct BatchDecoder {
+    version: u8,
+    dict: SymbolValues,
+    inflater: Inflater,
+    defs: Option<Vec<ColumnDef>>,
+    schema: Option<SchemaRef>,
+}
+
+impl fmt::Debug for BatchDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchDecoder")
+            .field("version", &self.version)
+            .field("dict_len", &self.dict.len())
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One decoded server frame.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A RESULT_BATCH as Arrow.
+    Batch {
+        /// The request it answers.
+        request_id: i64,
+        /// The rows.
+        batch: RecordBatch,
+    },
+    /// Any other message (RESULT_END, EXEC_DONE, QUERY_ERROR, ...);
+    /// CACHE_RESET is applied before it is returned.
+    Control(ServerControl),
+}
+
+impl BatchDecoder {
+    /// A decoder for a connection that negotiated QWP `version`.
+    pub fn new(version: u8) -> BatchDecoder {
+        BatchDecoder {
+            version,
+            dict: SymbolValues::new(),
+            inflater: Inflater::new(),
+            defs: None,
+            schema: None,
+        }
+    }
+
+    /// Forgets the current query's schema (call before the next query; the
+    /// symbol dictionary is connection state and stays).
+    pub fn start_query(&mut self) {
+        self.defs = None;
+        self.schema = None;
+    }
+
+    /// Decodes one server frame. Batches of other requests than the
+    /// current one must not be fed (their schema differs); see
+    /// [`Self::decode_for`].
+    pub fn decode(&mut self, frame: &[u8]) -> Result<Decoded> {
+        self.decode_for(frame, None)
+            .map(|d| d.expect("no request filter, nothing skipped"))
+    }
+
+    /// Like [`Self::decode`], but a RESULT_BATCH of another request than
+    /// `request_id` (a stale one) is skipped without decoding its body:
+    /// `Ok(None)`.
+    pub fn decode_for(&mut self, frame: &[u8], request_id: Option<i64>) -> Result<Option<Decoded>> {
+        Ok(Some(match decode_server_message(frame, self.version)? {
+            ServerMessage::Batch(raw) if request_id.is_some_and(|id| id != raw.request_id) => {
+                return Ok(None);
+            }
+            ServerMessage::Batch(raw) => {
+                let request_id = raw.request_id;
+                let batch = decode_batch(self, raw, frame.len())?;
+                Decoded::Batch { request_id, batch }
+            }
+            ServerMessage::Control(c) => {
+                if let ServerControl::CacheReset { mask } = &c
+                    && mask & RESET_MASK_DICT != 0
+                {
+                    self.dict.clear();
+                }
+                Decoded::Control(c)
+            }
+        }))
+    }
+}
+
+/// One RESULT_BATCH into an Arrow batch: dictionary delta applied, the
+/// schema taken from batch 0, columns decoded (in parallel when large).
+fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Result<RecordBatch> {
+    let defs = &mut s.defs;
+    let schema = &mut s.schema;
+    let v = raw.decode(&mut s.inflater, defs.as_deref())?;
+    if let Some(d) = &v.delta {
+        if d.start as usize != s.dict.len() {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "symbol delta starts at {} but {} entries are known",
+                    d.start,
+                    s.dict.len()
+                ),
+            ));
+        }
+        for e in &d.entries {
+            s.dict.push(e)?;
+        }
+    }
+    if let Some(sc) = &v.schema {
+        *defs = Some(
+            sc.iter()
+                .map(|(n, t)| ColumnDef {
+                    name: n.to_string(),
+                    ty: *t,
+                })
+                .collect(),
+        );
+    }
+    let defs = defs
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::Protocol, "result batch before its schema"))?;
+    // Every SYMBOL column of the batch shares the connection's values
+    // array; its keys are the wire ids.
+    let values = s.dict.values();
+    let symbols = SharedSymbols {
+        dict: &s.dict,
+        values,
+    };
+    let one = |(def, c): (&ColumnDef, ColumnView<'_>)| {
+        decode_array_owned(c, &symbols).map_err(|e| e.context(format!("column {:?}", def.name)))
+    };
+    let parallel = frame_len >= PARALLEL_DECODE_MIN_BYTES && v.columns.len() > 1;
+    let cols: Vec<Result<(QwpType, ArrayRef)>> = if parallel {
+        defs.par_iter()
+            .zip(v.columns.into_par_iter())
+            .map(one)
+            .collect()
+    } else {
+        defs.iter().zip(v.columns).map(one).collect()
+    };
+    let mut fields = Vec::with_capacity(cols.len());
+    let mut arrays = Vec::with_capacity(cols.len());
+    for (def, c) in defs.iter().zip(cols) {
+        let (t, a) = c?;
+        fields.push(arrow_field(&def.name, t, false));
+        arrays.push(a);
+    }
+    let sc = schema
+        .get_or_insert_with(|| Arc::new(Schema::new(fields)))
+        .clone();
+    RecordBatch::try_new(sc, arrays)
+        .map_err(|e| Error::arrow(ErrorKind::Protocol, "assembling the result batch", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray, DictionaryArray};
+    use arrow::datatypes::Int32Type;
+
+    use crate::protocol::ColumnType;
+    use crate::protocol::column::{ColumnData, Values};
+    use crate::protocol::egress::ResultBatch;
+    use crate::protocol::ingress::SymbolDelta;
+
+    /// A RESULT_BATCH frame of SYMBOL columns `s0, s1, ...` (a `None` id is
+    /// NULL) with the dictionary delta `start`, `entries`.
+    fn frame(seq: u64, start: u64, entries: &[&str], cols: &[Vec<Option<u32>>]) -> Vec<u8> {
+        let rows = cols.first().map_or(0, Vec::len);
+        ResultBatch {
+            request_id: 7,
+            batch_seq: seq,
+            delta: Some(SymbolDelta {
+                start,
+                entries: entries.iter().map(|e| e.to_string()).collect(),
+            }),
+            schema: (0..cols.len())
+                .map(|i| ColumnDef {
+                    name: format!("s{i}"),
+                    ty: ColumnType::Symbol,
+                })
+                .collect(),
+            columns: cols
+                .iter()
+                .map(|c| {
+                    let ids = c.iter().flatten().copied().collect();
+                    ColumnData::with_nulls(
+                        Values::Symbol(ids),
+                        c.iter().map(Option::is_none).collect(),
+                    )
+                })
+                .collect(),
+            row_count: rows,
+        }
+        .to_frame(None)
+        .unwrap()
+    }
+
+    fn batch(d: &mut BatchDecoder, f: &[u8]) -> RecordBatch {
+        match d.decode(f).unwrap() {
+            Decoded::Batch { batch, .. } => batch,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn dict(b: &RecordBatch, col: usize) -> &DictionaryArray<Int32Type> {
+        b.column(col).as_dictionary::<Int32Type>()
+    }
+
+    fn strings(b: &RecordBatch, col: usize) -> Vec<Option<String>> {
+        let d = dict(b, col);
+        let s = d.downcast_dict::<arrow::array::StringArray>().unwrap();
+        s.into_iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    fn owned(v: &[Option<&str>]) -> Vec<Option<String>> {
+        v.iter().map(|s| s.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn symbol_values_are_shared_across_columns_and_batches() {
+        let mut d = BatchDecoder::new(1);
+        let b0 = batch(
+            &mut d,
+            &frame(
+                0,
+                0,
+                &["a", "b"],
+                &[vec![Some(0), Some(1), None, Some(0)], vec![Some(1); 4]],
+            ),
+        );
+        // Both columns use the one values array; keys are the wire ids.
+        assert!(Arc::ptr_eq(dict(&b0, 0).values(), dict(&b0, 1).values()));
+        assert_eq!(dict(&b0, 0).keys().values().to_vec(), [0, 1, 0, 0]);
+        assert!(dict(&b0, 0).is_null(2));
+        // Entries appended: the new batch sees them, the old one is unchanged.
+        let b1 = batch(
+            &mut d,
+            &frame(
+                1,
+                2,
+                &["c", "dé"],
+                &[vec![Some(3), None], vec![Some(2), Some(0)]],
+            ),
+        );
+        // No new entries: the same values array again, not a copy.
+        let b2 = batch(&mut d, &frame(2, 4, &[], &[vec![Some(1)], vec![None]]));
+        assert!(Arc::ptr_eq(dict(&b1, 0).values(), dict(&b2, 1).values()));
+        assert_eq!(dict(&b0, 0).values().len(), 2);
+        assert_eq!(dict(&b1, 0).values().len(), 4);
+        assert_eq!(
+            strings(&b0, 0),
+            owned(&[Some("a"), Some("b"), None, Some("a")])
+        );
+        assert_eq!(strings(&b0, 1), owned(&[Some("b"); 4]));
+        assert_eq!(strings(&b1, 0), owned(&[Some("dé"), None]));
+        assert_eq!(strings(&b1, 1), owned(&[Some("c"), Some("a")]));
+        assert_eq!(strings(&b2, 0), owned(&[Some("b")]));
+        assert_eq!(strings(&b2, 1), owned(&[None]));
+        for b in [&b0, &b1, &b2] {
+            b.column(0).to_data().validate_full().unwrap();
+        }
+        // Slices keep the shared values and resolve the right rows.
+        let s = b0.slice(1, 2);
+        assert_eq!(strings(&s, 0), owned(&[Some("b"), None]));
+        // Batches with different dictionaries concatenate (Reader::rows).
+        let all = arrow::compute::concat_batches(&b0.schema(), [&b0, &b1, &b2]).unwrap();
+        let col = arrow::compute::cast(all.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+        let col: Vec<Option<&str>> = col.as_string::<i32>().iter().collect();
+        assert_eq!(
+            col,
+            [
+                Some("a"),
+                Some("b"),
+                None,
+                Some("a"),
+                Some("dé"),
+                None,
+                Some("b")
+            ]
+        );
+    }
+
+    #[test]
+    fn cache_reset_starts_a_new_dictionary() {
+        let mut d = BatchDecoder::new(1);
+        let b0 = batch(&mut d, &frame(0, 0, &["a", "b"], &[vec![Some(1), Some(0)]]));
+        let end = ServerControl::ResultEnd {
+            request_id: 7,
+            final_seq: 0,
+            total_rows: 2,
+        };
+        assert!(matches!(
+            d.decode(&end.to_frame()).unwrap(),
+            Decoded::Control(_)
+        ));
+        let reset = ServerControl::CacheReset {
+            mask: RESET_MASK_DICT,
+        };
+        assert!(matches!(
+            d.decode(&reset.to_frame()).unwrap(),
+            Decoded::Control(ServerControl::CacheReset { .. })
+        ));
+        d.start_query();
+        // After the reset the delta starts at 0 again and ids mean new strings.
+        let b1 = batch(&mut d, &frame(0, 0, &["x"], &[vec![Some(0), None]]));
+        assert_eq!(dict(&b1, 0).values().len(), 1);
+        assert_eq!(strings(&b1, 0), owned(&[Some("x"), None]));
+        // The batch from before the reset still reads its own strings.
+        assert_eq!(strings(&b0, 0), owned(&[Some("b"), Some("a")]));
+        // Unknown bits alone clear nothing.
+        let other = ServerControl::CacheReset { mask: 0x80 };
+        d.decode(&other.to_frame()).unwrap();
+        d.start_query();
+        let b2 = batch(&mut d, &frame(0, 1, &["y"], &[vec![Some(1), Some(0)]]));
+        assert_eq!(strings(&b2, 0), owned(&[Some("y"), Some("x")]));
+    }
+
+    #[test]
+    fn dictionary_errors_are_errors() {
+        let mut d = BatchDecoder::new(1);
+        // A delta that skips ids.
+        let e = d
+            .decode(&frame(0, 3, &["a"], &[vec![Some(0)]]))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(e.to_string().contains("starts at 3"), "{e}");
+        // An id beyond the dictionary.
+        d.start_query();
+        let e = d
+            .decode(&frame(0, 0, &["a"], &[vec![Some(1)]]))
+            .unwrap_err();
+        assert!(e.to_string().contains("symbol id 1"), "{e}");
+        assert!(e.to_string().contains("\"s0\""), "{e}");
+    }
+
+    #[test]
+    fn null_and_empty_symbol_columns() {
+        let mut d = BatchDecoder::new(1);
+        // All NULL with an empty dictionary: keys are masked, no value needed.
+        let b = batch(&mut d, &frame(0, 0, &[], &[vec![None, None, None]]));
+        assert_eq!(b.column(0).null_count(), 3);
+        assert_eq!(dict(&b, 0).values().len(), 0);
+        b.column(0).to_data().validate_full().unwrap();
+        // An empty batch keeps its schema.
+        d.start_query();
+        let b = batch(&mut d, &frame(0, 0, &["a"], &[vec![], vec![]]));
+        assert_eq!(b.num_rows(), 0);
+        assert_eq!(b.num_columns(), 2);
+        assert_eq!(dict(&b, 1).values().len(), 1);
+    }
+}
