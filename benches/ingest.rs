@@ -22,7 +22,7 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type};
 use criterion::{Criterion, criterion_group, criterion_main};
-use questdb_arrow::bridge::encode::{SymbolDict, encode_array};
+use questdb_arrow::bridge::column_data::{SymbolDict, encode_array};
 use questdb_arrow::bridge::frame::BlockEncoder;
 use questdb_arrow::bridge::types::{QwpType, qwp_type_of};
 use questdb_arrow::protocol::column::Layout;

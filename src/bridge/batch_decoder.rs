@@ -149,7 +149,7 @@ fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Re
         .ok_or_else(|| Error::new(ErrorKind::Protocol, "result batch before its schema"))?;
     // Every SYMBOL column of the batch shares the connection's values
     // array; its keys are the wire ids.
-    let values = s.dict.values();
+    let values = s.dict.values()?;
     let symbols = SharedSymbols {
         dict: &s.dict,
         values,

@@ -19,10 +19,6 @@ pub mod types;
 pub use column_data::{SymbolIds, encode_array};
 pub use decode::{SymbolLookup, decode_array};
 
-/// The former name of [`column_data`], kept so existing paths
-/// (`bridge::encode::SymbolDict`) still resolve.
-#[doc(hidden)]
-pub use column_data as encode;
 pub use overrides::{ColumnOverride, apply_overrides};
 pub use types::{QwpType, arrow_field, qwp_type_of};
 

@@ -31,7 +31,7 @@ use super::ingest::close_and_drain;
 use super::sql::{Next, Outcome, RunningQuery, execute};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, ws_err};
-use crate::bridge::encode::SymbolDict as Dict;
+use crate::bridge::column_data::SymbolDict as Dict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::error::{Error, ErrorKind, Result};
