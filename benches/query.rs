@@ -10,10 +10,10 @@
 //!   `QuestDb::query_arrow`; the peer: `Reader::execute` +
 //!   `next_arrow_batch`.
 //!
-//! Each (tier, workload, encoding) runs paired passes, ours and the peer's
-//! alternating (which goes first alternates too), and reports the median
-//! time of each and the median of the per-pair ratios (peer ÷ ours, > 1 =
-//! we are faster).
+//! Each (tier, workload, encoding) is a criterion routine whose iterations
+//! are paired passes, ours and the peer's alternating (which goes first
+//! alternates too); it reports the median time of each and the median of
+//! the per-pair ratios (peer time ÷ ours, > 1 = we are faster).
 //!
 //! Workloads (`benches/common`): Q1 mixed, Q2 numeric, Q3 nulls, Q4 wide
 //! symbols by default; `QA_BENCH_WORKLOADS` picks others (e.g. `W1,W6`).
@@ -22,6 +22,8 @@
 //! (default 4). Writes `$CARGO_TARGET_DIR/bench-summary/query.json`.
 
 use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
 
 use arrow::array::RecordBatch;
 use questdb_arrow::client::{BatchDecoder, Decoded, IngestOptions, QuestDb};
@@ -106,40 +108,52 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Runs `ours` and `peer` in alternating pairs (one warm-up pair first)
-/// for about `budget`, at least 5 and at most 50 pairs.
-fn paired(
-    rows: usize,
-    budget: Duration,
-    ours: &mut dyn FnMut() -> usize,
-    peer: &mut dyn FnMut() -> usize,
-) -> Paired {
-    let time = |f: &mut dyn FnMut() -> usize| {
-        let t = Instant::now();
-        assert_eq!(f(), rows);
-        t.elapsed().as_secs_f64()
-    };
-    time(ours);
-    time(peer);
-    let start = Instant::now();
-    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    while a.len() < 50 && (a.len() < 5 || start.elapsed() < budget) {
-        let (x, y) = if a.len() % 2 == 0 {
+/// Pairs of passes, ours and the peer's alternating (which goes first
+/// alternates too).
+#[derive(Default)]
+struct Pairs {
+    ours: Vec<f64>,
+    peer: Vec<f64>,
+}
+
+impl Pairs {
+    /// Runs one pair; returns our time.
+    fn run(
+        &mut self,
+        rows: usize,
+        ours: &mut dyn FnMut() -> usize,
+        peer: &mut dyn FnMut() -> usize,
+    ) -> Duration {
+        let time = |f: &mut dyn FnMut() -> usize| {
+            let t = Instant::now();
+            assert_eq!(f(), rows);
+            t.elapsed()
+        };
+        let (x, y) = if self.ours.len() % 2 == 0 {
             let x = time(ours);
             (x, time(peer))
         } else {
             let y = time(peer);
             (time(ours), y)
         };
-        a.push(x);
-        b.push(y);
-        r.push(y / x);
+        self.ours.push(x.as_secs_f64());
+        self.peer.push(y.as_secs_f64());
+        x
     }
-    Paired {
-        passes: a.len(),
-        ours: median(a),
-        peer: median(b),
-        ratio: median(r),
+
+    fn summary(self) -> Paired {
+        let r = self
+            .ours
+            .iter()
+            .zip(&self.peer)
+            .map(|(x, y)| y / x)
+            .collect();
+        Paired {
+            passes: self.ours.len(),
+            ours: median(self.ours),
+            peer: median(self.peer),
+            ratio: median(r),
+        }
     }
 }
 
@@ -180,12 +194,11 @@ fn t1_peer(db: &questdb::QuestDb, sql: &str, first: &mut Duration) -> usize {
     n
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; a plain `cargo test --benches` run
-    // (no `--bench`) only checks that the bench builds and starts.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
+/// Each (tier, workload, encoding) is one criterion routine whose every
+/// iteration is a pair of passes (criterion times ours); the pairs give the
+/// medians and the median of the per-pair ratios. Under `cargo test` each
+/// runs one pair.
+fn bench(c: &mut Criterion) {
     let rows = common::rows_from_env();
     let tiers = env_list("QA_BENCH_TIERS", "T0,T1");
     let budget = Duration::from_secs_f64(
@@ -194,6 +207,10 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(4.0),
     );
+    let mut g = c.benchmark_group("query");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(budget);
     let srv = Server::builder().bind("127.0.0.1:0").start().unwrap();
     let port = srv.addr().port();
     let conf = srv.conf_string();
@@ -217,20 +234,41 @@ fn main() {
             let wire: usize = frames.iter().map(Vec::len).sum();
             for tier in &tiers {
                 let mut first = [Duration::MAX, Duration::MAX];
-                let p = match tier.as_str() {
-                    "T0" => paired(rows, budget, &mut || decode_ours(&frames), &mut || {
-                        decode_peer(&frames)
+                let mut pairs = Pairs::default();
+                let id = format!("{tier}_{w}_{enc}");
+                match tier.as_str() {
+                    "T0" => g.bench_function(&id, |b| {
+                        b.iter_custom(|iters| {
+                            (0..iters)
+                                .map(|_| {
+                                    pairs.run(rows, &mut || decode_ours(&frames), &mut || {
+                                        decode_peer(&frames)
+                                    })
+                                })
+                                .sum()
+                        })
                     }),
                     "T1" => {
                         let ours = QuestDb::connect(conf).unwrap();
                         let peer = questdb::QuestDb::connect(conf).unwrap();
                         let [f0, f1] = &mut first;
-                        paired(rows, budget, &mut || t1_ours(&ours, &sql, f0), &mut || {
-                            t1_peer(&peer, &sql, f1)
+                        g.bench_function(&id, |b| {
+                            b.iter_custom(|iters| {
+                                (0..iters)
+                                    .map(|_| {
+                                        pairs.run(
+                                            rows,
+                                            &mut || t1_ours(&ours, &sql, f0),
+                                            &mut || t1_peer(&peer, &sql, f1),
+                                        )
+                                    })
+                                    .sum()
+                            })
                         })
                     }
                     t => panic!("unknown tier {t}"),
                 };
+                let p = pairs.summary();
                 for (k, (name, s)) in [("questdb_arrow", p.ours), ("questdb_rs_7_2_1", p.peer)]
                     .into_iter()
                     .enumerate()
@@ -266,5 +304,9 @@ fn main() {
             }
         }
     }
+    g.finish();
     common::write_summary("query.json", &json);
 }
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
