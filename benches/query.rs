@@ -129,7 +129,7 @@ impl Pairs {
             assert_eq!(f(), rows);
             t.elapsed()
         };
-        let (x, y) = if self.ours.len() % 2 == 0 {
+        let (x, y) = if self.ours.len().is_multiple_of(2) {
             let x = time(ours);
             (x, time(peer))
         } else {
