@@ -84,8 +84,9 @@ impl BatchDecoder {
     /// current one must not be fed (their schema differs); see
     /// [`Self::decode_for`].
     pub fn decode(&mut self, frame: &[u8]) -> Result<Decoded> {
-        self.decode_for(frame, None)
-            .map(|d| d.expect("no request filter, nothing skipped"))
+        // Without a request filter nothing is skipped.
+        self.decode_for(frame, None)?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "result frame skipped without a filter"))
     }
 
     /// Like [`Self::decode`], but a RESULT_BATCH of another request than
