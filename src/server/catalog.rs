@@ -436,6 +436,14 @@ impl Catalog {
         self.inner.read().tables.get(&key(name)).cloned()
     }
 
+    /// The name of `name`'s designated timestamp column, if the table
+    /// exists and has one (without cloning the table).
+    pub fn designated_name(&self, name: &str) -> Option<String> {
+        let st = self.inner.read();
+        let t = st.tables.get(&key(name))?;
+        t.designated.map(|d| t.schema.field(d).name().clone())
+    }
+
     /// Quarantined tables with the reason: `(name, reason)`.
     pub fn quarantined(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self

@@ -227,10 +227,10 @@ impl<'s> Conn<'s> {
             if block.row_count == 0 {
                 continue;
             }
-            let existing = self.shared.catalog.table(table);
-            let ts_name = existing
-                .as_ref()
-                .and_then(|t| t.designated.map(|d| t.schema.field(d).name().clone()))
+            let ts_name = self
+                .shared
+                .catalog
+                .designated_name(table)
                 .or_else(|| {
                     self.pending
                         .iter()
