@@ -120,8 +120,9 @@ pub fn encode(ts: &[i64], len: usize, out: &mut Out<'_>) {
     if stream_len == 0 {
         return;
     }
-    if constant_cadence(ts) {
-        // All zero bits.
+    if stream_len == (ts.len() - 2).div_ceil(8) {
+        // One bit per value: every delta-of-delta is 0 (any other takes at
+        // least 9 bits, one byte more), so the stream is all zero bits.
         out.with_raw(stream_len, |buf| buf.fill(0));
         return;
     }

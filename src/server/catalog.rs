@@ -716,7 +716,7 @@ impl Inner {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let mut ck = lock(&d.ckpt);
-        let (tables, quarantined, next_id, lsn) = {
+        let (tables, quarantined, next_id, (lsn, old)) = {
             let st = self.read();
             let mut wal = lock(&d.wal);
             if wal.last_lsn() == ck.current.lsn && ck.current.generation > 0 {
@@ -731,7 +731,6 @@ impl Inner {
         // The rotated segment must be on disk before a manifest relies on
         // it (the previous manifest replays it if the new one is damaged);
         // fsynced without any lock held, so commits go on meanwhile.
-        let (lsn, old) = lsn;
         d.fsync(&old)?;
         if StorageFaults::on(&d.opts.faults, |f| &f.checkpoints) {
             return Err(Error::new(ErrorKind::Io, "injected checkpoint failure"));
