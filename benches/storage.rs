@@ -6,8 +6,15 @@
 //! `QA_BENCH_ROWS` (default 1 M; the figure is 10 M) rows per pass;
 //! `QA_CHECKPOINT_BYTES` overrides the server's checkpoint interval.
 //! Reports per mode: the load until the last acknowledgement, and the load
-//! plus a final checkpoint (everything in Parquet). Summary:
-//! `$CARGO_TARGET_DIR/bench-summary/storage.json`.
+//! plus a final checkpoint (everything in Parquet).
+//!
+//! Then small commits: `QA_SMALL_COMMITS` (default 8000) commits of 1000
+//! rows straight into a `Catalog` with a data directory, comparing the time
+//! of the last 1000 commits with the first 1000 (a commit must cost what
+//! it adds, so the ratio stays near 1 however many batches the table
+//! holds), and the time to reopen the directory (replaying the log).
+//!
+//! Summary: `$CARGO_TARGET_DIR/bench-summary/storage.json`.
 
 use std::time::{Duration, Instant};
 
@@ -16,9 +23,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 mod common;
 use common::{generate, rows_from_env, write_summary};
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch, TimestampMicrosecondArray};
+use arrow::datatypes::TimestampMicrosecondType;
 use questdb_arrow::client::{IngestOptions, QuestDb};
 use questdb_arrow::server::Server;
+use questdb_arrow::server::storage::{Catalog, StorageOptions};
 
 const BATCH_ROWS: usize = 100_000;
 
@@ -104,17 +113,87 @@ fn bench(c: &mut Criterion) {
         da.as_secs_f64() * 1e3,
         da.as_secs_f64() / m.as_secs_f64(),
     );
+    let small = small_commits(&batch, &dir);
     write_summary(
         "storage.json",
-        &[format!(
-            "{{\"bench\":\"storage\",\"workload\":\"W1\",\"rows\":{rows},\"passes\":{n},\"in_memory_s\":{:.6},\"data_dir_acked_s\":{:.6},\"data_dir_checkpointed_s\":{:.6},\"ratio_acked\":{:.3},\"ratio_checkpointed\":{:.3}}}",
-            m.as_secs_f64(),
-            d.as_secs_f64(),
-            da.as_secs_f64(),
-            d.as_secs_f64() / m.as_secs_f64(),
-            da.as_secs_f64() / m.as_secs_f64()
-        )],
+        &[
+            small,
+            format!(
+                "{{\"bench\":\"storage\",\"workload\":\"W1\",\"rows\":{rows},\"passes\":{n},\"in_memory_s\":{:.6},\"data_dir_acked_s\":{:.6},\"data_dir_checkpointed_s\":{:.6},\"ratio_acked\":{:.3},\"ratio_checkpointed\":{:.3}}}",
+                m.as_secs_f64(),
+                d.as_secs_f64(),
+                da.as_secs_f64(),
+                d.as_secs_f64() / m.as_secs_f64(),
+                da.as_secs_f64() / m.as_secs_f64()
+            ),
+        ],
     );
+}
+
+/// `QA_SMALL_COMMITS` commits of 1000 rows into a catalogue with a data
+/// directory (no checkpoint during the run), then a reopen; returns the
+/// JSON line.
+fn small_commits(batch: &RecordBatch, dir: &std::path::Path) -> String {
+    const ROWS: usize = 1000;
+    const WINDOW: usize = 1000;
+    let n: usize = std::env::var("QA_SMALL_COMMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8000)
+        .max(2 * WINDOW);
+    let _ = std::fs::remove_dir_all(dir);
+    let opts = StorageOptions {
+        checkpoint_bytes: u64::MAX / 8,
+        checkpoint_idle: None,
+        ..StorageOptions::default()
+    };
+    let cat = Catalog::open_with(Some(dir.to_path_buf()), opts.clone()).unwrap();
+    let slice = batch.slice(0, ROWS.min(batch.num_rows()));
+    let ts_at = slice.schema().index_of("ts").unwrap();
+    let ts = slice
+        .column(ts_at)
+        .as_primitive::<TimestampMicrosecondType>();
+    let span = ts.value(ts.len() - 1) - ts.value(0) + 1;
+    let mut marks = Vec::with_capacity(n + 1);
+    marks.push(Instant::now());
+    for i in 0..n {
+        // The same rows, later in time: every commit appends in order.
+        let off = span * i as i64;
+        let shifted =
+            TimestampMicrosecondArray::from_iter_values(ts.values().iter().map(|v| v + off))
+                .with_timezone_opt(ts.timezone());
+        let mut cols = slice.columns().to_vec();
+        cols[ts_at] = std::sync::Arc::new(shifted);
+        let b = RecordBatch::try_new(slice.schema(), cols).unwrap();
+        cat.commit(vec![("small".into(), b, Some("ts".into()))])
+            .unwrap();
+        marks.push(Instant::now());
+    }
+    let first = marks[WINDOW] - marks[0];
+    let last = marks[n] - marks[n - WINDOW];
+    drop(cat);
+    let t = Instant::now();
+    let cat = Catalog::open_with(Some(dir.to_path_buf()), opts).unwrap();
+    let reopen = t.elapsed();
+    let rows = cat.table("small").map_or(0, |t| t.rows());
+    assert_eq!(rows, n * slice.num_rows(), "every commit is back");
+    drop(cat);
+    let _ = std::fs::remove_dir_all(dir);
+    let ratio = last.as_secs_f64() / first.as_secs_f64();
+    println!(
+        "small commits: {n} x {} rows; first {WINDOW} commits {:.1} ms, last {WINDOW} {:.1} ms ({ratio:.2}x); reopen {:.0} ms",
+        slice.num_rows(),
+        first.as_secs_f64() * 1e3,
+        last.as_secs_f64() * 1e3,
+        reopen.as_secs_f64() * 1e3,
+    );
+    format!(
+        "{{\"bench\":\"storage_small_commits\",\"commits\":{n},\"rows_per_commit\":{},\"first_window_s\":{:.6},\"last_window_s\":{:.6},\"last_over_first\":{ratio:.3},\"reopen_s\":{:.6}}}",
+        slice.num_rows(),
+        first.as_secs_f64(),
+        last.as_secs_f64(),
+        reopen.as_secs_f64()
+    )
 }
 
 criterion_group!(benches, bench);

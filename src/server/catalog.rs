@@ -14,7 +14,7 @@ use super::checkpoint::{
     Manifest, Part, TableEntry, load_newest, read_part, remove_old_manifests, remove_unreferenced,
     write_part,
 };
-use super::storage::{Reject, Table, append, check_fields, conform, key, mark_designated};
+use super::storage::{Change, Reject, Table, check_fields, conform, key, mark_designated};
 use super::wal::{Op, StorageFaults, SyncHandle, Wal, sync_dir};
 use crate::bridge::meta;
 use crate::error::{Error, ErrorKind, Result};
@@ -182,9 +182,13 @@ fn write_error(what: &str, e: impl std::fmt::Display) -> Reject {
     Reject::new(Status::WriteError, format!("{what}: {e}"))
 }
 
+/// One table a commit writes: its key, the table itself when the commit
+/// creates it, and the change.
+type TableWrite = (String, Option<Table>, Change);
+
 /// What an operation changes, computed before anything is logged.
 enum Staged {
-    Commit(Vec<(String, Table)>),
+    Commit(Vec<TableWrite>),
     Create(Table),
     Drop(String),
     Truncate(String),
@@ -209,15 +213,15 @@ fn quarantine_reject(name: &str, why: &str) -> Reject {
 fn stage(st: &State, op: &Op) -> std::result::Result<Staged, Reject> {
     match op {
         Op::Commit(writes) => {
-            let mut out: Vec<(String, Table)> = Vec::new();
+            let mut out: Vec<TableWrite> = Vec::new();
             for (name, batch, designated) in writes {
                 quarantine_check(st, name)?;
                 let k = key(name);
-                let pos = match out.iter().position(|(x, _)| *x == k) {
+                let pos = match out.iter().position(|(x, _, _)| *x == k) {
                     Some(p) => p,
                     None => {
-                        let t = match st.tables.get(&k) {
-                            Some(t) => t.clone(),
+                        let (new, change) = match st.tables.get(&k) {
+                            Some(t) => (None, Change::of(t)),
                             None => {
                                 let d = designated
                                     .as_deref()
@@ -225,16 +229,24 @@ fn stage(st: &State, op: &Op) -> std::result::Result<Staged, Reject> {
                                 let schema = mark_designated(batch.schema(), d);
                                 let mut t = Table::new(name, schema, d);
                                 t.id = st.next_id + out.len() as u64;
-                                t
+                                let change = Change::of(&t);
+                                (Some(t), change)
                             }
                         };
-                        out.push((k, t));
+                        out.push((k, new, change));
                         out.len() - 1
                     }
                 };
-                let t = &mut out[pos].1;
-                check_fields(t, batch.schema().fields())?;
-                append(t, batch.clone())
+                let (k, new, change) = &mut out[pos];
+                let table = match new {
+                    Some(t) => &*t,
+                    None => st.tables.get(k.as_str()).ok_or_else(|| {
+                        Reject::new(Status::InternalError, format!("table {name} vanished"))
+                    })?,
+                };
+                check_fields(&table.name, &change.schema, batch.schema().fields())?;
+                change
+                    .append(&table.batches, batch.clone())
                     .map_err(|e| Reject::new(Status::InternalError, e.to_string()))?;
             }
             Ok(Staged::Commit(out))
@@ -284,11 +296,17 @@ fn install(st: &mut State, staged: Staged) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     match staged {
         Staged::Commit(tables) => {
-            for (k, mut t) in tables {
-                t.txn += 1;
-                st.next_id = st.next_id.max(t.id + 1);
-                out.push((t.name.clone(), t.txn));
-                st.tables.insert(k, t);
+            for (k, new, change) in tables {
+                if let Some(t) = new {
+                    st.next_id = st.next_id.max(t.id + 1);
+                    st.tables.insert(k.clone(), t);
+                }
+                // Staged against this state, so the table is there.
+                if let Some(t) = st.tables.get_mut(&k) {
+                    change.apply(t);
+                    t.txn += 1;
+                    out.push((t.name.clone(), t.txn));
+                }
             }
         }
         Staged::Create(t) => {
@@ -483,7 +501,7 @@ impl Catalog {
         let Some(t) = g.tables.get(&key(name)) else {
             return Ok(());
         };
-        check_fields(t, fields)
+        check_fields(&t.name, &t.schema, fields)
     }
 
     /// Creates an empty table; `Err` if it exists (unless `if_not_exists`).

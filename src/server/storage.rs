@@ -49,12 +49,6 @@ impl Table {
     pub fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
-
-    fn last_ts(&self) -> Option<i64> {
-        let d = self.designated?;
-        let b = self.batches.iter().rev().find(|b| b.num_rows() > 0)?;
-        Some(last_ts_of(b, d))
-    }
 }
 
 /// The last designated timestamp of a non-empty batch (cast of one value,
@@ -124,10 +118,14 @@ pub(super) fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordB
         .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))
 }
 
-pub(super) fn check_fields(t: &Table, fields: &[Arc<Field>]) -> std::result::Result<(), Reject> {
+pub(super) fn check_fields(
+    table: &str,
+    schema: &Schema,
+    fields: &[Arc<Field>],
+) -> std::result::Result<(), Reject> {
     for f in fields {
-        if let Ok(i) = t.schema.index_of(f.name()) {
-            let have = t.schema.field(i);
+        if let Ok(i) = schema.index_of(f.name()) {
+            let have = schema.field(i);
             if !same_type(have, f) {
                 let tn = |x: &Field| {
                     qwp_type_of(x)
@@ -137,8 +135,7 @@ pub(super) fn check_fields(t: &Table, fields: &[Arc<Field>]) -> std::result::Res
                 return Err(Reject::new(
                     Status::SchemaMismatch,
                     format!(
-                        "table {}, column {}: cannot write {} into a {} column",
-                        t.name,
+                        "table {table}, column {}: cannot write {} into a {} column",
                         f.name(),
                         tn(f),
                         tn(have)
@@ -169,82 +166,148 @@ pub(super) fn mark_designated(schema: SchemaRef, d: Option<usize>) -> SchemaRef 
     Arc::new(Schema::new(fields))
 }
 
-pub(super) fn append(t: &mut Table, batch: RecordBatch) -> Result<()> {
-    // Schema evolution: add columns the table lacks.
-    let new_fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .filter(|f| t.schema.index_of(f.name()).is_err())
-        .map(|f| {
-            let mut md = f.metadata().clone();
-            md.remove(meta::DESIGNATED_TIMESTAMP);
-            f.as_ref().clone().with_metadata(md)
-        })
-        .collect();
-    if !new_fields.is_empty() {
-        let mut fields: Vec<Field> = t
-            .schema
+/// Rows being added to one table by a commit, computed without touching
+/// (or copying the list of) the table's stored batches: the table keeps
+/// its first `keep` batches as they are and `tail` follows them. A commit
+/// therefore costs what it adds (plus, when rows arrive out of order, the
+/// stored batches they overlap), never O(batches in the table).
+#[derive(Debug)]
+pub(super) struct Change {
+    /// Stored batches kept unchanged.
+    pub keep: usize,
+    /// Batches that follow them (new rows, merged or conformed ones).
+    pub tail: Vec<RecordBatch>,
+    /// The table's schema after the change.
+    pub schema: SchemaRef,
+    /// The designated timestamp column.
+    pub designated: Option<usize>,
+}
+
+impl Change {
+    /// No change yet to `t`.
+    pub fn of(t: &Table) -> Change {
+        Change {
+            keep: t.batches.len(),
+            tail: Vec::new(),
+            schema: t.schema.clone(),
+            designated: t.designated,
+        }
+    }
+
+    /// The batch at position `i` of the changed table (`base` is the
+    /// table's stored batches).
+    fn at<'a>(&'a self, base: &'a [RecordBatch], i: usize) -> &'a RecordBatch {
+        if i < self.keep {
+            &base[i]
+        } else {
+            &self.tail[i - self.keep]
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keep + self.tail.len()
+    }
+
+    /// Makes positions `from..` part of the tail (cloning the stored
+    /// batches moved there: reference counts, not data).
+    fn own_from(&mut self, base: &[RecordBatch], from: usize) {
+        if from < self.keep {
+            let mut tail = base[from..self.keep].to_vec();
+            tail.append(&mut self.tail);
+            self.tail = tail;
+            self.keep = from;
+        }
+    }
+
+    /// Appends `batch` to the changed table (`base`: its stored batches):
+    /// adds columns it lacks, keeps designated-timestamp order.
+    pub fn append(&mut self, base: &[RecordBatch], batch: RecordBatch) -> Result<()> {
+        // Schema evolution: add columns the table lacks (every batch is
+        // conformed, so this one change is O(table)).
+        let new_fields: Vec<Field> = batch
+            .schema()
             .fields()
             .iter()
-            .map(|f| f.as_ref().clone())
+            .filter(|f| self.schema.index_of(f.name()).is_err())
+            .map(|f| {
+                let mut md = f.metadata().clone();
+                md.remove(meta::DESIGNATED_TIMESTAMP);
+                f.as_ref().clone().with_metadata(md)
+            })
             .collect();
-        fields.extend(new_fields);
-        let schema = Arc::new(Schema::new(fields));
-        t.batches = t
-            .batches
-            .iter()
-            .map(|b| conform(b, &schema))
-            .collect::<Result<_>>()?;
-        t.schema = schema;
-    }
-    let batch = conform(&batch, &t.schema)?;
-    if batch.num_rows() == 0 {
-        return Ok(());
-    }
-    match t.designated {
-        Some(d) => {
-            let ts = ts_values(batch.column(d));
-            let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
-            let after = t
-                .last_ts()
-                .is_none_or(|last| ts.first().is_none_or(|&f| f >= last));
-            if sorted && after {
-                t.batches.push(batch);
-            } else {
-                // Out of order: merge the new rows with the tail of the
-                // table they overlap (the batches, in timestamp order, whose
-                // last timestamp is above the new rows' first), not with the
-                // whole table; earlier rows of equal timestamp stay first.
-                let new_min = ts.iter().copied().min().unwrap_or(i64::MIN);
-                let mut k = t.batches.len();
-                while k > 0 {
-                    let b = &t.batches[k - 1];
-                    if b.num_rows() > 0 && last_ts_of(b, d) <= new_min {
-                        break;
-                    }
-                    k -= 1;
-                }
-                let mut tail = t.batches.split_off(k);
-                tail.push(batch);
-                let all = concat_batches(&t.schema, &tail)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-                let idx = sort_to_indices(all.column(d), None, None)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-                let cols = all
-                    .columns()
-                    .iter()
-                    .map(|c| take(c.as_ref(), &idx, None))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-                let sorted = RecordBatch::try_new(t.schema.clone(), cols)
-                    .map_err(|e| Error::new(ErrorKind::InvalidData, e.to_string()))?;
-                t.batches.push(sorted);
-            }
+        if !new_fields.is_empty() {
+            let mut fields: Vec<Field> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.extend(new_fields);
+            let schema = Arc::new(Schema::new(fields));
+            self.own_from(base, 0);
+            self.tail = self
+                .tail
+                .iter()
+                .map(|b| conform(b, &schema))
+                .collect::<Result<_>>()?;
+            self.schema = schema;
         }
-        None => t.batches.push(batch),
+        let batch = conform(&batch, &self.schema)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let Some(d) = self.designated else {
+            self.tail.push(batch);
+            return Ok(());
+        };
+        let ts = ts_values(batch.column(d));
+        let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
+        let last = (0..self.len())
+            .rev()
+            .map(|i| self.at(base, i))
+            .find(|b| b.num_rows() > 0)
+            .map(|b| last_ts_of(b, d));
+        let after = last.is_none_or(|last| ts.first().is_none_or(|&f| f >= last));
+        if sorted && after {
+            self.tail.push(batch);
+            return Ok(());
+        }
+        // Out of order: merge the new rows with the tail of the table they
+        // overlap (the batches, in timestamp order, whose last timestamp is
+        // above the new rows' first), not with the whole table; earlier
+        // rows of equal timestamp stay first.
+        let new_min = ts.iter().copied().min().unwrap_or(i64::MIN);
+        let mut k = self.len();
+        while k > 0 {
+            let b = self.at(base, k - 1);
+            if b.num_rows() > 0 && last_ts_of(b, d) <= new_min {
+                break;
+            }
+            k -= 1;
+        }
+        self.own_from(base, k);
+        let mut overlap = self.tail.split_off(k - self.keep);
+        overlap.push(batch);
+        let err = |e: arrow::error::ArrowError| Error::new(ErrorKind::InvalidData, e.to_string());
+        let all = concat_batches(&self.schema, &overlap).map_err(err)?;
+        let idx = sort_to_indices(all.column(d), None, None).map_err(err)?;
+        let cols = all
+            .columns()
+            .iter()
+            .map(|c| take(c.as_ref(), &idx, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)?;
+        self.tail
+            .push(RecordBatch::try_new(self.schema.clone(), cols).map_err(err)?);
+        Ok(())
     }
-    Ok(())
+
+    /// Applies the change to the table it was computed against.
+    pub fn apply(self, t: &mut Table) {
+        t.batches.truncate(self.keep);
+        t.batches.extend(self.tail);
+        t.schema = self.schema;
+    }
 }
 
 pub use super::catalog::{CHECKPOINT_IDLE, Catalog, DEFAULT_CHECKPOINT_BYTES, StorageOptions};
@@ -273,6 +336,13 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    fn append(t: &mut Table, b: RecordBatch) -> Result<()> {
+        let mut c = Change::of(t);
+        c.append(&t.batches, b)?;
+        c.apply(t);
+        Ok(())
     }
 
     #[test]
