@@ -28,7 +28,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::ingest::close_and_drain;
-use super::sql::{Next, Outcome, RunningQuery, execute};
+use super::sql::{Next, Outcome, execute};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, ws_err};
 use crate::bridge::column_data::SymbolDict as Dict;
@@ -55,8 +55,10 @@ struct Conn<'a> {
 /// How long the connection thread waits for the query's next batch before
 /// it looks at the socket again.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
-/// How long it then waits for a client message.
-const SOCKET_WAIT: Duration = Duration::from_millis(1);
+/// How long it then waits for a client message: not at all (a socket read
+/// timeout is rounded up to the kernel's tick, several milliseconds, which
+/// would cap the result rate; see [`Conn::read`]).
+const SOCKET_WAIT: Duration = Duration::ZERO;
 
 enum Poll {
     Nothing,
@@ -105,10 +107,20 @@ impl Conn<'_> {
         )
     }
 
-    /// Reads one client message, waiting at most `wait`.
+    /// Reads one client message, waiting at most `wait`; a zero `wait`
+    /// only takes what already arrived (a non-blocking read: the socket's
+    /// read timeout cannot be shorter than a kernel tick).
     fn read(&mut self, wait: Duration) -> Result<Option<ClientMessage>> {
-        self.ws.get_ref().tcp().set_read_timeout(Some(wait))?;
-        match self.ws.read() {
+        let got = if wait.is_zero() {
+            self.ws.get_ref().tcp().set_nonblocking(true)?;
+            let got = self.ws.read();
+            self.ws.get_ref().tcp().set_nonblocking(false)?;
+            got
+        } else {
+            self.ws.get_ref().tcp().set_read_timeout(Some(wait))?;
+            self.ws.read()
+        };
+        match got {
             Ok(Message::Binary(b)) => match ClientMessage::decode(&b, true) {
                 Ok(m) => Ok(Some(m)),
                 Err(e) => {
@@ -252,7 +264,7 @@ impl Conn<'_> {
             Ok(o) => o,
             Err(r) => return self.error(id, r),
         };
-        let stream = match outcome {
+        let source = match outcome {
             Outcome::Done(rows) => {
                 return self.send(
                     ServerControl::ExecDone {
@@ -271,7 +283,7 @@ impl Conn<'_> {
         {
             return self.stopped(id, Stop::TimedOut(limit));
         }
-        let schema = stream.schema();
+        let schema = source.schema();
         let mut types: Vec<QwpType> = Vec::new();
         let mut defs: Vec<ColumnDef> = Vec::new();
         for f in schema.fields() {
@@ -312,7 +324,7 @@ impl Conn<'_> {
         let mut carried = 0usize;
         let mut done = false;
         // Dropping it (on every return) stops DataFusion.
-        let mut running = RunningQuery::spawn(self.shared, stream);
+        let mut running = source.start(self.shared);
         while !done {
             let next = loop {
                 match running.next(BATCH_WAIT) {
@@ -333,6 +345,12 @@ impl Conn<'_> {
                 Next::Failed(r) => return self.error(id, r),
             }
             if carried < max_rows && !done {
+                // A source giving many small batches (a selective filter)
+                // still honours CANCEL and the time limit between them.
+                if let Some(why) = self.watch(id, &mut credit, deadline, Duration::ZERO)? {
+                    drop(running);
+                    return self.stopped(id, why);
+                }
                 continue;
             }
             let batch = match arrow::compute::concat_batches(&schema, &carry) {
@@ -359,8 +377,7 @@ impl Conn<'_> {
                         return self.stopped(id, why);
                     }
                 }
-                let wait = Duration::from_micros(1);
-                if let Some(why) = self.watch(id, &mut credit, deadline, wait)? {
+                if let Some(why) = self.watch(id, &mut credit, deadline, Duration::ZERO)? {
                     drop(running);
                     return self.stopped(id, why);
                 }
