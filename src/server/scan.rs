@@ -22,7 +22,8 @@
 //!
 //! Rows come out in stored order, like DataFusion's single-partition scan;
 //! projection is zero-copy, filters use Arrow's comparison and filter
-//! kernels, and `LIMIT` slices.
+//! kernels (with DataFusion's float rule: -0.0 equals 0.0, NaN equals NaN
+//! and sorts above every number), and `LIMIT` slices.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,7 @@ use arrow::buffer::BooleanBuffer;
 use arrow::compute::kernels::cmp;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
+use datafusion::common::utils::normalize_float_zero;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{
@@ -125,8 +127,11 @@ impl Op {
         }
     }
 
-    fn eval(self, a: &dyn Array, lit: &ArrayRef) -> Result<BooleanArray, ArrowError> {
-        let b = Scalar::new(lit.clone());
+    /// `a op lit` as DataFusion computes it: Arrow's kernels (total order,
+    /// NaN largest) with -0.0 taken as 0.0.
+    fn eval(self, a: &ArrayRef, lit: &ArrayRef) -> Result<BooleanArray, ArrowError> {
+        let a = normalize_float_zero(a);
+        let b = Scalar::new(normalize_float_zero(lit));
         match self {
             Op::Eq => cmp::eq(&a, &b),
             Op::NotEq => cmp::neq(&a, &b),
@@ -159,11 +164,11 @@ impl Pred {
                         // Compare each dictionary value once, then pick
                         // by key (NULL keys give NULL).
                         let d = a.as_any_dictionary();
-                        let on_values = op.eval(d.values().as_ref(), lit)?;
+                        let on_values = op.eval(d.values(), lit)?;
                         let picked = arrow::compute::take(&on_values, d.keys(), None)?;
                         picked.as_boolean().clone()
                     }
-                    _ => op.eval(a.as_ref(), lit)?,
+                    _ => op.eval(a, lit)?,
                 }
             }
             Pred::Null { col, null } => {
@@ -279,6 +284,11 @@ fn template() -> Option<Box<Query>> {
 /// Recognises a plain scan in `text` (the statement as DataFusion would
 /// get it). `None`: leave it to DataFusion.
 pub(crate) fn plan(shared: &Shared, text: &str) -> Option<Scan> {
+    plan_with(text, |name| shared.catalog.table(name))
+}
+
+/// [`plan`] over the tables `lookup` finds (by lowercased name).
+fn plan_with(text: &str, lookup: impl Fn(&str) -> Option<Table>) -> Option<Scan> {
     let mut stmts = DFParser::parse_sql_with_dialect(text, &GenericDialect {}).ok()?;
     if stmts.len() != 1 {
         return None;
@@ -303,7 +313,7 @@ pub(crate) fn plan(shared: &Shared, text: &str) -> Option<Scan> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return None;
     };
-    let table = table_of(shared, sel, tsel)?;
+    let table = table_of(&lookup, sel, tsel)?;
     // Nothing but projection, one plain table and WHERE in the SELECT.
     let mut probe: Select = sel.as_ref().clone();
     probe.projection = tsel.projection.clone();
@@ -353,7 +363,11 @@ pub(crate) fn plan(shared: &Shared, text: &str) -> Option<Scan> {
 
 /// The one plain table of `sel`, resolved as DataFusion resolves it
 /// (registered under its lowercased name).
-fn table_of(shared: &Shared, sel: &Select, tsel: &Select) -> Option<Table> {
+fn table_of(
+    lookup: &impl Fn(&str) -> Option<Table>,
+    sel: &Select,
+    tsel: &Select,
+) -> Option<Table> {
     let [from] = sel.from.as_slice() else {
         return None;
     };
@@ -379,7 +393,7 @@ fn table_of(shared: &Shared, sel: &Select, tsel: &Select) -> Option<Table> {
         return None;
     }
     let wanted = normalize(id);
-    let table = shared.catalog.table(&wanted)?;
+    let table = lookup(&wanted)?;
     (table.name.to_ascii_lowercase() == wanted).then_some(table)
 }
 
@@ -578,3 +592,7 @@ fn literal(e: &Expr, t: &DataType) -> Option<ArrayRef> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;
