@@ -39,7 +39,8 @@ use crate::protocol::Out;
 use crate::protocol::column::Layout;
 use crate::protocol::egress::{
     CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QUERY_FLAG_TIMEOUT,
-    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo, result_batch_frame,
+    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo, raw_result_batch_frame,
+    result_batch_frame,
 };
 use crate::protocol::ingress::ColumnDef;
 use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
@@ -442,13 +443,20 @@ impl Conn<'_> {
         )?;
         let delta = self.dict.take_delta();
         let with_schema = seq == 0;
-        let mut body = vec![0; delta.encoded_len() + block.encoded_len("", with_schema)];
-        {
-            let mut out = Out::plain(&mut body);
-            delta.encode(&mut out);
-            block.write("", with_schema, &mut out);
-        }
-        let frame = result_batch_frame(id, seq, true, body, self.up.zstd_level)?;
+        let body_len = delta.encoded_len() + block.encoded_len("", with_schema);
+        let write = |out: &mut Out<'_>| {
+            delta.encode(out);
+            block.write("", with_schema, out);
+        };
+        let frame = match self.up.zstd_level {
+            // Raw: the body is written in place, once.
+            None => raw_result_batch_frame(id, seq, true, body_len, write),
+            level => {
+                let mut body = vec![0; body_len];
+                write(&mut Out::plain(&mut body));
+                result_batch_frame(id, seq, true, body, level)?
+            }
+        };
         if frame.len() > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
             return Err(Error::new(
                 ErrorKind::Unsupported,

@@ -233,7 +233,8 @@ impl Scan {
                 .iter()
                 .map(|&i| stored.column(i).clone())
                 .collect();
-            let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(stored.num_rows()));
+            let opts =
+                arrow::array::RecordBatchOptions::new().with_row_count(Some(stored.num_rows()));
             let mut b = match RecordBatch::try_new_with_options(self.schema.clone(), cols, &opts) {
                 Ok(b) => b,
                 Err(e) => return Scan::failed(e),
@@ -363,11 +364,7 @@ fn plan_with(text: &str, lookup: impl Fn(&str) -> Option<Table>) -> Option<Scan>
 
 /// The one plain table of `sel`, resolved as DataFusion resolves it
 /// (registered under its lowercased name).
-fn table_of(
-    lookup: &impl Fn(&str) -> Option<Table>,
-    sel: &Select,
-    tsel: &Select,
-) -> Option<Table> {
+fn table_of(lookup: &impl Fn(&str) -> Option<Table>, sel: &Select, tsel: &Select) -> Option<Table> {
     let [from] = sel.from.as_slice() else {
         return None;
     };
@@ -582,9 +579,7 @@ fn literal(e: &Expr, t: &DataType) -> Option<ArrayRef> {
             };
             Some(Arc::new(arrow::array::Float64Array::from(vec![v])))
         }
-        Utf8 | LargeUtf8 | Utf8View => {
-            cast_one(Arc::new(StringArray::from(vec![string(e)?])), t)
-        }
+        Utf8 | LargeUtf8 | Utf8View => cast_one(Arc::new(StringArray::from(vec![string(e)?])), t),
         Dictionary(_, v) if matches!(v.as_ref(), Utf8 | LargeUtf8 | Utf8View) => {
             cast_one(Arc::new(StringArray::from(vec![string(e)?])), v)
         }

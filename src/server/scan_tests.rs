@@ -188,7 +188,10 @@ fn fast_scans_equal_datafusion() {
         assert!(fb.iter().all(|b| b.num_rows() > 0), "{sql}: empty batches");
         let none = ["1000000", "nope", "LIMIT 0"];
         if sql.contains("WHERE") && !none.iter().any(|n| sql.contains(n)) {
-            assert!(f.num_rows() > 0, "{sql}: a filter selecting nothing tests little");
+            assert!(
+                f.num_rows() > 0,
+                "{sql}: a filter selecting nothing tests little"
+            );
         }
     }
 }

@@ -80,9 +80,7 @@ fn server(fast: bool) -> (ServerHandle, QuestDb) {
 }
 
 fn query(db: &QuestDb, sql: &str) -> (SchemaRef, RecordBatch) {
-    let mut cur = db
-        .query_arrow(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut cur = db.query_arrow(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let schema = cur.schema();
     let batches = cur.fetch_all_arrow().unwrap();
     let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
@@ -169,7 +167,11 @@ fn raw(srv: &ServerHandle) -> Connection {
 
 /// Sends `q`; the SYMBOL column `s` of its rows, whether a CACHE_RESET
 /// came first, and how it ended.
-fn symbols(c: &mut Connection, d: &mut BatchDecoder, q: QueryRequest) -> (Vec<Option<String>>, bool, ServerControl) {
+fn symbols(
+    c: &mut Connection,
+    d: &mut BatchDecoder,
+    q: QueryRequest,
+) -> (Vec<Option<String>>, bool, ServerControl) {
     c.send(&ClientMessage::Query(q).to_bytes()).unwrap();
     d.start_query();
     let (mut out, mut reset) = (Vec::new(), false);
@@ -189,7 +191,9 @@ fn symbols(c: &mut Connection, d: &mut BatchDecoder, q: QueryRequest) -> (Vec<Op
 fn symbols_across_batches_and_after_reset_dict() {
     let (srv, _db) = server(true);
     let want: Vec<Option<String>> = (0..653)
-        .map(|i: i64| (i % 4 != 0).then(|| ["a", "b", "c", "d", "e", "f"][(i % 6) as usize].to_string()))
+        .map(|i: i64| {
+            (i % 4 != 0).then(|| ["a", "b", "c", "d", "e", "f"][(i % 6) as usize].to_string())
+        })
         .collect();
     let mut c = raw(&srv);
     let mut d = BatchDecoder::new(1);
@@ -202,7 +206,10 @@ fn symbols_across_batches_and_after_reset_dict() {
         (QueryRequest::new(1, sql), false),
         (flags(0), false),
         (flags(QUERY_FLAG_RESET_DICT), true),
-        (QueryRequest::new(2, "SELECT s FROM t WHERE s <> 'a' LIMIT 300"), false),
+        (
+            QueryRequest::new(2, "SELECT s FROM t WHERE s <> 'a' LIMIT 300"),
+            false,
+        ),
         (flags(QUERY_FLAG_RESET_DICT), true),
     ] {
         let filtered = q.sql.contains("WHERE");
@@ -246,7 +253,11 @@ fn the_time_limit_stops_a_fast_scan() {
             status,
             message,
         } => {
-            assert_eq!((request_id, status), (4, Status::LimitExceeded), "{message}");
+            assert_eq!(
+                (request_id, status),
+                (4, Status::LimitExceeded),
+                "{message}"
+            );
             assert!(message.contains("300 ms"), "{message}");
         }
         other => panic!("expected QUERY_ERROR, got {other:?}"),
