@@ -20,6 +20,11 @@
 //! `QA_BENCH_ROWS` sets the rows (default 1 M), `QA_BENCH_TIERS` the tiers
 //! (default `T0,T1`), `QA_BENCH_SECS` the time per paired measurement
 //! (default 4). Writes `$CARGO_TARGET_DIR/bench-summary/query.json`.
+//!
+//! T1 W1 raw is the "embedded scan" figure: `SELECT *` answered by the
+//! server's fast scan path. `QA_BENCH_FAST_SCAN=0` sends every query
+//! through DataFusion instead; `QA_BENCH_BATCH_ROWS` sets the server's
+//! rows per RESULT_BATCH (default 10 000).
 
 use std::time::{Duration, Instant};
 
@@ -211,7 +216,16 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(budget);
-    let srv = Server::builder().bind("127.0.0.1:0").start().unwrap();
+    let mut builder = Server::builder()
+        .bind("127.0.0.1:0")
+        .fast_scan(std::env::var("QA_BENCH_FAST_SCAN").as_deref() != Ok("0"));
+    if let Some(n) = std::env::var("QA_BENCH_BATCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.max_batch_rows(n);
+    }
+    let srv = builder.start().unwrap();
     let port = srv.addr().port();
     let conf = srv.conf_string();
     let ours_db = QuestDb::connect(&conf).unwrap();

@@ -490,6 +490,36 @@ impl ResultBatch {
     }
 }
 
+/// A raw (uncompressed) RESULT_BATCH whose body of exactly `body_len`
+/// bytes `write` puts straight into the frame (no second copy of the body).
+pub fn raw_result_batch_frame(
+    request_id: i64,
+    batch_seq: u64,
+    has_delta: bool,
+    body_len: usize,
+    write: impl FnOnce(&mut Out<'_>),
+) -> Vec<u8> {
+    let mut flags = FLAG_GORILLA;
+    if has_delta {
+        flags |= FLAG_DELTA_SYMBOL_DICT;
+    }
+    let prefix = 1 + 8 + varint_len(batch_seq);
+    let mut frame = vec![0; HEADER_LEN + prefix + body_len];
+    let mut out = Out::plain(&mut frame);
+    Header {
+        version: VERSION,
+        flags,
+        table_count: 1,
+        payload_len: (prefix + body_len) as u32,
+    }
+    .write(&mut out);
+    out.u8(MSG_RESULT_BATCH);
+    out.i64(request_id);
+    out.varint(batch_seq);
+    write(&mut out);
+    frame
+}
+
 /// Frames an already encoded RESULT_BATCH body (the delta dictionary, if
 /// `has_delta`, then the table block): header, kind, request id and
 /// `batch_seq`, the body compressed with zstd when a level is given and that

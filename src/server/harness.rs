@@ -43,6 +43,7 @@ impl IngestHarness {
                 workers: Mutex::new(Vec::new()),
                 live: AtomicUsize::new(0),
                 rejecting: AtomicUsize::new(0),
+                fast_scans: Default::default(),
             }),
         })
     }

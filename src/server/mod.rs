@@ -45,6 +45,7 @@ mod harness;
 mod ingest;
 mod limits;
 mod query;
+mod scan;
 mod sql;
 pub mod storage;
 mod stream;
@@ -58,7 +59,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -156,6 +157,7 @@ pub struct ServerBuilder {
     zone: Option<String>,
     durable_ack: bool,
     max_batch_rows: usize,
+    fast_scan: bool,
     dict_cap_entries: usize,
     dict_cap_bytes: usize,
     faults: Faults,
@@ -188,6 +190,7 @@ impl Server {
             zone: None,
             durable_ack: false,
             max_batch_rows: 10_000,
+            fast_scan: true,
             dict_cap_entries: 100_000,
             dict_cap_bytes: 8 * 1024 * 1024,
             faults: Faults::default(),
@@ -286,6 +289,16 @@ impl ServerBuilder {
         self.max_batch_rows = rows.clamp(1, crate::protocol::MAX_ROWS_PER_RESULT_BATCH);
         self
     }
+    /// Answer plain scans (`SELECT * | col [AS alias], … FROM t [WHERE
+    /// simple] [LIMIT n]`, see the module docs) straight from the stored
+    /// batches instead of through DataFusion (default on). The results are
+    /// the same either way; off, every query goes through DataFusion (for
+    /// comparing both paths). [`ServerHandle::fast_scans`] counts the
+    /// queries answered by the fast path.
+    pub fn fast_scan(mut self, on: bool) -> Self {
+        self.fast_scan = on;
+        self
+    }
     /// Egress symbol-dictionary soft caps that trigger CACHE_RESET.
     pub fn dict_caps(mut self, entries: usize, bytes: usize) -> Self {
         self.dict_cap_entries = entries;
@@ -376,6 +389,7 @@ impl ServerBuilder {
             workers: Mutex::new(Vec::new()),
             live: AtomicUsize::new(0),
             rejecting: AtomicUsize::new(0),
+            fast_scans: AtomicU64::new(0),
         });
         let s2 = shared.clone();
         let acceptor = std::thread::Builder::new()
@@ -421,6 +435,8 @@ pub(crate) struct Shared {
     live: AtomicUsize,
     /// Threads answering 503 to connections over `max_connections`.
     rejecting: AtomicUsize,
+    /// Queries answered by the fast scan path.
+    pub(crate) fast_scans: AtomicU64,
 }
 
 impl Shared {
@@ -528,6 +544,12 @@ impl ServerHandle {
     /// Connections accepted so far.
     pub fn connections_accepted(&self) -> usize {
         self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Queries answered so far by the fast scan path (plain scans served
+    /// from the stored batches, see [`ServerBuilder::fast_scan`]).
+    pub fn fast_scans(&self) -> u64 {
+        self.shared.fast_scans.load(Ordering::Relaxed)
     }
 
     /// Connections being served now (within `max_connections`).

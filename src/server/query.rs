@@ -28,7 +28,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::ingest::close_and_drain;
-use super::sql::{Next, Outcome, RunningQuery, execute};
+use super::sql::{Next, Outcome, execute};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, ws_err};
 use crate::bridge::column_data::SymbolDict as Dict;
@@ -39,7 +39,8 @@ use crate::protocol::Out;
 use crate::protocol::column::Layout;
 use crate::protocol::egress::{
     CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QUERY_FLAG_TIMEOUT,
-    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo, result_batch_frame,
+    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo, raw_result_batch_frame,
+    result_batch_frame,
 };
 use crate::protocol::ingress::ColumnDef;
 use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
@@ -55,8 +56,10 @@ struct Conn<'a> {
 /// How long the connection thread waits for the query's next batch before
 /// it looks at the socket again.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
-/// How long it then waits for a client message.
-const SOCKET_WAIT: Duration = Duration::from_millis(1);
+/// How long it then waits for a client message: not at all (a socket read
+/// timeout is rounded up to the kernel's tick, several milliseconds, which
+/// would cap the result rate; see [`Conn::read`]).
+const SOCKET_WAIT: Duration = Duration::ZERO;
 
 enum Poll {
     Nothing,
@@ -105,10 +108,20 @@ impl Conn<'_> {
         )
     }
 
-    /// Reads one client message, waiting at most `wait`.
+    /// Reads one client message, waiting at most `wait`; a zero `wait`
+    /// only takes what already arrived (a non-blocking read: the socket's
+    /// read timeout cannot be shorter than a kernel tick).
     fn read(&mut self, wait: Duration) -> Result<Option<ClientMessage>> {
-        self.ws.get_ref().tcp().set_read_timeout(Some(wait))?;
-        match self.ws.read() {
+        let got = if wait.is_zero() {
+            self.ws.get_ref().tcp().set_nonblocking(true)?;
+            let got = self.ws.read();
+            self.ws.get_ref().tcp().set_nonblocking(false)?;
+            got
+        } else {
+            self.ws.get_ref().tcp().set_read_timeout(Some(wait))?;
+            self.ws.read()
+        };
+        match got {
             Ok(Message::Binary(b)) => match ClientMessage::decode(&b, true) {
                 Ok(m) => Ok(Some(m)),
                 Err(e) => {
@@ -252,7 +265,7 @@ impl Conn<'_> {
             Ok(o) => o,
             Err(r) => return self.error(id, r),
         };
-        let stream = match outcome {
+        let source = match outcome {
             Outcome::Done(rows) => {
                 return self.send(
                     ServerControl::ExecDone {
@@ -271,7 +284,7 @@ impl Conn<'_> {
         {
             return self.stopped(id, Stop::TimedOut(limit));
         }
-        let schema = stream.schema();
+        let schema = source.schema();
         let mut types: Vec<QwpType> = Vec::new();
         let mut defs: Vec<ColumnDef> = Vec::new();
         for f in schema.fields() {
@@ -312,7 +325,7 @@ impl Conn<'_> {
         let mut carried = 0usize;
         let mut done = false;
         // Dropping it (on every return) stops DataFusion.
-        let mut running = RunningQuery::spawn(self.shared, stream);
+        let mut running = source.start(self.shared);
         while !done {
             let next = loop {
                 match running.next(BATCH_WAIT) {
@@ -333,6 +346,12 @@ impl Conn<'_> {
                 Next::Failed(r) => return self.error(id, r),
             }
             if carried < max_rows && !done {
+                // A source giving many small batches (a selective filter)
+                // still honours CANCEL and the time limit between them.
+                if let Some(why) = self.watch(id, &mut credit, deadline, Duration::ZERO)? {
+                    drop(running);
+                    return self.stopped(id, why);
+                }
                 continue;
             }
             let batch = match arrow::compute::concat_batches(&schema, &carry) {
@@ -359,8 +378,7 @@ impl Conn<'_> {
                         return self.stopped(id, why);
                     }
                 }
-                let wait = Duration::from_micros(1);
-                if let Some(why) = self.watch(id, &mut credit, deadline, wait)? {
+                if let Some(why) = self.watch(id, &mut credit, deadline, Duration::ZERO)? {
                     drop(running);
                     return self.stopped(id, why);
                 }
@@ -425,13 +443,20 @@ impl Conn<'_> {
         )?;
         let delta = self.dict.take_delta();
         let with_schema = seq == 0;
-        let mut body = vec![0; delta.encoded_len() + block.encoded_len("", with_schema)];
-        {
-            let mut out = Out::plain(&mut body);
-            delta.encode(&mut out);
-            block.write("", with_schema, &mut out);
-        }
-        let frame = result_batch_frame(id, seq, true, body, self.up.zstd_level)?;
+        let body_len = delta.encoded_len() + block.encoded_len("", with_schema);
+        let write = |out: &mut Out<'_>| {
+            delta.encode(out);
+            block.write("", with_schema, out);
+        };
+        let frame = match self.up.zstd_level {
+            // Raw: the body is written in place, once.
+            None => raw_result_batch_frame(id, seq, true, body_len, write),
+            level => {
+                let mut body = vec![0; body_len];
+                write(&mut Out::plain(&mut body));
+                result_batch_frame(id, seq, true, body, level)?
+            }
+        };
         if frame.len() > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
             return Err(Error::new(
                 ErrorKind::Unsupported,

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -17,6 +18,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
+use super::scan::{self, Source};
 use super::storage::{Reject, Table};
 use super::{Shared, limits, panic_text};
 use crate::bridge::types::{QwpType, arrow_field};
@@ -25,7 +27,7 @@ use crate::protocol::{ColumnData, ColumnType, Status, Values};
 /// What a statement produced.
 pub(crate) enum Outcome {
     /// A result set, streamed.
-    Rows(SendableRecordBatchStream),
+    Rows(Source),
     /// A statement without a result set, with rows affected.
     Done(u64),
 }
@@ -145,6 +147,13 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
         [] => Err(parse_err("empty statement")),
         _ => {
             refuse_quarantined(shared, text)?;
+            if shared.cfg.fast_scan
+                && binds.is_empty()
+                && let Some(scan) = scan::plan(shared, text)
+            {
+                shared.fast_scans.fetch_add(1, Ordering::Relaxed);
+                return Ok(Outcome::Rows(Source::Scan(scan)));
+            }
             let ctx = session(shared)?;
             let df = on_runtime(shared, ctx.sql(text))?.map_err(df_err)?;
             let df = if binds.is_empty() {
@@ -156,7 +165,7 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
                 .map_err(df_err)?
             };
             let stream = on_runtime(shared, df.execute_stream())?.map_err(df_err)?;
-            Ok(Outcome::Rows(stream))
+            Ok(Outcome::Rows(Source::Plan(stream)))
         }
     }
 }

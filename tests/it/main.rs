@@ -18,5 +18,7 @@ mod polars;
 #[cfg(feature = "server")]
 mod query;
 #[cfg(feature = "server")]
+mod scan;
+#[cfg(feature = "server")]
 mod server;
 mod transport;
