@@ -78,6 +78,10 @@ fn bench(c: &mut Criterion) {
         .map(|s| batch.slice(s, BATCH_ROWS.min(rows - s)))
         .collect();
     let dir = std::env::temp_dir().join(format!("qa-bench-storage-{}", std::process::id()));
+    if let Ok(mode) = std::env::var("QA_STORAGE_PROFILE") {
+        profile(&batches, (mode == "disk").then_some(dir.as_path()));
+        return;
+    }
     let (mut mem, mut disk, mut disk_all) = (Vec::new(), Vec::new(), Vec::new());
     let mut g = c.benchmark_group("storage_w1");
     g.sample_size(10);
@@ -128,6 +132,40 @@ fn bench(c: &mut Criterion) {
             ),
         ],
     );
+}
+
+/// CPU seconds (user + system) this process used so far, threads that
+/// ended included (from `/proc/self/stat`; 0 elsewhere than Linux).
+fn process_cpu() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return 0.0;
+    };
+    let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime, in USER_HZ (100 per second on Linux).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// `QA_STORAGE_PROFILE=mem|disk`: five passes of one mode only (to run
+/// under a profiler), printing wall time and the CPU time of the threads
+/// the process used.
+fn profile(batches: &[RecordBatch], dir: Option<&std::path::Path>) {
+    for _ in 0..5 {
+        let cpu0 = process_cpu();
+        let t = Instant::now();
+        let (acked, all) = pass(batches, dir);
+        let wall = t.elapsed();
+        let cpu = process_cpu() - cpu0;
+        println!(
+            "acked {:.0} ms, checkpointed {:.0} ms; pass {:.0} ms, process CPU {cpu:.2} s",
+            acked.as_secs_f64() * 1e3,
+            all.as_secs_f64() * 1e3,
+            wall.as_secs_f64() * 1e3
+        );
+    }
 }
 
 /// `QA_SMALL_COMMITS` commits of 1000 rows into a catalogue with a data

@@ -88,6 +88,10 @@ struct State {
 
 struct Inner {
     state: RwLock<State>,
+    /// Held by the one change in progress from staging to installing (and
+    /// by a checkpoint while it takes its snapshot), so readers of `state`
+    /// wait only for the install, not for the log write.
+    changing: Mutex<()>,
     disk: Option<Disk>,
     stop: AtomicBool,
     nudge: (Mutex<bool>, Condvar),
@@ -341,6 +345,7 @@ impl Catalog {
             return Ok(Catalog {
                 inner: Arc::new(Inner {
                     state: RwLock::new(State::default()),
+                    changing: Mutex::new(()),
                     disk: None,
                     stop: AtomicBool::new(false),
                     nudge: (Mutex::new(false), Condvar::new()),
@@ -417,6 +422,7 @@ impl Catalog {
         }
         let inner = Arc::new(Inner {
             state: RwLock::new(st),
+            changing: Mutex::new(()),
             disk: Some(Disk {
                 dir,
                 wal: Mutex::new(recovered.wal),
@@ -622,13 +628,16 @@ impl Inner {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Validate, log, apply: the one path of every change.
+    /// Validate, log, apply: the one path of every change. Changes are
+    /// serialised by `changing`; the state is only read while a change is
+    /// staged and logged (queries, and the next frame's decoding, go on
+    /// during the log write) and write-locked for the install.
     fn apply(&self, op: Op) -> std::result::Result<Vec<(String, i64)>, Reject> {
         if let Some(d) = &self.disk {
             self.wait_for_backlog(d);
         }
-        let mut st = self.write();
-        let staged = stage(&st, &op)?;
+        let _one = lock(&self.changing);
+        let staged = stage(&self.read(), &op)?;
         if matches!(staged, Staged::Nothing) {
             return Ok(Vec::new());
         }
@@ -645,7 +654,7 @@ impl Inner {
                 self.nudge.1.notify_one();
             }
         }
-        Ok(install(&mut st, staged))
+        Ok(install(&mut self.write(), staged))
     }
 
     /// Holds a commit back (no lock held) while the log has more than
@@ -735,6 +744,9 @@ impl Inner {
         }
         let mut ck = lock(&d.ckpt);
         let (tables, quarantined, next_id, (lsn, old)) = {
+            // No change between its log record and its install: the
+            // snapshot holds exactly the records up to `lsn`.
+            let _one = lock(&self.changing);
             let st = self.read();
             let mut wal = lock(&d.wal);
             if wal.last_lsn() == ck.current.lsn && ck.current.generation > 0 {

@@ -1,6 +1,12 @@
 //! The ingest endpoint: one connection's frames, its symbol dictionary,
 //! deferred commits and responses.
 //!
+//! A connection is served by two threads (see [`serve`]): one reads and
+//! decodes frames, the other commits them in order, so the write-ahead
+//! log's write of one commit overlaps the decoding of the next frame. At
+//! most `MAX_COMMITS_IN_FLIGHT` decoded commits wait; answers go out in
+//! frame order, each once its commit is done.
+//!
 //! Per-connection budgets, each refused with LIMIT_EXCEEDED (the frame is
 //! rejected and a deferred transaction rolled back as a whole, never
 //! committed in part):
@@ -16,8 +22,8 @@
 //! control character (below 0x20, or 0x7F) are PARSE_ERRORs too.
 
 use std::io::Read;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
@@ -27,10 +33,10 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::storage::{DEFAULT_TS_NAME, Reject};
-use super::{Shared, Upgrade, Ws, ws_err};
+use super::{Shared, Upgrade, Ws, read_ready, ws_err};
 use crate::bridge::decode::decode_array;
 use crate::bridge::types::arrow_field;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::protocol::ingress::{Response, decode_message};
 use crate::protocol::{
     ColumnType, FLAG_DEFER_COMMIT, MAX_NAME_BYTES, MAX_ROWS_PER_TABLE_BLOCK,
@@ -45,6 +51,52 @@ const MAX_UNCOMMITTED_ROWS: usize = 1_000_000;
 const DICT_ENTRY_OVERHEAD: usize = std::mem::size_of::<String>();
 /// Distinct tables one connection may write (`qwp.max.tables.per.connection`).
 const MAX_TABLES_PER_CONNECTION: usize = 10_000;
+
+/// Rows one commit writes: `(table, batch, designated column name)`.
+type Writes = Vec<(String, RecordBatch, Option<String>)>;
+
+/// What is left to do for a decoded frame, in frame order.
+enum Job {
+    /// Nothing but this answer (a deferred frame, the sink, a rejection).
+    Answer(Response),
+    /// Commit these writes and answer frame `.0`.
+    Commit(i64, Writes),
+}
+
+/// Carries out a job: the commit (then, for a durable ack, the fsync of
+/// the write-ahead log); returns the answer and the durable ack if one is
+/// due. A failed commit or fsync is the frame's error answer, never an OK.
+fn settle(shared: &Shared, durable_ack: bool, job: Job) -> (Response, Option<Response>) {
+    if let Some(d) = shared.cfg.faults.ack_delay {
+        std::thread::sleep(d);
+    }
+    let (sequence, writes) = match job {
+        Job::Answer(r) => return (r, None),
+        Job::Commit(sequence, writes) => (sequence, writes),
+    };
+    let refused = |r: Reject| Response::Error {
+        status: r.status,
+        sequence,
+        message: r.message,
+    };
+    let tables = match shared.catalog.commit(writes) {
+        Ok(t) => t,
+        Err(r) => return (refused(r), None),
+    };
+    if !durable_ack || tables.is_empty() {
+        return (Response::Ok { sequence, tables }, None);
+    }
+    match shared.catalog.sync() {
+        Ok(()) => (
+            Response::Ok {
+                sequence,
+                tables: tables.clone(),
+            },
+            Some(Response::DurableAck { tables }),
+        ),
+        Err(r) => (refused(r), None),
+    }
+}
 
 struct Conn<'s> {
     shared: &'s Shared,
@@ -84,23 +136,29 @@ impl<'s> Conn<'s> {
         }
     }
 
-    fn respond(&mut self, sequence: i64, frame: &[u8]) -> Response {
+    /// Decodes and validates one frame (sequence `sequence`): what is left
+    /// to do is its commit, or nothing but an answer.
+    fn prepare(&mut self, sequence: i64, frame: &[u8]) -> Job {
         // The flags byte follows the magic and the version.
         let deferred = frame.get(5).is_some_and(|f| f & FLAG_DEFER_COMMIT != 0);
         if let Some((first, status)) = self.aborted {
             if !deferred {
                 self.aborted = None;
             }
-            return Response::Error {
+            return Job::Answer(Response::Error {
                 status,
                 sequence,
                 message: format!(
                     "transaction aborted: frame {first} of this deferred batch was rejected"
                 ),
-            };
+            });
         }
         match self.handle(frame) {
-            Ok(tables) => Response::Ok { sequence, tables },
+            Ok(Some(writes)) => Job::Commit(sequence, writes),
+            Ok(None) => Job::Answer(Response::Ok {
+                sequence,
+                tables: Vec::new(),
+            }),
             Err(r) => {
                 // Roll back what the transaction holds.
                 self.pending.clear();
@@ -109,16 +167,17 @@ impl<'s> Conn<'s> {
                 if deferred {
                     self.aborted = Some((sequence, r.status));
                 }
-                Response::Error {
+                Job::Answer(Response::Error {
                     status: r.status,
                     sequence,
                     message: r.message,
-                }
+                })
             }
         }
     }
 
-    fn handle(&mut self, frame: &[u8]) -> std::result::Result<Vec<(String, i64)>, Reject> {
+    /// The writes a frame commits (`None`: a deferred frame, or the sink).
+    fn handle(&mut self, frame: &[u8]) -> std::result::Result<Option<Writes>, Reject> {
         let msg =
             decode_message(frame, 1).map_err(|e| Reject::new(Status::ParseError, e.to_string()))?;
         if let Some(d) = &msg.delta {
@@ -170,7 +229,7 @@ impl<'s> Conn<'s> {
             self.dict_bytes = total;
         }
         if self.shared.cfg.sink {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         for block in &msg.tables {
             let table = block.name;
@@ -342,12 +401,12 @@ impl<'s> Conn<'s> {
             }
         }
         if msg.defer_commit() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let writes = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
         self.pending_bytes = 0;
-        self.shared.catalog.commit(writes)
+        Ok(Some(writes))
     }
 
     /// Refuses a deferred frame that makes the uncommitted data too big.
@@ -431,98 +490,221 @@ pub(super) fn feed<'f>(
     frames
         .into_iter()
         .enumerate()
-        .map(|(i, f)| conn.respond(i as i64, f))
+        .map(|(i, f)| settle(shared, false, conn.prepare(i as i64, f)).0)
         .collect()
 }
 
-pub(super) fn serve(mut ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usize) -> Result<()> {
-    let faults = &shared.cfg.faults;
-    let close_after = faults
-        .close_after_frames
-        .filter(|_| faults.close_first_connections.is_none_or(|k| conn_no < k));
-    let mut conn = Conn::new(shared);
-    let mut seq: i64 = 0;
-    ws.get_ref()
-        .tcp()
-        .set_read_timeout(Some(Duration::from_millis(200)))?;
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            let _ = ws.close(None);
-            let _ = ws.flush();
+/// Commits a connection may have decoded but not yet answered: one being
+/// committed while the next is decoded, and one waiting. (Answers of
+/// frames without a commit carry no rows and are not counted.)
+const MAX_COMMITS_IN_FLIGHT: usize = 2;
+/// While answers are outstanding and no frame has arrived, how long the
+/// connection thread waits for an answer before it looks at the socket
+/// again (a socket read timeout would be rounded up to the kernel's tick,
+/// milliseconds; this wait is precise).
+const ANSWER_WAIT: Duration = Duration::from_micros(200);
+
+/// Serves one ingest connection as a pipeline of two threads: this one
+/// reads and decodes frames, a committer thread commits them in order (the
+/// write-ahead log write, and the fsync of a durable ack, overlap with the
+/// decoding of the next frame). Answers go out in frame order, each only
+/// once its commit is done. When the connection ends, every frame already
+/// read is still committed (as if it had been answered), like before the
+/// next frame was read.
+pub(super) fn serve(ws: Ws, shared: &Arc<Shared>, up: &Upgrade, conn_no: usize) -> Result<()> {
+    let durable_ack = up.durable_ack;
+    std::thread::scope(|s| {
+        let (jobs, jobs_rx) = mpsc::channel::<Job>();
+        let (done_tx, done) = mpsc::channel();
+        let shared2: &Shared = shared;
+        std::thread::Builder::new()
+            .name("qa-server-commit".into())
+            .spawn_scoped(s, move || {
+                for job in jobs_rx {
+                    let commit = matches!(job, Job::Commit(..));
+                    let (resp, durable) = settle(shared2, durable_ack, job);
+                    // Once the reader is gone the answer has nowhere to go,
+                    // but the commit is still carried out.
+                    let _ = done_tx.send(Settled {
+                        resp,
+                        durable,
+                        commit,
+                    });
+                }
+            })?;
+        let mut p = Pipeline {
+            ws,
+            jobs,
+            done,
+            in_flight: 0,
+            commits: 0,
+        };
+        p.run(shared, conn_no)
+    })
+}
+
+/// A settled job: its answer, the durable ack if one is due, and whether
+/// it was a commit.
+struct Settled {
+    resp: Response,
+    durable: Option<Response>,
+    commit: bool,
+}
+
+struct Pipeline {
+    ws: Ws,
+    jobs: mpsc::Sender<Job>,
+    done: mpsc::Receiver<Settled>,
+    /// Jobs sent and not yet answered.
+    in_flight: usize,
+    /// Of which commits.
+    commits: usize,
+}
+
+fn committer_gone() -> Error {
+    Error::new(
+        crate::error::ErrorKind::Internal,
+        "the connection's committer thread ended",
+    )
+}
+
+impl Pipeline {
+    /// Sends the answers of settled jobs, having waited up to `wait` for
+    /// the first (none: wait as long as it takes).
+    fn answer(&mut self, wait: Option<Duration>) -> Result<()> {
+        if self.in_flight == 0 {
             return Ok(());
         }
-        let msg = match ws.read() {
-            Ok(m) => m,
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if let Some(idle) = shared.close_if_idle(&mut ws) {
-                    return Err(idle);
-                }
-                continue;
-            }
-            Err(tungstenite::Error::Capacity(e)) => {
-                close_and_drain(
-                    &mut ws,
-                    CloseCode::Size,
-                    &format!("frame larger than the receive buffer: {e}"),
-                );
-                return Ok(());
-            }
-            // Dropping `conn` discards uncommitted (deferred) rows.
-            Err(e) => return Err(ws_err(e)),
+        let first = match wait {
+            None => self.done.recv().map_err(|_| committer_gone())?,
+            Some(d) => match self.done.recv_timeout(d) {
+                Ok(x) => x,
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(committer_gone()),
+            },
         };
-        let frame = match msg {
-            Message::Binary(b) => b,
-            Message::Close(_) => return Ok(()),
-            Message::Text(_) => {
-                close_and_drain(&mut ws, CloseCode::Unsupported, "QWP frames are binary");
-                return Ok(());
+        self.send(first)?;
+        while self.in_flight > 0 {
+            match self.done.try_recv() {
+                Ok(x) => self.send(x)?,
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => return Err(committer_gone()),
             }
-            _ => continue,
-        };
-        let this = seq;
-        seq += 1;
-        if close_after.is_some_and(|k| seq as usize >= k) {
-            // Fault injection: drop the connection without answering.
-            return Ok(());
         }
-        let resp = conn.respond(this, &frame);
-        if let Some(d) = faults.ack_delay {
-            std::thread::sleep(d);
-        }
-        // A durable ack waits for the write-ahead log's fsync; if that
-        // fails the commit is answered with WRITE_ERROR instead of OK.
-        let (resp, durable) = match (resp, up.durable_ack) {
-            (Response::Ok { sequence, tables }, true) if !tables.is_empty() => {
-                match shared.catalog.sync() {
-                    Ok(()) => (
-                        Response::Ok {
-                            sequence,
-                            tables: tables.clone(),
-                        },
-                        Some(Response::DurableAck { tables }),
-                    ),
-                    Err(r) => (
-                        Response::Error {
-                            status: r.status,
-                            sequence,
-                            message: r.message,
-                        },
-                        None,
-                    ),
-                }
-            }
-            (resp, _) => (resp, None),
-        };
-        ws.send(Message::Binary(resp.to_bytes().into()))
+        Ok(())
+    }
+
+    fn send(&mut self, s: Settled) -> Result<()> {
+        self.in_flight -= 1;
+        self.commits -= usize::from(s.commit);
+        self.ws
+            .send(Message::Binary(s.resp.to_bytes().into()))
             .map_err(ws_err)?;
-        if let Some(d) = durable {
-            ws.send(Message::Binary(d.to_bytes().into()))
+        if let Some(d) = s.durable {
+            self.ws
+                .send(Message::Binary(d.to_bytes().into()))
                 .map_err(ws_err)?;
+        }
+        Ok(())
+    }
+
+    /// Sends every outstanding answer.
+    fn answer_all(&mut self) -> Result<()> {
+        while self.in_flight > 0 {
+            self.answer(None)?;
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, shared: &Shared, conn_no: usize) -> Result<()> {
+        let faults = &shared.cfg.faults;
+        let close_after = faults
+            .close_after_frames
+            .filter(|_| faults.close_first_connections.is_none_or(|k| conn_no < k));
+        let mut conn = Conn::new(shared);
+        let mut seq: i64 = 0;
+        self.ws
+            .get_ref()
+            .tcp()
+            .set_read_timeout(Some(Duration::from_millis(200)))?;
+        loop {
+            if shared.stop.load(Ordering::SeqCst) {
+                self.answer_all()?;
+                let _ = self.ws.close(None);
+                let _ = self.ws.flush();
+                return Ok(());
+            }
+            self.answer(Some(Duration::ZERO))?;
+            let got = if self.in_flight == 0 {
+                self.ws.read()
+            } else if self.commits >= MAX_COMMITS_IN_FLIGHT {
+                self.answer(None)?;
+                continue;
+            } else {
+                // Take the next frame if it has arrived; otherwise wait a
+                // moment for an answer (a client waiting for one sends
+                // nothing more) and look again.
+                match read_ready(&mut self.ws) {
+                    Err(tungstenite::Error::Io(e))
+                        if e.kind() == std::io::ErrorKind::WouldBlock =>
+                    {
+                        self.answer(Some(ANSWER_WAIT))?;
+                        continue;
+                    }
+                    other => other,
+                }
+            };
+            let msg = match got {
+                Ok(m) => m,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if let Some(idle) = shared.close_if_idle(&mut self.ws) {
+                        return Err(idle);
+                    }
+                    continue;
+                }
+                Err(tungstenite::Error::Capacity(e)) => {
+                    self.answer_all()?;
+                    close_and_drain(
+                        &mut self.ws,
+                        CloseCode::Size,
+                        &format!("frame larger than the receive buffer: {e}"),
+                    );
+                    return Ok(());
+                }
+                // Dropping `conn` discards uncommitted (deferred) rows.
+                Err(e) => return Err(ws_err(e)),
+            };
+            let frame = match msg {
+                Message::Binary(b) => b,
+                Message::Close(_) => return Ok(()),
+                Message::Text(_) => {
+                    self.answer_all()?;
+                    close_and_drain(
+                        &mut self.ws,
+                        CloseCode::Unsupported,
+                        "QWP frames are binary",
+                    );
+                    return Ok(());
+                }
+                _ => continue,
+            };
+            let this = seq;
+            seq += 1;
+            if close_after.is_some_and(|k| seq as usize >= k) {
+                // Fault injection: drop the connection without answering
+                // this frame (the earlier ones are answered).
+                self.answer_all()?;
+                return Ok(());
+            }
+            let job = conn.prepare(this, &frame);
+            self.commits += usize::from(matches!(job, Job::Commit(..)));
+            self.jobs.send(job).map_err(|_| committer_gone())?;
+            self.in_flight += 1;
         }
     }
 }

@@ -858,6 +858,17 @@ fn serve_connection(
 }
 
 /// Turns tungstenite errors into crate errors.
+/// Reads a message only if it has arrived (or arrives without waiting):
+/// a non-blocking read, `Io(WouldBlock)` otherwise (a partly received
+/// frame stays buffered for the next read). A socket read timeout cannot
+/// serve for this: it is rounded up to the kernel's tick, milliseconds.
+pub(crate) fn read_ready(ws: &mut Ws) -> tungstenite::Result<tungstenite::Message> {
+    ws.get_ref().tcp().set_nonblocking(true)?;
+    let got = ws.read();
+    ws.get_ref().tcp().set_nonblocking(false)?;
+    got
+}
+
 pub(crate) fn ws_err(e: tungstenite::Error) -> Error {
     match e {
         tungstenite::Error::ConnectionClosed

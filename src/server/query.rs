@@ -30,7 +30,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::ingest::close_and_drain;
 use super::sql::{Next, Outcome, execute};
 use super::storage::Reject;
-use super::{Shared, Upgrade, Ws, ws_err};
+use super::{Shared, Upgrade, Ws, read_ready, ws_err};
 use crate::bridge::column_data::SymbolDict as Dict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::{QwpType, qwp_type_of};
@@ -113,10 +113,7 @@ impl Conn<'_> {
     /// read timeout cannot be shorter than a kernel tick).
     fn read(&mut self, wait: Duration) -> Result<Option<ClientMessage>> {
         let got = if wait.is_zero() {
-            self.ws.get_ref().tcp().set_nonblocking(true)?;
-            let got = self.ws.read();
-            self.ws.get_ref().tcp().set_nonblocking(false)?;
-            got
+            read_ready(&mut self.ws)
         } else {
             self.ws.get_ref().tcp().set_read_timeout(Some(wait))?;
             self.ws.read()

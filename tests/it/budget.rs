@@ -613,3 +613,90 @@ fn floods_from_one_connection_keep_the_rss_bounded() {
     assert!(grown < 64 * mib, "RSS grew by {} MiB", grown / mib);
     assert!(srv.table_batch("t").is_none() && srv.table_batch("flood").is_none());
 }
+
+/// The server decodes the next frame while the previous one commits:
+/// frames sent back to back, without waiting, are answered in order, each
+/// with its own outcome (a rejected frame between good ones changes
+/// nothing around it); and frames a client sent before going away without
+/// reading its answers are still committed, as if each had been answered.
+#[test]
+fn pipelined_frames_are_answered_in_order_and_committed_when_the_client_leaves() {
+    let dir = std::env::temp_dir().join(format!("qa-pipeline-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let srv = start(Server::builder().data_dir(&dir).durable_ack(false));
+    let rows = |srv: &ServerHandle| srv.table_batch("t").map_or(0, |b| b.num_rows());
+    let mut c = conn(&srv, Route::Ingest);
+    let good = || frame(false, no_delta(0), vec![varchar_block("t", 1000, 16)]);
+    let bad = frame(
+        false,
+        no_delta(0),
+        vec![TableBlock {
+            name: "t".into(),
+            columns: vec![col("s", ColumnType::Long)],
+            data: vec![ColumnData::new(Values::Long(vec![1; 10]))],
+        }],
+    );
+    let deferred = frame(true, no_delta(0), vec![varchar_block("t", 500, 16)]);
+    let mut sent = Vec::new();
+    for i in 0..24 {
+        let f = match i {
+            7 => bad.clone(),
+            11 => deferred.clone(),
+            _ => good(),
+        };
+        c.send(&f).expect("send");
+        sent.push(i);
+    }
+    let mut txn = 0;
+    for i in sent {
+        let r = Response::decode(&c.recv().expect("answer")).expect("decodes");
+        match (i, &r) {
+            (
+                7,
+                Response::Error {
+                    status, sequence, ..
+                },
+            ) => {
+                assert_eq!((*status, *sequence), (Status::SchemaMismatch, 7));
+            }
+            (_, Response::Ok { sequence, tables }) => {
+                assert_eq!(*sequence, i, "answers come in frame order");
+                if i == 11 {
+                    assert!(tables.is_empty(), "a deferred frame commits nothing");
+                } else {
+                    txn += 1;
+                    assert_eq!(tables[0].1, txn, "frame {i}: {tables:?}");
+                }
+            }
+            other => panic!("frame {i}: {other:?}"),
+        }
+    }
+    // 22 good frames of 1000 rows, plus the deferred 500 with frame 12.
+    assert_eq!(rows(&srv), 22 * 1000 + 500);
+
+    // Ten more frames, then the client stops sending (its side of the
+    // TCP connection closed, no WebSocket close) without reading a single
+    // answer: every frame it sent is committed all the same. (Dropping a
+    // socket with unread answers would make its kernel reset the
+    // connection, which discards frames the server has not read yet.)
+    let mut gone = raw_ws(&srv, "/write/v4");
+    for _ in 0..10 {
+        gone.send(Message::Binary(good().into())).expect("send");
+    }
+    gone.get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
+    let until = Instant::now() + Duration::from_secs(20);
+    while rows(&srv) < 32 * 1000 + 500 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rows(&srv), 32 * 1000 + 500);
+    drop(gone);
+    drop(c);
+    drop(srv);
+    // And they were logged: all of them are back after a restart.
+    let srv = start(Server::builder().data_dir(&dir));
+    assert_eq!(rows(&srv), 32 * 1000 + 500);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
