@@ -50,6 +50,7 @@ mod sql;
 pub mod storage;
 mod stream;
 mod wal;
+mod wal_op;
 
 pub use harness::IngestHarness;
 pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
