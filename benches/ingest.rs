@@ -10,9 +10,14 @@
 //!   `fast_unmasked` = `fast` into a plain buffer, the like-for-like
 //!   comparison with the peer's bench path.
 //! - T1: end to end over loopback into the embedded server in sink mode
-//!   (decode + ack, no storage), batches of 100 000 rows: ours
+//!   (decode + ack, no storage) — a `questdb-arrow serve --sink` child
+//!   process when the CLI is built (`cargo bench --features cli --bench
+//!   ingest`, or `QA_SERVE_BIN`), so the client's CPU is measured alone;
+//!   in process otherwise — batches of 100 000 rows: ours
 //!   `QuestDb::ingest` (streaming, pipelined), ours `flush_arrow_batch`
-//!   per batch, and the peer's `QuestDb::flush_arrow_batch` per batch.
+//!   per batch, and the peer's `QuestDb::flush_arrow_batch` per batch,
+//!   passes alternating; medians, client CPU ns/row, the median of the
+//!   paired ratios against the peer, and the process's peak RSS.
 //!
 //! Prints rows/s, MB/s and ratios; writes
 //! `$CARGO_TARGET_DIR/bench-summary/ingest_t0.json` and `ingest_t1.json`.
@@ -37,7 +42,7 @@ const BATCH_ROWS: usize = 100_000;
 type Dict = SymbolDict;
 
 mod common;
-use common::{generate, measure, rows_from_env, workloads, write_summary};
+use common::{alternate, generate, measure, peak_rss_mb, rows_from_env, workloads, write_summary};
 
 fn plan(batch: &RecordBatch) -> (Vec<String>, Vec<QwpType>) {
     let schema = batch.schema();
@@ -258,7 +263,7 @@ fn bench_t1(c: &mut Criterion) {
     use questdb_arrow::client::{AckLevel, IngestOptions};
 
     let rows = rows_from_env();
-    let (_srv, ours, peer) = common::sink_server();
+    let (sink, ours, peer) = common::sink_server();
     let opts = IngestOptions::new().timestamp_column("ts");
     let mut json = Vec::new();
     for w in workloads() {
@@ -269,7 +274,7 @@ fn bench_t1(c: &mut Criterion) {
             .collect();
         let table = w.to_lowercase();
         let secs = if rows >= 1_000_000 { 10 } else { 1 };
-        let res = measure(
+        let res = alternate(
             c,
             &format!("ingest_t1_{table}"),
             rows,
@@ -306,28 +311,48 @@ fn bench_t1(c: &mut Criterion) {
                 }),
             ],
         );
-        for (name, s, bytes) in &res {
+        println!(
+            "ingest T1 {w}, {rows} rows, sink {}, medians of alternating passes:",
+            if sink.out_of_process {
+                "in another process (client CPU alone)"
+            } else {
+                "in this process (CPU includes the server)"
+            }
+        );
+        println!(
+            "| client | M rows/s | wire MB/s | CPU ns/row | ÷ peer (median of paired ratios) |"
+        );
+        println!("|---|---|---|---|---|");
+        for r in &res {
+            // The peer does not report its bytes.
+            let wire = r.bytes;
+            let mbs = if wire > 0 {
+                format!("{:.0}", wire as f64 / r.secs / 1e6)
+            } else {
+                "—".into()
+            };
             println!(
-                "ingest T1 {w} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s{}",
-                s * 1e3,
-                rows as f64 / s / 1e6,
-                if *bytes > 0 {
-                    format!(", {:.0} MB/s of QWP frames", *bytes as f64 / s / 1e6)
-                } else {
-                    String::new()
-                }
+                "| {} | {:.2} | {mbs} | {:.0} | {:.2} |",
+                r.name,
+                rows as f64 / r.secs / 1e6,
+                r.cpu_secs / rows as f64 * 1e9,
+                r.vs_last
             );
             json.push(format!(
-                "{{\"bench\":\"ingest_t1\",\"workload\":\"{w}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{bytes}}}",
-                rows as f64 / s
+                "{{\"bench\":\"ingest_t1\",\"workload\":\"{w}\",\"client\":\"{}\",\"rows\":{rows},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire},\"cpu_ns_per_row\":{:.1},\"ratio_vs_peer\":{:.3},\"sink_out_of_process\":{}}}",
+                r.name,
+                r.secs,
+                rows as f64 / r.secs,
+                r.cpu_secs / rows as f64 * 1e9,
+                r.vs_last,
+                sink.out_of_process
             ));
         }
-        println!(
-            "ingest T1 {w}: ingest / peer {:.2}x, flush / peer {:.2}x",
-            res[2].1 / res[0].1,
-            res[2].1 / res[1].1
-        );
     }
+    println!(
+        "ingest T1: peak RSS of this process {:.0} MB",
+        peak_rss_mb()
+    );
     write_summary("ingest_t1.json", &json);
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 mod common;
-use common::{generate, rows_from_env, write_summary};
+use common::{generate, process_cpu, rows_from_env, write_summary};
 
 use arrow::array::{AsArray, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::TimestampMicrosecondType;
@@ -132,21 +132,6 @@ fn bench(c: &mut Criterion) {
             ),
         ],
     );
-}
-
-/// CPU seconds (user + system) this process used so far, threads that
-/// ended included (from `/proc/self/stat`; 0 elsewhere than Linux).
-fn process_cpu() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let Some(close) = stat.rfind(')') else {
-        return 0.0;
-    };
-    let f: Vec<&str> = stat[close + 2..].split(' ').collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime, in USER_HZ (100 per second on Linux).
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// `QA_STORAGE_PROFILE=mem|disk`: five passes of one mode only (to run

@@ -206,18 +206,172 @@ pub fn measure(
 
 /// An embedded server in sink mode (decode + ack, no storage) and a handle
 /// of each client on it.
-pub fn sink_server() -> (
-    questdb_arrow::server::ServerHandle,
-    questdb_arrow::client::QuestDb,
-    questdb::QuestDb,
-) {
-    let srv = questdb_arrow::server::Server::builder()
-        .bind("127.0.0.1:0")
-        .sink(true)
-        .start()
-        .unwrap();
-    let conf = srv.conf_string();
-    let ours = questdb_arrow::client::QuestDb::connect(&conf).unwrap();
-    let peer = questdb::QuestDb::connect(&conf).unwrap();
-    (srv, ours, peer)
+/// Where the T1 benches send: a `questdb-arrow serve --sink` child process
+/// when the CLI is built (`--features cli`; `QA_SERVE_BIN` names another
+/// build), so the client's CPU is measured alone; else an in-process
+/// server. Dropping it stops the server.
+pub struct Sink {
+    child: Option<std::process::Child>,
+    _in_process: Option<questdb_arrow::server::ServerHandle>,
+    /// The connect string.
+    pub conf: String,
+    /// Whether the server runs in another process.
+    pub out_of_process: bool,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A `serve --sink` child, if a CLI binary is available.
+fn sink_child() -> Option<(std::process::Child, String)> {
+    use std::io::BufRead;
+    let bin = std::env::var("QA_SERVE_BIN")
+        .ok()
+        .or(option_env!("CARGO_BIN_EXE_questdb-arrow").map(String::from))?;
+    let mut child = std::process::Command::new(bin)
+        .args(["serve", "--bind", "127.0.0.1:0", "--sink"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take()?)
+        .read_line(&mut line)
+        .ok()?;
+    let conf = line
+        .split("connect string: ")
+        .nth(1)?
+        .trim_end()
+        .strip_suffix(')')?
+        .to_string();
+    Some((child, conf))
+}
+
+pub fn sink_server() -> (Sink, questdb_arrow::client::QuestDb, questdb::QuestDb) {
+    let sink = match sink_child() {
+        Some((child, conf)) => Sink {
+            child: Some(child),
+            _in_process: None,
+            conf,
+            out_of_process: true,
+        },
+        None => {
+            let srv = questdb_arrow::server::Server::builder()
+                .bind("127.0.0.1:0")
+                .sink(true)
+                .start()
+                .unwrap();
+            Sink {
+                conf: srv.conf_string(),
+                _in_process: Some(srv),
+                child: None,
+                out_of_process: false,
+            }
+        }
+    };
+    let ours = questdb_arrow::client::QuestDb::connect(&sink.conf).unwrap();
+    let peer = questdb::QuestDb::connect(&sink.conf).unwrap();
+    (sink, ours, peer)
+}
+
+/// CPU seconds (user + system) this process used so far (Linux; 0
+/// elsewhere).
+pub fn process_cpu() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return 0.0;
+    };
+    let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime, in USER_HZ (100 per second on Linux).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// This process's peak RSS in MB (`VmHWM`; 0 elsewhere than Linux).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// One routine's figures from [`alternate`]: median wall seconds, median
+/// process CPU seconds, bytes its last pass reported, and the median of
+/// its per-round time ratio against the last routine (the peer; > 1 means
+/// faster than the peer).
+pub struct Alternated {
+    pub name: String,
+    pub secs: f64,
+    pub cpu_secs: f64,
+    pub bytes: usize,
+    pub vs_last: f64,
+}
+
+/// Runs the routines in rounds under criterion, each once per round in
+/// turn (so a noisy moment hits all of them), and reports medians.
+pub fn alternate(
+    c: &mut Criterion,
+    group: &str,
+    rows: usize,
+    secs: u64,
+    routines: &mut [(&str, &mut dyn FnMut() -> usize)],
+) -> Vec<Alternated> {
+    let n = routines.len();
+    let mut wall: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut bytes = vec![0usize; n];
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(secs));
+    g.throughput(Throughput::Elements((rows * n) as u64));
+    g.bench_function("alternating", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                for (i, (_, f)) in routines.iter_mut().enumerate() {
+                    let c0 = process_cpu();
+                    let t = Instant::now();
+                    bytes[i] = std::hint::black_box(f());
+                    let e = t.elapsed();
+                    cpu[i].push(process_cpu() - c0);
+                    wall[i].push(e.as_secs_f64());
+                    total += e;
+                }
+            }
+            total
+        })
+    });
+    g.finish();
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    (0..n)
+        .map(|i| {
+            let ratios: Vec<f64> = wall[i]
+                .iter()
+                .zip(&wall[n - 1])
+                .map(|(a, peer)| peer / a)
+                .collect();
+            Alternated {
+                name: routines[i].0.to_string(),
+                secs: median(&wall[i]),
+                cpu_secs: median(&cpu[i]),
+                bytes: bytes[i],
+                vs_last: median(&ratios),
+            }
+        })
+        .collect()
 }
