@@ -14,9 +14,8 @@
 //! acknowledged row is missing.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -24,6 +23,8 @@ use std::time::{Duration, Instant};
 use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
 use questdb_arrow::client::{AckLevel, QuestDb};
+
+mod common;
 
 fn env_u64(k: &str, d: u64) -> u64 {
     std::env::var(k)
@@ -33,27 +34,8 @@ fn env_u64(k: &str, d: u64) -> u64 {
 }
 
 fn spawn(dir: &Path) -> (Child, String) {
-    // QA_SERVE_BIN: another build of the CLI (e.g. a release one).
-    let bin = std::env::var("QA_SERVE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_questdb-arrow").to_string());
-    let mut child = Command::new(bin)
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let conf = line
-        .split("connect string: ")
-        .nth(1)
-        .and_then(|s| s.strip_suffix(")\n"))
-        .unwrap_or_else(|| panic!("no connect string in {line:?}"))
-        .to_string();
-    (child, conf)
+    let bin = common::serve_bin().expect("the questdb-arrow CLI (feature cli)");
+    common::spawn_serve(&bin, &["--data-dir".as_ref(), dir.as_os_str()]).expect("server starts")
 }
 
 fn rss_mb(pid: u32) -> Option<f64> {

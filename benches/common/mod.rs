@@ -228,32 +228,44 @@ impl Drop for Sink {
     }
 }
 
-/// A `serve --sink` child, if a CLI binary is available.
-fn sink_child() -> Option<(std::process::Child, String)> {
-    use std::io::BufRead;
-    let bin = std::env::var("QA_SERVE_BIN")
+/// The `questdb-arrow` CLI to run as a server child: `QA_SERVE_BIN` (e.g.
+/// a release build), else the one built with this bench (feature `cli`).
+pub fn serve_bin() -> Option<String> {
+    std::env::var("QA_SERVE_BIN")
         .ok()
-        .or(option_env!("CARGO_BIN_EXE_questdb-arrow").map(String::from))?;
+        .or(option_env!("CARGO_BIN_EXE_questdb-arrow").map(String::from))
+}
+
+/// Starts `bin serve --bind 127.0.0.1:0 <args>` and reads its connect
+/// string from the first line it prints.
+pub fn spawn_serve(
+    bin: &str,
+    args: &[&std::ffi::OsStr],
+) -> std::io::Result<(std::process::Child, String)> {
+    use std::io::BufRead;
     let mut child = std::process::Command::new(bin)
-        .args(["serve", "--bind", "127.0.0.1:0", "--sink"])
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
-        .spawn()
-        .ok()?;
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout"))?;
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take()?)
-        .read_line(&mut line)
-        .ok()?;
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
     let conf = line
         .split("connect string: ")
-        .nth(1)?
-        .trim_end()
-        .strip_suffix(')')?
+        .nth(1)
+        .and_then(|s| s.trim_end().strip_suffix(')'))
+        .ok_or_else(|| std::io::Error::other(format!("no connect string in {line:?}")))?
         .to_string();
-    Some((child, conf))
+    Ok((child, conf))
 }
 
 pub fn sink_server() -> (Sink, questdb_arrow::client::QuestDb, questdb::QuestDb) {
-    let sink = match sink_child() {
+    let child = serve_bin().and_then(|bin| spawn_serve(&bin, &["--sink".as_ref()]).ok());
+    let sink = match child {
         Some((child, conf)) => Sink {
             child: Some(child),
             _in_process: None,

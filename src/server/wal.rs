@@ -665,25 +665,8 @@ fn write_header(mut f: &File, first_lsn: u64) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::wal_op::tests::batch;
     use super::*;
-    use arrow::array::{Int64Array, RecordBatch, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
-
-    fn batch(v: &[i64]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Int64, false),
-            Field::new("s", DataType::Utf8, true),
-        ]));
-        let s: Vec<Option<String>> = v.iter().map(|x| Some(format!("v{x}"))).collect();
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from(v.to_vec())),
-                Arc::new(StringArray::from(s)),
-            ],
-        )
-        .unwrap()
-    }
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("qa-wal-{name}-{}", std::process::id()));

@@ -221,13 +221,14 @@ impl Op {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
 
-    fn batch(v: &[i64]) -> RecordBatch {
+    /// A batch of `x` = `v` and `s` = "v<x>" (shared with the log's tests).
+    pub(in crate::server) fn batch(v: &[i64]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
             Field::new("x", DataType::Int64, false),
             Field::new("s", DataType::Utf8, true),
