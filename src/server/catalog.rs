@@ -175,6 +175,10 @@ fn lower_priority() -> std::io::Result<()> {
     Ok(())
 }
 
+/// A commit logged this recently means the foreground is busy: checkpoint
+/// part files then take only a share of the disk (see `direct::PacedFile`).
+const PACE_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// See [`Disk::max_backlog`].
 const MAX_BACKLOG_CHECKPOINTS: u64 = 4;
 
@@ -766,6 +770,12 @@ impl Inner {
             return Err(Error::new(ErrorKind::Io, "injected checkpoint failure"));
         }
         let tables_dir = d.dir.join("tables");
+        // Part files yield the disk to the log while commits are arriving,
+        // unless the backlog says the checkpoint must catch up.
+        let busy = || {
+            lock(&d.last_change).elapsed() < PACE_WINDOW
+                && lock(&d.wal).backlog() < d.max_backlog() / 2
+        };
         let mut entries = Vec::with_capacity(tables.len() + quarantined.len());
         let mut persisted = HashMap::new();
         for t in &tables {
@@ -790,7 +800,7 @@ impl Inner {
             let new = &t.batches[pos..];
             if new.iter().any(|b| b.num_rows() > 0) {
                 parts.push(Persisted {
-                    part: write_part(&tables_dir, &t.name, t.id, lsn, &t.schema, new)?,
+                    part: write_part(&tables_dir, &t.name, t.id, lsn, &t.schema, new, &busy)?,
                     batches: new.to_vec(),
                 });
             }

@@ -34,6 +34,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use base64::Engine;
 
+use super::direct::PacedFile;
 use super::wal::{ipc_decode, ipc_encode, sync_dir};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -275,7 +276,9 @@ fn safe_prefix(name: &str) -> String {
 
 /// Writes `batches` (conformed to `schema`) as one Parquet part under
 /// `tables_dir`: temporary name, fsync, rename. The directory is fsynced by
-/// the caller once all parts of a checkpoint are written.
+/// the caller once all parts of a checkpoint are written. The file is
+/// written with direct I/O where available, yielding the disk while
+/// `busy()` (see [`PacedFile`]).
 pub fn write_part(
     tables_dir: &Path,
     name: &str,
@@ -283,6 +286,7 @@ pub fn write_part(
     lsn: u64,
     schema: &SchemaRef,
     batches: &[RecordBatch],
+    busy: &(dyn Fn() -> bool + Sync),
 ) -> Result<Part> {
     let file = format!("{}-{id}-{lsn}.parquet", safe_prefix(name));
     let path = tables_dir.join(&file);
@@ -290,7 +294,7 @@ pub fn write_part(
     let pq = |e: parquet::errors::ParquetError| {
         Error::new(ErrorKind::Io, format!("{}: {e}", tmp.display()))
     };
-    let f = File::create(&tmp)?;
+    let f = PacedFile::create(&tmp, busy)?;
     // Speed over size: no compression, no statistics, and dictionary pages
     // only for the SYMBOL columns (already dictionaries in memory); hashing
     // or compressing every value costs more than the checkpoint's write.
@@ -309,7 +313,7 @@ pub fn write_part(
     }
     let props = props.build();
     let sink = Summing {
-        inner: io::BufWriter::with_capacity(1 << 20, f),
+        inner: f,
         crc: crc32fast::Hasher::new(),
         len: 0,
     };
@@ -325,10 +329,7 @@ pub fn write_part(
     let sink = w.into_inner().map_err(pq)?;
     let crc = sink.crc.finalize();
     let len = sink.len;
-    let f = sink
-        .inner
-        .into_inner()
-        .map_err(|e| Error::from(e.into_error()))?;
+    let f = sink.inner.finish()?;
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, &path)?;
@@ -475,7 +476,10 @@ mod tests {
             vec![Arc::new(Int64Array::from_iter_values(0..1000))],
         )
         .unwrap();
-        let part = write_part(&dir, "t", 1, 1, &schema, std::slice::from_ref(&b)).unwrap();
+        let part = write_part(&dir, "t", 1, 1, &schema, std::slice::from_ref(&b), &|| {
+            false
+        })
+        .unwrap();
         let back = read_part(&dir, &part).unwrap();
         assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 1000);
         let path = dir.join(&part.file);

@@ -41,6 +41,7 @@
 
 mod catalog;
 mod checkpoint;
+mod direct;
 mod harness;
 mod ingest;
 mod limits;

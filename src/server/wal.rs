@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::direct::{BLOCK, EINVAL, lead_room, open_direct, write_all_at};
 use super::wal_op::bad;
 pub use super::wal_op::{Op, ipc_decode, ipc_encode};
 use crate::error::{Error, ErrorKind, Result};
@@ -187,8 +188,6 @@ pub struct Wal {
     tail: Vec<u8>,
 }
 
-/// Alignment (of memory, file offset and length) of direct writes.
-const BLOCK: usize = 4096;
 /// Records at least this big are written with direct I/O where
 /// available: the disk reads them straight from the record buffer,
 /// which saves the CPU a copy into the page cache (the largest cost of
@@ -600,45 +599,6 @@ fn new_segment(dir: &Path, first: u64) -> Result<(File, Option<File>)> {
     file.sync_all()?;
     sync_dir(dir)?;
     Ok((file, open_direct(&path)))
-}
-
-/// Bytes to leave in front of a record in a buffer so that the partial
-/// block of `tail` bytes before it starts at a [`BLOCK`]-aligned address.
-fn lead_room(buf: &[u8], tail: usize) -> usize {
-    let aligned = buf.as_ptr().align_offset(BLOCK);
-    (if aligned == usize::MAX { 0 } else { aligned }) + tail
-}
-
-#[cfg(target_os = "linux")]
-const EINVAL: i32 = rustix::io::Errno::INVAL.raw_os_error();
-#[cfg(not(target_os = "linux"))]
-const EINVAL: i32 = 22;
-
-/// `path` opened for writing with `O_DIRECT` (Linux), or `None`.
-#[cfg(target_os = "linux")]
-fn open_direct(path: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .write(true)
-        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
-        .open(path)
-        .ok()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn open_direct(_path: &Path) -> Option<File> {
-    None
-}
-
-#[cfg(unix)]
-fn write_all_at(f: &File, buf: &[u8], at: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(f, buf, at)
-}
-
-#[cfg(not(unix))]
-fn write_all_at(mut f: &File, buf: &[u8], at: u64) -> io::Result<()> {
-    f.seek(SeekFrom::Start(at))?;
-    f.write_all(buf)
 }
 
 /// The segments in `dir`, by first LSN.

@@ -780,7 +780,13 @@ mod kill9 {
                         }
                     });
                 }
-                // Let them write, then kill without warning.
+                // Let them write (from the first acknowledgement on, so a
+                // slow start on a loaded machine still gets a real round),
+                // then kill without warning.
+                let t = std::time::Instant::now();
+                while acked.lock().unwrap().is_empty() && t.elapsed() < Duration::from_secs(30) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 std::thread::sleep(Duration::from_millis(150 + 37 * (round % 7)));
                 child.kill().unwrap();
                 child.wait().unwrap();
