@@ -26,9 +26,14 @@ pub enum ErrorKind {
     /// The server refused the upgrade because of its replication role
     /// (HTTP 421 with `X-QuestDB-Role`). Try another endpoint.
     RoleReject,
-    /// The WebSocket upgrade failed for another reason (unexpected HTTP
-    /// status, missing or unsupported protocol version, durable-ack mismatch).
+    /// The WebSocket upgrade failed for another reason (an unexpected HTTP
+    /// status such as 404 or 503, malformed QWP headers). Worth another
+    /// endpoint or a later attempt.
     Handshake,
+    /// The server speaks no QWP version this client does, or lacks what the
+    /// connect string requires (durable acknowledgements). Terminal: the
+    /// connect walk stops and reconnects do not retry it.
+    Incompatible,
     /// Bytes on the wire do not follow QWP: a decoder met a malformed frame.
     /// The message says what was wrong and at which byte offset.
     Protocol,
@@ -59,6 +64,7 @@ impl ErrorKind {
             ErrorKind::Auth => "authentication failed",
             ErrorKind::RoleReject => "role reject",
             ErrorKind::Handshake => "handshake failed",
+            ErrorKind::Incompatible => "incompatible server",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Server => "server error",
             ErrorKind::Unsupported => "unsupported",
@@ -93,6 +99,8 @@ struct Inner {
     msg: String,
     status: Option<Status>,
     offset: Option<usize>,
+    /// For [`ErrorKind::RoleReject`]: the role and zone the server named.
+    role: Option<Box<(Option<String>, Option<String>)>>,
     source: Option<Source>,
 }
 
@@ -107,6 +115,7 @@ impl Error {
             msg: msg.into(),
             status: None,
             offset: None,
+            role: None,
             source: None,
         }))
     }
@@ -171,6 +180,26 @@ impl Error {
         let mut e = Error::new(ErrorKind::Server, msg);
         e.0.status = Some(status);
         e
+    }
+
+    /// A [`ErrorKind::RoleReject`]: the server (HTTP 421 with
+    /// `X-QuestDB-Role`, or its SERVER_INFO) has a role that cannot serve
+    /// the request; `role` and `zone` as the server named them.
+    pub fn role_reject(role: Option<String>, zone: Option<String>, msg: impl Into<String>) -> Self {
+        let mut e = Error::new(ErrorKind::RoleReject, msg);
+        e.0.role = Some(Box::new((role, zone)));
+        e
+    }
+
+    /// For [`ErrorKind::RoleReject`] errors: the role the server named
+    /// (`"REPLICA"`, `"PRIMARY_CATCHUP"`, …), when it named one.
+    pub fn role(&self) -> Option<&str> {
+        self.0.role.as_ref().and_then(|r| r.0.as_deref())
+    }
+
+    /// For [`ErrorKind::RoleReject`] errors: the zone the server named.
+    pub fn zone(&self) -> Option<&str> {
+        self.0.role.as_ref().and_then(|r| r.1.as_deref())
     }
 
     /// Attaches the underlying cause.

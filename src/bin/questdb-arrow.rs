@@ -36,6 +36,27 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// `serve --role`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum RoleArg {
+    Standalone,
+    Primary,
+    Replica,
+    PrimaryCatchup,
+}
+
+impl From<RoleArg> for questdb_arrow::protocol::egress::Role {
+    fn from(r: RoleArg) -> Self {
+        use questdb_arrow::protocol::egress::Role;
+        match r {
+            RoleArg::Standalone => Role::Standalone,
+            RoleArg::Primary => Role::Primary,
+            RoleArg::Replica => Role::Replica,
+            RoleArg::PrimaryCatchup => Role::PrimaryCatchup,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the embedded QWP server (ingest on /write/v4, SQL on /read/v1).
@@ -87,6 +108,17 @@ enum Cmd {
         /// Largest SQL text accepted, in bytes.
         #[arg(long, default_value_t = questdb_arrow::server::DEFAULT_MAX_SQL_BYTES)]
         max_sql_bytes: usize,
+        /// Replication role announced to clients: a `replica` refuses
+        /// writes with HTTP 421 (`X-QuestDB-Role: REPLICA`) and serves
+        /// queries; `primary-catchup` refuses writes as a promotion in
+        /// progress. This process replicates nothing: the role is for
+        /// testing clients' failover and role filters.
+        #[arg(long, value_enum, default_value_t = RoleArg::Standalone)]
+        role: RoleArg,
+        /// Zone announced in SERVER_INFO (and on 421 rejects), for clients'
+        /// `zone=` preference.
+        #[arg(long)]
+        zone: Option<String>,
     },
     /// Load a .parquet, .arrow/.feather (Arrow IPC file) or .csv file into a
     /// table, streamed in batches (each committed atomically).
@@ -421,9 +453,12 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
             max_connections,
             idle_timeout_secs,
             max_sql_bytes,
+            role,
+            zone,
         } => {
             let mut b = Server::builder()
                 .bind(bind)
+                .role(role.into(), zone)
                 .sink(sink)
                 .idle_timeout(std::time::Duration::from_secs(idle_timeout_secs))
                 .max_sql_bytes(max_sql_bytes);

@@ -175,6 +175,7 @@ impl QuestDb {
                 "no addr in the connect string",
             ));
         }
+        super::connect::check(&conf)?;
         Ok(QuestDb {
             conf,
             senders: Pool::new(),

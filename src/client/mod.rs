@@ -10,7 +10,50 @@
 //! - [`Reader`] (borrowed from [`QuestDb::borrow_reader`]): SQL with binds
 //!   into a streaming [`Cursor`] of Arrow batches (a `RecordBatchReader`);
 //!   [`QuestDb::query_arrow`] in one call.
+//!
+//! # Endpoints, roles and zones
+//!
+//! Every connect and reconnect walks the connect string's `addr` list:
+//!
+//! - One **round** tries each endpoint once, from the first for a new
+//!   connection and from the one after the endpoint last used for a
+//!   reconnect (so a dead node is tried last). A role reject (HTTP 421
+//!   with `X-QuestDB-Role`) or a role that does not fit moves on at once,
+//!   without a pause.
+//! - **Ingest is zone-blind**: it takes the first endpoint that accepts a
+//!   write. Replicas, and a primary still catching up after a promotion,
+//!   refuse writes with 421, so ingest follows the primary; `target` and
+//!   `zone` have no effect on it.
+//! - **Queries** read the server's SERVER_INFO and keep the endpoint only
+//!   if its role passes `target` (`any`: all; `primary`: PRIMARY,
+//!   PRIMARY_CATCHUP or STANDALONE; `replica`: REPLICA only). With `zone`
+//!   (and a target other than `primary`, which follows the primary across
+//!   zones) an endpoint of the same zone, compared case-insensitively,
+//!   wins; one of another zone is used only when no endpoint of the round
+//!   is in the zone.
+//! - Authentication failures ([`ErrorKind::Auth`]), configuration errors
+//!   and an incompatible server ([`ErrorKind::Incompatible`]: QWP version,
+//!   durable acknowledgements) end the walk at once and are never retried.
+//!   When endpoints answered and none has the role asked for, the error is
+//!   [`ErrorKind::RoleReject`] ([`Error::role`] names the last role seen);
+//!   when none could be reached it is the last transport error. Either way
+//!   the message lists every endpoint's outcome.
+//! - Between rounds the client pauses: `reconnect_initial_backoff_millis`
+//!   doubling up to `reconnect_max_backoff_millis`, each pause drawn from
+//!   half to one and a half times the step (clients restarted together do
+//!   not reconnect in step), within `reconnect_max_duration_millis`. A
+//!   reconnect during ingest always retries (a replica may be promoted
+//!   meanwhile); a first connect retries only with
+//!   `initial_connect_retry=on` (default `off`: one round, then the
+//!   error). `initial_connect_retry=async` is refused: connecting in the
+//!   background needs the asynchronous sender this version does not have.
+//!
+//! [`ErrorKind::Auth`]: crate::ErrorKind::Auth
+//! [`ErrorKind::Incompatible`]: crate::ErrorKind::Incompatible
+//! [`ErrorKind::RoleReject`]: crate::ErrorKind::RoleReject
+//! [`Error::role`]: crate::Error::role
 
+mod connect;
 pub mod db;
 pub mod query;
 mod read_ahead;
@@ -20,27 +63,3 @@ pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
 pub use query::{BatchDecoder, Cursor, Decoded, Query, QueryResult, Reader, Terminal};
 pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};
-
-/// Walks `conf`'s addresses in order and returns the first connection
-/// `connect` opens, with the options it was opened with (reconnects reuse
-/// them). Auth and config errors are terminal (later endpoints would fail
-/// the same way); other errors move on to the next address.
-pub(crate) fn first_reachable<T>(
-    conf: &Conf,
-    connect: impl Fn(&ConnectOptions) -> Result<T>,
-) -> Result<(T, ConnectOptions)> {
-    let mut last = None;
-    for addr in &conf.addrs {
-        let opts = ConnectOptions::from_conf(conf, addr)?;
-        match connect(&opts) {
-            Ok(c) => return Ok((c, opts)),
-            Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => return Err(e),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::new(ErrorKind::Config, "no addr in the connect string")))
-}
-
-use crate::conf::Conf;
-use crate::error::{Error, ErrorKind, Result};
-use crate::transport::ConnectOptions;

@@ -34,6 +34,7 @@ use crate::protocol::egress::{
 use crate::protocol::{ColumnType, Status};
 use crate::transport::{ConnectOptions, Connection, Route};
 
+use super::connect;
 use super::read_ahead::{Cmd, Event, Session, join_receiver, pump};
 
 /// Decoded batches that may wait for the caller.
@@ -82,6 +83,8 @@ pub enum QueryResult {
 /// [`QuestDb::borrow_reader`](super::QuestDb::borrow_reader) or connect one
 /// yourself.
 pub struct Reader {
+    /// Index in `conf.addrs` of the endpoint connected last.
+    endpoint: usize,
     conf: Option<Conf>,
     opts: ConnectOptions,
     session: Option<Session>,
@@ -122,11 +125,21 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
 }
 
 impl Reader {
-    /// Connects to the first reachable address of `conf` and reads
-    /// SERVER_INFO.
+    /// Connects to the first endpoint of `conf` whose SERVER_INFO passes
+    /// `target` (preferring `zone`; see the endpoint walk in
+    /// [`crate::client`]); with `initial_connect_retry=on`, rounds repeat
+    /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Reader> {
-        let ((s, info), opts) = super::first_reachable(conf, open)?;
+        connect::check(conf)?;
+        let ((s, info), opts, endpoint) = connect::connect(
+            conf,
+            0,
+            connect::initial_retry(conf),
+            open,
+            |(_, i): &(Session, ServerInfo)| connect::query_fit(conf, i),
+        )?;
         Ok(Reader {
+            endpoint,
             conf: Some(conf.clone()),
             opts,
             session: Some(s),
@@ -140,6 +153,7 @@ impl Reader {
     pub fn connect_with(opts: &ConnectOptions) -> Result<Reader> {
         let (s, info) = open(opts)?;
         Ok(Reader {
+            endpoint: 0,
             conf: None,
             opts: opts.clone(),
             session: Some(s),
@@ -166,8 +180,15 @@ impl Reader {
         }
         let (s, info) = match &self.conf {
             Some(conf) => {
-                let (si, o) = super::first_reachable(conf, open)?;
+                // After a lost connection: a round from the next endpoint.
+                let (si, o, i) = connect::round(
+                    conf,
+                    self.endpoint + 1,
+                    &open,
+                    &|(_, i): &(Session, ServerInfo)| connect::query_fit(conf, i),
+                )?;
                 self.opts = o;
+                self.endpoint = i;
                 si
             }
             None => open(&self.opts)?,

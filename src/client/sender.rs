@@ -40,6 +40,7 @@ use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 
+use super::connect::{self, Fit};
 use crate::bridge::column_data::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::overrides::{ColumnOverride, apply_overrides};
@@ -263,6 +264,9 @@ struct Staged {
 pub struct Sender {
     conf: Option<Conf>,
     opts: ConnectOptions,
+    /// Index in `conf.addrs` of the endpoint connected last (a reconnect
+    /// starts after it).
+    endpoint: usize,
     conn: Option<Connection>,
     server_budget: usize,
     cap: usize,
@@ -313,10 +317,22 @@ fn retriable(e: &Error) -> bool {
 }
 
 impl Sender {
-    /// Connects to the first reachable address of `conf`.
+    /// Connects to the first endpoint of `conf` that takes writes (see
+    /// the endpoint walk in [`crate::client`]: replicas answer 421 and are
+    /// passed at once); with `initial_connect_retry=on`, rounds repeat
+    /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
-        let (conn, opts) = super::first_reachable(conf, |o| Connection::connect(o, Route::Ingest))?;
-        Ok(Sender::new(Some(conf.clone()), opts, conn))
+        connect::check(conf)?;
+        let (conn, opts, i) = connect::connect(
+            conf,
+            0,
+            connect::initial_retry(conf),
+            |o| Connection::connect(o, Route::Ingest),
+            |_| Fit::Yes,
+        )?;
+        let mut s = Sender::new(Some(conf.clone()), opts, conn);
+        s.endpoint = i;
+        Ok(s)
     }
 
     /// Connects with explicit transport options (reconnects go to the same
@@ -334,6 +350,7 @@ impl Sender {
         Sender {
             conf,
             opts,
+            endpoint: 0,
             conn: Some(conn),
             server_budget: budget_of(hs.max_batch_size),
             cap: usize::MAX,
@@ -575,9 +592,20 @@ impl Sender {
         self.durable_have.clear();
     }
 
+    /// One round over the endpoints, starting after the one connected
+    /// last (the caller pauses between rounds).
     fn open(&mut self) -> Result<()> {
         let (conn, opts) = match &self.conf {
-            Some(conf) => super::first_reachable(conf, |o| Connection::connect(o, Route::Ingest))?,
+            Some(conf) => {
+                let (c, o, i) = connect::round(
+                    conf,
+                    self.endpoint + 1,
+                    &|o| Connection::connect(o, Route::Ingest),
+                    &|_| Fit::Yes,
+                )?;
+                self.endpoint = i;
+                (c, o)
+            }
             None => (
                 Connection::connect(&self.opts, Route::Ingest)?,
                 self.opts.clone(),
@@ -606,12 +634,7 @@ impl Sender {
     /// symbol dictionary in catch-up frames and resends every uncommitted
     /// batch from its first row.
     fn recover(&mut self, cause: Error, deadline: Instant, reconnects: &mut u32) -> Result<()> {
-        let (mut backoff, max_backoff) = self
-            .conf
-            .as_ref()
-            .map_or((Duration::from_millis(100), Duration::from_secs(5)), |c| {
-                (c.reconnect_initial_backoff, c.reconnect_max_backoff)
-            });
+        let mut backoff = connect::Backoff::until(self.conf.as_ref(), deadline);
         let mut last = cause;
         // Acknowledgements that arrived before the failure still count:
         // read them so batches already committed are not sent twice.
@@ -636,12 +659,12 @@ impl Sender {
                     *reconnects += 1;
                     return Ok(());
                 }
-                Err(e) if retriable(&e) => last = e,
+                // No endpoint takes writes now (replicas, a promotion in
+                // progress): the next round may find the new primary.
+                Err(e) if retriable(&e) || e.kind() == ErrorKind::RoleReject => last = e,
                 Err(e) => return Err(e),
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            std::thread::sleep(backoff.min(left));
-            backoff = (backoff * 2).min(max_backoff);
+            backoff.pause();
         }
     }
 
@@ -926,7 +949,7 @@ impl Sender {
         if ack == AckLevel::Durable {
             if !self.durable_granted {
                 return Err(Error::new(
-                    ErrorKind::Handshake,
+                    ErrorKind::Incompatible,
                     "AckLevel::Durable: the server did not grant durable acknowledgements",
                 ));
             }

@@ -1,8 +1,7 @@
 //! A socket-free driver of the ingest connection handler, for fuzzing and
 //! tests.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::storage::Catalog;
 use super::{Server, ServerBuilder, Shared, ingest};
@@ -33,18 +32,7 @@ impl IngestHarness {
             .build()
             .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
         Ok(IngestHarness {
-            shared: Arc::new(Shared {
-                catalog,
-                cfg,
-                tls: None,
-                runtime,
-                stop: AtomicBool::new(false),
-                connections: AtomicUsize::new(0),
-                workers: Mutex::new(Vec::new()),
-                live: AtomicUsize::new(0),
-                rejecting: AtomicUsize::new(0),
-                fast_scans: Default::default(),
-            }),
+            shared: Arc::new(Shared::new(cfg, Arc::new(catalog), None, runtime)),
         })
     }
 

@@ -608,6 +608,19 @@ impl Pipeline {
         Ok(())
     }
 
+    /// After a demotion: answers what is in flight and closes with 1000,
+    /// QuestDB's "not writable" signal; what was not acknowledged is the
+    /// client's to replay on the new primary.
+    fn close_demoted(&mut self, role: crate::protocol::egress::Role) -> Result<()> {
+        self.answer_all()?;
+        close_and_drain(
+            &mut self.ws,
+            CloseCode::Normal,
+            &format!("this server became a {} and takes no writes", role.name()),
+        );
+        Ok(())
+    }
+
     /// Sends every outstanding answer.
     fn answer_all(&mut self) -> Result<()> {
         while self.in_flight > 0 {
@@ -633,6 +646,9 @@ impl Pipeline {
                 let _ = self.ws.close(None);
                 let _ = self.ws.flush();
                 return Ok(());
+            }
+            if let Some(role) = shared.read_only() {
+                return self.close_demoted(role);
             }
             self.answer(Some(Duration::ZERO))?;
             let got = if self.in_flight == 0 {
@@ -693,6 +709,10 @@ impl Pipeline {
                 }
                 _ => continue,
             };
+            if let Some(role) = shared.read_only() {
+                // Demoted while this frame was on its way: not taken.
+                return self.close_demoted(role);
+            }
             let this = seq;
             seq += 1;
             if close_after.is_some_and(|k| seq as usize >= k) {

@@ -157,6 +157,7 @@ pub struct ServerBuilder {
     recv_buffer: usize,
     role: Role,
     zone: Option<String>,
+    storage: Option<SharedStorage>,
     durable_ack: bool,
     max_batch_rows: usize,
     fast_scan: bool,
@@ -190,6 +191,7 @@ impl Server {
             recv_buffer: DEFAULT_RECV_BUFFER_BYTES,
             role: Role::Standalone,
             zone: None,
+            storage: None,
             durable_ack: false,
             max_batch_rows: 10_000,
             fast_scan: true,
@@ -272,10 +274,26 @@ impl ServerBuilder {
         self.recv_buffer = bytes.max(1024);
         self
     }
-    /// Role announced in SERVER_INFO (and zone, when given).
+    /// Replication role (announced in SERVER_INFO, with the zone when
+    /// given; change it while running with [`ServerHandle::set_role`]).
+    /// A [`Role::Replica`] refuses ingest upgrades with HTTP 421 and
+    /// `X-QuestDB-Role: REPLICA` (and `X-QuestDB-Zone`), as QuestDB's
+    /// replicas do, and serves queries; [`Role::PrimaryCatchup`] (a
+    /// promotion in progress) refuses ingest the same way, which clients
+    /// treat as transient. [`Role::Standalone`] (the default) and
+    /// [`Role::Primary`] take both.
     pub fn role(mut self, role: Role, zone: Option<String>) -> Self {
         self.role = role;
         self.zone = zone;
+        self
+    }
+    /// Serve the tables of another server ([`ServerHandle::storage`])
+    /// instead of opening storage of its own: the servers of a test
+    /// cluster share one storage, which stands in for replication with no
+    /// lag (what one acknowledges, the others serve at once). Excludes
+    /// [`ServerBuilder::data_dir`] (the storage is already open).
+    pub fn shared_storage(mut self, storage: SharedStorage) -> Self {
+        self.storage = Some(storage);
         self
     }
     /// Accept `X-QWP-Request-Durable-Ack` (echo `enabled`). With a data
@@ -374,25 +392,27 @@ impl ServerBuilder {
             .enable_all()
             .build()
             .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
-        let shared = Arc::new(Shared {
-            catalog: Catalog::open_with(
+        let catalog = match (&self.storage, &self.data_dir) {
+            (Some(_), Some(dir)) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "data_dir {} and shared_storage exclude each other: a shared storage is already open",
+                        dir.display()
+                    ),
+                ));
+            }
+            (Some(s), None) => s.0.clone(),
+            (None, _) => Arc::new(Catalog::open_with(
                 self.data_dir.clone(),
                 storage::StorageOptions {
                     checkpoint_bytes: self.checkpoint_bytes,
                     checkpoint_idle: self.checkpoint_idle,
                     faults: self.faults.storage.clone(),
                 },
-            )?,
-            cfg: self,
-            tls,
-            runtime,
-            stop: AtomicBool::new(false),
-            connections: AtomicUsize::new(0),
-            workers: Mutex::new(Vec::new()),
-            live: AtomicUsize::new(0),
-            rejecting: AtomicUsize::new(0),
-            fast_scans: AtomicU64::new(0),
-        });
+            )?),
+        };
+        let shared = Arc::new(Shared::new(self, catalog, tls, runtime));
         let s2 = shared.clone();
         let acceptor = std::thread::Builder::new()
             .name("qa-server-accept".into())
@@ -425,8 +445,21 @@ fn tls_config(cert: &PathBuf, key: &PathBuf) -> Result<Arc<ServerConfig>> {
     Ok(Arc::new(cfg))
 }
 
+/// The tables of a running server, to start more servers on
+/// ([`ServerBuilder::shared_storage`]).
+#[derive(Clone)]
+pub struct SharedStorage(Arc<Catalog>);
+
+impl std::fmt::Debug for SharedStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStorage").finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Shared {
-    pub(crate) catalog: Catalog,
+    pub(crate) catalog: Arc<Catalog>,
+    /// The current role and its epoch (bumped by every change).
+    role: Mutex<(Role, u64)>,
     pub(crate) cfg: ServerBuilder,
     tls: Option<Arc<ServerConfig>>,
     pub(crate) runtime: tokio::runtime::Runtime,
@@ -442,6 +475,39 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn new(
+        cfg: ServerBuilder,
+        catalog: Arc<Catalog>,
+        tls: Option<Arc<ServerConfig>>,
+        runtime: tokio::runtime::Runtime,
+    ) -> Shared {
+        Shared {
+            catalog,
+            role: Mutex::new((cfg.role, 0)),
+            cfg,
+            tls,
+            runtime,
+            stop: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+            workers: Mutex::new(Vec::new()),
+            live: AtomicUsize::new(0),
+            rejecting: AtomicUsize::new(0),
+            fast_scans: AtomicU64::new(0),
+        }
+    }
+
+    /// The current role and its epoch.
+    pub(crate) fn role(&self) -> (Role, u64) {
+        *self.role.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this server takes writes now (not a replica, not a
+    /// promotion in progress); the role when it does not.
+    pub(crate) fn read_only(&self) -> Option<Role> {
+        let (role, _) = self.role();
+        matches!(role, Role::Replica | Role::PrimaryCatchup).then_some(role)
+    }
+
     /// How long an upgraded connection may stay silent (`None`: forever).
     pub(crate) fn idle_timeout(&self) -> Option<Duration> {
         self.cfg.idle_timeout
@@ -541,6 +607,29 @@ impl ServerHandle {
     /// Checkpoints the tables into Parquet now (with a data directory).
     pub fn checkpoint(&self) -> Result<()> {
         self.shared.catalog.checkpoint()
+    }
+
+    /// The tables, to start another server of a cluster on
+    /// ([`ServerBuilder::shared_storage`]).
+    pub fn storage(&self) -> SharedStorage {
+        SharedStorage(self.shared.catalog.clone())
+    }
+
+    /// Changes the role (a promotion or a demotion) and bumps the epoch
+    /// announced in SERVER_INFO. Ingest connections of a server that
+    /// becomes read-only are closed with WebSocket close 1000 before their
+    /// next frame (QuestDB's "not writable" signal; clients replay what was
+    /// not acknowledged elsewhere), and new ones are refused with HTTP 421.
+    pub fn set_role(&self, role: Role) {
+        let mut r = self.shared.role.lock().unwrap_or_else(|p| p.into_inner());
+        *r = (role, r.1 + 1);
+    }
+
+    /// The current role and its epoch (0 at start, +1 per [`set_role`]).
+    ///
+    /// [`set_role`]: ServerHandle::set_role
+    pub fn role(&self) -> (Role, u64) {
+        self.shared.role()
     }
 
     /// Connections accepted so far.
@@ -775,6 +864,7 @@ fn serve_connection(
         deadline: Some(deadline),
     };
     let cfg = &shared.cfg;
+    let read_only = shared.read_only();
     let mut up = Upgrade::default();
     let max_msg = cfg.recv_buffer.max(1024);
     let ws_cfg = WebSocketConfig::default()
@@ -803,7 +893,25 @@ fn serve_connection(
                 return Err(r);
             }
             match req.uri().path() {
-                "/write/v4" | "/api/v4/write" => up.ingest = true,
+                "/write/v4" | "/api/v4/write" => {
+                    if let Some(role) = read_only {
+                        let mut r = reject(
+                            StatusCode::MISDIRECTED_REQUEST,
+                            &format!("this server is a {} and takes no writes", role.name()),
+                        );
+                        r.headers_mut()
+                            .insert("X-QuestDB-Role", HeaderValue::from_static(role.name()));
+                        if let Some(z) = cfg
+                            .zone
+                            .as_deref()
+                            .and_then(|z| HeaderValue::from_str(z).ok())
+                        {
+                            r.headers_mut().insert("X-QuestDB-Zone", z);
+                        }
+                        return Err(r);
+                    }
+                    up.ingest = true
+                }
                 "/read/v1" => up.ingest = false,
                 other => {
                     return Err(reject(

@@ -474,9 +474,10 @@ pub(super) fn serve(ws: Ws, shared: &Arc<Shared>, up: &Upgrade) -> Result<()> {
     if cfg.zone.is_some() {
         caps |= CAP_ZONE;
     }
+    let (role, epoch) = shared.role();
     let info = ServerInfo {
-        role: cfg.role,
-        epoch: 0,
+        role,
+        epoch,
         capabilities: caps,
         server_wall_ns: SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -744,18 +744,10 @@ impl Connection {
 /// role the server named in `X-QuestDB-Role` (e.g. `"REPLICA"`,
 /// `"PRIMARY_CATCHUP"`). `None` for other errors or when the server sent no
 /// role.
+/// The same as [`Error::role`].
 pub fn rejected_role(err: &Error) -> Option<&str> {
-    if err.kind() != ErrorKind::RoleReject {
-        return None;
-    }
-    let msg = err.message();
-    let at = msg.rfind(ROLE_MARK)? + ROLE_MARK.len();
-    let role = msg[at..].split([',', ' ', ')']).next()?;
-    (!role.is_empty()).then_some(role)
+    err.role()
 }
-
-/// Precedes the role in a role-reject message; parsed by [`rejected_role`].
-const ROLE_MARK: &str = "server role ";
 
 fn route_name(route: Route) -> &'static str {
     match route {
@@ -936,15 +928,15 @@ fn upgrade_error(e: tungstenite::Error, what: &str, auth_timeout: Duration) -> E
                 let role = header_text(resp.headers(), "x-questdb-role");
                 let zone = header_text(resp.headers(), "x-questdb-zone");
                 let mut msg = format!("{what}: server answered {status_text}");
-                match role {
-                    Some(r) => msg.push_str(&format!(", {ROLE_MARK}{r}")),
+                match &role {
+                    Some(r) => msg.push_str(&format!(", server role {r}")),
                     None => msg.push_str(", without an X-QuestDB-Role header"),
                 }
-                if let Some(z) = zone {
+                if let Some(z) = &zone {
                     msg.push_str(&format!(", zone {z}"));
                 }
                 msg.push_str(&body);
-                Error::new(ErrorKind::RoleReject, msg)
+                Error::role_reject(role.map(str::to_string), zone.map(str::to_string), msg)
             } else {
                 Error::new(
                     ErrorKind::Handshake,
@@ -1009,6 +1001,7 @@ fn parse_handshake(
     what: &str,
 ) -> Result<Handshake> {
     let fail = |msg: String| Error::new(ErrorKind::Handshake, format!("{what}: {msg}"));
+    let incompatible = |msg: String| Error::new(ErrorKind::Incompatible, format!("{what}: {msg}"));
     let text = |name: &str| -> Result<Option<&str>> {
         match headers.get(name) {
             None => Ok(None),
@@ -1023,7 +1016,7 @@ fn parse_handshake(
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n == u64::from(VERSION) => VERSION,
             Ok(n) => {
-                return Err(fail(format!(
+                return Err(incompatible(format!(
                     "server selected QWP version {n}, this client supports {VERSION}"
                 )));
             }
@@ -1047,7 +1040,7 @@ fn parse_handshake(
     };
     let durable_ack = text("x-qwp-durable-ack")?.is_some_and(|v| v.eq_ignore_ascii_case("enabled"));
     if route == Route::Ingest && opts.request_durable_ack && !durable_ack {
-        return Err(fail(
+        return Err(incompatible(
             "durable-ack mismatch: durable acks were requested but the server did not answer \
              X-QWP-Durable-Ack: enabled (needs QuestDB Enterprise with replication)"
                 .to_string(),
@@ -1150,7 +1143,14 @@ mod tests {
         for bad in ["2", "0", "-1", "one"] {
             let e = parse_handshake(&headers(&[("X-QWP-Version", bad)]), &o, Route::Ingest, "x")
                 .unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Handshake);
+            // A number is a version this client lacks; anything else is a
+            // malformed header.
+            let want = if bad.parse::<u64>().is_ok() {
+                ErrorKind::Incompatible
+            } else {
+                ErrorKind::Handshake
+            };
+            assert_eq!(e.kind(), want);
             assert!(e.to_string().contains("this client supports 1"), "{e}");
         }
         let e = parse_handshake(
@@ -1210,16 +1210,16 @@ mod tests {
     }
 
     #[test]
-    fn role_is_recoverable_from_the_error() {
-        let e = Error::new(
-            ErrorKind::RoleReject,
-            format!("x: server answered HTTP 421, {ROLE_MARK}PRIMARY_CATCHUP, zone a"),
+    fn role_is_a_field_of_the_error() {
+        let e = Error::role_reject(
+            Some("PRIMARY_CATCHUP".into()),
+            Some("a".into()),
+            "x: server answered HTTP 421",
         );
         assert_eq!(rejected_role(&e), Some("PRIMARY_CATCHUP"));
-        assert_eq!(
-            rejected_role(&e.context("endpoint 2")),
-            Some("PRIMARY_CATCHUP")
-        );
+        let e = e.context("endpoint 2");
+        assert_eq!(e.role(), Some("PRIMARY_CATCHUP"));
+        assert_eq!(e.zone(), Some("a"));
         assert_eq!(
             rejected_role(&Error::new(ErrorKind::Auth, "server role X")),
             None

@@ -514,3 +514,42 @@ fn parquet_load_memory_stays_bounded() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_with_a_replica_role_refuses_writes_and_announces_its_zone() {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--role",
+                "replica",
+                "--zone",
+                "eu-1",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("binary runs"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .nth(4)
+        .expect("listening line names the address");
+    let db = questdb_arrow::client::QuestDb::connect(&format!("ws::addr={addr};")).unwrap();
+    let reader = db.borrow_reader().unwrap();
+    let info = reader.server_info();
+    assert_eq!(info.role, questdb_arrow::protocol::egress::Role::Replica);
+    assert_eq!(info.zone_id.as_deref(), Some("eu-1"));
+    drop(reader);
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let e =
+        Connection::connect(&ConnectOptions::new("127.0.0.1", port), Route::Ingest).unwrap_err();
+    assert_eq!(e.kind(), questdb_arrow::ErrorKind::RoleReject, "{e}");
+    assert_eq!(e.role(), Some("REPLICA"));
+    assert_eq!(e.zone(), Some("eu-1"));
+}

@@ -2,6 +2,8 @@
 mod budget;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "server")]
+mod cluster;
 mod codec;
 #[cfg(feature = "server")]
 mod errors;

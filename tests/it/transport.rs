@@ -273,12 +273,12 @@ fn durable_ack_requested_and_echoed() {
 }
 
 #[test]
-fn durable_ack_not_echoed_is_a_handshake_error() {
+fn durable_ack_not_echoed_is_an_incompatible_server() {
     let server = Server::start(Plan::ok());
     let mut opts = server.opts();
     opts.request_durable_ack = true;
     let e = Connection::connect(&opts, Route::Ingest).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Handshake, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Incompatible, "{e}");
     assert!(e.to_string().contains("durable-ack mismatch"), "{e}");
 }
 
@@ -290,10 +290,10 @@ fn missing_version_header_means_1() {
 }
 
 #[test]
-fn unsupported_version_is_a_handshake_error() {
+fn unsupported_version_is_an_incompatible_server() {
     let server = Server::start(Plan::ok().header("X-QWP-Version", "2"));
     let e = Connection::connect(&server.opts(), Route::Ingest).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Handshake, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Incompatible, "{e}");
     assert!(
         e.to_string()
             .contains("server selected QWP version 2, this client supports 1"),

@@ -1,0 +1,229 @@
+//! Choosing an endpoint: the walk over the connect string's `addr` list
+//! that every connect and reconnect makes, for ingest and for queries. The
+//! rules are documented for users in the `client` module.
+
+use std::time::{Duration, Instant};
+
+use crate::conf::{Conf, InitialConnectRetry, Target};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::egress::{Role, ServerInfo};
+use crate::transport::ConnectOptions;
+
+/// How an endpoint that answered fits what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// Take it.
+    Yes,
+    /// Right role, other zone: the fallback of the round.
+    OtherZone,
+    /// The role (from SERVER_INFO) does not pass `target`.
+    WrongRole(Role),
+}
+
+/// How a query connection's SERVER_INFO fits `target` and `zone`.
+pub(crate) fn query_fit(conf: &Conf, info: &ServerInfo) -> Fit {
+    let role_ok = match conf.target {
+        Target::Any => true,
+        Target::Primary => matches!(
+            info.role,
+            Role::Primary | Role::PrimaryCatchup | Role::Standalone
+        ),
+        Target::Replica => info.role == Role::Replica,
+    };
+    if !role_ok {
+        return Fit::WrongRole(info.role);
+    }
+    match (&conf.zone, &info.zone_id, conf.target) {
+        (_, _, Target::Primary) | (None, _, _) => Fit::Yes,
+        (Some(want), Some(have), _) if want.eq_ignore_ascii_case(have) => Fit::Yes,
+        _ => Fit::OtherZone,
+    }
+}
+
+/// Whether a failure of one endpoint ends the whole walk (every endpoint
+/// would answer the same).
+fn terminal(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Auth | ErrorKind::Config | ErrorKind::Incompatible
+    )
+}
+
+/// One round over `conf.addrs` from index `start`: the first connection
+/// `open` gives whose fit is [`Fit::Yes`] (or, failing that, the first
+/// [`Fit::OtherZone`]), with its options and index.
+pub(crate) fn round<T>(
+    conf: &Conf,
+    start: usize,
+    open: &impl Fn(&ConnectOptions) -> Result<T>,
+    fit: &impl Fn(&T) -> Fit,
+) -> Result<(T, ConnectOptions, usize)> {
+    let n = conf.addrs.len();
+    if n == 0 {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "no addr in the connect string",
+        ));
+    }
+    let mut fallback = None;
+    let mut outcomes = Vec::with_capacity(n);
+    let mut last_transport: Option<Error> = None;
+    let mut role_rejects = 0usize;
+    let mut last_reject: Option<Error> = None;
+    for k in 0..n {
+        let i = (start + k) % n;
+        let addr = &conf.addrs[i];
+        let opts = ConnectOptions::from_conf(conf, addr)?;
+        match open(&opts) {
+            Ok(c) => match fit(&c) {
+                Fit::Yes => return Ok((c, opts, i)),
+                Fit::OtherZone => {
+                    outcomes.push(format!("{addr}: other zone"));
+                    if fallback.is_none() {
+                        fallback = Some((c, opts, i));
+                    }
+                }
+                Fit::WrongRole(role) => {
+                    role_rejects += 1;
+                    outcomes.push(format!("{addr}: role {}", role.name()));
+                    last_reject = Some(Error::role_reject(
+                        Some(role.name().to_string()),
+                        None,
+                        format!("{addr}: role {}", role.name()),
+                    ));
+                }
+            },
+            Err(e) if terminal(&e) => return Err(e.context(format!("endpoint {addr}"))),
+            Err(e) if e.kind() == ErrorKind::RoleReject => {
+                role_rejects += 1;
+                outcomes.push(format!("{addr}: {}", e.message()));
+                last_reject = Some(e);
+            }
+            Err(e) => {
+                outcomes.push(format!("{addr}: {e}"));
+                last_transport = Some(e);
+            }
+        }
+    }
+    if let Some(f) = fallback {
+        return Ok(f);
+    }
+    let listed = outcomes.join("; ");
+    match (last_reject, last_transport) {
+        (Some(r), _) => {
+            let what = if role_rejects == n {
+                "every endpoint answered and none has the role asked for"
+            } else {
+                "no reachable endpoint has the role asked for"
+            };
+            Err(Error::role_reject(
+                r.role().map(str::to_string),
+                r.zone().map(str::to_string),
+                format!("{what} (target={}): {listed}", conf.target.as_str()),
+            ))
+        }
+        (None, Some(e)) => Err(e.context(format!("no endpoint reachable ({listed})"))),
+        (None, None) => Err(Error::new(
+            ErrorKind::Config,
+            "no addr in the connect string",
+        )),
+    }
+}
+
+/// Whether a failed round is worth another after a pause: anything but an
+/// authentication, configuration or compatibility error (a role reject
+/// too: a replica may be promoted).
+pub(crate) fn retriable(e: &Error) -> bool {
+    !terminal(e)
+}
+
+/// The backoff between rounds, with the budget.
+pub(crate) struct Backoff {
+    step: Duration,
+    max: Duration,
+    deadline: Instant,
+    seed: u64,
+}
+
+impl Backoff {
+    /// From `reconnect_*`, the budget starting now.
+    pub(crate) fn new(conf: &Conf) -> Backoff {
+        Backoff::until(Some(conf), Instant::now() + conf.reconnect_max_duration)
+    }
+
+    /// From `reconnect_*` (100 ms doubling to 5 s without a connect
+    /// string), rounds until `deadline`.
+    pub(crate) fn until(conf: Option<&Conf>, deadline: Instant) -> Backoff {
+        let (step, max) = conf.map_or((Duration::from_millis(100), Duration::from_secs(5)), |c| {
+            (c.reconnect_initial_backoff, c.reconnect_max_backoff)
+        });
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
+            ^ (u64::from(std::process::id()) << 32);
+        Backoff {
+            step,
+            max: max.max(step),
+            deadline,
+            seed: seed | 1,
+        }
+    }
+
+    /// Waits before the next round: the step drawn from [½, 1½)× (centred
+    /// jitter), cut to the budget; `false` once the budget is spent.
+    pub(crate) fn pause(&mut self) -> bool {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        // xorshift64: enough to spread clients, no dependency.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let frac = (self.seed >> 11) as f64 / (1u64 << 53) as f64;
+        std::thread::sleep(self.step.mul_f64(0.5 + frac).min(left));
+        self.step = (self.step * 2).min(self.max);
+        true
+    }
+}
+
+/// Rounds from `start` until one succeeds: one round only when `retry` is
+/// false, else until the reconnect budget is spent (the last error then
+/// says so).
+pub(crate) fn connect<T>(
+    conf: &Conf,
+    start: usize,
+    retry: bool,
+    open: impl Fn(&ConnectOptions) -> Result<T>,
+    fit: impl Fn(&T) -> Fit,
+) -> Result<(T, ConnectOptions, usize)> {
+    let mut backoff = Backoff::new(conf);
+    loop {
+        match round(conf, start, &open, &fit) {
+            Ok(x) => return Ok(x),
+            Err(e) if !retry || !retriable(&e) => return Err(e),
+            Err(e) => {
+                if !backoff.pause() {
+                    return Err(e.context("reconnect budget (reconnect_max_duration_millis) spent"));
+                }
+            }
+        }
+    }
+}
+
+/// Whether the first connect retries (`initial_connect_retry`).
+pub(crate) fn initial_retry(conf: &Conf) -> bool {
+    conf.initial_connect_retry == InitialConnectRetry::Sync
+}
+
+/// Refuses settings this version cannot honour yet.
+pub(crate) fn check(conf: &Conf) -> Result<()> {
+    if conf.initial_connect_retry == InitialConnectRetry::Async {
+        return Err(Error::config(
+            "initial_connect_retry",
+            "async",
+            "connecting in the background needs the asynchronous sender, which this version does not have; use on (retry on the caller's thread) or off",
+        ));
+    }
+    Ok(())
+}
