@@ -6,6 +6,28 @@ use std::process::{Command, Stdio};
 use questdb_arrow::protocol::ingress::Response;
 use questdb_arrow::transport::{Auth, ConnectOptions, Connection, Route};
 
+/// Starts `questdb-arrow <args>` (a `serve`), returning it with the
+/// address from its first line.
+fn serve(args: &[&std::ffi::OsStr]) -> (Child, String) {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("binary runs"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .nth(4)
+        .expect("listening line names the address")
+        .to_string();
+    (child, addr)
+}
+
 struct Child(std::process::Child);
 impl Drop for Child {
     fn drop(&mut self) {
@@ -18,31 +40,18 @@ impl Drop for Child {
 fn serve_listens_authenticates_and_stores() {
     let dir = std::env::temp_dir().join(format!("qa-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--username",
-                "u",
-                "--password",
-                "p",
-            ])
-            .arg("--data-dir")
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("binary runs"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split_whitespace()
-        .nth(4)
-        .expect("listening line names the address");
+    let (child, addr) = serve(&[
+        "serve".as_ref(),
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--username".as_ref(),
+        "u".as_ref(),
+        "--password".as_ref(),
+        "p".as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+    ]);
+    let addr = addr.as_str();
     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
     let mut o = ConnectOptions::new("127.0.0.1", port);
     assert_eq!(
@@ -517,29 +526,18 @@ fn parquet_load_memory_stays_bounded() {
 
 #[test]
 fn serve_with_a_replica_role_refuses_writes_and_announces_its_zone() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_questdb-arrow"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--role",
-                "replica",
-                "--zone",
-                "eu-1",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("binary runs"),
+    let (_child, addr) = serve(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--role",
+            "replica",
+            "--zone",
+            "eu-1",
+        ]
+        .map(std::ffi::OsStr::new),
     );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split_whitespace()
-        .nth(4)
-        .expect("listening line names the address");
     let db = questdb_arrow::client::QuestDb::connect(&format!("ws::addr={addr};")).unwrap();
     let reader = db.borrow_reader().unwrap();
     let info = reader.server_info();

@@ -8,33 +8,14 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use arrow::array::{AsArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
 use questdb_arrow::ErrorKind;
 use questdb_arrow::client::{AckLevel, IngestOptions, QuestDb};
 use questdb_arrow::protocol::egress::Role;
 use questdb_arrow::server::{Server, ServerHandle, SharedStorage};
 
-fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
-        ),
-        Field::new("id", DataType::Int64, false),
-    ]));
-    RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                ids.clone().map(|i| 1_700_000_000_000_000 + i),
-            )),
-            Arc::new(Int64Array::from_iter_values(ids)),
-        ],
-    )
-    .unwrap()
-}
+use crate::support::rows;
 
 /// A node of a cluster: `role`, `zone`, on `storage` (a new one if none).
 fn node(role: Role, zone: Option<&str>, storage: Option<&SharedStorage>) -> ServerHandle {
@@ -86,11 +67,7 @@ fn ingest_follows_the_primary_through_a_failover_and_loses_nothing() {
     let (tx, rx) = mpsc::sync_channel::<RecordBatch>(1);
     let db2 = db.clone();
     let ingest = std::thread::spawn(move || {
-        db2.ingest_batches(
-            "t",
-            rx,
-            &IngestOptions::new().timestamp_column("ts"),
-        )
+        db2.ingest_batches("t", rx, &IngestOptions::new().timestamp_column("ts"))
     });
     const BATCH: i64 = 500;
     const BATCHES: i64 = 200;

@@ -10,40 +10,18 @@ use std::sync::atomic::Ordering;
 use arrow::array::{
     Array, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use arrow::datatypes::Int64Type;
 use questdb_arrow::client::{AckLevel, QuestDb};
 use questdb_arrow::protocol::Status;
 use questdb_arrow::server::storage::StorageFaults;
 use questdb_arrow::server::{Faults, Server, ServerHandle};
 
+use crate::support::rows;
+
 fn tmp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("qa-faults-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-/// Rows `ids`, one per id, with a designated timestamp and a string.
-fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
-        ),
-        Field::new("id", DataType::Int64, false),
-        Field::new("note", DataType::Utf8, true),
-    ]));
-    RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                ids.clone().map(|i| 1_700_000_000_000_000 + i),
-            )),
-            Arc::new(Int64Array::from_iter_values(ids.clone())),
-            Arc::new(StringArray::from_iter_values(ids.map(|i| format!("n{i}")))),
-        ],
-    )
-    .unwrap()
 }
 
 /// A server on `dir` that checkpoints only when a test says so.

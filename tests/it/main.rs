@@ -23,4 +23,6 @@ mod query;
 mod scan;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod support;
 mod transport;
