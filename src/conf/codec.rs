@@ -1,0 +1,233 @@
+//! How one key's value moves between the connect string and [`Conf`]: the
+//! [`Codec`] of each entry of the key table, made by the `codec!` macro for
+//! the common kinds of field and by the functions below for the rest.
+
+use std::time::Duration;
+
+use super::grammar::{parse_i64, parse_num};
+use super::values::{Addr, InitialConnectRetry, SfDurability, TlsCa};
+use super::{Conf, MAX_BATCH_ROWS_LIMIT};
+use crate::{Error, Result};
+
+/// Sets the field(s) of one key: `(conf, key as spelled, value)`.
+pub(crate) type Apply = fn(&mut Conf, &str, &str) -> Result<()>;
+/// The value to write for one key, or `None` when it is at its default
+/// (`(conf, defaults)`).
+pub(crate) type Write = fn(&Conf, &Conf) -> Option<String>;
+
+/// How one key's value is read into and written from [`Conf`].
+#[derive(Clone, Copy)]
+pub(crate) struct Codec {
+    /// Sets the field.
+    pub(crate) apply: Apply,
+    /// Writes the field back.
+    pub(crate) write: Write,
+}
+
+/// `Some(value)` when `value` differs from `default`.
+pub(crate) fn changed<T: PartialEq>(
+    value: T,
+    default: T,
+    show: impl FnOnce(T) -> String,
+) -> Option<String> {
+    (value != default).then(|| show(value))
+}
+
+pub(crate) fn millis(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+/// Codecs for the common kinds of field.
+macro_rules! codec {
+    (ms $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = $crate::conf::grammar::parse_ms(k, v)?;
+                Ok(())
+            },
+            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, $crate::conf::codec::millis),
+        }
+    };
+    // Optional milliseconds: `0` is `None`.
+    (ms_or_zero $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = Some($crate::conf::grammar::parse_ms(k, v)?).filter(|d| !d.is_zero());
+                Ok(())
+            },
+            write: |c, d| {
+                $crate::conf::codec::changed(c.$f, d.$f, |t| {
+                    t.map_or(0, |t| t.as_millis()).to_string()
+                })
+            },
+        }
+    };
+    (on_off $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = $crate::conf::grammar::parse_on_off(k, v)?;
+                Ok(())
+            },
+            write: |c, d| {
+                $crate::conf::codec::changed(c.$f, d.$f, |b| {
+                    if b { "on" } else { "off" }.to_owned()
+                })
+            },
+        }
+    };
+    (size $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = $crate::conf::grammar::parse_size(k, v)?;
+                Ok(())
+            },
+            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, |n| n.to_string()),
+        }
+    };
+    (size_opt $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = Some($crate::conf::grammar::parse_size(k, v)?);
+                Ok(())
+            },
+            write: |c, _| c.$f.map(|n| n.to_string()),
+        }
+    };
+    (num $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = $crate::conf::grammar::parse_num(k, v)?;
+                Ok(())
+            },
+            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, |n| n.to_string()),
+        }
+    };
+    (text $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, _, v| {
+                c.$f = Some(v.to_owned());
+                Ok(())
+            },
+            write: |c, _| c.$f.clone(),
+        }
+    };
+    (path $f:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, _, v| {
+                c.$f = Some(::std::path::PathBuf::from(v));
+                Ok(())
+            },
+            write: |c, _| c.$f.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        }
+    };
+    (enum $f:ident: $t:ident) => {
+        $crate::conf::codec::Codec {
+            apply: |c, k, v| {
+                c.$f = $t::from_conf(k, v)?;
+                Ok(())
+            },
+            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, |e| e.to_string()),
+        }
+    };
+    (apply $apply:expr, write $write:expr) => {
+        $crate::conf::codec::Codec {
+            apply: $apply,
+            write: $write,
+        }
+    };
+}
+
+pub(crate) fn apply_addr(c: &mut Conf, _key: &str, v: &str) -> Result<()> {
+    for entry in v.split(',') {
+        let addr = Addr::parse(entry, c.scheme.default_port())?;
+        if c.addrs.iter().any(|a| a.dedup_key() == addr.dedup_key()) {
+            return Err(Error::config(
+                "addr",
+                v,
+                format!("duplicate addr entry: {addr}"),
+            ));
+        }
+        c.addrs.push(addr);
+    }
+    Ok(())
+}
+
+pub(crate) fn write_addr(c: &Conf, _: &Conf) -> Option<String> {
+    let addrs: Vec<String> = c.addrs.iter().map(Addr::to_string).collect();
+    Some(addrs.join(","))
+}
+
+pub(crate) fn apply_tls_ca(c: &mut Conf, k: &str, v: &str) -> Result<()> {
+    // `pem_file` is the official Rust client's spelling for "use
+    // tls_roots"; Conf::parse checks that tls_roots is present.
+    if v != "pem_file" {
+        c.tls_ca = TlsCa::from_conf(k, v).map_err(|_| {
+            Error::config(
+                k,
+                v,
+                "expected one of: webpki_roots, os_roots, webpki_and_os_roots, pem_file",
+            )
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_sf_durability(c: &mut Conf, k: &str, v: &str) -> Result<()> {
+    c.sf_durability = match v {
+        "flush" | "append" => {
+            return Err(Error::config(
+                k,
+                v,
+                "is not supported (use memory or periodic)",
+            ));
+        }
+        _ => SfDurability::from_conf(k, v)?,
+    };
+    Ok(())
+}
+
+pub(crate) fn apply_initial_connect_retry(c: &mut Conf, k: &str, v: &str) -> Result<()> {
+    c.initial_connect_retry = match v {
+        "off" | "false" => InitialConnectRetry::Off,
+        "on" | "true" | "sync" => InitialConnectRetry::Sync,
+        "async" => InitialConnectRetry::Async,
+        _ => {
+            return Err(Error::config(
+                k,
+                v,
+                "expected one of: off, false, on, true, sync, async",
+            ));
+        }
+    };
+    Ok(())
+}
+
+/// Written explicitly whenever a `reconnect_*` key is, so the promotion rule
+/// of [`Conf::parse`] cannot change it on the way back.
+pub(crate) fn write_initial_connect_retry(c: &Conf, d: &Conf) -> Option<String> {
+    let reconnect_written = c.reconnect_initial_backoff != d.reconnect_initial_backoff
+        || c.reconnect_max_backoff != d.reconnect_max_backoff
+        || c.reconnect_max_duration != d.reconnect_max_duration;
+    (reconnect_written || c.initial_connect_retry != d.initial_connect_retry)
+        .then(|| c.initial_connect_retry.as_str().to_owned())
+}
+
+pub(crate) fn apply_compression_level(c: &mut Conf, k: &str, v: &str) -> Result<()> {
+    let n = parse_i64(k, v)?;
+    c.compression_level = match i32::try_from(n) {
+        Ok(n) if (1..=22).contains(&n) => n,
+        _ => return Err(Error::config(k, v, "must be between 1 and 22")),
+    };
+    Ok(())
+}
+
+pub(crate) fn apply_max_batch_rows(c: &mut Conf, k: &str, v: &str) -> Result<()> {
+    let n: u32 = parse_num(k, v)?;
+    if !(1..=MAX_BATCH_ROWS_LIMIT).contains(&n) {
+        return Err(Error::config(k, v, "must be between 1 and 1048576"));
+    }
+    c.max_batch_rows = Some(n);
+    Ok(())
+}
+
+pub(crate) use codec;
