@@ -202,16 +202,6 @@ pub(crate) fn apply_initial_connect_retry(c: &mut Conf, k: &str, v: &str) -> Res
     Ok(())
 }
 
-/// Written explicitly whenever a `reconnect_*` key is, so the promotion rule
-/// of [`Conf::parse`] cannot change it on the way back.
-pub(crate) fn write_initial_connect_retry(c: &Conf, d: &Conf) -> Option<String> {
-    let reconnect_written = c.reconnect_initial_backoff != d.reconnect_initial_backoff
-        || c.reconnect_max_backoff != d.reconnect_max_backoff
-        || c.reconnect_max_duration != d.reconnect_max_duration;
-    (reconnect_written || c.initial_connect_retry != d.initial_connect_retry)
-        .then(|| c.initial_connect_retry.as_str().to_owned())
-}
-
 pub(crate) fn apply_compression_level(c: &mut Conf, k: &str, v: &str) -> Result<()> {
     let n = parse_i64(k, v)?;
     c.compression_level = match i32::try_from(n) {

@@ -10,7 +10,6 @@ use std::time::Duration;
 use super::codec::{
     Apply, Codec, Write, apply_addr, apply_compression_level, apply_initial_connect_retry,
     apply_max_batch_rows, apply_sf_durability, apply_tls_ca, changed, codec, millis, write_addr,
-    write_initial_connect_retry,
 };
 use super::grammar::{off_or, parse_i64, parse_ms, parse_or_off, parse_size, parse_u64};
 use super::values::{Compression, ErrorPolicy, SfDurability, Target, TlsVerify};
@@ -50,7 +49,6 @@ pub(crate) enum Status {
     /// Parsed and acted on.
     Honoured,
     /// Parsing the key is an error giving this reason.
-    #[allow(dead_code)] // no key is refused yet
     Refused(&'static str),
 }
 
@@ -111,6 +109,11 @@ impl Key {
         self
     }
 
+    const fn refused(mut self, why: &'static str) -> Key {
+        self.status = Status::Refused(why);
+        self
+    }
+
     const fn secret(mut self) -> Key {
         self.secret = true;
         self
@@ -126,6 +129,22 @@ impl Key {
 pub(crate) fn lookup(spelling: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.is(spelling))
 }
+
+/// Why keys are refused, by family. Each is the tail of a one-line error
+/// `` `key`: <reason> ``.
+const SF: &str = "store-and-forward is not available in this version of questdb-arrow";
+const ROW_BUFFERS: &str = "auto-flush and row buffers are not available in this version of \
+    questdb-arrow (each flush sends the Arrow batch it is given)";
+const ASYNC: &str = "async senders are not available in this version of questdb-arrow \
+    (every flush waits for its acknowledgement)";
+const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket only";
+const POOL: &str = "connection pool settings are not available in this version of questdb-arrow";
+const FAILOVER: &str = "failover and server-role selection are not available in this version \
+    of questdb-arrow (each addr is tried once, in order)";
+const POLICY: &str = "error policies are not configurable in this version of questdb-arrow \
+    (a server rejection fails the flush that caused it)";
+const KEYSTORE: &str = "Java keystores (JKS/PKCS#12) are not supported by questdb-arrow; \
+    give tls_roots a PEM file";
 
 /// Every key, in the order [`Conf::to_conf_string`] writes them.
 pub(crate) static KEYS: &[Key] = &[
@@ -219,14 +238,16 @@ pub(crate) static KEYS: &[Key] = &[
         "keystore password; needs `tls_roots`",
         codec!(text tls_roots_password),
     )
-    .secret(),
+    .secret()
+    .refused(KEYSTORE),
     key(
         "auto_flush",
         "on",
         Use::Ingest,
         "`on` / `off`",
         codec!(on_off auto_flush),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "auto_flush_rows",
         "1000",
@@ -242,7 +263,8 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.auto_flush_rows, d.auto_flush_rows, off_or)
         ),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "auto_flush_interval",
         "100",
@@ -260,7 +282,8 @@ pub(crate) static KEYS: &[Key] = &[
                 off_or(t.map(|t| t.as_millis()))
             })
         ),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "auto_flush_bytes",
         "off",
@@ -276,42 +299,48 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.auto_flush_bytes, d.auto_flush_bytes, off_or)
         ),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "init_buf_size",
         "64k",
         Use::Ingest,
         "initial buffer capacity; size, ≤ `max_buf_size`",
         codec!(size init_buf_size),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "max_buf_size",
         "100m",
         Use::Ingest,
         "largest buffer; size",
         codec!(size max_buf_size),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "max_name_len",
         "127",
         Use::Ingest,
         "longest table or column name in bytes; int ≥ 1",
         codec!(num max_name_len),
-    ),
+    )
+    .refused(ROW_BUFFERS),
     key(
         "max_datagram_size",
         "unset",
         Use::Udp,
         "largest UDP datagram; size",
         codec!(size_opt max_datagram_size),
-    ),
+    )
+    .refused(ILP),
     key(
         "sf_dir",
         "unset",
         Use::Ingest,
         "store-and-forward directory (unset: memory mode)",
         codec!(path sf_dir),
-    ),
+    )
+    .refused(SF),
     key(
         "sender_id",
         "default",
@@ -327,7 +356,8 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(&c.sender_id, &d.sender_id, String::clone)
         ),
-    ),
+    )
+    .refused(SF),
     key(
         "sf_durability",
         "memory",
@@ -337,7 +367,8 @@ pub(crate) static KEYS: &[Key] = &[
             apply apply_sf_durability,
             write |c, d| changed(c.sf_durability, d.sf_durability, |e| e.to_string())
         ),
-    ),
+    )
+    .refused(SF),
     key(
         "sf_sync_interval_millis",
         "5000",
@@ -357,56 +388,64 @@ pub(crate) static KEYS: &[Key] = &[
                     .flatten()
             }
         ),
-    ),
+    )
+    .refused(SF),
     key(
         "sf_max_segment_bytes",
         "4m",
         Use::Ingest,
         "size of one segment file",
         codec!(size sf_max_segment_bytes),
-    ),
+    )
+    .refused(SF),
     key(
         "sf_max_total_bytes",
         "10g with `sf_dir`, else 128m",
         Use::Ingest,
         "cap on unacknowledged bytes per slot; size",
         codec!(size_opt sf_max_total_bytes),
-    ),
+    )
+    .refused(SF),
     key(
         "sf_append_deadline_millis",
         "30000",
         Use::Ingest,
         "how long `append()` blocks at the cap",
         codec!(ms sf_append_deadline),
-    ),
+    )
+    .refused(SF),
     key(
         "drain_orphans",
         "off",
         Use::Ingest,
         "drain orphaned slots under `sf_dir`",
         codec!(on_off drain_orphans),
-    ),
+    )
+    .refused(SF),
     key(
         "max_background_drainers",
         "4",
         Use::Ingest,
         "parallel orphan drainers",
         codec!(num max_background_drainers),
-    ),
+    )
+    .refused(SF),
     key(
         "catch_up_cap_gap_min_escalation_window_millis",
         "300000",
         Use::Ingest,
         "store-and-forward catch-up escalation window",
         codec!(ms catch_up_cap_gap_min_escalation_window),
-    ),
+    )
+    .refused(SF),
     key(
         "transaction",
         "off",
         Use::Ingest,
         "`on` / `off`",
         codec!(on_off transaction),
-    ),
+    )
+    .refused(ASYNC),
     key(
         "reconnect_initial_backoff_millis",
         "100",
@@ -432,12 +471,13 @@ pub(crate) static KEYS: &[Key] = &[
         "initial_connect_retry",
         "off",
         Use::Ingest,
-        "`off`/`false`, `on`/`true`/`sync`, `async`; any `reconnect_*` key promotes it to `sync` unless set",
+        "`off`/`false`, `on`/`true`/`sync`, `async`",
         codec!(
             apply apply_initial_connect_retry,
-            write write_initial_connect_retry
+            write |c, d| changed(c.initial_connect_retry, d.initial_connect_retry, |e| e.to_string())
         ),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "close_flush_timeout_millis",
         "5000",
@@ -454,7 +494,8 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.close_flush_timeout, d.close_flush_timeout, millis)
         ),
-    ),
+    )
+    .refused(ASYNC),
     key(
         "request_durable_ack",
         "off",
@@ -485,63 +526,72 @@ pub(crate) static KEYS: &[Key] = &[
                 |t| t.map_or(0, |t| t.as_millis()).to_string()
             )
         ),
-    ),
+    )
+    .refused(ASYNC),
     key(
         "error_inbox_capacity",
         "256",
         Use::Both,
         "async error inbox size; ≥ 16",
         codec!(num error_inbox_capacity),
-    ),
+    )
+    .refused(ASYNC),
     key(
         "connection_listener_inbox_capacity",
         "64",
         Use::Both,
         "connection-listener inbox size; ≥ 1",
         codec!(num connection_listener_inbox_capacity),
-    ),
+    )
+    .refused(ASYNC),
     key(
         "on_server_error",
         "auto",
         Use::Ingest,
         "default server-error policy: `auto` / `terminal` / `retriable` / `retriable_other`",
         codec!(enum on_server_error: ErrorPolicy),
-    ),
+    )
+    .refused(POLICY),
     key(
         "on_schema_error",
         "terminal",
         Use::Ingest,
         "policy for schema errors; same values",
         codec!(enum on_schema_error: ErrorPolicy),
-    ),
+    )
+    .refused(POLICY),
     key(
         "on_parse_error",
         "terminal",
         Use::Ingest,
         "policy for parse errors; same values",
         codec!(enum on_parse_error: ErrorPolicy),
-    ),
+    )
+    .refused(POLICY),
     key(
         "on_internal_error",
         "retriable",
         Use::Ingest,
         "policy for internal errors; same values",
         codec!(enum on_internal_error: ErrorPolicy),
-    ),
+    )
+    .refused(POLICY),
     key(
         "on_security_error",
         "terminal",
         Use::Ingest,
         "policy for security errors; same values",
         codec!(enum on_security_error: ErrorPolicy),
-    ),
+    )
+    .refused(POLICY),
     key(
         "on_write_error",
         "retriable",
         Use::Ingest,
         "policy for write errors; same values",
         codec!(enum on_write_error: ErrorPolicy),
-    ),
+    )
+    .refused(POLICY),
     key(
         "max_frame_rejections",
         "4",
@@ -555,56 +605,64 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Ingest,
         "poison-frame escalation window",
         codec!(ms poison_min_escalation_window),
-    ),
+    )
+    .refused(POLICY),
     key(
         "target",
         "any",
         Use::Query,
         "server role to connect to: `any` / `primary` / `replica`",
         codec!(enum target: Target),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "zone",
         "unset",
         Use::Query,
         "preferred zone, matched case-insensitively",
         codec!(text zone),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "failover",
         "on",
         Use::Query,
         "retry a query on another endpoint",
         codec!(on_off failover),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "failover_max_attempts",
         "8",
         Use::Query,
         "attempts per query, counting the first; ≥ 1",
         codec!(num failover_max_attempts),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "failover_backoff_initial_ms",
         "50",
         Use::Query,
         "first failover backoff",
         codec!(ms failover_backoff_initial),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "failover_backoff_max_ms",
         "1000",
         Use::Query,
         "cap on the failover backoff",
         codec!(ms failover_backoff_max),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "failover_max_duration_ms",
         "30000",
         Use::Query,
         "failover time budget; `0` = unbounded",
         codec!(ms_or_zero failover_max_duration),
-    ),
+    )
+    .refused(FAILOVER),
     key(
         "compression",
         "raw",
@@ -652,75 +710,86 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Query,
         "bound on the close-path drain; > 0",
         codec!(ms query_close_timeout),
-    ),
+    )
+    .refused("the query close timeout is fixed in this version of questdb-arrow"),
     key(
         "buffer_pool_size",
         "4",
         Use::Query,
         "decoded-batch buffers; ≥ 1",
         codec!(num buffer_pool_size),
-    ),
+    )
+    .refused("the read-ahead buffer count is fixed in this version of questdb-arrow"),
     key(
         "sender_pool_min",
         "1",
         Use::Pool,
         "senders kept open; ≤ `sender_pool_max`",
         codec!(num sender_pool_min),
-    ),
+    )
+    .refused(POOL),
     key(
         "sender_pool_max",
         "4",
         Use::Pool,
         "most senders; ≥ 1",
         codec!(num sender_pool_max),
-    ),
+    )
+    .refused(POOL),
     key(
         "query_pool_min",
         "1",
         Use::Pool,
         "query clients kept open; ≤ `query_pool_max`",
         codec!(num query_pool_min),
-    ),
+    )
+    .refused(POOL),
     key(
         "query_pool_max",
         "4",
         Use::Pool,
         "most query clients; ≥ 1",
         codec!(num query_pool_max),
-    ),
+    )
+    .refused(POOL),
     key(
         "acquire_timeout_ms",
         "5000",
         Use::Pool,
         "wait for a pooled connection",
         codec!(ms acquire_timeout),
-    ),
+    )
+    .refused(POOL),
     key(
         "idle_timeout_ms",
         "60000",
         Use::Pool,
         "close idle connections after this; `0` = never",
         codec!(ms_or_zero idle_timeout),
-    ),
+    )
+    .refused(POOL),
     key(
         "max_lifetime_ms",
         "1800000",
         Use::Pool,
         "replace connections older than this; `0` = never",
         codec!(ms_or_zero max_lifetime),
-    ),
+    )
+    .refused(POOL),
     key(
         "housekeeper_interval_ms",
         "5000",
         Use::Pool,
         "housekeeping cadence; > 0",
         codec!(ms housekeeper_interval),
-    ),
+    )
+    .refused(POOL),
     key(
         "lazy_connect",
         "off",
         Use::Pool,
         "connect on first use",
         codec!(on_off lazy_connect),
-    ),
+    )
+    .refused(POOL),
 ];

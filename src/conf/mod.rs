@@ -25,6 +25,8 @@ mod grammar;
 mod keys;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
 mod values;
 
 use std::collections::{HashMap, HashSet};
@@ -299,7 +301,17 @@ impl Conf {
     }
 
     /// Parses a connect string such as `ws::addr=localhost:9000;`.
+    ///
+    /// A key this version does not act on (*refused* in the key table) is
+    /// an error naming it, never a setting silently ignored.
     pub fn parse(s: &str) -> Result<Conf> {
+        Conf::parse_values(s, true)
+    }
+
+    /// [`Conf::parse`] with every check on values but, when `refuse` is
+    /// false, none on refused keys: the tests use it to reach the value
+    /// parsers of refused keys.
+    fn parse_values(s: &str, refuse: bool) -> Result<Conf> {
         let (scheme_str, rest) = s.split_once("::").ok_or_else(|| {
             Error::new(
                 ErrorKind::Config,
@@ -317,8 +329,8 @@ impl Conf {
             let (key, value) = (key.as_str(), value.as_str());
             let entry = keys::lookup(key)
                 .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown key `{key}`")))?;
-            if let keys::Status::Refused(why) = entry.status {
-                return Err(Error::new(ErrorKind::Config, format!("`{key}`: {why}")));
+            if let (true, keys::Status::Refused(why)) = (refuse, entry.status) {
+                return Err(refused(key, why));
             }
             let canon = entry.name;
             let shown = if entry.secret { REDACTED } else { value };
@@ -352,12 +364,7 @@ impl Conf {
         if seen.get("tls_ca").map(String::as_str) == Some("pem_file") && conf.tls_roots.is_none() {
             return Err(Error::config("tls_ca", "pem_file", "requires tls_roots"));
         }
-        if !seen.contains_key("initial_connect_retry")
-            && seen.keys().any(|k| k.starts_with("reconnect_"))
-        {
-            conf.initial_connect_retry = InitialConnectRetry::Sync;
-        }
-        conf.validate()?;
+        conf.check_values()?;
         Ok(conf)
     }
 
@@ -408,9 +415,29 @@ impl Conf {
         })
     }
 
-    /// Checks ranges and combinations of keys. [`Conf::parse`] calls it; call
-    /// it yourself after changing fields.
+    /// Checks ranges and combinations of keys, and that no field of a key
+    /// this version refuses differs from its default. [`Conf::parse`] calls
+    /// it; call it yourself after changing fields.
     pub fn validate(&self) -> Result<()> {
+        self.check_values()?;
+        self.check_honoured()
+    }
+
+    /// Fails on the first refused key whose field is not at its default.
+    fn check_honoured(&self) -> Result<()> {
+        let d = Conf::new(self.scheme, Vec::new());
+        for k in keys::KEYS {
+            if let keys::Status::Refused(why) = k.status
+                && (k.write)(self, &d).is_some()
+            {
+                return Err(refused(k.name, why));
+            }
+        }
+        Ok(())
+    }
+
+    /// The range and combination checks of [`Conf::validate`].
+    fn check_values(&self) -> Result<()> {
         fn err(key: &str, value: impl fmt::Display, why: &str) -> Result<()> {
             Err(Error::config(key, &value.to_string(), why))
         }
@@ -590,6 +617,11 @@ impl Conf {
         }
         out
     }
+}
+
+/// The error for a refused key, as spelled by the user.
+fn refused(key: &str, why: &str) -> Error {
+    Error::new(ErrorKind::Config, format!("`{key}`: {why}"))
 }
 
 impl FromStr for Conf {
