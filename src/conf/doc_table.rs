@@ -1,7 +1,8 @@
 //! Renders the key table as markdown for `docs/connect-string.md` (which
 //! is also the `conf` module's docs); a test keeps the file current.
 
-use super::keys::{KEYS, Status};
+use super::entry::Status;
+use super::keys::KEYS;
 
 /// Marks the start of the generated key table in `docs/connect-string.md`.
 pub(crate) const TABLE_BEGIN: &str = "<!-- key table: generated from src/conf/keys.rs -->";

@@ -1,129 +1,20 @@
-//! The one table of connect-string keys. Each entry gives the key's
-//! canonical name, its aliases, the default shown in the docs, who reads it,
-//! whether it is honoured, a one-line meaning, and the two functions that
-//! move its value between the connect string and [`Conf`]. Parsing, alias
+//! The one table of connect-string keys. Each entry ([`Key`]) gives the
+//! key's canonical name, its aliases, the default shown in the docs, who
+//! reads it, whether it is honoured, a one-line meaning, and the two
+//! functions that move its value between the connect string and [`Conf`]. Parsing, alias
 //! resolution, secret redaction, [`Conf::to_conf_string`] and the key table
 //! in `docs/connect-string.md` are all driven by [`KEYS`].
 
 use std::time::Duration;
 
-use super::codec::{
-    Apply, Codec, Write, apply_addr, apply_compression_level, apply_initial_connect_retry,
-    apply_max_batch_rows, apply_sf_durability, apply_tls_ca, changed, codec, millis, write_addr,
+use super::entry::{
+    Key, Use, apply_addr, apply_compression_level, apply_initial_connect_retry,
+    apply_max_batch_rows, apply_sf_durability, apply_tls_ca, changed, codec, key, millis,
+    write_addr,
 };
-use super::grammar::{off_or, parse_i64, parse_ms, parse_or_off, parse_size, parse_u64};
-use super::values::{Compression, ErrorPolicy, SfDurability, Target, TlsVerify};
+use super::grammar::{off_or, parse_i64, parse_ms, parse_num, parse_or_off, parse_size, parse_u64};
+use super::values::{Compression, ErrorPolicy, PoolReap, SfDurability, Target, TlsVerify};
 use crate::Error;
-
-/// Which part of the crate reads a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Use {
-    /// The ingest sender and the query client.
-    Both,
-    /// The ingest sender.
-    Ingest,
-    /// The query client.
-    Query,
-    /// The pooled facade.
-    Pool,
-    /// The `udp` transport, which this crate does not have.
-    Udp,
-}
-
-impl Use {
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Use::Both => "ingest, query",
-            Use::Ingest => "ingest",
-            Use::Query => "query",
-            Use::Pool => "pool",
-            Use::Udp => "udp",
-        }
-    }
-}
-
-/// Whether a key is acted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
-    /// Parsed and acted on.
-    Honoured,
-    /// Parsing the key is an error giving this reason.
-    Refused(&'static str),
-}
-
-/// One connect-string key. `default`, `used_by`, `meaning` and `since` are
-/// read only by the docs table (`doc_table.rs`, built with the tests).
-#[derive(Clone, Copy)]
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) struct Key {
-    /// Canonical spelling.
-    pub(crate) name: &'static str,
-    /// Other accepted spellings.
-    pub(crate) aliases: &'static [&'static str],
-    /// The default as shown in the docs.
-    pub(crate) default: &'static str,
-    /// Who reads it.
-    pub(crate) used_by: Use,
-    /// Honoured or refused.
-    pub(crate) status: Status,
-    /// Its value is never echoed.
-    pub(crate) secret: bool,
-    /// May be given more than once (only `addr`).
-    pub(crate) repeatable: bool,
-    /// One line for the docs.
-    pub(crate) meaning: &'static str,
-    /// The crate version that added it.
-    pub(crate) since: &'static str,
-    /// Sets the field.
-    pub(crate) apply: Apply,
-    /// Writes the field back.
-    pub(crate) write: Write,
-}
-
-const fn key(
-    name: &'static str,
-    default: &'static str,
-    used_by: Use,
-    meaning: &'static str,
-    codec: Codec,
-) -> Key {
-    Key {
-        name,
-        aliases: &[],
-        default,
-        used_by,
-        status: Status::Honoured,
-        secret: false,
-        repeatable: false,
-        meaning,
-        since: "0.1",
-        apply: codec.apply,
-        write: codec.write,
-    }
-}
-
-impl Key {
-    const fn alias(mut self, aliases: &'static [&'static str]) -> Key {
-        self.aliases = aliases;
-        self
-    }
-
-    const fn refused(mut self, why: &'static str) -> Key {
-        self.status = Status::Refused(why);
-        self
-    }
-
-    const fn secret(mut self) -> Key {
-        self.secret = true;
-        self
-    }
-
-    /// Whether `spelling` names this key.
-    pub(crate) fn is(&self, spelling: &str) -> bool {
-        self.name == spelling || self.aliases.contains(&spelling)
-    }
-}
 
 /// The key named by `spelling` (canonical or alias).
 pub(crate) fn lookup(spelling: &str) -> Option<&'static Key> {
@@ -189,7 +80,8 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Both,
         "bound on the upgrade and auth phase, per host, ms",
         codec!(ms auth_timeout),
-    ),
+    )
+    .alias(&["auth_timeout"]),
     key(
         "connect_timeout",
         "unset",
@@ -767,6 +659,7 @@ pub(crate) static KEYS: &[Key] = &[
         "close idle connections after this; `0` = never",
         codec!(ms_or_zero idle_timeout),
     )
+    .alias(&["pool_idle_timeout_ms"])
     .refused(POOL),
     key(
         "max_lifetime_ms",
@@ -790,6 +683,48 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Pool,
         "connect on first use",
         codec!(on_off lazy_connect),
+    )
+    .refused(POOL),
+    // questdb-rs spellings that set both pools at once. They are never
+    // written back: the per-kind keys are.
+    key(
+        "pool_size",
+        "1",
+        Use::Pool,
+        "warm minimum of each pool (sets `sender_pool_min` and `query_pool_min`)",
+        codec!(
+            apply |c, k, v| {
+                c.sender_pool_min = parse_num(k, v)?;
+                c.query_pool_min = c.sender_pool_min;
+                Ok(())
+            },
+            write |_, _| None
+        ),
+    )
+    .covers(&["sender_pool_min", "query_pool_min"])
+    .refused(POOL),
+    key(
+        "pool_max",
+        "4",
+        Use::Pool,
+        "cap of each pool (sets `sender_pool_max` and `query_pool_max`)",
+        codec!(
+            apply |c, k, v| {
+                c.sender_pool_max = parse_num(k, v)?;
+                c.query_pool_max = c.sender_pool_max;
+                Ok(())
+            },
+            write |_, _| None
+        ),
+    )
+    .covers(&["sender_pool_max", "query_pool_max"])
+    .refused(POOL),
+    key(
+        "pool_reap",
+        "auto",
+        Use::Pool,
+        "`auto` (a background reaper closes idle connections) / `manual` (`reap_idle()` does)",
+        codec!(enum pool_reap: PoolReap),
     )
     .refused(POOL),
 ];

@@ -18,9 +18,9 @@
 //! # }
 //! ```
 
-mod codec;
 #[cfg(test)]
 mod doc_table;
+mod entry;
 mod grammar;
 mod keys;
 #[cfg(test)]
@@ -40,8 +40,8 @@ use grammar::{GIB, KIB, MIB};
 use crate::{Error, ErrorKind, Result};
 
 pub use values::{
-    Addr, Compression, DEFAULT_PORT, ErrorPolicy, InitialConnectRetry, Scheme, SfDurability,
-    Target, TlsCa, TlsVerify,
+    Addr, Compression, DEFAULT_PORT, ErrorPolicy, InitialConnectRetry, PoolReap, Scheme,
+    SfDurability, Target, TlsCa, TlsVerify,
 };
 
 /// The environment variable read by [`Conf::from_env`].
@@ -212,6 +212,8 @@ pub struct Conf {
     pub housekeeper_interval: Duration,
     /// Facade: connect on first use (`lazy_connect`).
     pub lazy_connect: bool,
+    /// Facade: who closes idle connections (`pool_reap`).
+    pub pool_reap: PoolReap,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -297,6 +299,7 @@ impl Conf {
             max_lifetime: Some(ms(1_800_000)),
             housekeeper_interval: ms(5_000),
             lazy_connect: false,
+            pool_reap: PoolReap::Auto,
         }
     }
 
@@ -322,27 +325,35 @@ impl Conf {
         let pairs = grammar::split_pairs(rest, scheme_str.len() + 2)?;
 
         let mut conf = Conf::new(scheme, Vec::new());
-        // Canonical key -> value as given (redacted for secrets).
-        let mut seen: HashMap<&'static str, String> = HashMap::new();
+        // Canonical key -> (spelling used, value as given, redacted for
+        // secrets).
+        let mut seen: HashMap<&'static str, (&str, String)> = HashMap::new();
 
         for (key, value) in &pairs {
             let (key, value) = (key.as_str(), value.as_str());
             let entry = keys::lookup(key)
                 .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown key `{key}`")))?;
-            if let (true, keys::Status::Refused(why)) = (refuse, entry.status) {
+            if let (true, entry::Status::Refused(why)) = (refuse, entry.status) {
                 return Err(refused(key, why));
             }
-            let canon = entry.name;
             let shown = if entry.secret { REDACTED } else { value };
-            if !entry.repeatable && seen.contains_key(canon) {
-                let why = if canon == key {
+            // The canonical keys it sets: its own, and for `pool_size` and
+            // `pool_max` the per-kind keys.
+            let sets = std::iter::once(entry.name).chain(entry.covers.iter().copied());
+            for set in sets.clone().filter(|_| !entry.repeatable) {
+                let Some((prev, _)) = seen.get(set) else {
+                    continue;
+                };
+                let why = if *prev == key {
                     format!("key `{key}` is given more than once")
                 } else {
-                    format!("key `{key}` duplicates `{canon}` (an alias of it is given too)")
+                    format!("key `{key}` duplicates `{prev}` (both set `{set}`)")
                 };
                 return Err(Error::config(key, shown, why));
             }
-            seen.insert(canon, shown.to_owned());
+            for set in sets {
+                seen.insert(set, (key, shown.to_owned()));
+            }
             (entry.apply)(&mut conf, key, value)?;
         }
 
@@ -352,7 +363,7 @@ impl Conf {
                 "missing required key `addr` (e.g. `ws::addr=localhost:9000;`)",
             ));
         }
-        if let Some(v) = seen.get("sf_sync_interval_millis")
+        if let Some((_, v)) = seen.get("sf_sync_interval_millis")
             && conf.sf_durability != SfDurability::Periodic
         {
             return Err(Error::config(
@@ -361,7 +372,7 @@ impl Conf {
                 "requires sf_durability=periodic",
             ));
         }
-        if seen.get("tls_ca").map(String::as_str) == Some("pem_file") && conf.tls_roots.is_none() {
+        if seen.get("tls_ca").is_some_and(|(_, v)| v == "pem_file") && conf.tls_roots.is_none() {
             return Err(Error::config("tls_ca", "pem_file", "requires tls_roots"));
         }
         conf.check_values()?;
@@ -427,7 +438,7 @@ impl Conf {
     fn check_honoured(&self) -> Result<()> {
         let d = Conf::new(self.scheme, Vec::new());
         for k in keys::KEYS {
-            if let keys::Status::Refused(why) = k.status
+            if let entry::Status::Refused(why) = k.status
                 && (k.write)(self, &d).is_some()
             {
                 return Err(refused(k.name, why));
@@ -660,7 +671,7 @@ impl fmt::Debug for Conf {
             failover_max_duration, compression, compression_level, initial_credit,
             max_batch_rows, client_id, query_close_timeout, buffer_pool_size, sender_pool_min,
             sender_pool_max, query_pool_min, query_pool_max, acquire_timeout, idle_timeout,
-            max_lifetime, housekeeper_interval, lazy_connect;
+            max_lifetime, housekeeper_interval, lazy_connect, pool_reap;
             secrets: password, token, tls_roots_password
         )
     }

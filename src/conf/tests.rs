@@ -131,6 +131,7 @@ fn defaults() {
     assert_eq!(c.max_lifetime, Some(ms(1_800_000)));
     assert_eq!(c.housekeeper_interval, ms(5_000));
     assert!(!c.lazy_connect);
+    assert_eq!(c.pool_reap, PoolReap::Auto);
     assert_eq!(c.to_conf_string(), "ws::addr=localhost:9000;");
 }
 
@@ -396,7 +397,7 @@ fn grammar_errors() {
     );
     err_with(
         "pass=a;password=b",
-        &["password=\"<redacted>\"", "more than once"],
+        &["password=\"<redacted>\"", "duplicates `pass`"],
     );
 }
 
@@ -626,6 +627,12 @@ fn validation_errors() {
         ),
         ("lazy_connect=x", &["lazy_connect=\"x\""]),
         (
+            "pool_reap=sometimes",
+            &["pool_reap=\"sometimes\"", "auto, manual"],
+        ),
+        ("pool_size=x", &["pool_size=\"x\""]),
+        ("pool_max=-1", &["pool_max=\"-1\""]),
+        (
             "sf_append_deadline_millis=x",
             &["sf_append_deadline_millis=\"x\""],
         ),
@@ -640,7 +647,7 @@ fn validation_errors() {
         let refused = extra.split(';').any(|pair| {
             pair.split_once('=')
                 .and_then(|(k, _)| keys::lookup(k))
-                .is_some_and(|k| k.status != keys::Status::Honoured)
+                .is_some_and(|k| k.status != entry::Status::Honoured)
         });
         if refused {
             raw_err_with(extra, needles);

@@ -41,6 +41,9 @@ fn sample_values() -> HashMap<&'static str, String> {
             }
         }
     }
+    // Never written back (the per-kind pool keys are).
+    out.insert("pool_size", "2".to_owned());
+    out.insert("pool_max", "8".to_owned());
     out
 }
 
@@ -62,14 +65,14 @@ fn refused_keys_are_refused_and_honoured_keys_parse() {
                 format!("wss::addr=h;{pair}")
             };
             match k.status {
-                keys::Status::Refused(why) => {
+                entry::Status::Refused(why) => {
                     for s in [s.clone(), format!("wss::addr=h;{spelling}=not%valid")] {
                         let e = err(&s);
                         assert_eq!(e.message(), format!("`{spelling}`: {why}"));
                         assert!(!e.to_string().contains('\n'), "{e}");
                     }
                 }
-                keys::Status::Honoured => {
+                entry::Status::Honoured => {
                     let c = parse(&s);
                     let got = (k.write)(&c, &d);
                     assert_eq!(got.as_ref(), Some(v), "{s}");
@@ -103,7 +106,7 @@ pub(super) const ALL_KEYS: &str = "wss::addr=a:1;username=u;password=p;;w;auth_t
     max_batch_rows=1048576;client_id=me/1.0;query_close_timeout_ms=1012;\
     buffer_pool_size=1;sender_pool_min=0;sender_pool_max=9;query_pool_min=2;\
     query_pool_max=3;acquire_timeout_ms=1013;idle_timeout_ms=0;max_lifetime_ms=0;\
-    housekeeper_interval_ms=1014;lazy_connect=on";
+    housekeeper_interval_ms=1014;lazy_connect=on;pool_reap=manual";
 
 #[test]
 fn every_key_set() {
@@ -178,5 +181,65 @@ fn every_key_set() {
     assert_eq!(c.max_lifetime, None);
     assert_eq!(c.housekeeper_interval, ms(1014));
     assert!(c.lazy_connect);
+    assert_eq!(c.pool_reap, PoolReap::Manual);
     assert_eq!(c.sf_max_total_bytes_or_default(), 2 << 40);
+}
+
+/// The questdb-rs spellings: `auth_timeout` is honoured like
+/// `auth_timeout_ms`; the pool ones are refused under the name given, and
+/// their value parsers set both pools.
+#[test]
+fn questdb_rs_aliases() {
+    let c = parse("ws::addr=h;auth_timeout=1234");
+    assert_eq!(c.auth_timeout, Duration::from_millis(1234));
+    assert_eq!(c.to_conf_string(), "ws::addr=h:9000;auth_timeout_ms=1234;");
+    let e = err("ws::addr=h;auth_timeout_ms=1;auth_timeout=2");
+    assert!(
+        e.message()
+            .contains("key `auth_timeout` duplicates `auth_timeout_ms`"),
+        "{e}"
+    );
+
+    for (spelling, v) in [
+        ("pool_size", "2"),
+        ("pool_max", "8"),
+        ("pool_idle_timeout_ms", "10"),
+        ("pool_reap", "manual"),
+    ] {
+        let e = err(&format!("ws::addr=h;{spelling}={v}"));
+        assert_eq!(
+            e.message(),
+            format!(
+                "`{spelling}`: connection pool settings are not available in this version \
+                 of questdb-arrow"
+            )
+        );
+    }
+
+    let c = parse_raw("ws::addr=h;pool_size=2;pool_max=8;pool_idle_timeout_ms=10;pool_reap=manual");
+    assert_eq!((c.sender_pool_min, c.query_pool_min), (2, 2));
+    assert_eq!((c.sender_pool_max, c.query_pool_max), (8, 8));
+    assert_eq!(c.idle_timeout, Some(Duration::from_millis(10)));
+    assert_eq!(c.pool_reap, PoolReap::Manual);
+    // pool_size and pool_max are written back as the per-kind keys.
+    assert_eq!(
+        c.to_conf_string(),
+        "ws::addr=h:9000;sender_pool_min=2;sender_pool_max=8;query_pool_min=2;\
+         query_pool_max=8;idle_timeout_ms=10;pool_reap=manual;"
+    );
+    // Both spellings of one setting are a duplicate, in either order.
+    for s in [
+        "ws::addr=h;pool_size=2;sender_pool_min=1",
+        "ws::addr=h;query_pool_min=1;pool_size=2",
+    ] {
+        let e = Conf::parse_values(s, false).unwrap_err();
+        assert!(e.message().contains("duplicates"), "{s}: {e}");
+    }
+    let e = Conf::parse_values("ws::addr=h;idle_timeout_ms=1;pool_idle_timeout_ms=2", false)
+        .unwrap_err();
+    assert!(
+        e.message()
+            .contains("key `pool_idle_timeout_ms` duplicates `idle_timeout_ms`"),
+        "{e}"
+    );
 }

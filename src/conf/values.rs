@@ -162,6 +162,16 @@ conf_enum! {
     }
 }
 
+conf_enum! {
+    /// How idle pooled connections are closed (`pool_reap`).
+    PoolReap {
+        /// A background reaper closes them (`auto`).
+        Auto => "auto",
+        /// Only `reap_idle()` does (`manual`).
+        Manual => "manual",
+    }
+}
+
 /// One server endpoint from `addr`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Addr {

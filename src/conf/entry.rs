@@ -1,6 +1,7 @@
-//! How one key's value moves between the connect string and [`Conf`]: the
-//! [`Codec`] of each entry of the key table, made by the `codec!` macro for
-//! the common kinds of field and by the functions below for the rest.
+//! What one entry of the key table is: the [`Key`] type, and the [`Codec`]
+//! that moves a key's value between the connect string and [`Conf`], made
+//! by the `codec!` macro for the common kinds of field and by the functions
+//! below for the rest.
 
 use std::time::Duration;
 
@@ -8,6 +9,125 @@ use super::grammar::{parse_i64, parse_num};
 use super::values::{Addr, InitialConnectRetry, SfDurability, TlsCa};
 use super::{Conf, MAX_BATCH_ROWS_LIMIT};
 use crate::{Error, Result};
+
+/// Which part of the crate reads a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// The ingest sender and the query client.
+    Both,
+    /// The ingest sender.
+    Ingest,
+    /// The query client.
+    Query,
+    /// The pooled facade.
+    Pool,
+    /// The `udp` transport, which this crate does not have.
+    Udp,
+}
+
+impl Use {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Use::Both => "ingest, query",
+            Use::Ingest => "ingest",
+            Use::Query => "query",
+            Use::Pool => "pool",
+            Use::Udp => "udp",
+        }
+    }
+}
+
+/// Whether a key is acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Parsed and acted on.
+    Honoured,
+    /// Parsing the key is an error giving this reason.
+    Refused(&'static str),
+}
+
+/// One connect-string key. `default`, `used_by`, `meaning` and `since` are
+/// read only by the docs table (`doc_table.rs`, built with the tests).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct Key {
+    /// Canonical spelling.
+    pub(crate) name: &'static str,
+    /// Other accepted spellings.
+    pub(crate) aliases: &'static [&'static str],
+    /// The default as shown in the docs.
+    pub(crate) default: &'static str,
+    /// Who reads it.
+    pub(crate) used_by: Use,
+    /// Honoured or refused.
+    pub(crate) status: Status,
+    /// Its value is never echoed.
+    pub(crate) secret: bool,
+    /// May be given more than once (only `addr`).
+    pub(crate) repeatable: bool,
+    /// Other keys whose fields it sets too (`pool_size`, `pool_max`): giving
+    /// both is a duplicate.
+    pub(crate) covers: &'static [&'static str],
+    /// One line for the docs.
+    pub(crate) meaning: &'static str,
+    /// The crate version that added it.
+    pub(crate) since: &'static str,
+    /// Sets the field.
+    pub(crate) apply: Apply,
+    /// Writes the field back.
+    pub(crate) write: Write,
+}
+
+pub(crate) const fn key(
+    name: &'static str,
+    default: &'static str,
+    used_by: Use,
+    meaning: &'static str,
+    codec: Codec,
+) -> Key {
+    Key {
+        name,
+        aliases: &[],
+        default,
+        used_by,
+        status: Status::Honoured,
+        secret: false,
+        repeatable: false,
+        covers: &[],
+        meaning,
+        since: "0.1",
+        apply: codec.apply,
+        write: codec.write,
+    }
+}
+
+impl Key {
+    pub(crate) const fn alias(mut self, aliases: &'static [&'static str]) -> Key {
+        self.aliases = aliases;
+        self
+    }
+
+    pub(crate) const fn refused(mut self, why: &'static str) -> Key {
+        self.status = Status::Refused(why);
+        self
+    }
+
+    pub(crate) const fn covers(mut self, keys: &'static [&'static str]) -> Key {
+        self.covers = keys;
+        self
+    }
+
+    pub(crate) const fn secret(mut self) -> Key {
+        self.secret = true;
+        self
+    }
+
+    /// Whether `spelling` names this key.
+    pub(crate) fn is(&self, spelling: &str) -> bool {
+        self.name == spelling || self.aliases.contains(&spelling)
+    }
+}
 
 /// Sets the field(s) of one key: `(conf, key as spelled, value)`.
 pub(crate) type Apply = fn(&mut Conf, &str, &str) -> Result<()>;
@@ -40,52 +160,52 @@ pub(crate) fn millis(d: Duration) -> String {
 /// Codecs for the common kinds of field.
 macro_rules! codec {
     (ms $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = $crate::conf::grammar::parse_ms(k, v)?;
                 Ok(())
             },
-            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, $crate::conf::codec::millis),
+            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, $crate::conf::entry::millis),
         }
     };
     // Optional milliseconds: `0` is `None`.
     (ms_or_zero $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = Some($crate::conf::grammar::parse_ms(k, v)?).filter(|d| !d.is_zero());
                 Ok(())
             },
             write: |c, d| {
-                $crate::conf::codec::changed(c.$f, d.$f, |t| {
+                $crate::conf::entry::changed(c.$f, d.$f, |t| {
                     t.map_or(0, |t| t.as_millis()).to_string()
                 })
             },
         }
     };
     (on_off $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = $crate::conf::grammar::parse_on_off(k, v)?;
                 Ok(())
             },
             write: |c, d| {
-                $crate::conf::codec::changed(c.$f, d.$f, |b| {
+                $crate::conf::entry::changed(c.$f, d.$f, |b| {
                     if b { "on" } else { "off" }.to_owned()
                 })
             },
         }
     };
     (size $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = $crate::conf::grammar::parse_size(k, v)?;
                 Ok(())
             },
-            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, |n| n.to_string()),
+            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, |n| n.to_string()),
         }
     };
     (size_opt $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = Some($crate::conf::grammar::parse_size(k, v)?);
                 Ok(())
@@ -94,16 +214,16 @@ macro_rules! codec {
         }
     };
     (num $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = $crate::conf::grammar::parse_num(k, v)?;
                 Ok(())
             },
-            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, |n| n.to_string()),
+            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, |n| n.to_string()),
         }
     };
     (text $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, _, v| {
                 c.$f = Some(v.to_owned());
                 Ok(())
@@ -112,7 +232,7 @@ macro_rules! codec {
         }
     };
     (path $f:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, _, v| {
                 c.$f = Some(::std::path::PathBuf::from(v));
                 Ok(())
@@ -121,16 +241,16 @@ macro_rules! codec {
         }
     };
     (enum $f:ident: $t:ident) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: |c, k, v| {
                 c.$f = $t::from_conf(k, v)?;
                 Ok(())
             },
-            write: |c, d| $crate::conf::codec::changed(c.$f, d.$f, |e| e.to_string()),
+            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, |e| e.to_string()),
         }
     };
     (apply $apply:expr, write $write:expr) => {
-        $crate::conf::codec::Codec {
+        $crate::conf::entry::Codec {
             apply: $apply,
             write: $write,
         }
