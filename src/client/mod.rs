@@ -30,7 +30,7 @@ pub(crate) fn first_reachable<T>(
     connect: impl Fn(&ConnectOptions) -> Result<T>,
 ) -> Result<(T, ConnectOptions)> {
     let mut last = None;
-    for addr in &conf.addrs {
+    for addr in conf.addrs() {
         let opts = ConnectOptions::from_conf(conf, addr)?;
         match connect(&opts) {
             Ok(c) => return Ok((c, opts)),

@@ -132,7 +132,7 @@ impl Reader {
             session: Some(s),
             info,
             next_id: 1,
-            default_credit: conf.initial_credit,
+            default_credit: conf.initial_credit(),
         })
     }
 

@@ -472,7 +472,7 @@ impl Sender {
     ) -> Result<IngestSummary> {
         let t0 = Instant::now();
         if opts.ack == AckLevel::Durable
-            && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack)
+            && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack())
         {
             return Err(Error::config(
                 "request_durable_ack",
@@ -543,7 +543,7 @@ impl Sender {
                 let max = self
                     .conf
                     .as_ref()
-                    .map_or(4, |c| c.max_frame_rejections.max(1));
+                    .map_or(4, |c| c.max_frame_rejections().max(1));
                 self.rejections >= max
             };
             if !replay || !retriable(&e) || poisoned {
@@ -552,7 +552,7 @@ impl Sender {
             let budget = self
                 .conf
                 .as_ref()
-                .map_or(Duration::from_secs(300), |c| c.reconnect_max_duration);
+                .map_or(Duration::from_secs(300), |c| c.reconnect_max_duration());
             let dl = *deadline.get_or_insert_with(|| Instant::now() + budget);
             self.recover(e, dl, reconnects)?;
             if let Some(v) = recovered.take() {
@@ -610,7 +610,7 @@ impl Sender {
             .conf
             .as_ref()
             .map_or((Duration::from_millis(100), Duration::from_secs(5)), |c| {
-                (c.reconnect_initial_backoff, c.reconnect_max_backoff)
+                (c.reconnect_initial_backoff(), c.reconnect_max_backoff())
             });
         let mut last = cause;
         // Acknowledgements that arrived before the failure still count:

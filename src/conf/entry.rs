@@ -157,96 +157,79 @@ pub(crate) fn millis(d: Duration) -> String {
     d.as_millis().to_string()
 }
 
-/// Codecs for the common kinds of field.
+/// Codecs for the common kinds of field. The `apply`/`write` arm takes the
+/// two functions as they are.
 macro_rules! codec {
-    (ms $f:ident) => {
+    // `field = parse(key, value)`, written back with `show` when it differs
+    // from the default.
+    (field $f:ident, $parse:expr, $show:expr) => {
         $crate::conf::entry::Codec {
             apply: |c, k, v| {
-                c.$f = $crate::conf::grammar::parse_ms(k, v)?;
+                c.$f = $parse(k, v)?;
                 Ok(())
             },
-            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, $crate::conf::entry::millis),
+            write: |c, d| $crate::conf::entry::changed(c.$f.clone(), d.$f.clone(), $show),
         }
+    };
+    // An `Option` field: `Some(parse(key, value))`, written back whenever
+    // it is set.
+    (opt $f:ident, $parse:expr, $show:expr) => {
+        $crate::conf::entry::Codec {
+            apply: |c, k, v| {
+                c.$f = Some($parse(k, v)?);
+                Ok(())
+            },
+            write: |c, _| c.$f.as_ref().map($show),
+        }
+    };
+    (ms $f:ident) => {
+        codec!(field $f, $crate::conf::grammar::parse_ms, $crate::conf::entry::millis)
     };
     // Optional milliseconds: `0` is `None`.
     (ms_or_zero $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, k, v| {
-                c.$f = Some($crate::conf::grammar::parse_ms(k, v)?).filter(|d| !d.is_zero());
-                Ok(())
-            },
-            write: |c, d| {
-                $crate::conf::entry::changed(c.$f, d.$f, |t| {
-                    t.map_or(0, |t| t.as_millis()).to_string()
-                })
-            },
-        }
+        codec!(
+            field $f,
+            |k, v| $crate::conf::grammar::parse_ms(k, v).map(|d| Some(d).filter(|d| !d.is_zero())),
+            |t: Option<std::time::Duration>| t.map_or(0, |t| t.as_millis()).to_string()
+        )
     };
     (on_off $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, k, v| {
-                c.$f = $crate::conf::grammar::parse_on_off(k, v)?;
-                Ok(())
-            },
-            write: |c, d| {
-                $crate::conf::entry::changed(c.$f, d.$f, |b| {
-                    if b { "on" } else { "off" }.to_owned()
-                })
-            },
-        }
+        codec!(field $f, $crate::conf::grammar::parse_on_off, |b| {
+            if b { "on" } else { "off" }.to_owned()
+        })
     };
     (size $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, k, v| {
-                c.$f = $crate::conf::grammar::parse_size(k, v)?;
-                Ok(())
-            },
-            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, |n| n.to_string()),
-        }
+        codec!(field $f, $crate::conf::grammar::parse_size, |n: u64| n.to_string())
     };
     (size_opt $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, k, v| {
-                c.$f = Some($crate::conf::grammar::parse_size(k, v)?);
-                Ok(())
-            },
-            write: |c, _| c.$f.map(|n| n.to_string()),
-        }
+        codec!(opt $f, $crate::conf::grammar::parse_size, |n: &u64| n.to_string())
     };
     (num $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, k, v| {
-                c.$f = $crate::conf::grammar::parse_num(k, v)?;
-                Ok(())
-            },
-            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, |n| n.to_string()),
-        }
+        codec!(field $f, $crate::conf::grammar::parse_num, |n| n.to_string())
     };
     (text $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, _, v| {
-                c.$f = Some(v.to_owned());
-                Ok(())
-            },
-            write: |c, _| c.$f.clone(),
-        }
+        codec!(opt $f, |_, v: &str| Ok::<_, $crate::Error>(v.to_owned()), |t: &String| t.clone())
     };
     (path $f:ident) => {
-        $crate::conf::entry::Codec {
-            apply: |c, _, v| {
-                c.$f = Some(::std::path::PathBuf::from(v));
-                Ok(())
-            },
-            write: |c, _| c.$f.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        }
+        codec!(
+            opt $f,
+            |_, v: &str| Ok::<_, $crate::Error>(::std::path::PathBuf::from(v)),
+            |p: &::std::path::PathBuf| p.to_string_lossy().into_owned()
+        )
     };
     (enum $f:ident: $t:ident) => {
+        codec!(field $f, $t::from_conf, |e: $t| e.to_string())
+    };
+    // `pool_size` and `pool_max`: one number for both pools, never written
+    // back (the per-kind keys are).
+    (both $a:ident $b:ident) => {
         $crate::conf::entry::Codec {
             apply: |c, k, v| {
-                c.$f = $t::from_conf(k, v)?;
+                c.$a = $crate::conf::grammar::parse_num(k, v)?;
+                c.$b = c.$a;
                 Ok(())
             },
-            write: |c, d| $crate::conf::entry::changed(c.$f, d.$f, |e| e.to_string()),
+            write: |_, _| None,
         }
     };
     (apply $apply:expr, write $write:expr) => {

@@ -117,6 +117,26 @@ pub(crate) fn split_pairs(rest: &str, base: usize) -> Result<Vec<(String, String
     Ok(pairs)
 }
 
+/// Rejects an empty value or one with a control character, as
+/// [`split_pairs`] does (for values given in code).
+pub(crate) fn check_value(key: &str, value: &str, secret: bool) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::config(key, "", "value must not be empty"));
+    }
+    if let Some((i, c)) = value.char_indices().find(|&(_, c)| is_control(c)) {
+        let shown = if secret { REDACTED } else { &value[..i] };
+        return Err(Error::config(
+            key,
+            shown,
+            format!(
+                "control character U+{:04X} at byte {i} is not allowed",
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A non-empty string of ASCII digits as a number; `None` on anything else
 /// or overflow.
 pub(crate) fn parse_digits(v: &str) -> Option<u64> {

@@ -12,7 +12,7 @@ use super::entry::{
     apply_max_batch_rows, apply_sf_durability, apply_tls_ca, changed, codec, key, millis,
     write_addr,
 };
-use super::grammar::{off_or, parse_i64, parse_ms, parse_num, parse_or_off, parse_size, parse_u64};
+use super::grammar::{off_or, parse_i64, parse_ms, parse_or_off, parse_size, parse_u64};
 use super::values::{Compression, ErrorPolicy, PoolReap, SfDurability, Target, TlsVerify};
 use crate::Error;
 
@@ -685,21 +685,13 @@ pub(crate) static KEYS: &[Key] = &[
         codec!(on_off lazy_connect),
     )
     .refused(POOL),
-    // questdb-rs spellings that set both pools at once. They are never
-    // written back: the per-kind keys are.
+    // questdb-rs spellings that set both pools at once.
     key(
         "pool_size",
         "1",
         Use::Pool,
         "warm minimum of each pool (sets `sender_pool_min` and `query_pool_min`)",
-        codec!(
-            apply |c, k, v| {
-                c.sender_pool_min = parse_num(k, v)?;
-                c.query_pool_min = c.sender_pool_min;
-                Ok(())
-            },
-            write |_, _| None
-        ),
+        codec!(both sender_pool_min query_pool_min),
     )
     .covers(&["sender_pool_min", "query_pool_min"])
     .refused(POOL),
@@ -708,14 +700,7 @@ pub(crate) static KEYS: &[Key] = &[
         "4",
         Use::Pool,
         "cap of each pool (sets `sender_pool_max` and `query_pool_max`)",
-        codec!(
-            apply |c, k, v| {
-                c.sender_pool_max = parse_num(k, v)?;
-                c.query_pool_max = c.sender_pool_max;
-                Ok(())
-            },
-            write |_, _| None
-        ),
+        codec!(both sender_pool_max query_pool_max),
     )
     .covers(&["sender_pool_max", "query_pool_max"])
     .refused(POOL),

@@ -9,15 +9,23 @@
 //! use questdb_arrow::conf::{Conf, Compression, Scheme};
 //! # fn main() -> questdb_arrow::Result<()> {
 //! let conf = Conf::parse("wss::addr=db1:9000,db2;password=p;;w;compression=zstd;")?;
-//! assert_eq!(conf.scheme, Scheme::Wss);
-//! assert_eq!(conf.addrs[1].to_string(), "db2:9000");
-//! assert_eq!(conf.password.as_deref(), Some("p;w"));
-//! assert_eq!(conf.compression, Compression::Zstd);
+//! assert_eq!(conf.scheme(), Scheme::Wss);
+//! assert_eq!(conf.addrs()[1].to_string(), "db2:9000");
+//! assert_eq!(conf.password(), Some("p;w"));
+//! assert_eq!(conf.compression(), Compression::Zstd);
 //! assert_eq!(Conf::parse(&conf.to_conf_string())?, conf);
+//!
+//! // The same, built in code through the same key table.
+//! let built = Conf::new(Scheme::Wss, Vec::new())
+//!     .with("addr", "db1:9000,db2")?
+//!     .with("password", "p;w")?
+//!     .with("compression", "zstd")?;
+//! assert_eq!(built, conf);
 //! # Ok(())
 //! # }
 //! ```
 
+mod access;
 #[cfg(test)]
 mod doc_table;
 mod entry;
@@ -52,168 +60,173 @@ const REDACTED: &str = "<redacted>";
 
 /// A parsed connect string: every key, typed, with its default.
 ///
+/// Read it through its accessors ([`Conf::addrs`], [`Conf::compression`],
+/// ...: one per honoured key) and change it with [`Conf::set`] or
+/// [`Conf::with`], which go through the same key table as [`Conf::parse`].
+///
 /// `Debug` redacts `password`, `token` and `tls_roots_password`;
 /// [`Conf::to_conf_string`] does not (it must round-trip).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Conf {
     /// The scheme; [`Scheme::Wss`] means TLS.
-    pub scheme: Scheme,
+    scheme: Scheme,
     /// Endpoints in the order given (`addr`), never empty after parsing.
-    pub addrs: Vec<Addr>,
+    addrs: Vec<Addr>,
 
     /// HTTP basic-auth user name (`username`, alias `user`).
-    pub username: Option<String>,
+    username: Option<String>,
     /// HTTP basic-auth password (`password`, alias `pass`).
-    pub password: Option<String>,
+    password: Option<String>,
     /// Bearer token (`token`); excludes `username`/`password`.
-    pub token: Option<String>,
+    token: Option<String>,
     /// Bound on the upgrade and auth phase per host (`auth_timeout_ms`).
-    pub auth_timeout: Duration,
+    auth_timeout: Duration,
     /// Bound on each TCP connect (`connect_timeout`); `None` = OS default.
-    pub connect_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
 
     /// Certificate verification (`tls_verify`).
-    pub tls_verify: TlsVerify,
+    tls_verify: TlsVerify,
     /// Root store when `tls_roots` is unset (`tls_ca`).
-    pub tls_ca: TlsCa,
+    tls_ca: TlsCa,
     /// Roots file: PEM, or a JKS/PKCS#12 keystore (`tls_roots`).
-    pub tls_roots: Option<PathBuf>,
+    tls_roots: Option<PathBuf>,
     /// Keystore password for `tls_roots` (`tls_roots_password`).
-    pub tls_roots_password: Option<String>,
+    tls_roots_password: Option<String>,
 
     /// Automatic flushing on or off (`auto_flush`).
-    pub auto_flush: bool,
+    auto_flush: bool,
     /// Flush after this many rows (`auto_flush_rows`); `None` = off.
-    pub auto_flush_rows: Option<u64>,
+    auto_flush_rows: Option<u64>,
     /// Flush when this much time passed (`auto_flush_interval`); `None` = off.
-    pub auto_flush_interval: Option<Duration>,
+    auto_flush_interval: Option<Duration>,
     /// Flush at this many buffered bytes (`auto_flush_bytes`); `None` = off.
-    pub auto_flush_bytes: Option<u64>,
+    auto_flush_bytes: Option<u64>,
     /// Initial buffer capacity in bytes (`init_buf_size`).
-    pub init_buf_size: u64,
+    init_buf_size: u64,
     /// Largest buffer in bytes (`max_buf_size`).
-    pub max_buf_size: u64,
+    max_buf_size: u64,
     /// Longest table or column name in bytes (`max_name_len`).
-    pub max_name_len: usize,
+    max_name_len: usize,
     /// Largest UDP datagram (`max_datagram_size`); unused over WebSocket.
-    pub max_datagram_size: Option<u64>,
+    max_datagram_size: Option<u64>,
 
     /// Store-and-forward directory (`sf_dir`); `None` = memory mode.
-    pub sf_dir: Option<PathBuf>,
+    sf_dir: Option<PathBuf>,
     /// Slot name under `sf_dir` (`sender_id`).
-    pub sender_id: String,
+    sender_id: String,
     /// Segment-file durability (`sf_durability`).
-    pub sf_durability: SfDurability,
+    sf_durability: SfDurability,
     /// `fsync` interval with [`SfDurability::Periodic`]
     /// (`sf_sync_interval_millis`).
-    pub sf_sync_interval: Duration,
+    sf_sync_interval: Duration,
     /// Size of one segment file (`sf_max_segment_bytes`).
-    pub sf_max_segment_bytes: u64,
+    sf_max_segment_bytes: u64,
     /// Cap on unacknowledged bytes per slot (`sf_max_total_bytes`); `None` =
     /// the mode's default, see [`Conf::sf_max_total_bytes_or_default`].
-    pub sf_max_total_bytes: Option<u64>,
+    sf_max_total_bytes: Option<u64>,
     /// How long `append()` blocks at the cap (`sf_append_deadline_millis`).
-    pub sf_append_deadline: Duration,
+    sf_append_deadline: Duration,
     /// Drain orphaned slots under `sf_dir` (`drain_orphans`).
-    pub drain_orphans: bool,
+    drain_orphans: bool,
     /// Parallel orphan drainers (`max_background_drainers`).
-    pub max_background_drainers: u32,
+    max_background_drainers: u32,
     /// `catch_up_cap_gap_min_escalation_window_millis`.
-    pub catch_up_cap_gap_min_escalation_window: Duration,
+    catch_up_cap_gap_min_escalation_window: Duration,
     /// `transaction` (on/off).
-    pub transaction: bool,
+    transaction: bool,
 
     /// First reconnect backoff (`reconnect_initial_backoff_millis`).
-    pub reconnect_initial_backoff: Duration,
+    reconnect_initial_backoff: Duration,
     /// Backoff cap (`reconnect_max_backoff_millis`).
-    pub reconnect_max_backoff: Duration,
+    reconnect_max_backoff: Duration,
     /// Bound on the blocking initial connect
     /// (`reconnect_max_duration_millis`).
-    pub reconnect_max_duration: Duration,
+    reconnect_max_duration: Duration,
     /// Initial connect mode, already resolved (`initial_connect_retry`;
     /// unset with any `reconnect_*` key set gives [`InitialConnectRetry::Sync`]).
-    pub initial_connect_retry: InitialConnectRetry,
+    initial_connect_retry: InitialConnectRetry,
     /// Wait for acks on close (`close_flush_timeout_millis`); zero = fast
     /// close.
-    pub close_flush_timeout: Duration,
+    close_flush_timeout: Duration,
     /// Ask for durable acks (`request_durable_ack`).
-    pub request_durable_ack: bool,
+    request_durable_ack: bool,
     /// Keepalive PING cadence while waiting for durable acks
     /// (`durable_ack_keepalive_interval_millis`); `None` = disabled.
-    pub durable_ack_keepalive_interval: Option<Duration>,
+    durable_ack_keepalive_interval: Option<Duration>,
 
     /// Async error inbox size (`error_inbox_capacity`), ≥ 16.
-    pub error_inbox_capacity: usize,
+    error_inbox_capacity: usize,
     /// Connection-listener inbox size (`connection_listener_inbox_capacity`).
-    pub connection_listener_inbox_capacity: usize,
+    connection_listener_inbox_capacity: usize,
     /// Default server-error policy (`on_server_error`).
-    pub on_server_error: ErrorPolicy,
+    on_server_error: ErrorPolicy,
     /// Policy for schema errors (`on_schema_error`).
-    pub on_schema_error: ErrorPolicy,
+    on_schema_error: ErrorPolicy,
     /// Policy for parse errors (`on_parse_error`).
-    pub on_parse_error: ErrorPolicy,
+    on_parse_error: ErrorPolicy,
     /// Policy for internal errors (`on_internal_error`).
-    pub on_internal_error: ErrorPolicy,
+    on_internal_error: ErrorPolicy,
     /// Policy for security errors (`on_security_error`).
-    pub on_security_error: ErrorPolicy,
+    on_security_error: ErrorPolicy,
     /// Policy for write errors (`on_write_error`).
-    pub on_write_error: ErrorPolicy,
+    on_write_error: ErrorPolicy,
     /// Poison-frame threshold (`max_frame_rejections`), ≥ 1.
-    pub max_frame_rejections: u32,
+    max_frame_rejections: u32,
     /// `poison_min_escalation_window_millis`.
-    pub poison_min_escalation_window: Duration,
+    poison_min_escalation_window: Duration,
 
     /// Role filter of the query client (`target`).
-    pub target: Target,
+    target: Target,
     /// Preferred zone, matched case-insensitively (`zone`).
-    pub zone: Option<String>,
+    zone: Option<String>,
     /// Query failover (`failover`).
-    pub failover: bool,
+    failover: bool,
     /// Attempts per query, counting the first (`failover_max_attempts`).
-    pub failover_max_attempts: u32,
+    failover_max_attempts: u32,
     /// First failover backoff (`failover_backoff_initial_ms`).
-    pub failover_backoff_initial: Duration,
+    failover_backoff_initial: Duration,
     /// Failover backoff cap (`failover_backoff_max_ms`).
-    pub failover_backoff_max: Duration,
+    failover_backoff_max: Duration,
     /// Failover time budget (`failover_max_duration_ms`); `None` = unbounded.
-    pub failover_max_duration: Option<Duration>,
+    failover_max_duration: Option<Duration>,
     /// Result compression (`compression`).
-    pub compression: Compression,
+    compression: Compression,
     /// zstd level, 1–22 (`compression_level`).
-    pub compression_level: i32,
+    compression_level: i32,
     /// Initial byte credit per query; 0 = unbounded (`initial_credit`).
-    pub initial_credit: u64,
+    initial_credit: u64,
     /// Rows per result batch (`max_batch_rows`); `None` = server default.
-    pub max_batch_rows: Option<u32>,
+    max_batch_rows: Option<u32>,
     /// `X-QWP-Client-Id` (`client_id`); `None` = this crate's default.
-    pub client_id: Option<String>,
+    client_id: Option<String>,
     /// Bound on the close-path drain (`query_close_timeout_ms`).
-    pub query_close_timeout: Duration,
+    query_close_timeout: Duration,
     /// Decoded-batch buffers (`buffer_pool_size`), ≥ 1.
-    pub buffer_pool_size: usize,
+    buffer_pool_size: usize,
 
     /// Facade: senders kept open (`sender_pool_min`).
-    pub sender_pool_min: usize,
+    sender_pool_min: usize,
     /// Facade: most senders (`sender_pool_max`).
-    pub sender_pool_max: usize,
+    sender_pool_max: usize,
     /// Facade: query clients kept open (`query_pool_min`).
-    pub query_pool_min: usize,
+    query_pool_min: usize,
     /// Facade: most query clients (`query_pool_max`).
-    pub query_pool_max: usize,
+    query_pool_max: usize,
     /// Facade: wait for a pooled connection (`acquire_timeout_ms`).
-    pub acquire_timeout: Duration,
+    acquire_timeout: Duration,
     /// Facade: close idle connections after (`idle_timeout_ms`); `None` =
     /// never.
-    pub idle_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     /// Facade: replace connections older than (`max_lifetime_ms`); `None` =
     /// never.
-    pub max_lifetime: Option<Duration>,
+    max_lifetime: Option<Duration>,
     /// Facade: housekeeping cadence (`housekeeper_interval_ms`).
-    pub housekeeper_interval: Duration,
+    housekeeper_interval: Duration,
     /// Facade: connect on first use (`lazy_connect`).
-    pub lazy_connect: bool,
+    lazy_connect: bool,
     /// Facade: who closes idle connections (`pool_reap`).
-    pub pool_reap: PoolReap,
+    pool_reap: PoolReap,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -331,11 +344,7 @@ impl Conf {
 
         for (key, value) in &pairs {
             let (key, value) = (key.as_str(), value.as_str());
-            let entry = keys::lookup(key)
-                .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown key `{key}`")))?;
-            if let (true, entry::Status::Refused(why)) = (refuse, entry.status) {
-                return Err(refused(key, why));
-            }
+            let entry = entry_for(key, refuse)?;
             let shown = if entry.secret { REDACTED } else { value };
             // The canonical keys it sets: its own, and for `pool_size` and
             // `pool_max` the per-kind keys.
@@ -406,19 +415,15 @@ impl Conf {
         }
     }
 
-    /// Whether the connection uses TLS (`wss`).
-    pub fn is_tls(&self) -> bool {
-        self.scheme.is_tls()
-    }
-
     /// The port used for `addr` entries without one.
     pub fn default_port(scheme: Scheme) -> u16 {
         scheme.default_port()
     }
 
     /// `sf_max_total_bytes`, or its default: 10 GiB with `sf_dir`, else
-    /// 128 MiB.
-    pub fn sf_max_total_bytes_or_default(&self) -> u64 {
+    /// 128 MiB. For store-and-forward, which is not available yet.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn sf_max_total_bytes_or_default(&self) -> u64 {
         self.sf_max_total_bytes.unwrap_or(if self.sf_dir.is_some() {
             10 * GIB
         } else {
@@ -633,6 +638,17 @@ impl Conf {
 /// The error for a refused key, as spelled by the user.
 fn refused(key: &str, why: &str) -> Error {
     Error::new(ErrorKind::Config, format!("`{key}`: {why}"))
+}
+
+/// The table entry of `key`; an error if it is unknown, or refused and
+/// `refuse` is set.
+fn entry_for(key: &str, refuse: bool) -> Result<&'static entry::Key> {
+    let entry = keys::lookup(key)
+        .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown key `{key}`")))?;
+    match entry.status {
+        entry::Status::Refused(why) if refuse => Err(refused(key, why)),
+        _ => Ok(entry),
+    }
 }
 
 impl FromStr for Conf {

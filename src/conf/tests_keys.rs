@@ -243,3 +243,66 @@ fn questdb_rs_aliases() {
         "{e}"
     );
 }
+
+/// `set` / `with` go through the key table like `parse`: aliases work,
+/// refused and unknown keys and bad values are errors naming the key, and
+/// the accessors read what was set.
+#[test]
+fn set_and_with_use_the_key_table() {
+    let built = Conf::new(Scheme::Wss, Vec::new())
+        .with("addr", "a:1,b")
+        .and_then(|c| c.with("addr", "c:3"))
+        .and_then(|c| c.with("user", "u"))
+        .and_then(|c| c.with("pass", "p;w"))
+        .and_then(|c| c.with("auth_timeout", "7"))
+        .and_then(|c| c.with("tls_roots", "/r.pem"))
+        .and_then(|c| c.with("compression", "auto"))
+        .and_then(|c| c.with("max_batch_rows", "10"))
+        .unwrap();
+    let parsed = parse(
+        "wss::addr=a:1,b;addr=c:3;username=u;password=p;;w;auth_timeout_ms=7;\
+         tls_roots=/r.pem;compression=auto;max_batch_rows=10",
+    );
+    assert_eq!(built, parsed);
+    assert!(built.is_tls());
+    assert_eq!(built.scheme(), Scheme::Wss);
+    let addrs: Vec<String> = built.addrs().iter().map(ToString::to_string).collect();
+    assert_eq!(addrs, ["a:1", "b:9000", "c:3"]);
+    assert_eq!(built.username(), Some("u"));
+    assert_eq!(built.password(), Some("p;w"));
+    assert_eq!(built.auth_timeout(), Duration::from_millis(7));
+    assert_eq!(built.tls_roots(), Some(std::path::Path::new("/r.pem")));
+    assert_eq!(built.compression(), Compression::Auto);
+    assert_eq!(built.max_batch_rows(), Some(10));
+
+    let mut c = Conf::new(Scheme::Ws, vec![Addr::new("h", 1)]);
+    c.set("compression_level", "5").unwrap();
+    c.set("compression_level", "6").unwrap();
+    assert_eq!(c.compression_level(), 6, "set replaces");
+    let e = c.set("sf_dir", "/x").unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`sf_dir`: store-and-forward is not available in this version of questdb-arrow"
+    );
+    assert_eq!(c.sf_dir, None, "a refused key leaves the field alone");
+    let e = c.set("pool_max", "3").unwrap_err();
+    assert!(
+        e.message().starts_with("`pool_max`: connection pool"),
+        "{e}"
+    );
+    let e = c.set("bogus", "1").unwrap_err();
+    assert_eq!(e.message(), "unknown key `bogus`");
+    let e = c.set("compression_level", "99").unwrap_err();
+    assert!(e.message().contains("compression_level=\"99\""), "{e}");
+    let e = c.set("client_id", "").unwrap_err();
+    assert!(e.message().contains("must not be empty"), "{e}");
+    let e = c.set("token", "sec\nret").unwrap_err();
+    assert!(e.message().contains("token=\"<redacted>\""), "{e}");
+    assert!(e.message().contains("U+000A at byte 3"), "{e}");
+    let e = c.set("client_id", "ab\u{7f}").unwrap_err();
+    assert!(e.message().contains("client_id=\"ab\""), "{e}");
+    // Rules joining keys are validate()'s.
+    c.set("token", "t").unwrap().set("username", "u").unwrap();
+    let e = c.validate().unwrap_err();
+    assert!(e.message().contains("username/password"), "{e}");
+}
