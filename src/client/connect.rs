@@ -22,7 +22,7 @@ pub(crate) enum Fit {
 
 /// How a query connection's SERVER_INFO fits `target` and `zone`.
 pub(crate) fn query_fit(conf: &Conf, info: &ServerInfo) -> Fit {
-    let role_ok = match conf.target {
+    let role_ok = match conf.target() {
         Target::Any => true,
         Target::Primary => matches!(
             info.role,
@@ -33,7 +33,7 @@ pub(crate) fn query_fit(conf: &Conf, info: &ServerInfo) -> Fit {
     if !role_ok {
         return Fit::WrongRole(info.role);
     }
-    match (&conf.zone, &info.zone_id, conf.target) {
+    match (conf.zone(), &info.zone_id, conf.target()) {
         (_, _, Target::Primary) | (None, _, _) => Fit::Yes,
         (Some(want), Some(have), _) if want.eq_ignore_ascii_case(have) => Fit::Yes,
         _ => Fit::OtherZone,
@@ -58,7 +58,7 @@ pub(crate) fn round<T>(
     open: &impl Fn(&ConnectOptions) -> Result<T>,
     fit: &impl Fn(&T) -> Fit,
 ) -> Result<(T, ConnectOptions, usize)> {
-    let n = conf.addrs.len();
+    let n = conf.addrs().len();
     if n == 0 {
         return Err(Error::new(
             ErrorKind::Config,
@@ -72,7 +72,7 @@ pub(crate) fn round<T>(
     let mut last_reject: Option<Error> = None;
     for k in 0..n {
         let i = (start + k) % n;
-        let addr = &conf.addrs[i];
+        let addr = &conf.addrs()[i];
         let opts = ConnectOptions::from_conf(conf, addr)?;
         match open(&opts) {
             Ok(c) => match fit(&c) {
@@ -119,7 +119,7 @@ pub(crate) fn round<T>(
             Err(Error::role_reject(
                 r.role().map(str::to_string),
                 r.zone().map(str::to_string),
-                format!("{what} (target={}): {listed}", conf.target.as_str()),
+                format!("{what} (target={}): {listed}", conf.target().as_str()),
             ))
         }
         (None, Some(e)) => Err(e.context(format!("no endpoint reachable ({listed})"))),
@@ -148,14 +148,14 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// From `reconnect_*`, the budget starting now.
     pub(crate) fn new(conf: &Conf) -> Backoff {
-        Backoff::until(Some(conf), Instant::now() + conf.reconnect_max_duration)
+        Backoff::until(Some(conf), Instant::now() + conf.reconnect_max_duration())
     }
 
     /// From `reconnect_*` (100 ms doubling to 5 s without a connect
     /// string), rounds until `deadline`.
     pub(crate) fn until(conf: Option<&Conf>, deadline: Instant) -> Backoff {
         let (step, max) = conf.map_or((Duration::from_millis(100), Duration::from_secs(5)), |c| {
-            (c.reconnect_initial_backoff, c.reconnect_max_backoff)
+            (c.reconnect_initial_backoff(), c.reconnect_max_backoff())
         });
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -213,17 +213,5 @@ pub(crate) fn connect<T>(
 
 /// Whether the first connect retries (`initial_connect_retry`).
 pub(crate) fn initial_retry(conf: &Conf) -> bool {
-    conf.initial_connect_retry == InitialConnectRetry::Sync
-}
-
-/// Refuses settings this version cannot honour yet.
-pub(crate) fn check(conf: &Conf) -> Result<()> {
-    if conf.initial_connect_retry == InitialConnectRetry::Async {
-        return Err(Error::config(
-            "initial_connect_retry",
-            "async",
-            "connecting in the background needs the asynchronous sender, which this version does not have; use on (retry on the caller's thread) or off",
-        ));
-    }
-    Ok(())
+    conf.initial_connect_retry() == InitialConnectRetry::Sync
 }

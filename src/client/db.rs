@@ -48,7 +48,7 @@ const _: () = {
 impl std::fmt::Debug for QuestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QuestDb")
-            .field("addrs", &self.conf.addrs)
+            .field("addrs", &self.conf.addrs())
             .field("closed", &self.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -166,16 +166,15 @@ impl QuestDb {
     /// A handle for an already parsed configuration (validated here: every
     /// address, TLS files, auth).
     pub fn from_conf(conf: Conf) -> Result<QuestDb> {
-        for a in &conf.addrs {
+        for a in conf.addrs() {
             ConnectOptions::from_conf(&conf, a)?;
         }
-        if conf.addrs.is_empty() {
+        if conf.addrs().is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
                 "no addr in the connect string",
             ));
         }
-        super::connect::check(&conf)?;
         Ok(QuestDb {
             conf,
             senders: Pool::new(),

@@ -130,7 +130,6 @@ impl Reader {
     /// [`crate::client`]); with `initial_connect_retry=on`, rounds repeat
     /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Reader> {
-        connect::check(conf)?;
         let ((s, info), opts, endpoint) = connect::connect(
             conf,
             0,
@@ -145,7 +144,7 @@ impl Reader {
             session: Some(s),
             info,
             next_id: 1,
-            default_credit: conf.initial_credit,
+            default_credit: conf.initial_credit(),
         })
     }
 

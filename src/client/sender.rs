@@ -322,7 +322,6 @@ impl Sender {
     /// passed at once); with `initial_connect_retry=on`, rounds repeat
     /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
-        connect::check(conf)?;
         let (conn, opts, i) = connect::connect(
             conf,
             0,
@@ -489,7 +488,7 @@ impl Sender {
     ) -> Result<IngestSummary> {
         let t0 = Instant::now();
         if opts.ack == AckLevel::Durable
-            && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack)
+            && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack())
         {
             return Err(Error::config(
                 "request_durable_ack",
@@ -560,7 +559,7 @@ impl Sender {
                 let max = self
                     .conf
                     .as_ref()
-                    .map_or(4, |c| c.max_frame_rejections.max(1));
+                    .map_or(4, |c| c.max_frame_rejections().max(1));
                 self.rejections >= max
             };
             if !replay || !retriable(&e) || poisoned {
@@ -569,7 +568,7 @@ impl Sender {
             let budget = self
                 .conf
                 .as_ref()
-                .map_or(Duration::from_secs(300), |c| c.reconnect_max_duration);
+                .map_or(Duration::from_secs(300), |c| c.reconnect_max_duration());
             let dl = *deadline.get_or_insert_with(|| Instant::now() + budget);
             self.recover(e, dl, reconnects)?;
             if let Some(v) = recovered.take() {

@@ -1250,45 +1250,37 @@ impl ConnectOptions {
         use crate::conf::{Compression, TlsCa, TlsVerify};
         let mut o = ConnectOptions::new(addr.host.clone(), addr.port);
         if conf.is_tls() {
-            if conf.tls_roots_password.is_some() {
-                return Err(Error::config(
-                    "tls_roots_password",
-                    "<redacted>",
-                    "Java keystores (JKS/PKCS#12) are not supported by questdb-arrow; \
-                     give tls_roots a PEM file",
-                ));
-            }
             o.tls = Some(TlsOptions {
-                roots: match conf.tls_ca {
+                roots: match conf.tls_ca() {
                     TlsCa::WebpkiRoots => RootStore::Webpki,
                     TlsCa::OsRoots => RootStore::Os,
                     TlsCa::WebpkiAndOsRoots => RootStore::WebpkiAndOs,
                 },
-                roots_file: conf.tls_roots.clone(),
-                verify: conf.tls_verify == TlsVerify::On,
+                roots_file: conf.tls_roots().map(Into::into),
+                verify: conf.tls_verify() == TlsVerify::On,
             });
         }
-        o.auth = match (&conf.token, &conf.username, &conf.password) {
-            (Some(t), _, _) => Auth::Bearer(t.clone()),
+        o.auth = match (conf.token(), conf.username(), conf.password()) {
+            (Some(t), _, _) => Auth::Bearer(t.to_owned()),
             (None, Some(u), p) => Auth::Basic {
-                username: u.clone(),
-                password: p.clone().unwrap_or_default(),
+                username: u.to_owned(),
+                password: p.unwrap_or_default().to_owned(),
             },
             _ => Auth::None,
         };
-        o.connect_timeout = conf.connect_timeout;
-        o.auth_timeout = conf.auth_timeout;
-        if let Some(id) = &conf.client_id {
-            o.client_id = id.clone();
+        o.connect_timeout = conf.connect_timeout();
+        o.auth_timeout = conf.auth_timeout();
+        if let Some(id) = conf.client_id() {
+            o.client_id = id.to_owned();
         }
-        o.request_durable_ack = conf.request_durable_ack;
-        let level = conf.compression_level;
-        o.accept_encoding = match conf.compression {
+        o.request_durable_ack = conf.request_durable_ack();
+        let level = conf.compression_level();
+        o.accept_encoding = match conf.compression() {
             Compression::Raw => None,
             Compression::Zstd => Some(format!("zstd;level={level}")),
             Compression::Auto => Some(format!("zstd;level={level},raw")),
         };
-        o.max_batch_rows = conf.max_batch_rows;
+        o.max_batch_rows = conf.max_batch_rows();
         Ok(o)
     }
 }
@@ -1305,7 +1297,7 @@ mod conf_tests {
              compression=auto;compression_level=3;connect_timeout=250;client_id=me/1;",
         )
         .unwrap();
-        let o = ConnectOptions::from_conf(&c, &c.addrs[1]).unwrap();
+        let o = ConnectOptions::from_conf(&c, &c.addrs()[1]).unwrap();
         assert_eq!((o.host.as_str(), o.port), ("db2", 9000));
         let tls = o.tls.as_ref().unwrap();
         assert_eq!(tls.roots, RootStore::Os);
@@ -1322,7 +1314,7 @@ mod conf_tests {
         assert_eq!(o.client_id, "me/1");
 
         let c = Conf::parse("ws::addr=h;token=abc;compression=zstd;").unwrap();
-        let o = ConnectOptions::from_conf(&c, &c.addrs[0]).unwrap();
+        let o = ConnectOptions::from_conf(&c, &c.addrs()[0]).unwrap();
         assert!(o.tls.is_none());
         assert_eq!(o.auth, Auth::Bearer("abc".into()));
         assert_eq!(o.accept_encoding.as_deref(), Some("zstd;level=1"));

@@ -1,0 +1,158 @@
+//! Reading and changing a [`Conf`] in code: one read accessor per honoured
+//! key, and [`Conf::set`] / [`Conf::with`], which go through the key table
+//! like [`Conf::parse`] (so a refused key is refused here too).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::values::{Addr, Compression, InitialConnectRetry, Scheme, Target, TlsCa, TlsVerify};
+use super::{Conf, entry_for, grammar};
+use crate::Result;
+
+impl Conf {
+    /// Sets one key as a connect string would: `conf.set("compression",
+    /// "zstd")?`. Aliases are accepted; unknown and refused keys, empty
+    /// values, control characters and bad values are errors naming the key.
+    /// `addr` appends endpoints; any other key replaces its value. Rules
+    /// that join several keys (e.g. `token` excludes `username`) are
+    /// checked by [`Conf::validate`].
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Conf> {
+        let entry = entry_for(key, true)?;
+        grammar::check_value(key, value, entry.secret)?;
+        (entry.apply)(self, key, value)?;
+        Ok(self)
+    }
+
+    /// [`Conf::set`] by value, for chaining:
+    /// `Conf::new(Scheme::Ws, vec![]).with("addr", "db:9000")?`.
+    pub fn with(mut self, key: &str, value: &str) -> Result<Conf> {
+        self.set(key, value)?;
+        Ok(self)
+    }
+
+    /// The scheme; [`Scheme::Wss`] means TLS.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Whether the connection uses TLS (`wss`).
+    pub fn is_tls(&self) -> bool {
+        self.scheme.is_tls()
+    }
+
+    /// Endpoints in the order given (`addr`), never empty after parsing.
+    pub fn addrs(&self) -> &[Addr] {
+        &self.addrs
+    }
+
+    /// HTTP basic-auth user name (`username`, alias `user`).
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// HTTP basic-auth password (`password`, alias `pass`).
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// Bearer token (`token`); excludes `username`/`password`.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Bound on the upgrade and auth phase per host (`auth_timeout_ms`,
+    /// alias `auth_timeout`).
+    pub fn auth_timeout(&self) -> Duration {
+        self.auth_timeout
+    }
+
+    /// Bound on each TCP connect (`connect_timeout`); `None` = OS default.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
+    /// Certificate verification (`tls_verify`).
+    pub fn tls_verify(&self) -> TlsVerify {
+        self.tls_verify
+    }
+
+    /// Root store when `tls_roots` is unset (`tls_ca`).
+    pub fn tls_ca(&self) -> TlsCa {
+        self.tls_ca
+    }
+
+    /// PEM file of root certificates (`tls_roots`).
+    pub fn tls_roots(&self) -> Option<&Path> {
+        self.tls_roots.as_deref()
+    }
+
+    /// First backoff when the sender reconnects
+    /// (`reconnect_initial_backoff_millis`).
+    pub fn reconnect_initial_backoff(&self) -> Duration {
+        self.reconnect_initial_backoff
+    }
+
+    /// Cap on the reconnect backoff (`reconnect_max_backoff_millis`).
+    pub fn reconnect_max_backoff(&self) -> Duration {
+        self.reconnect_max_backoff
+    }
+
+    /// Time budget of one reconnect-and-replay
+    /// (`reconnect_max_duration_millis`).
+    pub fn reconnect_max_duration(&self) -> Duration {
+        self.reconnect_max_duration
+    }
+
+    /// How the first connect handles failure (`initial_connect_retry`;
+    /// unset with a `reconnect_*` key in the connect string:
+    /// [`InitialConnectRetry::Sync`]).
+    pub fn initial_connect_retry(&self) -> InitialConnectRetry {
+        self.initial_connect_retry
+    }
+
+    /// Role a query connection needs (`target`).
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// Preferred zone of query connections (`zone`).
+    pub fn zone(&self) -> Option<&str> {
+        self.zone.as_deref()
+    }
+
+    /// Ask for durable acks (`request_durable_ack`).
+    pub fn request_durable_ack(&self) -> bool {
+        self.request_durable_ack
+    }
+
+    /// Server rejections of one batch before the sender gives up on it
+    /// (`max_frame_rejections`), ≥ 1.
+    pub fn max_frame_rejections(&self) -> u32 {
+        self.max_frame_rejections
+    }
+
+    /// Result compression (`compression`).
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// zstd level, 1–22 (`compression_level`).
+    pub fn compression_level(&self) -> i32 {
+        self.compression_level
+    }
+
+    /// Initial byte credit per query; 0 = unbounded (`initial_credit`).
+    pub fn initial_credit(&self) -> u64 {
+        self.initial_credit
+    }
+
+    /// Rows per result batch (`max_batch_rows`); `None` = server default.
+    pub fn max_batch_rows(&self) -> Option<u32> {
+        self.max_batch_rows
+    }
+
+    /// `X-QWP-Client-Id` (`client_id`); `None` = this crate's default.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+}

@@ -1,0 +1,718 @@
+//! The one table of connect-string keys. Each entry ([`Key`]) gives the
+//! key's canonical name, its aliases, the default shown in the docs, who
+//! reads it, whether it is honoured, a one-line meaning, and the two
+//! functions that move its value between the connect string and [`Conf`]. Parsing, alias
+//! resolution, secret redaction, [`Conf::to_conf_string`] and the key table
+//! in `docs/connect-string.md` are all driven by [`KEYS`].
+
+use std::time::Duration;
+
+use super::entry::{
+    Key, Use, apply_addr, apply_compression_level, apply_initial_connect_retry,
+    apply_max_batch_rows, apply_sf_durability, apply_tls_ca, changed, codec, key, millis,
+    write_addr,
+};
+use super::grammar::{off_or, parse_i64, parse_ms, parse_or_off, parse_size, parse_u64};
+use super::values::{Compression, ErrorPolicy, PoolReap, SfDurability, Target, TlsVerify};
+use crate::Error;
+
+/// The key named by `spelling` (canonical or alias).
+pub(crate) fn lookup(spelling: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.is(spelling))
+}
+
+/// Why keys are refused, by family. Each is the tail of a one-line error
+/// `` `key`: <reason> ``.
+const SF: &str = "store-and-forward is not available in this version of questdb-arrow";
+const ROW_BUFFERS: &str = "auto-flush and row buffers are not available in this version of \
+    questdb-arrow (each flush sends the Arrow batch it is given)";
+const ASYNC: &str = "async senders are not available in this version of questdb-arrow \
+    (every flush waits for its acknowledgement)";
+const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket only";
+const POOL: &str = "connection pool settings are not available in this version of questdb-arrow";
+const FAILOVER: &str = "failover and server-role selection are not available in this version \
+    of questdb-arrow (each addr is tried once, in order)";
+const POLICY: &str = "error policies are not configurable in this version of questdb-arrow \
+    (a server rejection fails the flush that caused it)";
+const KEYSTORE: &str = "Java keystores (JKS/PKCS#12) are not supported by questdb-arrow; \
+    give tls_roots a PEM file";
+
+/// Every key, in the order [`Conf::to_conf_string`] writes them.
+pub(crate) static KEYS: &[Key] = &[
+    Key {
+        repeatable: true,
+        ..key(
+            "addr",
+            "required",
+            Use::Both,
+            "`host[:port]`, comma-separated and/or repeated; `[v6]:port`",
+            codec!(apply apply_addr, write write_addr),
+        )
+    },
+    key(
+        "username",
+        "unset",
+        Use::Both,
+        "HTTP basic-auth user name",
+        codec!(text username),
+    )
+    .alias(&["user"]),
+    key(
+        "password",
+        "unset",
+        Use::Both,
+        "HTTP basic-auth password",
+        codec!(text password),
+    )
+    .alias(&["pass"])
+    .secret(),
+    key(
+        "token",
+        "unset",
+        Use::Both,
+        "bearer token; excludes username/password",
+        codec!(text token),
+    )
+    .secret(),
+    key(
+        "auth_timeout_ms",
+        "15000",
+        Use::Both,
+        "bound on the upgrade and auth phase, per host, ms",
+        codec!(ms auth_timeout),
+    )
+    .alias(&["auth_timeout"]),
+    key(
+        "connect_timeout",
+        "unset",
+        Use::Both,
+        "bound on each TCP connect, ms, > 0 (unset: the OS default)",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                let d = parse_ms(k, v)?;
+                if d.is_zero() {
+                    return Err(Error::config(k, v, "must be greater than 0"));
+                }
+                c.connect_timeout = Some(d);
+                Ok(())
+            },
+            write | c,
+            _ | c.connect_timeout.map(millis)
+        ),
+    ),
+    key(
+        "tls_verify",
+        "on",
+        Use::Both,
+        "`on` / `unsafe_off` (tests only); wss",
+        codec!(enum tls_verify: TlsVerify),
+    ),
+    key(
+        "tls_ca",
+        "webpki_roots",
+        Use::Both,
+        "`webpki_roots` / `os_roots` / `webpki_and_os_roots` (`pem_file` with `tls_roots`); wss",
+        codec!(apply apply_tls_ca, write |c, d| changed(c.tls_ca, d.tls_ca, |e| e.to_string())),
+    ),
+    key(
+        "tls_roots",
+        "unset",
+        Use::Both,
+        "PEM file of root certificates; not with `tls_verify=unsafe_off`; wss",
+        codec!(path tls_roots),
+    ),
+    key(
+        "tls_roots_password",
+        "unset",
+        Use::Both,
+        "keystore password; needs `tls_roots`",
+        codec!(text tls_roots_password),
+    )
+    .secret()
+    .refused(KEYSTORE),
+    key(
+        "auto_flush",
+        "on",
+        Use::Ingest,
+        "`on` / `off`",
+        codec!(on_off auto_flush),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "auto_flush_rows",
+        "1000",
+        Use::Ingest,
+        "flush after this many rows; int ≥ 1 or `off`",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                c.auto_flush_rows = parse_or_off(v, || parse_u64(k, v))?;
+                Ok(())
+            },
+            write | c,
+            d | changed(c.auto_flush_rows, d.auto_flush_rows, off_or)
+        ),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "auto_flush_interval",
+        "100",
+        Use::Ingest,
+        "flush after this many ms; > 0 or `off`",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                c.auto_flush_interval = parse_or_off(v, || parse_ms(k, v))?;
+                Ok(())
+            },
+            write | c,
+            d | changed(c.auto_flush_interval, d.auto_flush_interval, |t| {
+                off_or(t.map(|t| t.as_millis()))
+            })
+        ),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "auto_flush_bytes",
+        "off",
+        Use::Ingest,
+        "flush at this many buffered bytes; size or `off` (`0` = off)",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                c.auto_flush_bytes = parse_or_off(v, || parse_size(k, v))?.filter(|&n| n != 0);
+                Ok(())
+            },
+            write | c,
+            d | changed(c.auto_flush_bytes, d.auto_flush_bytes, off_or)
+        ),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "init_buf_size",
+        "64k",
+        Use::Ingest,
+        "initial buffer capacity; size, ≤ `max_buf_size`",
+        codec!(size init_buf_size),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "max_buf_size",
+        "100m",
+        Use::Ingest,
+        "largest buffer; size",
+        codec!(size max_buf_size),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "max_name_len",
+        "127",
+        Use::Ingest,
+        "longest table or column name in bytes; int ≥ 1",
+        codec!(num max_name_len),
+    )
+    .refused(ROW_BUFFERS),
+    key(
+        "max_datagram_size",
+        "unset",
+        Use::Udp,
+        "largest UDP datagram; size",
+        codec!(size_opt max_datagram_size),
+    )
+    .refused(ILP),
+    key(
+        "sf_dir",
+        "unset",
+        Use::Ingest,
+        "store-and-forward directory (unset: memory mode)",
+        codec!(path sf_dir),
+    )
+    .refused(SF),
+    key(
+        "sender_id",
+        "default",
+        Use::Ingest,
+        "slot name under `sf_dir`; `[A-Za-z0-9_-]`",
+        codec!(
+            apply | c,
+            _,
+            v | {
+                c.sender_id = v.to_owned();
+                Ok(())
+            },
+            write | c,
+            d | changed(&c.sender_id, &d.sender_id, String::clone)
+        ),
+    )
+    .refused(SF),
+    key(
+        "sf_durability",
+        "memory",
+        Use::Ingest,
+        "`memory` / `periodic` (needs `sf_dir`)",
+        codec!(
+            apply apply_sf_durability,
+            write |c, d| changed(c.sf_durability, d.sf_durability, |e| e.to_string())
+        ),
+    )
+    .refused(SF),
+    key(
+        "sf_sync_interval_millis",
+        "5000",
+        Use::Ingest,
+        "`fsync` interval; only with `sf_durability=periodic`",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                c.sf_sync_interval = parse_ms(k, v)?;
+                Ok(())
+            },
+            write | c,
+            d | {
+                (c.sf_durability == SfDurability::Periodic)
+                    .then(|| changed(c.sf_sync_interval, d.sf_sync_interval, millis))
+                    .flatten()
+            }
+        ),
+    )
+    .refused(SF),
+    key(
+        "sf_max_segment_bytes",
+        "4m",
+        Use::Ingest,
+        "size of one segment file",
+        codec!(size sf_max_segment_bytes),
+    )
+    .refused(SF),
+    key(
+        "sf_max_total_bytes",
+        "10g with `sf_dir`, else 128m",
+        Use::Ingest,
+        "cap on unacknowledged bytes per slot; size",
+        codec!(size_opt sf_max_total_bytes),
+    )
+    .refused(SF),
+    key(
+        "sf_append_deadline_millis",
+        "30000",
+        Use::Ingest,
+        "how long `append()` blocks at the cap",
+        codec!(ms sf_append_deadline),
+    )
+    .refused(SF),
+    key(
+        "drain_orphans",
+        "off",
+        Use::Ingest,
+        "drain orphaned slots under `sf_dir`",
+        codec!(on_off drain_orphans),
+    )
+    .refused(SF),
+    key(
+        "max_background_drainers",
+        "4",
+        Use::Ingest,
+        "parallel orphan drainers",
+        codec!(num max_background_drainers),
+    )
+    .refused(SF),
+    key(
+        "catch_up_cap_gap_min_escalation_window_millis",
+        "300000",
+        Use::Ingest,
+        "store-and-forward catch-up escalation window",
+        codec!(ms catch_up_cap_gap_min_escalation_window),
+    )
+    .refused(SF),
+    key(
+        "transaction",
+        "off",
+        Use::Ingest,
+        "`on` / `off`",
+        codec!(on_off transaction),
+    )
+    .refused(ASYNC),
+    key(
+        "reconnect_initial_backoff_millis",
+        "100",
+        Use::Ingest,
+        "first backoff when the sender reconnects",
+        codec!(ms reconnect_initial_backoff),
+    ),
+    key(
+        "reconnect_max_backoff_millis",
+        "5000",
+        Use::Ingest,
+        "cap on the reconnect backoff",
+        codec!(ms reconnect_max_backoff),
+    ),
+    key(
+        "reconnect_max_duration_millis",
+        "300000",
+        Use::Ingest,
+        "time budget of one reconnect-and-replay",
+        codec!(ms reconnect_max_duration),
+    ),
+    key(
+        "initial_connect_retry",
+        "off",
+        Use::Ingest,
+        "first connect: `off`/`false` (one round over the endpoints), `on`/`true`/`sync` (rounds with backoff within `reconnect_max_duration_millis`); `async` is refused (needs the asynchronous sender). Unset, any `reconnect_*` key in the connect string makes it `on`",
+        codec!(
+            apply apply_initial_connect_retry,
+            // Written whenever a reconnect key is, so the promotion rule
+            // cannot change it on the way back.
+            write |c, d| (c.initial_connect_retry != d.initial_connect_retry
+                || c.reconnect_initial_backoff != d.reconnect_initial_backoff
+                || c.reconnect_max_backoff != d.reconnect_max_backoff
+                || c.reconnect_max_duration != d.reconnect_max_duration)
+                .then(|| c.initial_connect_retry.to_string())
+        ),
+    ),
+    key(
+        "close_flush_timeout_millis",
+        "5000",
+        Use::Ingest,
+        "wait for acks on close; `0` or negative = fast close",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                let n = parse_i64(k, v)?;
+                c.close_flush_timeout = Duration::from_millis(u64::try_from(n).unwrap_or(0));
+                Ok(())
+            },
+            write | c,
+            d | changed(c.close_flush_timeout, d.close_flush_timeout, millis)
+        ),
+    )
+    .refused(ASYNC),
+    key(
+        "request_durable_ack",
+        "off",
+        Use::Ingest,
+        "ask for durable acks (`X-QWP-Request-Durable-Ack`)",
+        codec!(on_off request_durable_ack),
+    ),
+    key(
+        "durable_ack_keepalive_interval_millis",
+        "200",
+        Use::Ingest,
+        "keepalive PING cadence while waiting for durable acks; `≤ 0` disables",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                let n = parse_i64(k, v)?;
+                c.durable_ack_keepalive_interval = u64::try_from(n)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .map(Duration::from_millis);
+                Ok(())
+            },
+            write | c,
+            d | changed(
+                c.durable_ack_keepalive_interval,
+                d.durable_ack_keepalive_interval,
+                |t| t.map_or(0, |t| t.as_millis()).to_string()
+            )
+        ),
+    )
+    .refused(ASYNC),
+    key(
+        "error_inbox_capacity",
+        "256",
+        Use::Both,
+        "async error inbox size; ≥ 16",
+        codec!(num error_inbox_capacity),
+    )
+    .refused(ASYNC),
+    key(
+        "connection_listener_inbox_capacity",
+        "64",
+        Use::Both,
+        "connection-listener inbox size; ≥ 1",
+        codec!(num connection_listener_inbox_capacity),
+    )
+    .refused(ASYNC),
+    key(
+        "on_server_error",
+        "auto",
+        Use::Ingest,
+        "default server-error policy: `auto` / `terminal` / `retriable` / `retriable_other`",
+        codec!(enum on_server_error: ErrorPolicy),
+    )
+    .refused(POLICY),
+    key(
+        "on_schema_error",
+        "terminal",
+        Use::Ingest,
+        "policy for schema errors; same values",
+        codec!(enum on_schema_error: ErrorPolicy),
+    )
+    .refused(POLICY),
+    key(
+        "on_parse_error",
+        "terminal",
+        Use::Ingest,
+        "policy for parse errors; same values",
+        codec!(enum on_parse_error: ErrorPolicy),
+    )
+    .refused(POLICY),
+    key(
+        "on_internal_error",
+        "retriable",
+        Use::Ingest,
+        "policy for internal errors; same values",
+        codec!(enum on_internal_error: ErrorPolicy),
+    )
+    .refused(POLICY),
+    key(
+        "on_security_error",
+        "terminal",
+        Use::Ingest,
+        "policy for security errors; same values",
+        codec!(enum on_security_error: ErrorPolicy),
+    )
+    .refused(POLICY),
+    key(
+        "on_write_error",
+        "retriable",
+        Use::Ingest,
+        "policy for write errors; same values",
+        codec!(enum on_write_error: ErrorPolicy),
+    )
+    .refused(POLICY),
+    key(
+        "max_frame_rejections",
+        "4",
+        Use::Ingest,
+        "server rejections of one batch before the sender gives up on it; ≥ 1",
+        codec!(num max_frame_rejections),
+    ),
+    key(
+        "poison_min_escalation_window_millis",
+        "5000",
+        Use::Ingest,
+        "poison-frame escalation window",
+        codec!(ms poison_min_escalation_window),
+    )
+    .refused(POLICY),
+    key(
+        "target",
+        "any",
+        Use::Query,
+        "role a query connection needs (from SERVER_INFO): `any` / `primary` (PRIMARY, PRIMARY_CATCHUP, STANDALONE) / `replica`; ingest follows the primary whatever it says",
+        codec!(enum target: Target),
+    ),
+    key(
+        "zone",
+        "unset",
+        Use::Query,
+        "queries prefer endpoints of this zone (case-insensitive), others are the fallback; not with `target=primary`; ingest is zone-blind",
+        codec!(text zone),
+    ),
+    key(
+        "failover",
+        "on",
+        Use::Query,
+        "retry a query on another endpoint",
+        codec!(on_off failover),
+    )
+    .refused(FAILOVER),
+    key(
+        "failover_max_attempts",
+        "8",
+        Use::Query,
+        "attempts per query, counting the first; ≥ 1",
+        codec!(num failover_max_attempts),
+    )
+    .refused(FAILOVER),
+    key(
+        "failover_backoff_initial_ms",
+        "50",
+        Use::Query,
+        "first failover backoff",
+        codec!(ms failover_backoff_initial),
+    )
+    .refused(FAILOVER),
+    key(
+        "failover_backoff_max_ms",
+        "1000",
+        Use::Query,
+        "cap on the failover backoff",
+        codec!(ms failover_backoff_max),
+    )
+    .refused(FAILOVER),
+    key(
+        "failover_max_duration_ms",
+        "30000",
+        Use::Query,
+        "failover time budget; `0` = unbounded",
+        codec!(ms_or_zero failover_max_duration),
+    )
+    .refused(FAILOVER),
+    key(
+        "compression",
+        "raw",
+        Use::Query,
+        "result compression: `raw` / `zstd` (demand) / `auto` (accept)",
+        codec!(enum compression: Compression),
+    ),
+    key(
+        "compression_level",
+        "1",
+        Use::Query,
+        "zstd level, 1–22",
+        codec!(
+            apply apply_compression_level,
+            write |c, d| changed(c.compression_level, d.compression_level, |n| n.to_string())
+        ),
+    ),
+    key(
+        "initial_credit",
+        "0 (unbounded)",
+        Use::Query,
+        "initial byte credit per query; size",
+        codec!(size initial_credit),
+    ),
+    key(
+        "max_batch_rows",
+        "server default",
+        Use::Query,
+        "rows per result batch, 1–1048576",
+        codec!(
+            apply apply_max_batch_rows,
+            write |c, _| c.max_batch_rows.map(|n| n.to_string())
+        ),
+    ),
+    key(
+        "client_id",
+        "crate default",
+        Use::Both,
+        "sent as `X-QWP-Client-Id`",
+        codec!(text client_id),
+    ),
+    key(
+        "query_close_timeout_ms",
+        "5000",
+        Use::Query,
+        "bound on the close-path drain; > 0",
+        codec!(ms query_close_timeout),
+    )
+    .refused("the query close timeout is fixed in this version of questdb-arrow"),
+    key(
+        "buffer_pool_size",
+        "4",
+        Use::Query,
+        "decoded-batch buffers; ≥ 1",
+        codec!(num buffer_pool_size),
+    )
+    .refused("the read-ahead buffer count is fixed in this version of questdb-arrow"),
+    key(
+        "sender_pool_min",
+        "1",
+        Use::Pool,
+        "senders kept open; ≤ `sender_pool_max`",
+        codec!(num sender_pool_min),
+    )
+    .refused(POOL),
+    key(
+        "sender_pool_max",
+        "4",
+        Use::Pool,
+        "most senders; ≥ 1",
+        codec!(num sender_pool_max),
+    )
+    .refused(POOL),
+    key(
+        "query_pool_min",
+        "1",
+        Use::Pool,
+        "query clients kept open; ≤ `query_pool_max`",
+        codec!(num query_pool_min),
+    )
+    .refused(POOL),
+    key(
+        "query_pool_max",
+        "4",
+        Use::Pool,
+        "most query clients; ≥ 1",
+        codec!(num query_pool_max),
+    )
+    .refused(POOL),
+    key(
+        "acquire_timeout_ms",
+        "5000",
+        Use::Pool,
+        "wait for a pooled connection",
+        codec!(ms acquire_timeout),
+    )
+    .refused(POOL),
+    key(
+        "idle_timeout_ms",
+        "60000",
+        Use::Pool,
+        "close idle connections after this; `0` = never",
+        codec!(ms_or_zero idle_timeout),
+    )
+    .alias(&["pool_idle_timeout_ms"])
+    .refused(POOL),
+    key(
+        "max_lifetime_ms",
+        "1800000",
+        Use::Pool,
+        "replace connections older than this; `0` = never",
+        codec!(ms_or_zero max_lifetime),
+    )
+    .refused(POOL),
+    key(
+        "housekeeper_interval_ms",
+        "5000",
+        Use::Pool,
+        "housekeeping cadence; > 0",
+        codec!(ms housekeeper_interval),
+    )
+    .refused(POOL),
+    key(
+        "lazy_connect",
+        "off",
+        Use::Pool,
+        "connect on first use",
+        codec!(on_off lazy_connect),
+    )
+    .refused(POOL),
+    // questdb-rs spellings that set both pools at once.
+    key(
+        "pool_size",
+        "1",
+        Use::Pool,
+        "warm minimum of each pool (sets `sender_pool_min` and `query_pool_min`)",
+        codec!(both sender_pool_min query_pool_min),
+    )
+    .covers(&["sender_pool_min", "query_pool_min"])
+    .refused(POOL),
+    key(
+        "pool_max",
+        "4",
+        Use::Pool,
+        "cap of each pool (sets `sender_pool_max` and `query_pool_max`)",
+        codec!(both sender_pool_max query_pool_max),
+    )
+    .covers(&["sender_pool_max", "query_pool_max"])
+    .refused(POOL),
+    key(
+        "pool_reap",
+        "auto",
+        Use::Pool,
+        "`auto` (a background reaper closes idle connections) / `manual` (`reap_idle()` does)",
+        codec!(enum pool_reap: PoolReap),
+    )
+    .refused(POOL),
+];

@@ -1,0 +1,275 @@
+//! The typed values of connect-string keys: schemes, enums and `addr`
+//! entries.
+
+use std::fmt;
+use std::net::Ipv6Addr;
+
+use super::grammar::parse_digits;
+use crate::{Error, Result};
+
+/// The default port of both `ws` and `wss` (QuestDB's HTTP port).
+pub const DEFAULT_PORT: u16 = 9000;
+
+/// Defines a plain enum of connect-string values with `as_str`, `Display`
+/// and a parser that names the key on error.
+macro_rules! conf_enum {
+    (
+        $(#[$m:meta])*
+        $name:ident { $( $(#[$vm:meta])* $var:ident => $s:literal ),+ $(,)? }
+    ) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vm])* $var, )+
+        }
+
+        impl $name {
+            /// The connect-string spelling of this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$var => $s, )+
+                }
+            }
+
+            #[allow(dead_code)] // not every enum parses through it
+            pub(crate) fn from_conf(key: &str, value: &str) -> Result<Self> {
+                match value {
+                    $( $s => Ok($name::$var), )+
+                    _ => Err(Error::config(
+                        key,
+                        value,
+                        format!("expected one of: {}", [$($s),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+conf_enum! {
+    /// The connect-string scheme.
+    Scheme {
+        /// Plain WebSocket (`ws::`, also spelled `qwpws::`).
+        Ws => "ws",
+        /// WebSocket over TLS (`wss::`, also spelled `qwpwss::`).
+        Wss => "wss",
+    }
+}
+
+impl Scheme {
+    /// Whether this scheme uses TLS.
+    pub fn is_tls(self) -> bool {
+        self == Scheme::Wss
+    }
+
+    /// The port used for `addr` entries without one (9000 for both).
+    pub fn default_port(self) -> u16 {
+        DEFAULT_PORT
+    }
+}
+
+conf_enum! {
+    /// Which root certificates verify the server (`tls_ca`). Ignored when
+    /// `tls_roots` names a file.
+    TlsCa {
+        /// The Mozilla roots compiled into the crate (`webpki_roots`).
+        WebpkiRoots => "webpki_roots",
+        /// The operating system's trust store (`os_roots`).
+        OsRoots => "os_roots",
+        /// Both of the above (`webpki_and_os_roots`).
+        WebpkiAndOsRoots => "webpki_and_os_roots",
+    }
+}
+
+conf_enum! {
+    /// Whether the server certificate is verified (`tls_verify`).
+    TlsVerify {
+        /// Verify the certificate and host name (`on`).
+        On => "on",
+        /// Accept any certificate (`unsafe_off`). For tests only.
+        UnsafeOff => "unsafe_off",
+    }
+}
+
+conf_enum! {
+    /// Result-batch compression requested by the query client (`compression`).
+    Compression {
+        /// No compression; `X-QWP-Accept-Encoding` is not sent (`raw`).
+        Raw => "raw",
+        /// Demand zstd (`zstd`).
+        Zstd => "zstd",
+        /// Accept zstd if the server offers it (`auto`).
+        Auto => "auto",
+    }
+}
+
+conf_enum! {
+    /// Which server role the query client connects to (`target`).
+    Target {
+        /// Any role (`any`).
+        Any => "any",
+        /// Primaries only (`primary`).
+        Primary => "primary",
+        /// Replicas only (`replica`).
+        Replica => "replica",
+    }
+}
+
+conf_enum! {
+    /// How the ingest sender makes its first connection
+    /// (`initial_connect_retry`).
+    InitialConnectRetry {
+        /// One attempt per endpoint; fail at once (`off`, `false`).
+        Off => "off",
+        /// Retry on the caller's thread up to `reconnect_max_duration_millis`
+        /// (`sync`, `on`, `true`).
+        Sync => "sync",
+        /// Return at once and connect in the background (`async`).
+        Async => "async",
+    }
+}
+
+conf_enum! {
+    /// What the sender does with a server error of one category
+    /// (`on_*_error`).
+    ErrorPolicy {
+        /// The built-in choice for the category (`auto`).
+        Auto => "auto",
+        /// Stop the sender (`terminal`).
+        Terminal => "terminal",
+        /// Resend the frame (`retriable`).
+        Retriable => "retriable",
+        /// Resend on another endpoint (`retriable_other`).
+        RetriableOther => "retriable_other",
+    }
+}
+
+conf_enum! {
+    /// Store-and-forward durability (`sf_durability`).
+    SfDurability {
+        /// Keep unacknowledged data in memory, or in unsynced segment files
+        /// (`memory`).
+        Memory => "memory",
+        /// `fsync` the segment files every `sf_sync_interval_millis`
+        /// (`periodic`; needs `sf_dir`).
+        Periodic => "periodic",
+    }
+}
+
+conf_enum! {
+    /// How idle pooled connections are closed (`pool_reap`).
+    PoolReap {
+        /// A background reaper closes them (`auto`).
+        Auto => "auto",
+        /// Only `reap_idle()` does (`manual`).
+        Manual => "manual",
+    }
+}
+
+/// One server endpoint from `addr`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Addr {
+    /// Host name or IP address; an IPv6 address is stored without brackets.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Addr {
+    /// An endpoint from its parts.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Addr {
+            host: host.into(),
+            port,
+        }
+    }
+
+    /// Parses one `addr` entry (`host`, `host:port`, `[v6]` or `[v6]:port`).
+    pub(crate) fn parse(entry: &str, default_port: u16) -> Result<Addr> {
+        let bad = |why: &str| Error::config("addr", entry, why);
+        if entry.is_empty() {
+            return Err(bad(
+                "empty entry (check for `,,` or a leading or trailing comma)",
+            ));
+        }
+        if entry.chars().any(char::is_whitespace) {
+            return Err(bad("whitespace is not allowed in an address"));
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let close = rest
+                .find(']')
+                .ok_or_else(|| bad("missing `]` after the IPv6 address"))?;
+            let host = &rest[..close];
+            let ip = host.split_once('%').map_or(host, |(ip, _scope)| ip);
+            if ip.parse::<Ipv6Addr>().is_err() {
+                return Err(bad("not a valid IPv6 address inside `[...]`"));
+            }
+            let after = &rest[close + 1..];
+            let port = if after.is_empty() {
+                None
+            } else if let Some(p) = after.strip_prefix(':') {
+                Some(p)
+            } else {
+                return Err(bad("expected `:port` after `]`"));
+            };
+            (host, port)
+        } else {
+            match entry.split_once(':') {
+                None => (entry, None),
+                Some((_, p)) if p.contains(':') => {
+                    return Err(bad(
+                        "an IPv6 address must be in brackets, e.g. `[::1]:9000`",
+                    ));
+                }
+                Some((h, p)) => (h, Some(p)),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        if !entry.starts_with('[')
+            && !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        {
+            return Err(bad(
+                "invalid character in host (expected ASCII letters, digits, `-`, `.`, `_`)",
+            ));
+        }
+        let port = match port {
+            None => default_port,
+            Some("") => return Err(bad("missing port after `:`")),
+            Some(p) => match parse_digits(p).and_then(|n| u16::try_from(n).ok()) {
+                Some(n) if n > 0 => n,
+                _ => return Err(bad("invalid port (expected 1-65535)")),
+            },
+        };
+        Ok(Addr::new(host, port))
+    }
+
+    /// The key used to detect duplicates: host names compare
+    /// case-insensitively and IPv6 addresses by value.
+    pub(crate) fn dedup_key(&self) -> (String, u16) {
+        let host = match self.host.parse::<Ipv6Addr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => self.host.to_ascii_lowercase(),
+        };
+        (host, self.port)
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
