@@ -1,8 +1,8 @@
 //! The bounded connection pools behind [`QuestDb`](super::QuestDb).
 //!
-//! A `QuestDb` keeps two pools, one of ingest [`Sender`](super::Sender)s
-//! and one of query [`Reader`](super::Reader)s, so heavy ingest cannot
-//! starve queries (or the other way round). Each works the same way:
+//! A `QuestDb` keeps two pools, one of ingest [`Sender`]s and one of query
+//! [`Reader`]s, so heavy ingest cannot starve queries (or the other way
+//! round). Each works the same way:
 //!
 //! - **Lazy.** No connection is opened by `QuestDb::connect`; a borrow takes
 //!   the most recently returned idle connection, or opens a new one when
