@@ -49,6 +49,14 @@ pub enum ErrorKind {
     Timeout,
     /// The connection was closed (by the peer or earlier by us).
     Closed,
+    /// A [`QuestDb`](crate::client::QuestDb) connection pool was at its cap
+    /// (`sender_pool_max` / `query_pool_max`, borrowed connections
+    /// included) and no connection came back within `acquire_timeout_ms`
+    /// (none by default: borrowing at the cap fails at once). The message
+    /// names the pool, the cap and the key to raise. Not a server failure:
+    /// return borrowed connections sooner or size the pool to the peak
+    /// number of concurrent borrows.
+    PoolExhausted,
     /// A bug in this crate: one of its background threads panicked. The
     /// message carries the panic's text.
     Internal,
@@ -71,6 +79,7 @@ impl ErrorKind {
             ErrorKind::InvalidData => "invalid data",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Closed => "connection closed",
+            ErrorKind::PoolExhausted => "connection pool exhausted",
             ErrorKind::Internal => "internal error",
         }
     }

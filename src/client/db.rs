@@ -1,12 +1,13 @@
 //! [`QuestDb`]: the process-wide handle — lazy, pooled, `Send + Sync`.
 
-use std::ops::{Deref, DerefMut};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 
+use super::pool::{Pool, PoolOptions, Reaper};
+pub use super::pool::{Poolable, Pooled, PooledReader, PooledSender};
 use super::query::{Cursor, Query, Reader};
 use super::sender::{AckLevel, IngestOptions, IngestSummary, Sender};
 use crate::bridge::overrides::ColumnOverride;
@@ -14,17 +15,21 @@ use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::ConnectOptions;
 
-/// Idle connections kept per kind; more are closed when returned.
-pub const MAX_IDLE_CONNECTIONS: usize = 16;
-
 /// A handle to one QuestDB (or embedded) server: create one per process and
 /// share it (`Send + Sync`, e.g. in an `Arc`).
 ///
 /// It is lazy: [`QuestDb::connect`] only validates the connect string; the
 /// first call that needs the server opens a connection, so an unreachable
-/// server, a TLS or an auth failure surfaces there. Connections are reused:
-/// each call borrows an idle one (or opens one) and returns it afterwards;
-/// a connection that failed is dropped instead.
+/// server, a TLS or an auth failure surfaces there. Connections are reused
+/// from two bounded pools (ingest and query, see [`super::pool`]): each
+/// call borrows an idle one (or opens one) and returns it afterwards; a
+/// connection that failed, outlived `max_lifetime_ms` or was closed by the
+/// server is dropped instead. At most `sender_pool_max` / `query_pool_max`
+/// connections exist per pool, borrowed ones included; borrowing beyond
+/// that fails at once with [`ErrorKind::PoolExhausted`] unless
+/// `acquire_timeout_ms` lets it wait. Idle connections above
+/// `sender_pool_min` / `query_pool_min` are closed after `idle_timeout_ms`
+/// by a background thread (stopped by [`QuestDb::close`] and on drop).
 ///
 /// ```no_run
 /// use questdb_arrow::client::{AckLevel, QuestDb};
@@ -35,9 +40,26 @@ pub const MAX_IDLE_CONNECTIONS: usize = 16;
 /// ```
 pub struct QuestDb {
     conf: Conf,
+    pools: Arc<Pools>,
+    reaper: Mutex<Option<Reaper>>,
+}
+
+/// The two pools; the reaper thread holds them weakly.
+struct Pools {
     senders: Pool<Sender>,
     readers: Pool<Reader>,
-    closed: AtomicBool,
+}
+
+impl Pools {
+    fn reap(&self) -> usize {
+        let now = Instant::now();
+        self.senders.reap(now) + self.readers.reap(now)
+    }
+
+    fn close(&self) {
+        self.senders.close();
+        self.readers.close();
+    }
 }
 
 const _: () = {
@@ -49,104 +71,11 @@ impl std::fmt::Debug for QuestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QuestDb")
             .field("addrs", &self.conf.addrs())
-            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .field("idle_senders", &self.idle_senders())
+            .field("borrowed_senders", &self.borrowed_senders())
+            .field("idle_readers", &self.idle_readers())
+            .field("borrowed_readers", &self.borrowed_readers())
             .finish_non_exhaustive()
-    }
-}
-
-/// What a pool needs to know of a connection it keeps.
-pub trait Poolable: Send {
-    /// Whether it can be reused (a failed connection is dropped instead).
-    fn reusable(&self) -> bool;
-}
-
-impl Poolable for Sender {
-    fn reusable(&self) -> bool {
-        self.is_connected()
-    }
-}
-
-impl Poolable for Reader {
-    fn reusable(&self) -> bool {
-        self.is_connected()
-    }
-}
-
-/// Idle connections of one kind.
-struct Pool<T>(Mutex<Vec<T>>);
-
-impl<T> Pool<T> {
-    fn new() -> Self {
-        Pool(Mutex::new(Vec::new()))
-    }
-
-    fn take(&self) -> Result<Option<T>> {
-        Ok(self
-            .0
-            .lock()
-            .map_err(|_| Error::new(ErrorKind::Closed, "connection pool poisoned"))?
-            .pop())
-    }
-
-    fn put(&self, item: T) {
-        if let Ok(mut idle) = self.0.lock()
-            && idle.len() < MAX_IDLE_CONNECTIONS
-        {
-            idle.push(item);
-        }
-    }
-
-    fn clear(&self) {
-        if let Ok(mut idle) = self.0.lock() {
-            idle.clear();
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.0.lock().map_or(0, |v| v.len())
-    }
-}
-
-/// A connection borrowed from a [`QuestDb`] pool; it goes back when
-/// dropped (unless it failed or the handle was closed).
-pub struct Pooled<'a, T: Poolable> {
-    db: &'a QuestDb,
-    pool: &'a Pool<T>,
-    item: Option<T>,
-}
-
-/// A pooled ingest connection ([`QuestDb::borrow_sender`]).
-pub type PooledSender<'a> = Pooled<'a, Sender>;
-/// A pooled query connection ([`QuestDb::borrow_reader`]).
-pub type PooledReader<'a> = Pooled<'a, Reader>;
-
-impl<T: Poolable + std::fmt::Debug> std::fmt::Debug for Pooled<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.item.fmt(f)
-    }
-}
-
-impl<T: Poolable> Deref for Pooled<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.item.as_ref().expect("present until drop")
-    }
-}
-
-impl<T: Poolable> DerefMut for Pooled<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.item.as_mut().expect("present until drop")
-    }
-}
-
-impl<T: Poolable> Drop for Pooled<'_, T> {
-    fn drop(&mut self) {
-        if let Some(item) = self.item.take()
-            && item.reusable()
-            && !self.db.closed.load(Ordering::SeqCst)
-        {
-            self.pool.put(item);
-        }
     }
 }
 
@@ -164,8 +93,17 @@ impl QuestDb {
     }
 
     /// A handle for an already parsed configuration (validated here: every
-    /// address, TLS files, auth).
+    /// address, TLS files, auth), with the pool settings it carries
+    /// ([`PoolOptions::from_conf`]).
     pub fn from_conf(conf: Conf) -> Result<QuestDb> {
+        let opts = PoolOptions::from_conf(&conf);
+        QuestDb::with_pool_options(conf, &opts)
+    }
+
+    /// Like [`QuestDb::from_conf`] with explicit pool settings (e.g.
+    /// [`PoolOptions::reap_manual`]); the pool keys of `conf` are ignored.
+    /// Starts the reaper thread unless reaping is manual.
+    pub fn with_pool_options(conf: Conf, opts: &PoolOptions) -> Result<QuestDb> {
         for a in conf.addrs() {
             ConnectOptions::from_conf(&conf, a)?;
         }
@@ -175,11 +113,23 @@ impl QuestDb {
                 "no addr in the connect string",
             ));
         }
+        let pools = Arc::new(Pools {
+            senders: Pool::new("sender", "sender_pool_max", opts.senders, opts),
+            readers: Pool::new("query", "query_pool_max", opts.readers, opts),
+        });
+        let reaper = if opts.reap_manual {
+            None
+        } else {
+            Some(Reaper::spawn(
+                Arc::downgrade(&pools),
+                opts.housekeeper_interval,
+                Pools::reap,
+            )?)
+        };
         Ok(QuestDb {
             conf,
-            senders: Pool::new(),
-            readers: Pool::new(),
-            closed: AtomicBool::new(false),
+            pools,
+            reaper: Mutex::new(reaper),
         })
     }
 
@@ -188,39 +138,20 @@ impl QuestDb {
         &self.conf
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::Closed, "QuestDb handle was closed"));
-        }
-        Ok(())
-    }
-
-    fn borrow<'a, T: Poolable>(
-        &'a self,
-        pool: &'a Pool<T>,
-        open: impl FnOnce(&Conf) -> Result<T>,
-    ) -> Result<Pooled<'a, T>> {
-        self.check_open()?;
-        let item = match pool.take()? {
-            Some(item) => item,
-            None => open(&self.conf)?,
-        };
-        Ok(Pooled {
-            db: self,
-            pool,
-            item: Some(item),
-        })
-    }
-
-    /// Borrows an ingest connection: an idle one, or a new one.
+    /// Borrows an ingest connection: an idle one, or a new one. At the
+    /// cap (`sender_pool_max`, borrowed ones included) it fails with
+    /// [`ErrorKind::PoolExhausted`], or first waits up to
+    /// `acquire_timeout_ms` when that is set; after [`QuestDb::close`] it
+    /// fails with [`ErrorKind::Closed`].
     pub fn borrow_sender(&self) -> Result<PooledSender<'_>> {
-        self.borrow(&self.senders, Sender::connect)
+        self.pools.senders.acquire(|| Sender::connect(&self.conf))
     }
 
     /// Borrows a query connection: an idle one, or a new one (which reads
-    /// the server's SERVER_INFO first).
+    /// the server's SERVER_INFO first). Capped by `query_pool_max` like
+    /// [`QuestDb::borrow_sender`].
     pub fn borrow_reader(&self) -> Result<PooledReader<'_>> {
-        self.borrow(&self.readers, Reader::connect)
+        self.pools.readers.acquire(|| Reader::connect(&self.conf))
     }
 
     /// A query on a pooled connection, to add binds and options to:
@@ -282,21 +213,65 @@ impl QuestDb {
         self.borrow_sender()?.ingest_batches(table, batches, opts)
     }
 
-    /// Closes the idle connections; later calls fail with
-    /// [`ErrorKind::Closed`]. Borrowed connections close when returned.
+    /// Closes the idle connections and stops the reaper thread (waiting
+    /// for a pass in progress); later calls fail with
+    /// [`ErrorKind::Closed`], as do borrows waiting at the cap. Borrowed
+    /// connections close when returned. Dropping the handle does the same.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        self.senders.clear();
-        self.readers.clear();
+        self.pools.close();
+        let reaper = self
+            .reaper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut r) = reaper {
+            r.stop();
+        }
+    }
+
+    /// Closes idle connections now, as the reaper does: those the server
+    /// closed or past `max_lifetime_ms`, and those idle for
+    /// `idle_timeout_ms` above the warm size. Returns how many it closed.
+    /// The way to trim with [`PoolOptions::reap_manual`]; works with the
+    /// reaper thread too.
+    pub fn reap_idle(&self) -> usize {
+        self.pools.reap()
+    }
+
+    /// The name of the reaper thread while it runs (`None` with manual
+    /// reaping or after [`QuestDb::close`]), as debuggers and `/proc` show
+    /// it.
+    pub fn reaper_thread_name(&self) -> Option<String> {
+        self.reaper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|r| r.name().to_string())
     }
 
     /// Idle pooled query connections (for tests and metrics).
     pub fn idle_readers(&self) -> usize {
-        self.readers.len()
+        self.pools.readers.idle()
     }
 
     /// Idle pooled ingest connections (for tests and metrics).
     pub fn idle_senders(&self) -> usize {
-        self.senders.len()
+        self.pools.senders.idle()
+    }
+
+    /// Query connections borrowed now (for tests and metrics).
+    pub fn borrowed_readers(&self) -> usize {
+        self.pools.readers.borrowed()
+    }
+
+    /// Ingest connections borrowed now (for tests and metrics).
+    pub fn borrowed_senders(&self) -> usize {
+        self.pools.senders.borrowed()
+    }
+}
+
+impl Drop for QuestDb {
+    fn drop(&mut self) {
+        self.close();
     }
 }

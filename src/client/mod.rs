@@ -3,7 +3,9 @@
 //! - [`QuestDb`]: the process-wide handle (lazy, pooled, `Send + Sync`) with
 //!   [`QuestDb::flush_arrow_batch`] (one batch, committed atomically, waits
 //!   for the acknowledgement) and [`QuestDb::ingest`] (a stream of batches,
-//!   pipelined, bounded memory, at-least-once across reconnects).
+//!   pipelined, bounded memory, at-least-once across reconnects). Its
+//!   connections come from two bounded pools ([`pool`]: caps, warm size,
+//!   idle trimming, fail-fast borrowing at the cap).
 //! - [`Sender`]: the ingest engine over one `/write/v4` connection (what
 //!   the handle pools). It never copies a batch: frames are encoded from
 //!   the Arrow buffers straight into the send buffer.
@@ -55,11 +57,13 @@
 
 mod connect;
 pub mod db;
+pub mod pool;
 pub mod query;
 mod read_ahead;
 pub mod sender;
 
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
+pub use pool::PoolOptions;
 pub use query::{BatchDecoder, Cursor, Decoded, Query, QueryResult, Reader, Terminal};
 pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};

@@ -173,6 +173,12 @@ impl Reader {
         self.session.is_some()
     }
 
+    /// Whether the connection is gone (disconnected, or closed by the
+    /// server while unused; see [`Connection::peer_gone`]). For the pool.
+    pub(crate) fn peer_gone(&self) -> bool {
+        self.session.as_ref().is_none_or(|s| s.conn.peer_gone())
+    }
+
     fn ensure_session(&mut self) -> Result<Session> {
         if let Some(s) = self.session.take() {
             return Ok(s);

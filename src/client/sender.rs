@@ -377,6 +377,12 @@ impl Sender {
         self.conn.is_some()
     }
 
+    /// Whether the connection is gone (disconnected, or closed by the
+    /// server while unused; see [`Connection::peer_gone`]). For the pool.
+    pub(crate) fn peer_gone(&self) -> bool {
+        self.conn.as_ref().is_none_or(Connection::peer_gone)
+    }
+
     /// The frame size budget in bytes (whole QWP message).
     pub fn frame_budget(&self) -> usize {
         self.server_budget.min(self.cap)

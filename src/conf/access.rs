@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::values::{Addr, Compression, InitialConnectRetry, Scheme, Target, TlsCa, TlsVerify};
+use super::values::{
+    Addr, Compression, InitialConnectRetry, PoolReap, Scheme, Target, TlsCa, TlsVerify,
+};
 use super::{Conf, entry_for, grammar};
 use crate::Result;
 
@@ -118,6 +120,54 @@ impl Conf {
     /// Preferred zone of query connections (`zone`).
     pub fn zone(&self) -> Option<&str> {
         self.zone.as_deref()
+    }
+
+    /// Warm ingest connections (`sender_pool_min`, or `pool_size`).
+    pub fn sender_pool_min(&self) -> usize {
+        self.sender_pool_min
+    }
+
+    /// Cap of ingest connections (`sender_pool_max`, or `pool_max`).
+    pub fn sender_pool_max(&self) -> usize {
+        self.sender_pool_max
+    }
+
+    /// Warm query connections (`query_pool_min`, or `pool_size`).
+    pub fn query_pool_min(&self) -> usize {
+        self.query_pool_min
+    }
+
+    /// Cap of query connections (`query_pool_max`, or `pool_max`).
+    pub fn query_pool_max(&self) -> usize {
+        self.query_pool_max
+    }
+
+    /// How long a borrow at the cap waits (`acquire_timeout_ms`); `None`:
+    /// it fails at once.
+    pub fn acquire_timeout(&self) -> Option<Duration> {
+        self.acquire_timeout
+    }
+
+    /// Idle connections above the warm size close after this
+    /// (`idle_timeout_ms`, alias `pool_idle_timeout_ms`); `None`: never.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// Connections older than this are replaced (`max_lifetime_ms`);
+    /// `None`: never.
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.max_lifetime
+    }
+
+    /// How often the reaper looks (`housekeeper_interval_ms`).
+    pub fn housekeeper_interval(&self) -> Duration {
+        self.housekeeper_interval
+    }
+
+    /// Who closes idle connections (`pool_reap`).
+    pub fn pool_reap(&self) -> PoolReap {
+        self.pool_reap
     }
 
     /// Ask for durable acks (`request_durable_ack`).

@@ -619,67 +619,59 @@ pub(crate) static KEYS: &[Key] = &[
         "sender_pool_min",
         "1",
         Use::Pool,
-        "senders kept open; ≤ `sender_pool_max`",
+        "warm ingest connections the reaper keeps (opened on demand, never at connect); ≤ `sender_pool_max`",
         codec!(num sender_pool_min),
-    )
-    .refused(POOL),
+    ),
     key(
         "sender_pool_max",
-        "4",
+        "64",
         Use::Pool,
-        "most senders; ≥ 1",
+        "cap of ingest connections, borrowed and idle; ≥ 1",
         codec!(num sender_pool_max),
-    )
-    .refused(POOL),
+    ),
     key(
         "query_pool_min",
         "1",
         Use::Pool,
-        "query clients kept open; ≤ `query_pool_max`",
+        "warm query connections the reaper keeps; ≤ `query_pool_max`",
         codec!(num query_pool_min),
-    )
-    .refused(POOL),
+    ),
     key(
         "query_pool_max",
-        "4",
+        "64",
         Use::Pool,
-        "most query clients; ≥ 1",
+        "cap of query connections, borrowed and idle; ≥ 1",
         codec!(num query_pool_max),
-    )
-    .refused(POOL),
+    ),
     key(
         "acquire_timeout_ms",
-        "5000",
+        "0",
         Use::Pool,
-        "wait for a pooled connection",
-        codec!(ms acquire_timeout),
-    )
-    .refused(POOL),
+        "how long a borrow at the cap waits for a connection to come back; `0` = fail at once with `PoolExhausted` (a blocked borrow hides a pool too small for the load)",
+        codec!(ms_or_zero acquire_timeout),
+    ),
     key(
         "idle_timeout_ms",
         "60000",
         Use::Pool,
-        "close idle connections after this; `0` = never",
+        "idle connections above the warm size are closed after this; `0` = never",
         codec!(ms_or_zero idle_timeout),
     )
-    .alias(&["pool_idle_timeout_ms"])
-    .refused(POOL),
+    .alias(&["pool_idle_timeout_ms"]),
     key(
         "max_lifetime_ms",
         "1800000",
         Use::Pool,
         "replace connections older than this; `0` = never",
         codec!(ms_or_zero max_lifetime),
-    )
-    .refused(POOL),
+    ),
     key(
         "housekeeper_interval_ms",
         "5000",
         Use::Pool,
-        "housekeeping cadence; > 0",
+        "how often the reaper looks; > 0",
         codec!(ms housekeeper_interval),
-    )
-    .refused(POOL),
+    ),
     key(
         "lazy_connect",
         "off",
@@ -696,23 +688,20 @@ pub(crate) static KEYS: &[Key] = &[
         "warm minimum of each pool (sets `sender_pool_min` and `query_pool_min`)",
         codec!(both sender_pool_min query_pool_min),
     )
-    .covers(&["sender_pool_min", "query_pool_min"])
-    .refused(POOL),
+    .covers(&["sender_pool_min", "query_pool_min"]),
     key(
         "pool_max",
-        "4",
+        "64",
         Use::Pool,
         "cap of each pool (sets `sender_pool_max` and `query_pool_max`)",
         codec!(both sender_pool_max query_pool_max),
     )
-    .covers(&["sender_pool_max", "query_pool_max"])
-    .refused(POOL),
+    .covers(&["sender_pool_max", "query_pool_max"]),
     key(
         "pool_reap",
         "auto",
         Use::Pool,
         "`auto` (a background reaper closes idle connections) / `manual` (`reap_idle()` does)",
         codec!(enum pool_reap: PoolReap),
-    )
-    .refused(POOL),
+    ),
 ];

@@ -214,7 +214,7 @@ pub struct Conf {
     /// Facade: most query clients (`query_pool_max`).
     query_pool_max: usize,
     /// Facade: wait for a pooled connection (`acquire_timeout_ms`).
-    acquire_timeout: Duration,
+    acquire_timeout: Option<Duration>,
     /// Facade: close idle connections after (`idle_timeout_ms`); `None` =
     /// never.
     idle_timeout: Option<Duration>,
@@ -304,10 +304,10 @@ impl Conf {
             query_close_timeout: ms(5_000),
             buffer_pool_size: 4,
             sender_pool_min: 1,
-            sender_pool_max: 4,
+            sender_pool_max: 64,
             query_pool_min: 1,
-            query_pool_max: 4,
-            acquire_timeout: ms(5_000),
+            query_pool_max: 64,
+            acquire_timeout: None,
             idle_timeout: Some(ms(60_000)),
             max_lifetime: Some(ms(1_800_000)),
             housekeeper_interval: ms(5_000),

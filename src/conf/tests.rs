@@ -123,10 +123,10 @@ fn defaults() {
     assert_eq!(c.query_close_timeout, ms(5_000));
     assert_eq!(c.buffer_pool_size, 4);
     assert_eq!(c.sender_pool_min, 1);
-    assert_eq!(c.sender_pool_max, 4);
+    assert_eq!(c.sender_pool_max, 64);
     assert_eq!(c.query_pool_min, 1);
-    assert_eq!(c.query_pool_max, 4);
-    assert_eq!(c.acquire_timeout, ms(5_000));
+    assert_eq!(c.query_pool_max, 64);
+    assert_eq!(c.acquire_timeout, None);
     assert_eq!(c.idle_timeout, Some(ms(60_000)));
     assert_eq!(c.max_lifetime, Some(ms(1_800_000)));
     assert_eq!(c.housekeeper_interval, ms(5_000));
@@ -611,8 +611,8 @@ fn validation_errors() {
             &["buffer_pool_size=\"0\"", "at least 1"],
         ),
         (
-            "sender_pool_min=5",
-            &["sender_pool_min=\"5\"", "sender_pool_max"],
+            "sender_pool_min=65",
+            &["sender_pool_min=\"65\"", "sender_pool_max"],
         ),
         (
             "sender_pool_max=0;sender_pool_min=0",

@@ -420,6 +420,36 @@ impl Connection {
         self.peer.clone()
     }
 
+    /// Whether the connection is known to be gone, checked without reading
+    /// anything and without blocking (for a pool, before it hands out an
+    /// idle connection): it failed or was closed earlier, the server ended
+    /// the TCP stream or reset it, or (plain `ws` only) the next frame the
+    /// server sent is a WebSocket close. Pending data frames (e.g. late
+    /// acknowledgements) leave it live; so does anything pending under TLS,
+    /// which cannot be looked into without decrypting it.
+    pub fn peer_gone(&self) -> bool {
+        if self.dead.is_some() {
+            return true;
+        }
+        let stream = self.ws.get_ref();
+        let tcp = stream.tcp();
+        if tcp.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut head = [0u8; 2];
+        let peeked = restart_on_eintr(|| tcp.peek(&mut head));
+        if tcp.set_nonblocking(false).is_err() {
+            return true;
+        }
+        match peeked {
+            Ok(0) => true,
+            // A server frame starts with FIN/RSV bits and the opcode; 0x8 is
+            // a close frame.
+            Ok(_) => matches!(stream, Stream::Plain(_)) && head[0] & 0x0F == 0x8,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
+    }
+
     /// Sends one binary message of `payload_len` bytes, written by `fill`
     /// straight into the send buffer and masked on the way (one pass).
     ///
