@@ -14,7 +14,7 @@ use questdb_arrow::transport::ConnectOptions;
 
 fn main() -> questdb_arrow::Result<()> {
     let conf = Conf::parse("ws::addr=localhost:9000;username=admin;password=quest;")?;
-    let opts = ConnectOptions::from_conf(&conf, &conf.addrs()[0])?;
+    let opts = ConnectOptions::from_conf(&conf, &conf.addrs()[0]);
     println!(
         "would connect to {}:{} as {:?}",
         opts.host, opts.port, opts.auth

@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use crate::protocol::Status;
+mod status;
+
+pub use status::Status;
 
 /// What kind of failure an [`Error`] is. Stable to match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

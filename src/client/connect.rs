@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::conf::{Conf, InitialConnectRetry, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::egress::{Role, ServerInfo};
-use crate::transport::ConnectOptions;
+use crate::transport::{Auth, ConnectOptions, RootStore, TlsOptions};
 
 /// How an endpoint that answered fits what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub(crate) fn round<T>(
     for k in 0..n {
         let i = (start + k) % n;
         let addr = &conf.addrs()[i];
-        let opts = ConnectOptions::from_conf(conf, addr)?;
+        let opts = ConnectOptions::from_conf(conf, addr);
         match open(&opts) {
             Ok(c) => match fit(&c) {
                 Fit::Yes => return Ok((c, opts, i)),
@@ -214,4 +214,84 @@ pub(crate) fn connect<T>(
 /// Whether the first connect retries (`initial_connect_retry`).
 pub(crate) fn initial_retry(conf: &Conf) -> bool {
     conf.initial_connect_retry() == InitialConnectRetry::Sync
+}
+
+impl ConnectOptions {
+    /// Options for endpoint `addr` of a parsed connect string: TLS (roots,
+    /// `tls_verify`), credentials, timeouts, client id and, per route,
+    /// durable-ack and compression headers (`compression=zstd` sends
+    /// `zstd;level=N`, `auto` sends `zstd;level=N,raw`, `raw` sends nothing).
+    pub fn from_conf(conf: &Conf, addr: &crate::conf::Addr) -> ConnectOptions {
+        use crate::conf::{Compression, TlsCa, TlsVerify};
+        let mut o = ConnectOptions::new(addr.host.clone(), addr.port);
+        if conf.is_tls() {
+            o.tls = Some(TlsOptions {
+                roots: match conf.tls_ca() {
+                    TlsCa::WebpkiRoots => RootStore::Webpki,
+                    TlsCa::OsRoots => RootStore::Os,
+                    TlsCa::WebpkiAndOsRoots => RootStore::WebpkiAndOs,
+                },
+                roots_file: conf.tls_roots().map(Into::into),
+                verify: conf.tls_verify() == TlsVerify::On,
+            });
+        }
+        o.auth = match (conf.token(), conf.username(), conf.password()) {
+            (Some(t), _, _) => Auth::Bearer(t.to_owned()),
+            (None, Some(u), p) => Auth::Basic {
+                username: u.to_owned(),
+                password: p.unwrap_or_default().to_owned(),
+            },
+            _ => Auth::None,
+        };
+        o.connect_timeout = conf.connect_timeout();
+        o.auth_timeout = conf.auth_timeout();
+        if let Some(id) = conf.client_id() {
+            o.client_id = id.to_owned();
+        }
+        o.request_durable_ack = conf.request_durable_ack();
+        let level = conf.compression_level();
+        o.accept_encoding = match conf.compression() {
+            Compression::Raw => None,
+            Compression::Zstd => Some(format!("zstd;level={level}")),
+            Compression::Auto => Some(format!("zstd;level={level},raw")),
+        };
+        o.max_batch_rows = conf.max_batch_rows();
+        o
+    }
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+    use crate::conf::Conf;
+
+    #[test]
+    fn options_follow_the_connect_string() {
+        let c = Conf::parse(
+            "wss::addr=db1:9010,db2;username=u;password=p;;w;tls_ca=os_roots;\
+             compression=auto;compression_level=3;connect_timeout=250;client_id=me/1;",
+        )
+        .unwrap();
+        let o = ConnectOptions::from_conf(&c, &c.addrs()[1]);
+        assert_eq!((o.host.as_str(), o.port), ("db2", 9000));
+        let tls = o.tls.as_ref().unwrap();
+        assert_eq!(tls.roots, RootStore::Os);
+        assert!(tls.verify);
+        assert_eq!(
+            o.auth,
+            Auth::Basic {
+                username: "u".into(),
+                password: "p;w".into()
+            }
+        );
+        assert_eq!(o.accept_encoding.as_deref(), Some("zstd;level=3,raw"));
+        assert_eq!(o.connect_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(o.client_id, "me/1");
+
+        let c = Conf::parse("ws::addr=h;token=abc;compression=zstd;").unwrap();
+        let o = ConnectOptions::from_conf(&c, &c.addrs()[0]);
+        assert!(o.tls.is_none());
+        assert_eq!(o.auth, Auth::Bearer("abc".into()));
+        assert_eq!(o.accept_encoding.as_deref(), Some("zstd;level=1"));
+    }
 }

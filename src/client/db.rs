@@ -7,13 +7,14 @@ use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 
 use super::pool::{Pool, PoolOptions, Reaper};
-pub use super::pool::{Poolable, Pooled, PooledReader, PooledSender};
+pub use super::pool::{Poolable, Pooled};
+pub use super::query::PooledReader;
 use super::query::{Cursor, Query, Reader};
+pub use super::sender::PooledSender;
 use super::sender::{AckLevel, IngestOptions, IngestSummary, Sender};
 use crate::bridge::overrides::ColumnOverride;
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::ConnectOptions;
 
 /// A handle to one QuestDB (or embedded) server: create one per process and
 /// share it (`Send + Sync`, e.g. in an `Arc`).
@@ -92,8 +93,9 @@ impl QuestDb {
         QuestDb::from_conf(Conf::from_env()?)
     }
 
-    /// A handle for an already parsed configuration (validated here: every
-    /// address, TLS files, auth), with the pool settings it carries
+    /// A handle for an already parsed configuration (a [`Conf`] is valid
+    /// once parsed or set; files it names, such as `tls_roots`, are read at
+    /// the first connect), with the pool settings it carries
     /// ([`PoolOptions::from_conf`]).
     pub fn from_conf(conf: Conf) -> Result<QuestDb> {
         let opts = PoolOptions::from_conf(&conf);
@@ -104,9 +106,6 @@ impl QuestDb {
     /// [`PoolOptions::reap_manual`]); the pool keys of `conf` are ignored.
     /// Starts the reaper thread unless reaping is manual.
     pub fn with_pool_options(conf: Conf, opts: &PoolOptions) -> Result<QuestDb> {
-        for a in conf.addrs() {
-            ConnectOptions::from_conf(&conf, a)?;
-        }
         if conf.addrs().is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,

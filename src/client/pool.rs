@@ -1,7 +1,7 @@
 //! The bounded connection pools behind [`QuestDb`](super::QuestDb).
 //!
-//! A `QuestDb` keeps two pools, one of ingest [`Sender`]s and one of query
-//! [`Reader`]s, so heavy ingest cannot starve queries (or the other way
+//! A `QuestDb` keeps two pools, one of ingest [`Sender`](super::Sender)s and one of query
+//! [`Reader`](super::Reader)s, so heavy ingest cannot starve queries (or the other way
 //! round). Each works the same way:
 //!
 //! - **Lazy.** No connection is opened by `QuestDb::connect`; a borrow takes
@@ -54,8 +54,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::query::Reader;
-use super::sender::Sender;
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -131,26 +129,6 @@ pub trait Poolable: Send {
     /// and by the reaper; must not block.
     fn gone(&self) -> bool {
         !self.reusable()
-    }
-}
-
-impl Poolable for Sender {
-    fn reusable(&self) -> bool {
-        self.is_connected()
-    }
-
-    fn gone(&self) -> bool {
-        self.peer_gone()
-    }
-}
-
-impl Poolable for Reader {
-    fn reusable(&self) -> bool {
-        self.is_connected()
-    }
-
-    fn gone(&self) -> bool {
-        self.peer_gone()
     }
 }
 
@@ -380,13 +358,6 @@ pub struct Pooled<'a, T: Poolable> {
     item: Option<T>,
     opened: Instant,
 }
-
-/// A pooled ingest connection
-/// ([`QuestDb::borrow_sender`](super::QuestDb::borrow_sender)).
-pub type PooledSender<'a> = Pooled<'a, Sender>;
-/// A pooled query connection
-/// ([`QuestDb::borrow_reader`](super::QuestDb::borrow_reader)).
-pub type PooledReader<'a> = Pooled<'a, Reader>;
 
 impl<T: Poolable + std::fmt::Debug> std::fmt::Debug for Pooled<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -124,6 +124,20 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
     ))
 }
 
+/// A pooled query connection
+/// ([`QuestDb::borrow_reader`](super::QuestDb::borrow_reader)).
+pub type PooledReader<'a> = super::pool::Pooled<'a, Reader>;
+
+impl super::pool::Poolable for Reader {
+    fn reusable(&self) -> bool {
+        self.is_connected()
+    }
+
+    fn gone(&self) -> bool {
+        self.peer_gone()
+    }
+}
+
 impl Reader {
     /// Connects to the first endpoint of `conf` whose SERVER_INFO passes
     /// `target` (preferring `zone`; see the endpoint walk in
@@ -264,7 +278,7 @@ impl Reader {
 /// reader it holds.
 pub(crate) enum Home<'a> {
     Borrowed(&'a mut Reader),
-    Pooled(Box<super::db::PooledReader<'a>>),
+    Pooled(Box<PooledReader<'a>>),
 }
 
 impl Home<'_> {
@@ -299,7 +313,7 @@ macro_rules! binds {
 }
 
 impl<'a> Query<'a> {
-    pub(crate) fn pooled(p: super::db::PooledReader<'a>, sql: &str) -> Query<'a> {
+    pub(crate) fn pooled(p: PooledReader<'a>, sql: &str) -> Query<'a> {
         let credit = p.default_credit;
         Query {
             home: Home::Pooled(Box::new(p)),

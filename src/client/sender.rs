@@ -316,6 +316,20 @@ fn retriable(e: &Error) -> bool {
     }
 }
 
+/// A pooled ingest connection
+/// ([`QuestDb::borrow_sender`](super::QuestDb::borrow_sender)).
+pub type PooledSender<'a> = super::pool::Pooled<'a, Sender>;
+
+impl super::pool::Poolable for Sender {
+    fn reusable(&self) -> bool {
+        self.is_connected()
+    }
+
+    fn gone(&self) -> bool {
+        self.peer_gone()
+    }
+}
+
 impl Sender {
     /// Connects to the first endpoint of `conf` that takes writes (see
     /// the endpoint walk in [`crate::client`]: replicas answer 421 and are
