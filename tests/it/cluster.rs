@@ -110,6 +110,51 @@ fn ingest_follows_the_primary_through_a_failover_and_loses_nothing() {
 }
 
 #[test]
+fn ingest_survives_a_replica_restarted_as_the_primary() {
+    let a = node(Role::Primary, None, None);
+    let storage = a.storage();
+    let b = node(Role::Replica, None, Some(&storage));
+    let b_addr = b.addr();
+    let conf = format!(
+        "ws::addr={};{QUICK}reconnect_max_duration_millis=20000;",
+        addrs(&[&a, &b])
+    );
+    let db = QuestDb::connect(&conf).unwrap();
+    let (tx, rx) = mpsc::sync_channel::<RecordBatch>(1);
+    let (mut a, mut b) = (Some(a), Some(b));
+    let mut restarted = None;
+    std::thread::scope(|s| {
+        let ingest =
+            s.spawn(|| db.ingest_batches("t", rx, &IngestOptions::new().timestamp_column("ts")));
+        for k in 0..100i64 {
+            if k == 30 {
+                // Both nodes go down; the replica comes back on its address
+                // as the primary, over the same storage.
+                a.take().unwrap().shutdown();
+                b.take().unwrap().shutdown();
+                restarted = Some(
+                    Server::builder()
+                        .bind(b_addr.to_string())
+                        .role(Role::Primary, None)
+                        .shared_storage(storage.clone())
+                        .start()
+                        .unwrap(),
+                );
+            }
+            tx.send(rows(k * 100..(k + 1) * 100)).unwrap();
+        }
+        drop(tx);
+        let summary = ingest.join().unwrap().unwrap();
+        assert!(summary.reconnects >= 1, "{summary:?}");
+    });
+    let p = restarted.unwrap();
+    let got: BTreeSet<i64> = ids_on(&QuestDb::connect(&p.conf_string()).unwrap(), "t")
+        .into_iter()
+        .collect();
+    assert_eq!(got, (0..10_000).collect::<BTreeSet<i64>>());
+}
+
+#[test]
 fn target_replica_reads_never_touch_the_primary() {
     let p = node(Role::Primary, None, None);
     let r = node(Role::Replica, None, Some(&p.storage()));
