@@ -14,7 +14,8 @@
 //!   process when the CLI is built (`cargo bench --features cli --bench
 //!   ingest`, or `QA_SERVE_BIN`), so the client's CPU is measured alone;
 //!   in process otherwise — batches of 100 000 rows: ours
-//!   `QuestDb::ingest` (streaming, pipelined), ours `flush_arrow_batch`
+//!   `QuestDb::ingest` (streaming, pipelined), the same over two pooled
+//!   connections (`IngestOptions::connections(2)`), ours `flush_arrow_batch`
 //!   per batch, and the peer's `QuestDb::flush_arrow_batch` per batch,
 //!   passes alternating; medians, client CPU ns/row, the median of the
 //!   paired ratios against the peer, and the process's peak RSS.
@@ -265,6 +266,8 @@ fn bench_t1(c: &mut Criterion) {
     let rows = rows_from_env();
     let (sink, ours, peer) = common::sink_server();
     let opts = IngestOptions::new().timestamp_column("ts");
+    // The same stream over two pooled connections (issue: scaling 1 → 2).
+    let opts2 = opts.clone().connections(2);
     let mut json = Vec::new();
     for w in workloads() {
         let batch = generate(&w, rows);
@@ -283,6 +286,12 @@ fn bench_t1(c: &mut Criterion) {
                 ("questdb_arrow_ingest", &mut || {
                     let s = ours
                         .ingest_batches(&table, batches.iter().cloned(), &opts)
+                        .unwrap();
+                    s.bytes as usize
+                }),
+                ("questdb_arrow_ingest_2_connections", &mut || {
+                    let s = ours
+                        .ingest_batches(&table, batches.iter().cloned(), &opts2)
                         .unwrap();
                     s.bytes as usize
                 }),

@@ -115,6 +115,17 @@ struct Inner {
     source: Option<Source>,
 }
 
+/// The text of a panic payload.
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a text message".into()
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -211,6 +222,15 @@ impl Error {
     /// For [`ErrorKind::RoleReject`] errors: the zone the server named.
     pub fn zone(&self) -> Option<&str> {
         self.0.role.as_ref().and_then(|r| r.1.as_deref())
+    }
+
+    /// An [`ErrorKind::Internal`] error for a thread of this crate that
+    /// panicked (`what` names it), carrying the panic's text.
+    pub(crate) fn panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::new(
+            ErrorKind::Internal,
+            format!("{what} panicked: {}", panic_text(payload)),
+        )
     }
 
     /// Attaches the underlying cause.

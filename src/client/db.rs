@@ -199,6 +199,9 @@ impl QuestDb {
     where
         I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
     {
+        if opts.connection_count() > 1 {
+            return super::parallel::ingest(self, table, reader, opts);
+        }
         self.borrow_sender()?.ingest(table, reader, opts)
     }
 
@@ -209,7 +212,7 @@ impl QuestDb {
         batches: impl IntoIterator<Item = RecordBatch>,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
-        self.borrow_sender()?.ingest_batches(table, batches, opts)
+        self.ingest(table, batches.into_iter().map(Ok), opts)
     }
 
     /// Closes the idle connections and stops the reaper thread (waiting

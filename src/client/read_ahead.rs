@@ -53,17 +53,8 @@ pub(super) enum Event {
 /// Joins a receiving thread: its result, or an [`ErrorKind::Internal`]
 /// error carrying the panic's text.
 pub(super) fn join_receiver<T>(t: JoinHandle<T>) -> Result<T> {
-    t.join().map_err(|p| {
-        let text = p
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(a panic without a text message)");
-        Error::new(
-            ErrorKind::Internal,
-            format!("the query's receiving thread panicked: {text}"),
-        )
-    })
+    t.join()
+        .map_err(|p| Error::panicked("the query's receiving thread", &*p))
 }
 
 /// Hands `ev` to the cursor, serving commands while the queue is full.

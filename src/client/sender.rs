@@ -114,6 +114,7 @@ pub struct IngestOptions {
     gorilla: Gorilla,
     in_flight: Option<usize>,
     progress: Option<ProgressFn>,
+    connections: usize,
 }
 
 impl fmt::Debug for IngestOptions {
@@ -127,6 +128,7 @@ impl fmt::Debug for IngestOptions {
             .field("gorilla", &self.gorilla)
             .field("in_flight", &self.in_flight)
             .field("progress", &self.progress.is_some())
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -189,6 +191,29 @@ impl IngestOptions {
     pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
+    }
+
+    /// Spread the stream over this many pooled connections (default 1):
+    /// [`QuestDb::ingest`](super::QuestDb::ingest) hands each input batch
+    /// to whichever connection is free, and each still commits atomically.
+    /// Batches then commit in no fixed order across connections (rows of a
+    /// table with a designated timestamp are kept in timestamp order by the
+    /// server either way). Each connection keeps its own frames in flight,
+    /// so memory grows with `n`; the pool must allow `n` senders. Only the
+    /// pooled [`QuestDb`](super::QuestDb) calls read it: a [`Sender`] is
+    /// one connection.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
+        self
+    }
+
+    pub(crate) fn progress_fn(&self) -> Option<ProgressFn> {
+        self.progress.clone()
+    }
+
+    /// Connections one ingest uses (at least 1).
+    pub fn connection_count(&self) -> usize {
+        self.connections.max(1)
     }
 
     /// The designated timestamp column, if set.

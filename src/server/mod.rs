@@ -56,7 +56,6 @@ mod wal_op;
 pub use harness::IngestHarness;
 pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
 
-use std::any::Any;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::AssertUnwindSafe;
@@ -538,16 +537,7 @@ impl Shared {
     }
 }
 
-/// The text of a panic payload.
-pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".into()
-    }
-}
+pub(crate) use crate::error::panic_text;
 
 /// A running server. Dropping it stops the server and waits for its
 /// connections to end.

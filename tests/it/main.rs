@@ -15,6 +15,8 @@ mod guard;
 mod ingest;
 #[cfg(feature = "server")]
 mod interop;
+#[cfg(feature = "server")]
+mod parallel;
 #[cfg(all(feature = "polars", feature = "server"))]
 mod polars;
 #[cfg(feature = "server")]
