@@ -449,6 +449,32 @@ fn silent_server_times_out_the_upgrade() {
     t.join().unwrap();
 }
 
+/// `auth_timeout_ms` (and its questdb-rs spelling `auth_timeout`) in a
+/// connect string bounds the upgrade: the default (15 s) would not end
+/// within the bound asserted here.
+#[test]
+fn auth_timeout_from_the_connect_string_bounds_the_upgrade() {
+    for key in ["auth_timeout_ms", "auth_timeout"] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let t = thread::spawn(move || {
+            if let Some(mut s) = accept_one(&listener) {
+                let mut buf = [0u8; 4096];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            }
+        });
+        let conf =
+            questdb_arrow::conf::Conf::parse(&format!("ws::addr=127.0.0.1:{port};{key}=300;"))
+                .unwrap();
+        let opts = ConnectOptions::from_conf(&conf, &conf.addrs()[0]);
+        let started = Instant::now();
+        let e = Connection::connect(&opts, Route::Ingest).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{key}: {e}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{key}");
+        t.join().unwrap();
+    }
+}
+
 // ---- TLS ----
 
 struct TestCert {
@@ -506,6 +532,29 @@ fn tls_server(cert: &TestCert) -> (Server, ConnectOptions) {
     let mut opts = server.opts();
     opts.host = "localhost".into();
     (server, opts)
+}
+
+/// `tls_roots` in a connect string: the self-signed server is trusted with
+/// it and refused without it.
+#[test]
+fn tls_roots_from_the_connect_string_decides_trust() {
+    let cert = test_cert();
+    let roots = TempFile::new(&cert.pem);
+    // The test server takes one connection: one server per attempt.
+    let attempt = |extra: &str| {
+        let (_server, opts) = tls_server(&cert);
+        let conf =
+            questdb_arrow::conf::Conf::parse(&format!("wss::addr=localhost:{};{extra}", opts.port))
+                .unwrap();
+        Connection::connect(
+            &ConnectOptions::from_conf(&conf, &conf.addrs()[0]),
+            Route::Ingest,
+        )
+        .map(drop)
+    };
+    attempt(&format!("tls_roots={};", roots.0.display())).unwrap();
+    let e = attempt("").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }
 
 #[test]
