@@ -18,6 +18,8 @@ mod interop;
 #[cfg(all(feature = "polars", feature = "server"))]
 mod polars;
 #[cfg(feature = "server")]
+mod policy;
+#[cfg(feature = "server")]
 mod pool;
 #[cfg(feature = "server")]
 mod query;
