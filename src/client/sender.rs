@@ -30,6 +30,31 @@
 //! twice. Give tables deduplication keys (`DEDUP UPSERT KEYS`) when that
 //! matters. [`Sender::flush_arrow_batch`] does not retry: it returns the
 //! error and the caller decides whether to resend.
+//!
+//! Server rejections follow the error policies of [`super::policy`]
+//! (`on_*_error` keys, [`IngestOptions::on_error`]):
+//!
+//! - **halt** (`terminal`; default for SCHEMA_MISMATCH, PARSE_ERROR,
+//!   SECURITY_ERROR, and always for unknown statuses and protocol
+//!   violations): the call returns an [`ErrorKind::Server`] error with the
+//!   status, naming the table, the batch (its position in the call) and its
+//!   rows, and how many rows and batches the call committed. Batches before
+//!   it are committed; batches already in flight behind it may commit too
+//!   (the count includes them); nothing else of the stream is sent. The
+//!   connection is dropped.
+//! - **drop and continue** ([`Policy::DropAndContinue`], code only): the
+//!   rejected batch commits nothing, is listed in
+//!   [`IngestSummary::dropped`] (table, batch, rows, status, message) and
+//!   the stream goes on on the same connection; the call succeeds. For
+//!   [`Sender::flush_arrow_batch_with`] too: it returns `Ok` with
+//!   `rows == 0` and the batch in `dropped` — check it.
+//! - **retry** (`retriable`, default for INTERNAL_ERROR and WRITE_ERROR) /
+//!   **retry elsewhere** (`retriable_other`): [`Sender::ingest`] reconnects
+//!   (to the same endpoint first / to the next one first) and resends every
+//!   uncommitted batch, within `reconnect_max_duration_millis`; after
+//!   `max_frame_rejections` rejections in a row without a commit the
+//!   rejection halts. The blocking flush never resends: there a retriable
+//!   rejection is its error.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -454,7 +479,9 @@ impl Sender {
     /// the server assign the time. A batch larger than one frame commits
     /// atomically. On error nothing of this batch is committed and the
     /// connection is dropped (the next call reconnects); resending is the
-    /// caller's choice.
+    /// caller's choice. Under [`Policy::DropAndContinue`] for the
+    /// rejection's category it returns `Ok` with the batch in
+    /// [`IngestSummary::dropped`] instead, and the connection stays.
     pub fn flush_arrow_batch(
         &mut self,
         table: &str,
@@ -485,9 +512,10 @@ impl Sender {
     /// module docs). Returns when every batch is acknowledged at
     /// `opts`' ack level. A dropped connection or a retriable rejection is
     /// survived by reconnecting and replaying the batches not yet committed
-    /// (at-least-once). A terminal error (schema mismatch, parse error,
-    /// security) stops the stream; its message says how many rows were
-    /// committed before it.
+    /// (at-least-once). Server rejections follow the error policies (see
+    /// the module docs): a halt stops the stream with an error that says
+    /// how many rows were committed; a dropped batch is listed in
+    /// [`IngestSummary::dropped`].
     pub fn ingest<I>(
         &mut self,
         table: &str,
