@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use arrow::array::{AsArray, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use questdb_arrow::ErrorKind;
 use questdb_arrow::client::{AckLevel, Category, IngestOptions, IngestSummary, Policy, QuestDb};
 use questdb_arrow::protocol::Status;
 use questdb_arrow::server::storage::StorageFaults;
 use questdb_arrow::server::{Faults, Server, ServerHandle};
 
-use crate::support::rows;
+use crate::support::{ids, rows};
 
 fn server() -> ServerHandle {
     Server::builder().bind("127.0.0.1:0").start().unwrap()
@@ -72,16 +72,6 @@ fn bad_column_name(ids: std::ops::Range<i64>) -> RecordBatch {
 /// Four batches of 100 rows; the third is `bad`.
 fn stream(bad: RecordBatch) -> Vec<RecordBatch> {
     vec![rows(0..100), rows(100..200), bad, rows(300..400)]
-}
-
-fn ids(srv: &ServerHandle, table: &str) -> Vec<i64> {
-    let Some(b) = srv.table_batch(table) else {
-        return Vec::new();
-    };
-    let i = b.schema().index_of("id").unwrap();
-    let mut v = b.column(i).as_primitive::<Int64Type>().values().to_vec();
-    v.sort();
-    v
 }
 
 fn opts() -> IngestOptions {
