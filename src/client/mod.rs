@@ -58,6 +58,7 @@
 mod connect;
 pub mod db;
 mod parallel;
+pub mod policy;
 pub mod pool;
 pub mod query;
 mod read_ahead;
@@ -66,6 +67,7 @@ pub mod sender;
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
 pub use parallel::Partitioned;
+pub use policy::{Category, Dropped, Policy};
 pub use pool::PoolOptions;
 pub use query::{BatchDecoder, Cursor, Decoded, Query, QueryResult, Reader, Terminal};
 pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};

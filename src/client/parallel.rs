@@ -8,7 +8,8 @@
 //!   commit in no fixed order. The first failure stops the others after
 //!   the batches they hold; the error says how many rows the other
 //!   connections committed. Progress callbacks see the sum over all
-//!   connections.
+//!   connections. Batches dropped under an error policy are listed in the
+//!   summary with their position in their connection's share of the input.
 //! - **Query** ([`QuestDb::query_partitioned`]): the result is cut into
 //!   `n` disjoint ranges of a timestamp column (from one `min`/`max` query
 //!   first), each read on a connection of its own, and their batches come
@@ -163,6 +164,8 @@ where
                 total.frames += s.frames;
                 total.bytes += s.bytes;
                 total.reconnects += s.reconnects;
+                total.dropped_rows += s.dropped_rows;
+                total.dropped.extend(s.dropped);
             }
             Err(e) => {
                 first_err.get_or_insert(e);

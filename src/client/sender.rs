@@ -30,6 +30,31 @@
 //! twice. Give tables deduplication keys (`DEDUP UPSERT KEYS`) when that
 //! matters. [`Sender::flush_arrow_batch`] does not retry: it returns the
 //! error and the caller decides whether to resend.
+//!
+//! Server rejections follow the error policies of [`super::policy`]
+//! (`on_*_error` keys, [`IngestOptions::on_error`]):
+//!
+//! - **halt** (`terminal`; default for SCHEMA_MISMATCH, PARSE_ERROR,
+//!   SECURITY_ERROR, and always for unknown statuses and protocol
+//!   violations): the call returns an [`ErrorKind::Server`] error with the
+//!   status, naming the table, the batch (its position in the call) and its
+//!   rows, and how many rows and batches the call committed. Batches before
+//!   it are committed; batches already in flight behind it may commit too
+//!   (the count includes them); nothing else of the stream is sent. The
+//!   connection is dropped.
+//! - **drop and continue** ([`Policy::DropAndContinue`], code only): the
+//!   rejected batch commits nothing, is listed in
+//!   [`IngestSummary::dropped`] (table, batch, rows, status, message) and
+//!   the stream goes on on the same connection; the call succeeds. For
+//!   [`Sender::flush_arrow_batch_with`] too: it returns `Ok` with
+//!   `rows == 0` and the batch in `dropped` — check it.
+//! - **retry** (`retriable`, default for INTERNAL_ERROR and WRITE_ERROR) /
+//!   **retry elsewhere** (`retriable_other`): [`Sender::ingest`] reconnects
+//!   (to the same endpoint first / to the next one first) and resends every
+//!   uncommitted batch, within `reconnect_max_duration_millis`; after
+//!   `max_frame_rejections` rejections in a row without a commit the
+//!   rejection halts. The blocking flush never resends: there a retriable
+//!   rejection is its error.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -41,6 +66,7 @@ use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 
 use super::connect::{self, Fit};
+use super::policy::{Action, Category, Dropped, Policies, Policy};
 use crate::bridge::column_data::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::overrides::{ColumnOverride, apply_overrides};
@@ -61,6 +87,9 @@ pub const DEFAULT_FRAME_BUDGET_BYTES: usize = 1_900_000;
 pub const DEFAULT_IN_FLIGHT_FRAMES: usize = 8;
 /// How long to wait for an acknowledgement before giving up.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+/// After a rejection that ends the call: how long to wait for the answers
+/// to the frames written before it, so the error counts what committed.
+const HALT_DRAIN: Duration = Duration::from_secs(5);
 
 /// What to wait for before a flush or an ingest returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,6 +144,7 @@ pub struct IngestOptions {
     in_flight: Option<usize>,
     progress: Option<ProgressFn>,
     connections: usize,
+    policies: Vec<(Category, Policy)>,
 }
 
 impl fmt::Debug for IngestOptions {
@@ -129,6 +159,7 @@ impl fmt::Debug for IngestOptions {
             .field("in_flight", &self.in_flight)
             .field("progress", &self.progress.is_some())
             .field("connections", &self.connections)
+            .field("policies", &self.policies)
             .finish()
     }
 }
@@ -216,6 +247,14 @@ impl IngestOptions {
         self.connections.max(1)
     }
 
+    /// What a server rejection of `category` does, over the connect
+    /// string's `on_*_error` keys (see [`super::policy`]). Set twice, the
+    /// last one wins.
+    pub fn on_error(mut self, category: Category, policy: Policy) -> Self {
+        self.policies.push((category, policy));
+        self
+    }
+
     /// The designated timestamp column, if set.
     pub fn ts_column(&self) -> Option<&str> {
         self.ts_column.as_deref()
@@ -232,7 +271,7 @@ impl IngestOptions {
 }
 
 /// What a flush or an ingest did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IngestSummary {
     /// Rows committed.
     pub rows: u64,
@@ -246,6 +285,11 @@ pub struct IngestSummary {
     pub reconnects: u32,
     /// Wall time of the call.
     pub elapsed: Duration,
+    /// Rows of the batches in [`Self::dropped`].
+    pub dropped_rows: u64,
+    /// Batches rejected under [`Policy::DropAndContinue`], in the order of
+    /// the rejections; nothing of them was committed.
+    pub dropped: Vec<Dropped>,
 }
 
 impl IngestSummary {
@@ -268,6 +312,10 @@ struct Plan {
 /// replay after a reconnect.
 struct Group {
     table: Arc<str>,
+    /// Position among the batches of the call.
+    index: u64,
+    /// What the server's answers did to it so far.
+    fate: Fate,
     batch: RecordBatch,
     plan: Arc<Plan>,
     /// Rows already in written frames.
@@ -275,6 +323,20 @@ struct Group {
     first_seq: i64,
     /// Sequence of the committing (last) frame once written, else -1.
     last_seq: i64,
+}
+
+/// Where a [`Group`] stands with the server. Answers come in frame order,
+/// but an OK for a later frame says nothing about an earlier rejected one,
+/// so a rejected group is marked before the watermark passes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Not rejected: committed once its last frame is answered.
+    Pending,
+    /// Rejected for good (dropped, or the call halts): nothing of it is
+    /// committed; later answers for its frames only move the watermark.
+    Rejected,
+    /// Rejected under a retry policy: kept for the replay.
+    Resend,
 }
 
 /// A frame encoded into `bufs[buf]` but not written yet.
@@ -310,6 +372,10 @@ pub struct Sender {
     /// `stats` when the current call began.
     base: Progress,
     batches_acked: u64,
+    /// Batches pushed by the current call.
+    pushed: u64,
+    policies: Policies,
+    dropped: Vec<Dropped>,
     progress: Option<ProgressFn>,
 }
 
@@ -329,16 +395,13 @@ fn budget_of(max_batch_size: Option<usize>) -> usize {
     max_batch_size.map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9)
 }
 
-/// Whether an error is worth a reconnect and a replay.
-fn retriable(e: &Error) -> bool {
-    match e.kind() {
-        ErrorKind::Io | ErrorKind::Closed | ErrorKind::Timeout => true,
-        ErrorKind::Server => !matches!(
-            e.status(),
-            Some(Status::SchemaMismatch | Status::ParseError | Status::SecurityError)
-        ),
-        _ => false,
-    }
+/// Whether an error is a lost connection (worth a reconnect to the next
+/// endpoint whatever the policies say).
+fn transport(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Io | ErrorKind::Closed | ErrorKind::Timeout
+    )
 }
 
 /// A pooled ingest connection
@@ -406,6 +469,9 @@ impl Sender {
             stats: Progress::default(),
             base: Progress::default(),
             batches_acked: 0,
+            pushed: 0,
+            policies: Policies::default(),
+            dropped: Vec::new(),
             progress: None,
         }
     }
@@ -438,7 +504,9 @@ impl Sender {
     /// the server assign the time. A batch larger than one frame commits
     /// atomically. On error nothing of this batch is committed and the
     /// connection is dropped (the next call reconnects); resending is the
-    /// caller's choice.
+    /// caller's choice. Under [`Policy::DropAndContinue`] for the
+    /// rejection's category it returns `Ok` with the batch in
+    /// [`IngestSummary::dropped`] instead, and the connection stays.
     pub fn flush_arrow_batch(
         &mut self,
         table: &str,
@@ -469,9 +537,10 @@ impl Sender {
     /// module docs). Returns when every batch is acknowledged at
     /// `opts`' ack level. A dropped connection or a retriable rejection is
     /// survived by reconnecting and replaying the batches not yet committed
-    /// (at-least-once). A terminal error (schema mismatch, parse error,
-    /// security) stops the stream; its message says how many rows were
-    /// committed before it.
+    /// (at-least-once). Server rejections follow the error policies (see
+    /// the module docs): a halt stops the stream with an error that says
+    /// how many rows were committed; a dropped batch is listed in
+    /// [`IngestSummary::dropped`].
     pub fn ingest<I>(
         &mut self,
         table: &str,
@@ -544,6 +613,9 @@ impl Sender {
         let before = (self.stats, self.batches_acked);
         self.base = self.stats;
         self.progress = opts.progress.clone();
+        self.policies = Policies::resolve(&opts.policies, self.conf.as_ref());
+        self.pushed = 0;
+        self.dropped.clear();
         let mut reconnects = 0u32;
         let res = (|| {
             self.ensure_connected()?;
@@ -551,6 +623,12 @@ impl Sender {
             let mut wait = |s: &mut Self| s.wait_all(opts.ack);
             self.guard(replay, &mut reconnects, &mut wait, None)
         })();
+        if res.as_ref().is_err_and(|e| e.kind() == ErrorKind::Server) {
+            // Batches written before the rejection may still commit: count
+            // them, so the error says what the server holds. (Without
+            // `halt` the drain never fails.)
+            let _ = self.drain(Instant::now() + HALT_DRAIN, HALT_DRAIN, false);
+        }
         let summary = IngestSummary {
             rows: self.stats.rows_acked - before.0.rows_acked,
             batches: self.batches_acked - before.1,
@@ -558,6 +636,8 @@ impl Sender {
             bytes: self.stats.bytes_sent - before.0.bytes_sent,
             reconnects,
             elapsed: t0.elapsed(),
+            dropped_rows: self.dropped.iter().map(|d| d.rows).sum(),
+            dropped: std::mem::take(&mut self.dropped),
         };
         self.progress = None;
         match res {
@@ -573,18 +653,18 @@ impl Sender {
                     self.drop_connection();
                 }
                 Err(e.context(format!(
-                    "table {table}: {} rows in {} batches committed by this call before the error",
+                    "table {table}: {} rows in {} batches committed by this call",
                     summary.rows, summary.batches
                 )))
             }
         }
     }
 
-    /// Runs `f`. With `replay`, a retriable failure reconnects and replays
-    /// every uncommitted batch (the one `f` was pushing included, as it is
-    /// registered before any I/O); then `recovered` is returned, or, when
-    /// it is `None`, `f` runs again. Consecutive server rejections without
-    /// progress beyond `max_frame_rejections` are terminal.
+    /// Runs `f`. With `replay`, a retriable failure (see
+    /// [`Self::on_failure`]) reconnects and replays every uncommitted batch
+    /// (the one `f` was pushing included, as it is registered before any
+    /// I/O); then `recovered` is returned, or, when it is `None`, `f` runs
+    /// again.
     fn guard<T>(
         &mut self,
         replay: bool,
@@ -599,27 +679,50 @@ impl Sender {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let poisoned = e.kind() == ErrorKind::Server && {
-                self.rejections += 1;
-                let max = self
-                    .conf
-                    .as_ref()
-                    .map_or(4, |c| c.max_frame_rejections().max(1));
-                self.rejections >= max
-            };
-            if !replay || !retriable(&e) || poisoned {
+            if !replay {
                 return Err(e);
             }
+            let (e, rotate) = self.on_failure(e)?;
             let budget = self
                 .conf
                 .as_ref()
                 .map_or(Duration::from_secs(300), |c| c.reconnect_max_duration());
             let dl = *deadline.get_or_insert_with(|| Instant::now() + budget);
-            self.recover(e, dl, reconnects)?;
+            self.recover(e, rotate, dl, reconnects)?;
             if let Some(v) = recovered.take() {
                 return Ok(v);
             }
         }
+    }
+
+    /// Whether to reconnect after `e` and where (`true`: the next
+    /// endpoint first), or `Err` to give up with it: a lost connection is
+    /// retried on the next endpoint; a server rejection as its policy says,
+    /// until `max_frame_rejections` rejections in a row without a commit
+    /// (the poison-frame detector); anything else is terminal.
+    fn on_failure(&mut self, e: Error) -> Result<(Error, bool)> {
+        if transport(&e) {
+            return Ok((e, true));
+        }
+        let action = match (e.kind(), e.status()) {
+            (ErrorKind::Server, Some(status)) => self.policies.action(status),
+            _ => Action::Halt,
+        };
+        let Action::Retry { rotate } = action else {
+            return Err(e);
+        };
+        self.rejections += 1;
+        let max = self
+            .conf
+            .as_ref()
+            .map_or(4, |c| c.max_frame_rejections().max(1));
+        if self.rejections >= max {
+            let n = self.rejections;
+            return Err(e.context(format!(
+                "rejected {n} times in a row without a commit (max_frame_rejections={max})"
+            )));
+        }
+        Ok((e, rotate))
     }
 
     fn drop_connection(&mut self) {
@@ -637,13 +740,13 @@ impl Sender {
     }
 
     /// One round over the endpoints, starting after the one connected
-    /// last (the caller pauses between rounds).
-    fn open(&mut self) -> Result<()> {
+    /// last with `rotate`, else at it (the caller pauses between rounds).
+    fn open(&mut self, rotate: bool) -> Result<()> {
         let (conn, opts) = match &self.conf {
             Some(conf) => {
                 let (c, o, i) = connect::round(
                     conf,
-                    self.endpoint + 1,
+                    self.endpoint + usize::from(rotate),
                     &|o| Connection::connect(o, Route::Ingest),
                     &|_| Fit::Yes,
                 )?;
@@ -669,27 +772,30 @@ impl Sender {
     fn ensure_connected(&mut self) -> Result<()> {
         if self.conn.is_none() {
             self.drop_connection();
-            self.open()?;
+            self.open(true)?;
         }
         Ok(())
     }
 
-    /// Reconnects (with backoff, until `deadline`), replays the whole
-    /// symbol dictionary in catch-up frames and resends every uncommitted
-    /// batch from its first row.
-    fn recover(&mut self, cause: Error, deadline: Instant, reconnects: &mut u32) -> Result<()> {
+    /// Reconnects (with backoff, until `deadline`; the first round from
+    /// the next endpoint with `rotate`), replays the whole symbol
+    /// dictionary in catch-up frames and resends every uncommitted batch
+    /// from its first row (dropped ones are forgotten).
+    fn recover(
+        &mut self,
+        cause: Error,
+        rotate: bool,
+        deadline: Instant,
+        reconnects: &mut u32,
+    ) -> Result<()> {
+        let mut rotate = rotate;
         let mut backoff = connect::Backoff::until(self.conf.as_ref(), deadline);
         let mut last = cause;
         // Acknowledgements that arrived before the failure still count:
         // read them so batches already committed are not sent twice.
         let drain_until = Instant::now() + Duration::from_millis(200);
-        while self.conn.is_some() && Instant::now() < drain_until {
-            match self.read_response(Some(Duration::from_millis(20))) {
-                Ok(true) => {}
-                Err(e) if e.kind() == ErrorKind::Server => {}
-                Ok(false) | Err(_) => break,
-            }
-        }
+        self.drain(drain_until, Duration::from_millis(20), true)?;
+        self.groups.retain(|g| g.fate != Fate::Rejected);
         loop {
             if let Some(mut c) = self.conn.take() {
                 let _ = c.close();
@@ -698,18 +804,42 @@ impl Sender {
             if Instant::now() >= deadline {
                 return Err(last.context("reconnect budget (reconnect_max_duration_millis) spent"));
             }
-            match self.open().and_then(|()| self.replay()) {
+            match self.open(rotate).and_then(|()| self.replay()) {
                 Ok(()) => {
                     *reconnects += 1;
                     return Ok(());
                 }
                 // No endpoint takes writes now (replicas, a promotion in
                 // progress): the next round may find the new primary.
-                Err(e) if retriable(&e) || e.kind() == ErrorKind::RoleReject => last = e,
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == ErrorKind::RoleReject => last = e,
+                Err(e) => (last, rotate) = self.on_failure(e)?,
             }
             backoff.pause();
         }
+    }
+
+    /// Reads the answers to frames already written, until all are
+    /// answered, `until`, or no answer in `poll`. Rejections to resend
+    /// are marked (see [`Self::rejected`]); with `halt`, any other
+    /// rejection stops the drain as its error, else it is passed over.
+    fn drain(&mut self, until: Instant, poll: Duration, halt: bool) -> Result<()> {
+        while self.conn.is_some() && self.acked < self.next_seq - 1 {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.read_response(Some(poll.min(left))) {
+                Ok(true) => {}
+                Err(e) if e.kind() == ErrorKind::Server => {
+                    let action = e.status().map(|s| self.policies.action(s));
+                    if halt && !matches!(action, Some(Action::Retry { .. })) {
+                        return Err(e);
+                    }
+                }
+                Ok(false) | Err(_) => break,
+            }
+        }
+        Ok(())
     }
 
     /// On a fresh connection: catch-up frames re-registering the
@@ -751,6 +881,7 @@ impl Sender {
             g.written = 0;
             g.first_seq = -1;
             g.last_seq = -1;
+            g.fate = Fate::Pending;
         }
         // Acknowledgements read while replaying pop committed groups from
         // the front, so walk a snapshot, not indices.
@@ -773,6 +904,8 @@ impl Sender {
         opts: &IngestOptions,
         streaming: bool,
     ) -> Result<()> {
+        let index = self.pushed;
+        self.pushed += 1;
         let batch = apply_overrides(table, batch, &opts.overrides)?;
         let plan = plan_schema(table, &batch, opts)?;
         if batch.num_rows() == 0 {
@@ -780,6 +913,8 @@ impl Sender {
         }
         self.groups.push_back(Group {
             table: table.into(),
+            index,
+            fate: Fate::Pending,
             batch,
             plan: Arc::new(plan),
             written: 0,
@@ -1029,23 +1164,11 @@ impl Sender {
                         ),
                     ));
                 }
-                if sequence > self.acked {
-                    self.acked = sequence;
-                    self.rejections = 0;
-                }
                 for (t, txn) in tables {
                     let w = self.durable_want.entry(t).or_insert(txn);
                     *w = (*w).max(txn);
                 }
-                while let Some(g) = self.groups.front() {
-                    if g.last_seq < 0 || g.last_seq > self.acked {
-                        break;
-                    }
-                    self.stats.rows_acked += g.batch.num_rows() as u64;
-                    self.batches_acked += 1;
-                    self.groups.pop_front();
-                }
-                self.report();
+                self.advance(sequence);
             }
             Response::DurableAck { tables } => {
                 for (t, txn) in tables {
@@ -1057,18 +1180,86 @@ impl Sender {
                 status,
                 sequence,
                 message,
-            } => {
-                let table = self
-                    .groups
-                    .iter()
-                    .find(|g| g.first_seq <= sequence && (g.last_seq < 0 || sequence <= g.last_seq))
-                    .map_or_else(|| "?".to_string(), |g| g.table.to_string());
-                return Err(Error::server(
-                    status,
-                    format!("table {table}: frame {sequence} rejected: {message}"),
-                ));
-            }
+            } => return self.rejected(status, sequence, message),
         }
+        Ok(true)
+    }
+
+    /// Frames up to `sequence` are answered: batches whose committing
+    /// frame is among them are done (committed, or rejected for good);
+    /// those to resend stay.
+    fn advance(&mut self, sequence: i64) {
+        self.acked = self.acked.max(sequence);
+        let mut i = 0;
+        while let Some(g) = self.groups.get(i) {
+            if g.last_seq < 0 || g.last_seq > self.acked {
+                break;
+            }
+            match g.fate {
+                Fate::Resend => {
+                    i += 1;
+                    continue;
+                }
+                Fate::Pending => {
+                    self.stats.rows_acked += g.batch.num_rows() as u64;
+                    self.batches_acked += 1;
+                    // A commit resets the poison-frame detector.
+                    self.rejections = 0;
+                }
+                Fate::Rejected => {}
+            }
+            self.groups.remove(i);
+        }
+        self.report();
+    }
+
+    /// A rejection of frame `sequence`: under a drop policy its batch is
+    /// recorded as dropped and `Ok`; else the error, the batch marked to
+    /// resend or as rejected for good as the policy says. Either way the
+    /// rest of its frames, which the server refuses as one aborted
+    /// transaction, only move the watermark.
+    fn rejected(&mut self, status: Status, sequence: i64, message: String) -> Result<bool> {
+        let hit = self.groups.iter().position(|g| {
+            g.first_seq >= 0
+                && g.first_seq <= sequence
+                && (g.last_seq < 0 || sequence <= g.last_seq)
+        });
+        let Some(g) = hit.and_then(|i| self.groups.get_mut(i)) else {
+            self.advance(sequence);
+            return Err(Error::server(
+                status,
+                format!("table ?: frame {sequence} rejected: {message}"),
+            ));
+        };
+        if g.fate != Fate::Pending {
+            self.advance(sequence);
+            return Ok(true);
+        }
+        let (table, batch, rows) = (g.table.to_string(), g.index, g.batch.num_rows() as u64);
+        let action = self.policies.action(status);
+        if action != Action::Drop {
+            g.fate = match action {
+                Action::Retry { .. } => Fate::Resend,
+                _ => Fate::Rejected,
+            };
+            self.advance(sequence);
+            return Err(Error::server(
+                status,
+                format!(
+                    "table {table}: batch {batch} ({rows} rows) rejected at frame {sequence}: {message}"
+                ),
+            ));
+        }
+        g.fate = Fate::Rejected;
+        self.rejections = 0;
+        self.dropped.push(Dropped {
+            table,
+            batch,
+            rows,
+            status,
+            message,
+        });
+        self.advance(sequence);
         Ok(true)
     }
 }

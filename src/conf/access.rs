@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::values::{
-    Addr, Compression, InitialConnectRetry, PoolReap, Scheme, Target, TlsCa, TlsVerify,
+    Addr, Compression, ErrorPolicy, InitialConnectRetry, PoolReap, Scheme, Target, TlsCa, TlsVerify,
 };
 use super::{Conf, entry_for, grammar};
 use crate::Result;
@@ -179,6 +179,37 @@ impl Conf {
     /// (`max_frame_rejections`), ≥ 1.
     pub fn max_frame_rejections(&self) -> u32 {
         self.max_frame_rejections
+    }
+
+    /// Ingest policy for every rejection category whose own key is
+    /// [`ErrorPolicy::Auto`] (`on_server_error`).
+    pub fn on_server_error(&self) -> ErrorPolicy {
+        self.on_server_error
+    }
+
+    /// Ingest policy for SCHEMA_MISMATCH (`on_schema_error`).
+    pub fn on_schema_error(&self) -> ErrorPolicy {
+        self.on_schema_error
+    }
+
+    /// Ingest policy for PARSE_ERROR (`on_parse_error`).
+    pub fn on_parse_error(&self) -> ErrorPolicy {
+        self.on_parse_error
+    }
+
+    /// Ingest policy for INTERNAL_ERROR (`on_internal_error`).
+    pub fn on_internal_error(&self) -> ErrorPolicy {
+        self.on_internal_error
+    }
+
+    /// Ingest policy for SECURITY_ERROR (`on_security_error`).
+    pub fn on_security_error(&self) -> ErrorPolicy {
+        self.on_security_error
+    }
+
+    /// Ingest policy for WRITE_ERROR (`on_write_error`).
+    pub fn on_write_error(&self) -> ErrorPolicy {
+        self.on_write_error
     }
 
     /// Result compression (`compression`).

@@ -32,8 +32,8 @@ const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket onl
 const POOL: &str = "connection pool settings are not available in this version of questdb-arrow";
 const FAILOVER: &str = "failover and server-role selection are not available in this version \
     of questdb-arrow (each addr is tried once, in order)";
-const POLICY: &str = "error policies are not configurable in this version of questdb-arrow \
-    (a server rejection fails the flush that caused it)";
+const POISON: &str = "the docs give the poison-frame escalation window no meaning; questdb-arrow \
+    gives up on a batch after `max_frame_rejections` rejections in a row";
 const KEYSTORE: &str = "Java keystores (JKS/PKCS#12) are not supported by questdb-arrow; \
     give tls_roots a PEM file";
 
@@ -445,55 +445,49 @@ pub(crate) static KEYS: &[Key] = &[
         "on_server_error",
         "auto",
         Use::Ingest,
-        "default server-error policy: `auto` / `terminal` / `retriable` / `retriable_other`",
+        "ingest policy for every rejection category whose own `on_*_error` key is `auto`: `terminal` (stop with the error), `retriable` (reconnect to the same endpoint first and resend), `retriable_other` (reconnect to the next endpoint and resend); `auto` = each category's default",
         codec!(enum on_server_error: ErrorPolicy),
-    )
-    .refused(POLICY),
+    ),
     key(
         "on_schema_error",
-        "terminal",
+        "auto (= terminal)",
         Use::Ingest,
-        "policy for schema errors; same values",
+        "ingest policy for SCHEMA_MISMATCH rejections: values as `on_server_error`; `auto` takes that key's value, or this default when it is `auto` too",
         codec!(enum on_schema_error: ErrorPolicy),
-    )
-    .refused(POLICY),
+    ),
     key(
         "on_parse_error",
-        "terminal",
+        "auto (= terminal)",
         Use::Ingest,
-        "policy for parse errors; same values",
+        "ingest policy for PARSE_ERROR rejections: values as `on_server_error`; `auto` takes that key's value, or this default when it is `auto` too",
         codec!(enum on_parse_error: ErrorPolicy),
-    )
-    .refused(POLICY),
+    ),
     key(
         "on_internal_error",
-        "retriable",
+        "auto (= retriable)",
         Use::Ingest,
-        "policy for internal errors; same values",
+        "ingest policy for INTERNAL_ERROR rejections: values as `on_server_error`; `auto` takes that key's value, or this default when it is `auto` too",
         codec!(enum on_internal_error: ErrorPolicy),
-    )
-    .refused(POLICY),
+    ),
     key(
         "on_security_error",
-        "terminal",
+        "auto (= terminal)",
         Use::Ingest,
-        "policy for security errors; same values",
+        "ingest policy for SECURITY_ERROR rejections: values as `on_server_error`; `auto` takes that key's value, or this default when it is `auto` too",
         codec!(enum on_security_error: ErrorPolicy),
-    )
-    .refused(POLICY),
+    ),
     key(
         "on_write_error",
-        "retriable",
+        "auto (= retriable)",
         Use::Ingest,
-        "policy for write errors; same values",
+        "ingest policy for WRITE_ERROR rejections: values as `on_server_error`; `auto` takes that key's value, or this default when it is `auto` too",
         codec!(enum on_write_error: ErrorPolicy),
-    )
-    .refused(POLICY),
+    ),
     key(
         "max_frame_rejections",
         "4",
         Use::Ingest,
-        "server rejections of one batch before the sender gives up on it; ≥ 1",
+        "retriable server rejections in a row without a commit in between before ingest gives up (the error is terminal); ≥ 1",
         codec!(num max_frame_rejections),
     ),
     key(
@@ -503,7 +497,7 @@ pub(crate) static KEYS: &[Key] = &[
         "poison-frame escalation window",
         codec!(ms poison_min_escalation_window),
     )
-    .refused(POLICY),
+    .refused(POISON),
     key(
         "target",
         "any",

@@ -101,11 +101,11 @@ fn defaults() {
     assert_eq!(c.error_inbox_capacity, 256);
     assert_eq!(c.connection_listener_inbox_capacity, 64);
     assert_eq!(c.on_server_error, ErrorPolicy::Auto);
-    assert_eq!(c.on_schema_error, ErrorPolicy::Terminal);
-    assert_eq!(c.on_parse_error, ErrorPolicy::Terminal);
-    assert_eq!(c.on_internal_error, ErrorPolicy::Retriable);
-    assert_eq!(c.on_security_error, ErrorPolicy::Terminal);
-    assert_eq!(c.on_write_error, ErrorPolicy::Retriable);
+    assert_eq!(c.on_schema_error, ErrorPolicy::Auto);
+    assert_eq!(c.on_parse_error, ErrorPolicy::Auto);
+    assert_eq!(c.on_internal_error, ErrorPolicy::Auto);
+    assert_eq!(c.on_security_error, ErrorPolicy::Auto);
+    assert_eq!(c.on_write_error, ErrorPolicy::Auto);
     assert_eq!(c.max_frame_rejections, 4);
     assert_eq!(c.poison_min_escalation_window, ms(5_000));
     assert_eq!(c.target, Target::Any);

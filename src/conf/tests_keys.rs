@@ -107,8 +107,8 @@ pub(super) const ALL_KEYS: &str = "wss::addr=a:1;username=u;password=p;;w;auth_t
     close_flush_timeout_millis=-1;request_durable_ack=on;\
     durable_ack_keepalive_interval_millis=0;error_inbox_capacity=16;\
     connection_listener_inbox_capacity=1;on_server_error=retriable_other;\
-    on_schema_error=auto;on_parse_error=retriable;on_internal_error=terminal;\
-    on_security_error=retriable_other;on_write_error=auto;max_frame_rejections=1;\
+    on_schema_error=retriable;on_parse_error=retriable;on_internal_error=terminal;\
+    on_security_error=retriable_other;on_write_error=terminal;max_frame_rejections=1;\
     poison_min_escalation_window_millis=1009;target=replica;zone=EU-1;failover=off;\
     failover_max_attempts=1;failover_backoff_initial_ms=1010;failover_backoff_max_ms=1011;\
     failover_max_duration_ms=0;compression=zstd;compression_level=22;initial_credit=64k;\
@@ -160,11 +160,11 @@ fn every_key_set() {
     assert_eq!(c.error_inbox_capacity, 16);
     assert_eq!(c.connection_listener_inbox_capacity, 1);
     assert_eq!(c.on_server_error, ErrorPolicy::RetriableOther);
-    assert_eq!(c.on_schema_error, ErrorPolicy::Auto);
+    assert_eq!(c.on_schema_error, ErrorPolicy::Retriable);
     assert_eq!(c.on_parse_error, ErrorPolicy::Retriable);
     assert_eq!(c.on_internal_error, ErrorPolicy::Terminal);
     assert_eq!(c.on_security_error, ErrorPolicy::RetriableOther);
-    assert_eq!(c.on_write_error, ErrorPolicy::Auto);
+    assert_eq!(c.on_write_error, ErrorPolicy::Terminal);
     assert_eq!(c.max_frame_rejections, 1);
     assert_eq!(c.poison_min_escalation_window, ms(1009));
     assert_eq!(c.target, Target::Replica);

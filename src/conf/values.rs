@@ -139,13 +139,15 @@ conf_enum! {
     /// What the sender does with a server error of one category
     /// (`on_*_error`).
     ErrorPolicy {
-        /// The built-in choice for the category (`auto`).
+        /// `on_server_error`'s value for a category key; each category's
+        /// default for `on_server_error` itself (`auto`).
         Auto => "auto",
-        /// Stop the sender (`terminal`).
+        /// Stop the ingest with the error (`terminal`).
         Terminal => "terminal",
-        /// Resend the frame (`retriable`).
+        /// Reconnect, the same endpoint first, and resend what is not
+        /// committed (`retriable`).
         Retriable => "retriable",
-        /// Resend on another endpoint (`retriable_other`).
+        /// Reconnect to the next endpoint and resend (`retriable_other`).
         RetriableOther => "retriable_other",
     }
 }

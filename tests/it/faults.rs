@@ -16,7 +16,7 @@ use questdb_arrow::protocol::Status;
 use questdb_arrow::server::storage::StorageFaults;
 use questdb_arrow::server::{Faults, Server, ServerHandle};
 
-use crate::support::rows;
+use crate::support::{ids, rows};
 
 fn tmp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("qa-faults-{name}-{}", std::process::id()));
@@ -48,17 +48,6 @@ fn with_faults(dir: &Path, faults: &Arc<StorageFaults>) -> questdb_arrow::server
 fn flush(db: &QuestDb, table: &str, b: &RecordBatch) -> questdb_arrow::Result<()> {
     db.flush_arrow_batch(table, b, Some("ts"), &[], AckLevel::Ok)
         .map(|_| ())
-}
-
-/// The ids stored in `table` (via the handle's snapshot).
-fn ids(srv: &ServerHandle, table: &str) -> Vec<i64> {
-    let Some(b) = srv.table_batch(table) else {
-        return Vec::new();
-    };
-    let i = b.schema().index_of("id").unwrap();
-    let mut v = b.column(i).as_primitive::<Int64Type>().values().to_vec();
-    v.sort();
-    v
 }
 
 fn query_err(srv: &ServerHandle, sql: &str) -> questdb_arrow::Error {

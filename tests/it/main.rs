@@ -20,6 +20,8 @@ mod parallel;
 #[cfg(all(feature = "polars", feature = "server"))]
 mod polars;
 #[cfg(feature = "server")]
+mod policy;
+#[cfg(feature = "server")]
 mod pool;
 #[cfg(feature = "server")]
 mod query;

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use questdb_arrow::server::ServerHandle;
 
 /// Rows `ids`, one per id, with a designated timestamp and a string.
 pub fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
@@ -27,4 +28,15 @@ pub fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
         ],
     )
     .unwrap()
+}
+
+/// The ids stored in `table` (via the handle's snapshot).
+pub fn ids(srv: &ServerHandle, table: &str) -> Vec<i64> {
+    let Some(b) = srv.table_batch(table) else {
+        return Vec::new();
+    };
+    let i = b.schema().index_of("id").unwrap();
+    let mut v = b.column(i).as_primitive::<Int64Type>().values().to_vec();
+    v.sort();
+    v
 }
