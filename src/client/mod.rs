@@ -57,6 +57,7 @@
 
 mod connect;
 pub mod db;
+mod failover;
 pub mod pool;
 pub mod query;
 mod read_ahead;
@@ -64,6 +65,7 @@ pub mod sender;
 
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
+pub use failover::{FailoverEvent, FailoverPhase};
 pub use pool::PoolOptions;
 pub use query::{BatchDecoder, Cursor, Decoded, Query, QueryResult, Reader, Terminal};
 pub use sender::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, Sender};
