@@ -354,7 +354,7 @@ impl Cursor<'_> {
 
 impl<'a> Query<'a> {
     /// Opts in to query failover and calls `f` with
-    /// [`FailoverPhase::Reset`](FailoverPhase::Reset) each time the
+    /// [`FailoverPhase::Reset`] each time the
     /// query is replayed. When the connection is lost mid-query (a
     /// transport error, never a server error), the query is run again from
     /// its start on another endpoint (a round from the endpoint after the
@@ -372,6 +372,17 @@ impl<'a> Query<'a> {
     /// connection is the query's error. Statements that may write are not
     /// replayed unless [`Query::replay_writes`] says so. Do not call back
     /// into the reader or cursor from `f`.
+    ///
+    /// ```no_run
+    /// # use questdb_arrow::client::QuestDb;
+    /// let db = QuestDb::connect("ws::addr=db1:9000,db2:9000;failover_max_attempts=4;")?;
+    /// let mut cur = db
+    ///     .query("SELECT * FROM trades")?
+    ///     .on_failover_reset(|ev| eprintln!("replaying on {:?}: {}", ev.new_endpoint, ev.cause))
+    ///     .execute()?;
+    /// let whole = cur.fetch_all_arrow()?; // what came before a reset is discarded
+    /// # Ok::<(), questdb_arrow::Error>(())
+    /// ```
     pub fn on_failover_reset(mut self, f: impl Fn(&FailoverEvent<'_>) + Send + 'a) -> Self {
         self.failover.on_reset = Some(Box::new(f));
         self

@@ -65,10 +65,14 @@ fn ids(batches: &[RecordBatch]) -> Vec<i64> {
     v
 }
 
-/// What the callbacks saw: each phase with its failed and new endpoint.
+/// One event as a callback saw it: the phase, the failed and the new
+/// endpoint.
+type Logged = (FailoverPhase, String, Option<String>);
+
+/// What the callbacks saw.
 #[derive(Clone, Default)]
 struct Seen {
-    events: Arc<Mutex<Vec<(FailoverPhase, String, Option<String>)>>>,
+    events: Arc<Mutex<Vec<Logged>>>,
     resets: Arc<AtomicUsize>,
 }
 
@@ -102,10 +106,20 @@ impl Seen {
 /// [`BEFORE`] batches, shuts the first node down from another thread and
 /// collects the rest with `fetch_all_arrow`.
 fn read_through_a_shutdown(
-    mut nodes: Vec<ServerHandle>,
+    nodes: Vec<ServerHandle>,
     extra: &str,
     configure: impl FnOnce(Query<'_>) -> Query<'_>,
 ) -> (Result<Vec<RecordBatch>, Error>, Vec<ServerHandle>) {
+    collect_through_a_shutdown(nodes, extra, configure, |c| c.fetch_all_arrow())
+}
+
+/// [`read_through_a_shutdown`] collecting the rest with `collect`.
+fn collect_through_a_shutdown<T>(
+    mut nodes: Vec<ServerHandle>,
+    extra: &str,
+    configure: impl FnOnce(Query<'_>) -> Query<'_>,
+    collect: impl FnOnce(&mut Cursor<'_>) -> Result<T, Error>,
+) -> (Result<T, Error>, Vec<ServerHandle>) {
     let db = connect(&nodes, extra);
     let first = nodes.remove(0);
     let q = db.query("SELECT id FROM t").unwrap().initial_credit(2048);
@@ -114,7 +128,7 @@ fn read_through_a_shutdown(
         assert!(cur.next_arrow_batch().unwrap().is_some(), "batch {k}");
     }
     let killer = std::thread::spawn(move || first.shutdown());
-    let rest = cur.fetch_all_arrow();
+    let rest = collect(&mut cur);
     killer.join().unwrap();
     if rest.is_ok() {
         assert_eq!(
@@ -184,7 +198,7 @@ fn a_streaming_reader_that_honours_reset_gets_every_row_once() {
     let mut killer = None;
     // Through the RecordBatchReader interface, honouring Reset as the
     // callback reports it.
-    while let Some(b) = cur.next() {
+    for b in cur.by_ref() {
         let b = b.unwrap();
         let now = reset.load(Ordering::SeqCst);
         if now != seen_resets {
@@ -192,16 +206,19 @@ fn a_streaming_reader_that_honours_reset_gets_every_row_once() {
             kept.clear();
         }
         kept.push(b);
-        if kept.len() == BEFORE && seen_resets == 0 {
-            if let Some(node) = first.take() {
-                killer = Some(std::thread::spawn(move || node.shutdown()));
-            }
+        if kept.len() == BEFORE
+            && seen_resets == 0
+            && let Some(node) = first.take()
+        {
+            killer = Some(std::thread::spawn(move || node.shutdown()));
         }
     }
     killer.unwrap().join().unwrap();
     assert_eq!(seen_resets, 1);
     assert_eq!(cur.failover_resets(), 1);
-    assert_eq!(ids(&kept), (0..ROWS).collect::<Vec<_>>());
+    let got = ids(&kept);
+    assert_eq!(got.len(), ROWS as usize);
+    assert_eq!(got, (0..ROWS).collect::<Vec<_>>());
 }
 
 #[test]
@@ -326,4 +343,28 @@ fn assert_transport(e: &Error) {
         e.kind()
     );
     assert_eq!(e.status(), None, "{e}");
+}
+
+#[cfg(feature = "polars")]
+#[test]
+fn fetch_all_polars_discards_what_it_had_on_a_reset() {
+    let seen = Seen::default();
+    let (df, _nodes) = collect_through_a_shutdown(
+        cluster(Faults::default()),
+        "",
+        |q| q.on_failover_reset(seen.reset()),
+        |c| c.fetch_all_polars(),
+    );
+    let df = df.unwrap();
+    assert_eq!(seen.resets.load(Ordering::SeqCst), 1);
+    let mut got: Vec<i64> = df
+        .column("id")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got.len(), ROWS as usize);
+    assert_eq!(got, (0..ROWS).collect::<Vec<_>>());
 }
