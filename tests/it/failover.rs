@@ -96,6 +96,12 @@ impl Seen {
         }
     }
 
+    /// `q` with both callbacks installed.
+    fn watch<'q>(&self, q: Query<'q>) -> Query<'q> {
+        q.on_failover_reset(self.reset())
+            .on_failover_progress(self.progress())
+    }
+
     fn phases(&self) -> Vec<FailoverPhase> {
         self.events.lock().unwrap().iter().map(|e| e.0).collect()
     }
@@ -148,10 +154,7 @@ fn a_lost_query_is_replayed_once_on_the_next_node_and_equals_a_single_server_rea
     let first = nodes[0].addr().to_string();
     let second = nodes[1].addr().to_string();
     let seen = Seen::default();
-    let (rest, nodes) = read_through_a_shutdown(nodes, "", |q| {
-        q.on_failover_reset(seen.reset())
-            .on_failover_progress(seen.progress())
-    });
+    let (rest, nodes) = read_through_a_shutdown(nodes, "", |q| seen.watch(q));
     let rest = rest.unwrap();
     assert_eq!(seen.resets.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -236,8 +239,7 @@ fn failover_off_fails_even_with_callbacks() {
     let seen = Seen::default();
     let (rest, _nodes) =
         read_through_a_shutdown(cluster(Faults::default()), "failover=off;", |q| {
-            q.on_failover_reset(seen.reset())
-                .on_failover_progress(seen.progress())
+            seen.watch(q)
         });
     let e = rest.unwrap_err();
     assert_transport(&e);
@@ -252,10 +254,7 @@ fn one_attempt_gives_up_at_once() {
     let (rest, _nodes) = read_through_a_shutdown(
         cluster(Faults::default()),
         "failover_max_attempts=1;",
-        |q| {
-            q.on_failover_reset(seen.reset())
-                .on_failover_progress(seen.progress())
-        },
+        |q| seen.watch(q),
     );
     let e = rest.unwrap_err();
     assert_transport(&e);
@@ -295,13 +294,7 @@ fn a_write_is_replayed_only_with_replay_writes() {
         .collect();
     let db = connect(&nodes, "");
     let seen = Seen::default();
-    let e = db
-        .query(INSERT)
-        .unwrap()
-        .on_failover_reset(seen.reset())
-        .on_failover_progress(seen.progress())
-        .execute()
-        .unwrap_err();
+    let e = seen.watch(db.query(INSERT).unwrap()).execute().unwrap_err();
     assert_transport(&e);
     assert!(e.to_string().contains("not replayed"), "{e}");
     assert!(e.to_string().contains("replay_writes"), "{e}");
