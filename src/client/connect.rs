@@ -141,7 +141,8 @@ pub(crate) fn retriable(e: &Error) -> bool {
 pub(crate) struct Backoff {
     step: Duration,
     max: Duration,
-    deadline: Instant,
+    /// `None`: no time budget.
+    deadline: Option<Instant>,
     seed: u64,
 }
 
@@ -157,6 +158,12 @@ impl Backoff {
         let (step, max) = conf.map_or((Duration::from_millis(100), Duration::from_secs(5)), |c| {
             (c.reconnect_initial_backoff(), c.reconnect_max_backoff())
         });
+        Backoff::with(step, max, Some(deadline))
+    }
+
+    /// `step` doubling up to `max`, rounds until `deadline` (none: no
+    /// time budget).
+    pub(crate) fn with(step: Duration, max: Duration, deadline: Option<Instant>) -> Backoff {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
@@ -172,7 +179,9 @@ impl Backoff {
     /// Waits before the next round: the step drawn from [½, 1½)× (centred
     /// jitter), cut to the budget; `false` once the budget is spent.
     pub(crate) fn pause(&mut self) -> bool {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self.deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         if left.is_zero() {
             return false;
         }

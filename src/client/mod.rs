@@ -50,6 +50,45 @@
 //!   error). `initial_connect_retry=async` is refused: connecting in the
 //!   background needs the asynchronous sender this version does not have.
 //!
+//! # Query failover
+//!
+//! A query whose connection is lost while its result streams (a transport
+//! error: the node went away, the connection was reset or closed) can be
+//! replayed on another endpoint, **only when the caller opted in** with
+//! [`Query::on_failover_reset`] and/or [`Query::on_failover_progress`]:
+//!
+//! - The cursor makes a round from the endpoint after the failed one,
+//!   honouring `target` and `zone` as above, and runs the query again
+//!   **from its start** with a fresh request id. The first retry follows
+//!   the loss at once; later rounds wait `failover_backoff_initial_ms`
+//!   (50) doubling up to `failover_backoff_max_ms` (1000), drawn as for
+//!   reconnects. At most `failover_max_attempts` (8) executions, counting
+//!   the first, within `failover_max_duration_ms` (30000, `0` =
+//!   unbounded) from the first loss; then the query's error says which
+//!   budget was spent. An authentication, configuration or compatibility
+//!   error ends the failover at once.
+//! - Callbacks get a [`FailoverEvent`] (the failed endpoint, the cause and
+//!   the attempts) at each [`FailoverPhase`]: `Disconnected`,
+//!   `Retrying { attempt }`, `Reset` (once per replay, before its first
+//!   batch) and `GaveUp`. They run on the thread reading the cursor.
+//! - On `Reset` the batches received so far belong to the lost execution.
+//!   [`Cursor::fetch_all_arrow`] (with it [`Reader::sql`] and
+//!   [`Reader::rows`]) and `Cursor::fetch_all_polars` discard them
+//!   themselves, so their result equals a single server's; a caller
+//!   streaming with [`Cursor::next_arrow_batch`] or the
+//!   `RecordBatchReader` iterator must discard them itself.
+//!   [`Cursor::failover_resets`] counts the replays.
+//! - Without a callback, or with `failover=off`, the transport error is
+//!   the query's error (its message says failover was not enabled and how
+//!   to enable it). A server error (a QWP status) is never failed over,
+//!   nor is a lost connection while cancelling, nor the first connect.
+//! - Only queries are replayed by default: a statement the server answered
+//!   with a result set, or whose text certainly only reads (first keyword
+//!   SELECT, SHOW, EXPLAIN or DESCRIBE, or WITH without a writing keyword
+//!   anywhere). Anything else (INSERT, UPDATE, DDL, QuestDB's bare
+//!   `table_name` query, ...) may have been applied before the connection
+//!   was lost and is replayed only with [`Query::replay_writes`]`(true)`.
+//!
 //! [`ErrorKind::Auth`]: crate::ErrorKind::Auth
 //! [`ErrorKind::Incompatible`]: crate::ErrorKind::Incompatible
 //! [`ErrorKind::RoleReject`]: crate::ErrorKind::RoleReject
@@ -57,6 +96,7 @@
 
 mod connect;
 pub mod db;
+mod failover;
 mod parallel;
 pub mod policy;
 pub mod pool;
@@ -66,6 +106,7 @@ pub mod sender;
 
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
+pub use failover::{FailoverEvent, FailoverPhase};
 pub use parallel::Partitioned;
 pub use policy::{Category, Dropped, Policy};
 pub use pool::PoolOptions;

@@ -35,6 +35,7 @@ use crate::protocol::{ColumnType, Status};
 use crate::transport::{ConnectOptions, Connection, Route};
 
 use super::connect;
+use super::failover::Failover;
 use super::read_ahead::{Cmd, Event, Session, join_receiver, pump};
 
 /// Decoded batches that may wait for the caller.
@@ -85,8 +86,8 @@ pub enum QueryResult {
 pub struct Reader {
     /// Index in `conf.addrs` of the endpoint connected last.
     endpoint: usize,
-    conf: Option<Conf>,
-    opts: ConnectOptions,
+    pub(super) conf: Option<Conf>,
+    pub(super) opts: ConnectOptions,
     session: Option<Session>,
     info: ServerInfo,
     next_id: i64,
@@ -227,6 +228,7 @@ impl Reader {
                 ..QueryRequest::new(0, sql)
             },
             auto_credit: true,
+            failover: Failover::default(),
         }
     }
 
@@ -238,7 +240,7 @@ impl Reader {
     /// Runs a prepared request (its `request_id` is assigned here) and
     /// returns a streaming cursor.
     pub fn execute_request(&mut self, req: QueryRequest) -> Result<Cursor<'_>> {
-        start(Home::Borrowed(self), req, true)
+        start(Home::Borrowed(self), req, true, Failover::default())
     }
 
     /// Runs SQL without binds and returns the whole result (buffers it).
@@ -282,7 +284,7 @@ pub(crate) enum Home<'a> {
 }
 
 impl Home<'_> {
-    fn reader(&mut self) -> &mut Reader {
+    pub(super) fn reader(&mut self) -> &mut Reader {
         match self {
             Home::Borrowed(r) => r,
             Home::Pooled(p) => p,
@@ -295,6 +297,7 @@ pub struct Query<'a> {
     home: Home<'a>,
     req: QueryRequest,
     auto_credit: bool,
+    pub(super) failover: Failover<'a>,
 }
 
 impl fmt::Debug for Query<'_> {
@@ -322,6 +325,7 @@ impl<'a> Query<'a> {
                 ..QueryRequest::new(0, sql)
             },
             auto_credit: true,
+            failover: Failover::default(),
         }
     }
 
@@ -458,44 +462,46 @@ impl<'a> Query<'a> {
     /// [`ErrorKind::Server`] error with the status; the reader stays
     /// usable.
     pub fn execute(self) -> Result<Cursor<'a>> {
-        start(self.home, self.req, self.auto_credit)
+        start(self.home, self.req, self.auto_credit, self.failover)
     }
 }
 
-fn start(mut home: Home<'_>, mut req: QueryRequest, auto_credit: bool) -> Result<Cursor<'_>> {
-    let reader = home.reader();
-    req.request_id = reader.next_id;
-    reader.next_id += 1;
-    let bytes = req.to_bytes()?;
-    let mut session = reader.ensure_session()?;
-    if let Err(e) = session.conn.send(&bytes) {
-        // The connection is unusable; the next query reconnects.
-        return Err(e.context(format!("query {:?}", req.sql)));
-    }
-    let (cmd_tx, cmd_rx) = mpsc::channel();
-    let (ev_tx, ev_rx) = mpsc::sync_channel(READ_AHEAD_BATCHES);
-    let id = req.request_id;
-    let thread = std::thread::Builder::new()
-        .name(format!("qwp-query-{id}"))
-        .spawn(move || pump(session, id, cmd_rx, ev_tx))
-        .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
+fn start<'a>(
+    mut home: Home<'a>,
+    req: QueryRequest,
+    auto_credit: bool,
+    failover: Failover<'a>,
+) -> Result<Cursor<'a>> {
+    // The first connect is never failed over.
+    let session = home.reader().ensure_session()?;
+    let credit = req.initial_credit > 0 && auto_credit;
     let mut cur = Cursor {
         home,
-        request_id: id,
-        sql: req.sql,
+        req,
         schema: Arc::new(Schema::empty()),
         first: None,
-        events: ev_rx,
-        cmds: cmd_tx,
-        thread: Some(thread),
+        running: None,
         terminal: None,
-        credit: req.initial_credit > 0 && auto_credit,
+        credit,
+        cancelling: false,
+        failover,
     };
+    if let Err(e) = cur.launch(session) {
+        cur.fail_over(e)?;
+    }
     if let Some(b) = cur.recv_event()? {
         cur.schema = b.schema();
         cur.first = Some(b);
     }
     Ok(cur)
+}
+
+/// A running execution of a query: its receiving thread and the channels
+/// to it.
+struct Running {
+    events: Receiver<Event>,
+    cmds: Tx<Cmd>,
+    thread: JoinHandle<Option<Session>>,
 }
 
 /// A streaming query result: an iterator of Arrow batches whose schema is
@@ -504,32 +510,35 @@ fn start(mut home: Home<'_>, mut req: QueryRequest, auto_credit: bool) -> Result
 /// Dropping an unfinished cursor cancels the query and drains it, so the
 /// connection can be reused.
 pub struct Cursor<'a> {
-    home: Home<'a>,
-    request_id: i64,
-    sql: String,
+    pub(super) home: Home<'a>,
+    /// The request (kept for a replay); its id is the running execution's.
+    pub(super) req: QueryRequest,
     schema: SchemaRef,
     first: Option<RecordBatch>,
-    events: Receiver<Event>,
-    cmds: Tx<Cmd>,
-    thread: Option<JoinHandle<Option<Session>>>,
+    /// `None` once the statement ended (or before it runs again).
+    running: Option<Running>,
     terminal: Option<Terminal>,
     credit: bool,
+    /// Set by [`Cursor::cancel`]: a lost connection is then not failed
+    /// over.
+    cancelling: bool,
+    pub(super) failover: Failover<'a>,
 }
 
 impl fmt::Debug for Cursor<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cursor")
-            .field("request_id", &self.request_id)
-            .field("sql", &self.sql)
+            .field("request_id", &self.req.request_id)
+            .field("sql", &self.req.sql)
             .field("terminal", &self.terminal)
             .finish_non_exhaustive()
     }
 }
 
 impl Cursor<'_> {
-    /// The request id of this query.
+    /// The request id of this query (after a failover, of its replay).
     pub fn request_id(&self) -> i64 {
-        self.request_id
+        self.req.request_id
     }
 
     /// The result's Arrow schema (with `questdb.*` field metadata); empty
@@ -551,13 +560,22 @@ impl Cursor<'_> {
         self.recv_event()
     }
 
-    /// Every remaining batch (buffers the rest of the result).
+    /// Every remaining batch (buffers the rest of the result). After a
+    /// failover replay ([`Query::on_failover_reset`]) what was collected is
+    /// discarded and the replay's batches are returned: the whole result
+    /// from its start, as a single server would give it.
     pub fn fetch_all_arrow(&mut self) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        while let Some(b) = self.next_arrow_batch()? {
+        loop {
+            let resets = self.failover_resets();
+            let Some(b) = self.next_arrow_batch()? else {
+                return Ok(out);
+            };
+            if self.failover_resets() != resets {
+                out.clear();
+            }
             out.push(b);
         }
-        Ok(out)
     }
 
     /// Grants the server `bytes` more credit (a no-op once the result has
@@ -565,9 +583,9 @@ impl Cursor<'_> {
     /// zero, so a grant smaller than the bytes already overdrawn does not
     /// resume it.
     pub fn add_credit(&mut self, bytes: u64) -> Result<()> {
-        if self.thread.is_some() {
+        if let Some(r) = &self.running {
             // The receiver may have just seen the end; that is not an error.
-            let _ = self.cmds.send(Cmd::Credit(bytes));
+            let _ = r.cmds.send(Cmd::Credit(bytes));
         }
         Ok(())
     }
@@ -576,12 +594,13 @@ impl Cursor<'_> {
     /// usable. A no-op once the result ended.
     pub fn cancel(&mut self) -> Result<()> {
         self.first = None;
-        if self.thread.is_none() {
+        let Some(r) = &self.running else {
             return Ok(());
-        }
+        };
         // Fails only when the receiver has already ended; its last event
         // is then in the queue and read below.
-        let _ = self.cmds.send(Cmd::Cancel);
+        let _ = r.cmds.send(Cmd::Cancel);
+        self.cancelling = true;
         loop {
             match self.recv_event() {
                 Ok(Some(_)) => {}
@@ -606,13 +625,71 @@ impl Cursor<'_> {
         })
     }
 
-    /// Waits for the receiving thread's next event.
+    /// Sends the request, with a fresh request id, on `session` and starts
+    /// the receiving thread. A failed send drops the connection.
+    fn launch(&mut self, session: Session) -> Result<()> {
+        let reader = self.home.reader();
+        self.req.request_id = reader.next_id;
+        reader.next_id += 1;
+        let bytes = match self.req.to_bytes() {
+            Ok(b) => b,
+            Err(e) => {
+                // Nothing was sent: the connection is still good.
+                reader.session = Some(session);
+                return Err(e);
+            }
+        };
+        let mut session = session;
+        // On failure the connection is unusable; the next query reconnects.
+        session
+            .conn
+            .send(&bytes)
+            .map_err(|e| e.context(format!("query {:?}", self.req.sql)))?;
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (ev_tx, ev_rx) = mpsc::sync_channel(READ_AHEAD_BATCHES);
+        let id = self.req.request_id;
+        let thread = std::thread::Builder::new()
+            .name(format!("qwp-query-{id}"))
+            .spawn(move || pump(session, id, cmd_rx, ev_tx))
+            .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
+        self.running = Some(Running {
+            events: ev_rx,
+            cmds: cmd_tx,
+            thread,
+        });
+        Ok(())
+    }
+
+    /// Runs the query again from its start on a new connection: a round
+    /// from the endpoint after the one that failed (the reader has no
+    /// session after a transport error).
+    pub(super) fn relaunch(&mut self) -> Result<()> {
+        let session = self.home.reader().ensure_session()?;
+        self.launch(session)
+    }
+
+    /// Waits for the receiving thread's next event; a transport error may
+    /// fail the query over ([`Query::on_failover_reset`]) and go on with
+    /// its replay.
     fn recv_event(&mut self) -> Result<Option<RecordBatch>> {
-        if self.thread.is_none() {
-            return Ok(None);
+        loop {
+            let e = match self.next_event() {
+                Ok(b) => return Ok(b),
+                Err(e) => e,
+            };
+            if self.cancelling || self.running.is_some() {
+                return Err(e);
+            }
+            self.fail_over(e)?;
         }
+    }
+
+    fn next_event(&mut self) -> Result<Option<RecordBatch>> {
+        let Some(r) = &self.running else {
+            return Ok(None);
+        };
         let ev = loop {
-            match self.events.recv_timeout(Duration::from_secs(3600)) {
+            match r.events.recv_timeout(Duration::from_secs(3600)) {
                 Ok(ev) => break ev,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -625,26 +702,27 @@ impl Cursor<'_> {
                             "the query's receiver stopped without a result end",
                         ),
                     };
-                    return Err(e.context(format!("query {:?}", self.sql)));
+                    return Err(e.context(format!("query {:?}", self.req.sql)));
                 }
             }
         };
         match ev {
             Event::Batch(b, len) => {
+                self.failover.result_set = true;
                 if self.credit {
                     // As in `cancel`: a receiver that ended needs no credit.
-                    let _ = self.cmds.send(Cmd::Credit(len as u64));
+                    let _ = r.cmds.send(Cmd::Credit(len as u64));
                 }
                 Ok(Some(b))
             }
             Event::End(t) => {
                 self.terminal = Some(t);
                 self.finish()
-                    .map_err(|e| e.context(format!("query {:?}", self.sql)))?;
+                    .map_err(|e| e.context(format!("query {:?}", self.req.sql)))?;
                 Ok(None)
             }
             Event::Error(e) => {
-                let e = e.context(format!("query {:?}", self.sql));
+                let e = e.context(format!("query {:?}", self.req.sql));
                 Err(match self.finish() {
                     Ok(()) => e,
                     // A bug that must be seen; the query's error is its source.
@@ -658,10 +736,10 @@ impl Cursor<'_> {
     /// when the receiver dropped it or panicked). A panic of the receiver
     /// is an [`ErrorKind::Internal`] error.
     fn finish(&mut self) -> Result<()> {
-        if let Some(t) = self.thread.take() {
+        if let Some(r) = self.running.take() {
             // While the query ran the reader had no session; it stays
             // without one when the receiver panicked.
-            self.home.reader().session = join_receiver(t)?;
+            self.home.reader().session = join_receiver(r.thread)?;
         }
         Ok(())
     }
@@ -669,7 +747,7 @@ impl Cursor<'_> {
 
 impl Drop for Cursor<'_> {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if self.running.is_some() {
             // Nobody to report to: a dropped cursor only needs its
             // connection drained (cancel) and its receiver joined.
             let _ = self.cancel();

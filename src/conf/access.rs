@@ -122,6 +122,34 @@ impl Conf {
         self.zone.as_deref()
     }
 
+    /// Whether a query may fail over to another endpoint (`failover`);
+    /// the caller still has to opt in per query (see `Query::on_failover_reset`).
+    pub fn failover(&self) -> bool {
+        self.failover
+    }
+
+    /// Executions of one query at most, counting the first
+    /// (`failover_max_attempts`), ≥ 1.
+    pub fn failover_max_attempts(&self) -> u32 {
+        self.failover_max_attempts
+    }
+
+    /// First pause between failover rounds (`failover_backoff_initial_ms`).
+    pub fn failover_backoff_initial(&self) -> Duration {
+        self.failover_backoff_initial
+    }
+
+    /// Cap on the pause between failover rounds (`failover_backoff_max_ms`).
+    pub fn failover_backoff_max(&self) -> Duration {
+        self.failover_backoff_max
+    }
+
+    /// Time budget of one query's failover, from its first lost connection
+    /// (`failover_max_duration_ms`); `None` = unbounded.
+    pub fn failover_max_duration(&self) -> Option<Duration> {
+        self.failover_max_duration
+    }
+
     /// Warm ingest connections (`sender_pool_min`, or `pool_size`).
     pub fn sender_pool_min(&self) -> usize {
         self.sender_pool_min

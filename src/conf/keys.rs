@@ -29,9 +29,7 @@ const ROW_BUFFERS: &str = "auto-flush and row buffers are not available in this 
 const ASYNC: &str = "async senders are not available in this version of questdb-arrow \
     (every flush waits for its acknowledgement)";
 const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket only";
-const POOL: &str = "connection pool settings are not available in this version of questdb-arrow";
-const FAILOVER: &str = "failover and server-role selection are not available in this version \
-    of questdb-arrow (each addr is tried once, in order)";
+const POOL: &str = "connection pools always connect on first use; connecting eagerly is not available in this version of questdb-arrow";
 const POISON: &str = "the docs give the poison-frame escalation window no meaning; questdb-arrow \
     gives up on a batch after `max_frame_rejections` rejections in a row";
 const KEYSTORE: &str = "Java keystores (JKS/PKCS#12) are not supported by questdb-arrow; \
@@ -516,42 +514,37 @@ pub(crate) static KEYS: &[Key] = &[
         "failover",
         "on",
         Use::Query,
-        "retry a query on another endpoint",
+        "a query whose connection is lost mid-stream is replayed from the start on another endpoint, when the caller opted in (`Query::on_failover_reset` / `on_failover_progress`); `off`: the transport error is returned",
         codec!(on_off failover),
-    )
-    .refused(FAILOVER),
+    ),
     key(
         "failover_max_attempts",
         "8",
         Use::Query,
         "attempts per query, counting the first; ≥ 1",
         codec!(num failover_max_attempts),
-    )
-    .refused(FAILOVER),
+    ),
     key(
         "failover_backoff_initial_ms",
         "50",
         Use::Query,
-        "first failover backoff",
+        "pause between failover rounds, doubling up to `failover_backoff_max_ms` (the first retry is immediate)",
         codec!(ms failover_backoff_initial),
-    )
-    .refused(FAILOVER),
+    ),
     key(
         "failover_backoff_max_ms",
         "1000",
         Use::Query,
         "cap on the failover backoff",
         codec!(ms failover_backoff_max),
-    )
-    .refused(FAILOVER),
+    ),
     key(
         "failover_max_duration_ms",
         "30000",
         Use::Query,
-        "failover time budget; `0` = unbounded",
+        "failover time budget of a query, from its first lost connection; `0` = unbounded",
         codec!(ms_or_zero failover_max_duration),
-    )
-    .refused(FAILOVER),
+    ),
     key(
         "compression",
         "raw",

@@ -281,7 +281,8 @@ fn set_and_with_use_the_key_table() {
     assert_eq!((c.sender_pool_max(), c.query_pool_max()), (3, 3));
     let e = c.set("lazy_connect", "on").unwrap_err();
     assert!(
-        e.message().starts_with("`lazy_connect`: connection pool"),
+        e.message()
+            .starts_with("`lazy_connect`: connection pools always connect on first use"),
         "{e}"
     );
     let e = c.set("bogus", "1").unwrap_err();

@@ -436,12 +436,23 @@ impl<'a> Cursor<'a> {
     }
 
     /// The rest of the result as one DataFrame (buffers it all). An empty
-    /// result gives an empty DataFrame with the result's columns.
+    /// result gives an empty DataFrame with the result's columns. After a
+    /// failover replay ([`Query::on_failover_reset`](crate::client::Query::on_failover_reset))
+    /// what was collected is discarded: the DataFrame holds the whole
+    /// result from its start, as a single server would give it.
     pub fn fetch_all_polars(&mut self) -> Result<DataFrame> {
         let schema = self.schema();
         let mut all: Option<DataFrame> = None;
-        for df in self.iter_polars() {
+        let mut frames = self.iter_polars();
+        loop {
+            let resets = frames.batches.0.failover_resets();
+            let Some(df) = frames.next() else {
+                break;
+            };
             let df = df?;
+            if frames.batches.0.failover_resets() != resets {
+                all = None;
+            }
             match &mut all {
                 None => all = Some(df),
                 Some(acc) => {

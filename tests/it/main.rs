@@ -8,6 +8,8 @@ mod codec;
 #[cfg(feature = "server")]
 mod errors;
 #[cfg(feature = "server")]
+mod failover;
+#[cfg(feature = "server")]
 mod faults;
 #[cfg(feature = "server")]
 mod guard;
