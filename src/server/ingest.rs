@@ -153,7 +153,16 @@ impl<'s> Conn<'s> {
                 ),
             });
         }
-        match self.handle(frame) {
+        let handled =
+            self.handle(frame)
+                .and_then(|w| match (&w, &self.shared.cfg.faults.reject_commits) {
+                    (Some(_), Some(r)) if r.take() => Err(Reject::new(
+                        r.status,
+                        "injected rejection (Faults::reject_commits)",
+                    )),
+                    _ => Ok(w),
+                });
+        match handled {
             Ok(Some(writes)) => Job::Commit(sequence, writes),
             Ok(None) => Job::Answer(Response::Ok {
                 sequence,

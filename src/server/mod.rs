@@ -143,6 +143,37 @@ pub struct Faults {
     /// evaluated (inside DataFusion's execution): the query fails with
     /// INTERNAL_ERROR.
     pub panic_udf: bool,
+    /// Answers the next committing ingest frames with this status instead
+    /// of committing them, while the counter is above zero (each rejection
+    /// takes one): for statuses the server has no other way to produce,
+    /// such as INTERNAL_ERROR or SECURITY_ERROR.
+    pub reject_commits: Option<Arc<RejectCommits>>,
+}
+
+/// See [`Faults::reject_commits`].
+#[derive(Debug)]
+pub struct RejectCommits {
+    /// The status of the rejections.
+    pub status: crate::protocol::Status,
+    /// How many commits are still to be rejected.
+    pub remaining: AtomicUsize,
+}
+
+impl RejectCommits {
+    /// Rejects the next `n` commits with `status`.
+    pub fn new(status: crate::protocol::Status, n: usize) -> Arc<RejectCommits> {
+        Arc::new(RejectCommits {
+            status,
+            remaining: AtomicUsize::new(n),
+        })
+    }
+
+    /// Takes one rejection, if any is left.
+    fn take(&self) -> bool {
+        self.remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 /// Settings of a server; build with [`Server::builder`].

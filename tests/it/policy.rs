@@ -13,7 +13,7 @@ use questdb_arrow::ErrorKind;
 use questdb_arrow::client::{AckLevel, Category, IngestOptions, IngestSummary, Policy, QuestDb};
 use questdb_arrow::protocol::Status;
 use questdb_arrow::server::storage::StorageFaults;
-use questdb_arrow::server::{Faults, Server, ServerHandle};
+use questdb_arrow::server::{Faults, RejectCommits, Server, ServerHandle};
 
 use crate::support::{ids, rows};
 
@@ -377,4 +377,58 @@ fn flush_arrow_batch_reports_a_dropped_batch_in_its_summary() {
         .flush_arrow_batch_with("t", &string_ids(160..170), &opts())
         .unwrap_err();
     assert_eq!(e.status(), Some(Status::SchemaMismatch), "{e}");
+}
+
+/// A server that answers its next `n` commits with `status`.
+fn rejecting(status: Status, n: usize) -> ServerHandle {
+    Server::builder()
+        .bind("127.0.0.1:0")
+        .faults(Faults {
+            reject_commits: Some(RejectCommits::new(status, n)),
+            ..Faults::default()
+        })
+        .start()
+        .unwrap()
+}
+
+fn three_batches() -> Vec<RecordBatch> {
+    vec![rows(0..100), rows(100..200), rows(200..300)]
+}
+
+/// `on_internal_error` (default retriable) and `on_security_error`
+/// (default terminal), each both ways, against statuses the fault hook
+/// injects.
+#[test]
+fn on_internal_error_and_on_security_error_decide_for_their_statuses() {
+    let quick = "reconnect_initial_backoff_millis=10;initial_connect_retry=off;";
+    for (status, key, default_retries) in [
+        (Status::InternalError, "on_internal_error", true),
+        (Status::SecurityError, "on_security_error", false),
+    ] {
+        for setting in [None, Some("terminal"), Some("retriable")] {
+            let retries = match setting {
+                None => default_retries,
+                Some(v) => v == "retriable",
+            };
+            let srv = rejecting(status, 1);
+            let extra = match setting {
+                None => quick.to_string(),
+                Some(v) => format!("{quick}{key}={v};"),
+            };
+            let r = ingest(&srv, &extra, three_batches(), &opts());
+            if retries {
+                let s = r.unwrap_or_else(|e| panic!("{key}={setting:?}: {e}"));
+                assert_eq!(s.rows, 300, "{key}={setting:?}");
+                assert!(s.reconnects >= 1, "{key}={setting:?}: {s:?}");
+                assert_eq!(ids(&srv, "t"), (0..300).collect::<Vec<_>>());
+            } else {
+                let e = r.unwrap_err();
+                assert_eq!(e.status(), Some(status), "{key}={setting:?}: {e}");
+                // The rejected first batch is not stored (batches already in
+                // flight behind it may be).
+                let stored = ids(&srv, "t");
+                assert!(stored.iter().all(|&i| i >= 100), "{key}={setting:?}");
+            }
+        }
+    }
 }
