@@ -40,6 +40,15 @@ pub(crate) fn query_fit(conf: &Conf, info: &ServerInfo) -> Fit {
     }
 }
 
+/// Whether an error means the connection was lost mid-stream (worth a
+/// reconnect, whatever the server said before).
+pub(crate) fn lost_connection(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Io | ErrorKind::Closed | ErrorKind::Timeout
+    )
+}
+
 /// Whether a failure of one endpoint ends the whole walk (every endpoint
 /// would answer the same).
 fn terminal(e: &Error) -> bool {

@@ -91,15 +91,11 @@ impl Failover<'_> {
 /// opposed to a server error (a QWP status), a malformed frame, a
 /// client-side error or a terminal condition.
 pub(crate) fn is_transport(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Io
-            | ErrorKind::Tls
-            | ErrorKind::Handshake
-            | ErrorKind::Timeout
-            | ErrorKind::Closed
-            | ErrorKind::RoleReject
-    )
+    connect::lost_connection(e)
+        || matches!(
+            e.kind(),
+            ErrorKind::Tls | ErrorKind::Handshake | ErrorKind::RoleReject
+        )
 }
 
 /// Whether `sql` certainly only reads: its first keyword (after comments,

@@ -131,8 +131,7 @@ where
             let sent = match b {
                 Ok(b) => tx.as_ref().is_some_and(|tx| tx.send(b).is_ok()),
                 Err(e) => {
-                    let msg = format!("reading input batch {k}");
-                    input = Some(Error::arrow(ErrorKind::InvalidData, msg, e));
+                    input = Some(super::sender::input_error(k, e));
                     false
                 }
             };

@@ -656,9 +656,6 @@ impl Pipeline {
                 let _ = self.ws.flush();
                 return Ok(());
             }
-            if let Some(role) = shared.read_only() {
-                return self.close_demoted(role);
-            }
             self.answer(Some(Duration::ZERO))?;
             let got = if self.in_flight == 0 {
                 self.ws.read()
@@ -719,7 +716,7 @@ impl Pipeline {
                 _ => continue,
             };
             if let Some(role) = shared.read_only() {
-                // Demoted while this frame was on its way: not taken.
+                // Demoted: this frame and any later one are not taken.
                 return self.close_demoted(role);
             }
             let this = seq;

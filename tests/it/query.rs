@@ -526,3 +526,19 @@ fn large_frames_decode_in_parallel_to_the_same_data() {
     let want = cells(&want_arr, &DataType::Float64);
     assert_eq!(px, want);
 }
+
+/// `initial_credit` in the connect string is every query's byte credit
+/// (what a request's credit does is tested by the credit tests above).
+#[test]
+fn initial_credit_from_the_connect_string_is_each_querys_credit() {
+    let srv = Server::builder().bind("127.0.0.1:0").start().unwrap();
+    for (extra, want) in [("", 0u64), ("initial_credit=4k;", 4096)] {
+        let conf = Conf::parse(&format!("{}{extra}", srv.conf_string())).unwrap();
+        let mut reader = questdb_arrow::client::Reader::connect(&conf).unwrap();
+        let q = format!("{:?}", reader.prepare("SELECT 1"));
+        assert!(
+            q.contains(&format!("initial_credit: {want},")),
+            "{extra}: {q}"
+        );
+    }
+}

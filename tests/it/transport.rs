@@ -431,17 +431,23 @@ fn closed_port_is_an_io_error() {
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 }
 
-#[test]
-fn silent_server_times_out_the_upgrade() {
+/// A server that accepts one connection, reads whatever comes and never
+/// answers; the thread ends when the client goes.
+fn silent_server() -> (u16, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let t = thread::spawn(move || {
-        // Accept, read whatever comes, never answer; end when the client goes.
         if let Some(mut s) = accept_one(&listener) {
             let mut buf = [0u8; 4096];
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
         }
     });
+    (port, t)
+}
+
+#[test]
+fn silent_server_times_out_the_upgrade() {
+    let (port, t) = silent_server();
     let mut opts = ConnectOptions::new("127.0.0.1", port);
     opts.auth_timeout = Duration::from_millis(300);
     let e = Connection::connect(&opts, Route::Ingest).unwrap_err();
@@ -455,14 +461,7 @@ fn silent_server_times_out_the_upgrade() {
 #[test]
 fn auth_timeout_from_the_connect_string_bounds_the_upgrade() {
     for key in ["auth_timeout_ms", "auth_timeout"] {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let t = thread::spawn(move || {
-            if let Some(mut s) = accept_one(&listener) {
-                let mut buf = [0u8; 4096];
-                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-            }
-        });
+        let (port, t) = silent_server();
         let conf =
             questdb_arrow::conf::Conf::parse(&format!("ws::addr=127.0.0.1:{port};{key}=300;"))
                 .unwrap();

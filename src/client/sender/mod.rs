@@ -185,12 +185,13 @@ fn budget_of(max_batch_size: Option<usize>) -> usize {
     max_batch_size.map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9)
 }
 
-/// Whether an error is a lost connection (worth a reconnect to the next
-/// endpoint whatever the policies say).
-fn transport(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Io | ErrorKind::Closed | ErrorKind::Timeout
+/// The error of input batch `k` that could not be read (never retried: a
+/// reconnect cannot fix the input); the input's error is its source.
+pub(crate) fn input_error(k: usize, e: ArrowError) -> Error {
+    Error::arrow(
+        ErrorKind::InvalidData,
+        format!("reading input batch {k}"),
+        e,
     )
 }
 
@@ -354,8 +355,7 @@ impl Sender {
             let b = match b {
                 Ok(b) => b,
                 Err(e) => {
-                    let msg = format!("reading input batch {k}");
-                    input_err = Some(Error::arrow(ErrorKind::InvalidData, msg, e));
+                    input_err = Some(input_error(k, e));
                     return Err(Error::new(ErrorKind::InvalidData, ""));
                 }
             };

@@ -46,7 +46,7 @@ impl Sender {
     /// until `max_frame_rejections` rejections in a row without a commit
     /// (the poison-frame detector); anything else is terminal.
     pub(super) fn on_failure(&mut self, e: Error) -> Result<(Error, bool)> {
-        if transport(&e) {
+        if connect::lost_connection(&e) {
             return Ok((e, true));
         }
         let action = match (e.kind(), e.status()) {
