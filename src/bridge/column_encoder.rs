@@ -20,15 +20,15 @@ use arrow::array::{
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::datatypes::ByteViewType;
 use arrow::datatypes::{
-    DataType, Date64Type, Decimal64Type, Decimal128Type, Field, Float32Type, Float64Type, Int8Type,
-    Int16Type, Int32Type, Int64Type, UInt16Type, UInt32Type,
+    ArrowNativeType, ArrowPrimitiveType, DataType, Date64Type, Decimal64Type, Decimal128Type,
+    Field, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
 };
 
 use super::column_data::{SymbolIds, encode_array};
 use super::types::QwpType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{Layout, ts_plan};
-use crate::protocol::wire::varint_len;
 use crate::protocol::{ColumnData, ColumnType, Out};
 
 enum Kind<'a> {
@@ -59,8 +59,10 @@ enum Kind<'a> {
     StrView(&'a StringViewArray),
     /// BinaryView.
     BinView(&'a BinaryViewArray),
-    /// Dense connection-global symbol ids.
-    Symbol(Vec<u32>),
+    /// The valid rows' connection-global symbol ids, already written as
+    /// varints (built once while planning: the size is then exact and the
+    /// write is a copy).
+    Symbol(Vec<u8>),
     /// Anything else, converted once.
     Owned(ColumnData),
 }
@@ -72,6 +74,41 @@ pub struct ColumnEncoder<'a> {
     kind: Kind<'a>,
     layout: Layout,
     len: usize,
+}
+
+/// A piece of a column body for [`ColumnEncoder::parts`].
+pub enum Part<'e> {
+    /// The whole body.
+    Whole(&'e ColumnEncoder<'e>),
+    /// One byte (the null flag "no NULLs" of a split body).
+    Byte(u8),
+    /// Bytes copied as they are.
+    Copy(&'e [u8]),
+}
+
+impl Part<'_> {
+    /// Bytes this part writes.
+    pub fn len(&self) -> usize {
+        match self {
+            Part::Whole(c) => c.encoded_len(),
+            Part::Byte(_) => 1,
+            Part::Copy(b) => b.len(),
+        }
+    }
+
+    /// Whether the part writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the part: exactly [`Self::len`] bytes.
+    pub fn write(&self, out: &mut Out<'_>) {
+        match self {
+            Part::Whole(c) => c.write(out),
+            Part::Byte(b) => out.u8(*b),
+            Part::Copy(b) => out.put(b),
+        }
+    }
 }
 
 fn le_bytes<T: arrow::datatypes::ArrowPrimitiveType>(a: &dyn Array) -> &[u8] {
@@ -210,24 +247,15 @@ impl<'a> ColumnEncoder<'a> {
                 // once per dictionary (not per frame) where the ids owner
                 // remembers it.
                 let ids = symbols.dict_ids(values);
-                // An empty dictionary (no rows, or every key NULL) has no
-                // keys to normalize.
-                let keys = if values.is_empty() {
-                    Vec::new()
-                } else {
-                    d.normalized_keys()
-                };
-                let dense = keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(row, _)| nulls.as_ref().is_none_or(|n| n.is_valid(*row)))
-                    .map(|(_, &k)| ids[k])
-                    .collect();
-                Kind::Symbol(dense)
+                Kind::Symbol(symbol_varints(d.keys(), &ids, nulls.as_ref()))
             }
             (ColumnType::Symbol, DataType::Utf8) => {
                 let s = a.as_string::<i32>();
-                Kind::Symbol(s.iter().flatten().map(|v| symbols.id_of(v)).collect())
+                let mut bytes = Vec::with_capacity(s.len() - s.null_count());
+                for v in s.iter().flatten() {
+                    push_varint(&mut bytes, symbols.id_of(v));
+                }
+                Kind::Symbol(bytes)
             }
             _ => Kind::Owned(encode_array(field, array, t, symbols)?),
         };
@@ -271,7 +299,7 @@ impl<'a> ColumnEncoder<'a> {
             Kind::Var64 { offsets, .. } => (n + 1) * 4 + self.var_data_len(|i| offsets[i] as usize),
             Kind::StrView(a) => (n + 1) * 4 + view_data_len(a, self.nulls.as_ref()),
             Kind::BinView(a) => (n + 1) * 4 + view_data_len(a, self.nulls.as_ref()),
-            Kind::Symbol(ids) => ids.iter().map(|&i| varint_len(u64::from(i))).sum(),
+            Kind::Symbol(bytes) => bytes.len(),
             Kind::Owned(_) => 0,
         };
         null_section + values
@@ -280,6 +308,45 @@ impl<'a> ColumnEncoder<'a> {
     /// Exact size of the column body in bytes.
     pub fn encoded_len(&self) -> usize {
         self.len
+    }
+
+    /// The body cut into parts of about `max` bytes or less where a part
+    /// is a plain copy (the values of a NULL-free fixed-width column, the
+    /// offsets and bytes of a zero-copy string column), so one large column
+    /// can be written by several threads; anything else is one part. The
+    /// parts' lengths add up to [`Self::encoded_len`], and writing them in
+    /// order into consecutive regions gives the bytes of [`Self::write`].
+    pub fn parts(&self, max: usize) -> Vec<Part<'_>> {
+        let max = max.max(64);
+        // Only NULL-free bodies are split: the null flag, then copies.
+        let copies = |chunks: &[&'a [u8]]| -> Option<Vec<Part<'_>>> {
+            let mut v = vec![Part::Byte(0)];
+            for c in chunks {
+                v.extend(c.chunks(max).map(Part::Copy));
+            }
+            Some(v)
+        };
+        let split = match (&self.kind, &self.nulls) {
+            (_, _) if self.len <= max => None,
+            (
+                Kind::Fixed {
+                    bytes, scale: None, ..
+                },
+                None,
+            ) => copies(&[bytes]),
+            (
+                Kind::Var32 {
+                    offsets,
+                    offset_bytes,
+                    data,
+                },
+                None,
+            ) if offsets.first() == Some(&0) => {
+                copies(&[offset_bytes, &data[..offsets[self.rows] as usize]])
+            }
+            _ => None,
+        };
+        split.unwrap_or_else(|| vec![Part::Whole(self)])
     }
 
     /// Writes the body: exactly [`Self::encoded_len`] bytes.
@@ -364,7 +431,7 @@ impl<'a> ColumnEncoder<'a> {
             ),
             Kind::StrView(a) => put_view(a, self.nulls.as_ref(), out),
             Kind::BinView(a) => put_view(a, self.nulls.as_ref(), out),
-            Kind::Symbol(ids) => ids.iter().for_each(|&i| out.varint(u64::from(i))),
+            Kind::Symbol(bytes) => out.put(bytes),
             Kind::Owned(_) => {}
         }
     }
@@ -398,14 +465,18 @@ fn put_view<T: ByteViewType + ?Sized>(
         Some(n) => n.valid_slices().collect(),
     };
     let views = a.views();
-    out.u32(0);
-    let mut acc: u32 = 0;
-    for &(s, e) in &runs {
-        for &v in &views[s..e] {
-            acc = acc.wrapping_add(v as u32);
-            out.u32(acc);
-        }
-    }
+    let valid: usize = runs.iter().map(|(s, e)| e - s).sum();
+    let lens = runs
+        .iter()
+        .flat_map(|&(s, e)| &views[s..e])
+        .map(|&v| v as u32);
+    out.u32s(
+        valid + 1,
+        std::iter::once(0).chain(lens.scan(0u32, |acc, l| {
+            *acc = acc.wrapping_add(l);
+            Some(*acc)
+        })),
+    );
     for &(s, e) in &runs {
         for i in s..e {
             out.put(a.value(i).as_ref());
@@ -413,8 +484,69 @@ fn put_view<T: ByteViewType + ?Sized>(
     }
 }
 
+/// Appends `id` as an unsigned LEB128 varint.
+#[inline]
+fn push_varint(out: &mut Vec<u8>, mut id: u32) {
+    while id > 0x7F {
+        out.push((id as u8 & 0x7F) | 0x80);
+        id >>= 7;
+    }
+    out.push(id as u8);
+}
+
+/// The varint ids of the valid rows of a dictionary column: `ids` maps each
+/// dictionary value to its connection id; keys are read in their own type
+/// (no normalised copy). When every id fits one byte (the usual case) each
+/// row is a single table lookup.
+fn symbol_varints(keys: &dyn Array, ids: &[u32], nulls: Option<&NullBuffer>) -> Vec<u8> {
+    fn run<K: ArrowPrimitiveType>(
+        keys: &dyn Array,
+        ids: &[u32],
+        nulls: Option<&NullBuffer>,
+    ) -> Vec<u8> {
+        let keys = keys.as_primitive::<K>().values();
+        let valid = nulls.map_or(keys.len(), |n| n.len() - n.null_count());
+        let mut bytes = Vec::with_capacity(valid);
+        let small: Option<Vec<u8>> = ids
+            .iter()
+            .map(|&i| u8::try_from(i).ok().filter(|&b| b < 0x80))
+            .collect();
+        // Keys at NULL rows may hold anything: they are never looked up.
+        let mut each = |k: &K::Native| {
+            let k = k.as_usize();
+            match &small {
+                Some(t) => bytes.push(t[k]),
+                None => push_varint(&mut bytes, ids[k]),
+            }
+        };
+        match nulls {
+            None => keys.iter().for_each(&mut each),
+            Some(n) => n
+                .valid_slices()
+                .for_each(|(s, e)| keys[s..e].iter().for_each(&mut each)),
+        }
+        bytes
+    }
+    if ids.is_empty() {
+        // No values: every row is NULL (or there are no rows).
+        return Vec::new();
+    }
+    match keys.data_type() {
+        DataType::Int8 => run::<Int8Type>(keys, ids, nulls),
+        DataType::Int16 => run::<Int16Type>(keys, ids, nulls),
+        DataType::Int32 => run::<Int32Type>(keys, ids, nulls),
+        DataType::Int64 => run::<Int64Type>(keys, ids, nulls),
+        DataType::UInt8 => run::<UInt8Type>(keys, ids, nulls),
+        DataType::UInt16 => run::<UInt16Type>(keys, ids, nulls),
+        DataType::UInt32 => run::<UInt32Type>(keys, ids, nulls),
+        _ => run::<UInt64Type>(keys, ids, nulls),
+    }
+}
+
+/// Raw i64 values: their little-endian bytes go straight into the output.
 fn put_i64s(v: &[i64], out: &mut Out<'_>) {
-    crate::protocol::column::put_all(v, out);
+    use arrow::datatypes::ToByteSlice;
+    out.put(v.to_byte_slice());
 }
 
 /// Writes the QWP null bitmap (1 = NULL) from Arrow validity (1 = valid):
@@ -463,18 +595,20 @@ fn put_var(
     nulls: Option<&NullBuffer>,
     out: &mut Out<'_>,
 ) {
-    out.u32(0);
-    let mut acc: usize = 0;
     let runs: Vec<(usize, usize)> = match nulls {
         None => vec![(0, rows)],
         Some(n) => n.valid_slices().collect(),
     };
-    for &(s, e) in &runs {
-        for i in s..e {
-            acc += off(i + 1) - off(i);
-            out.u32(acc as u32);
-        }
-    }
+    let valid: usize = runs.iter().map(|(s, e)| e - s).sum();
+    let off = &off;
+    // Each run's offsets rebased onto the data written before it.
+    let mut before = 0usize;
+    let rebased = runs.iter().flat_map(|&(s, e)| {
+        let shift = before.wrapping_sub(off(s));
+        before += off(e) - off(s);
+        (s + 1..=e).map(move |i| off(i).wrapping_add(shift) as u32)
+    });
+    out.u32s(valid + 1, std::iter::once(0).chain(rebased));
     for &(s, e) in &runs {
         out.put(&data[off(s)..off(e)]);
     }
@@ -689,6 +823,7 @@ mod tests {
                 (0..n).map(|i| valid(i).then_some(words[i % 5].as_bytes())),
             )),
         ));
+        let mut split = 0;
         for (field, full) in &cases {
             let t = qwp_type_of(field).unwrap();
             let keep = BooleanArray::from_iter((0..n).map(|i| Some(valid(i))));
@@ -699,9 +834,18 @@ mod tests {
                 no_nulls.clone(),
                 no_nulls.slice(1, 10),
             ] {
-                for layout in [Layout::INGRESS, Layout::EGRESS] {
+                // Symbol ids of one byte, and of two (200 ids taken first).
+                for (layout, pad) in [
+                    (Layout::INGRESS, 0),
+                    (Layout::EGRESS, 0),
+                    (Layout::INGRESS, 200),
+                ] {
                     let mut d1 = Dict::default();
                     let mut d2 = Dict::default();
+                    for i in 0..pad {
+                        d1.id_of(&format!("pad{i}"));
+                        d2.id_of(&format!("pad{i}"));
+                    }
                     for w in words {
                         d1.id_of(w);
                         d2.id_of(w);
@@ -723,8 +867,40 @@ mod tests {
                         arr.len(),
                         layout.direction
                     );
+                    // Masked at every phase: unmasking gives the same bytes.
+                    for phase in 0..4 {
+                        let key = [0x11, 0x22, 0x44, 0x88];
+                        let mut m = vec![0xEE; enc.encoded_len()];
+                        let mut out = Out::masked(&mut m, key, phase);
+                        enc.write(&mut out);
+                        assert!(out.is_full());
+                        for (i, b) in m.iter_mut().enumerate() {
+                            *b ^= key[(i + phase) % 4];
+                        }
+                        assert_eq!(m, reference, "{} masked, phase {phase}", field.name());
+                    }
+                    // Cut into parts of at most 64 bytes, each written into
+                    // its own region of a masked output.
+                    let parts = enc.parts(64);
+                    split += usize::from(parts.len() > 1);
+                    let key = [9, 8, 7, 6];
+                    let mut m = vec![0xEE; enc.encoded_len()];
+                    let mut out = Out::masked(&mut m, key, 1);
+                    let mut regions = out.regions(parts.iter().map(Part::len));
+                    for (r, p) in regions.iter_mut().zip(&parts) {
+                        p.write(r);
+                        assert!(r.is_full(), "{}", field.name());
+                    }
+                    drop(regions);
+                    assert!(out.is_full(), "{} parts", field.name());
+                    for (i, b) in m.iter_mut().enumerate() {
+                        *b ^= key[(i + 1) % 4];
+                    }
+                    assert_eq!(m, reference, "{} in {} parts", field.name(), parts.len());
                 }
             }
         }
+        // NULL-free fixed-width and zero-copy string columns were cut.
+        assert!(split > 0);
     }
 }

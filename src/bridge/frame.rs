@@ -6,7 +6,7 @@ use arrow::array::RecordBatch;
 use rayon::prelude::*;
 
 use super::column_data::SymbolIds;
-use super::column_encoder::ColumnEncoder;
+use super::column_encoder::{ColumnEncoder, Part};
 use super::types::QwpType;
 use crate::error::Result;
 use crate::protocol::Out;
@@ -17,6 +17,9 @@ use crate::protocol::ingress::{
 
 /// Blocks at least this large (bytes) have their columns written in parallel.
 pub const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// Large plain-copy columns are cut into parts of at least this many bytes.
+const PART_MIN_BYTES: usize = 64 * 1024;
 
 /// A batch planned as one QWP table block.
 pub struct BlockEncoder<'a> {
@@ -84,19 +87,24 @@ impl<'a> BlockEncoder<'a> {
             out.str_varint(table.as_bytes());
             out.varint(self.rows as u64);
         }
-        if self.columns_len() < PARALLEL_MIN_BYTES || self.columns.len() < 2 {
+        let total = self.columns_len();
+        if total < PARALLEL_MIN_BYTES {
             for c in &self.columns {
                 c.write(out);
             }
             return;
         }
-        // Split the output into one region per column (each keeps its
-        // masking phase), then fill the regions in parallel.
-        let mut regions = out.regions(self.columns.iter().map(|c| c.encoded_len()));
+        // Parts of a column: whole, or (a large plain copy) cut so that
+        // every thread gets a share. The output is split into one region
+        // per part (each keeps its masking phase); the regions are filled
+        // in parallel.
+        let share = (total / (2 * rayon::current_num_threads())).max(PART_MIN_BYTES);
+        let parts: Vec<Part<'_>> = self.columns.iter().flat_map(|c| c.parts(share)).collect();
+        let mut regions = out.regions(parts.iter().map(Part::len));
         regions
             .par_iter_mut()
-            .zip(self.columns.par_iter())
-            .for_each(|(region, c)| c.write(region));
+            .zip(parts.par_iter())
+            .for_each(|(region, p)| p.write(region));
     }
 }
 

@@ -142,6 +142,19 @@ impl<'a> Out<'a> {
         self.pos = end;
     }
 
+    /// Writes `n` little-endian u32 values taken from `values` (which must
+    /// yield at least `n`), masking fused into the store: every 4-byte word
+    /// sees the same rotation of the key, so it is one XOR per value.
+    #[inline]
+    pub fn u32s(&mut self, n: usize, values: impl IntoIterator<Item = u32>) {
+        let key = u32::from_le_bytes(self.key_at(self.pos));
+        let region = &mut self.buf[self.pos..self.pos + n * 4];
+        for (d, v) in region.chunks_exact_mut(4).zip(values) {
+            d.copy_from_slice(&(v ^ key).to_le_bytes());
+        }
+        self.pos += n * 4;
+    }
+
     /// Writes one byte.
     #[inline]
     pub fn u8(&mut self, b: u8) {
@@ -219,7 +232,8 @@ impl<'a> Out<'a> {
     }
 }
 
-/// `dst[i] = src[i] ^ key[i % 4]`, eight bytes at a time.
+/// `dst[i] = src[i] ^ key[i % 4]`, 32 bytes at a time (four 64-bit words,
+/// which the compiler turns into vector XORs).
 #[inline]
 pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     debug_assert_eq!(dst.len(), src.len());
@@ -230,12 +244,25 @@ pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     let k8 = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    let mut d = dst.chunks_exact_mut(8);
-    let mut s = src.chunks_exact(8);
-    for (dc, sc) in (&mut d).zip(&mut s) {
+    let xor8 = |dw: &mut [u8], sw: &[u8]| {
         let mut w = [0u8; 8];
-        w.copy_from_slice(sc);
-        dc.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
+        w.copy_from_slice(sw);
+        dw.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
+    };
+    let mut d = dst.chunks_exact_mut(32);
+    let mut s = src.chunks_exact(32);
+    for (dc, sc) in (&mut d).zip(&mut s) {
+        for (dw, sw) in dc.chunks_exact_mut(8).zip(sc.chunks_exact(8)) {
+            xor8(dw, sw);
+        }
+    }
+    // Short copies (a run of valid values between NULLs) and tails: eight
+    // bytes at a time, then single bytes. Every step is a multiple of 4,
+    // so the key's phase holds.
+    let mut d = d.into_remainder().chunks_exact_mut(8);
+    let mut s = s.remainder().chunks_exact(8);
+    for (dw, sw) in (&mut d).zip(&mut s) {
+        xor8(dw, sw);
     }
     for (i, (db, sb)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
         *db = sb ^ key[i % 4];
@@ -493,6 +520,36 @@ mod tests {
         }
         for n in [i64::MIN, i64::MAX, -12345, 987654321] {
             assert_eq!(zigzag_decode(zigzag_encode(n)), n);
+        }
+    }
+
+    #[test]
+    fn mask_copy_and_u32s_match_bytewise_masking_at_every_length_and_phase() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        let src: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37)).collect();
+        for len in 0..src.len() {
+            for phase in 0..4 {
+                let want: Vec<u8> = (0..len).map(|i| src[i] ^ key[(i + phase) % 4]).collect();
+                let mut got = vec![0; len];
+                let mut out = Out::masked(&mut got, key, phase);
+                out.put(&src[..len]);
+                assert_eq!(got, want, "put, len {len} phase {phase}");
+                // u32s after `phase` bytes: values masked as their bytes.
+                let words: Vec<u32> = (0..len as u32).map(|i| i * 0x0101_0101).collect();
+                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                let mut got = vec![0; phase + bytes.len()];
+                let mut out = Out::masked(&mut got, key, 0);
+                out.put(&src[..phase]);
+                out.u32s(words.len(), words.iter().copied());
+                assert!(out.is_full());
+                let want: Vec<u8> = src[..phase]
+                    .iter()
+                    .chain(&bytes)
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[i % 4])
+                    .collect();
+                assert_eq!(got, want, "u32s, {len} words after {phase} bytes");
+            }
         }
     }
 

@@ -420,6 +420,17 @@ impl Connection {
         self.peer.clone()
     }
 
+    /// Whether the server is on this host (its address is loopback): the
+    /// link is then faster than any encoder, which decides what is worth
+    /// compressing.
+    pub fn is_loopback(&self) -> bool {
+        self.ws
+            .get_ref()
+            .tcp()
+            .peer_addr()
+            .is_ok_and(|a| a.ip().is_loopback())
+    }
+
     /// Whether the connection is known to be gone, checked without reading
     /// anything and without blocking (for a pool, before it hands out an
     /// idle connection): it failed or was closed earlier, the server ended

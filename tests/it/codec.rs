@@ -142,7 +142,8 @@ fn column_case() -> impl Strategy<Value = (ColumnData, Layout)> {
         prop_oneof![
             Just(TsEncoding::Auto),
             Just(TsEncoding::Raw),
-            Just(TsEncoding::Gorilla)
+            Just(TsEncoding::Gorilla),
+            Just(TsEncoding::Cadence)
         ],
     )
         .prop_map(|(gorilla, direction, ts_encoding)| Layout {

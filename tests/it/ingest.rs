@@ -656,6 +656,53 @@ pub(crate) mod handle {
         }
     }
 
+    /// `Gorilla::Auto` to a server on this host: a jittered series goes
+    /// raw (same wire bytes as `Off`), a regular cadence goes Gorilla (same
+    /// bytes as `On`); both read back equal.
+    #[test]
+    fn gorilla_auto_over_loopback_sends_jitter_raw_and_cadence_compressed() {
+        let (srv, conf) = start();
+        let db = QuestDb::from_conf(conf).unwrap();
+        let n = 5_000usize;
+        for (shape, jitter) in [("jittered", 37i64), ("regular", 0)] {
+            let ts = TimestampMicrosecondArray::from_iter_values(
+                (0..n as i64).map(|i| 1_700_000_000_000_000 + i * 1000 + (i * 7919) % (jitter + 1)),
+            );
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            )]));
+            let b = RecordBatch::try_new(schema, vec![Arc::new(ts)]).unwrap();
+            let mut bytes = Vec::new();
+            // Table names of one length: the byte counts compare.
+            for (k, g) in [Gorilla::Auto, Gorilla::Off, Gorilla::On]
+                .into_iter()
+                .enumerate()
+            {
+                let t = format!("{shape}_{k}");
+                let opts = IngestOptions::new().timestamp_column("ts").gorilla(g);
+                let sum = db
+                    .borrow_sender()
+                    .unwrap()
+                    .flush_arrow_batch_with(&t, &b, &opts)
+                    .unwrap();
+                bytes.push(sum.bytes);
+                let stored = srv.table_batch(&t).unwrap();
+                let got = stored.column_by_name("timestamp").unwrap();
+                let got = got.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                let sent = b
+                    .column(0)
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                assert_eq!(got.values(), sent.values(), "{t}");
+            }
+            let (auto, off, on) = (bytes[0], bytes[1], bytes[2]);
+            assert!(on < off, "{shape}: Gorilla saves bytes ({on} vs {off})");
+            let want = if jitter > 0 { off } else { on };
+            assert_eq!(auto, want, "{shape}: auto {auto}, off {off}, on {on}");
+        }
+    }
+
     #[test]
     fn handle_is_lazy_pooled_and_shared_across_threads() {
         // Nothing listens here: creating the handle works, the first use fails.

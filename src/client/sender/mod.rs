@@ -461,7 +461,8 @@ impl Sender {
         let index = self.pushed;
         self.pushed += 1;
         let batch = apply_overrides(table, batch, &opts.overrides)?;
-        let plan = plan_schema(table, &batch, opts)?;
+        let loopback = self.conn.as_ref().is_some_and(Connection::is_loopback);
+        let plan = plan_schema(table, &batch, opts, loopback)?;
         if batch.num_rows() == 0 {
             return Ok(());
         }

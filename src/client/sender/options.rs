@@ -17,7 +17,13 @@ pub enum AckLevel {
 /// Whether the designated timestamp is Gorilla-encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Gorilla {
-    /// When it is smaller than raw (the default).
+    /// Where it pays (the default). Gorilla costs about 5 ns of client CPU
+    /// per jittered timestamp and saves about 6 of its 8 bytes, so it pays
+    /// on any link slower than about 10 Gb/s, and a regular cadence (all
+    /// delta-of-deltas 0) is cheaper to encode than to copy. So: to a
+    /// server on another host, Gorilla whenever it is smaller than raw; to
+    /// a server on this host (loopback), Gorilla only for a regular
+    /// cadence, raw otherwise.
     #[default]
     Auto,
     /// Whenever the values allow it (every delta-of-delta fits 32 bits).

@@ -13,8 +13,13 @@ pub(super) struct Plan {
 }
 
 /// Wire names, QWP types and layout of the batch; errors before anything
-/// is sent.
-pub(super) fn plan_schema(table: &str, batch: &RecordBatch, opts: &IngestOptions) -> Result<Plan> {
+/// is sent. `loopback`: the server is on this host (see [`Gorilla::Auto`]).
+pub(super) fn plan_schema(
+    table: &str,
+    batch: &RecordBatch,
+    opts: &IngestOptions,
+    loopback: bool,
+) -> Result<Plan> {
     if table.is_empty() || table.len() > crate::protocol::MAX_NAME_BYTES {
         return Err(Error::new(
             ErrorKind::InvalidData,
@@ -47,6 +52,7 @@ pub(super) fn plan_schema(table: &str, batch: &RecordBatch, opts: &IngestOptions
         types.push(t);
     }
     let ts_encoding = match opts.gorilla {
+        Gorilla::Auto if loopback => TsEncoding::Cadence,
         Gorilla::Auto => TsEncoding::Auto,
         Gorilla::On => TsEncoding::Gorilla,
         Gorilla::Off => TsEncoding::Raw,
