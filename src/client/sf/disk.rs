@@ -4,8 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -261,7 +260,8 @@ impl DiskStore {
             ));
         };
         let written = w
-            .write_all(&encode_record_header(fsn, payload))
+            .seek(SeekFrom::Start(seg.size))
+            .and_then(|_| w.write_all(&encode_record_header(fsn, payload)))
             .and_then(|()| w.write_all(payload));
         if let Err(e) = written {
             let err = io_err(
@@ -282,12 +282,16 @@ impl DiskStore {
         seg.size += RECORD_HEADER_BYTES as u64 + len;
         self.bytes += RECORD_HEADER_BYTES as u64 + len;
         self.dirty = true;
-        if let Some(every) = self.periodic
-            && self.last_sync.elapsed() >= every
-        {
-            self.sync()?;
-        }
         Ok(())
+    }
+
+    /// With [`SfDurability::Periodic`], `fsync`s once the sync interval
+    /// has passed since the last time.
+    pub(super) fn sync_if_due(&mut self) -> Result<()> {
+        match self.periodic {
+            Some(every) if self.last_sync.elapsed() >= every => self.sync(),
+            _ => Ok(()),
+        }
     }
 
     /// Closes the active segment (fsynced with `periodic`) and creates
@@ -368,8 +372,10 @@ impl DiskStore {
         let mut head = [0u8; RECORD_HEADER_BYTES];
         buf.clear();
         buf.resize(len as usize, 0);
-        file.read_exact_at(&mut head, offset)
-            .and_then(|()| file.read_exact_at(buf, offset + RECORD_HEADER_BYTES as u64))
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut head))
+            .and_then(|()| file.read_exact(buf))
             .map_err(|e| {
                 io_err(
                     format!("read frame {fsn} from segment {}", seg.path.display()),

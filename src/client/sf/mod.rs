@@ -330,6 +330,9 @@ impl SfQueue {
     /// Queues `frame` and returns its FSN. Blocks while the queue is full,
     /// up to `append_deadline`; see the [module docs](self#backpressure)
     /// for the errors. After [`SfQueue::close`]: [`ErrorKind::Closed`].
+    /// A failed write leaves nothing of the frame behind; a failed
+    /// periodic `fsync` after the write is an [`ErrorKind::Io`] error
+    /// saying that the frame is queued anyway (do not append it again).
     pub fn append(&self, frame: &[u8]) -> Result<u64> {
         let len = frame.len() as u64;
         let max = self.opts.max_total_bytes;
@@ -380,8 +383,17 @@ impl SfQueue {
         }
         g.next += 1;
         g.pending_bytes += len;
+        let synced = match &mut g.store {
+            Store::Memory(_) => Ok(()),
+            Store::Disk(d) => d.sync_if_due(),
+        };
         drop(g);
         self.changed.notify_all();
+        synced.map_err(|e| {
+            e.context(format!(
+                "frame {fsn} is queued (it will be sent), but the periodic fsync failed"
+            ))
+        })?;
         Ok(fsn)
     }
 
