@@ -649,6 +649,35 @@ fn scan_stops_at_an_fsn_out_of_sequence() {
     assert!(other.records.is_empty());
 }
 
+#[test]
+fn on_disk_format_is_the_documented_one() {
+    // CRC-32 (IEEE) of `03 00 00 00` ++ `07 00 .. 00` ++ "abc".
+    let mut rec = Vec::new();
+    encode_record(7, b"abc", &mut rec);
+    assert_eq!(
+        rec,
+        [
+            3, 0, 0, 0, 0xcd, 0xe4, 0xf0, 0x25, 7, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c'
+        ]
+    );
+    let mut head = b"QASF0001".to_vec();
+    head.extend_from_slice(&7u64.to_le_bytes());
+    assert_eq!(encode_header(7).to_vec(), head);
+    assert_eq!(segment_name(7), "seg-00000000000000000007.sfa");
+    let d = TestDir::new("format");
+    {
+        let (q, _) = SfQueue::open(disk(d.path(), "s")).unwrap();
+        for _ in 0..42 {
+            q.append(b"f").unwrap();
+        }
+        q.ack(42).unwrap();
+    }
+    let mut ack = b"QASFACK1".to_vec();
+    ack.extend_from_slice(&42u64.to_le_bytes());
+    ack.extend_from_slice(&[0xf7, 0xa1, 0x94, 0x0d]);
+    assert_eq!(fs::read(d.path().join("s").join("ack")).unwrap(), ack);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Append(usize),
