@@ -13,7 +13,7 @@ use super::segment::{
     RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, encode_record_header, record_crc,
     scan_segment, segment_name,
 };
-use super::slot::{SlotLock, list_segments, read_ack, sync_dir, write_ack};
+use super::slot::{ACK_FILE, SlotLock, list_segments, read_ack, sync_dir, write_ack};
 use crate::conf::SfDurability;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -109,13 +109,14 @@ impl DiskStore {
     ) -> Result<(DiskStore, u64, u64, Recovered)> {
         let dir = lock.dir().to_path_buf();
         let mut rec = Recovered::default();
-        let mut acked = match read_ack(&dir) {
-            Ok(a) => a.unwrap_or(0),
+        let ack_file = match read_ack(&dir) {
+            Ok(a) => a,
             Err(why) => {
                 rec.warnings.push(why);
-                0
+                None
             }
         };
+        let mut acked = ack_file.unwrap_or(0);
         let mut segs = VecDeque::new();
         let mut expected: Option<u64> = None;
         let mut cut: Option<String> = None;
@@ -181,7 +182,21 @@ impl DiskStore {
             ));
         }
         if let Some(first) = segs.front().map(|s| s.first) {
-            // Segments before it were deleted after their acknowledgement.
+            // Segments are deleted after the acknowledgement file is
+            // written: a first segment past the recorded FSN + 1 means
+            // frames went missing (or the file is stale after a power
+            // loss). Either way they cannot be replayed.
+            if let Some(a) = ack_file
+                && first > a + 1
+            {
+                rec.warnings.push(format!(
+                    "store-and-forward slot {}: frames {} to {} are neither acknowledged ({}) nor in a segment; they cannot be replayed",
+                    dir.display(),
+                    a + 1,
+                    first - 1,
+                    ACK_FILE
+                ));
+            }
             acked = acked.max(first.saturating_sub(1));
         }
         let last = segs.back().map_or(acked, |s| s.end() - 1);
@@ -416,6 +431,12 @@ impl DiskStore {
     /// Deletes every segment whose frames are all acknowledged (up to and
     /// including `acked`) and records `acked` in the acknowledgement file.
     pub(super) fn release(&mut self, acked: u64) -> Result<()> {
+        // The file first, the deletions after: a segment missing on open
+        // below the recorded FSN was acknowledged, one above it was lost.
+        // Not fsynced here: a lost or stale acknowledgement file only
+        // replays acknowledged frames again. `sync` persists the rename.
+        write_ack(self.dir(), acked, false)?;
+        self.dirty = true;
         while let Some(s) = self.segs.front()
             && s.end() <= acked + 1
         {
@@ -434,10 +455,6 @@ impl DiskStore {
             self.bytes -= s.size;
             self.segs.pop_front();
         }
-        // Not fsynced here: a lost or stale acknowledgement file only
-        // replays acknowledged frames again. `sync` persists the rename.
-        write_ack(self.dir(), acked, false)?;
-        self.dirty = true;
         Ok(())
     }
 }

@@ -41,11 +41,13 @@
 //!   (`sf_max_segment_bytes`; a bigger frame gets a segment of its own),
 //!   and on the first append after an open (segments found on open are
 //!   never appended to). See [`segment`].
-//! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32),
-//!   replaced with a rename on every [`SfQueue::ack`]. A segment whose
-//!   frames are all acknowledged is deleted; the acknowledged FSN is also
-//!   at least the first remaining segment's first FSN minus one, so a lost
-//!   or corrupt `ack` file only replays more.
+//! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
+//!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
+//!   after which the segments whose frames are all acknowledged are
+//!   deleted. On open the acknowledged FSN is also at least the first
+//!   remaining segment's first FSN minus one, so a lost or corrupt `ack`
+//!   file only replays more; a segment missing above the recorded FSN is
+//!   a warning in [`Recovered::warnings`].
 //! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
 //!   bytes of the segment files. Space comes back only when a whole
 //!   segment is acknowledged, so keep it several times

@@ -246,6 +246,26 @@ fn corrupt_ack_file_replays_more_never_less() {
     expect_frames(&q, first_kept..=20);
 }
 
+#[test]
+fn a_missing_unacked_segment_is_a_warning() {
+    let d = TestDir::new("missing");
+    let slot = d.path().join("s");
+    {
+        let (q, _) = SfQueue::open(disk(d.path(), "s")).unwrap();
+        append_n(&q, 1, 30);
+        q.ack(1).unwrap();
+    }
+    let segs = segments(&slot);
+    assert!(segs[1] > 2);
+    fs::remove_file(slot.join(segment_name(segs[0]))).unwrap();
+    let (q, rec) = SfQueue::open(disk(d.path(), "s")).unwrap();
+    assert_eq!(rec.truncated, None);
+    assert_eq!(rec.warnings.len(), 1, "{:?}", rec.warnings);
+    let w = &rec.warnings[0];
+    assert!(w.contains(&format!("frames 2 to {}", segs[1] - 1)), "{w}");
+    expect_frames(&q, segs[1]..=30);
+}
+
 /// A slot with frames 1..=n, at least `n` and as many as it takes to have
 /// three segments, the last with three records; returns the slot dir and
 /// the last segment's first FSN.
