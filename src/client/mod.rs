@@ -103,6 +103,7 @@ pub mod pool;
 pub mod query;
 mod read_ahead;
 pub mod sender;
+pub mod sf;
 
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};

@@ -1,0 +1,460 @@
+//! The disk store of a store-and-forward queue: a locked slot directory of
+//! segment files (format in [`super::segment`]), its recovery on open, and
+//! the deletion of acknowledged segments.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::Recovered;
+use super::segment::{
+    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, encode_record_header, record_crc,
+    scan_segment, segment_name,
+};
+use super::slot::{ACK_FILE, SlotLock, list_segments, read_ack, sync_dir, write_ack};
+use crate::conf::SfDurability;
+use crate::error::{Error, ErrorKind, Result};
+
+/// One segment file and where its records are.
+#[derive(Debug)]
+struct Seg {
+    first: u64,
+    path: PathBuf,
+    /// `(offset, payload length)` of record `first + i`.
+    records: Vec<(u64, u32)>,
+    /// File length in bytes.
+    size: u64,
+}
+
+impl Seg {
+    /// FSN after the segment's last record.
+    fn end(&self) -> u64 {
+        self.first + self.records.len() as u64
+    }
+}
+
+/// The segment files of a locked slot.
+#[derive(Debug)]
+pub(super) struct DiskStore {
+    lock: SlotLock,
+    segs: VecDeque<Seg>,
+    /// Open for appending: the last of `segs`, created by this store.
+    /// Segments found on open are only read.
+    writer: Option<File>,
+    /// The last segment read that is not the writer's: `(first fsn, file)`.
+    reader: Option<(u64, File)>,
+    /// Sum of `segs[..].size`.
+    bytes: u64,
+    max_segment_bytes: u64,
+    periodic: Option<Duration>,
+    last_sync: Instant,
+    /// Segments were created or written since the last `fsync`.
+    dirty: bool,
+    /// Set when a failed append could not be undone: appending again could
+    /// put records after garbage.
+    broken: Option<String>,
+}
+
+fn io_err(what: String, e: io::Error) -> Error {
+    Error::wrap(ErrorKind::Io, what, e)
+}
+
+/// Renames `path` to `<path>.corrupt`.
+fn move_aside(path: &Path) -> Result<PathBuf> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".corrupt");
+    let aside = PathBuf::from(aside);
+    fs::rename(path, &aside)
+        .map_err(|e| io_err(format!("move corrupt segment {} aside", path.display()), e))?;
+    Ok(aside)
+}
+
+/// Copies `bytes[good_len..]` to `<path>.corrupt` and cuts the file at
+/// `good_len`.
+fn cut_tail(path: &Path, bytes: &[u8], good_len: u64) -> Result<PathBuf> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".corrupt");
+    let aside = PathBuf::from(aside);
+    let tail = usize::try_from(good_len)
+        .ok()
+        .and_then(|g| bytes.get(g..))
+        .unwrap_or_default();
+    fs::write(&aside, tail).map_err(|e| {
+        io_err(
+            format!("keep the corrupt tail of {} aside", path.display()),
+            e,
+        )
+    })?;
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| {
+            f.set_len(good_len)?;
+            f.sync_all()
+        })
+        .map_err(|e| io_err(format!("truncate segment {}", path.display()), e))?;
+    Ok(aside)
+}
+
+impl DiskStore {
+    /// Opens the locked slot and recovers it: returns the store, the next
+    /// FSN, the acknowledged FSN and what recovery found.
+    pub(super) fn open(
+        lock: SlotLock,
+        max_segment_bytes: u64,
+        durability: SfDurability,
+        sync_interval: Duration,
+    ) -> Result<(DiskStore, u64, u64, Recovered)> {
+        let dir = lock.dir().to_path_buf();
+        let mut rec = Recovered::default();
+        let ack_file = match read_ack(&dir) {
+            Ok(a) => a,
+            Err(why) => {
+                rec.warnings.push(why);
+                None
+            }
+        };
+        let mut acked = ack_file.unwrap_or(0);
+        let mut segs = VecDeque::new();
+        let mut expected: Option<u64> = None;
+        let mut cut: Option<String> = None;
+        let mut aside = Vec::new();
+        for (name_fsn, path) in list_segments(&dir)? {
+            if cut.is_some() {
+                aside.push(move_aside(&path)?);
+                continue;
+            }
+            if name_fsn == 0 || name_fsn > u64::MAX / 2 {
+                cut = Some(format!(
+                    "segment {} names FSN {name_fsn}, out of range",
+                    path.display()
+                ));
+                aside.push(move_aside(&path)?);
+                continue;
+            }
+            if let Some(e) = expected
+                && e != name_fsn
+            {
+                cut = Some(format!(
+                    "segment {} starts at FSN {name_fsn}, expected {e}",
+                    path.display()
+                ));
+                aside.push(move_aside(&path)?);
+                continue;
+            }
+            let bytes = fs::read(&path)
+                .map_err(|e| io_err(format!("read segment {}", path.display()), e))?;
+            let scan = scan_segment(&bytes, Some(name_fsn));
+            if let Some(stop) = &scan.stopped {
+                cut = Some(format!("{}: {stop}", path.display()));
+                if scan.records.is_empty() {
+                    aside.push(move_aside(&path)?);
+                } else {
+                    aside.push(cut_tail(&path, &bytes, scan.good_len)?);
+                }
+            } else if scan.records.is_empty() {
+                // Created, but its first record was never written.
+                fs::remove_file(&path)
+                    .map_err(|e| io_err(format!("remove empty segment {}", path.display()), e))?;
+            }
+            expected = Some(name_fsn);
+            if !scan.records.is_empty() {
+                let seg = Seg {
+                    first: name_fsn,
+                    path,
+                    records: scan.records.iter().map(|r| (r.offset, r.len)).collect(),
+                    size: scan.good_len,
+                };
+                expected = Some(seg.end());
+                segs.push_back(seg);
+            }
+        }
+        if let Some(why) = cut {
+            let from =
+                expected.map_or_else(|| "the first frame".to_owned(), |f| format!("FSN {f}"));
+            let kept: Vec<String> = aside.iter().map(|p| p.display().to_string()).collect();
+            rec.truncated = Some(format!(
+                "store-and-forward slot {}: {why}; the queue was truncated there, frames from {from} on were not recovered (the bad bytes are kept in {})",
+                dir.display(),
+                kept.join(", ")
+            ));
+        }
+        if let Some(first) = segs.front().map(|s| s.first) {
+            // Segments are deleted after the acknowledgement file is
+            // written: a first segment past the recorded FSN + 1 means
+            // frames went missing (or the file is stale after a power
+            // loss). Either way they cannot be replayed.
+            if let Some(a) = ack_file
+                && first > a + 1
+            {
+                rec.warnings.push(format!(
+                    "store-and-forward slot {}: frames {} to {} are neither acknowledged ({}) nor in a segment; they cannot be replayed",
+                    dir.display(),
+                    a + 1,
+                    first - 1,
+                    ACK_FILE
+                ));
+            }
+            acked = acked.max(first.saturating_sub(1));
+        }
+        let last = segs.back().map_or(acked, |s| s.end() - 1);
+        let next = last.max(acked) + 1;
+        let mut store = DiskStore {
+            bytes: segs.iter().map(|s| s.size).sum(),
+            lock,
+            segs,
+            writer: None,
+            reader: None,
+            max_segment_bytes: max_segment_bytes.max(1),
+            periodic: (durability == SfDurability::Periodic).then_some(sync_interval),
+            last_sync: Instant::now(),
+            dirty: false,
+            broken: None,
+        };
+        rec.frames = next - 1 - acked;
+        rec.bytes = store.payload_bytes(acked + 1, next - 1);
+        if let Some(t) = &rec.truncated {
+            rec.warnings.push(t.clone());
+        }
+        store.release(acked)?;
+        Ok((store, next, acked, rec))
+    }
+
+    /// The slot directory.
+    pub(super) fn dir(&self) -> &Path {
+        self.lock.dir()
+    }
+
+    /// Bytes counted against `sf_max_total_bytes`: the segment files.
+    pub(super) fn used_bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether a `len`-byte frame goes into a new segment.
+    fn needs_segment(&self, len: u64) -> bool {
+        match (self.segs.back(), &self.writer) {
+            (Some(s), Some(_)) => {
+                !s.records.is_empty()
+                    && s.size + RECORD_HEADER_BYTES as u64 + len > self.max_segment_bytes
+            }
+            _ => true,
+        }
+    }
+
+    /// Bytes appending a `len`-byte frame adds to [`DiskStore::used_bytes`].
+    pub(super) fn cost(&self, len: u64) -> u64 {
+        let head = if self.needs_segment(len) {
+            SEGMENT_HEADER_BYTES as u64
+        } else {
+            0
+        };
+        head + RECORD_HEADER_BYTES as u64 + len
+    }
+
+    /// The most a `len`-byte frame can ever cost.
+    pub(super) fn max_cost(len: u64) -> u64 {
+        (SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES) as u64 + len
+    }
+
+    /// Writes frame `fsn` (the next one) to the active segment, starting a
+    /// new segment when needed.
+    pub(super) fn append(&mut self, fsn: u64, payload: &[u8]) -> Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(Error::new(ErrorKind::Io, why.clone()));
+        }
+        let len = payload.len() as u64;
+        if self.needs_segment(len) {
+            self.start_segment(fsn)?;
+        }
+        let (Some(seg), Some(w)) = (self.segs.back_mut(), self.writer.as_mut()) else {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "store-and-forward: no active segment after starting one",
+            ));
+        };
+        let written = w
+            .seek(SeekFrom::Start(seg.size))
+            .and_then(|_| w.write_all(&encode_record_header(fsn, payload)))
+            .and_then(|()| w.write_all(payload));
+        if let Err(e) = written {
+            let err = io_err(
+                format!("append frame {fsn} to segment {}", seg.path.display()),
+                e,
+            );
+            // Undo the partial record so later records never follow it.
+            if let Err(undo) = w.set_len(seg.size) {
+                self.broken = Some(format!(
+                    "store-and-forward segment {} has a partial record that could not be removed ({undo}); reopen the queue to recover it",
+                    seg.path.display()
+                ));
+                self.writer = None;
+            }
+            return Err(err);
+        }
+        seg.records.push((seg.size, payload.len() as u32));
+        seg.size += RECORD_HEADER_BYTES as u64 + len;
+        self.bytes += RECORD_HEADER_BYTES as u64 + len;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// With [`SfDurability::Periodic`], `fsync`s once the sync interval
+    /// has passed since the last time.
+    pub(super) fn sync_if_due(&mut self) -> Result<()> {
+        match self.periodic {
+            Some(every) if self.last_sync.elapsed() >= every => self.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes the active segment (fsynced with `periodic`) and creates
+    /// `seg-<fsn>.sfa`.
+    fn start_segment(&mut self, fsn: u64) -> Result<()> {
+        if self.periodic.is_some() {
+            self.sync()?;
+        }
+        self.writer = None;
+        let path = self.dir().join(segment_name(fsn));
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_err(format!("create segment {}", path.display()), e))?;
+        if let Err(e) = f.write_all(&encode_header(fsn)) {
+            let err = io_err(format!("write segment header {}", path.display()), e);
+            return Err(match fs::remove_file(&path) {
+                Ok(()) => err,
+                Err(rm) => err.context(format!("and the new segment could not be removed ({rm})")),
+            });
+        }
+        self.segs.push_back(Seg {
+            first: fsn,
+            path,
+            records: Vec::new(),
+            size: SEGMENT_HEADER_BYTES as u64,
+        });
+        self.bytes += SEGMENT_HEADER_BYTES as u64;
+        self.writer = Some(f);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// `fsync`s the active segment and the slot directory if anything was
+    /// written since the last time.
+    pub(super) fn sync(&mut self) -> Result<()> {
+        if self.dirty {
+            if let (Some(w), Some(seg)) = (&self.writer, self.segs.back()) {
+                w.sync_data()
+                    .map_err(|e| io_err(format!("fsync segment {}", seg.path.display()), e))?;
+            }
+            sync_dir(self.lock.dir())?;
+            self.dirty = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Copies frame `fsn` into `buf` (checking its record again); `false`
+    /// when no segment holds it.
+    pub(super) fn read(&mut self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
+        let i = self.segs.partition_point(|s| s.first <= fsn);
+        let Some(seg) = i.checked_sub(1).and_then(|i| self.segs.get(i)) else {
+            return Ok(false);
+        };
+        let Some(&(offset, len)) = usize::try_from(fsn - seg.first)
+            .ok()
+            .and_then(|k| seg.records.get(k))
+        else {
+            return Ok(false);
+        };
+        let is_active = i == self.segs.len() && self.writer.is_some();
+        let file = if is_active {
+            self.writer.as_ref()
+        } else {
+            if self.reader.as_ref().is_none_or(|(f, _)| *f != seg.first) {
+                let f = File::open(&seg.path)
+                    .map_err(|e| io_err(format!("open segment {}", seg.path.display()), e))?;
+                self.reader = Some((seg.first, f));
+            }
+            self.reader.as_ref().map(|(_, f)| f)
+        };
+        let Some(file) = file else {
+            return Ok(false);
+        };
+        let mut head = [0u8; RECORD_HEADER_BYTES];
+        buf.clear();
+        buf.resize(len as usize, 0);
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut head))
+            .and_then(|()| file.read_exact(buf))
+            .map_err(|e| {
+                io_err(
+                    format!("read frame {fsn} from segment {}", seg.path.display()),
+                    e,
+                )
+            })?;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if head[8..] != fsn.to_le_bytes() || record_crc(fsn, buf) != crc {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "store-and-forward segment {}: the record of frame {fsn} at byte {offset} changed on disk (checksum mismatch)",
+                    seg.path.display()
+                ),
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Payload bytes of the frames `from..=to` held.
+    pub(super) fn payload_bytes(&self, from: u64, to: u64) -> u64 {
+        let mut sum = 0;
+        for s in &self.segs {
+            let lo = from.max(s.first);
+            let hi = to.min(s.end().saturating_sub(1));
+            if s.records.is_empty() || lo > hi {
+                continue;
+            }
+            let (a, b) = ((lo - s.first) as usize, (hi - s.first) as usize);
+            sum += s.records[a..=b]
+                .iter()
+                .map(|&(_, l)| u64::from(l))
+                .sum::<u64>();
+        }
+        sum
+    }
+
+    /// Deletes every segment whose frames are all acknowledged (up to and
+    /// including `acked`) and records `acked` in the acknowledgement file.
+    pub(super) fn release(&mut self, acked: u64) -> Result<()> {
+        // The file first, the deletions after: a segment missing on open
+        // below the recorded FSN was acknowledged, one above it was lost.
+        // Not fsynced here: a lost or stale acknowledgement file only
+        // replays acknowledged frames again. `sync` persists the rename.
+        write_ack(self.dir(), acked, false)?;
+        self.dirty = true;
+        while let Some(s) = self.segs.front()
+            && s.end() <= acked + 1
+        {
+            if self.segs.len() == 1 {
+                self.writer = None;
+            }
+            if self.reader.as_ref().is_some_and(|(f, _)| *f == s.first) {
+                self.reader = None;
+            }
+            fs::remove_file(&s.path).map_err(|e| {
+                io_err(
+                    format!("delete acknowledged segment {}", s.path.display()),
+                    e,
+                )
+            })?;
+            self.bytes -= s.size;
+            self.segs.pop_front();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,632 @@
+//! The store-and-forward queue: frames (complete QWP messages, opaque
+//! bytes here) waiting for the server's acknowledgement, in memory or on
+//! disk, so they can be sent again after a reconnect or a restart.
+//!
+//! This module is storage only; it does no networking. One producer (the
+//! user's thread) [`SfQueue::append`]s frames while one consumer (a runner
+//! thread that sends them) reads them through an [`SfCursor`] and
+//! [`SfQueue::ack`]s what the server confirmed. Both may work at the same
+//! time: the queue is a `Mutex` and a `Condvar`, shared as
+//! `Arc<SfQueue>`.
+//!
+//! # Frame sequence numbers
+//!
+//! Every frame gets an FSN: 1 for the first frame a slot ever held, then
+//! one more per frame, across segments and restarts. [`SfQueue::acked_fsn`]
+//! is the highest acknowledged FSN (0: none); the unacknowledged frames are
+//! `acked_fsn() + 1 .. next_fsn()`.
+//!
+//! # Memory mode
+//!
+//! Without a directory ([`SfOptions::dir`] `None`) frames are copies in
+//! memory, freed as soon as they are acknowledged. `max_total_bytes`
+//! (`sf_max_total_bytes`, 128 MiB by default in this mode) bounds the
+//! payload bytes held. Everything is lost when the process ends.
+//!
+//! # Disk mode
+//!
+//! With `sf_dir`, the queue lives in the slot `<sf_dir>/<sender_id>/`:
+//!
+//! - `.lock` is locked (`flock`) while a queue has the slot open, so two
+//!   senders (in one process or two) never share a slot: the second open
+//!   fails with an [`ErrorKind::Config`] error naming `sender_id` and the
+//!   slot. The lock goes with the process, so a crashed sender's slot is
+//!   free at once; [`orphan_slots`] lists such slots that still hold
+//!   frames (what `drain_orphans=on` drains).
+//! - `seg-<first FSN, 20 digits>.sfa` are the segment files. A segment is
+//!   a 16-byte header (`QASF0001` + the FSN of its first record) and then
+//!   records, each `u32 LE payload length | u32 LE CRC-32 of (length ++
+//!   FSN ++ payload) | u64 LE FSN | payload`. A new segment starts when
+//!   the next record would take the active one past `max_segment_bytes`
+//!   (`sf_max_segment_bytes`; a bigger frame gets a segment of its own),
+//!   and on the first append after an open (segments found on open are
+//!   never appended to). See [`segment`].
+//! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
+//!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
+//!   after which the segments whose frames are all acknowledged are
+//!   deleted. On open the acknowledged FSN is also at least the first
+//!   remaining segment's first FSN minus one, so a lost or corrupt `ack`
+//!   file only replays more; a segment missing above the recorded FSN is
+//!   a warning in [`Recovered::warnings`].
+//! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
+//!   bytes of the segment files. Space comes back only when a whole
+//!   segment is acknowledged, so keep it several times
+//!   `max_segment_bytes`.
+//! - [`SfDurability::Memory`] never `fsync`s: a process crash loses
+//!   nothing (the data is in the page cache) but a power loss may.
+//!   [`SfDurability::Periodic`] `fsync`s the active segment and the slot
+//!   directory from `append` once `sync_interval`
+//!   (`sf_sync_interval_millis`) has passed since the last time, on every
+//!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`].
+//!
+//! # Recovery
+//!
+//! [`SfQueue::open`] scans the slot's segments in FSN order and returns,
+//! with the queue, a [`Recovered`]: how many unacknowledged frames and
+//! bytes there are and whether the queue was cut. The scan stops at the
+//! first record that is torn (shorter than its header or its length
+//! says), fails its CRC-32, or whose FSN breaks the sequence, and at a
+//! segment whose header or name does not follow on. The queue is
+//! truncated there: the bad bytes (the segment's tail, every later
+//! segment) are moved aside to `*.corrupt` files, every record before
+//! them is kept, and [`Recovered::truncated`] says where and why so the
+//! caller can log it. Never a panic, never a silent drop.
+//!
+//! # At-least-once
+//!
+//! After a reconnect the consumer replays from the oldest unacknowledged
+//! frame ([`SfCursor::rewind`]); after a restart (or a crash) the next
+//! queue on the same slot replays every frame not acknowledged. A frame
+//! the server took but whose acknowledgement was lost is sent again, so
+//! delivery is **at-least-once**: declare `DEDUP UPSERT KEYS(...)` on
+//! tables ingested this way so that a replay writes no duplicate rows.
+//!
+//! # Backpressure
+//!
+//! When a frame does not fit under `max_total_bytes`, `append` blocks,
+//! woken by every acknowledgement, for up to `append_deadline`
+//! (`sf_append_deadline_millis`), then fails with [`ErrorKind::Timeout`]
+//! naming both keys. The frame is not queued and nothing already queued
+//! is lost. A frame that could never fit fails at once
+//! ([`ErrorKind::Config`], naming `sf_max_total_bytes`).
+
+mod disk;
+mod memory;
+pub mod segment;
+mod slot;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use crate::conf::SfDurability;
+use crate::error::{Error, ErrorKind, Result};
+use disk::DiskStore;
+use memory::MemStore;
+pub use slot::{check_sender_id, orphan_slots};
+
+/// How a store-and-forward queue stores its frames: the values of the
+/// `sf_*` connect-string keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SfOptions {
+    /// `sf_dir`: the directory of the slots; `None` = memory mode.
+    pub dir: Option<PathBuf>,
+    /// `sender_id`: the slot under `dir`; `[A-Za-z0-9_-]`, default
+    /// `default`.
+    pub sender_id: String,
+    /// `sf_max_total_bytes`: the cap on the payload bytes held (memory
+    /// mode) or on the slot's segment files (disk mode).
+    pub max_total_bytes: u64,
+    /// `sf_max_segment_bytes`: where a segment file is rotated (4 MiB).
+    pub max_segment_bytes: u64,
+    /// `sf_durability`: whether segment files are `fsync`ed.
+    pub durability: SfDurability,
+    /// `sf_sync_interval_millis`: the `fsync` period with
+    /// [`SfDurability::Periodic`] (5 s).
+    pub sync_interval: Duration,
+    /// `sf_append_deadline_millis`: how long [`SfQueue::append`] blocks on
+    /// a full queue before it fails (30 s).
+    pub append_deadline: Duration,
+}
+
+const MIB: u64 = 1 << 20;
+
+impl Default for SfOptions {
+    /// Memory mode with the connect string's defaults.
+    fn default() -> Self {
+        SfOptions {
+            dir: None,
+            sender_id: "default".to_owned(),
+            max_total_bytes: 128 * MIB,
+            max_segment_bytes: 4 * MIB,
+            durability: SfDurability::Memory,
+            sync_interval: Duration::from_millis(5_000),
+            append_deadline: Duration::from_millis(30_000),
+        }
+    }
+}
+
+impl SfOptions {
+    /// Memory mode bounded by `max_total_bytes`, other values at their
+    /// defaults.
+    pub fn memory(max_total_bytes: u64) -> SfOptions {
+        SfOptions {
+            max_total_bytes,
+            ..SfOptions::default()
+        }
+    }
+
+    /// Disk mode in `<dir>/<sender_id>/`, other values at their defaults
+    /// (10 GiB cap).
+    pub fn disk(dir: impl Into<PathBuf>, sender_id: impl Into<String>) -> SfOptions {
+        SfOptions {
+            dir: Some(dir.into()),
+            sender_id: sender_id.into(),
+            max_total_bytes: 10 * 1024 * MIB,
+            ..SfOptions::default()
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        check_sender_id(&self.sender_id)?;
+        if self.max_total_bytes == 0 {
+            return Err(Error::config("sf_max_total_bytes", "0", "must be positive"));
+        }
+        if self.max_segment_bytes == 0 {
+            return Err(Error::config(
+                "sf_max_segment_bytes",
+                "0",
+                "must be positive",
+            ));
+        }
+        if self.dir.is_none() && self.durability == SfDurability::Periodic {
+            return Err(Error::config(
+                "sf_durability",
+                "periodic",
+                "requires sf_dir",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What [`SfQueue::open`] found in a disk slot (all zero in memory mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Unacknowledged frames found, to replay.
+    pub frames: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
+    /// Where and why the queue was cut (a torn or corrupt record, a
+    /// segment out of sequence), naming the `*.corrupt` files that keep
+    /// the bad bytes. `None` when every segment was read to its end.
+    pub truncated: Option<String>,
+    /// Everything worth logging, `truncated` included (an unreadable
+    /// acknowledgement file is only a warning: more frames replay).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Store {
+    Memory(MemStore),
+    Disk(DiskStore),
+}
+
+#[derive(Debug)]
+struct State {
+    store: Store,
+    next: u64,
+    acked: u64,
+    /// Payload bytes of the unacknowledged frames.
+    pending_bytes: u64,
+    closed: bool,
+}
+
+impl State {
+    fn used(&self) -> u64 {
+        match &self.store {
+            Store::Memory(m) => m.used_bytes(),
+            Store::Disk(d) => d.used_bytes(),
+        }
+    }
+
+    fn cost(&self, len: u64) -> u64 {
+        match &self.store {
+            Store::Memory(_) => MemStore::cost(len),
+            Store::Disk(d) => d.cost(len),
+        }
+    }
+}
+
+/// A store-and-forward queue of frames; see the [module docs](self).
+#[derive(Debug)]
+pub struct SfQueue {
+    state: Mutex<State>,
+    /// Notified on every append, acknowledgement and close.
+    changed: Condvar,
+    opts: SfOptions,
+}
+
+fn poisoned() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "store-and-forward queue: a thread panicked while holding its lock",
+    )
+}
+
+impl SfQueue {
+    /// Opens a queue: in memory, or the disk slot `<dir>/<sender_id>/`
+    /// (created if needed, locked, recovered). Errors: a bad option
+    /// ([`ErrorKind::Config`] naming the key), a slot in use by another
+    /// queue ([`ErrorKind::Config`] naming `sender_id` and the slot), a
+    /// file that cannot be read or written ([`ErrorKind::Io`]).
+    pub fn open(opts: SfOptions) -> Result<(SfQueue, Recovered)> {
+        opts.check()?;
+        let (store, next, acked, rec) = match &opts.dir {
+            None => (Store::Memory(MemStore::new(1)), 1, 0, Recovered::default()),
+            Some(dir) => {
+                let lock = slot::SlotLock::acquire(dir, &opts.sender_id)?;
+                let (d, next, acked, rec) = DiskStore::open(
+                    lock,
+                    opts.max_segment_bytes,
+                    opts.durability,
+                    opts.sync_interval,
+                )?;
+                (Store::Disk(d), next, acked, rec)
+            }
+        };
+        let state = State {
+            store,
+            next,
+            acked,
+            pending_bytes: rec.bytes,
+            closed: false,
+        };
+        let q = SfQueue {
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+            opts,
+        };
+        Ok((q, rec))
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| poisoned())
+    }
+
+    /// Waits on the condvar until `deadline` (`None`: no limit); `false`
+    /// when it passed.
+    fn wait<'a>(
+        &self,
+        g: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+    ) -> Result<(MutexGuard<'a, State>, bool)> {
+        match deadline {
+            None => Ok((self.changed.wait(g).map_err(|_| poisoned())?, true)),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Ok((g, false));
+                }
+                let (g, _) = self
+                    .changed
+                    .wait_timeout(g, d - now)
+                    .map_err(|_| poisoned())?;
+                Ok((g, true))
+            }
+        }
+    }
+
+    /// The options the queue was opened with.
+    pub fn options(&self) -> &SfOptions {
+        &self.opts
+    }
+
+    /// The slot directory in disk mode.
+    pub fn slot_dir(&self) -> Option<PathBuf> {
+        self.opts.dir.as_ref().map(|d| d.join(&self.opts.sender_id))
+    }
+
+    /// Queues `frame` and returns its FSN. Blocks while the queue is full,
+    /// up to `append_deadline`; see the [module docs](self#backpressure)
+    /// for the errors. After [`SfQueue::close`]: [`ErrorKind::Closed`].
+    /// A failed write leaves nothing of the frame behind; a failed
+    /// periodic `fsync` after the write is an [`ErrorKind::Io`] error
+    /// saying that the frame is queued anyway (do not append it again).
+    pub fn append(&self, frame: &[u8]) -> Result<u64> {
+        let len = frame.len() as u64;
+        let max = self.opts.max_total_bytes;
+        let worst = if self.opts.dir.is_some() {
+            DiskStore::max_cost(len)
+        } else {
+            MemStore::cost(len)
+        };
+        if worst > max || len > segment::MAX_RECORD_PAYLOAD {
+            return Err(Error::config(
+                "sf_max_total_bytes",
+                &max.to_string(),
+                format!(
+                    "a {len}-byte frame can never fit in the store-and-forward queue; raise sf_max_total_bytes or send smaller batches"
+                ),
+            ));
+        }
+        let deadline = Instant::now() + self.opts.append_deadline;
+        let mut g = self.lock()?;
+        loop {
+            if g.closed {
+                return Err(Error::new(
+                    ErrorKind::Closed,
+                    "store-and-forward queue is closed",
+                ));
+            }
+            if g.used() + g.cost(len) <= max {
+                break;
+            }
+            let (g2, waited) = self.wait(g, Some(deadline))?;
+            g = g2;
+            if !waited {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "store-and-forward queue full: {} bytes used of sf_max_total_bytes={max} ({} frames unacknowledged) and no room for a {len}-byte frame within sf_append_deadline_millis={}; the frame was not queued and nothing queued was lost (is the server reachable?)",
+                        g.used(),
+                        g.next - 1 - g.acked,
+                        self.opts.append_deadline.as_millis()
+                    ),
+                ));
+            }
+        }
+        let fsn = g.next;
+        match &mut g.store {
+            Store::Memory(m) => m.append(frame),
+            Store::Disk(d) => d.append(fsn, frame)?,
+        }
+        g.next += 1;
+        g.pending_bytes += len;
+        let synced = match &mut g.store {
+            Store::Memory(_) => Ok(()),
+            Store::Disk(d) => d.sync_if_due(),
+        };
+        drop(g);
+        self.changed.notify_all();
+        synced.map_err(|e| {
+            e.context(format!(
+                "frame {fsn} is queued (it will be sent), but the periodic fsync failed"
+            ))
+        })?;
+        Ok(fsn)
+    }
+
+    /// Acknowledges every frame up to and including `fsn`: frees them in
+    /// memory, deletes fully acknowledged segment files and records the
+    /// FSN on disk, and wakes a blocked [`SfQueue::append`]. An FSN at or
+    /// below [`SfQueue::acked_fsn`] is a no-op; one never appended is an
+    /// [`ErrorKind::InvalidData`] error.
+    pub fn ack(&self, fsn: u64) -> Result<()> {
+        let mut g = self.lock()?;
+        if fsn <= g.acked {
+            return Ok(());
+        }
+        if fsn >= g.next {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "store-and-forward: acknowledgement of FSN {fsn}, but the last frame queued is {}",
+                    g.next - 1
+                ),
+            ));
+        }
+        let from = g.acked + 1;
+        let freed = match &g.store {
+            Store::Memory(m) => m.payload_bytes(from, fsn),
+            Store::Disk(d) => d.payload_bytes(from, fsn),
+        };
+        g.acked = fsn;
+        g.pending_bytes -= freed.min(g.pending_bytes);
+        let released = match &mut g.store {
+            Store::Memory(m) => {
+                m.release(fsn);
+                Ok(())
+            }
+            Store::Disk(d) => d.release(fsn),
+        };
+        drop(g);
+        self.changed.notify_all();
+        released
+    }
+
+    /// The FSN the next [`SfQueue::append`] returns.
+    pub fn next_fsn(&self) -> Result<u64> {
+        Ok(self.lock()?.next)
+    }
+
+    /// The highest acknowledged FSN (0: none yet).
+    pub fn acked_fsn(&self) -> Result<u64> {
+        Ok(self.lock()?.acked)
+    }
+
+    /// How many frames are not acknowledged.
+    pub fn pending_frames(&self) -> Result<u64> {
+        let g = self.lock()?;
+        Ok(g.next - 1 - g.acked)
+    }
+
+    /// Payload bytes of the frames not acknowledged.
+    pub fn pending_bytes(&self) -> Result<u64> {
+        Ok(self.lock()?.pending_bytes)
+    }
+
+    /// The bytes counted against `max_total_bytes`: the payloads held in
+    /// memory mode, the segment files in disk mode (which include
+    /// acknowledged frames of a segment not yet fully acknowledged, and
+    /// the record and segment headers).
+    pub fn used_bytes(&self) -> Result<u64> {
+        Ok(self.lock()?.used())
+    }
+
+    /// Copies frame `fsn` into `buf`; `false` when it is acknowledged
+    /// (freed) or not appended yet.
+    pub fn read_frame(&self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
+        let mut g = self.lock()?;
+        if fsn <= g.acked || fsn >= g.next {
+            return Ok(false);
+        }
+        let found = match &mut g.store {
+            Store::Memory(m) => m.get(fsn).map(|f| {
+                buf.clear();
+                buf.extend_from_slice(f);
+            }),
+            Store::Disk(d) => d.read(fsn, buf)?.then_some(()),
+        };
+        found.map(|()| true).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("store-and-forward: unacknowledged frame {fsn} is missing from the store"),
+            )
+        })
+    }
+
+    /// A cursor at the oldest unacknowledged frame: the replay after a
+    /// reconnect or restart.
+    pub fn unacked(&self) -> Result<SfCursor<'_>> {
+        Ok(SfCursor {
+            queue: self,
+            next: self.acked_fsn()? + 1,
+        })
+    }
+
+    /// Blocks until frame `fsn` is appended (`true`), the queue is closed
+    /// or `timeout` passes (`false`); `None` waits without limit.
+    pub fn wait_appended(&self, fsn: u64, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut g = self.lock()?;
+        while g.next <= fsn {
+            if g.closed {
+                return Ok(false);
+            }
+            let (g2, waited) = self.wait(g, deadline)?;
+            g = g2;
+            if !waited {
+                return Ok(g.next > fsn);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Blocks until every frame up to `fsn` is acknowledged (`true`) or
+    /// `timeout` passes (`false`); `None` waits without limit.
+    pub fn wait_acked(&self, fsn: u64, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut g = self.lock()?;
+        while g.acked < fsn {
+            let (g2, waited) = self.wait(g, deadline)?;
+            g = g2;
+            if !waited {
+                return Ok(g.acked >= fsn);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `fsync`s what was appended since the last time (disk mode; a no-op
+    /// in memory mode).
+    pub fn sync(&self) -> Result<()> {
+        let mut g = self.lock()?;
+        match &mut g.store {
+            Store::Memory(_) => Ok(()),
+            Store::Disk(d) => d.sync(),
+        }
+    }
+
+    /// Refuses further appends ([`ErrorKind::Closed`]), wakes every waiter
+    /// and `fsync`s with [`SfDurability::Periodic`]. Reading and
+    /// acknowledging go on, so a runner can still drain the queue. The
+    /// slot stays locked until the queue is dropped.
+    pub fn close(&self) -> Result<()> {
+        let mut g = self.lock()?;
+        g.closed = true;
+        let synced = match &mut g.store {
+            Store::Disk(d) if self.opts.durability == SfDurability::Periodic => d.sync(),
+            _ => Ok(()),
+        };
+        drop(g);
+        self.changed.notify_all();
+        synced
+    }
+
+    /// Whether [`SfQueue::close`] was called.
+    pub fn is_closed(&self) -> Result<bool> {
+        Ok(self.lock()?.closed)
+    }
+}
+
+/// Reads a queue's frames in FSN order from a position; see
+/// [`SfQueue::unacked`]. Skips frames acknowledged meanwhile.
+#[derive(Debug)]
+pub struct SfCursor<'a> {
+    queue: &'a SfQueue,
+    next: u64,
+}
+
+impl SfCursor<'_> {
+    /// The FSN the next read returns (if it exists and is not
+    /// acknowledged by then).
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Goes back to the oldest unacknowledged frame (after a reconnect).
+    pub fn rewind(&mut self) -> Result<()> {
+        self.next = self.queue.acked_fsn()? + 1;
+        Ok(())
+    }
+
+    /// Copies the next frame into `buf` and returns its FSN; `None` when
+    /// every frame appended so far has been read. Does not block.
+    pub fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
+        loop {
+            let acked = self.queue.acked_fsn()?;
+            self.next = self.next.max(acked + 1);
+            let fsn = self.next;
+            if self.queue.read_frame(fsn, buf)? {
+                self.next += 1;
+                return Ok(Some(fsn));
+            }
+            // Not appended yet, or acknowledged between the two calls.
+            if self.queue.acked_fsn()? < fsn {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Like [`SfCursor::next_frame`], but waits up to `timeout` (`None`:
+    /// without limit) for the next frame to be appended; `None` on timeout
+    /// or when the queue is closed with nothing more to read.
+    pub fn wait_frame(
+        &mut self,
+        buf: &mut Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<u64>> {
+        if let Some(fsn) = self.next_frame(buf)? {
+            return Ok(Some(fsn));
+        }
+        if self.queue.wait_appended(self.next, timeout)? {
+            return self.next_frame(buf);
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for SfCursor<'_> {
+    type Item = Result<(u64, Vec<u8>)>;
+
+    /// The next frame and its FSN, without blocking.
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buf = Vec::new();
+        self.next_frame(&mut buf)
+            .map(|f| f.map(|fsn| (fsn, buf)))
+            .transpose()
+    }
+}
