@@ -120,6 +120,7 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
         Session {
             conn,
             dec: BatchDecoder::new(hs.version),
+            inflater: crate::protocol::egress::Inflater::new(),
         },
         info,
     ))
