@@ -12,7 +12,7 @@ client, our M rows/s, the peer's (questdb-rs) M rows/s, and the ratio. The
 ratio is the bench's median of paired ratios when it wrote one
 (`ratio_vs_peer`, `ratio_ours_over_peer`), else ours ÷ peer in rows/s.
 Runs with fewer than N rows (default 1,000,000: CI's smoke runs) are left
-out, and so are benches without a peer. Under each table: the machine,
+out, and so are benches without a peer and figures that are not numbers. Under each table: the machine,
 rows and date of the run.
 
 The section between `<!-- bench-table:start -->` and
@@ -22,6 +22,7 @@ tables instead. Python 3 standard library only.
 import argparse
 import datetime
 import json
+import math
 import os
 import pathlib
 import sys
@@ -88,6 +89,9 @@ def load(d, min_rows):
             if not isinstance(r, dict) or "bench" not in r or "workload" not in r:
                 continue
             rows = r.get("rows")
+            rate = r.get("rows_per_sec")
+            if rate is not None and not (isinstance(rate, (int, float)) and math.isfinite(rate)):
+                continue  # a pass that measured nothing
             if rows is not None and rows < min_rows:
                 small.add(r["bench"])
                 continue
@@ -121,7 +125,7 @@ def table(records):
             continue
         p = peer[0]
         for o in ours:
-            rows.add(o["rows"])
+            rows.add((k[1], o["rows"]))
             if "ratio_vs_peer" in o:
                 ratio = o["ratio_vs_peer"]
             elif paired and len(ours) == 1:
@@ -149,7 +153,7 @@ def render(d, min_rows, where):
         out.append(f"**{TITLES.get(b, b)}** (`{b}`)")
         out.append("")
         out.extend(lines)
-        counts = ", ".join(f"{n:,}" for n in sorted(rows))
+        counts = ", ".join(f"{enc} {n:,}".strip() for enc, n in sorted(rows))
         out.append("")
         out.append(f"_{where}; {counts} rows per workload; "
                    f"{dates[b]:%Y-%m-%d} (summary written {dates[b]:%H:%M} UTC)._")
