@@ -248,6 +248,20 @@ fn t1_replay(
         assert_eq!(t1_ours(&ours, &rec.sql, &mut never), rows);
         assert_eq!(t1_peer(&peer, &rec.sql, &mut never_peer), rows);
     }
+    // And one of ours within a byte credit of 256 KiB: the replay pauses
+    // until the cursor grants each batch's bytes again.
+    let mut cur = ours
+        .query(&rec.sql)
+        .unwrap()
+        .initial_credit(256 * 1024)
+        .execute()
+        .unwrap();
+    let mut n = 0;
+    while let Some(b) = cur.next_arrow_batch().unwrap() {
+        n += b.num_rows();
+    }
+    assert_eq!(n, rows);
+    drop(cur);
     common::reset_peak_rss();
     let res = common::alternate(
         c,
