@@ -5,68 +5,50 @@
 //!   `client::BatchDecoder`; the peer: its `decode_result_batch` +
 //!   `bench_batch_to_record_batch` (`egress::_bench_internals`). Both read
 //!   the same recorded frames.
-//! - T1 end to end: `SELECT *` against the embedded server over loopback
-//!   (raw and zstd), every batch received as Arrow. Ours:
-//!   `QuestDb::query_arrow`; the peer: `Reader::execute` +
-//!   `next_arrow_batch`.
+//! - T1R replay (the T1 figure): the frames the embedded server sent for
+//!   the query, recorded once, saved under the target dir and served by a
+//!   child process (this binary re-executed, see `benches/replay/`) to
+//!   both clients, so both read the same bytes and the CPU measured is the
+//!   client's alone. Ours: `QuestDb::query_arrow` + every batch; the peer:
+//!   `Reader::execute` + `next_arrow_batch`. Passes alternate
+//!   (`common::alternate`): medians of rows/s, wire MB/s, client CPU
+//!   ns/row, the median of the paired ratios, and the process's peak RSS.
+//! - T1 embedded scan: the same `SELECT *` against the embedded server in
+//!   this process (its scan's CPU counts too), paired passes.
 //!
-//! Each (tier, workload, encoding) is a criterion routine whose iterations
-//! are paired passes, ours and the peer's alternating (which goes first
-//! alternates too); it reports the median time of each and the median of
-//! the per-pair ratios (peer time ÷ ours, > 1 = we are faster).
+//! T0 and T1 are criterion routines whose iterations are paired passes,
+//! ours and the peer's alternating (which goes first alternates too); they
+//! report the median time of each and the median of the per-pair ratios
+//! (peer time ÷ ours, > 1 = we are faster).
 //!
 //! Workloads (`benches/common`): Q1 mixed, Q2 numeric, Q3 nulls, Q4 wide
 //! symbols by default; `QA_BENCH_WORKLOADS` picks others (e.g. `W1,W6`).
-//! `QA_BENCH_ROWS` sets the rows (default 1 M), `QA_BENCH_TIERS` the tiers
-//! (default `T0,T1`), `QA_BENCH_SECS` the time per paired measurement
-//! (default 4). Writes `$CARGO_TARGET_DIR/bench-summary/query.json`.
+//! `QA_BENCH_ROWS` sets the rows (default 1 M), `QA_BENCH_ZSTD_ROWS` the
+//! rows of the zstd runs (default: the same), `QA_BENCH_ENCODINGS` the
+//! encodings (default `raw,zstd`), `QA_BENCH_TIERS` the tiers (default
+//! `T0,T1R,T1`), `QA_BENCH_SECS` the time per paired measurement (default
+//! 4). Writes `$CARGO_TARGET_DIR/bench-summary/query.json` (benches
+//! `query_t0`, `query_t1_replay`, `query_t1_embedded`).
 //!
-//! T1 W1 raw is the "embedded scan" figure: `SELECT *` answered by the
-//! server's fast scan path. `QA_BENCH_FAST_SCAN=0` sends every query
-//! through DataFusion instead; `QA_BENCH_BATCH_ROWS` sets the server's
-//! rows per RESULT_BATCH (default 10 000).
+//! The embedded scan answers `SELECT *` by the server's fast scan path;
+//! `QA_BENCH_FAST_SCAN=0` sends every query through DataFusion instead;
+//! `QA_BENCH_BATCH_ROWS` sets the server's rows per RESULT_BATCH (default
+//! 10 000), for the recordings too.
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 
 use arrow::array::RecordBatch;
 use questdb_arrow::client::{BatchDecoder, Decoded, IngestOptions, QuestDb};
-use questdb_arrow::protocol::egress::{
-    QueryRequest, ServerControl, ServerMessage, decode_server_message,
-};
 use questdb_arrow::server::Server;
-use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 
 mod common;
+mod replay;
 use common::generate;
+use replay::{Recording, ReplayServer};
 
-/// The RESULT_BATCH frames of `sql`, as the server sent them; with `zstd`
-/// the connection asks for zstd bodies.
-fn record(port: u16, sql: &str, zstd: bool) -> Vec<Vec<u8>> {
-    let mut opts = ConnectOptions::new("127.0.0.1", port);
-    if zstd {
-        opts.accept_encoding = Some("zstd;level=1".into());
-    }
-    let (mut conn, hs) = Connection::connect(&opts, Route::Query).unwrap();
-    let _info = conn.recv().unwrap();
-    conn.send(&QueryRequest::new(1, sql).to_bytes().unwrap())
-        .unwrap();
-    let mut frames = Vec::new();
-    loop {
-        let f = conn.recv().unwrap();
-        match decode_server_message(&f, hs.version).unwrap() {
-            ServerMessage::Batch(_) => frames.push(f),
-            ServerMessage::Control(ServerControl::ResultEnd { .. }) => return frames,
-            ServerMessage::Control(ServerControl::QueryError { message, .. }) => {
-                panic!("{message}")
-            }
-            ServerMessage::Control(_) => {}
-        }
-    }
-}
-
-fn decode_ours(frames: &[Vec<u8>]) -> usize {
+fn decode_ours<'a>(frames: impl Iterator<Item = &'a Vec<u8>>) -> usize {
     let mut d = BatchDecoder::new(1);
     let mut rows = 0;
     for f in frames {
@@ -77,7 +59,7 @@ fn decode_ours(frames: &[Vec<u8>]) -> usize {
     rows
 }
 
-fn decode_peer(frames: &[Vec<u8>]) -> usize {
+fn decode_peer<'a>(frames: impl Iterator<Item = &'a Vec<u8>>) -> usize {
     use questdb::egress::_bench_internals::{
         Bytes, Schema, SymbolDict, ZstdScratch, bench_batch_to_record_batch, decode_result_batch,
     };
@@ -199,13 +181,152 @@ fn t1_peer(db: &questdb::QuestDb, sql: &str, first: &mut Duration) -> usize {
     n
 }
 
+/// Prints and records one client's figures of a paired T0/T1 tier.
+fn paired_figures(
+    json: &mut Vec<String>,
+    bench: &str,
+    (w, enc, rows, wire): (&str, &str, usize, usize),
+    p: &Paired,
+    first: Option<[Duration; 2]>,
+) {
+    for (k, (name, s)) in [("questdb_arrow", p.ours), ("questdb_rs_7_2_1", p.peer)]
+        .into_iter()
+        .enumerate()
+    {
+        let ttfb = first.map_or(String::new(), |f| {
+            format!(",\"first_batch_seconds\":{:.6}", f[k].as_secs_f64())
+        });
+        println!(
+            "{bench} {w} {enc} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} ns/row, {:.0} MB/s of frames",
+            s * 1e3,
+            rows as f64 / s / 1e6,
+            s * 1e9 / rows as f64,
+            wire as f64 / s / 1e6
+        );
+        json.push(format!(
+            "{{\"bench\":\"{bench}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire}{ttfb}}}",
+            rows as f64 / s,
+        ));
+    }
+    println!(
+        "{bench} {w} {enc}: ours / peer {:.2}x (median of {} paired ratios)",
+        p.ratio, p.passes
+    );
+    json.push(format!(
+        "{{\"bench\":\"{bench}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"ratio_ours_over_peer\":{:.3},\"pairs\":{}}}",
+        p.ratio, p.passes
+    ));
+}
+
+/// T1R: both clients against a replay child serving `rec`; passes
+/// alternate.
+fn t1_replay(
+    c: &mut Criterion,
+    json: &mut Vec<String>,
+    (w, enc, rows): (&str, &str, usize),
+    rec: &Recording,
+    secs: u64,
+) {
+    let dir = common::target_dir().join("query-replay");
+    let file = format!("{w}_{enc}_{rows}_{}.qrec", std::process::id());
+    let srv = ReplayServer::start(rec, &dir, &file).unwrap();
+    let conf = if rec.zstd {
+        format!("{}compression=zstd;compression_level=1;", srv.conf)
+    } else {
+        srv.conf.clone()
+    };
+    let ours = QuestDb::connect(&conf).unwrap();
+    // The replay serves queries only: the peer opens no ingest connection.
+    let peer = questdb::QuestDb::connect(&format!("{conf}sender_pool_min=0;")).unwrap();
+    let wire = rec.wire_bytes();
+    let mut never = Duration::MAX;
+    let mut never_peer = Duration::MAX;
+    // Two passes each first (also under `cargo test`): the second runs on
+    // the same pooled connection, so the replay's CACHE_RESET and its
+    // rewritten request ids are exercised.
+    for _ in 0..2 {
+        assert_eq!(t1_ours(&ours, &rec.sql, &mut never), rows);
+        assert_eq!(t1_peer(&peer, &rec.sql, &mut never_peer), rows);
+    }
+    // And one of ours within a byte credit of 256 KiB: the replay pauses
+    // until the cursor grants each batch's bytes again.
+    let mut cur = ours
+        .query(&rec.sql)
+        .unwrap()
+        .initial_credit(256 * 1024)
+        .execute()
+        .unwrap();
+    let mut n = 0;
+    while let Some(b) = cur.next_arrow_batch().unwrap() {
+        n += b.num_rows();
+    }
+    assert_eq!(n, rows);
+    drop(cur);
+    common::reset_peak_rss();
+    let res = common::alternate(
+        c,
+        &format!("query_t1_replay_{w}_{enc}").to_lowercase(),
+        rows,
+        secs,
+        &mut [
+            ("questdb_arrow", &mut || {
+                assert_eq!(t1_ours(&ours, &rec.sql, &mut never), rows);
+                wire
+            }),
+            ("questdb_rs_7_2_1", &mut || {
+                assert_eq!(t1_peer(&peer, &rec.sql, &mut never_peer), rows);
+                wire
+            }),
+        ],
+    );
+    let rss = common::peak_rss_mb();
+    println!(
+        "query T1 replay {w} {enc}, {rows} rows, {:.1} MB of frames from a child process, medians of {} alternating passes (peak RSS of this process {rss:.0} MB):",
+        wire as f64 / 1e6,
+        res.first().map_or(0, |r| r.passes)
+    );
+    println!("| client | M rows/s | wire MB/s | CPU ns/row | ÷ peer (median of paired ratios) |");
+    println!("|---|---|---|---|---|");
+    for r in &res {
+        let cpu = r.cpu_secs / rows as f64 * 1e9;
+        println!(
+            "| {} | {:.2} | {:.0} | {cpu:.0} | {:.2} |",
+            r.name,
+            rows as f64 / r.secs / 1e6,
+            wire as f64 / r.secs / 1e6,
+            r.vs_last
+        );
+        json.push(format!(
+            "{{\"bench\":\"query_t1_replay\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"client\":\"{}\",\"rows\":{rows},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire},\"wire_mb_per_sec\":{:.1},\"cpu_ns_per_row\":{cpu:.1},\"peak_rss_mb\":{rss:.0},\"ratio_vs_peer\":{:.3},\"passes\":{}}}",
+            r.name,
+            r.secs,
+            rows as f64 / r.secs,
+            wire as f64 / r.secs / 1e6,
+            r.vs_last,
+            r.passes
+        ));
+    }
+    if let [ours, peer] = &res[..] {
+        json.push(format!(
+            "{{\"bench\":\"query_t1_replay\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"ratio_ours_over_peer\":{:.3},\"pairs\":{}}}",
+            ours.vs_last,
+            ours.passes.min(peer.passes)
+        ));
+    }
+}
+
 /// Each (tier, workload, encoding) is one criterion routine whose every
 /// iteration is a pair of passes (criterion times ours); the pairs give the
 /// medians and the median of the per-pair ratios. Under `cargo test` each
-/// runs one pair.
+/// runs one pair (T1R: one pass each).
 fn bench(c: &mut Criterion) {
-    let rows = common::rows_from_env();
-    let tiers = env_list("QA_BENCH_TIERS", "T0,T1");
+    let raw_rows = common::rows_from_env();
+    let zstd_rows = std::env::var("QA_BENCH_ZSTD_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(raw_rows);
+    let tiers = env_list("QA_BENCH_TIERS", "T0,T1R,T1");
+    let encodings = env_list("QA_BENCH_ENCODINGS", "RAW,ZSTD");
     let budget = Duration::from_secs_f64(
         std::env::var("QA_BENCH_SECS")
             .ok()
@@ -231,37 +352,55 @@ fn bench(c: &mut Criterion) {
     let ours_db = QuestDb::connect(&conf).unwrap();
     let with_zstd = format!("{conf}compression=zstd;compression_level=1;");
     let mut json = Vec::new();
+    let mut replays = Vec::new();
     for w in env_list("QA_BENCH_WORKLOADS", "Q1,Q2,Q3,Q4") {
-        let table = w.to_lowercase();
-        let batch = generate(&w, rows);
-        let parts: Vec<RecordBatch> = (0..rows)
-            .step_by(100_000)
-            .map(|s| batch.slice(s, 100_000.min(rows - s)))
-            .collect();
-        ours_db
-            .ingest_batches(&table, parts, &IngestOptions::new().timestamp_column("ts"))
-            .unwrap();
-        let sql = format!("SELECT * FROM {table}");
-        for enc in ["raw", "zstd"] {
-            let conf = if enc == "raw" { &conf } else { &with_zstd };
-            let frames = record(port, &sql, enc == "zstd");
-            let wire: usize = frames.iter().map(Vec::len).sum();
+        for enc in encodings.iter().map(|e| e.to_lowercase()) {
+            let enc = enc.as_str();
+            let zstd = match enc {
+                "raw" => false,
+                "zstd" => true,
+                e => panic!("unknown encoding {e}"),
+            };
+            let rows = if zstd { zstd_rows } else { raw_rows };
+            // One table per row count (the zstd runs may be smaller).
+            let table = format!("{}_{rows}", w.to_lowercase());
+            if !srv.table_names().contains(&table) {
+                let batch = generate(&w, rows);
+                let parts: Vec<RecordBatch> = (0..rows)
+                    .step_by(100_000)
+                    .map(|s| batch.slice(s, 100_000.min(rows - s)))
+                    .collect();
+                ours_db
+                    .ingest_batches(&table, parts, &IngestOptions::new().timestamp_column("ts"))
+                    .unwrap();
+            }
+            let sql = format!("SELECT * FROM {table}");
+            let rec = Recording::record(port, &sql, zstd).unwrap();
+            let wire = rec.wire_bytes();
+            let conf = if zstd { &with_zstd } else { &conf };
+            let mut replay = false;
             for tier in &tiers {
                 let mut first = [Duration::MAX, Duration::MAX];
                 let mut pairs = Pairs::default();
                 let id = format!("{tier}_{w}_{enc}");
                 match tier.as_str() {
-                    "T0" => g.bench_function(&id, |b| {
-                        b.iter_custom(|iters| {
-                            (0..iters)
-                                .map(|_| {
-                                    pairs.run(rows, &mut || decode_ours(&frames), &mut || {
-                                        decode_peer(&frames)
+                    "T0" => {
+                        g.bench_function(&id, |b| {
+                            b.iter_custom(|iters| {
+                                (0..iters)
+                                    .map(|_| {
+                                        pairs.run(
+                                            rows,
+                                            &mut || decode_ours(rec.batches()),
+                                            &mut || decode_peer(rec.batches()),
+                                        )
                                     })
-                                })
-                                .sum()
-                        })
-                    }),
+                                    .sum()
+                            })
+                        });
+                        let p = pairs.summary();
+                        paired_figures(&mut json, "query_t0", (&w, enc, rows, wire), &p, None);
+                    }
                     "T1" => {
                         let ours = QuestDb::connect(conf).unwrap();
                         let peer = questdb::QuestDb::connect(conf).unwrap();
@@ -278,49 +417,47 @@ fn bench(c: &mut Criterion) {
                                     })
                                     .sum()
                             })
-                        })
-                    }
-                    t => panic!("unknown tier {t}"),
-                };
-                let p = pairs.summary();
-                for (k, (name, s)) in [("questdb_arrow", p.ours), ("questdb_rs_7_2_1", p.peer)]
-                    .into_iter()
-                    .enumerate()
-                {
-                    let ttfb = (*tier == "T1")
-                        .then(|| first[k].as_secs_f64())
-                        .map_or(String::new(), |f| {
-                            format!(",\"first_batch_seconds\":{f:.6}")
                         });
-                    println!(
-                        "query {tier} {w} {enc} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} ns/row, {:.0} MB/s of frames",
-                        s * 1e3,
-                        rows as f64 / s / 1e6,
-                        s * 1e9 / rows as f64,
-                        wire as f64 / s / 1e6
-                    );
-                    json.push(format!(
-                        "{{\"bench\":\"query_{}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire}{ttfb}}}",
-                        tier.to_lowercase(),
-                        rows as f64 / s,
-                    ));
+                        let p = pairs.summary();
+                        paired_figures(
+                            &mut json,
+                            "query_t1_embedded",
+                            (&w, enc, rows, wire),
+                            &p,
+                            Some(first),
+                        );
+                    }
+                    // Run after the group (criterion groups do not nest).
+                    "T1R" => replay = true,
+                    t => panic!("unknown tier {t}"),
                 }
-                println!(
-                    "query {tier} {w} {enc}: ours / peer {:.2}x (median of {} paired ratios)",
-                    p.ratio, p.passes
-                );
-                json.push(format!(
-                    "{{\"bench\":\"query_{}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"ratio_ours_over_peer\":{:.3},\"pairs\":{}}}",
-                    tier.to_lowercase(),
-                    p.ratio,
-                    p.passes
-                ));
+            }
+            if replay {
+                replays.push((w.clone(), enc.to_string(), rows, rec));
             }
         }
     }
     g.finish();
+    drop(ours_db);
+    drop(srv);
+    let secs = budget.as_secs().max(1);
+    for (w, enc, rows, rec) in replays {
+        t1_replay(c, &mut json, (&w, &enc, rows), &rec, secs);
+    }
     common::write_summary("query.json", &json);
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    // The replay child: this binary re-executed by `ReplayServer`.
+    if let Some(path) = std::env::var_os(replay::SERVE_ENV) {
+        if let Err(e) = replay::serve(std::path::Path::new(&path)) {
+            eprintln!("query replay: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

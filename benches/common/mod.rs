@@ -161,10 +161,16 @@ pub fn workloads() -> Vec<String> {
         .collect()
 }
 
+/// `$CARGO_TARGET_DIR`, else `target`.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .unwrap_or_else(|| "target".into())
+        .into()
+}
+
 /// Writes `$CARGO_TARGET_DIR/bench-summary/<file>` (a JSON array).
 pub fn write_summary(file: &str, json: &[String]) {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let dir = std::path::Path::new(&target).join("bench-summary");
+    let dir = target_dir().join("bench-summary");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join(file), format!("[{}]\n", json.join(",\n")));
     }
@@ -318,6 +324,12 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Starts this process's peak RSS afresh (`VmHWM` from now on; Linux,
+/// a no-op elsewhere).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// One routine's figures from [`alternate`]: median wall seconds, median
 /// process CPU seconds, bytes its last pass reported, and the median of
 /// its per-round time ratio against the last routine (the peer; > 1 means
@@ -328,6 +340,8 @@ pub struct Alternated {
     pub cpu_secs: f64,
     pub bytes: usize,
     pub vs_last: f64,
+    /// Passes measured (the medians' sample size).
+    pub passes: usize,
 }
 
 /// Runs the routines in rounds under criterion, each once per round in
@@ -383,6 +397,7 @@ pub fn alternate(
                 cpu_secs: median(&cpu[i]),
                 bytes: bytes[i],
                 vs_last: median(&ratios),
+                passes: wall[i].len(),
             }
         })
         .collect()

@@ -1,13 +1,15 @@
 //! SQL over `/read/v1` into Arrow: [`Reader`], the bind builder [`Query`]
 //! and the streaming [`Cursor`].
 //!
-//! A query runs on a background thread that owns the connection while the
-//! result streams: it receives the next RESULT_BATCH, decompresses it
-//! (zstd) into a reused buffer and decodes its columns into Arrow arrays
-//! (in parallel for large batches) while the caller works on the current
-//! batch. Read-ahead is bounded twice: by the byte credit (with
-//! `initial_credit > 0` the cursor grants a batch's bytes again only when
-//! the caller takes that batch) and by a queue of [`READ_AHEAD_BATCHES`].
+//! A query runs on two background threads while the result streams (see
+//! `read_ahead`): one owns the connection, receives the next RESULT_BATCH
+//! and decompresses it (zstd) into a reused buffer while the other decodes
+//! the previous one's columns into Arrow arrays (in parallel for large
+//! batches), and the caller works on the batch before. Read-ahead is
+//! bounded: by the byte credit (with `initial_credit > 0` the cursor
+//! grants a batch's bytes again only when the caller takes that batch),
+//! by two received frames waiting for the decoder, and by a queue of
+//! [`READ_AHEAD_BATCHES`] decoded batches.
 //! When the result ends the connection returns to its [`Reader`].
 //!
 //! Buffering: [`Cursor::next_arrow_batch`] and the `RecordBatchReader`
@@ -120,6 +122,7 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
         Session {
             conn,
             dec: BatchDecoder::new(hs.version),
+            inflater: crate::protocol::egress::Inflater::new(),
         },
         info,
     ))

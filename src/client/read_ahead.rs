@@ -1,14 +1,18 @@
-//! The read-ahead thread of a query: it owns the connection while the
-//! result streams, decodes RESULT_BATCH frames and hands them to the
+//! The read-ahead of a query, in two stages on two threads: the
+//! receiving thread owns the connection while the result streams, reads
+//! the frames, decompresses zstd bodies into reused buffers and serves the
+//! cursor's CREDIT / CANCEL requests; the decoding thread decodes the
+//! frames in order into Arrow and hands them to the
 //! [`Cursor`](super::Cursor) through a queue of
-//! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots, serving
-//! the cursor's CREDIT / CANCEL requests meanwhile.
+//! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots. So the
+//! next frame is read and decompressed while the previous one is decoded.
 //!
 //! Errors are never lost: the query's last event (its end or its error) is
-//! handed over however full the queue is, and a panic of the thread
+//! handed over however full the queue is, and a panic of either thread
 //! becomes an [`ErrorKind::Internal`] error when the cursor joins it.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -17,8 +21,14 @@ use arrow::array::RecordBatch;
 use super::query::Terminal;
 use crate::bridge::batch_decoder::{BatchDecoder, Decoded};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::egress::{ClientMessage, ServerControl};
+use crate::protocol::FLAG_ZSTD;
+use crate::protocol::egress::{
+    ClientMessage, Inflater, MSG_RESULT_BATCH, ServerControl, ServerMessage, decode_server_message,
+};
 use crate::transport::Connection;
+
+/// Frames read ahead of the decoding thread.
+const STAGED_FRAMES: usize = 2;
 
 /// How often the receiving thread looks for CREDIT / CANCEL requests while
 /// it waits for the server.
@@ -29,6 +39,8 @@ const POLL: Duration = Duration::from_millis(5);
 pub(super) struct Session {
     pub(super) conn: Connection,
     pub(super) dec: BatchDecoder,
+    /// The receiving thread's zstd state.
+    pub(super) inflater: Inflater,
 }
 
 /// What the cursor asks of the receiving thread.
@@ -57,44 +69,20 @@ pub(super) fn join_receiver<T>(t: JoinHandle<T>) -> Result<T> {
         .map_err(|p| Error::panicked("the query's receiving thread", &*p))
 }
 
-/// Hands `ev` to the cursor, serving commands while the queue is full.
-/// When serving a command fails (the connection broke), `ev` is still
-/// handed over and then, unless `ev` ended the statement, the error.
-fn deliver(
-    s: &mut Session,
-    id: i64,
-    cmds: &Receiver<Cmd>,
-    tx: &SyncSender<Event>,
-    ev: Event,
-) -> Delivery {
-    let mut ev = ev;
-    loop {
-        match tx.try_send(ev) {
-            Ok(()) => return Delivery::Taken,
-            Err(TrySendError::Disconnected(_)) => return Delivery::CursorGone,
-            Err(TrySendError::Full(back)) => {
-                ev = back;
-                if let Err(e) = serve_commands(s, id, cmds) {
-                    let terminal = !matches!(ev, Event::Batch(..));
-                    if tx.send(ev).is_ok() && !terminal {
-                        send_terminal(tx, Event::Error(e));
-                    }
-                    return Delivery::Broken;
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-    }
-}
-
-/// How [`deliver`] ended.
-enum Delivery {
-    /// The cursor has the event.
-    Taken,
-    /// The cursor was dropped.
-    CursorGone,
-    /// The connection broke; the cursor has been told.
-    Broken,
+/// What the receiving thread hands the decoding thread.
+enum Staged {
+    /// A frame (zstd bodies already decompressed): the buffer, the frame's
+    /// length in it, its length on the wire (for credit), and whether the
+    /// buffer is one of the receiving thread's (to hand back for reuse).
+    Frame {
+        buf: Vec<u8>,
+        len: usize,
+        wire: usize,
+        reused: bool,
+    },
+    /// The connection failed (or a frame could not be decompressed): the
+    /// query's error; nothing follows.
+    Failed(Error),
 }
 
 /// Hands the query's last event to the cursor however full the queue is:
@@ -105,7 +93,7 @@ fn send_terminal(tx: &SyncSender<Event>, ev: Event) {
     let _ = tx.send(ev);
 }
 
-fn serve_commands(s: &mut Session, id: i64, cmds: &Receiver<Cmd>) -> Result<()> {
+fn serve_commands(conn: &mut Connection, id: i64, cmds: &Receiver<Cmd>) -> Result<()> {
     while let Ok(c) = cmds.try_recv() {
         let msg = match c {
             Cmd::Credit(b) => ClientMessage::Credit {
@@ -114,35 +102,278 @@ fn serve_commands(s: &mut Session, id: i64, cmds: &Receiver<Cmd>) -> Result<()> 
             },
             Cmd::Cancel => ClientMessage::Cancel { request_id: id },
         };
-        s.conn.send(&msg.to_bytes())?;
+        conn.send(&msg.to_bytes())?;
     }
     Ok(())
 }
 
-/// The receiving thread: reads frames for request `id`, decodes them and
-/// passes them on until the statement ends. Returns the session when the
-/// connection is still in a known state.
+/// Flags shared by the two stages.
+#[derive(Default)]
+struct Shared {
+    /// The decoding thread has ended (its result is known, or it
+    /// panicked): the receiving thread stops.
+    decoder_done: AtomicBool,
+    /// The cursor was dropped: the receiving thread cancels the query and
+    /// drains it.
+    orphaned: AtomicBool,
+}
+
+/// Sets [`Shared::decoder_done`] when the decoding thread ends, also by a
+/// panic.
+struct DoneGuard<'a>(&'a AtomicBool);
+
+impl Drop for DoneGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The receiving thread: reads frames for request `id`, hands them to a
+/// decoding thread which passes the batches on until the statement ends.
+/// Returns the session when the connection is still in a known state.
 pub(super) fn pump(
-    mut s: Session,
+    s: Session,
     id: i64,
     cmds: Receiver<Cmd>,
     tx: SyncSender<Event>,
 ) -> Option<Session> {
-    s.dec.start_query();
-    // Once the cursor is gone, cancel and drain to the end.
-    let mut orphaned = false;
+    let Session {
+        conn,
+        mut dec,
+        inflater,
+    } = s;
+    let shared = Shared::default();
+    let (staged_tx, staged_rx) = mpsc::sync_channel(STAGED_FRAMES);
+    let (spare_tx, spare_rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let decoder = std::thread::Builder::new()
+            .name(format!("qwp-decode-{id}"))
+            .spawn_scoped(scope, || {
+                let _done = DoneGuard(&shared.decoder_done);
+                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared);
+                (dec, keep)
+            });
+        let decoder = match decoder {
+            Ok(d) => d,
+            Err(e) => {
+                send_terminal(
+                    &tx,
+                    Event::Error(Error::wrap(
+                        ErrorKind::Io,
+                        "spawning the query's decoder",
+                        e,
+                    )),
+                );
+                return None;
+            }
+        };
+        let received = receive_stage(conn, inflater, id, &cmds, staged_tx, spare_rx, &shared);
+        let (dec, keep) = match decoder.join() {
+            Ok(r) => r,
+            // The cursor's join reports it as an internal error.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let (conn, inflater) = received?;
+        keep.then_some(Session {
+            conn,
+            dec,
+            inflater,
+        })
+    })
+}
+
+/// Whether `frame` ends request `id` (its RESULT_END, EXEC_DONE or
+/// QUERY_ERROR, or a QUERY_ERROR of no request).
+fn ends(frame: &[u8], version: u8, id: i64) -> Result<bool> {
+    if frame.get(12) == Some(&MSG_RESULT_BATCH) {
+        return Ok(false);
+    }
+    Ok(match decode_server_message(frame, version)? {
+        ServerMessage::Control(
+            ServerControl::ResultEnd { request_id, .. }
+            | ServerControl::ExecDone { request_id, .. },
+        ) => request_id == id,
+        ServerMessage::Control(ServerControl::QueryError { request_id, .. }) => {
+            request_id == id || request_id == -1
+        }
+        _ => false,
+    })
+}
+
+/// A zstd RESULT_BATCH of request `id` as the same frame with its body
+/// decompressed (into a reused buffer); any other frame as it is.
+fn stage_frame(
+    frame: Vec<u8>,
+    version: u8,
+    id: i64,
+    inflater: &mut Inflater,
+    spare: &Receiver<Vec<u8>>,
+) -> Result<Staged> {
+    let wire = frame.len();
+    let raw = match decode_server_message(&frame, version) {
+        Ok(ServerMessage::Batch(raw)) if raw.flags & FLAG_ZSTD != 0 && raw.request_id == id => raw,
+        // Anything else (errors too) is the decoding thread's to judge.
+        _ => {
+            return Ok(Staged::Frame {
+                len: wire,
+                buf: frame,
+                wire,
+                reused: false,
+            });
+        }
+    };
+    let mut buf = spare.try_recv().unwrap_or_default();
+    let at = raw.body_offset;
+    if buf.len() < at {
+        buf.resize(at, 0);
+    }
+    buf[..at].copy_from_slice(&frame[..at]);
+    let len = inflater.inflate_into(raw.body, at, &mut buf, at)?;
+    buf[5] &= !FLAG_ZSTD;
+    let payload = u32::try_from(len - 12).map_err(|_| {
+        Error::protocol(
+            at,
+            format!("a batch of {len} bytes decompressed exceeds 4 GiB"),
+        )
+    })?;
+    buf[8..12].copy_from_slice(&payload.to_le_bytes());
+    Ok(Staged::Frame {
+        buf,
+        len,
+        wire,
+        reused: true,
+    })
+}
+
+/// Hands `item` to the decoding thread, serving the cursor's commands while
+/// its queue is full. `Err` when the decoding thread is gone or the
+/// connection broke (then the decoding thread has been told).
+fn stage(
+    conn: &mut Connection,
+    id: i64,
+    cmds: &Receiver<Cmd>,
+    staged: &SyncSender<Staged>,
+    item: Staged,
+) -> std::result::Result<(), ()> {
+    let mut item = item;
     loop {
-        let step = (|| -> Result<Option<Event>> {
-            serve_commands(&mut s, id, &cmds)?;
-            let Some(frame) = s.conn.recv_timeout(Some(POLL))? else {
+        match staged.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(()),
+            Err(TrySendError::Full(back)) => {
+                item = back;
+                if let Err(e) = serve_commands(conn, id, cmds) {
+                    // What was read is handed over first, then the error.
+                    if staged.send(item).is_ok() {
+                        let _ = staged.send(Staged::Failed(e));
+                    }
+                    return Err(());
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+}
+
+/// Stage one: reads and decompresses frames until the statement's last
+/// one, serving the cursor's commands. Returns the connection (and the
+/// zstd state) unless it broke or its state is unknown.
+fn receive_stage(
+    mut conn: Connection,
+    mut inflater: Inflater,
+    id: i64,
+    cmds: &Receiver<Cmd>,
+    staged: SyncSender<Staged>,
+    spare: Receiver<Vec<u8>>,
+    shared: &Shared,
+) -> Option<(Connection, Inflater)> {
+    let version = conn.handshake().version;
+    let mut cancelled = false;
+    loop {
+        if shared.decoder_done.load(Ordering::Acquire) {
+            // The decoder ended first: a malformed frame (or a panic).
+            return None;
+        }
+        if !cancelled && shared.orphaned.load(Ordering::Acquire) {
+            // Nobody reads the result any more: cancel, drain to its end.
+            cancelled = true;
+            if conn
+                .send(&ClientMessage::Cancel { request_id: id }.to_bytes())
+                .is_err()
+            {
+                return None;
+            }
+        }
+        let step = (|| -> Result<Option<(Staged, bool)>> {
+            serve_commands(&mut conn, id, cmds)?;
+            let Some(frame) = conn.recv_timeout(Some(POLL))? else {
                 return Ok(None);
             };
+            let last = ends(&frame, version, id);
+            let item = stage_frame(frame, version, id, &mut inflater, &spare)?;
+            // A frame that does not parse is the decoder's to report; the
+            // connection's state is then unknown, so reading stops.
+            Ok(Some((item, last.unwrap_or(true))))
+        })();
+        match step {
+            Ok(None) => {}
+            Ok(Some((item, last))) => {
+                if stage(&mut conn, id, cmds, &staged, item).is_err() {
+                    return None;
+                }
+                if last {
+                    return Some((conn, inflater));
+                }
+            }
+            Err(e) => {
+                // Transport failure or a body that does not decompress:
+                // the connection's state is unknown, drop it.
+                let _ = staged.send(Staged::Failed(e));
+                return None;
+            }
+        }
+    }
+}
+
+/// Stage two: decodes the staged frames in order and passes the events to
+/// the cursor until the statement ends. Returns whether the connection
+/// stays usable (the statement ended, or failed on the server's word).
+fn decode_stage(
+    dec: &mut BatchDecoder,
+    id: i64,
+    staged: Receiver<Staged>,
+    spare: Sender<Vec<u8>>,
+    tx: &SyncSender<Event>,
+    shared: &Shared,
+) -> bool {
+    dec.start_query();
+    // Once the cursor is gone, the receiving thread cancels; this drains.
+    let mut orphaned = false;
+    loop {
+        let Ok(item) = staged.recv() else {
+            // The receiving thread stopped (it told the cursor why, or
+            // the cursor is gone).
+            return false;
+        };
+        let (buf, len, wire, reused) = match item {
+            Staged::Frame {
+                buf,
+                len,
+                wire,
+                reused,
+            } => (buf, len, wire, reused),
+            Staged::Failed(e) => {
+                send_terminal(tx, Event::Error(e));
+                return false;
+            }
+        };
+        let step = (|| -> Result<Option<Event>> {
             // Batches of other requests (stale ones) are skipped unread.
-            let Some(decoded) = s.dec.decode_for(&frame, Some(id))? else {
+            let Some(decoded) = dec.decode_for(&buf[..len], Some(id))? else {
                 return Ok(None);
             };
             Ok(match decoded {
-                Decoded::Batch { batch, .. } => Some(Event::Batch(batch, frame.len())),
+                Decoded::Batch { batch, .. } => Some(Event::Batch(batch, wire)),
                 Decoded::Control(c) => match c {
                     ServerControl::ResultEnd {
                         request_id,
@@ -171,15 +402,19 @@ pub(super) fn pump(
                 },
             })
         })();
+        if reused {
+            // The receiving thread may be gone; the buffer is then freed.
+            let _ = spare.send(buf);
+        }
         let ev = match step {
             Ok(None) => continue,
             Ok(Some(ev)) => ev,
             Err(e) => {
-                // Transport failure or a malformed frame: the connection's
-                // state is unknown, drop it. The error reaches the cursor
-                // even when the read-ahead queue is full.
-                send_terminal(&tx, Event::Error(e));
-                return None;
+                // A malformed frame: the connection's state is unknown,
+                // drop it. The error reaches the cursor even when the
+                // read-ahead queue is full.
+                send_terminal(tx, Event::Error(e));
+                return false;
             }
         };
         let end = !matches!(ev, Event::Batch(..));
@@ -187,27 +422,12 @@ pub(super) fn pump(
             Event::Error(e) => e.kind() == ErrorKind::Server,
             _ => true,
         };
-        if orphaned {
-            if end {
-                return keep.then_some(s);
-            }
-            continue;
-        }
-        match deliver(&mut s, id, &cmds, &tx, ev) {
-            Delivery::Taken => {}
-            Delivery::CursorGone => {
-                orphaned = true;
-                if s.conn
-                    .send(&ClientMessage::Cancel { request_id: id }.to_bytes())
-                    .is_err()
-                {
-                    return None;
-                }
-            }
-            Delivery::Broken => return None,
+        if !orphaned && tx.send(ev).is_err() {
+            orphaned = true;
+            shared.orphaned.store(true, Ordering::Release);
         }
         if end {
-            return keep.then_some(s);
+            return keep;
         }
     }
 }
@@ -215,6 +435,135 @@ pub(super) fn pump(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::protocol::ColumnType;
+    use crate::protocol::column::{ColumnData, Values};
+    use crate::protocol::egress::ResultBatch;
+    use crate::protocol::ingress::{ColumnDef, SymbolDelta};
+
+    fn result_batch(request_id: i64, seq: u64, rows: i64) -> ResultBatch {
+        ResultBatch {
+            request_id,
+            batch_seq: seq,
+            delta: Some(SymbolDelta::default()),
+            schema: vec![
+                ColumnDef {
+                    name: "l".into(),
+                    ty: ColumnType::Long,
+                },
+                ColumnDef {
+                    name: "v".into(),
+                    ty: ColumnType::Varchar,
+                },
+            ],
+            columns: vec![
+                ColumnData::new(Values::Long((0..rows).collect())),
+                ColumnData::new(Values::Varchar(
+                    (0..rows).map(|i| format!("row {}", i % 7)).collect(),
+                )),
+            ],
+            row_count: rows as usize,
+        }
+    }
+
+    #[test]
+    fn a_zstd_batch_is_staged_as_the_same_raw_frame_in_a_reused_buffer() {
+        let (spare_tx, spare) = mpsc::channel();
+        let mut inflater = Inflater::new();
+        for (seq, rows) in [(0, 3000), (1, 20), (2, 5000)] {
+            let b = result_batch(9, seq, rows);
+            let raw = b.to_frame(None).unwrap();
+            let z = b.to_frame(Some(3)).unwrap();
+            assert_ne!(z[5] & FLAG_ZSTD, 0, "the test needs a compressed frame");
+            let Staged::Frame {
+                buf,
+                len,
+                wire,
+                reused,
+            } = stage_frame(z.clone(), 1, 9, &mut inflater, &spare).unwrap()
+            else {
+                panic!("not staged")
+            };
+            assert!(reused);
+            assert_eq!(wire, z.len(), "credit counts the bytes on the wire");
+            // Byte for byte the frame the server sends without zstd, also
+            // when the reused buffer is longer (batch 1 after batch 0).
+            assert_eq!(&buf[..len], &raw[..]);
+            spare_tx.send(buf).unwrap();
+        }
+        // Frames of other requests, raw frames and controls pass unchanged.
+        let other = result_batch(8, 0, 3000).to_frame(Some(3)).unwrap();
+        let end = ServerControl::ResultEnd {
+            request_id: 9,
+            final_seq: 2,
+            total_rows: 8020,
+        }
+        .to_frame();
+        let raw = result_batch(9, 3, 10).to_frame(None).unwrap();
+        for f in [other, end, raw] {
+            let Staged::Frame {
+                buf, len, reused, ..
+            } = stage_frame(f.clone(), 1, 9, &mut inflater, &spare).unwrap()
+            else {
+                panic!("not staged")
+            };
+            assert!(!reused);
+            assert_eq!(&buf[..len], &f[..]);
+        }
+        // A body that does not decompress is the query's error.
+        let mut bad = result_batch(9, 0, 3000).to_frame(Some(3)).unwrap();
+        let n = bad.len();
+        bad[n - 8..].fill(0xAB);
+        let e = match stage_frame(bad, 1, 9, &mut inflater, &spare) {
+            Err(e) => e,
+            Ok(_) => panic!("a corrupt body was staged"),
+        };
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    }
+
+    #[test]
+    fn the_last_frame_of_a_request_is_recognised() {
+        let end = |request_id| {
+            ServerControl::ResultEnd {
+                request_id,
+                final_seq: 0,
+                total_rows: 0,
+            }
+            .to_frame()
+        };
+        let error = |request_id| {
+            ServerControl::QueryError {
+                request_id,
+                status: crate::protocol::Status::Cancelled,
+                message: "x".into(),
+            }
+            .to_frame()
+        };
+        let done = ServerControl::ExecDone {
+            request_id: 4,
+            op_type: 0,
+            rows_affected: 1,
+        }
+        .to_frame();
+        let reset = ServerControl::CacheReset { mask: 1 }.to_frame();
+        let batch = result_batch(4, 0, 5).to_frame(None).unwrap();
+        assert!(ends(&end(4), 1, 4).unwrap());
+        assert!(!ends(&end(3), 1, 4).unwrap());
+        assert!(ends(&error(4), 1, 4).unwrap());
+        assert!(ends(&error(-1), 1, 4).unwrap());
+        assert!(!ends(&error(5), 1, 4).unwrap());
+        assert!(ends(&done, 1, 4).unwrap());
+        assert!(!ends(&reset, 1, 4).unwrap());
+        assert!(!ends(&batch, 1, 4).unwrap());
+        assert!(
+            ends(
+                &[0x51, 0x57, 0x50, 0x31, 1, 0, 0, 0, 1, 0, 0, 0, 0x12],
+                1,
+                4
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn a_receiver_panic_is_an_internal_error() {

@@ -822,6 +822,23 @@ impl Inflater {
     /// Decompresses one zstd frame that declares its content size (at most
     /// [`MAX_DECOMPRESSED_BYTES`]) into the reused buffer.
     pub fn inflate(&mut self, src: &[u8], offset: usize) -> Result<&[u8]> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let n = self.inflate_into(src, offset, &mut buf, 0);
+        self.buf = buf;
+        Ok(&self.buf[..n?])
+    }
+
+    /// Decompresses one zstd frame as [`Self::inflate`] does, into
+    /// `out[at..]` (`out` grows as needed, bytes before `at` are kept, its
+    /// length is never lowered so a reused buffer is not zeroed again);
+    /// returns the end of the decompressed bytes in `out`.
+    pub fn inflate_into(
+        &mut self,
+        src: &[u8],
+        offset: usize,
+        out: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<usize> {
         let size = match zstd::zstd_safe::get_frame_content_size(src) {
             Ok(Some(n)) => n,
             Ok(None) => {
@@ -847,10 +864,12 @@ impl Inflater {
         let Some(dctx) = self.dctx.as_mut() else {
             return Err(Error::new(ErrorKind::Io, "zstd init failed"));
         };
-        self.buf.clear();
-        self.buf.reserve(size as usize);
+        let end = at + size as usize;
+        if out.len() < end {
+            out.resize(end, 0);
+        }
         let n = dctx
-            .decompress_to_buffer(src, &mut self.buf)
+            .decompress_to_buffer(src, &mut out[at..end])
             .map_err(|e| Error::protocol(offset, "zstd decompression failed").with_source(e))?;
         if n as u64 != size {
             return Err(Error::protocol(
@@ -858,7 +877,7 @@ impl Inflater {
                 format!("zstd body decompressed to {n} bytes, header said {size}"),
             ));
         }
-        Ok(&self.buf)
+        Ok(end)
     }
 }
 

@@ -1,0 +1,518 @@
+//! The query T1 replay: the frames the embedded server sent for a query,
+//! recorded once ([`Recording`]), saved to a file, and served from a child
+//! process (the bench binary re-executed with [`SERVE_ENV`] set) to every
+//! connection, so both clients read the same bytes and the client's CPU is
+//! measured alone.
+//!
+//! The child answers the upgrade (`/read/v1`; `X-QWP-Accept-Encoding` must
+//! pick the recording's encoding, else 400), sends the recorded
+//! SERVER_INFO, then for each QUERY_REQUEST with the recorded SQL: a
+//! CACHE_RESET of the dictionary when the connection answered a query
+//! before (the recorded deltas start at 0), the recorded frames with the
+//! request's id written in, and the recorded RESULT_END. With
+//! `initial_credit > 0` it pauses whenever the budget is spent until
+//! CREDIT arrives (a CANCEL then ends the query with QUERY_ERROR
+//! CANCELLED); unbounded, it writes the whole result at once. Another SQL
+//! text, or binds, get a QUERY_ERROR. The child exits when its standard
+//! input closes (the parent dropped [`ReplayServer`] or died).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use questdb_arrow::protocol::Status;
+use questdb_arrow::protocol::egress::{
+    CAP_QUERY_FLAGS, ClientMessage, MSG_EXEC_DONE, MSG_QUERY_ERROR, MSG_RESULT_BATCH,
+    MSG_RESULT_END, QueryRequest, RESET_MASK_DICT, ServerControl, ServerMessage,
+    decode_server_message,
+};
+use questdb_arrow::transport::{ConnectOptions, Connection, Route};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::http::{HeaderValue, StatusCode};
+
+/// Set (to a recording's path) in the child's environment: the bench
+/// binary then serves that recording instead of benchmarking.
+pub const SERVE_ENV: &str = "QA_QUERY_REPLAY_SERVE";
+
+/// What the child prints first, before the port.
+const LISTENING: &str = "replay listening on 127.0.0.1:";
+
+const MAGIC: &[u8] = b"QAREPLAY1\n";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The frames of one query, as the server sent them on a fresh connection.
+pub struct Recording {
+    /// Whether the connection negotiated zstd bodies.
+    pub zstd: bool,
+    /// The SQL the frames answer.
+    pub sql: String,
+    /// The SERVER_INFO frame.
+    pub info: Vec<u8>,
+    /// Every frame after the request and before the terminator (the
+    /// RESULT_BATCHes).
+    pub frames: Vec<Vec<u8>>,
+    /// The terminator (RESULT_END).
+    pub end: Vec<u8>,
+}
+
+/// The request id the recording asks with.
+const RECORDED_ID: i64 = 1;
+
+impl Recording {
+    /// Records `sql` on a fresh connection to `port` (zstd bodies asked for
+    /// with `zstd`).
+    pub fn record(port: u16, sql: &str, zstd: bool) -> Result<Recording, BoxError> {
+        let mut opts = ConnectOptions::new("127.0.0.1", port);
+        if zstd {
+            opts.accept_encoding = Some("zstd;level=1".into());
+        }
+        let (mut conn, hs) = Connection::connect(&opts, Route::Query)?;
+        let info = conn.recv()?;
+        conn.send(&QueryRequest::new(RECORDED_ID, sql).to_bytes()?)?;
+        let mut frames = Vec::new();
+        loop {
+            let f = conn.recv()?;
+            match decode_server_message(&f, hs.version)? {
+                ServerMessage::Control(ServerControl::ResultEnd { .. }) => {
+                    return Ok(Recording {
+                        zstd,
+                        sql: sql.to_string(),
+                        info,
+                        frames,
+                        end: f,
+                    });
+                }
+                ServerMessage::Control(ServerControl::QueryError { message, .. }) => {
+                    return Err(format!("recording {sql:?}: {message}").into());
+                }
+                _ => frames.push(f),
+            }
+        }
+    }
+
+    /// The RESULT_BATCH frames.
+    pub fn batches(&self) -> impl Iterator<Item = &Vec<u8>> {
+        self.frames
+            .iter()
+            .filter(|f| f.get(12) == Some(&MSG_RESULT_BATCH))
+    }
+
+    /// Bytes of the result on the wire (QWP frames, batches and end).
+    pub fn wire_bytes(&self) -> usize {
+        self.frames.iter().map(Vec::len).sum::<usize>() + self.end.len()
+    }
+
+    /// Writes the recording to `path`.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        w.write_all(MAGIC)?;
+        w.write_all(&[u8::from(self.zstd)])?;
+        let blob = |w: &mut std::io::BufWriter<_>, b: &[u8]| -> std::io::Result<()> {
+            w.write_all(&(b.len() as u64).to_le_bytes())?;
+            w.write_all(b)
+        };
+        blob(&mut w, self.sql.as_bytes())?;
+        blob(&mut w, &self.info)?;
+        blob(&mut w, &self.end)?;
+        w.write_all(&(self.frames.len() as u64).to_le_bytes())?;
+        for f in &self.frames {
+            blob(&mut w, f)?;
+        }
+        w.flush()
+    }
+
+    /// Reads a recording [`Self::save`] wrote.
+    pub fn load(path: &Path) -> Result<Recording, BoxError> {
+        let mut r = BufReader::new(std::fs::File::open(path)?);
+        let mut magic = [0u8; MAGIC.len()];
+        r.read_exact(&mut magic)?;
+        if magic != MAGIC {
+            return Err(format!("{}: not a query replay recording", path.display()).into());
+        }
+        let len = std::fs::metadata(path)?.len();
+        fn u64_le(r: &mut impl Read) -> std::io::Result<u64> {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b)?;
+            Ok(u64::from_le_bytes(b))
+        }
+        let blob = |r: &mut BufReader<std::fs::File>| -> Result<Vec<u8>, BoxError> {
+            let n = u64_le(r)?;
+            if n > len {
+                return Err(
+                    format!("{}: a frame of {n} bytes in a shorter file", path.display()).into(),
+                );
+            }
+            let mut b = vec![0; n as usize];
+            r.read_exact(&mut b)?;
+            Ok(b)
+        };
+        let mut zstd = [0u8; 1];
+        r.read_exact(&mut zstd)?;
+        let sql = String::from_utf8(blob(&mut r)?)?;
+        let info = blob(&mut r)?;
+        let end = blob(&mut r)?;
+        let count = u64_le(&mut r)?;
+        if count > len {
+            return Err(format!("{}: {count} frames in a shorter file", path.display()).into());
+        }
+        let frames = (0..count)
+            .map(|_| blob(&mut r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Recording {
+            zstd: zstd[0] != 0,
+            sql,
+            info,
+            frames,
+            end,
+        })
+    }
+}
+
+/// A WebSocket server frame (binary, final, unmasked) around `payload`.
+fn ws_frame(out: &mut Vec<u8>, payload: &[u8]) {
+    out.push(0x82);
+    match payload.len() {
+        n if n < 126 => out.push(n as u8),
+        n if n <= u16::MAX as usize => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// A recording laid out as the bytes to write: every frame in its
+/// WebSocket frame, where each request id sits, where each batch ends.
+struct Wire {
+    bytes: Vec<u8>,
+    /// Offsets of the request ids to rewrite.
+    ids: Vec<usize>,
+    /// Per frame before the end: its end offset in `bytes` and its QWP
+    /// length (what credit counts).
+    frames: Vec<(usize, usize)>,
+    /// The id currently written in.
+    id: i64,
+}
+
+impl Wire {
+    fn new(rec: &Recording) -> Wire {
+        let mut w = Wire {
+            bytes: Vec::with_capacity(rec.wire_bytes() + 10 * (rec.frames.len() + 1)),
+            ids: Vec::new(),
+            frames: Vec::new(),
+            id: RECORDED_ID,
+        };
+        for f in rec.frames.iter().chain([&rec.end]) {
+            ws_frame(&mut w.bytes, f);
+            let at = w.bytes.len() - f.len();
+            if matches!(
+                f.get(12),
+                Some(&(MSG_RESULT_BATCH | MSG_RESULT_END | MSG_QUERY_ERROR | MSG_EXEC_DONE))
+            ) && f.len() >= 21
+            {
+                w.ids.push(at + 13);
+            }
+            w.frames.push((w.bytes.len(), f.len()));
+        }
+        // The end is written whatever the credit.
+        w.frames.pop();
+        w
+    }
+
+    fn set_id(&mut self, id: i64) {
+        if id != self.id {
+            for &at in &self.ids {
+                self.bytes[at..at + 8].copy_from_slice(&id.to_le_bytes());
+            }
+            self.id = id;
+        }
+    }
+}
+
+/// Parses `X-QWP-Accept-Encoding` as the server does: the first token it
+/// knows wins; zstd → true.
+fn asks_zstd(h: Option<&str>) -> bool {
+    for token in h.unwrap_or("").split(',') {
+        match token
+            .split(';')
+            .next()
+            .map(|t| t.trim().to_ascii_lowercase())
+        {
+            Some(t) if t == "zstd" => return true,
+            Some(t) if t == "raw" || t == "identity" => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+#[allow(clippy::result_large_err)]
+fn reject(status: StatusCode, body: String) -> ErrorResponse {
+    let mut r = ErrorResponse::new(Some(body));
+    *r.status_mut() = status;
+    r
+}
+
+/// The child's entry point: serves the recording at `path` until standard
+/// input closes.
+pub fn serve(path: &Path) -> Result<(), BoxError> {
+    let rec = Recording::load(path)?;
+    let caps = match decode_server_message(&rec.info, 1)? {
+        ServerMessage::Control(ServerControl::ServerInfo(i)) => i.capabilities,
+        _ => return Err("the recording does not start with SERVER_INFO".into()),
+    };
+    let mut info = Vec::new();
+    ws_frame(&mut info, &rec.info);
+    let wire = Wire::new(&rec);
+    let shared = Arc::new((rec, info, wire, caps));
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let mut out = std::io::stdout();
+    writeln!(out, "{LISTENING}{}", listener.local_addr()?.port())?;
+    out.flush()?;
+    // The parent closes our stdin when it is done (or dies).
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        std::process::exit(0);
+    });
+    for stream in listener.incoming() {
+        let stream = stream?;
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let (rec, info, wire, caps) = &*shared;
+            if let Err(e) = serve_connection(stream, rec, info, wire, *caps) {
+                // The client sees the connection fail; say why here.
+                eprintln!("query replay: connection failed: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    rec: &Recording,
+    info: &[u8],
+    wire: &Wire,
+    caps: u32,
+) -> Result<(), BoxError> {
+    stream.set_nodelay(true)?;
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        if req.uri().path() != "/read/v1" {
+            return Err(reject(
+                StatusCode::NOT_FOUND,
+                format!("the query replay serves /read/v1, not {}", req.uri().path()),
+            ));
+        }
+        let asked = req
+            .headers()
+            .get("x-qwp-accept-encoding")
+            .and_then(|v| v.to_str().ok());
+        if asks_zstd(asked) != rec.zstd {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "this replay serves {} bodies; X-QWP-Accept-Encoding was {asked:?}",
+                    if rec.zstd { "zstd" } else { "raw" }
+                ),
+            ));
+        }
+        let h = resp.headers_mut();
+        h.insert("X-QWP-Version", HeaderValue::from_static("1"));
+        if rec.zstd {
+            h.insert("X-QWP-Content-Encoding", HeaderValue::from_static("zstd"));
+        }
+        Ok(resp)
+    };
+    let mut ws = tungstenite::accept_hdr(stream, callback).map_err(|e| format!("upgrade: {e}"))?;
+    // Frames go straight to the socket (tungstenite only reads, and
+    // answers control frames between our writes).
+    ws.get_mut().write_all(info)?;
+    let mut mine: Option<Wire> = None;
+    let mut answered = 0usize;
+    loop {
+        let Some(payload) = next_binary(&mut ws)? else {
+            return Ok(());
+        };
+        let q = match ClientMessage::decode(&payload, caps & CAP_QUERY_FLAGS != 0)? {
+            ClientMessage::Query(q) => q,
+            // CREDIT or CANCEL of a query that has ended.
+            _ => continue,
+        };
+        if q.sql != rec.sql || !q.binds.is_empty() {
+            let e = ServerControl::QueryError {
+                request_id: q.request_id,
+                status: Status::ParseError,
+                message: format!("this replay answers only {:?} without binds", rec.sql),
+            };
+            let mut f = Vec::new();
+            ws_frame(&mut f, &e.to_frame());
+            ws.get_mut().write_all(&f)?;
+            continue;
+        }
+        if answered > 0 {
+            let mut f = Vec::new();
+            let reset = ServerControl::CacheReset {
+                mask: RESET_MASK_DICT,
+            };
+            ws_frame(&mut f, &reset.to_frame());
+            ws.get_mut().write_all(&f)?;
+        }
+        answered += 1;
+        let w = if q.request_id == wire.id {
+            wire
+        } else {
+            // This connection's own copy, its ids rewritten.
+            let w = mine.get_or_insert_with(|| Wire {
+                bytes: wire.bytes.clone(),
+                ids: wire.ids.clone(),
+                frames: wire.frames.clone(),
+                id: wire.id,
+            });
+            w.set_id(q.request_id);
+            w
+        };
+        send_result(&mut ws, w, q.request_id, q.initial_credit)?;
+    }
+}
+
+/// The next binary message; `None` once the client closed.
+fn next_binary(ws: &mut tungstenite::WebSocket<TcpStream>) -> Result<Option<Vec<u8>>, BoxError> {
+    use tungstenite::{Error as WsError, Message};
+    loop {
+        match ws.read() {
+            Ok(Message::Binary(b)) => return Ok(Some(b.to_vec())),
+            Ok(_) => {}
+            Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Ok(None),
+            Err(WsError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(WsError::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            )) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Writes the result: all at once when unbounded, else batch by batch
+/// within the byte credit.
+fn send_result(
+    ws: &mut tungstenite::WebSocket<TcpStream>,
+    w: &Wire,
+    id: i64,
+    credit: u64,
+) -> Result<(), BoxError> {
+    if credit == 0 {
+        ws.get_mut().write_all(&w.bytes)?;
+        return Ok(());
+    }
+    let mut budget = credit as i64;
+    let mut from = 0;
+    for &(end, len) in &w.frames {
+        while budget <= 0 {
+            let Some(payload) = next_binary(ws)? else {
+                return Ok(());
+            };
+            match ClientMessage::decode(&payload, false) {
+                Ok(ClientMessage::Credit {
+                    request_id,
+                    additional_bytes,
+                }) if request_id == id => {
+                    budget = budget.saturating_add(additional_bytes as i64);
+                }
+                Ok(ClientMessage::Cancel { request_id }) if request_id == id => {
+                    let e = ServerControl::QueryError {
+                        request_id: id,
+                        status: Status::Cancelled,
+                        message: "cancelled".into(),
+                    };
+                    let mut f = Vec::new();
+                    ws_frame(&mut f, &e.to_frame());
+                    ws.get_mut().write_all(&f)?;
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ws.get_mut().write_all(&w.bytes[from..end])?;
+        budget -= len as i64;
+        from = end;
+    }
+    ws.get_mut().write_all(&w.bytes[from..])?;
+    Ok(())
+}
+
+/// A replay child process serving one recording; dropping it stops the
+/// child and removes the recording's file.
+pub struct ReplayServer {
+    child: Child,
+    file: PathBuf,
+    /// The connect string (`ws::addr=127.0.0.1:PORT;`).
+    pub conf: String,
+}
+
+impl ReplayServer {
+    /// Saves `rec` under `dir` as `name` and starts a child serving it.
+    pub fn start(rec: &Recording, dir: &Path, name: &str) -> Result<ReplayServer, BoxError> {
+        std::fs::create_dir_all(dir)?;
+        let file = dir.join(name);
+        rec.save(&file)?;
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(SERVE_ENV, &file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let port = child
+            .stdout
+            .take()
+            .ok_or("the replay child has no stdout")
+            .and_then(|out| {
+                let mut line = String::new();
+                BufReader::new(out)
+                    .read_line(&mut line)
+                    .map_err(|_| "reading the replay child's port")?;
+                line.trim()
+                    .strip_prefix(LISTENING)
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .ok_or("the replay child printed no port")
+            });
+        match port {
+            Ok(port) => Ok(ReplayServer {
+                child,
+                file,
+                conf: format!("ws::addr=127.0.0.1:{port};"),
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait()?;
+                let _ = std::fs::remove_file(&file);
+                Err(format!("{e} (child {status})").into())
+            }
+        }
+    }
+}
+
+impl Drop for ReplayServer {
+    fn drop(&mut self) {
+        // Closing stdin ends the child; kill in case it is stuck.
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
