@@ -29,9 +29,13 @@ fn main() -> questdb_arrow::Result<()> {
     let t0 = 1_700_000_000_000_000;
     {
         let mut sender = db.borrow_row_sender()?;
-        for (i, (sym, price)) in [("BTC-USD", 65432.1), ("ETH-USD", 2615.54), ("BTC-USD", 65433.0)]
-            .into_iter()
-            .enumerate()
+        for (i, (sym, price)) in [
+            ("BTC-USD", 65432.1),
+            ("ETH-USD", 2615.54),
+            ("BTC-USD", 65433.0),
+        ]
+        .into_iter()
+        .enumerate()
         {
             sender
                 .table("trades")?

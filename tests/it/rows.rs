@@ -27,6 +27,19 @@ fn stored(srv: &ServerHandle, table: &str) -> usize {
     srv.table_batch(table).map_or(0, |b| b.num_rows())
 }
 
+/// [`stored`] once it reaches `want` (automatic flushes are pipelined: the
+/// server commits them a moment later), or what it is after 10 s.
+fn eventually(srv: &ServerHandle, table: &str, want: usize) -> usize {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = stored(srv, table);
+        if n == want || std::time::Instant::now() >= until {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a ArrayRef {
     b.column(b.schema().index_of(name).unwrap())
 }
@@ -155,17 +168,38 @@ fn every_type_round_trips_through_a_query() {
         ("s", ["héllo", "NULL", "NULL"]),
         ("bin", ["0001ff", "NULL", "NULL"]),
         ("c", ["90", "0", "0"]),
-        ("ip", [&u32::from(Ipv4Addr::new(10, 1, 2, 3)).to_string(), "NULL", "NULL"]),
+        (
+            "ip",
+            [
+                &u32::from(Ipv4Addr::new(10, 1, 2, 3)).to_string(),
+                "NULL",
+                "NULL",
+            ],
+        ),
         ("u", ["99aabbccddeeff001122334455667788", "NULL", "NULL"]),
         ("d", ["1970-01-02T00:00:00", "NULL", "NULL"]),
         ("g", ["22", "NULL", "NULL"]),
         ("d64", ["-123.45", "NULL", "NULL"]),
         ("d128", ["1000000000000000000000.000000007", "NULL", "NULL"]),
-        ("d256", ["-0.0000000000000000000000000000000000000005", "NULL", "NULL"]),
+        (
+            "d256",
+            [
+                "-0.0000000000000000000000000000000000000005",
+                "NULL",
+                "NULL",
+            ],
+        ),
         ("dtxt", ["3.14", "NULL", "-1.50"]),
         ("af", ["[1.5, 2.5]", "NULL", "NULL"]),
         ("al", ["[7, 8, 9]", "NULL", "NULL"]),
-        ("tus", ["2023-11-14T22:13:20.000005Z", "NULL", "2023-11-14T22:13:20.000009Z"]),
+        (
+            "tus",
+            [
+                "2023-11-14T22:13:20.000005Z",
+                "NULL",
+                "2023-11-14T22:13:20.000009Z",
+            ],
+        ),
         ("tns", ["2023-11-14T22:13:20.000000006Z", "NULL", "NULL"]),
         (
             "timestamp",
@@ -251,12 +285,15 @@ fn auto_flush_rows_commits_every_n_rows() {
     let srv = start();
     let db = db(&srv, "auto_flush_rows=3;auto_flush_interval=off;");
     let mut s = db.borrow_row_sender().unwrap();
+    let want = [0, 0, 3, 3, 3, 6, 6];
     let mut seen = Vec::new();
-    for i in 0..7 {
-        add(&mut s, "af_rows", i);
-        seen.push(stored(&srv, "af_rows"));
+    for (i, w) in want.into_iter().enumerate() {
+        add(&mut s, "af_rows", i as i64);
+        seen.push(eventually(&srv, "af_rows", w));
     }
-    assert_eq!(seen, [0, 0, 3, 3, 3, 6, 6]);
+    // Nothing is sent before the count is reached, so a row count below
+    // it is exact.
+    assert_eq!(seen, want);
     assert_eq!(s.buffer().row_count(), 1);
     s.flush().unwrap();
     assert_eq!(stored(&srv, "af_rows"), 7);
@@ -272,12 +309,13 @@ fn auto_flush_bytes_commits_at_the_byte_count() {
         "auto_flush_rows=off;auto_flush_interval=off;auto_flush_bytes=40;",
     );
     let mut s = db.borrow_row_sender().unwrap();
+    let want = [0, 0, 3, 3, 3, 6, 6];
     let mut seen = Vec::new();
-    for i in 0..7 {
-        add(&mut s, "af_bytes", i);
-        seen.push(stored(&srv, "af_bytes"));
+    for (i, w) in want.into_iter().enumerate() {
+        add(&mut s, "af_bytes", i as i64);
+        seen.push(eventually(&srv, "af_bytes", w));
     }
-    assert_eq!(seen, [0, 0, 3, 3, 3, 6, 6]);
+    assert_eq!(seen, want);
 }
 
 /// `auto_flush_interval`: checked when a row is added (no timer): the
@@ -293,7 +331,7 @@ fn auto_flush_interval_commits_when_a_row_comes_late() {
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(stored(&srv, "af_int"), 0, "no timer");
     add(&mut s, "af_int", 2);
-    assert_eq!(stored(&srv, "af_int"), 3);
+    assert_eq!(eventually(&srv, "af_int", 3), 3);
     assert!(s.buffer().is_empty());
 }
 
@@ -321,7 +359,10 @@ fn auto_flush_off_never_flushes_by_itself() {
 #[test]
 fn bad_rows_roll_back_and_errors_name_their_keys() {
     let srv = start();
-    let db = db(&srv, "auto_flush=off;max_name_len=8;init_buf_size=16;max_buf_size=64;");
+    let db = db(
+        &srv,
+        "auto_flush=off;max_name_len=8;init_buf_size=16;max_buf_size=64;",
+    );
     let mut s = db.borrow_row_sender().unwrap();
     add(&mut s, "rb", 1);
     let e = s.table("much_too_long").unwrap_err();
@@ -333,11 +374,7 @@ fn bad_rows_roll_back_and_errors_name_their_keys() {
         .column_i64("a_long_name", 1)
         .unwrap_err();
     assert!(e.to_string().contains("max_name_len"), "{e}");
-    let e = s
-        .table("rb")
-        .unwrap()
-        .column_f64("id", 1.0)
-        .unwrap_err();
+    let e = s.table("rb").unwrap().column_f64("id", 1.0).unwrap_err();
     assert!(e.to_string().contains("table rb, row 1"), "{e}");
     {
         let mut r = s.table("rb").unwrap();
@@ -389,6 +426,47 @@ fn row_senders_from_the_pool_and_from_a_sender() {
             .at_now()
             .unwrap();
     }
-    assert_eq!(stored(&srv, "plain"), 2);
+    assert_eq!(eventually(&srv, "plain", 2), 2);
     assert_eq!(stored(&srv, "pooled"), 1);
+}
+
+/// A rejection of a pipelined automatic flush is the error of a later call
+/// (the `at` that read it, or the flush that waits for it), with its
+/// status; the rejected rows are not committed.
+#[test]
+fn a_rejected_automatic_flush_surfaces_later() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .faults(Faults {
+            reject_commits: Some(RejectCommits::new(Status::SchemaMismatch, 1)),
+            ..Faults::default()
+        })
+        .start()
+        .unwrap();
+    let db = db(&srv, "auto_flush_rows=2;auto_flush_interval=off;");
+    let mut s = db.borrow_row_sender().unwrap();
+    add(&mut s, "rej", 0);
+    let second = s
+        .table("rej")
+        .unwrap()
+        .column_i64("id", 1)
+        .unwrap()
+        .at(TimestampMicros::new(T0 + 1));
+    // Read while the automatic flush polled for answers: that flush failed,
+    // and its rows stay buffered. Else they left the buffer with the frame.
+    let from_at = second.is_err();
+    let e = match second {
+        Err(e) => e,
+        Ok(()) => s.flush().unwrap_err(),
+    };
+    assert_eq!(e.status(), Some(Status::SchemaMismatch), "{e}");
+    assert!(e.to_string().contains("rej"), "{e}");
+    assert_eq!(stored(&srv, "rej"), 0);
+    assert_eq!(s.buffer().row_count(), if from_at { 2 } else { 0 });
+    // The sender goes on (on a new connection).
+    add(&mut s, "rej", 2);
+    s.flush().unwrap();
+    let b = srv.table_batch("rej").unwrap();
+    let want: &[&str] = if from_at { &["0", "1", "2"] } else { &["2"] };
+    assert_eq!(text(col(&b, "id")), want);
 }

@@ -1,12 +1,11 @@
 //! [`Buffer`]: rows accumulated column-wise, per table.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{Schema, i256};
 
-use super::column::{Column, Kind, Vals, offset};
+use super::column::{Column, FastMap, Kind, Vals, offset};
 use super::{Timestamp, check_column_name, check_table_name};
 use crate::client::sender::TableBatch;
 use crate::conf::Conf;
@@ -23,7 +22,7 @@ pub const DEFAULT_MAX_NAME_LEN: usize = 127;
 struct TableCols {
     name: String,
     cols: Vec<Column>,
-    by_name: HashMap<String, usize>,
+    by_name: FastMap<String, usize>,
     /// The designated timestamp (NULL where `at_now` left it to the
     /// server), once some row gave one.
     ts: Option<Column>,
@@ -36,9 +35,37 @@ struct TableCols {
 impl TableCols {
     fn find(&self, name: &str) -> Option<usize> {
         match self.cols.get(self.hint) {
-            Some(c) if c.name == name => Some(self.hint),
+            Some(c) if same(&c.name, name) => Some(self.hint),
             _ => self.by_name.get(name).copied(),
         }
+    }
+}
+
+/// `a == b`, inline for the short names rows repeat (no `memcmp` call per
+/// setter).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    };
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -83,7 +110,7 @@ struct RowState {
 /// ```
 pub struct Buffer {
     tables: Vec<TableCols>,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
     last_table: usize,
     row: Option<RowState>,
     rows: usize,
@@ -126,7 +153,7 @@ impl Buffer {
     pub fn new() -> Buffer {
         Buffer {
             tables: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
             last_table: 0,
             row: None,
             rows: 0,
@@ -243,7 +270,7 @@ impl Buffer {
             return Err(api(msg));
         }
         let i = match self.tables.get(self.last_table) {
-            Some(t) if t.name == table => Some(self.last_table),
+            Some(t) if same(&t.name, table) => Some(self.last_table),
             _ => self.index.get(table).copied(),
         };
         let (i, new_table) = match i {
@@ -253,7 +280,7 @@ impl Buffer {
                 self.tables.push(TableCols {
                     name: table.to_string(),
                     cols: Vec::new(),
-                    by_name: HashMap::new(),
+                    by_name: FastMap::default(),
                     ts: None,
                     rows: 0,
                     hint: 0,
@@ -635,12 +662,16 @@ impl Buffer {
 
     fn finish_inner(&mut self, ts: Option<Timestamp>) -> Result<()> {
         let Some(r) = &self.row else {
-            return Err(api("at() / at_now() outside a row: call table() first".into()));
+            return Err(api(
+                "at() / at_now() outside a row: call table() first".into()
+            ));
         };
         let (ti, bytes_before) = (r.table, r.bytes_before);
         let t = &mut self.tables[ti];
         if !t.cols.iter().any(|c| c.in_row) {
-            return Err(api("a row needs at least one column besides its timestamp".into()));
+            return Err(api(
+                "a row needs at least one column besides its timestamp".into()
+            ));
         }
         let ts_bytes = usize::from(ts.is_some()) * 8;
         if self.bytes + ts_bytes > self.max_buf_size {
@@ -898,4 +929,9 @@ impl Buffer {
             Ok(0)
         })
     }
+}
+
+#[cfg(test)]
+pub(super) fn same_for_tests(a: &str, b: &str) -> bool {
+    same(a, b)
 }

@@ -2,6 +2,7 @@
 //! to Arrow without a copy for a flush and taken back afterwards.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::mem;
 use std::sync::Arc;
 
@@ -107,11 +108,56 @@ impl Kind {
     }
 }
 
+/// A fast non-cryptographic hasher (FxHash's mixing) for the buffer's
+/// name and symbol lookups: the keys are the caller's own data.
+#[derive(Default, Clone, Copy)]
+pub(super) struct FastHasher(u64);
+
+const FX_K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl FastHasher {
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(FX_K);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            self.add(u64::from_le_bytes(a));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut a = [0u8; 8];
+            a[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map with [`FastHasher`].
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
 /// A symbol column: keys into a dictionary local to the buffer.
 #[derive(Default)]
 pub(super) struct SymCol {
     pub(super) keys: Vec<i32>,
-    ids: HashMap<Box<str>, i32>,
+    ids: FastMap<Box<str>, i32>,
     offsets: Vec<i32>,
     data: Vec<u8>,
 }
@@ -122,9 +168,8 @@ impl SymCol {
         if let Some(&k) = self.ids.get(s) {
             return Ok((k, false));
         }
-        let k = i32::try_from(self.ids.len()).map_err(|_| {
-            Error::new(ErrorKind::InvalidData, "more than 2^31 distinct symbols")
-        })?;
+        let k = i32::try_from(self.ids.len())
+            .map_err(|_| Error::new(ErrorKind::InvalidData, "more than 2^31 distinct symbols"))?;
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
@@ -220,9 +265,14 @@ macro_rules! each_prim {
     };
 }
 
-fn vec_of<T: ArrowNativeType>(b: Buffer) -> Vec<T> {
-    b.into_vec::<T>()
-        .unwrap_or_else(|b| b.typed_data::<T>().to_vec())
+/// The values back from an Arrow buffer: without a copy when nothing else
+/// holds it; else copied (`keep`) or a new vector of the same capacity.
+fn vec_of<T: ArrowNativeType>(b: Buffer, keep: bool) -> Vec<T> {
+    match b.into_vec::<T>() {
+        Ok(v) => v,
+        Err(b) if keep => b.typed_data::<T>().to_vec(),
+        Err(b) => Vec::with_capacity(b.len() / size_of::<T>()),
+    }
 }
 
 fn bools_of(b: Buffer, len: usize) -> BooleanBufferBuilder {
@@ -256,14 +306,23 @@ impl Vals {
             Vals::Fixed(w, v) => v.truncate(n * *w),
             Vals::Var(o, d) => {
                 o.truncate(n + 1);
+                if o.is_empty() {
+                    o.push(0);
+                }
                 d.truncate(o.last().copied().unwrap_or(0) as usize);
             }
             Vals::ListF64(o, d) => {
                 o.truncate(n + 1);
+                if o.is_empty() {
+                    o.push(0);
+                }
                 d.truncate(o.last().copied().unwrap_or(0) as usize);
             }
             Vals::ListI64(o, d) => {
                 o.truncate(n + 1);
+                if o.is_empty() {
+                    o.push(0);
+                }
                 d.truncate(o.last().copied().unwrap_or(0) as usize);
             }
             Vals::Sym(s) => s.keys.truncate(n),
@@ -425,12 +484,21 @@ impl Column {
         let nulls = self.nulls.as_mut().map(|n| n.finish().into_inner());
         let bufs: Vec<Buffer> = match &mut self.vals {
             Vals::Bool(b) => vec![b.finish().into_inner()],
-            Vals::Var(o, d) => vec![Buffer::from_vec(mem::take(o)), Buffer::from_vec(mem::take(d))],
+            Vals::Var(o, d) => vec![
+                Buffer::from_vec(mem::take(o)),
+                Buffer::from_vec(mem::take(d)),
+            ],
             Vals::ListF64(o, d) => {
-                vec![Buffer::from_vec(mem::take(o)), Buffer::from_vec(mem::take(d))]
+                vec![
+                    Buffer::from_vec(mem::take(o)),
+                    Buffer::from_vec(mem::take(d)),
+                ]
             }
             Vals::ListI64(o, d) => {
-                vec![Buffer::from_vec(mem::take(o)), Buffer::from_vec(mem::take(d))]
+                vec![
+                    Buffer::from_vec(mem::take(o)),
+                    Buffer::from_vec(mem::take(d)),
+                ]
             }
             Vals::Sym(s) => vec![Buffer::from_vec(mem::take(&mut s.keys))],
             Vals::Fixed(_, x) => vec![Buffer::from_vec(mem::take(x))],
@@ -445,7 +513,10 @@ impl Column {
         let dt = arrow_type(self.kind.qwp());
         let arrow_err = |e| Error::arrow(ErrorKind::Internal, format!("column {:?}", self.name), e);
         let mut bufs = bufs.into_iter();
-        let mut next = || bufs.next().unwrap_or_else(|| Buffer::from_vec(Vec::<u8>::new()));
+        let mut next = || {
+            bufs.next()
+                .unwrap_or_else(|| Buffer::from_vec(Vec::<u8>::new()))
+        };
         let array: ArrayRef = match &self.vals {
             Vals::Bool(_) => Arc::new(BooleanArray::new(
                 BooleanBuffer::new(next(), 0, len),
@@ -502,24 +573,27 @@ impl Column {
             return;
         };
         let mut bufs = lent.vals.into_iter();
-        let mut next = || bufs.next().unwrap_or_else(|| Buffer::from_vec(Vec::<u8>::new()));
+        let mut next = || {
+            bufs.next()
+                .unwrap_or_else(|| Buffer::from_vec(Vec::<u8>::new()))
+        };
         match &mut self.vals {
             Vals::Bool(b) => *b = bools_of(next(), lent.len),
-            Vals::Fixed(_, x) => *x = vec_of(next()),
+            Vals::Fixed(_, x) => *x = vec_of(next(), keep),
             Vals::Var(o, d) => {
-                *o = vec_of(next());
-                *d = vec_of(next());
+                *o = vec_of(next(), keep);
+                *d = vec_of(next(), keep);
             }
             Vals::ListF64(o, d) => {
-                *o = vec_of(next());
-                *d = vec_of(next());
+                *o = vec_of(next(), keep);
+                *d = vec_of(next(), keep);
             }
             Vals::ListI64(o, d) => {
-                *o = vec_of(next());
-                *d = vec_of(next());
+                *o = vec_of(next(), keep);
+                *d = vec_of(next(), keep);
             }
-            Vals::Sym(s) => s.keys = vec_of(next()),
-            v => each_prim!(v, x => *x = vec_of(next()), _o => {}),
+            Vals::Sym(s) => s.keys = vec_of(next(), keep),
+            v => each_prim!(v, x => *x = vec_of(next(), keep), _o => {}),
         }
         self.nulls = lent.nulls.map(|b| bools_of(b, lent.len));
         if !keep {

@@ -138,8 +138,22 @@ fn kind_name(k: Kind) -> &'static str {
 fn bad_char(c: char) -> bool {
     matches!(
         c,
-        '?' | ',' | '\'' | '"' | '\\' | '/' | ':' | '(' | ')' | '+' | '*' | '%' | '~' | '\r' | '\n'
-            | '\0' | '\u{1}'..='\u{f}' | '\u{7f}' | '\u{feff}'
+        '?' | ','
+            | '\''
+            | '"'
+            | '\\'
+            | '/'
+            | ':'
+            | '('
+            | ')'
+            | '+'
+            | '*'
+            | '%'
+            | '~'
+            | '\r'
+            | '\n'
+            | '\0'
+            | '\u{1}'..='\u{f}' | '\u{7f}' | '\u{feff}'
     )
 }
 
@@ -172,9 +186,7 @@ pub(crate) fn check_table_name(name: &str, max: usize) -> Result<()> {
     if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
         return Err(Error::new(
             ErrorKind::InvalidData,
-            format!(
-                "table name {name:?}: a dot may not start or end it, nor follow another dot"
-            ),
+            format!("table name {name:?}: a dot may not start or end it, nor follow another dot"),
         ));
     }
     Ok(())

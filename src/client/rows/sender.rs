@@ -72,10 +72,16 @@ pub type PooledRowSender<'a> = RowSender<PooledSender<'a>>;
 /// reconnects (a lost connection or a retriable rejection is retried by
 /// reconnecting and resending, as [`Sender::ingest`] does; at-least-once).
 ///
-/// A failed flush — explicit, or automatic, surfacing from the `at` that
-/// triggered it — keeps the rows in the buffer (the row of that `at` is in
-/// it): flush again to resend, or [`RowSender::clear`]. Rows still
-/// buffered when the sender is dropped are discarded: call
+/// An automatic flush is pipelined like [`Sender::ingest`]: its frame is
+/// written and the rows leave the buffer, but it does not wait for the
+/// acknowledgement (at most `in_flight_frames` frames wait); the sender
+/// holds the rows until acknowledged (to resend them after a reconnect),
+/// and the next [`RowSender::flush`] waits for all of them — so a
+/// rejection of an automatic flush is the error of a later `at` or flush,
+/// naming the table. A failed flush keeps the rows still in the buffer:
+/// flush again to resend, or [`RowSender::clear`]. Rows not acknowledged
+/// when the sender is dropped are discarded (buffered ones, and those of
+/// automatic flushes, whose connection is closed): call
 /// [`RowSender::flush`] last.
 pub struct RowSender<S: DerefMut<Target = Sender>> {
     sender: S,
@@ -166,7 +172,9 @@ impl<S: DerefMut<Target = Sender>> RowSender<S> {
             return Ok(());
         }
         let now = self.auto.interval.map(|_| Instant::now());
-        let oldest = *self.oldest.get_or_insert_with(|| now.unwrap_or_else(Instant::now));
+        let oldest = *self
+            .oldest
+            .get_or_insert_with(|| now.unwrap_or_else(Instant::now));
         let due = self
             .auto
             .rows
@@ -178,9 +186,19 @@ impl<S: DerefMut<Target = Sender>> RowSender<S> {
                 .zip(now)
                 .is_some_and(|(i, now)| now.duration_since(oldest) >= i);
         if due {
-            self.flush()?;
+            // Pipelined: written, not waited for (the next flush waits).
+            self.sender.send_buffer(&mut self.buf, &self.opts, false)?;
+            self.oldest = None;
         }
         Ok(())
+    }
+}
+
+impl<S: DerefMut<Target = Sender>> Drop for RowSender<S> {
+    fn drop(&mut self) {
+        // Rows of automatic flushes not yet acknowledged are discarded with
+        // the connection, never left for the connection's next user.
+        self.sender.abandon_pending();
     }
 }
 
@@ -309,8 +327,17 @@ impl Sender {
         buf: &mut Buffer,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
+        self.send_buffer(buf, opts, true)
+    }
+
+    fn send_buffer(
+        &mut self,
+        buf: &mut Buffer,
+        opts: &IngestOptions,
+        wait: bool,
+    ) -> Result<IngestSummary> {
         let tables = buf.lend()?;
-        let res = self.flush_tables(tables, opts);
+        let res = self.send_tables(tables, opts, wait);
         buf.reclaim(res.is_ok());
         res
     }

@@ -12,7 +12,17 @@ fn names_follow_the_rules_and_max_name_len() {
     for ok in ["trades", "a.b", "x-y", "日本"] {
         check_table_name(ok, 127).unwrap();
     }
-    for bad in ["", ".a", "a.", "a..b", "a?b", "a/b", "a\nb", "a\u{feff}", "a\u{7f}"] {
+    for bad in [
+        "",
+        ".a",
+        "a.",
+        "a..b",
+        "a?b",
+        "a/b",
+        "a\nb",
+        "a\u{feff}",
+        "a\u{7f}",
+    ] {
         assert_eq!(
             check_table_name(bad, 127).unwrap_err().kind(),
             ErrorKind::InvalidData,
@@ -71,7 +81,12 @@ fn columns_first_seen_later_and_missing_values_are_null() {
 #[test]
 fn a_bad_row_rolls_back_and_names_table_row_column() {
     let mut b = Buffer::new();
-    b.table("t").unwrap().symbol("s", "a").unwrap().column_i64("v", 1).unwrap();
+    b.table("t")
+        .unwrap()
+        .symbol("s", "a")
+        .unwrap()
+        .column_i64("v", 1)
+        .unwrap();
     b.at_now().unwrap();
     let before = (b.row_count(), b.len());
     // A type change of a column with values.
@@ -117,8 +132,15 @@ fn a_bad_row_rolls_back_and_names_table_row_column() {
     assert_eq!(out.len(), 1);
     let batch = &out[0].1;
     assert_eq!(batch.num_rows(), 1);
-    assert_eq!(batch.num_columns(), 2, "no trace of w: {:?}", batch.schema());
-    let dict = batch.column(0).as_dictionary::<arrow::datatypes::Int32Type>();
+    assert_eq!(
+        batch.num_columns(),
+        2,
+        "no trace of w: {:?}",
+        batch.schema()
+    );
+    let dict = batch
+        .column(0)
+        .as_dictionary::<arrow::datatypes::Int32Type>();
     assert_eq!(dict.values().len(), 1, "the rolled-back symbol is gone");
 }
 
@@ -154,7 +176,10 @@ fn init_buf_size_reserves_per_table() {
 #[test]
 fn mixed_at_and_at_now_rows_split_into_runs() {
     let mut b = Buffer::new();
-    for (i, ts) in [Some(5), Some(6), None, Some(7), None].into_iter().enumerate() {
+    for (i, ts) in [Some(5), Some(6), None, Some(7), None]
+        .into_iter()
+        .enumerate()
+    {
         b.table("t").unwrap().column_i64("i", i as i64).unwrap();
         match ts {
             Some(t) => b.at(TimestampNanos::new(t)).unwrap(),
@@ -170,4 +195,31 @@ fn mixed_at_and_at_now_rows_split_into_runs() {
         shape,
         [(2, 2, true), (1, 1, false), (1, 2, true), (1, 1, false)]
     );
+}
+
+#[test]
+fn short_name_comparison_is_equality() {
+    let names = [
+        "",
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "abcde",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+    ];
+    for a in names {
+        for b in names {
+            assert_eq!(buffer::same_for_tests(a, b), a == b, "{a:?} {b:?}");
+        }
+        let mut c = a.to_string().into_bytes();
+        if let Some(last) = c.last_mut() {
+            *last ^= 1;
+            let c = String::from_utf8(c).unwrap();
+            assert!(!buffer::same_for_tests(a, &c), "{a:?}");
+        }
+    }
 }

@@ -30,6 +30,20 @@ impl Sender {
         tables: Vec<TableBatch>,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
+        self.send_tables(tables, opts, true)
+    }
+
+    /// [`Self::flush_tables`]; without `wait` it returns once the frames
+    /// are written (at most [`IngestOptions::in_flight_frames`] awaiting
+    /// their acknowledgement): the transaction stays held for a replay
+    /// until acknowledged, and a later call waits for it (and reports its
+    /// rejection).
+    pub(crate) fn send_tables(
+        &mut self,
+        tables: Vec<TableBatch>,
+        opts: &IngestOptions,
+        wait: bool,
+    ) -> Result<IngestSummary> {
         let mut blocks = Vec::with_capacity(tables.len());
         for (table, batch, ts) in tables {
             if batch.num_rows() == 0 {
@@ -50,7 +64,8 @@ impl Sender {
             .collect::<Vec<_>>()
             .join(", ");
         let mut todo = Some(Arc::<[Block]>::from(blocks));
-        self.run(&label, opts, true, |s| {
+        let window = if wait { usize::MAX } else { opts.window() };
+        self.run(&label, opts, true, wait, |s| {
             let Some(blocks) = todo.take() else {
                 return Ok(false);
             };
@@ -59,7 +74,7 @@ impl Sender {
             }
             let index = s.pushed;
             s.pushed += 1;
-            s.push_group(index, blocks, usize::MAX)?;
+            s.push_group(index, blocks, window)?;
             Ok(true)
         })
     }

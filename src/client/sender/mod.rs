@@ -86,9 +86,9 @@ mod options;
 mod plan;
 mod recover;
 
-pub use options::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, ProgressFn};
-pub use blocks::TableBatch;
 use blocks::Block;
+pub use blocks::TableBatch;
+pub use options::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, ProgressFn};
 use plan::{Plan, plan_schema};
 
 /// Used when the server does not advertise `X-QWP-Max-Batch-Size`.
@@ -281,6 +281,15 @@ impl Sender {
         self.conf.as_ref()
     }
 
+    /// Drops the connection when frames written without waiting are not
+    /// all acknowledged (what they carry is discarded), so nobody inherits
+    /// them.
+    pub(crate) fn abandon_pending(&mut self) {
+        if !self.groups.is_empty() || self.staged.is_some() {
+            self.drop_connection();
+        }
+    }
+
     /// Whether the connection is open (after an error it is dropped and the
     /// next call reconnects).
     pub fn is_connected(&self) -> bool {
@@ -330,7 +339,7 @@ impl Sender {
         batch: &RecordBatch,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
-        self.run(table, opts, false, |s| {
+        self.run(table, opts, false, true, |s| {
             s.push_batch(table, batch, opts, false)?;
             Ok(false)
         })
@@ -362,7 +371,7 @@ impl Sender {
         // closed connection): `run` sees a non-retriable placeholder and
         // the input's error, with its source, replaces it below.
         let mut input_err = None;
-        let res = self.run(table, opts, true, |s| {
+        let res = self.run(table, opts, true, true, |s| {
             let Some(b) = it.next() else {
                 return Ok(false);
             };
@@ -396,12 +405,15 @@ impl Sender {
     }
 
     /// Drives `step` until it returns `false`, then waits for the
-    /// acknowledgements. On a terminal error the connection is dropped.
+    /// acknowledgements (with `wait`; else only writes what is staged and
+    /// leaves the rest to a later call). On a terminal error the
+    /// connection is dropped.
     fn run(
         &mut self,
         table: &str,
         opts: &IngestOptions,
         replay: bool,
+        wait: bool,
         mut step: impl FnMut(&mut Self) -> Result<bool>,
     ) -> Result<IngestSummary> {
         let t0 = Instant::now();
@@ -424,8 +436,14 @@ impl Sender {
         let res = (|| {
             self.ensure_connected()?;
             while self.guard(replay, &mut reconnects, &mut step, Some(true))? {}
-            let mut wait = |s: &mut Self| s.wait_all(opts.ack);
-            self.guard(replay, &mut reconnects, &mut wait, None)
+            let mut finish = |s: &mut Self| {
+                if wait {
+                    s.wait_all(opts.ack)
+                } else {
+                    s.flush_staged()
+                }
+            };
+            self.guard(replay, &mut reconnects, &mut finish, None)
         })();
         if res.as_ref().is_err_and(|e| e.kind() == ErrorKind::Server) {
             // Batches written before the rejection may still commit: count
@@ -640,10 +658,7 @@ impl Sender {
         self.stats.bytes_sent += self.bufs[s.buf].payload_len() as u64;
         self.stats.rows_sent += s.rows as u64;
         if s.rows > 0
-            && let Some(g) = self
-                .groups
-                .iter_mut()
-                .find(|g| g.written < g.rows)
+            && let Some(g) = self.groups.iter_mut().find(|g| g.written < g.rows)
         {
             g.written += s.rows;
             if g.first_seq < 0 {
