@@ -1,15 +1,17 @@
 //! [`Buffer`]: rows accumulated column-wise, per table.
 
-use std::net::Ipv4Addr;
-
-use arrow::array::{Array, RecordBatch};
-use arrow::datatypes::{Schema, i256};
+use arrow::datatypes::i256;
 
 use super::column::{Column, FastMap, Kind, Vals, offset};
 use super::{Timestamp, check_column_name, check_table_name};
 use crate::client::sender::TableBatch;
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
+
+mod lend;
+mod numeric;
+
+use lend::lend_table;
 
 /// Default `init_buf_size`: 64 KiB.
 pub const DEFAULT_INIT_BUF_SIZE: usize = 64 * 1024;
@@ -780,154 +782,6 @@ fn ts_in(ts: Timestamp, kind: Kind) -> Option<i64> {
         (Timestamp::Micros(v), Kind::TsNanos) => v.checked_mul(1000),
         (Timestamp::Nanos(v), Kind::Ts) => Some(v.div_euclid(1000)),
         (Timestamp::Micros(v) | Timestamp::Nanos(v), _) => Some(v),
-    }
-}
-
-/// One table's batches: all rows, or runs split where the designated
-/// timestamp switches between given and server-assigned.
-fn lend_table(t: &mut TableCols, out: &mut Vec<TableBatch>) -> Result<()> {
-    let mut fields = Vec::new();
-    let mut arrays = Vec::new();
-    for c in t.cols.iter_mut().filter(|c| c.used) {
-        fields.push(c.field());
-        arrays.push(c.lend()?);
-    }
-    let ts = match &mut t.ts {
-        Some(c) => {
-            fields.push(c.field());
-            Some(c.lend()?)
-        }
-        None => None,
-    };
-    let n = fields.len();
-    if let Some(a) = &ts {
-        arrays.push(a.clone());
-    }
-    let schema = std::sync::Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema, arrays)
-        .map_err(|e| Error::arrow(ErrorKind::Internal, "building the batch", e))?;
-    let name = t.name.clone();
-    let Some(ts) = ts else {
-        out.push((name, batch, None));
-        return Ok(());
-    };
-    let without_ts = || {
-        batch
-            .project(&(0..n - 1).collect::<Vec<_>>())
-            .map_err(|e| Error::arrow(ErrorKind::Internal, "building the batch", e))
-    };
-    let Some(nulls) = ts.logical_nulls().filter(|n| n.null_count() > 0) else {
-        out.push((name, batch, Some(String::new())));
-        return Ok(());
-    };
-    if nulls.null_count() == ts.len() {
-        out.push((name, without_ts()?, None));
-        return Ok(());
-    }
-    // Runs of rows with and without a timestamp, in order.
-    let plain = without_ts()?;
-    let mut start = 0;
-    while start < ts.len() {
-        let given = nulls.is_valid(start);
-        let mut end = start + 1;
-        while end < ts.len() && nulls.is_valid(end) == given {
-            end += 1;
-        }
-        if given {
-            out.push((
-                name.clone(),
-                batch.slice(start, end - start),
-                Some(String::new()),
-            ));
-        } else {
-            out.push((name.clone(), plain.slice(start, end - start), None));
-        }
-        start = end;
-    }
-    Ok(())
-}
-
-impl Buffer {
-    /// A BYTE value.
-    pub fn column_i8(&mut self, name: &str, value: i8) -> Result<&mut Buffer> {
-        self.put(name, Kind::Byte, 1, |c| {
-            if let Vals::I8(v) = &mut c.vals {
-                v.push(value);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// A SHORT value.
-    pub fn column_i16(&mut self, name: &str, value: i16) -> Result<&mut Buffer> {
-        self.put(name, Kind::Short, 2, |c| {
-            if let Vals::I16(v) = &mut c.vals {
-                v.push(value);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// An INT value.
-    pub fn column_i32(&mut self, name: &str, value: i32) -> Result<&mut Buffer> {
-        self.put(name, Kind::Int, 4, |c| {
-            if let Vals::I32(v) = &mut c.vals {
-                v.push(value);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// A LONG value.
-    pub fn column_i64(&mut self, name: &str, value: i64) -> Result<&mut Buffer> {
-        self.put_i64(name, Kind::Long, value)
-    }
-
-    /// A FLOAT value.
-    pub fn column_f32(&mut self, name: &str, value: f32) -> Result<&mut Buffer> {
-        self.put(name, Kind::Float, 4, |c| {
-            if let Vals::F32(v) = &mut c.vals {
-                v.push(value);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// A DOUBLE value.
-    pub fn column_f64(&mut self, name: &str, value: f64) -> Result<&mut Buffer> {
-        self.put(name, Kind::Double, 8, |c| {
-            if let Vals::F64(v) = &mut c.vals {
-                v.push(value);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// A CHAR value (one UTF-16 code unit).
-    pub fn column_char(&mut self, name: &str, value: u16) -> Result<&mut Buffer> {
-        self.put(name, Kind::Char, 2, |c| {
-            if let Vals::U16(v) = &mut c.vals {
-                v.push(value);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// An IPv4 value.
-    pub fn column_ipv4(&mut self, name: &str, value: Ipv4Addr) -> Result<&mut Buffer> {
-        self.put(name, Kind::Ipv4, 4, |c| {
-            if let Vals::U32(v) = &mut c.vals {
-                v.push(u32::from(value));
-            }
-            c.pushed();
-            Ok(0)
-        })
     }
 }
 
