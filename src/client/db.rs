@@ -10,6 +10,7 @@ use super::pool::{Pool, PoolOptions, Reaper};
 pub use super::pool::{Poolable, Pooled};
 pub use super::query::PooledReader;
 use super::query::{Cursor, Query, Reader};
+use super::rows::{PooledRowSender, RowSender};
 pub use super::sender::PooledSender;
 use super::sender::{AckLevel, IngestOptions, IngestSummary, Sender};
 use crate::bridge::overrides::ColumnOverride;
@@ -144,6 +145,14 @@ impl QuestDb {
     /// fails with [`ErrorKind::Closed`].
     pub fn borrow_sender(&self) -> Result<PooledSender<'_>> {
         self.pools.senders.acquire(|| Sender::connect(&self.conf))
+    }
+
+    /// Borrows an ingest connection (as [`QuestDb::borrow_sender`]) as a
+    /// row sender with the buffer sizes and auto-flush triggers of the
+    /// connect string; the connection goes back to the pool when it is
+    /// dropped. Flush before dropping it: unflushed rows are discarded.
+    pub fn borrow_row_sender(&self) -> Result<PooledRowSender<'_>> {
+        Ok(RowSender::new(self.borrow_sender()?, Some(&self.conf)))
     }
 
     /// Borrows a query connection: an idle one, or a new one (which reads

@@ -102,6 +102,7 @@ pub mod policy;
 pub mod pool;
 pub mod query;
 mod read_ahead;
+pub mod rows;
 pub mod sender;
 pub mod sf;
 

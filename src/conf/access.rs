@@ -198,6 +198,46 @@ impl Conf {
         self.pool_reap
     }
 
+    /// Whether row senders flush by themselves (`auto_flush`).
+    pub fn auto_flush(&self) -> bool {
+        self.auto_flush
+    }
+
+    /// Row count that triggers an automatic flush (`auto_flush_rows`);
+    /// `None` = off.
+    pub fn auto_flush_rows(&self) -> Option<u64> {
+        self.auto_flush_rows
+    }
+
+    /// Buffered bytes that trigger an automatic flush
+    /// (`auto_flush_bytes`); `None` = off.
+    pub fn auto_flush_bytes(&self) -> Option<u64> {
+        self.auto_flush_bytes
+    }
+
+    /// Age of the oldest buffered row that triggers an automatic flush
+    /// (`auto_flush_interval`); `None` = off.
+    pub fn auto_flush_interval(&self) -> Option<Duration> {
+        self.auto_flush_interval
+    }
+
+    /// Bytes a row buffer reserves per table once it has a row
+    /// (`init_buf_size`).
+    pub fn init_buf_size(&self) -> u64 {
+        self.init_buf_size
+    }
+
+    /// The most bytes a row buffer may hold (`max_buf_size`).
+    pub fn max_buf_size(&self) -> u64 {
+        self.max_buf_size
+    }
+
+    /// The longest table or column name of a row buffer, in bytes
+    /// (`max_name_len`).
+    pub fn max_name_len(&self) -> usize {
+        self.max_name_len
+    }
+
     /// Ask for durable acks (`request_durable_ack`).
     pub fn request_durable_ack(&self) -> bool {
         self.request_durable_ack

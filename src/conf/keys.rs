@@ -24,8 +24,6 @@ pub(crate) fn lookup(spelling: &str) -> Option<&'static Key> {
 /// Why keys are refused, by family. Each is the tail of a one-line error
 /// `` `key`: <reason> ``.
 const SF: &str = "store-and-forward is not available in this version of questdb-arrow";
-const ROW_BUFFERS: &str = "auto-flush and row buffers are not available in this version of \
-    questdb-arrow (each flush sends the Arrow batch it is given)";
 const ASYNC: &str = "async senders are not available in this version of questdb-arrow \
     (every flush waits for its acknowledgement)";
 const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket only";
@@ -136,8 +134,7 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Ingest,
         "`on` / `off`",
         codec!(on_off auto_flush),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "auto_flush_rows",
         "1000",
@@ -153,8 +150,7 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.auto_flush_rows, d.auto_flush_rows, off_or)
         ),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "auto_flush_interval",
         "100",
@@ -172,8 +168,7 @@ pub(crate) static KEYS: &[Key] = &[
                 off_or(t.map(|t| t.as_millis()))
             })
         ),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "auto_flush_bytes",
         "off",
@@ -189,32 +184,28 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.auto_flush_bytes, d.auto_flush_bytes, off_or)
         ),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "init_buf_size",
         "64k",
         Use::Ingest,
         "initial buffer capacity; size, ≤ `max_buf_size`",
         codec!(size init_buf_size),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "max_buf_size",
         "100m",
         Use::Ingest,
         "largest buffer; size",
         codec!(size max_buf_size),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "max_name_len",
         "127",
         Use::Ingest,
         "longest table or column name in bytes; int ≥ 1",
         codec!(num max_name_len),
-    )
-    .refused(ROW_BUFFERS),
+    ),
     key(
         "max_datagram_size",
         "unset",

@@ -28,6 +28,8 @@ mod pool;
 #[cfg(feature = "server")]
 mod query;
 #[cfg(feature = "server")]
+mod rows;
+#[cfg(feature = "server")]
 mod scan;
 #[cfg(feature = "server")]
 mod server;

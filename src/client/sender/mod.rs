@@ -81,10 +81,13 @@ use crate::protocol::{
 };
 use crate::transport::{ConnectOptions, Connection, FrameBuf, Route};
 
+mod blocks;
 mod options;
 mod plan;
 mod recover;
 
+use blocks::Block;
+pub use blocks::TableBatch;
 pub use options::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, ProgressFn};
 use plan::{Plan, plan_schema};
 
@@ -101,13 +104,18 @@ const HALT_DRAIN: Duration = Duration::from_secs(5);
 /// One input batch: it commits atomically and is kept until it did, for
 /// replay after a reconnect.
 struct Group {
+    /// The table (the tables, comma-separated, of a multi-table group), for
+    /// messages.
     table: Arc<str>,
     /// Position among the batches of the call.
     index: u64,
     /// What the server's answers did to it so far.
     fate: Fate,
-    batch: RecordBatch,
-    plan: Arc<Plan>,
+    /// Its table blocks: one for an Arrow batch, one per table for a row
+    /// buffer; all commit together.
+    blocks: Arc<[Block]>,
+    /// Rows of all blocks.
+    rows: usize,
     /// Rows already in written frames.
     written: usize,
     first_seq: i64,
@@ -267,6 +275,21 @@ impl Sender {
         }
     }
 
+    /// The configuration it connected with (`None` for
+    /// [`Sender::connect_with`]).
+    pub fn conf(&self) -> Option<&Conf> {
+        self.conf.as_ref()
+    }
+
+    /// Drops the connection when frames written without waiting are not
+    /// all acknowledged (what they carry is discarded), so nobody inherits
+    /// them.
+    pub(crate) fn abandon_pending(&mut self) {
+        if !self.groups.is_empty() || self.staged.is_some() {
+            self.drop_connection();
+        }
+    }
+
     /// Whether the connection is open (after an error it is dropped and the
     /// next call reconnects).
     pub fn is_connected(&self) -> bool {
@@ -316,7 +339,7 @@ impl Sender {
         batch: &RecordBatch,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
-        self.run(table, opts, false, |s| {
+        self.run(table, opts, false, true, |s| {
             s.push_batch(table, batch, opts, false)?;
             Ok(false)
         })
@@ -348,7 +371,7 @@ impl Sender {
         // closed connection): `run` sees a non-retriable placeholder and
         // the input's error, with its source, replaces it below.
         let mut input_err = None;
-        let res = self.run(table, opts, true, |s| {
+        let res = self.run(table, opts, true, true, |s| {
             let Some(b) = it.next() else {
                 return Ok(false);
             };
@@ -382,12 +405,15 @@ impl Sender {
     }
 
     /// Drives `step` until it returns `false`, then waits for the
-    /// acknowledgements. On a terminal error the connection is dropped.
+    /// acknowledgements (with `wait`; else only writes what is staged and
+    /// leaves the rest to a later call). On a terminal error the
+    /// connection is dropped.
     fn run(
         &mut self,
         table: &str,
         opts: &IngestOptions,
         replay: bool,
+        wait: bool,
         mut step: impl FnMut(&mut Self) -> Result<bool>,
     ) -> Result<IngestSummary> {
         let t0 = Instant::now();
@@ -410,8 +436,14 @@ impl Sender {
         let res = (|| {
             self.ensure_connected()?;
             while self.guard(replay, &mut reconnects, &mut step, Some(true))? {}
-            let mut wait = |s: &mut Self| s.wait_all(opts.ack);
-            self.guard(replay, &mut reconnects, &mut wait, None)
+            let mut finish = |s: &mut Self| {
+                if wait {
+                    s.wait_all(opts.ack)
+                } else {
+                    s.flush_staged()
+                }
+            };
+            self.guard(replay, &mut reconnects, &mut finish, None)
         })();
         if res.as_ref().is_err_and(|e| e.kind() == ErrorKind::Server) {
             // Batches written before the rejection may still commit: count
@@ -466,33 +498,42 @@ impl Sender {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        self.groups.push_back(Group {
+        let blocks: Arc<[Block]> = Arc::new([Block {
             table: table.into(),
-            index,
-            fate: Fate::Pending,
             batch,
             plan: Arc::new(plan),
+        }]);
+        let window = if streaming { opts.window() } else { usize::MAX };
+        self.push_group(index, blocks, window)
+    }
+
+    /// Registers one group of blocks (before any I/O, so a replay has it)
+    /// and sends it.
+    fn push_group(&mut self, index: u64, blocks: Arc<[Block]>, window: usize) -> Result<()> {
+        let label: Vec<&str> = blocks.iter().map(|b| &*b.table).collect();
+        self.groups.push_back(Group {
+            table: label.join(", ").into(),
+            index,
+            fate: Fate::Pending,
+            rows: blocks.iter().map(|b| b.batch.num_rows()).sum(),
+            blocks: blocks.clone(),
             written: 0,
             first_seq: -1,
             last_seq: -1,
         });
-        let (table, batch, plan) = self
-            .groups
-            .back()
-            .map(|g| (g.table.clone(), g.batch.clone(), g.plan.clone()))
-            .expect("just pushed");
-        let window = if streaming { opts.window() } else { usize::MAX };
-        self.send_group(&table, &batch, &plan, window)
+        self.send_group(&blocks, window)
     }
 
-    /// Frames one group's batch by exact sizing and pushes them through the
-    /// pipeline, keeping at most `window` frames unacknowledged.
-    fn send_group(
+    /// Frames one block by exact sizing and pushes them through the
+    /// pipeline, keeping at most `window` frames unacknowledged. Its last
+    /// frame commits when `commit` is set (else every frame defers).
+    fn send_block(
         &mut self,
         table: &str,
         batch: &RecordBatch,
         plan: &Plan,
         window: usize,
+        commit: bool,
     ) -> Result<()> {
         let budget = self.frame_budget().min(plan.max_bytes);
         let rows = batch.num_rows();
@@ -531,7 +572,7 @@ impl Sender {
                     n = scaled.clamp(1, n - 1);
                     continue;
                 }
-                let last = start + n >= rows;
+                let last = commit && start + n >= rows;
                 let mut flags = FLAG_GORILLA | FLAG_DELTA_SYMBOL_DICT;
                 if !last {
                     flags |= FLAG_DEFER_COMMIT;
@@ -618,10 +659,7 @@ impl Sender {
         self.stats.bytes_sent += self.bufs[s.buf].payload_len() as u64;
         self.stats.rows_sent += s.rows as u64;
         if s.rows > 0
-            && let Some(g) = self
-                .groups
-                .iter_mut()
-                .find(|g| g.written < g.batch.num_rows())
+            && let Some(g) = self.groups.iter_mut().find(|g| g.written < g.rows)
         {
             g.written += s.rows;
             if g.first_seq < 0 {
@@ -756,7 +794,7 @@ impl Sender {
                     continue;
                 }
                 Fate::Pending => {
-                    self.stats.rows_acked += g.batch.num_rows() as u64;
+                    self.stats.rows_acked += g.rows as u64;
                     self.batches_acked += 1;
                     // A commit resets the poison-frame detector.
                     self.rejections = 0;
@@ -790,7 +828,7 @@ impl Sender {
             self.advance(sequence);
             return Ok(true);
         }
-        let (table, batch, rows) = (g.table.to_string(), g.index, g.batch.num_rows() as u64);
+        let (table, batch, rows) = (g.table.to_string(), g.index, g.rows as u64);
         let action = self.policies.action(status);
         if action != Action::Drop {
             g.fate = match action {

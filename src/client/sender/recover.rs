@@ -230,13 +230,9 @@ impl Sender {
         }
         // Acknowledgements read while replaying pop committed groups from
         // the front, so walk a snapshot, not indices.
-        let todo: Vec<_> = self
-            .groups
-            .iter()
-            .map(|g| (g.table.clone(), g.batch.clone(), g.plan.clone()))
-            .collect();
-        for (table, batch, plan) in todo {
-            self.send_group(&table, &batch, &plan, usize::MAX)?;
+        let todo: Vec<_> = self.groups.iter().map(|g| g.blocks.clone()).collect();
+        for blocks in todo {
+            self.send_group(&blocks, usize::MAX)?;
         }
         self.flush_staged()
     }
