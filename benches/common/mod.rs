@@ -170,6 +170,11 @@ pub fn target_dir() -> std::path::PathBuf {
 
 /// Writes `$CARGO_TARGET_DIR/bench-summary/<file>` (a JSON array).
 pub fn write_summary(file: &str, json: &[String]) {
+    // A run filtered to other benches measured nothing here: keep the
+    // summary of the last run that did.
+    if json.is_empty() {
+        return;
+    }
     let dir = target_dir().join("bench-summary");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join(file), format!("[{}]\n", json.join(",\n")));

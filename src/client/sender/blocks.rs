@@ -51,7 +51,7 @@ impl Sender {
             }
             let mut o = opts.clone();
             o.ts_column = ts;
-            let plan = plan_schema(&table, &batch, &o)?;
+            let plan = plan_schema(&table, &batch, &o, self.loopback())?;
             blocks.push(Block {
                 table: table.into(),
                 batch,

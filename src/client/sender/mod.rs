@@ -313,6 +313,12 @@ impl Sender {
         self.cap = self.cap.min(bytes.max(256));
     }
 
+    /// Whether the connected server is on this host (decides
+    /// [`Gorilla::Auto`]); `false` while not connected.
+    fn loopback(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::is_loopback)
+    }
+
     /// Sends `batch` to `table` and waits until the server acknowledged all
     /// of it. `ts_col` names the designated timestamp column; `None` lets
     /// the server assign the time. A batch larger than one frame commits
@@ -493,8 +499,7 @@ impl Sender {
         let index = self.pushed;
         self.pushed += 1;
         let batch = apply_overrides(table, batch, &opts.overrides)?;
-        let loopback = self.conn.as_ref().is_some_and(Connection::is_loopback);
-        let plan = plan_schema(table, &batch, opts, loopback)?;
+        let plan = plan_schema(table, &batch, opts, self.loopback())?;
         if batch.num_rows() == 0 {
             return Ok(());
         }
