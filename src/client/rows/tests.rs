@@ -173,6 +173,20 @@ fn init_buf_size_reserves_per_table() {
     assert!(small.capacity() < 1024, "{}", small.capacity());
 }
 
+/// `init_buf_size` from a connect string is the buffer's reservation.
+#[test]
+fn init_buf_size_from_the_connect_string() {
+    let cap = |v: &str| {
+        let conf = crate::conf::Conf::parse(&format!("ws::addr=h:1;init_buf_size={v};")).unwrap();
+        let mut b = Buffer::from_conf(&conf);
+        b.table("t").unwrap().column_i64("a", 1).unwrap();
+        b.at(TimestampMicros::new(1)).unwrap();
+        b.capacity()
+    };
+    assert!(cap("65536") >= 60 * 1024, "{}", cap("65536"));
+    assert!(cap("0") < 1024, "{}", cap("0"));
+}
+
 #[test]
 fn mixed_at_and_at_now_rows_split_into_runs() {
     let mut b = Buffer::new();
