@@ -504,6 +504,23 @@ fn push_varint(out: &mut Vec<u8>, mut id: u32) {
     out.push(id as u8);
 }
 
+/// Calls the generic `f::<K>(args)` with `K` the key type of the
+/// dictionary keys array `keys` (one dispatch for every key loop).
+macro_rules! by_key_type {
+    ($keys:expr, $f:ident($($arg:expr),*)) => {
+        match $keys.data_type() {
+            DataType::Int8 => $f::<Int8Type>($($arg),*),
+            DataType::Int16 => $f::<Int16Type>($($arg),*),
+            DataType::Int32 => $f::<Int32Type>($($arg),*),
+            DataType::Int64 => $f::<Int64Type>($($arg),*),
+            DataType::UInt8 => $f::<UInt8Type>($($arg),*),
+            DataType::UInt16 => $f::<UInt16Type>($($arg),*),
+            DataType::UInt32 => $f::<UInt32Type>($($arg),*),
+            _ => $f::<UInt64Type>($($arg),*),
+        }
+    };
+}
+
 /// Plans the ids of a dictionary column's valid rows: `ids` maps each
 /// dictionary value to its connection id; keys are read in their own type
 /// (no normalised copy). When every id fits one byte (the usual case) the
@@ -537,16 +554,7 @@ fn symbol_body<'a>(keys: &'a dyn Array, ids: &[u32], nulls: Option<&NullBuffer>)
     if let Some(table) = small {
         return SymbolBody::Small { keys, table };
     }
-    SymbolBody::Bytes(match keys.data_type() {
-        DataType::Int8 => varints::<Int8Type>(keys, ids, nulls),
-        DataType::Int16 => varints::<Int16Type>(keys, ids, nulls),
-        DataType::Int32 => varints::<Int32Type>(keys, ids, nulls),
-        DataType::Int64 => varints::<Int64Type>(keys, ids, nulls),
-        DataType::UInt8 => varints::<UInt8Type>(keys, ids, nulls),
-        DataType::UInt16 => varints::<UInt16Type>(keys, ids, nulls),
-        DataType::UInt32 => varints::<UInt32Type>(keys, ids, nulls),
-        _ => varints::<UInt64Type>(keys, ids, nulls),
-    })
+    SymbolBody::Bytes(by_key_type!(keys, varints(keys, ids, nulls)))
 }
 
 /// Writes `table[key]` for every valid row into `buf` (one byte each).
@@ -573,16 +581,7 @@ fn small_ids(keys: &dyn Array, table: &[u8], nulls: Option<&NullBuffer>, buf: &m
             }
         }
     }
-    match keys.data_type() {
-        DataType::Int8 => run::<Int8Type>(keys, table, nulls, buf),
-        DataType::Int16 => run::<Int16Type>(keys, table, nulls, buf),
-        DataType::Int32 => run::<Int32Type>(keys, table, nulls, buf),
-        DataType::Int64 => run::<Int64Type>(keys, table, nulls, buf),
-        DataType::UInt8 => run::<UInt8Type>(keys, table, nulls, buf),
-        DataType::UInt16 => run::<UInt16Type>(keys, table, nulls, buf),
-        DataType::UInt32 => run::<UInt32Type>(keys, table, nulls, buf),
-        _ => run::<UInt64Type>(keys, table, nulls, buf),
-    }
+    by_key_type!(keys, run(keys, table, nulls, buf))
 }
 
 /// Calls `f` with the index of every valid row, in order, reading the
