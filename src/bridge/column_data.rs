@@ -142,6 +142,33 @@ impl SymbolDict {
         self.sent = 0;
     }
 
+    /// How many entries are marked sent (the next delta starts there).
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Moves the sent watermark back to `to` (at most [`Self::sent`]): the
+    /// frames that carried the entries above it never went out, so the
+    /// next delta carries them again.
+    pub fn rewind_sent(&mut self, to: usize) {
+        self.sent = self.sent.min(to);
+    }
+
+    /// A dictionary holding `entries` (ids in order), all marked sent: the
+    /// dictionary a store-and-forward queue persisted, taken up again.
+    pub fn from_entries(entries: Vec<String>) -> SymbolDict {
+        let mut d = SymbolDict::default();
+        for s in entries {
+            // A duplicate keeps its first id (a persisted dictionary never
+            // holds one, but a hand-made file could).
+            d.ids.entry(s.clone()).or_insert(d.strings.len() as u32);
+            d.bytes += s.len();
+            d.strings.push(s);
+        }
+        d.sent = d.strings.len();
+        d
+    }
+
     /// Forgets everything (a new connection or a dictionary reset).
     pub fn clear(&mut self) {
         *self = SymbolDict::default();

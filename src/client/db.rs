@@ -155,6 +155,14 @@ impl QuestDb {
         Ok(RowSender::new(self.borrow_sender()?, Some(&self.conf)))
     }
 
+    /// An asynchronous sender with its store-and-forward queue (in memory,
+    /// or in `sf_dir`): `publish` returns without waiting for the server;
+    /// see [`AsyncSender`](super::AsyncSender). Not pooled: it owns its
+    /// connection and its delivery thread until it is closed.
+    pub fn async_sender(&self) -> Result<super::AsyncSender> {
+        super::AsyncSender::open(&self.conf)
+    }
+
     /// Borrows a query connection: an idle one, or a new one (which reads
     /// the server's SERVER_INFO first). Capped by `query_pool_max` like
     /// [`QuestDb::borrow_sender`].

@@ -96,6 +96,7 @@
 
 mod connect;
 pub mod db;
+pub mod delivery;
 mod failover;
 mod parallel;
 pub mod policy;
@@ -108,6 +109,7 @@ pub mod sf;
 
 pub use crate::bridge::overrides::ColumnOverride;
 pub use db::{PooledReader, PooledSender, QuestDb};
+pub use delivery::{AsyncSender, Counters, SenderError};
 pub use failover::{FailoverEvent, FailoverPhase};
 pub use parallel::Partitioned;
 pub use policy::{Category, Dropped, Policy};

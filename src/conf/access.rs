@@ -304,4 +304,65 @@ impl Conf {
     pub fn client_id(&self) -> Option<&str> {
         self.client_id.as_deref()
     }
+
+    /// Store-and-forward directory (`sf_dir`); `None` = the queue is in
+    /// memory.
+    pub fn sf_dir(&self) -> Option<&Path> {
+        self.sf_dir.as_deref()
+    }
+
+    /// Slot name under `sf_dir` (`sender_id`).
+    pub fn sender_id(&self) -> &str {
+        &self.sender_id
+    }
+
+    /// Segment-file durability (`sf_durability`).
+    pub fn sf_durability(&self) -> super::SfDurability {
+        self.sf_durability
+    }
+
+    /// `fsync` period with `sf_durability=periodic`
+    /// (`sf_sync_interval_millis`).
+    pub fn sf_sync_interval(&self) -> Duration {
+        self.sf_sync_interval
+    }
+
+    /// Size at which a segment file is rotated (`sf_max_segment_bytes`).
+    pub fn sf_max_segment_bytes(&self) -> u64 {
+        self.sf_max_segment_bytes
+    }
+
+    /// Cap on the queue (`sf_max_total_bytes`): 10 GiB with `sf_dir`, else
+    /// 128 MiB, unless set.
+    pub fn sf_max_total_bytes(&self) -> u64 {
+        self.sf_max_total_bytes_or_default()
+    }
+
+    /// How long a publish blocks on a full queue
+    /// (`sf_append_deadline_millis`).
+    pub fn sf_append_deadline(&self) -> Duration {
+        self.sf_append_deadline
+    }
+
+    /// Replay slots left by dead senders under `sf_dir` (`drain_orphans`).
+    pub fn drain_orphans(&self) -> bool {
+        self.drain_orphans
+    }
+
+    /// Orphaned slots drained at once (`max_background_drainers`).
+    pub fn max_background_drainers(&self) -> u32 {
+        self.max_background_drainers
+    }
+
+    /// Capacity of an asynchronous sender's error inbox
+    /// (`error_inbox_capacity`).
+    pub fn error_inbox_capacity(&self) -> usize {
+        self.error_inbox_capacity
+    }
+
+    /// How long closing an asynchronous sender waits for its frames to be
+    /// acknowledged (`close_flush_timeout_millis`; zero = do not wait).
+    pub fn close_flush_timeout(&self) -> Duration {
+        self.close_flush_timeout
+    }
 }

@@ -218,10 +218,9 @@ pub(crate) static KEYS: &[Key] = &[
         "sf_dir",
         "unset",
         Use::Ingest,
-        "store-and-forward directory (unset: memory mode)",
+        "`AsyncSender` store-and-forward directory (unset: the queue is in memory)",
         codec!(path sf_dir),
-    )
-    .refused(SF),
+    ),
     key(
         "sender_id",
         "default",
@@ -237,8 +236,7 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(&c.sender_id, &d.sender_id, String::clone)
         ),
-    )
-    .refused(SF),
+    ),
     key(
         "sf_durability",
         "memory",
@@ -248,8 +246,7 @@ pub(crate) static KEYS: &[Key] = &[
             apply apply_sf_durability,
             write |c, d| changed(c.sf_durability, d.sf_durability, |e| e.to_string())
         ),
-    )
-    .refused(SF),
+    ),
     key(
         "sf_sync_interval_millis",
         "5000",
@@ -269,48 +266,42 @@ pub(crate) static KEYS: &[Key] = &[
                     .flatten()
             }
         ),
-    )
-    .refused(SF),
+    ),
     key(
         "sf_max_segment_bytes",
         "4m",
         Use::Ingest,
         "size of one segment file",
         codec!(size sf_max_segment_bytes),
-    )
-    .refused(SF),
+    ),
     key(
         "sf_max_total_bytes",
         "10g with `sf_dir`, else 128m",
         Use::Ingest,
-        "cap on unacknowledged bytes per slot; size",
+        "cap on the `AsyncSender` queue (memory, or segment files per slot); size",
         codec!(size_opt sf_max_total_bytes),
-    )
-    .refused(SF),
+    ),
     key(
         "sf_append_deadline_millis",
         "30000",
         Use::Ingest,
-        "how long `append()` blocks at the cap",
+        "how long an `AsyncSender` publish blocks on a full queue",
         codec!(ms sf_append_deadline),
-    )
-    .refused(SF),
+    ),
     key(
         "drain_orphans",
         "off",
         Use::Ingest,
-        "drain orphaned slots under `sf_dir`",
+        "`AsyncSender` also drains slots under `sf_dir` that no live sender holds",
         codec!(on_off drain_orphans),
-    )
-    .refused(SF),
+    ),
     key(
         "max_background_drainers",
         "4",
         Use::Ingest,
-        "parallel orphan drainers",
+        "orphaned slots drained at once",
         codec!(num max_background_drainers),
-    )
-    .refused(SF),
+    ),
     key(
         "catch_up_cap_gap_min_escalation_window_millis",
         "300000",
@@ -368,7 +359,7 @@ pub(crate) static KEYS: &[Key] = &[
         "close_flush_timeout_millis",
         "5000",
         Use::Ingest,
-        "wait for acks on close; `0` or negative = fast close",
+        "`AsyncSender::close` waits this long for acks; `0` or negative = fast close",
         codec!(
             apply | c,
             k,
@@ -380,8 +371,7 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.close_flush_timeout, d.close_flush_timeout, millis)
         ),
-    )
-    .refused(ASYNC),
+    ),
     key(
         "request_durable_ack",
         "off",
@@ -418,10 +408,9 @@ pub(crate) static KEYS: &[Key] = &[
         "error_inbox_capacity",
         "256",
         Use::Both,
-        "async error inbox size; ≥ 16",
+        "`AsyncSender` error inbox size; ≥ 16",
         codec!(num error_inbox_capacity),
-    )
-    .refused(ASYNC),
+    ),
     key(
         "connection_listener_inbox_capacity",
         "64",

@@ -428,8 +428,7 @@ impl Conf {
     }
 
     /// `sf_max_total_bytes`, or its default: 10 GiB with `sf_dir`, else
-    /// 128 MiB. For store-and-forward, which is not available yet.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// 128 MiB.
     pub(crate) fn sf_max_total_bytes_or_default(&self) -> u64 {
         self.sf_max_total_bytes.unwrap_or(if self.sf_dir.is_some() {
             10 * GIB

@@ -733,11 +733,12 @@ fn validate_programmatic() {
     assert!(e.to_string().contains("compression_level=\"30\""), "{e}");
     // A field of a refused key is refused here too.
     c.compression_level = 1;
-    c.sf_dir = Some(PathBuf::from("/sf"));
+    c.transaction = true;
     let e = c.validate().unwrap_err();
-    assert_eq!(
-        e.message(),
-        "`sf_dir`: store-and-forward is not available in this version of questdb-arrow"
+    assert!(
+        e.message()
+            .starts_with("`transaction`: async senders are not available"),
+        "{e}"
     );
 }
 

@@ -59,10 +59,16 @@ fn refused_keys_are_refused_and_honoured_keys_parse() {
             .unwrap_or_else(|| panic!("no sample value for `{}`: add it to ALL_KEYS", k.name));
         for spelling in std::iter::once(&k.name).chain(k.aliases) {
             let pair = format!("{spelling}={}", v.replace(';', ";;"));
+            // Keys that only make sense with another.
+            let needs = match k.name {
+                "sf_durability" => "sf_dir=/tmp/sf;",
+                "sf_sync_interval_millis" => "sf_dir=/tmp/sf;sf_durability=periodic;",
+                _ => "",
+            };
             let s = if k.name == "addr" {
                 format!("wss::{pair}")
             } else {
-                format!("wss::addr=h;{pair}")
+                format!("wss::addr=h;{needs}{pair}")
             };
             match k.status {
                 entry::Status::Refused(why) => {
@@ -271,12 +277,15 @@ fn set_and_with_use_the_key_table() {
     c.set("compression_level", "5").unwrap();
     c.set("compression_level", "6").unwrap();
     assert_eq!(c.compression_level(), 6, "set replaces");
-    let e = c.set("sf_dir", "/x").unwrap_err();
-    assert_eq!(
-        e.message(),
-        "`sf_dir`: store-and-forward is not available in this version of questdb-arrow"
+    let e = c.set("transaction", "on").unwrap_err();
+    assert!(
+        e.message()
+            .starts_with("`transaction`: async senders are not available"),
+        "{e}"
     );
-    assert_eq!(c.sf_dir, None, "a refused key leaves the field alone");
+    assert!(!c.transaction, "a refused key leaves the field alone");
+    c.set("sf_dir", "/x").unwrap();
+    assert_eq!(c.sf_dir(), Some(std::path::Path::new("/x")));
     c.set("pool_max", "3").unwrap();
     assert_eq!((c.sender_pool_max(), c.query_pool_max()), (3, 3));
     let e = c.set("lazy_connect", "on").unwrap_err();

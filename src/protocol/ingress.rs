@@ -82,6 +82,52 @@ impl<S: AsRef<str>> SymbolDelta<S> {
     }
 }
 
+/// The catch-up frames that re-register a whole dictionary (`entries`, ids
+/// from 0) on a new connection before any data frame: deferred, no table,
+/// a delta section only; each at most `budget` bytes (but at least one
+/// entry per frame).
+pub fn catch_up(entries: &[String], budget: usize) -> Vec<CatchUp<'_>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < entries.len() {
+        let mut end = start;
+        let mut len = HEADER_LEN + 16;
+        while end < entries.len() && (end == start || len + entries[end].len() + 5 <= budget) {
+            len += entries[end].len() + 5;
+            end += 1;
+        }
+        out.push(CatchUp(SymbolDelta {
+            start: start as u64,
+            entries: entries[start..end].iter().map(String::as_str).collect(),
+        }));
+        start = end;
+    }
+    out
+}
+
+/// One dictionary catch-up frame; see [`catch_up`].
+#[derive(Debug, Clone)]
+pub struct CatchUp<'a>(pub SymbolDelta<&'a str>);
+
+impl CatchUp<'_> {
+    /// The frame's size (header included).
+    pub fn frame_len(&self) -> usize {
+        HEADER_LEN + self.0.encoded_len()
+    }
+
+    /// Writes the whole frame.
+    pub fn write(&self, out: &mut Out<'_>) {
+        Header {
+            version: VERSION,
+            flags: FLAG_DEFER_COMMIT | FLAG_DELTA_SYMBOL_DICT,
+            table_count: 0,
+            payload_len: self.0.encoded_len() as u32,
+        }
+        .write(out);
+        self.0.encode(out);
+    }
+}
+
 /// Reads a delta symbol dictionary section (shared with egress).
 pub fn decode_delta<'a>(r: &mut Reader<'a>) -> Result<SymbolDelta<&'a str>> {
     let start = r.varint_max(MAX_SYMBOL_DICT_ENTRIES as u64, "delta_start")? as u64;

@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema};
 use questdb_arrow::ErrorKind;
 use questdb_arrow::client::{AckLevel, Category, IngestOptions, IngestSummary, Policy, QuestDb};
 use questdb_arrow::protocol::Status;
 use questdb_arrow::server::storage::StorageFaults;
 use questdb_arrow::server::{Faults, RejectCommits, Server, ServerHandle};
 
-use crate::support::{ids, rows};
+use crate::support::{ids, rows, string_ids};
 
 fn server() -> ServerHandle {
     Server::builder().bind("127.0.0.1:0").start().unwrap()
@@ -37,28 +37,6 @@ fn faulty(name: &str) -> (ServerHandle, Arc<StorageFaults>, PathBuf) {
         .start()
         .unwrap();
     (srv, faults, dir)
-}
-
-/// `rows(ids)` but with `id` as a string: a type change for table `t`.
-fn string_ids(ids: std::ops::Range<i64>) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
-        ),
-        Field::new("id", DataType::Utf8, false),
-    ]));
-    RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                ids.clone().map(|i| 1_700_000_000_000_000 + i),
-            )),
-            Arc::new(StringArray::from_iter_values(ids.map(|i| i.to_string()))),
-        ],
-    )
-    .unwrap()
 }
 
 /// Rows with a column name the server refuses (PARSE_ERROR).

@@ -40,3 +40,25 @@ pub fn ids(srv: &ServerHandle, table: &str) -> Vec<i64> {
     v.sort();
     v
 }
+
+/// `rows(ids)` but with `id` as a string: a type change for table `t`.
+pub fn string_ids(ids: std::ops::Range<i64>) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("id", DataType::Utf8, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                ids.clone().map(|i| 1_700_000_000_000_000 + i),
+            )),
+            Arc::new(StringArray::from_iter_values(ids.map(|i| i.to_string()))),
+        ],
+    )
+    .unwrap()
+}

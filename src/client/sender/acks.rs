@@ -8,6 +8,10 @@ impl Sender {
     /// Blocks until fewer than `window` written frames are unacknowledged
     /// (the staged frame, about to be written, counts).
     pub(super) fn window_wait(&mut self, window: usize) -> Result<()> {
+        if self.outbox.is_some() {
+            // Publishing: the queue's own bound applies.
+            return Ok(());
+        }
         let staged = usize::from(self.staged.is_some());
         while (self.next_seq - 1 - self.acked) as usize + staged >= window {
             self.read_response(Some(ACK_TIMEOUT))

@@ -58,6 +58,24 @@ impl Sender {
                 plan: Arc::new(plan),
             });
         }
+        if self.is_publisher() {
+            let t0 = Instant::now();
+            let rows: usize = blocks.iter().map(|b| b.batch.num_rows()).sum();
+            let before = self.stats;
+            if !blocks.is_empty() {
+                self.publish_group(&blocks)?;
+            }
+            return Ok(IngestSummary {
+                rows: rows as u64,
+                batches: u64::from(!blocks.is_empty()),
+                frames: self.stats.frames_sent - before.frames_sent,
+                bytes: self.stats.bytes_sent - before.bytes_sent,
+                reconnects: 0,
+                elapsed: t0.elapsed(),
+                dropped_rows: 0,
+                dropped: Vec::new(),
+            });
+        }
         let label = blocks
             .iter()
             .map(|b| &*b.table)

@@ -74,7 +74,7 @@ use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{Layout, TsEncoding};
-use crate::protocol::ingress::{Response, SymbolDelta};
+use crate::protocol::ingress::{Response, catch_up};
 use crate::protocol::{
     ColumnType, FLAG_DEFER_COMMIT, FLAG_DELTA_SYMBOL_DICT, FLAG_GORILLA, HEADER_LEN, Header,
     MAX_ROWS_PER_TABLE_BLOCK, Out, Status,
@@ -86,6 +86,7 @@ mod blocks;
 mod options;
 mod pipeline;
 mod plan;
+mod publish;
 mod recover;
 
 use blocks::Block;
@@ -177,6 +178,9 @@ pub struct Sender {
     policies: Policies,
     dropped: Vec<Dropped>,
     progress: Option<ProgressFn>,
+    /// Publish mode: frames go into this store-and-forward queue instead
+    /// of onto a connection.
+    outbox: Option<Box<publish::Outbox>>,
 }
 
 impl fmt::Debug for Sender {
@@ -249,14 +253,22 @@ impl Sender {
         opts: ConnectOptions,
         (conn, hs): (Connection, crate::transport::Handshake),
     ) -> Sender {
+        let mut s = Sender::unconnected(conf, opts, budget_of(hs.max_batch_size));
+        s.conn = Some(conn);
+        s.durable_granted = hs.durable_ack;
+        s
+    }
+
+    /// A sender without a connection, with frame budget `budget`.
+    fn unconnected(conf: Option<Conf>, opts: ConnectOptions, budget: usize) -> Sender {
         Sender {
             conf,
             opts,
             endpoint: 0,
-            conn: Some(conn),
-            server_budget: budget_of(hs.max_batch_size),
+            conn: None,
+            server_budget: budget,
             cap: usize::MAX,
-            durable_granted: hs.durable_ack,
+            durable_granted: false,
             dict: SymbolDict::default(),
             next_seq: 0,
             acked: -1,
@@ -274,6 +286,7 @@ impl Sender {
             policies: Policies::default(),
             dropped: Vec::new(),
             progress: None,
+            outbox: None,
         }
     }
 
@@ -425,6 +438,14 @@ impl Sender {
         mut step: impl FnMut(&mut Self) -> Result<bool>,
     ) -> Result<IngestSummary> {
         let t0 = Instant::now();
+        if self.is_publisher() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "table {table}: this sender publishes into a store-and-forward queue; use AsyncSender::publish (or a row sender's flush) instead"
+                ),
+            ));
+        }
         if opts.ack == AckLevel::Durable
             && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack())
         {

@@ -183,7 +183,11 @@ impl IngestOptions {
         &self.overrides
     }
 
-    pub(super) fn window(&self) -> usize {
+    pub(crate) fn policy_overrides(&self) -> &[(Category, Policy)] {
+        &self.policies
+    }
+
+    pub(crate) fn window(&self) -> usize {
         self.in_flight.unwrap_or(DEFAULT_IN_FLIGHT_FRAMES)
     }
 }

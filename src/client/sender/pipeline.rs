@@ -112,6 +112,9 @@ impl Sender {
         commit: bool,
         fill: impl FnOnce(&mut Out<'_>) + Send,
     ) -> Result<()> {
+        if self.outbox.is_some() {
+            return self.outbox_frame(len, rows, fill);
+        }
         let staged = self.staged.take();
         let free = staged.as_ref().map_or(0, |s| 1 - s.buf);
         let Some(conn) = self.conn.as_mut() else {

@@ -195,31 +195,9 @@ impl Sender {
         self.durable_have.clear();
         let budget = self.frame_budget();
         let entries = self.dict.entries().to_vec();
-        let mut start = 0;
-        while start < entries.len() {
-            let mut end = start;
-            let mut len = HEADER_LEN + 16;
-            while end < entries.len() && (end == start || len + entries[end].len() + 5 <= budget) {
-                len += entries[end].len() + 5;
-                end += 1;
-            }
-            let delta = SymbolDelta {
-                start: start as u64,
-                entries: entries[start..end].iter().map(String::as_str).collect(),
-            };
-            let len = HEADER_LEN + delta.encoded_len();
+        for f in catch_up(&entries, budget) {
             self.window_wait(usize::MAX)?;
-            self.push_frame(len, 0, false, |out| {
-                Header {
-                    version: 1,
-                    flags: FLAG_DEFER_COMMIT | FLAG_DELTA_SYMBOL_DICT,
-                    table_count: 0,
-                    payload_len: (len - HEADER_LEN) as u32,
-                }
-                .write(out);
-                delta.encode(out);
-            })?;
-            start = end;
+            self.push_frame(f.frame_len(), 0, false, |out| f.write(out))?;
         }
         self.dict.mark_sent();
         for g in self.groups.iter_mut() {

@@ -90,6 +90,7 @@
 //! is lost. A frame that could never fit fails at once
 //! ([`ErrorKind::Config`], naming `sf_max_total_bytes`).
 
+pub mod dict;
 mod disk;
 mod memory;
 pub mod segment;
@@ -222,6 +223,12 @@ struct State {
     /// Payload bytes of the unacknowledged frames.
     pending_bytes: u64,
     closed: bool,
+    /// The symbol dictionary the frames' ids refer to (see [`dict`]).
+    dict: Vec<String>,
+    /// Its file in disk mode.
+    dict_log: Option<dict::DictLog>,
+    /// Appends that had to wait for room.
+    stalls: u64,
 }
 
 impl State {
@@ -249,6 +256,15 @@ pub struct SfQueue {
     opts: SfOptions,
 }
 
+/// "1 frame" / "a transaction of n frames", for messages.
+fn frames_of(n: usize) -> String {
+    if n == 1 {
+        "a frame".to_string()
+    } else {
+        format!("a transaction of {n} frames")
+    }
+}
+
 fn poisoned() -> Error {
     Error::new(
         ErrorKind::Internal,
@@ -264,7 +280,7 @@ impl SfQueue {
     /// file that cannot be read or written ([`ErrorKind::Io`]).
     pub fn open(opts: SfOptions) -> Result<(SfQueue, Recovered)> {
         opts.check()?;
-        let (store, next, acked, rec) = match &opts.dir {
+        let (store, next, acked, mut rec) = match &opts.dir {
             None => (Store::Memory(MemStore::new(1)), 1, 0, Recovered::default()),
             Some(dir) => {
                 let lock = slot::SlotLock::acquire(dir, &opts.sender_id)?;
@@ -277,12 +293,23 @@ impl SfQueue {
                 (Store::Disk(d), next, acked, rec)
             }
         };
+        let (dict_log, dict) = match &store {
+            Store::Memory(_) => (None, Vec::new()),
+            Store::Disk(d) => {
+                let (log, entries, warning) = dict::DictLog::open(d.dir())?;
+                rec.warnings.extend(warning);
+                (Some(log), entries)
+            }
+        };
         let state = State {
             store,
             next,
             acked,
             pending_bytes: rec.bytes,
             closed: false,
+            dict,
+            dict_log,
+            stalls: 0,
         };
         let q = SfQueue {
             state: Mutex::new(state),
@@ -336,24 +363,50 @@ impl SfQueue {
     /// periodic `fsync` after the write is an [`ErrorKind::Io`] error
     /// saying that the frame is queued anyway (do not append it again).
     pub fn append(&self, frame: &[u8]) -> Result<u64> {
-        let len = frame.len() as u64;
+        self.append_group(&[frame], &[])
+    }
+
+    /// Queues the frames of one transaction (`frames`, in order) with the
+    /// symbol dictionary entries they introduce, and returns the FSN of
+    /// the last frame. `dict` is the sender's whole dictionary so far: the
+    /// entries beyond those the queue holds are stored first (in disk mode
+    /// written, and with `sf_durability=periodic` `fsync`ed, before any of
+    /// the frames), so a queued frame never lacks its strings. Waits, as
+    /// [`SfQueue::append`] does, until there is room for **all** the
+    /// frames, so a full queue never splits a transaction; errors as there.
+    /// A write error part-way leaves the first frames queued without their
+    /// commit: the caller must stop using the queue (a reopen drops such a
+    /// tail, see [`SfQueue::open`] and `committed_end`).
+    pub fn append_group(&self, frames: &[&[u8]], dict: &[String]) -> Result<u64> {
         let max = self.opts.max_total_bytes;
-        let worst = if self.opts.dir.is_some() {
-            DiskStore::max_cost(len)
-        } else {
-            MemStore::cost(len)
-        };
-        if worst > max || len > segment::MAX_RECORD_PAYLOAD {
+        let disk = self.opts.dir.is_some();
+        let mut worst = 0u64;
+        let mut bytes = 0u64;
+        for f in frames {
+            let len = f.len() as u64;
+            if len > segment::MAX_RECORD_PAYLOAD {
+                worst = u64::MAX;
+            }
+            bytes += len;
+            worst = worst.saturating_add(if disk {
+                DiskStore::max_cost(len)
+            } else {
+                MemStore::cost(len)
+            });
+        }
+        if worst > max {
             return Err(Error::config(
                 "sf_max_total_bytes",
                 &max.to_string(),
                 format!(
-                    "a {len}-byte frame can never fit in the store-and-forward queue; raise sf_max_total_bytes or send smaller batches"
+                    "{} of {bytes} bytes can never fit in the store-and-forward queue; raise sf_max_total_bytes or send smaller batches",
+                    frames_of(frames.len())
                 ),
             ));
         }
         let deadline = Instant::now() + self.opts.append_deadline;
         let mut g = self.lock()?;
+        let mut stalled = false;
         loop {
             if g.closed {
                 return Err(Error::new(
@@ -361,8 +414,17 @@ impl SfQueue {
                     "store-and-forward queue is closed",
                 ));
             }
-            if g.used() + g.cost(len) <= max {
+            // One frame: its exact cost (it may fit the active segment).
+            let need = match frames {
+                [f] => g.cost(f.len() as u64),
+                _ => worst,
+            };
+            if g.used() + need <= max {
                 break;
+            }
+            if !stalled {
+                stalled = true;
+                g.stalls += 1;
             }
             let (g2, waited) = self.wait(g, Some(deadline))?;
             g = g2;
@@ -370,33 +432,77 @@ impl SfQueue {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
-                        "store-and-forward queue full: {} bytes used of sf_max_total_bytes={max} ({} frames unacknowledged) and no room for a {len}-byte frame within sf_append_deadline_millis={}; the frame was not queued and nothing queued was lost (is the server reachable?)",
+                        "store-and-forward queue full: {} bytes used of sf_max_total_bytes={max} ({} frames unacknowledged) and no room for {} of {bytes} bytes within sf_append_deadline_millis={}; nothing of it was queued and nothing queued was lost (is the server reachable?)",
                         g.used(),
                         g.next - 1 - g.acked,
+                        frames_of(frames.len()),
                         self.opts.append_deadline.as_millis()
                     ),
                 ));
             }
         }
-        let fsn = g.next;
-        match &mut g.store {
-            Store::Memory(m) => m.append(frame),
-            Store::Disk(d) => d.append(fsn, frame)?,
+        if dict.len() > g.dict.len() {
+            let new = &dict[g.dict.len()..];
+            let sync = self.opts.durability == SfDurability::Periodic;
+            if let Some(log) = &mut g.dict_log {
+                log.append(new, sync)?;
+            }
+            g.dict.extend_from_slice(new);
         }
-        g.next += 1;
-        g.pending_bytes += len;
-        let synced = match &mut g.store {
-            Store::Memory(_) => Ok(()),
-            Store::Disk(d) => d.sync_if_due(),
+        let mut last = g.next - 1;
+        let mut failed = None;
+        for f in frames {
+            let fsn = g.next;
+            let res = match &mut g.store {
+                Store::Memory(m) => {
+                    m.append(f);
+                    Ok(())
+                }
+                Store::Disk(d) => d.append(fsn, f),
+            };
+            if let Err(e) = res {
+                failed = Some(e);
+                break;
+            }
+            g.next += 1;
+            g.pending_bytes += f.len() as u64;
+            last = fsn;
+        }
+        let synced = match (&failed, &mut g.store) {
+            (None, Store::Disk(d)) => d.sync_if_due(),
+            _ => Ok(()),
         };
         drop(g);
         self.changed.notify_all();
+        if let Some(e) = failed {
+            if frames.len() == 1 {
+                return Err(e);
+            }
+            return Err(e.context(format!(
+                "store-and-forward: a transaction of {} frames was cut at frame {} (the frames before it stay queued without their commit and are dropped when the slot is opened again)",
+                frames.len(),
+                last + 1
+            )));
+        }
         synced.map_err(|e| {
             e.context(format!(
-                "frame {fsn} is queued (it will be sent), but the periodic fsync failed"
+                "frames up to {last} are queued (they will be sent), but the periodic fsync failed"
             ))
         })?;
-        Ok(fsn)
+        Ok(last)
+    }
+
+    /// The symbol dictionary the queued frames refer to, in id order: the
+    /// entries given to [`SfQueue::append_group`] (and, in disk mode,
+    /// found in the slot on open). A sender sends all of them before the
+    /// first frame on every new connection.
+    pub fn dictionary(&self) -> Result<Vec<String>> {
+        Ok(self.lock()?.dict.clone())
+    }
+
+    /// How many appends had to wait for room (backpressure stalls).
+    pub fn stalls(&self) -> Result<u64> {
+        Ok(self.lock()?.stalls)
     }
 
     /// Acknowledges every frame up to and including `fsn`: frees them in

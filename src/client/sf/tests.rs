@@ -13,10 +13,10 @@ use super::segment::{self, ScanStop, encode_header, encode_record, scan_segment,
 use super::*;
 
 /// A fresh directory, removed on drop.
-struct TestDir(PathBuf);
+pub(super) struct TestDir(PathBuf);
 
 impl TestDir {
-    fn new(name: &str) -> TestDir {
+    pub(super) fn new(name: &str) -> TestDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let d = std::env::temp_dir().join(format!(
             "qa-sf-{name}-{}-{}",
@@ -28,7 +28,7 @@ impl TestDir {
         TestDir(d)
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 }

@@ -1,0 +1,154 @@
+//! Publish mode: the same planning and framing as a connected sender, but
+//! each transaction's frames go into a store-and-forward queue instead of
+//! onto a socket. This is the producer side of
+//! [`AsyncSender`](crate::client::AsyncSender); its runner thread sends
+//! the queue.
+//!
+//! Frames are built exactly as on a connection (exact sizing, all frames
+//! of a transaction but the last carry `FLAG_DEFER_COMMIT`, one delta
+//! dictionary section per frame with the ids new since the last frame
+//! queued), collected for the whole transaction and queued in one
+//! [`SfQueue::append_group`], so a full queue never splits a transaction.
+
+use super::*;
+use crate::client::sf::SfQueue;
+
+/// What a publishing sender holds instead of a connection.
+pub(crate) struct Outbox {
+    pub(super) queue: Arc<SfQueue>,
+    /// The frames of the transaction being built.
+    frames: Vec<Vec<u8>>,
+    /// Buffers of queued frames, kept for reuse.
+    spare: Vec<Vec<u8>>,
+    /// FSN of the last frame queued (0: none yet).
+    pub(super) last_fsn: u64,
+}
+
+impl Outbox {
+    pub(crate) fn new(queue: Arc<SfQueue>) -> Outbox {
+        Outbox {
+            queue,
+            frames: Vec::new(),
+            spare: Vec::new(),
+            last_fsn: 0,
+        }
+    }
+}
+
+impl Sender {
+    /// A sender that publishes into `queue` (no connection of its own):
+    /// `budget` is the frame budget, `dict` the dictionary the queue
+    /// already holds.
+    pub(crate) fn publisher(
+        conf: Option<Conf>,
+        opts: ConnectOptions,
+        queue: Arc<SfQueue>,
+        budget: usize,
+        dict: Vec<String>,
+    ) -> Sender {
+        let mut s = Sender::unconnected(conf, opts, budget);
+        s.dict = SymbolDict::from_entries(dict);
+        s.outbox = Some(Box::new(Outbox::new(queue)));
+        s
+    }
+
+    /// Frames this sender queued.
+    pub(crate) fn published_frames(&self) -> u64 {
+        self.stats.frames_sent
+    }
+
+    /// Whether this sender publishes into a queue.
+    pub(crate) fn is_publisher(&self) -> bool {
+        self.outbox.is_some()
+    }
+
+    /// FSN of the last frame this sender queued (0: none).
+    pub(crate) fn last_fsn(&self) -> u64 {
+        self.outbox.as_ref().map_or(0, |o| o.last_fsn)
+    }
+
+    /// Publish mode's `push_frame`: builds the frame into a buffer of the
+    /// transaction being collected.
+    pub(super) fn outbox_frame(
+        &mut self,
+        len: usize,
+        rows: usize,
+        fill: impl FnOnce(&mut Out<'_>),
+    ) -> Result<()> {
+        let Some(o) = self.outbox.as_mut() else {
+            return Err(Error::new(ErrorKind::Internal, "not a publishing sender"));
+        };
+        let mut buf = o.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.resize(len, 0);
+        let mut out = Out::plain(&mut buf);
+        fill(&mut out);
+        if !out.is_full() {
+            let at = out.pos();
+            return Err(Error::protocol(
+                at,
+                format!("frame payload incomplete: wrote {at} of {len} bytes"),
+            ));
+        }
+        o.frames.push(buf);
+        self.stats.frames_sent += 1;
+        self.stats.bytes_sent += len as u64;
+        self.stats.rows_sent += rows as u64;
+        Ok(())
+    }
+
+    /// Frames one transaction (`blocks`, committed together) and queues
+    /// it; returns the FSN of its committing frame. On error nothing of it
+    /// is queued (the dictionary entries it introduced go out with the
+    /// next transaction).
+    pub(super) fn publish_group(&mut self, blocks: &[Block]) -> Result<u64> {
+        let sent = self.dict.sent();
+        let built = self.send_group(blocks, usize::MAX);
+        let Some(o) = self.outbox.as_mut() else {
+            return Err(Error::new(ErrorKind::Internal, "not a publishing sender"));
+        };
+        let frames = std::mem::take(&mut o.frames);
+        let queued = built.and_then(|()| {
+            if frames.is_empty() {
+                return Ok(o.last_fsn);
+            }
+            let views: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            o.queue.append_group(&views, self.dict.entries())
+        });
+        o.spare.extend(frames);
+        o.spare.truncate(4);
+        match queued {
+            Ok(fsn) => {
+                o.last_fsn = fsn;
+                self.batches_acked += 1;
+                Ok(fsn)
+            }
+            Err(e) => {
+                self.dict.rewind_sent(sent);
+                Err(e)
+            }
+        }
+    }
+
+    /// Plans `batch` for `table` (overrides and the designated timestamp
+    /// of `opts`) and publishes it as one transaction; returns the FSN of
+    /// its committing frame (that of the last frame queued for an empty
+    /// batch).
+    pub(crate) fn publish_batch(
+        &mut self,
+        table: &str,
+        batch: &RecordBatch,
+        opts: &IngestOptions,
+    ) -> Result<u64> {
+        let batch = apply_overrides(table, batch, &opts.overrides)?;
+        let plan = plan_schema(table, &batch, opts, false)?;
+        if batch.num_rows() == 0 {
+            return Ok(self.last_fsn());
+        }
+        self.publish_group(&[Block {
+            table: table.into(),
+            batch,
+            plan: Arc::new(plan),
+        }])
+    }
+}
