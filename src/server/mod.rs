@@ -41,6 +41,7 @@
 
 mod catalog;
 mod checkpoint;
+mod dedup;
 mod direct;
 mod harness;
 mod ingest;
