@@ -6,6 +6,8 @@ mod cli;
 mod cluster;
 mod codec;
 #[cfg(feature = "server")]
+mod dedup;
+#[cfg(feature = "server")]
 mod errors;
 #[cfg(feature = "server")]
 mod failover;
