@@ -161,8 +161,9 @@ fn arrow_err(e: arrow::error::ArrowError) -> Error {
     Error::new(ErrorKind::InvalidData, e.to_string())
 }
 
-/// Merges `new` rows into `old` (stored rows in designated-timestamp order,
-/// every one at or after `new`'s smallest timestamp) with upsert semantics
+/// Merges `new` rows into `old` (stored rows in designated-timestamp order;
+/// the caller passes only those at or after `new`'s smallest timestamp,
+/// the others cannot match) with upsert semantics
 /// on the key columns `keys` (which include the designated timestamp `d`):
 /// each row of `new`, in order, replaces every row with the same key (in
 /// its place), or is inserted after the rows of equal timestamp when none
@@ -182,7 +183,10 @@ pub(super) fn merge(
     let mut parts: Vec<RecordBatch> = old.iter().filter(|b| b.num_rows() > 0).cloned().collect();
     let n_old: usize = parts.iter().map(|b| b.num_rows()).sum();
     parts.push(new.clone());
-    let all = concat_batches(schema, &parts).map_err(arrow_err)?;
+    let all = match parts.as_slice() {
+        [one] => one.clone(),
+        _ => concat_batches(schema, &parts).map_err(arrow_err)?,
+    };
     let n = all.num_rows();
     if u32::try_from(n).is_err() {
         return Err(Error::new(

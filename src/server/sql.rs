@@ -784,4 +784,12 @@ mod tests {
             vec!["a INT", "b DECIMAL(10, 2)", "c"]
         );
     }
+
+    #[test]
+    fn upsert_key_lists() {
+        let toks = tokens("DEDUP UPSERT KEYS(\"Reported time\",id ) OWNED BY x");
+        assert_eq!(toks[..4], ["DEDUP", "UPSERT", "KEYS", "("]);
+        assert_eq!(upsert_keys(&toks[1..]).unwrap(), ["Reported time", "id"]);
+        assert!(upsert_keys(&tokens("upsert keys(ts,)")).is_err());
+    }
 }
