@@ -14,6 +14,7 @@ use super::checkpoint::{
     Manifest, Part, TableEntry, load_newest, read_part, remove_old_manifests, remove_unreferenced,
     write_part,
 };
+use super::dedup;
 use super::storage::{Change, Reject, Table, check_fields, conform, key, mark_designated};
 use super::wal::{Op, StorageFaults, SyncHandle, Wal, sync_dir};
 use crate::bridge::meta;
@@ -200,6 +201,8 @@ enum Staged {
     Create(Table),
     Drop(String),
     Truncate(String),
+    /// `ALTER TABLE … DEDUP`: the table's new schema and batches.
+    Alter(String, SchemaRef, Vec<RecordBatch>),
     Nothing,
 }
 
@@ -275,6 +278,15 @@ fn stage(st: &State, op: &Op) -> std::result::Result<Staged, Reject> {
                     format!("table already exists: {name}"),
                 ));
             }
+            let keys = dedup::keys_of(schema);
+            if !keys.is_empty() && !designated.is_some_and(|d| keys.contains(&d)) {
+                return Err(Reject::new(
+                    Status::ParseError,
+                    format!(
+                        "deduplicate key list must include dedicated timestamp column [table={name}]"
+                    ),
+                ));
+            }
             let mut t = Table::new(name, schema.clone(), *designated);
             t.id = st.next_id;
             Ok(Staged::Create(t))
@@ -286,6 +298,17 @@ fn stage(st: &State, op: &Op) -> std::result::Result<Staged, Reject> {
             } else {
                 Ok(Staged::Nothing)
             }
+        }
+        Op::Dedup { name, keys } => {
+            quarantine_check(st, name)?;
+            let t = st.tables.get(&key(name)).ok_or_else(|| {
+                Reject::new(
+                    Status::ParseError,
+                    format!("table does not exist [table={name}]"),
+                )
+            })?;
+            let (schema, batches) = dedup::altered(t, keys)?;
+            Ok(Staged::Alter(key(name), schema, batches))
         }
         Op::Truncate(name) => {
             quarantine_check(st, name)?;
@@ -329,6 +352,12 @@ fn install(st: &mut State, staged: Staged) -> Vec<(String, i64)> {
             if let Some(t) = st.tables.get_mut(&k) {
                 t.batches.clear();
                 t.txn += 1;
+            }
+        }
+        Staged::Alter(k, schema, batches) => {
+            if let Some(t) = st.tables.get_mut(&k) {
+                t.schema = schema;
+                t.batches = batches;
             }
         }
         Staged::Nothing => {}
@@ -540,6 +569,19 @@ impl Catalog {
         };
         self.inner.apply(Op::Drop(name.to_string()))?;
         Ok(existed)
+    }
+
+    /// Sets the table's `DEDUP UPSERT KEYS` (column names; the designated
+    /// timestamp must be one of them), or turns dedup off when `keys` is
+    /// empty. Logged like any change, so it survives a restart; rows
+    /// already stored are left as they are.
+    pub fn set_dedup(&self, name: &str, keys: Vec<String>) -> std::result::Result<(), Reject> {
+        self.inner
+            .apply(Op::Dedup {
+                name: name.to_string(),
+                keys,
+            })
+            .map(|_| ())
     }
 
     /// Removes every row of a table; returns whether it existed.

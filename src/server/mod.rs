@@ -17,6 +17,16 @@
 //! One thread per connection (blocking sockets); queries run on a small
 //! Tokio runtime owned by the server.
 //!
+//! # Deduplication
+//!
+//! As in QuestDB, `CREATE TABLE … TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP
+//! UPSERT KEYS(ts, id)` or `ALTER TABLE t DEDUP ENABLE UPSERT KEYS(ts, id)`
+//! makes every later commit (QWP ingest, SQL `INSERT`) upsert: a row whose
+//! keys equal a stored row's replaces it, and rows of one commit sharing a
+//! key keep the last, so an at-least-once replay stores each row once.
+//! `ALTER TABLE t DEDUP DISABLE` turns it off. The keys persist with the
+//! table (field metadata [`storage::DEDUP_KEY`]).
+//!
 //! # Limits
 //!
 //! No request can take the server down; what exceeds a limit is refused
@@ -41,6 +51,7 @@
 
 mod catalog;
 mod checkpoint;
+mod dedup;
 mod direct;
 mod harness;
 mod ingest;

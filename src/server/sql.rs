@@ -1,5 +1,6 @@
 //! SQL for the embedded server: QuestDB-style DDL/DML handled here
-//! (CREATE TABLE with `TIMESTAMP(col)`, DROP, TRUNCATE, INSERT), everything
+//! (CREATE TABLE with `TIMESTAMP(col)` and `DEDUP UPSERT KEYS(…)`, ALTER
+//! TABLE … DEDUP, DROP, TRUNCATE, INSERT), everything
 //! else planned and run by DataFusion over snapshots of the tables.
 
 use std::future::Future;
@@ -18,8 +19,9 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
+use super::dedup;
 use super::scan::{self, Source};
-use super::storage::{Reject, Table};
+use super::storage::{Reject, Table, mark_designated};
 use super::{Shared, limits, panic_text};
 use crate::bridge::types::{QwpType, arrow_field};
 use crate::protocol::{ColumnData, ColumnType, Status, Values};
@@ -144,6 +146,7 @@ pub(crate) fn execute(shared: &Shared, sql: &str, binds: &[ColumnData]) -> Resul
             Ok(Outcome::Done(0))
         }
         ["insert", "into", ..] => insert(shared, text, binds),
+        ["alter", "table", _, "dedup" | "deduplicate", ..] => alter_dedup(shared, text),
         [] => Err(parse_err("empty statement")),
         _ => {
             refuse_quarantined(shared, text)?;
@@ -486,9 +489,9 @@ fn create_table(shared: &Shared, text: &str) -> Result<Outcome, Reject> {
             .unwrap_or_else(|| Arc::new(Schema::empty()));
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let d = designated.as_deref().and_then(|d| schema.index_of(d).ok());
-        shared
-            .catalog
-            .create(&name, annotate(&schema), d, if_not_exists)?;
+        let schema = mark_designated(annotate(&schema), d);
+        let schema = with_dedup(&name, schema, d, &body[close + 1..])?;
+        shared.catalog.create(&name, schema, d, if_not_exists)?;
         let writes = batches
             .into_iter()
             .map(|b| (name.clone(), b, designated.clone()))
@@ -520,9 +523,133 @@ fn create_table(shared: &Shared, text: &str) -> Result<Outcome, Reject> {
             designated.unwrap_or_default()
         )));
     }
-    shared
-        .catalog
-        .create(&name, Arc::new(Schema::new(fields)), d, if_not_exists)?;
+    let schema = with_dedup(&name, Arc::new(Schema::new(fields)), d, &body[close + 1..])?;
+    shared.catalog.create(&name, schema, d, if_not_exists)?;
+    Ok(Outcome::Done(0))
+}
+
+/// Tokens of DDL text: words (quoted ones whole, quotes kept), `(`, `)`,
+/// `,`.
+fn tokens(s: &str) -> Vec<&str> {
+    let sep = |c: u8| matches!(c, b'(' | b')' | b',' | b';');
+    let quote = |c: u8| matches!(c, b'"' | b'\'' | b'`');
+    let b = s.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        } else if sep(c) {
+            i += 1;
+        } else if quote(c) {
+            i = s[i + 1..]
+                .find(c as char)
+                .map_or(s.len(), |e| i + 1 + e + 1);
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() && !sep(b[i]) && !quote(b[i]) {
+                i += 1;
+            }
+        }
+        out.push(&s[start..i]);
+    }
+    out
+}
+
+fn is_word(tok: Option<&&str>, word: &str) -> bool {
+    tok.is_some_and(|t| t.eq_ignore_ascii_case(word))
+}
+
+/// Parses `UPSERT KEYS(c1, c2, …)` (the tokens after `DEDUP`), with
+/// QuestDB's error messages.
+fn upsert_keys(toks: &[&str]) -> Result<Vec<String>, Reject> {
+    if !is_word(toks.first(), "upsert") {
+        return Err(parse_err("expected 'upsert'"));
+    }
+    if !is_word(toks.get(1), "keys") {
+        return Err(parse_err("expected 'keys'"));
+    }
+    if toks.get(2) != Some(&"(") {
+        return Err(parse_err("deduplicate key column list expected"));
+    }
+    let mut keys = Vec::new();
+    let mut rest = toks[3..].iter();
+    loop {
+        match rest.next() {
+            Some(&t) if !matches!(t, "(" | ")" | ",") => keys.push(unquote(t)),
+            _ => return Err(parse_err("literal expected")),
+        }
+        match rest.next() {
+            Some(&",") => {}
+            Some(&")") => return Ok(keys),
+            _ => return Err(parse_err("')' expected")),
+        }
+    }
+}
+
+/// Applies a `DEDUP UPSERT KEYS(…)` clause found in `tail` (the clauses
+/// after CREATE TABLE's column list or query) to the new table's schema,
+/// with QuestDB's rules: a designated timestamp, a WAL table (partitioned,
+/// not `BYPASS WAL`), keys that exist and include the timestamp.
+fn with_dedup(
+    table: &str,
+    schema: SchemaRef,
+    designated: Option<usize>,
+    tail: &str,
+) -> Result<SchemaRef, Reject> {
+    let toks = tokens(tail);
+    let at = toks.iter().enumerate().position(|(i, t)| {
+        (t.eq_ignore_ascii_case("dedup") || t.eq_ignore_ascii_case("deduplicate"))
+            && (i == 0 || toks[i - 1] != "(")
+    });
+    let Some(at) = at else { return Ok(schema) };
+    let head = &toks[..at];
+    let bypass = head
+        .windows(2)
+        .any(|w| is_word(Some(&w[0]), "bypass") && is_word(Some(&w[1]), "wal"));
+    let partition = head
+        .windows(3)
+        .find(|w| is_word(Some(&w[0]), "partition") && is_word(Some(&w[1]), "by"))
+        .map(|w| w[2].to_ascii_lowercase());
+    let keys = upsert_keys(&toks[at + 1..])?;
+    if designated.is_some() && (bypass || partition.as_deref().is_none_or(|p| p == "none")) {
+        let why = if bypass {
+            "the table is BYPASS WAL"
+        } else {
+            "a table not partitioned (PARTITION BY NONE, the default) is not WAL"
+        };
+        return Err(parse_err(format!(
+            "deduplication is possible only on WAL tables [table={table}]: {why}"
+        )));
+    }
+    let idx = dedup::resolve(table, &schema, designated, &keys)?;
+    Ok(dedup::with_keys(&schema, &idx))
+}
+
+/// `ALTER TABLE t DEDUP [ENABLE] UPSERT KEYS(…)` / `ALTER TABLE t DEDUP
+/// DISABLE` (`DEDUPLICATE` too).
+fn alter_dedup(shared: &Shared, text: &str) -> Result<Outcome, Reject> {
+    let toks = tokens(text);
+    let name = toks
+        .get(2)
+        .map(|t| unquote(t))
+        .ok_or_else(|| parse_err("ALTER TABLE needs a table name"))?;
+    let rest = &toks[4.min(toks.len())..];
+    let keys = if is_word(rest.first(), "disable") {
+        if rest.len() > 1 {
+            return Err(parse_err(format!(
+                "unexpected {:?} after DEDUP DISABLE",
+                rest[1]
+            )));
+        }
+        Vec::new()
+    } else if is_word(rest.first(), "enable") {
+        upsert_keys(&rest[1..])?
+    } else {
+        upsert_keys(rest)?
+    };
+    shared.catalog.set_dedup(&name, keys)?;
     Ok(Outcome::Done(0))
 }
 
@@ -535,7 +662,7 @@ fn annotate(schema: &SchemaRef) -> SchemaRef {
             Ok(t) if f.metadata().is_empty() => {
                 arrow_field(f.name(), t, false).with_data_type(f.data_type().clone())
             }
-            _ => f.as_ref().clone(),
+            _ => dedup::unmarked(f),
         })
         .collect();
     Arc::new(Schema::new(fields))
@@ -656,5 +783,13 @@ mod tests {
             split_top("a INT, b DECIMAL(10, 2), c"),
             vec!["a INT", "b DECIMAL(10, 2)", "c"]
         );
+    }
+
+    #[test]
+    fn upsert_key_lists() {
+        let toks = tokens("DEDUP UPSERT KEYS(\"Reported time\",id ) OWNED BY x");
+        assert_eq!(toks[..4], ["DEDUP", "UPSERT", "KEYS", "("]);
+        assert_eq!(upsert_keys(&toks[1..]).unwrap(), ["Reported time", "id"]);
+        assert!(upsert_keys(&tokens("upsert keys(ts,)")).is_err());
     }
 }

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, new_null_array};
-use arrow::compute::{concat_batches, sort_to_indices, take};
+use arrow::compute::{concat_batches, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
+use super::dedup;
 use crate::bridge::{meta, qwp_type_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Status;
@@ -61,7 +62,9 @@ fn last_ts_of(b: &RecordBatch, d: usize) -> i64 {
         .unwrap_or(i64::MIN)
 }
 
-fn ts_values(a: &ArrayRef) -> Vec<i64> {
+/// The values of a timestamp (or integer) column as `i64` (empty when the
+/// column cannot be cast).
+pub(super) fn ts_values(a: &ArrayRef) -> Vec<i64> {
     arrow::compute::cast(a, &arrow::datatypes::DataType::Int64)
         .ok()
         .map(|x| {
@@ -71,6 +74,29 @@ fn ts_values(a: &ArrayRef) -> Vec<i64> {
                 .unwrap_or_default()
         })
         .unwrap_or_default()
+}
+
+/// The designated timestamp at row `i` (cast of one value).
+fn ts_at(b: &RecordBatch, d: usize, i: usize) -> i64 {
+    ts_values(&b.column(d).slice(i, 1))
+        .first()
+        .copied()
+        .unwrap_or(i64::MIN)
+}
+
+/// The first row of `b` (sorted by `d`) whose timestamp is `>= t`, by
+/// binary search.
+fn first_at_or_after(b: &RecordBatch, d: usize, t: i64) -> usize {
+    let (mut lo, mut hi) = (0, b.num_rows());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ts_at(b, d, mid) < t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// A rejection that becomes an error response with a QWP status.
@@ -232,6 +258,7 @@ impl Change {
             .map(|f| {
                 let mut md = f.metadata().clone();
                 md.remove(meta::DESIGNATED_TIMESTAMP);
+                md.remove(dedup::DEDUP_KEY);
                 f.as_ref().clone().with_metadata(md)
             })
             .collect();
@@ -260,6 +287,10 @@ impl Change {
             self.tail.push(batch);
             return Ok(());
         };
+        let keys = dedup::keys_of(&self.schema);
+        if !keys.is_empty() {
+            return self.append_dedup(base, batch, d, &keys);
+        }
         let ts = ts_values(batch.column(d));
         let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
         let last = (0..self.len())
@@ -290,7 +321,12 @@ impl Change {
         overlap.push(batch);
         let err = |e: arrow::error::ArrowError| Error::new(ErrorKind::InvalidData, e.to_string());
         let all = concat_batches(&self.schema, &overlap).map_err(err)?;
-        let idx = sort_to_indices(all.column(d), None, None).map_err(err)?;
+        // A stable sort (arrow's `sort_to_indices` is not): rows of equal
+        // timestamp keep their order, the stored ones first.
+        let all_ts = ts_values(all.column(d));
+        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+        order.sort_by_key(|&i| all_ts.get(i as usize).copied().unwrap_or(i64::MIN));
+        let idx = arrow::array::UInt32Array::from(order);
         let cols = all
             .columns()
             .iter()
@@ -299,6 +335,56 @@ impl Change {
             .map_err(err)?;
         self.tail
             .push(RecordBatch::try_new(self.schema.clone(), cols).map_err(err)?);
+        Ok(())
+    }
+
+    /// [`Change::append`] on a table with upsert keys (see
+    /// [`dedup::merge`]): the new rows are compared only with the stored
+    /// rows from their smallest timestamp on (a slice of the first batch
+    /// that reaches there, the batches after it); rows all after the
+    /// table's last timestamp and strictly increasing are appended as they
+    /// are.
+    fn append_dedup(
+        &mut self,
+        base: &[RecordBatch],
+        batch: RecordBatch,
+        d: usize,
+        keys: &[usize],
+    ) -> Result<()> {
+        let ts = ts_values(batch.column(d));
+        let Some(&new_min) = ts.iter().min() else {
+            return Ok(());
+        };
+        let last = (0..self.len())
+            .rev()
+            .map(|i| self.at(base, i))
+            .find(|b| b.num_rows() > 0)
+            .map(|b| last_ts_of(b, d));
+        if last.is_none_or(|last| new_min > last) && ts.windows(2).all(|w| w[0] < w[1]) {
+            self.tail.push(batch);
+            return Ok(());
+        }
+        // The stored batches holding rows at or after `new_min`.
+        let mut k = self.len();
+        while k > 0 {
+            let b = self.at(base, k - 1);
+            if b.num_rows() > 0 && last_ts_of(b, d) < new_min {
+                break;
+            }
+            k -= 1;
+        }
+        self.own_from(base, k);
+        let mut overlap = self.tail.split_off(k - self.keep);
+        overlap.retain(|b| b.num_rows() > 0);
+        if let Some(first) = overlap.first().cloned() {
+            let p = first_at_or_after(&first, d, new_min);
+            if p > 0 {
+                self.tail.push(first.slice(0, p));
+                overlap[0] = first.slice(p, first.num_rows() - p);
+            }
+        }
+        let merged = dedup::merge(&self.schema, &overlap, &batch, d, keys)?;
+        self.tail.push(merged);
         Ok(())
     }
 
@@ -311,6 +397,7 @@ impl Change {
 }
 
 pub use super::catalog::{CHECKPOINT_IDLE, Catalog, DEFAULT_CHECKPOINT_BYTES, StorageOptions};
+pub use super::dedup::DEDUP_KEY;
 pub use super::wal::StorageFaults;
 
 #[cfg(test)]

@@ -31,12 +31,21 @@ pub enum Op {
     Drop(String),
     /// `TRUNCATE TABLE`.
     Truncate(String),
+    /// `ALTER TABLE … DEDUP ENABLE UPSERT KEYS(…)` (the key column names)
+    /// or, with no keys, `DEDUP DISABLE`.
+    Dedup {
+        /// Table name.
+        name: String,
+        /// Upsert key column names; empty turns dedup off.
+        keys: Vec<String>,
+    },
 }
 
 const OP_COMMIT: u8 = 1;
 const OP_CREATE: u8 = 2;
 const OP_DROP: u8 = 3;
 const OP_TRUNCATE: u8 = 4;
+const OP_DEDUP: u8 = 5;
 
 pub(super) fn bad(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidData, msg)
@@ -171,6 +180,15 @@ impl Op {
                 out.push(OP_TRUNCATE);
                 put_bytes(out, name.as_bytes())?;
             }
+            Op::Dedup { name, keys } => {
+                out.push(OP_DEDUP);
+                put_bytes(out, name.as_bytes())?;
+                let n = u32::try_from(keys.len()).map_err(|_| bad("wal record: too many keys"))?;
+                out.extend_from_slice(&n.to_le_bytes());
+                for k in keys {
+                    put_bytes(out, k.as_bytes())?;
+                }
+            }
         }
         Ok(())
     }
@@ -211,6 +229,15 @@ impl Op {
             }
             OP_DROP => Op::Drop(c.str()?),
             OP_TRUNCATE => Op::Truncate(c.str()?),
+            OP_DEDUP => {
+                let name = c.str()?;
+                let n = c.u32()? as usize;
+                let mut keys = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    keys.push(c.str()?);
+                }
+                Op::Dedup { name, keys }
+            }
             x => return Err(bad(format!("wal record: unknown op {x}"))),
         };
         if !c.b.is_empty() {
@@ -256,6 +283,14 @@ pub(super) mod tests {
             },
             Op::Drop("d".into()),
             Op::Truncate("u".into()),
+            Op::Dedup {
+                name: "k".into(),
+                keys: vec!["ts".into(), "id".into()],
+            },
+            Op::Dedup {
+                name: "k".into(),
+                keys: vec![],
+            },
         ];
         for op in ops {
             let enc = op.encode().unwrap();

@@ -6,6 +6,8 @@ mod cli;
 mod cluster;
 mod codec;
 #[cfg(feature = "server")]
+mod dedup;
+#[cfg(feature = "server")]
 mod delivery;
 #[cfg(feature = "server")]
 mod errors;
