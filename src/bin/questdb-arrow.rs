@@ -5,7 +5,14 @@
 //!   (.arrow/.feather) or CSV into a table, streamed, with a progress bar;
 //!   then optionally run queries on the same server and print them;
 //! - `query SQL [--out FILE]`: a result as a table on the terminal, or
-//!   streamed into .parquet / .arrow / .csv.
+//!   streamed into .parquet / .arrow / .csv;
+//! - `drain`: send what a store-and-forward slot (`sf_dir` and `sender_id`
+//!   in the connect string) still holds, then exit.
+//!
+//! `load --publish` goes through the asynchronous sender: each batch is
+//! queued (in `sf_dir` when the connect string has it) and delivered in
+//! the background; a line `published <rows> rows (FSN <n>)` is printed per
+//! batch, and the command ends when everything is acknowledged.
 //!
 //! `load` and `query` connect with `--conf`, else `QDB_CLIENT_CONF`, else
 //! `ws::addr=localhost:9000;`; `--embedded` starts an in-process server
@@ -138,6 +145,16 @@ enum Cmd {
         /// Rows printed to the terminal (without --out).
         #[arg(long, default_value_t = 100)]
         max_rows: usize,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Send every frame a store-and-forward slot (`sf_dir`, `sender_id` in
+    /// the connect string) holds — what a crashed `load --publish` left —
+    /// and exit once the server acknowledged them.
+    Drain {
+        /// Give up when no acknowledgement arrives for this many seconds.
+        #[arg(long, default_value_t = 60)]
+        stall_secs: u64,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -274,6 +291,11 @@ struct LoadJob {
     /// Rows printed per --query.
     #[arg(long, default_value_t = 10)]
     max_rows: usize,
+    /// Publish through the asynchronous sender (store-and-forward: the
+    /// connect string's `sf_*` keys apply) instead of waiting for each
+    /// batch; prints a line per batch queued.
+    #[arg(long)]
+    publish: bool,
 }
 
 fn load(job: LoadJob, conn: &ConnArgs) -> Result<()> {
@@ -297,6 +319,10 @@ fn load(job: LoadJob, conn: &ConnArgs) -> Result<()> {
     }
     for s in job.symbols {
         opts = opts.column_override(s, ColumnOverride::Symbol);
+    }
+    if job.publish {
+        bar.finish_and_clear();
+        return publish(&db, table, reader, &opts);
     }
     let pb = bar.clone();
     opts = opts.on_progress(move |p| pb.set_position(p.rows_acked));
@@ -323,6 +349,69 @@ fn load(job: LoadJob, conn: &ConnArgs) -> Result<()> {
         println!("\n{sql}");
         print_query(&db, sql, job.max_rows)?;
     }
+    Ok(())
+}
+
+/// `load --publish`: every batch through an [`AsyncSender`], a line per
+/// batch queued, then a wait for every acknowledgement.
+///
+/// [`AsyncSender`]: questdb_arrow::client::AsyncSender
+fn publish(
+    db: &QuestDb,
+    table: &str,
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &IngestOptions,
+) -> Result<()> {
+    let t = Instant::now();
+    let mut s = db.async_sender()?;
+    report_recovered(&s);
+    let mut rows = 0usize;
+    for (k, b) in reader.enumerate() {
+        let b =
+            b.map_err(|e| Error::arrow(ErrorKind::InvalidData, format!("reading batch {k}"), e))?;
+        let fsn = s.publish_with(table, &b, opts)?;
+        rows += b.num_rows();
+        println!("published {rows} rows (FSN {fsn})");
+    }
+    s.wait(questdb_arrow::client::AckLevel::Ok, Duration::from_secs(60))?;
+    let c = s.counters();
+    s.close()?;
+    println!(
+        "delivered {rows} rows into {table} in {:.2} s ({} frames, {} replayed, {} reconnects)",
+        t.elapsed().as_secs_f64(),
+        c.frames_published,
+        c.frames_replayed,
+        c.reconnects
+    );
+    Ok(())
+}
+
+/// Prints what opening a store-and-forward slot found.
+fn report_recovered(s: &questdb_arrow::client::AsyncSender) {
+    let r = s.recovered();
+    if r.frames > 0 {
+        println!(
+            "recovered {} frames ({} bytes) from the slot",
+            r.frames, r.bytes
+        );
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// `drain`: sends what the slot holds and closes.
+fn drain(stall: Duration, conn: &ConnArgs) -> Result<()> {
+    let (db, _srv) = conn.open()?;
+    let s = db.async_sender()?;
+    report_recovered(&s);
+    s.wait(questdb_arrow::client::AckLevel::Ok, stall)?;
+    let c = s.counters();
+    s.close()?;
+    println!(
+        "drained: {} frames sent, {} acknowledged",
+        c.frames_sent, c.frames_acked
+    );
     Ok(())
 }
 
@@ -432,6 +521,7 @@ fn query(sql: &str, out: Option<PathBuf>, max_rows: usize, conn: &ConnArgs) -> R
 fn run(cli: Cli) -> questdb_arrow::Result<()> {
     match cli.cmd {
         Cmd::Load { job, conn } => load(job, &conn),
+        Cmd::Drain { stall_secs, conn } => drain(Duration::from_secs(stall_secs), &conn),
         Cmd::Query {
             sql,
             out,

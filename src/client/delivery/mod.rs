@@ -111,6 +111,8 @@ pub struct AsyncSender {
     runner: Option<JoinHandle<()>>,
     drainers: Vec<JoinHandle<()>>,
     recovered: Recovered,
+    /// The last FSN the slot held when opened (what `wait` also covers).
+    recovered_end: u64,
     close_timeout: Duration,
 }
 
@@ -181,6 +183,7 @@ impl AsyncSender {
         let (queue, mut recovered) = SfQueue::open(sf_options(conf))?;
         let queue = Arc::new(queue);
         let skip = uncommitted_tail(&queue, &mut recovered)?;
+        let recovered_end = queue.next_fsn()? - 1;
         let ((conn, hs), copts, endpoint) = connect::connect(
             conf,
             0,
@@ -219,6 +222,7 @@ impl AsyncSender {
             runner: Some(handle),
             drainers: Vec::new(),
             recovered,
+            recovered_end,
             close_timeout: conf.close_flush_timeout(),
         };
         if conf.drain_orphans() {
@@ -327,14 +331,16 @@ impl AsyncSender {
         self.queue.acked_fsn()
     }
 
-    /// Blocks until every frame published so far is acknowledged at
+    /// Blocks until every frame published so far (and every frame
+    /// recovered from `sf_dir` when it opened) is acknowledged at
     /// `level`. `timeout` is a no-progress deadline: it fires only when
     /// the acknowledged FSN has not moved for that long
     /// ([`Duration::ZERO`] waits without limit); then the error is
     /// [`ErrorKind::Timeout`] and the frames stay queued. Returns the
     /// terminal error if delivery stopped.
     pub fn wait(&self, level: AckLevel, timeout: Duration) -> Result<()> {
-        self.wait_for(self.published_fsn(), level, timeout)
+        let last = self.published_fsn().max(self.recovered_end);
+        self.wait_for(last, level, timeout)
     }
 
     /// [`AsyncSender::wait`] for the frames up to `fsn` only.
@@ -405,7 +411,7 @@ impl AsyncSender {
         };
         let closed = self.queue.close();
         self.shared.closing.store(true, Ordering::Relaxed);
-        let target = self.published_fsn();
+        let target = self.published_fsn().max(self.recovered_end);
         let deadline = Instant::now() + self.close_timeout;
         while self.queue.acked_fsn().unwrap_or(0) < target
             && self.shared.terminal().is_none()
