@@ -9,6 +9,9 @@
 //! - [`Sender`]: the ingest engine over one `/write/v4` connection (what
 //!   the handle pools). It never copies a batch: frames are encoded from
 //!   the Arrow buffers straight into the send buffer.
+//! - [`AsyncSender`] ([`QuestDb::async_sender`]): publish without
+//!   waiting; a background thread delivers a store-and-forward queue (in
+//!   memory, or on disk with `sf_dir`); see [`delivery`] for the model.
 //! - [`Reader`] (borrowed from [`QuestDb::borrow_reader`]): SQL with binds
 //!   into a streaming [`Cursor`] of Arrow batches (a `RecordBatchReader`);
 //!   [`QuestDb::query_arrow`] in one call.

@@ -356,3 +356,63 @@ fn the_row_sender_of_an_async_sender_publishes_without_waiting() {
     assert_eq!(ids_at_least(&srv, "b", 10), (100..110).collect::<Vec<_>>());
     s.close().unwrap();
 }
+
+#[test]
+fn a_transaction_cut_by_a_crash_is_dropped_when_the_slot_reopens() {
+    use questdb_arrow::client::sf::{SfOptions, SfQueue};
+
+    let dir = scratch("cut");
+    let a = start_at("127.0.0.1:0");
+    let addr = a.addr().to_string();
+    let base = a.conf_string();
+    let slot = |id: &str| {
+        Conf::parse(&format!(
+            "{base}reconnect_max_backoff_millis=100;sf_dir={};sender_id={id};close_flush_timeout_millis=0;",
+            dir.display()
+        ))
+        .unwrap()
+    };
+    // A whole one-frame transaction for `v`, then a many-frame one for `t`.
+    let mut s = AsyncSender::open(&slot("src")).unwrap();
+    a.shutdown();
+    s.publish("v", &rows(0..10), Some("ts")).unwrap();
+    s.set_frame_budget(4 * 1024);
+    let last = s.publish("t", &sym_rows(0..2000), Some("ts")).unwrap();
+    assert!(last > 3, "several frames: {last}");
+    assert!(s.close().is_err());
+    // What a crash after all but the committing frame would leave: the
+    // same frames and dictionary in slot `cut`, the last frame missing.
+    {
+        let (src, _) = SfQueue::open(SfOptions::disk(&dir, "src")).unwrap();
+        let (cut, _) = SfQueue::open(SfOptions::disk(&dir, "cut")).unwrap();
+        let frames: Vec<Vec<u8>> = src.unacked().unwrap().map(|f| f.unwrap().1).collect();
+        assert_eq!(frames.len() as u64, last);
+        let dict = src.dictionary().unwrap();
+        assert_eq!(dict.len(), 37);
+        cut.append_group(&[&frames[0]], &dict).unwrap();
+        let partial: Vec<&[u8]> = frames[1..frames.len() - 1]
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        cut.append_group(&partial, &dict).unwrap();
+    }
+    let b = start_at(&addr);
+    let mut s = AsyncSender::open(&slot("cut")).unwrap();
+    let rec = s.recovered().clone();
+    assert_eq!(rec.frames, last - 1, "{rec:?}");
+    assert!(
+        rec.warnings
+            .iter()
+            .any(|w| w.contains("without its commit")),
+        "{rec:?}"
+    );
+    s.publish("u", &rows(0..5), Some("ts")).unwrap();
+    s.wait(AckLevel::Ok, WAIT).unwrap();
+    assert_eq!(ids_at_least(&b, "v", 10), (0..10).collect::<Vec<_>>());
+    assert_eq!(ids_at_least(&b, "u", 5), (0..5).collect::<Vec<_>>());
+    // Nothing of the cut transaction was sent.
+    assert!(b.table_batch("t").is_none());
+    assert_eq!(s.counters().frames_sent, 2);
+    s.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

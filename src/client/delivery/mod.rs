@@ -7,7 +7,7 @@
 //!
 //! - **Synchronous** ([`QuestDb::flush_arrow_batch`](super::QuestDb::flush_arrow_batch),
 //!   [`QuestDb::ingest`](super::QuestDb::ingest), the pooled
-//!   [`Sender`](super::Sender) and its row sender): a call returns when the
+//!   [`Sender`] and its row sender): a call returns when the
 //!   server acknowledged what it sent. Nothing is kept after the call.
 //! - **Asynchronous** ([`AsyncSender`]): [`AsyncSender::publish`] (and the
 //!   row sender of [`AsyncSender::row_sender`]) encodes the batch into
@@ -36,7 +36,7 @@
 //!
 //! When the queue is full (the server is down or slower than the
 //! producer), publishing blocks up to `sf_append_deadline_millis`, then
-//! fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout); nothing
+//! fails with [`ErrorKind::Timeout`]; nothing
 //! already queued is lost and the batch can be published again.
 //!
 //! # At-least-once

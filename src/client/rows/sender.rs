@@ -159,7 +159,9 @@ impl<S: DerefMut<Target = Sender>> RowSender<S> {
 
     /// Sends every buffered row as one transaction and waits for the
     /// acknowledgement; the buffer is empty afterwards. On error the rows
-    /// stay buffered.
+    /// stay buffered. On the row sender of an
+    /// [`AsyncSender`](crate::client::AsyncSender) it returns once the
+    /// rows are queued; delivery happens in the background.
     pub fn flush(&mut self) -> Result<IngestSummary> {
         let sum = self.sender.flush_buffer_with(&mut self.buf, &self.opts)?;
         self.oldest = None;

@@ -40,6 +40,24 @@ fn record_crc(id: u32, bytes: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// Appends the records of `entries`, ids from `first_id`, to `out`.
+pub fn encode_entries(first_id: u32, entries: &[String], out: &mut Vec<u8>) {
+    for (id, s) in (first_id..).zip(entries) {
+        let b = s.as_bytes();
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(&record_crc(id, b).to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(b);
+    }
+}
+
+/// A whole dictionary file holding `entries`.
+pub fn encode_dict(entries: &[String]) -> Vec<u8> {
+    let mut v = DICT_MAGIC.to_vec();
+    encode_entries(0, entries, &mut v);
+    v
+}
+
 /// Reads dictionary entries from a file's bytes: the good entries and,
 /// when the bytes do not end cleanly after them, the offset where the
 /// good part ends and why. Never panics.
@@ -142,15 +160,8 @@ impl DictLog {
             return Ok(());
         }
         self.buf.clear();
-        let mut id = self.entries;
-        for s in entries {
-            let b = s.as_bytes();
-            self.buf.extend_from_slice(&(b.len() as u32).to_le_bytes());
-            self.buf.extend_from_slice(&record_crc(id, b).to_le_bytes());
-            self.buf.extend_from_slice(&id.to_le_bytes());
-            self.buf.extend_from_slice(b);
-            id += 1;
-        }
+        encode_entries(self.entries, entries, &mut self.buf);
+        let id = self.entries + entries.len() as u32;
         let res = self
             .file
             .write_all(&self.buf)
@@ -166,15 +177,7 @@ mod tests {
     use super::*;
 
     fn file_of(entries: &[&str]) -> Vec<u8> {
-        let mut v = DICT_MAGIC.to_vec();
-        for (i, s) in entries.iter().enumerate() {
-            let b = s.as_bytes();
-            v.extend_from_slice(&(b.len() as u32).to_le_bytes());
-            v.extend_from_slice(&record_crc(i as u32, b).to_le_bytes());
-            v.extend_from_slice(&(i as u32).to_le_bytes());
-            v.extend_from_slice(b);
-        }
-        v
+        encode_dict(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
     #[test]
