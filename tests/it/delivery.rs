@@ -276,11 +276,30 @@ fn rejections_follow_the_policies_in_the_background() {
 
 #[test]
 fn a_full_queue_blocks_until_its_deadline_and_loses_nothing() {
+    full_queue("");
+}
+
+#[test]
+fn a_full_disk_queue_blocks_until_its_deadline_and_loses_nothing() {
+    let dir = scratch("full");
+    full_queue(&format!(
+        "sf_dir={};sender_id=full;sf_max_segment_bytes=16k;",
+        dir.display()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With `extra` (the queue's mode), the server down and the queue full:
+/// publish blocks to the deadline, then a timeout naming both keys; what
+/// was queued is all delivered once the server is back.
+fn full_queue(extra: &str) {
     let a = start_at("127.0.0.1:0");
     let addr = a.addr().to_string();
     let c = conf(
         &a,
-        "sf_max_total_bytes=64k;sf_append_deadline_millis=300;close_flush_timeout_millis=20000;",
+        &format!(
+            "sf_max_total_bytes=64k;sf_append_deadline_millis=300;close_flush_timeout_millis=20000;{extra}"
+        ),
     );
     let mut s = AsyncSender::open(&c).unwrap();
     a.shutdown();

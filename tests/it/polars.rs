@@ -498,3 +498,28 @@ fn every_questdb_column_type_reads_into_polars() {
         }
     }
 }
+
+#[test]
+fn an_async_sender_publishes_a_dataframe_as_one_transaction() {
+    let (srv, db) = start(1000);
+    let df = df!(
+        "k" => (0..5000).map(|i| format!("k{}", i % 7)).collect::<Vec<_>>(),
+        "v" => (0..5000i64).collect::<Vec<_>>()
+    )
+    .unwrap();
+    let mut s = db.async_sender().unwrap();
+    let fsn = s.publish_polars("pl_async", &df, None).unwrap();
+    assert_eq!(fsn, s.published_fsn());
+    s.wait(
+        questdb_arrow::client::AckLevel::Ok,
+        std::time::Duration::from_secs(30),
+    )
+    .unwrap();
+    s.close().unwrap();
+    let b = srv.table_batch("pl_async").unwrap();
+    assert_eq!(b.num_rows(), 5000);
+    let v = b
+        .column(b.schema().index_of("v").unwrap())
+        .as_primitive::<arrow::datatypes::Int64Type>();
+    assert_eq!(v.values().iter().sum::<i64>(), (0..5000i64).sum::<i64>());
+}
