@@ -215,6 +215,13 @@ pub(crate) fn connect<T>(
     open: impl Fn(&ConnectOptions) -> Result<T>,
     fit: impl Fn(&T) -> Fit,
 ) -> Result<(T, ConnectOptions, usize)> {
+    if conf.initial_connect_retry() == InitialConnectRetry::Async {
+        return Err(Error::config(
+            "initial_connect_retry",
+            "async",
+            "only an AsyncSender connects in the background; pooled senders and readers need the connection for the call: use on (retry on the caller's thread) or off",
+        ));
+    }
     let mut backoff = Backoff::new(conf);
     loop {
         match round(conf, start, &open, &fit) {

@@ -293,13 +293,7 @@ pub(crate) fn apply_initial_connect_retry(c: &mut Conf, k: &str, v: &str) -> Res
     c.initial_connect_retry = match v {
         "off" | "false" => InitialConnectRetry::Off,
         "on" | "true" | "sync" => InitialConnectRetry::Sync,
-        "async" => {
-            return Err(Error::config(
-                k,
-                v,
-                "connecting in the background needs the asynchronous sender, which this version of questdb-arrow does not have; use on (retry on the caller's thread) or off",
-            ));
-        }
+        "async" => InitialConnectRetry::Async,
         _ => {
             return Err(Error::config(
                 k,

@@ -343,7 +343,7 @@ pub(crate) static KEYS: &[Key] = &[
         "initial_connect_retry",
         "off",
         Use::Ingest,
-        "first connect: `off`/`false` (one round over the endpoints), `on`/`true`/`sync` (rounds with backoff within `reconnect_max_duration_millis`); `async` is refused (needs the asynchronous sender). Unset, any `reconnect_*` key in the connect string makes it `on`",
+        "first connect: `off`/`false` (one round over the endpoints), `on`/`true`/`sync` (rounds with backoff within `reconnect_max_duration_millis`); `async` (an `AsyncSender` only: it returns at once and connects on its delivery thread; refused by pooled senders and readers). Unset, any `reconnect_*` key in the connect string makes it `on`",
         codec!(
             apply apply_initial_connect_retry,
             // Written whenever a reconnect key is, so the promotion rule

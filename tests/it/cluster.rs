@@ -316,9 +316,15 @@ fn initial_connect_retry_waits_for_a_promotion_and_async_is_refused() {
         e.to_string().contains("reconnect_max_duration_millis"),
         "{e}"
     );
-    // Async: refused, naming the key.
-    let e = QuestDb::connect(&format!("{base}initial_connect_retry=async;")).unwrap_err();
+    // Async: only an AsyncSender connects in the background; pooled
+    // senders and readers refuse it, naming the key.
+    let db = QuestDb::connect(&format!("{base}initial_connect_retry=async;")).unwrap();
+    let e = db
+        .flush_arrow_batch("t", &rows(0..1), Some("ts"), &[], AckLevel::Ok)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("initial_connect_retry"), "{e}");
+    let e = db.query_arrow("SELECT 1").unwrap_err();
     assert!(e.to_string().contains("initial_connect_retry"), "{e}");
 }
 

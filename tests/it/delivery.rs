@@ -435,3 +435,27 @@ fn a_transaction_cut_by_a_crash_is_dropped_when_the_slot_reopens() {
     s.close().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn with_initial_connect_retry_async_it_opens_and_publishes_before_the_server_is_up() {
+    // A free address: bind, note it, let it go.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let c = Conf::parse(&format!(
+        "ws::addr={addr};initial_connect_retry=async;reconnect_max_backoff_millis=50;"
+    ))
+    .unwrap();
+    let mut s = AsyncSender::open(&c).unwrap();
+    let fsn = s.publish("t", &rows(0..50), Some("ts")).unwrap();
+    assert_eq!(fsn, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(s.acked_fsn().unwrap(), 0);
+    let srv = start_at(&addr);
+    s.wait(AckLevel::Ok, WAIT).unwrap();
+    assert_eq!(ids_at_least(&srv, "t", 50), (0..50).collect::<Vec<_>>());
+    assert!(s.counters().reconnect_attempts >= 2);
+    s.close().unwrap();
+}

@@ -90,11 +90,11 @@ use arrow::array::RecordBatch;
 use super::connect::{self, Fit};
 use super::policy::Policies;
 use super::rows::RowSender;
-use super::sender::{AckLevel, IngestOptions, Sender};
+use super::sender::{AckLevel, IngestOptions, Sender, budget_of};
 use super::sf::{Recovered, SfOptions, SfQueue, orphan_slots};
-use crate::conf::Conf;
+use crate::conf::{Conf, InitialConnectRetry};
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::{Connection, Handshake, Route};
+use crate::transport::{ConnectOptions, Connection, Handshake, Route};
 pub use report::{Applied, Counters, SenderError};
 use report::{Shared, halted};
 use runner::{Runner, commits};
@@ -170,8 +170,10 @@ fn uncommitted_tail(queue: &SfQueue, rec: &mut Recovered) -> Result<Option<(u64,
 impl AsyncSender {
     /// Opens the queue of `conf` (memory, or the `sf_dir` slot of
     /// `sender_id`, recovered), connects (one round over the endpoints, or
-    /// rounds with backoff with `initial_connect_retry=on`) and starts
-    /// delivery, with the connect string's error policies.
+    /// rounds with backoff with `initial_connect_retry=on`; with `async` it
+    /// returns at once and the delivery thread connects, within
+    /// `reconnect_max_duration_millis`) and starts delivery, with the
+    /// connect string's error policies.
     pub fn open(conf: &Conf) -> Result<AsyncSender> {
         AsyncSender::open_with(conf, &IngestOptions::new())
     }
@@ -184,16 +186,25 @@ impl AsyncSender {
         let queue = Arc::new(queue);
         let skip = uncommitted_tail(&queue, &mut recovered)?;
         let recovered_end = queue.next_fsn()? - 1;
-        let ((conn, hs), copts, endpoint) = connect::connect(
-            conf,
-            0,
-            connect::initial_retry(conf),
-            |o| Connection::connect(o, Route::Ingest),
-            |_| Fit::Yes,
-        )?;
-        let budget = hs
-            .max_batch_size
-            .map_or(super::sender::DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9);
+        // `initial_connect_retry=async`: the runner makes the first
+        // connection too; frames get the default budget.
+        let (first, copts, endpoint) =
+            if conf.initial_connect_retry() == InitialConnectRetry::Async {
+                let addr = conf.addrs().first().ok_or_else(|| {
+                    Error::new(ErrorKind::Config, "no addr in the connect string")
+                })?;
+                (None, ConnectOptions::from_conf(conf, addr), 0)
+            } else {
+                let (c, o, i) = connect::connect(
+                    conf,
+                    0,
+                    connect::initial_retry(conf),
+                    |o| Connection::connect(o, Route::Ingest),
+                    |_| Fit::Yes,
+                )?;
+                (Some(c), o, i)
+            };
+        let budget = budget_of(first.as_ref().and_then(|(_, hs)| hs.max_batch_size));
         let shared = Arc::new(Shared::new(conf.error_inbox_capacity()));
         let policies = Policies::resolve(opts.policy_overrides(), Some(conf));
         let runner = Runner {
@@ -207,7 +218,7 @@ impl AsyncSender {
             max_sent: queue.next_fsn()? - 1,
             last_failure: None,
         };
-        let handle = spawn("qa-sf-runner", runner, Some((conn, hs)))?;
+        let handle = spawn("qa-sf-runner", runner, first)?;
         let inner = Sender::publisher(
             Some(conf.clone()),
             copts,

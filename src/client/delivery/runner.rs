@@ -189,11 +189,7 @@ impl Runner {
     /// One connection: catch-up, replay, then new frames, until it fails
     /// or the runner stops.
     fn session(&mut self, mut conn: Connection, hs: &Handshake, rejections: &mut u32) -> End {
-        let budget = hs
-            .max_batch_size
-            .map_or(crate::client::sender::DEFAULT_FRAME_BUDGET_BYTES, |m| {
-                m / 10 * 9
-            });
+        let budget = crate::client::sender::budget_of(hs.max_batch_size);
         let mut inflight = VecDeque::new();
         let mut seq = 0i64;
         if let Err(e) = self.catch_up(&mut conn, budget, &mut inflight, &mut seq) {

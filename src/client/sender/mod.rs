@@ -194,7 +194,9 @@ impl fmt::Debug for Sender {
     }
 }
 
-fn budget_of(max_batch_size: Option<usize>) -> usize {
+/// The frame budget for a server's `X-QWP-Max-Batch-Size` (the default
+/// when it advertises none).
+pub(crate) fn budget_of(max_batch_size: Option<usize>) -> usize {
     // 90 % of the advertised cap leaves room for framing, as the spec asks.
     max_batch_size.map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9)
 }
