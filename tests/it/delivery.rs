@@ -118,10 +118,33 @@ fn publish_returns_fsns_at_once_and_wait_confirms_every_row() {
     );
     assert!(s.poll_error().is_none());
     assert!(!s.must_close());
-    // Durable is refused here, naming the alternative.
+    // Durable needs request_durable_ack=on.
     let e = s.wait(AckLevel::Durable, WAIT).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("request_durable_ack"), "{e}");
     s.close().unwrap();
+}
+
+#[test]
+fn wait_durable_follows_the_durable_acknowledgements() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .durable_ack(true)
+        .start()
+        .unwrap();
+    let mut s = AsyncSender::open(&conf(&srv, "request_durable_ack=on;")).unwrap();
+    for k in 0..3 {
+        s.publish("t", &rows(k * 100..(k + 1) * 100), Some("ts"))
+            .unwrap();
+    }
+    s.publish("u", &rows(0..10), Some("ts")).unwrap();
+    s.wait(AckLevel::Durable, WAIT).unwrap();
+    assert_eq!(ids(&srv, "t").len(), 300);
+    s.close().unwrap();
+    // Asked for, not granted: the connection is refused, saying so.
+    let plain = start_at("127.0.0.1:0");
+    let e = AsyncSender::open(&conf(&plain, "request_durable_ack=on;")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Incompatible, "{e}");
 }
 
 #[test]

@@ -69,13 +69,14 @@
 //! [`AsyncSender::poll_error`]; when it is full, newer notifications are
 //! counted in [`Counters::dropped_error_notifications`] and not kept.
 //!
-//! # Limits of this version
+//! # Acknowledgement levels
 //!
-//! - [`AsyncSender::wait`] supports [`AckLevel::Ok`];
-//!   [`AckLevel::Durable`] is refused there (the synchronous calls
-//!   support it).
-//! - Frames are sized for the frame budget of the server connected at
-//!   open (1.9 MB when unknown).
+//! [`AsyncSender::wait`] with [`AckLevel::Ok`] waits for the server's
+//! acknowledgements; with [`AckLevel::Durable`] (needs
+//! `request_durable_ack=on` and a server that grants it) for the durable
+//! acknowledgements that cover every table each transaction committed to.
+//! Frames are sized for the frame budget of the server connected at open
+//! (1.9 MB when unknown, e.g. with `initial_connect_retry=async`).
 
 mod report;
 mod runner;
@@ -114,6 +115,8 @@ pub struct AsyncSender {
     /// The last FSN the slot held when opened (what `wait` also covers).
     recovered_end: u64,
     close_timeout: Duration,
+    /// `request_durable_ack=on`.
+    durable_asked: bool,
 }
 
 impl std::fmt::Debug for AsyncSender {
@@ -217,6 +220,8 @@ impl AsyncSender {
             endpoint,
             max_sent: queue.next_fsn()? - 1,
             last_failure: None,
+            undurable: Default::default(),
+            durable: Default::default(),
         };
         let handle = spawn("qa-sf-runner", runner, first)?;
         let inner = Sender::publisher(
@@ -235,6 +240,7 @@ impl AsyncSender {
             recovered,
             recovered_end,
             close_timeout: conf.close_flush_timeout(),
+            durable_asked: conf.request_durable_ack(),
         };
         if conf.drain_orphans() {
             s.drainers = drain_orphans(conf, policies, opts.window(), &s.shared)?;
@@ -356,13 +362,22 @@ impl AsyncSender {
 
     /// [`AsyncSender::wait`] for the frames up to `fsn` only.
     pub fn wait_for(&self, fsn: u64, level: AckLevel, timeout: Duration) -> Result<()> {
-        if level == AckLevel::Durable {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "AsyncSender::wait: AckLevel::Durable is not available for asynchronous delivery in this version; use the synchronous flush_arrow_batch/ingest with AckLevel::Durable",
+        let durable = level == AckLevel::Durable;
+        if durable && !self.durable_asked {
+            return Err(Error::config(
+                "request_durable_ack",
+                "off",
+                "AckLevel::Durable needs request_durable_ack=on",
             ));
         }
-        let mut seen = self.queue.acked_fsn()?;
+        let reached = |s: &Self| -> Result<u64> {
+            if durable {
+                Ok(s.shared.durable_fsn.load(Ordering::Relaxed))
+            } else {
+                s.queue.acked_fsn()
+            }
+        };
+        let mut seen = reached(self)?;
         let mut since = Instant::now();
         loop {
             if seen >= fsn {
@@ -370,8 +385,14 @@ impl AsyncSender {
             }
             self.check()?;
             let slice = Duration::from_millis(50);
-            self.queue.wait_acked(fsn, Some(slice))?;
-            let now = self.queue.acked_fsn()?;
+            if durable {
+                // (Every connection was granted durable acks: the
+                // transport refuses one that is not.)
+                std::thread::sleep(Duration::from_millis(2));
+            } else {
+                self.queue.wait_acked(fsn, Some(slice))?;
+            }
+            let now = reached(self)?;
             if now != seen {
                 seen = now;
                 since = Instant::now();
@@ -548,6 +569,8 @@ fn drain_slot(
         endpoint: 0,
         max_sent: queue.next_fsn()? - 1,
         last_failure: None,
+        undurable: Default::default(),
+        durable: Default::default(),
     };
     let watch = owner.clone();
     let stop = shared.clone();

@@ -143,6 +143,8 @@ pub(crate) struct Shared {
     pub(crate) closing: std::sync::atomic::AtomicBool,
     /// Set by the sender: stop now.
     pub(crate) abort: std::sync::atomic::AtomicBool,
+    /// The highest FSN durably stored (durable acks; 0: none).
+    pub(crate) durable_fsn: AtomicU64,
 }
 
 impl Shared {
@@ -157,6 +159,7 @@ impl Shared {
             counts: Atomics::default(),
             closing: false.into(),
             abort: false.into(),
+            durable_fsn: AtomicU64::new(0),
         }
     }
 

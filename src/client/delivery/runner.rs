@@ -11,8 +11,9 @@
 //! loses a transaction whose deferred frames were answered but whose
 //! commit was not.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::report::{Applied, SenderError, Shared, bump, halted};
@@ -73,6 +74,11 @@ pub(crate) struct Runner {
     /// Why the last connection was lost, for the error when the
     /// reconnect budget runs out.
     pub(crate) last_failure: Option<Error>,
+    /// With durable acks: committed transactions (FSN of the committing
+    /// frame, the tables' seqTxn) not known durable yet, oldest first.
+    pub(crate) undurable: VecDeque<(u64, Vec<(String, i64)>)>,
+    /// Durable seqTxn watermark per table.
+    pub(crate) durable: HashMap<String, i64>,
 }
 
 impl Runner {
@@ -195,7 +201,8 @@ impl Runner {
         if let Err(e) = self.catch_up(&mut conn, budget, &mut inflight, &mut seq) {
             return self.lost(e);
         }
-        let mut cursor = match self.queue.unacked() {
+        let queue = self.queue.clone();
+        let mut cursor = match queue.unacked() {
             Ok(c) => c,
             Err(e) => return self.halt(e),
         };
@@ -245,7 +252,7 @@ impl Runner {
                 }
                 sent_any = true;
             }
-            if inflight.is_empty() {
+            if inflight.is_empty() && self.undurable.is_empty() {
                 if self.shared.closing() && self.drained() {
                     let _ = conn.close();
                     return End::Stop;
@@ -259,6 +266,7 @@ impl Runner {
             }
             // Read what came; block only when the window is full or
             // there is nothing to send.
+            // (Nothing in flight: only durable acknowledgements to read.)
             let full = inflight.len() >= self.window;
             let wait = if sent_any && !full {
                 Duration::ZERO
@@ -270,7 +278,9 @@ impl Runner {
             let frame = match conn.recv_timeout(Some(wait)) {
                 Ok(Some(f)) => f,
                 Ok(None) => {
-                    if last_answer.elapsed() > ACK_TIMEOUT {
+                    if inflight.is_empty() {
+                        last_answer = Instant::now();
+                    } else if last_answer.elapsed() > ACK_TIMEOUT {
                         return self.lost(Error::new(
                             ErrorKind::Timeout,
                             format!(
@@ -289,18 +299,34 @@ impl Runner {
                 Err(e) => return self.halt(e),
             };
             match resp {
-                Response::Ok { sequence, .. } => {
+                Response::Ok { sequence, tables } => {
                     if sequence >= seq {
                         return self.halt(Error::new(
                             ErrorKind::Protocol,
                             format!("OK for frame {sequence}, but only {seq} frames were sent"),
                         ));
                     }
+                    let commit = inflight
+                        .iter()
+                        .find(|f| f.seq == sequence && f.commit)
+                        .and_then(|f| f.fsn);
                     if let Err(e) = self.answered(&mut inflight, sequence, rejections) {
                         return self.halt(e);
                     }
+                    if hs.durable_ack
+                        && let Some(fsn) = commit
+                    {
+                        self.undurable.push_back((fsn, tables));
+                        self.advance_durable();
+                    }
                 }
-                Response::DurableAck { .. } => {}
+                Response::DurableAck { tables } => {
+                    for (t, txn) in tables {
+                        let w = self.durable.entry(t).or_insert(txn);
+                        *w = (*w).max(txn);
+                    }
+                    self.advance_durable();
+                }
                 Response::Error {
                     status,
                     sequence,
@@ -411,6 +437,21 @@ impl Runner {
             self.queue.ack(fsn)?;
         }
         Ok(())
+    }
+
+    /// Moves the durable FSN past every transaction whose tables are all
+    /// durable at their seqTxn.
+    fn advance_durable(&mut self) {
+        while let Some((fsn, tables)) = self.undurable.front() {
+            let done = tables
+                .iter()
+                .all(|(t, txn)| self.durable.get(t).is_some_and(|w| w >= txn));
+            if !done {
+                break;
+            }
+            self.shared.durable_fsn.fetch_max(*fsn, Ordering::Relaxed);
+            self.undurable.pop_front();
+        }
     }
 
     /// The tables of queued frame `fsn`, comma-separated.
