@@ -23,9 +23,13 @@ pub(crate) fn lookup(spelling: &str) -> Option<&'static Key> {
 
 /// Why keys are refused, by family. Each is the tail of a one-line error
 /// `` `key`: <reason> ``.
-const SF: &str = "store-and-forward is not available in this version of questdb-arrow";
-const ASYNC: &str = "async senders are not available in this version of questdb-arrow \
-    (every flush waits for its acknowledgement)";
+const SF: &str = "questdb-arrow gives the store-and-forward catch-up no escalation window: \
+    a replay is bounded by `reconnect_max_duration_millis` and `max_frame_rejections`";
+const TRANSACTION: &str = "transactions spanning several flushes are not available in this version of questdb-arrow \
+    (each flush, publish or batch commits on its own; a row buffer commits all its tables at once)";
+const KEEPALIVE: &str = "this version of questdb-arrow sends no keepalive pings while it waits for durable \
+    acknowledgements";
+const LISTENER: &str = "connection listeners are not available in this version of questdb-arrow";
 const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket only";
 const POOL: &str = "connection pools always connect on first use; connecting eagerly is not available in this version of questdb-arrow";
 const POISON: &str = "the docs give the poison-frame escalation window no meaning; questdb-arrow \
@@ -317,7 +321,7 @@ pub(crate) static KEYS: &[Key] = &[
         "`on` / `off`",
         codec!(on_off transaction),
     )
-    .refused(ASYNC),
+    .refused(TRANSACTION),
     key(
         "reconnect_initial_backoff_millis",
         "100",
@@ -403,7 +407,7 @@ pub(crate) static KEYS: &[Key] = &[
             )
         ),
     )
-    .refused(ASYNC),
+    .refused(KEEPALIVE),
     key(
         "error_inbox_capacity",
         "256",
@@ -418,7 +422,7 @@ pub(crate) static KEYS: &[Key] = &[
         "connection-listener inbox size; ≥ 1",
         codec!(num connection_listener_inbox_capacity),
     )
-    .refused(ASYNC),
+    .refused(LISTENER),
     key(
         "on_server_error",
         "auto",

@@ -737,7 +737,7 @@ fn validate_programmatic() {
     let e = c.validate().unwrap_err();
     assert!(
         e.message()
-            .starts_with("`transaction`: async senders are not available"),
+            .starts_with("`transaction`: transactions spanning several flushes are not available"),
         "{e}"
     );
 }

@@ -280,7 +280,7 @@ fn set_and_with_use_the_key_table() {
     let e = c.set("transaction", "on").unwrap_err();
     assert!(
         e.message()
-            .starts_with("`transaction`: async senders are not available"),
+            .starts_with("`transaction`: transactions spanning several flushes are not available"),
         "{e}"
     );
     assert!(!c.transaction, "a refused key leaves the field alone");
