@@ -293,8 +293,84 @@ fn rejections_follow_the_policies_in_the_background() {
     assert!(e.to_string().contains("terminal"), "{e}");
     let inbox = s.poll_error().unwrap();
     assert_eq!(inbox.applied, Applied::Halted);
+    assert!(
+        inbox.message.contains("removed from the queue"),
+        "{inbox:?}"
+    );
     assert!(s.close().is_err());
     assert_eq!(ids(&srv, "t").len(), 200);
+}
+
+#[test]
+fn a_halting_rejection_leaves_the_disk_queue_without_the_poison_and_a_drainer_never_halts_its_owner()
+ {
+    let dir = scratch("poison");
+    let srv = start_at("127.0.0.1:0");
+    let c = conf(&srv, &format!("sf_dir={};sender_id=p;", dir.display()));
+    let mut s = AsyncSender::open(&c).unwrap();
+    s.publish("t", &rows(0..10), Some("ts")).unwrap();
+    s.wait(AckLevel::Ok, WAIT).unwrap();
+    // A type change halts delivery; the frames behind it stay queued.
+    let bad = s.publish("t", &string_ids(10..20), Some("ts")).unwrap();
+    let after = s.publish("t", &rows(20..30), Some("ts")).unwrap();
+    assert!(s.wait(AckLevel::Ok, WAIT).is_err());
+    assert!(s.must_close());
+    assert!(s.acked_fsn().unwrap() >= bad);
+    assert!(s.close().is_err());
+    // The next sender on the slot replays what followed (unless its
+    // answer was read before the halt finished), never the poison; what
+    // the server committed behind the poison is not sent twice.
+    let s = AsyncSender::open(&c).unwrap();
+    assert!(s.recovered().frames <= after - bad, "{:?}", s.recovered());
+    s.wait(AckLevel::Ok, WAIT).unwrap();
+    assert_eq!(
+        ids_at_least(&srv, "t", 20),
+        (0..10).chain(20..30).collect::<Vec<_>>()
+    );
+    s.close().unwrap();
+    // An orphaned slot (no live sender) holding a good batch and then a
+    // poison: `drain_orphans=on` sends the good one; the poison halts the
+    // drainer, which tells the owner in its inbox without halting it.
+    let x = start_at("127.0.0.1:0");
+    let orphan = conf(
+        &x,
+        &format!(
+            "sf_dir={};sender_id=orphan;close_flush_timeout_millis=0;",
+            dir.display()
+        ),
+    );
+    let mut o = AsyncSender::open(&orphan).unwrap();
+    x.shutdown();
+    o.publish("t", &rows(40..50), Some("ts")).unwrap();
+    o.publish("t", &string_ids(50..60), Some("ts")).unwrap();
+    assert!(o.close().is_err());
+    let mut owner = AsyncSender::open(&conf(
+        &srv,
+        &format!("sf_dir={};sender_id=owner;drain_orphans=on;", dir.display()),
+    ))
+    .unwrap();
+    owner.publish("t", &rows(60..70), Some("ts")).unwrap();
+    owner.wait(AckLevel::Ok, WAIT).unwrap();
+    let until = Instant::now() + WAIT;
+    let e = loop {
+        if let Some(e) = owner.poll_error() {
+            break e;
+        }
+        assert!(Instant::now() < until, "no word from the drainer");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(e.status, Some(Status::SchemaMismatch), "{e:?}");
+    assert!(!owner.must_close());
+    assert_eq!(
+        ids_at_least(&srv, "t", 40),
+        (0..10)
+            .chain(20..30)
+            .chain(40..50)
+            .chain(60..70)
+            .collect::<Vec<_>>()
+    );
+    owner.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

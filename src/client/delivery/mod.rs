@@ -62,7 +62,9 @@
 //!   without a commit;
 //! - halt: delivery stops, the sender is terminal
 //!   ([`AsyncSender::must_close`]) and every later call returns the
-//!   error; the frames stay in the queue.
+//!   error. The rejected transaction leaves the queue (sent again it would
+//!   only be rejected again); the frames after it stay queued, for the
+//!   next sender on the slot.
 //!
 //! Each rejection (and the error that halted delivery) is also put in a
 //! bounded inbox of `error_inbox_capacity` [`SenderError`]s, read with
@@ -380,10 +382,19 @@ impl AsyncSender {
         let mut seen = reached(self)?;
         let mut since = Instant::now();
         loop {
+            // A halt at or below `fsn` (or one not tied to a frame) is the
+            // answer even when its transaction left the queue.
+            if let Some(t) = self.shared.terminal()
+                && (t.from_fsn == 0 || t.from_fsn <= fsn)
+                && (seen < fsn || t.from_fsn > 0)
+            {
+                return Err(t.to_error().context(
+                    "the sender is terminal (delivery stopped); close it and open a new one",
+                ));
+            }
             if seen >= fsn {
                 return Ok(());
             }
-            self.check()?;
             let slice = Duration::from_millis(50);
             if durable {
                 // (Every connection was granted durable acks: the
@@ -529,7 +540,7 @@ fn drain_orphans(
             .spawn(move || {
                 for slot in mine {
                     if let Err(e) = drain_slot(&conf, &slot, policies, window, &owner) {
-                        owner.report(halted(&e.context(format!("draining orphaned slot {slot}"))));
+                        owner.notify(halted(&e.context(format!("draining orphaned slot {slot}"))));
                     }
                 }
             })
@@ -584,7 +595,7 @@ fn drain_slot(
     }
     let _ = h.join();
     while let Some(e) = shared.poll() {
-        owner.report(e);
+        owner.notify(e);
     }
     Ok(())
 }

@@ -171,10 +171,19 @@ impl Shared {
 
     /// Files an error; a halting one also becomes the terminal error.
     pub(crate) fn report(&self, e: SenderError) {
-        let mut g = self.lock();
-        if e.applied == Applied::Halted && g.terminal.is_none() {
-            g.terminal = Some(e.clone());
+        if e.applied == Applied::Halted {
+            let mut g = self.lock();
+            if g.terminal.is_none() {
+                g.terminal = Some(e.clone());
+            }
         }
+        self.notify(e);
+    }
+
+    /// Files an error in the inbox only (a drainer's: it never makes the
+    /// owner terminal).
+    pub(crate) fn notify(&self, e: SenderError) {
+        let mut g = self.lock();
         if g.errors.len() >= g.capacity {
             g.dropped += 1;
         } else {

@@ -31,6 +31,8 @@ use crate::transport::{Connection, Handshake, Route};
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a blocking read waits before the runner looks at its flags.
 const SLICE: Duration = Duration::from_millis(50);
+/// After a halt: how long to wait for the answers to frames in flight.
+const HALT_DRAIN: Duration = Duration::from_secs(5);
 
 /// One frame written and not answered yet.
 struct Inflight {
@@ -386,7 +388,8 @@ impl Runner {
                                     "{} (rejected {} times in a row without a commit, max_frame_rejections={max})",
                                     err.message, *rejections
                                 );
-                                self.shared.report(err);
+                                self.halt_rejected(err, hit_fsn);
+                                self.drain_in_flight(&mut conn, &mut inflight, sequence);
                                 let _ = conn.close();
                                 return End::Halt;
                             }
@@ -397,7 +400,8 @@ impl Runner {
                             return End::Reconnect { rotate, why };
                         }
                         Action::Halt => {
-                            self.shared.report(err);
+                            self.halt_rejected(err, hit_fsn);
+                            self.drain_in_flight(&mut conn, &mut inflight, sequence);
                             let _ = conn.close();
                             return End::Halt;
                         }
@@ -437,6 +441,92 @@ impl Runner {
             self.queue.ack(fsn)?;
         }
         Ok(())
+    }
+
+    /// A rejection that stops delivery: the rejected transaction (which
+    /// can never succeed) leaves the queue, so the next sender on the slot
+    /// does not replay it into the same rejection; every transaction
+    /// before it was answered already (answers come in order), and the
+    /// frames after it stay queued. Then the error is filed as terminal.
+    fn halt_rejected(&self, mut err: SenderError, fsn: Option<u64>) {
+        let to = match fsn.map(|f| self.commit_at_or_after(f)) {
+            Some(Ok(to)) => to,
+            Some(Err(e)) => {
+                err.message
+                    .push_str(&format!(" (and reading the queue failed: {e})"));
+                None
+            }
+            None => None,
+        };
+        if let Some(to) = to {
+            err.to_fsn = to;
+            err.message
+                .push_str(" (the transaction is removed from the queue; later frames stay queued)");
+        }
+        // Terminal first: a `wait` that sees the queue move past the
+        // transaction must find the error.
+        self.shared.report(err);
+        if let Some(to) = to
+            && let Err(e) = self.queue.ack(to)
+        {
+            self.shared.notify(halted(
+                &e.context("removing the rejected transaction from the queue"),
+            ));
+        }
+    }
+
+    /// After a halt: reads the answers to the frames written behind the
+    /// rejected one (`rejected`, its wire sequence), for a few seconds,
+    /// so the transactions the server committed are acknowledged in the
+    /// queue rather than sent again by the next sender.
+    fn drain_in_flight(
+        &self,
+        conn: &mut Connection,
+        inflight: &mut VecDeque<Inflight>,
+        rejected: i64,
+    ) {
+        let mut none = 0u32;
+        let _ = self.answered(inflight, rejected, &mut none);
+        let until = Instant::now() + HALT_DRAIN;
+        while !inflight.is_empty() && Instant::now() < until {
+            let Ok(Some(frame)) = conn.recv_timeout(Some(SLICE)) else {
+                if Instant::now() >= until {
+                    break;
+                }
+                continue;
+            };
+            let sequence = match Response::decode(&frame) {
+                Ok(Response::Ok { sequence, .. }) => {
+                    if self.answered(inflight, sequence, &mut none).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(Response::Error { sequence, .. }) => sequence,
+                Ok(Response::DurableAck { .. }) => continue,
+                Err(_) => return,
+            };
+            // Another rejection behind the halt: its frames are answered
+            // but nothing of them is acknowledged in the queue.
+            while inflight.front().is_some_and(|f| f.seq <= sequence) {
+                inflight.pop_front();
+            }
+            return;
+        }
+    }
+
+    /// The FSN of the frame that commits the transaction of queued frame
+    /// `fsn` (`None`: not queued).
+    fn commit_at_or_after(&self, fsn: u64) -> Result<Option<u64>> {
+        let mut buf = Vec::new();
+        let mut f = fsn;
+        while self.queue.read_frame(f, &mut buf)? {
+            if commits(&buf) {
+                return Ok(Some(f));
+            }
+            f += 1;
+        }
+        Ok(None)
     }
 
     /// Moves the durable FSN past every transaction whose tables are all
