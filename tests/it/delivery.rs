@@ -293,6 +293,9 @@ fn rejections_follow_the_policies_in_the_background() {
     assert!(e.to_string().contains("terminal"), "{e}");
     let inbox = s.poll_error().unwrap();
     assert_eq!(inbox.applied, Applied::Halted);
+    assert_eq!(s.terminal_error(), Some(inbox.clone()));
+    fn sendable<T: Send>(_: &T) {}
+    sendable(&s);
     assert!(
         inbox.message.contains("removed from the queue"),
         "{inbox:?}"

@@ -425,6 +425,12 @@ impl AsyncSender {
         self.shared.terminal().is_some()
     }
 
+    /// The error that stopped delivery, if it stopped (it stays; the
+    /// inbox has it too).
+    pub fn terminal_error(&self) -> Option<SenderError> {
+        self.shared.terminal()
+    }
+
     /// The oldest server rejection not read yet (see the
     /// [module docs](self#errors)).
     pub fn poll_error(&self) -> Option<SenderError> {
