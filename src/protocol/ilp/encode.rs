@@ -391,11 +391,11 @@ impl IlpEncoder {
                 ),
             ));
         }
-        if let (Some(ts), Some(values)) = (&self.ts, &p.ts) {
-            if let Err(e) = self.write_designated(ts, values, row, out) {
-                out.truncate(start);
-                return Err(e);
-            }
+        if let (Some(ts), Some(values)) = (&self.ts, &p.ts)
+            && let Err(e) = self.write_designated(ts, values, row, out)
+        {
+            out.truncate(start);
+            return Err(e);
         }
         out.push(b'\n');
         Ok(())
