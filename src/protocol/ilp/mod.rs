@@ -71,6 +71,7 @@
 mod decode;
 mod encode;
 mod escape;
+mod values;
 
 #[cfg(test)]
 mod tests;
