@@ -142,6 +142,16 @@ done
 printf '\x02GET /read/v1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Basic dTpw\r\nX-QWP-Max-Version: 1' \
   > seeds/server_requests/http-upgrade
 
+# ---------------------------------------------------------------- ilp_decode
+# Byte 0: bit 0 clear = parse (version 1 + (b >> 1) % 3), set = encode round trip.
+mkdir -p seeds/ilp_decode
+printf '\x00trades,symbol=BTC-USD,side=buy price=61432,amount=0.5 1465839830100400000\ntrade,ticker=BTC\\\\USD\\,All,venue=coin\\ base price=30,d="a \\"q\\"",n=96i,b=t,ts1=10000t\r\n# c\n\nt,s=v 1t\n' > seeds/ilp_decode/v1-text
+{ printf '\x02m x==\x10\x00\x00\x00\x00\x00\x00\xf0\x3f,a==\x0e\x0a\x02\x01\x00\x00\x00\x02\x00\x00\x00'
+  printf '\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\x00\x40 5n\n'; } > seeds/ilp_decode/v2-binary
+printf '\x04fx p==\x17\x02\x02\x30\x39,q=-1.50d 9t\n' > seeds/ilp_decode/v3-decimal
+printf '\x01a b,c=d\xff\xfeQW\xff\xfeQWline\nbreak "q" \\x' > seeds/ilp_decode/round-trip-v1
+printf '\x03\x00\x00\x00\x00\x00\x00\xf8\x7f\x01\x02\x03\x04\x05\x06\x07\x08\xff\xfeQW=' > seeds/ilp_decode/round-trip-v2
+
 for d in seeds/*/; do
   t=$(basename "$d")
   mkdir -p "corpus/$t"

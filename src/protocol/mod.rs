@@ -18,6 +18,7 @@
 pub mod column;
 pub mod egress;
 pub mod gorilla;
+pub mod ilp;
 pub mod ingress;
 pub mod wire;
 

@@ -1,0 +1,706 @@
+//! Sans-IO ILP parser: bytes → borrowed [`Line`]s, and QuestDB's type
+//! inference for first-seen fields.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use arrow::datatypes::i256;
+
+use super::{
+    ARRAY_ELEM_DOUBLE, BINARY_ARRAY, BINARY_DECIMAL, BINARY_DOUBLE, BINARY_MARKER, IlpVersion,
+    MAX_ARRAY_DIM_LEN, MAX_ARRAY_DIMS, MAX_DECIMAL_BYTES, MAX_DECIMAL_SCALE, TimestampUnit,
+};
+use crate::error::Error;
+use crate::protocol::ColumnType;
+
+/// A malformed line: its 1-based number, the byte offset (into the whole
+/// input) where the problem is, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IlpError {
+    /// 1-based line number (blank and comment lines count).
+    pub line_no: usize,
+    /// Byte offset into the parsed input.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for IlpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ILP line {} (byte {}): {}",
+            self.line_no, self.offset, self.message
+        )
+    }
+}
+
+impl std::error::Error for IlpError {}
+
+impl From<IlpError> for Error {
+    fn from(e: IlpError) -> Error {
+        Error::protocol(e.offset, format!("ILP line {}: {}", e.line_no, e.message))
+    }
+}
+
+/// A timestamp value and its unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LineTimestamp {
+    /// Units since the Unix epoch.
+    pub value: i64,
+    /// The unit of `value`.
+    pub unit: TimestampUnit,
+}
+
+/// A binary n-dimensional DOUBLE array (v2+), borrowing its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoubleArray<'a> {
+    /// Length of each dimension, outermost first.
+    pub shape: Vec<u32>,
+    /// The values, f64 little-endian, row-major (`8 × product(shape)` bytes).
+    data: &'a [u8],
+}
+
+impl DoubleArray<'_> {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.data.len() / 8
+    }
+
+    /// Whether the array holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The values in row-major order.
+    pub fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.data.chunks_exact(8).map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            f64::from_le_bytes(b)
+        })
+    }
+}
+
+/// A decimal: `unscaled × 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    /// The unscaled value.
+    pub unscaled: i256,
+    /// Digits after the decimal point (0..=76).
+    pub scale: u8,
+}
+
+/// A column (field) value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    /// `42i`.
+    Integer(i64),
+    /// `0x1fi`: the hex digits (without `0x` and `i`), 1..=64 of them.
+    Long256(&'a str),
+    /// `1.5`, `NaN`, `Infinity`, or a v2 binary double.
+    Float(f64),
+    /// `t`, `true`, `f`, `false` (any of QuestDB's spellings).
+    Boolean(bool),
+    /// `"..."`, unescaped.
+    String(Cow<'a, str>),
+    /// `123t` (µs) or `123n` (ns).
+    Timestamp(LineTimestamp),
+    /// A v2 binary DOUBLE array.
+    DoubleArray(DoubleArray<'a>),
+    /// A v3 decimal (`1.25d` or binary).
+    Decimal(Decimal),
+}
+
+/// One parsed line. Names and strings borrow the input unless they held
+/// escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line<'a> {
+    /// The table name.
+    pub table: Cow<'a, str>,
+    /// Symbol (tag) names and values, in line order.
+    pub symbols: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Column (field) names and values, in line order.
+    pub fields: Vec<(Cow<'a, str>, FieldValue<'a>)>,
+    /// The designated timestamp, if the line has one (`None`: server time).
+    /// Without a suffix its unit is nanoseconds.
+    pub timestamp: Option<LineTimestamp>,
+}
+
+/// Scale of a decimal column QuestDB creates from a first-seen decimal
+/// value (precision 18, so a [`ColumnType::Decimal64`]).
+pub const INFERRED_DECIMAL_SCALE: u8 = 3;
+
+/// The column type QuestDB creates for a first-seen field with this value:
+/// integer → LONG, `0x..i` → LONG256, float → DOUBLE, boolean → BOOLEAN,
+/// string → VARCHAR, `t` → TIMESTAMP, `n` → TIMESTAMP_NANOS, array →
+/// DOUBLE_ARRAY, decimal → DECIMAL(18, [`INFERRED_DECIMAL_SCALE`]), i.e.
+/// [`ColumnType::Decimal64`]. (Symbols always make a
+/// [`ColumnType::Symbol`] column.)
+pub fn infer_type(value: &FieldValue<'_>) -> ColumnType {
+    match value {
+        FieldValue::Integer(_) => ColumnType::Long,
+        FieldValue::Long256(_) => ColumnType::Long256,
+        FieldValue::Float(_) => ColumnType::Double,
+        FieldValue::Boolean(_) => ColumnType::Boolean,
+        FieldValue::String(_) => ColumnType::Varchar,
+        FieldValue::Timestamp(t) => match t.unit {
+            TimestampUnit::Micros => ColumnType::Timestamp,
+            TimestampUnit::Nanos => ColumnType::TimestampNanos,
+        },
+        FieldValue::DoubleArray(_) => ColumnType::DoubleArray,
+        FieldValue::Decimal(_) => ColumnType::Decimal64,
+    }
+}
+
+/// Parses `input` as ILP lines of `version`. The iterator yields each line
+/// (skipping blank lines and `#` comment lines) and stops after the first
+/// error. Never panics.
+pub fn parse_lines(input: &[u8], version: IlpVersion) -> ParseLines<'_> {
+    ParseLines {
+        buf: input,
+        pos: 0,
+        line_no: 0,
+        version,
+        done: false,
+    }
+}
+
+/// The iterator of [`parse_lines`].
+#[derive(Debug, Clone)]
+pub struct ParseLines<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    line_no: usize,
+    version: IlpVersion,
+    done: bool,
+}
+
+impl<'a> Iterator for ParseLines<'a> {
+    type Item = Result<Line<'a>, IlpError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let b = *self.buf.get(self.pos)?;
+            self.line_no += 1;
+            match b {
+                b'\n' => self.pos += 1,
+                b'\r' if self.peek(1) == Some(b'\n') => self.pos += 2,
+                b'#' => {
+                    self.pos = match self.buf[self.pos..].iter().position(|&c| c == b'\n') {
+                        Some(i) => self.pos + i + 1,
+                        None => self.buf.len(),
+                    }
+                }
+                _ => {
+                    let r = self.line();
+                    if r.is_err() {
+                        self.done = true;
+                    }
+                    return Some(r);
+                }
+            }
+        }
+    }
+}
+
+fn is_line_end(b: Option<u8>) -> bool {
+    matches!(b, None | Some(b'\n') | Some(b'\r'))
+}
+
+impl<'a> ParseLines<'a> {
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.buf.get(self.pos + ahead).copied()
+    }
+
+    fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T, IlpError> {
+        Err(IlpError {
+            line_no: self.line_no,
+            offset,
+            message: message.into(),
+        })
+    }
+
+    fn utf8(
+        &self,
+        start: usize,
+        bytes: Cow<'a, [u8]>,
+        what: &str,
+    ) -> Result<Cow<'a, str>, IlpError> {
+        match bytes {
+            Cow::Borrowed(b) => match std::str::from_utf8(b) {
+                Ok(s) => Ok(Cow::Borrowed(s)),
+                Err(e) => self.err(start + e.valid_up_to(), format!("{what} is not UTF-8")),
+            },
+            Cow::Owned(v) => match String::from_utf8(v) {
+                Ok(s) => Ok(Cow::Owned(s)),
+                Err(_) => self.err(start, format!("{what} is not UTF-8")),
+            },
+        }
+    }
+
+    /// Unquoted text up to an unescaped byte in `stop` (or a line end);
+    /// `\x` stands for `x`.
+    fn unquoted(&mut self, stop: &[u8], what: &str) -> Result<Cow<'a, str>, IlpError> {
+        let start = self.pos;
+        let mut owned: Option<Vec<u8>> = None;
+        loop {
+            match self.peek(0) {
+                None | Some(b'\n') | Some(b'\r') => break,
+                Some(b) if stop.contains(&b) => break,
+                Some(b'\\') => match self.peek(1) {
+                    None => return self.err(self.pos, format!("{what} ends with a lone '\\'")),
+                    Some(c) => {
+                        let pos = self.pos;
+                        owned
+                            .get_or_insert_with(|| self.buf[start..pos].to_vec())
+                            .push(c);
+                        self.pos += 2;
+                    }
+                },
+                Some(b) => {
+                    if let Some(o) = &mut owned {
+                        o.push(b);
+                    }
+                    self.pos += 1;
+                }
+            }
+        }
+        if self.pos == start {
+            return self.err(start, format!("{what} is empty"));
+        }
+        let bytes = match owned {
+            Some(v) => Cow::Owned(v),
+            None => Cow::Borrowed(&self.buf[start..self.pos]),
+        };
+        self.utf8(start, bytes, what)
+    }
+
+    fn expect(&mut self, b: u8, what: &str) -> Result<(), IlpError> {
+        if self.peek(0) == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            let found = match self.peek(0) {
+                None => "the end of the input".to_string(),
+                Some(c) => format!("{:?}", c as char),
+            };
+            self.err(
+                self.pos,
+                format!("expected {:?} {what}, found {found}", b as char),
+            )
+        }
+    }
+
+    /// Whether the token at the cursor is a `name=value` pair (an unescaped
+    /// `=` before a space, comma or line end).
+    fn at_field(&self) -> bool {
+        let mut i = self.pos;
+        while let Some(&b) = self.buf.get(i) {
+            match b {
+                b'=' => return true,
+                b' ' | b',' | b'\n' | b'\r' => return false,
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        false
+    }
+
+    fn line(&mut self) -> Result<Line<'a>, IlpError> {
+        let line_start = self.pos;
+        let table = self.unquoted(b", ", "the table name")?;
+        let mut symbols = Vec::new();
+        while self.peek(0) == Some(b',') {
+            self.pos += 1;
+            let name = self.unquoted(b"=, ", "a symbol name")?;
+            self.expect(b'=', &format!("after symbol name {name:?}"))?;
+            let value =
+                if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
+                    Cow::Borrowed("")
+                } else {
+                    self.unquoted(b", ", "a symbol value")?
+                };
+            symbols.push((name, value));
+        }
+        let mut fields = Vec::new();
+        let mut timestamp = None;
+        if self.peek(0) == Some(b' ') {
+            self.pos += 1;
+            if self.at_field() {
+                loop {
+                    let name = self.unquoted(b"=, ", "a column name")?;
+                    self.expect(b'=', &format!("after column name {name:?}"))?;
+                    let value = self.value(&name)?;
+                    fields.push((name, value));
+                    if self.peek(0) == Some(b',') {
+                        self.pos += 1;
+                    } else {
+                        break;
+                    }
+                }
+                if self.peek(0) == Some(b' ') {
+                    self.pos += 1;
+                    timestamp = Some(self.designated()?);
+                }
+            } else {
+                timestamp = Some(self.designated()?);
+            }
+        }
+        match (self.peek(0), self.peek(1)) {
+            (None, _) => {}
+            (Some(b'\n'), _) => self.pos += 1,
+            (Some(b'\r'), Some(b'\n')) => self.pos += 2,
+            (Some(c), _) => {
+                return self.err(
+                    self.pos,
+                    format!("unexpected {:?}; expected the end of the line", c as char),
+                );
+            }
+        }
+        if symbols.is_empty() && fields.is_empty() {
+            return self.err(line_start, "the line has no symbols and no columns");
+        }
+        Ok(Line {
+            table,
+            symbols,
+            fields,
+            timestamp,
+        })
+    }
+
+    fn designated(&mut self) -> Result<LineTimestamp, IlpError> {
+        let start = self.pos;
+        while !is_line_end(self.peek(0)) && self.peek(0) != Some(b' ') {
+            self.pos += 1;
+        }
+        let tok = &self.buf[start..self.pos];
+        let (digits, unit) = match tok.split_last() {
+            Some((b'n', d)) => (d, TimestampUnit::Nanos),
+            Some((b't', d)) => (d, TimestampUnit::Micros),
+            _ => (tok, TimestampUnit::Nanos),
+        };
+        match parse_i64(digits) {
+            Some(value) => Ok(LineTimestamp { value, unit }),
+            None => self.err(start, "the designated timestamp is not an integer"),
+        }
+    }
+
+    fn value(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+        match self.peek(0) {
+            Some(b'"') => self.quoted(name),
+            Some(BINARY_MARKER) => self.binary(name),
+            Some(b',') | Some(b' ') | None | Some(b'\n') | Some(b'\r') => {
+                self.err(self.pos, format!("column {name:?} has no value"))
+            }
+            Some(_) => self.text_value(name),
+        }
+    }
+
+    fn quoted(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+        self.pos += 1;
+        let start = self.pos;
+        let mut owned: Option<Vec<u8>> = None;
+        loop {
+            match self.peek(0) {
+                None => {
+                    return self.err(start - 1, format!("column {name:?}: unterminated string"));
+                }
+                Some(b'"') => break,
+                Some(b'\n') | Some(b'\r') => {
+                    return self.err(
+                        self.pos,
+                        format!("column {name:?}: a line break in a string must be escaped"),
+                    );
+                }
+                Some(b'\\') => match self.peek(1) {
+                    None => {
+                        return self
+                            .err(start - 1, format!("column {name:?}: unterminated string"));
+                    }
+                    Some(c) => {
+                        let pos = self.pos;
+                        owned
+                            .get_or_insert_with(|| self.buf[start..pos].to_vec())
+                            .push(c);
+                        self.pos += 2;
+                    }
+                },
+                Some(b) => {
+                    if let Some(o) = &mut owned {
+                        o.push(b);
+                    }
+                    self.pos += 1;
+                }
+            }
+        }
+        let bytes = match owned {
+            Some(v) => Cow::Owned(v),
+            None => Cow::Borrowed(&self.buf[start..self.pos]),
+        };
+        self.pos += 1;
+        Ok(FieldValue::String(self.utf8(
+            start,
+            bytes,
+            &format!("column {name:?}'s string"),
+        )?))
+    }
+
+    fn take(&mut self, n: usize, name: &str, what: &str) -> Result<&'a [u8], IlpError> {
+        let buf: &'a [u8] = self.buf;
+        match self
+            .pos
+            .checked_add(n)
+            .and_then(|end| buf.get(self.pos..end))
+        {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => self.err(
+                self.pos,
+                format!("column {name:?}: the input ends inside the binary {what}"),
+            ),
+        }
+    }
+
+    fn byte(&mut self, name: &str, what: &str) -> Result<u8, IlpError> {
+        Ok(self.take(1, name, what)?[0])
+    }
+
+    fn binary(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+        let start = self.pos;
+        if self.version < IlpVersion::V2 {
+            return self.err(
+                start,
+                format!("column {name:?}: binary values need protocol version 2 or later"),
+            );
+        }
+        self.pos += 1;
+        let ty = self.byte(name, "value type")?;
+        match ty {
+            BINARY_DOUBLE => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(self.take(8, name, "double")?);
+                Ok(FieldValue::Float(f64::from_le_bytes(b)))
+            }
+            BINARY_ARRAY => {
+                let elem = self.byte(name, "array")?;
+                if elem != ARRAY_ELEM_DOUBLE {
+                    return self.err(
+                        self.pos - 1,
+                        format!("column {name:?}: array element type {elem} is not DOUBLE ({ARRAY_ELEM_DOUBLE})"),
+                    );
+                }
+                let dims = self.byte(name, "array")? as usize;
+                if dims == 0 || dims > MAX_ARRAY_DIMS {
+                    return self.err(
+                        self.pos - 1,
+                        format!("column {name:?}: an array has 1..={MAX_ARRAY_DIMS} dimensions, not {dims}"),
+                    );
+                }
+                let mut shape = Vec::with_capacity(dims);
+                let mut count: usize = 1;
+                for _ in 0..dims {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(self.take(4, name, "array shape")?);
+                    let n = u32::from_le_bytes(b);
+                    if n as usize > MAX_ARRAY_DIM_LEN {
+                        return self.err(
+                            self.pos - 4,
+                            format!("column {name:?}: array dimension length {n} exceeds {MAX_ARRAY_DIM_LEN}"),
+                        );
+                    }
+                    count = count.saturating_mul(n as usize);
+                    shape.push(n);
+                }
+                let data = self.take(count.saturating_mul(8), name, "array values")?;
+                Ok(FieldValue::DoubleArray(DoubleArray { shape, data }))
+            }
+            BINARY_DECIMAL if self.version >= IlpVersion::V3 => {
+                let scale = self.byte(name, "decimal")?;
+                if scale > MAX_DECIMAL_SCALE {
+                    return self.err(
+                        self.pos - 1,
+                        format!(
+                            "column {name:?}: decimal scale {scale} exceeds {MAX_DECIMAL_SCALE}"
+                        ),
+                    );
+                }
+                let len = self.byte(name, "decimal")? as usize;
+                if len == 0 || len > MAX_DECIMAL_BYTES {
+                    return self.err(
+                        self.pos - 1,
+                        format!("column {name:?}: a decimal has 1..={MAX_DECIMAL_BYTES} bytes, not {len}"),
+                    );
+                }
+                let bytes = self.take(len, name, "decimal")?;
+                let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+                let mut be = [if negative { 0xFF } else { 0 }; 32];
+                be[32 - len..].copy_from_slice(bytes);
+                Ok(FieldValue::Decimal(Decimal {
+                    unscaled: i256::from_be_bytes(be),
+                    scale,
+                }))
+            }
+            BINARY_DECIMAL => self.err(
+                start,
+                format!("column {name:?}: decimals need protocol version 3 or later"),
+            ),
+            other => self.err(
+                start + 1,
+                format!("column {name:?}: unknown binary value type {other}"),
+            ),
+        }
+    }
+
+    fn text_value(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+        let start = self.pos;
+        while !is_line_end(self.peek(0)) && !matches!(self.peek(0), Some(b',') | Some(b' ')) {
+            self.pos += 1;
+        }
+        let buf: &'a [u8] = self.buf;
+        let tok = &buf[start..self.pos];
+        let bad = |this: &Self| {
+            this.err(
+                start,
+                format!(
+                    "column {name:?}: {:?} is not a valid value",
+                    String::from_utf8_lossy(tok)
+                ),
+            )
+        };
+        let Ok(text) = std::str::from_utf8(tok) else {
+            return bad(self);
+        };
+        match text {
+            "t" | "T" | "true" | "True" | "TRUE" => return Ok(FieldValue::Boolean(true)),
+            "f" | "F" | "false" | "False" | "FALSE" => return Ok(FieldValue::Boolean(false)),
+            _ => {}
+        }
+        // The suffix, when the last byte is ASCII (so `body` ends on a char
+        // boundary).
+        let (body, last) = match text.as_bytes().last() {
+            Some(&b) if b.is_ascii() => (&text[..text.len() - 1], b),
+            _ => return bad(self),
+        };
+        let v = match last {
+            b'i' => {
+                if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+                    (!hex.is_empty()
+                        && hex.len() <= 64
+                        && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then_some(FieldValue::Long256(hex))
+                } else {
+                    parse_i64(body.as_bytes()).map(FieldValue::Integer)
+                }
+            }
+            b't' => parse_i64(body.as_bytes()).map(|value| {
+                FieldValue::Timestamp(LineTimestamp {
+                    value,
+                    unit: TimestampUnit::Micros,
+                })
+            }),
+            b'n' => parse_i64(body.as_bytes()).map(|value| {
+                FieldValue::Timestamp(LineTimestamp {
+                    value,
+                    unit: TimestampUnit::Nanos,
+                })
+            }),
+            b'd' if self.version >= IlpVersion::V3 => parse_decimal(body).map(FieldValue::Decimal),
+            _ => text.parse::<f64>().ok().map(FieldValue::Float),
+        };
+        match v {
+            Some(v) => Ok(v),
+            None => bad(self),
+        }
+    }
+}
+
+/// An optionally signed decimal integer (no `+`, no spaces).
+fn parse_i64(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        let d = i64::from(d - b'0');
+        v = v.checked_mul(10).and_then(|v| {
+            if neg {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        })?;
+    }
+    Some(v)
+}
+
+/// `[+-]digits[.digits][(e|E)[+-]digits]` as an exact decimal.
+fn parse_decimal(s: &str) -> Option<Decimal> {
+    let b = s.as_bytes();
+    let (neg, mut rest) = match b.split_first() {
+        Some((b'-', r)) => (true, r),
+        Some((b'+', r)) => (false, r),
+        _ => (false, b),
+    };
+    let ten = i256::from_i128(10);
+    let mut unscaled = i256::ZERO;
+    let mut digits = 0usize;
+    let mut frac: i64 = 0;
+    let mut seen_point = false;
+    while let Some((&c, r)) = rest.split_first() {
+        match c {
+            b'0'..=b'9' => {
+                unscaled = unscaled
+                    .checked_mul(ten)?
+                    .checked_add(i256::from_i128(i128::from(c - b'0')))?;
+                digits += 1;
+                if seen_point {
+                    frac += 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' => break,
+            _ => return None,
+        }
+        rest = r;
+    }
+    if digits == 0 {
+        return None;
+    }
+    let mut exp: i64 = 0;
+    if let Some((_, e)) = rest.split_first() {
+        let e = match e.split_first() {
+            Some((b'+', r)) => r,
+            _ => e,
+        };
+        exp = parse_i64(e)?;
+    }
+    let mut scale = frac.checked_sub(exp)?;
+    if scale < -i64::from(MAX_DECIMAL_SCALE) - 2 {
+        // 10^78 overflows i256 anyway.
+        return (unscaled == i256::ZERO).then_some(Decimal { unscaled, scale: 0 });
+    }
+    while scale < 0 {
+        unscaled = unscaled.checked_mul(ten)?;
+        scale += 1;
+    }
+    if scale > i64::from(MAX_DECIMAL_SCALE) {
+        return None;
+    }
+    if neg {
+        unscaled = unscaled.checked_neg()?;
+    }
+    Some(Decimal {
+        unscaled,
+        scale: scale as u8,
+    })
+}

@@ -1,0 +1,118 @@
+//! Escaping and name rules of the line protocol.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::MAX_NAME_BYTES;
+
+/// Bytes that take a `\` before them in unquoted text (table, symbol and
+/// column names, symbol values).
+pub(crate) fn must_escape_unquoted(b: u8) -> bool {
+    matches!(b, b' ' | b',' | b'=' | b'\n' | b'\r' | b'\\')
+}
+
+/// Bytes that take a `\` before them inside a quoted string value.
+pub(crate) fn must_escape_quoted(b: u8) -> bool {
+    matches!(b, b'"' | b'\\' | b'\n' | b'\r')
+}
+
+fn write_escaped(out: &mut Vec<u8>, s: &str, esc: fn(u8) -> bool) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if esc(b) {
+            out.extend_from_slice(&bytes[start..i]);
+            out.push(b'\\');
+            start = i;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Writes a table name, symbol name, column name or symbol value with a
+/// `\` before each space, `,`, `=`, `\n`, `\r` and `\`.
+pub fn write_escaped_name(out: &mut Vec<u8>, s: &str) {
+    write_escaped(out, s, must_escape_unquoted);
+}
+
+/// Writes a string column value in quotes with a `\` before each `"`,
+/// `\`, `\n` and `\r`.
+pub fn write_quoted_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    write_escaped(out, s, must_escape_quoted);
+    out.push(b'"');
+}
+
+/// The most bytes [`write_escaped_name`] writes for `s`.
+pub(crate) fn escaped_name_max(s: &str) -> usize {
+    2 * s.len()
+}
+
+fn forbidden_anywhere(c: char) -> bool {
+    matches!(
+        c,
+        '?' | ',' | '\'' | '"' | '\\' | '/' | ':' | ')' | '(' | '+' | '*' | '%' | '~' | '\u{feff}'
+    ) || (c.is_control() && c != ' ')
+}
+
+fn name_error(what: &str, name: &str, why: String) -> Error {
+    Error::new(
+        ErrorKind::InvalidData,
+        format!("{what} {name:?} is not a valid QuestDB name: {why}"),
+    )
+}
+
+fn check_len(what: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(name_error(what, name, "it is empty".into()));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(name_error(
+            what,
+            name,
+            format!("it has {} bytes, at most {MAX_NAME_BYTES}", name.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a table name against QuestDB's rules: 1..=127 bytes, none of
+/// `? , ' " \ / : ( ) + * % ~`, no control character or UTF-8 BOM, and no
+/// `.` first, last or twice in a row. The error names the table.
+pub fn validate_table_name(name: &str) -> Result<()> {
+    check_len("table name", name)?;
+    let mut prev = '\0';
+    for (i, c) in name.char_indices() {
+        if forbidden_anywhere(c) {
+            return Err(name_error(
+                "table name",
+                name,
+                format!("it has {c:?} at byte {i}"),
+            ));
+        }
+        if c == '.' && (i == 0 || i + 1 == name.len() || prev == '.') {
+            return Err(name_error(
+                "table name",
+                name,
+                format!("a '.' at byte {i} may not start or end it or follow another '.'"),
+            ));
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
+/// Checks a column (or symbol) name against QuestDB's rules: 1..=127
+/// bytes, none of `? . , ' " \ / : ( ) + - * % ~`, no control character or
+/// UTF-8 BOM. The error names the column.
+pub fn validate_column_name(name: &str) -> Result<()> {
+    check_len("column name", name)?;
+    for (i, c) in name.char_indices() {
+        if forbidden_anywhere(c) || c == '.' || c == '-' {
+            return Err(name_error(
+                "column name",
+                name,
+                format!("it has {c:?} at byte {i}"),
+            ));
+        }
+    }
+    Ok(())
+}
