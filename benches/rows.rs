@@ -22,9 +22,7 @@ use arrow::datatypes::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondTy
 use criterion::{Criterion, criterion_group, criterion_main};
 
 mod common;
-use common::{
-    alternate, generate, peak_rss_mb, rows_from_env, tracking_peak_rss, write_summary,
-};
+use common::{alternate, generate, peak_rss_mb, rows_from_env, tracking_peak_rss, write_summary};
 
 /// Rows per flush, both clients.
 const FLUSH_ROWS: usize = 10_000;
@@ -185,9 +183,7 @@ fn bench_rows(c: &mut Criterion) {
             "in this process (CPU includes the server)"
         }
     );
-    println!(
-        "| client | M rows/s | CPU ns/row | ÷ peer (median of paired ratios) | peak RSS MB |"
-    );
+    println!("| client | M rows/s | CPU ns/row | ÷ peer (median of paired ratios) | peak RSS MB |");
     println!("|---|---|---|---|---|");
     let mut json = Vec::new();
     for (x, rss) in res.iter().zip(peak) {
