@@ -1,12 +1,16 @@
 //! Row sender benchmark (T1 style): workload W2 of design.md (ts, id LONG,
 //! price DOUBLE, sym SYMBOL of 8, note VARCHAR 16 B) written row by row —
 //! ours `client::rows` (`borrow_row_sender`, auto-flush every
-//! `FLUSH_ROWS` rows, each flush acknowledged before the next rows) against
-//! questdb-rs 7.2.1's row `Buffer` on a borrowed sender (`flush_buffer`
-//! every `FLUSH_ROWS` rows, then `wait` for every acknowledgement) — into
-//! the same sink server (`questdb-arrow serve --sink` child when the CLI is
-//! built, else in process), passes alternating; medians, client CPU
-//! ns/row and the median of the paired ratios against the peer.
+//! `FLUSH_ROWS` rows, each flush acknowledged before the next rows); ours
+//! asynchronous (`AsyncSender::row_sender`, memory queue, auto-flush every
+//! `FLUSH_ROWS` rows publishing into the queue, then `wait` for every
+//! acknowledgement); against questdb-rs 7.2.1's row `Buffer` on a borrowed
+//! sender (`flush_buffer` every `FLUSH_ROWS` rows, then `wait` for every
+//! acknowledgement) — into the same sink server (`questdb-arrow serve
+//! --sink` child when the CLI is built, else in process), passes
+//! alternating; medians, client CPU ns/row (the async sender's runner
+//! thread included), the median of the paired ratios against the peer, and
+//! each client's peak RSS.
 //!
 //! Prints a table; writes `$CARGO_TARGET_DIR/bench-summary/rows_t1.json`.
 //! `QA_BENCH_ROWS` sets the rows (default 1 M).
@@ -18,7 +22,7 @@ use arrow::datatypes::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondTy
 use criterion::{Criterion, criterion_group, criterion_main};
 
 mod common;
-use common::{alternate, generate, peak_rss_mb, rows_from_env, write_summary};
+use common::{alternate, generate, peak_rss_mb, rows_from_env, tracking_peak_rss, write_summary};
 
 /// Rows per flush, both clients.
 const FLUSH_ROWS: usize = 10_000;
@@ -61,19 +65,27 @@ fn w2_rows(n: usize) -> Rows {
 
 fn bench_rows(c: &mut Criterion) {
     use questdb::ingress::{AckLevel as PeerAck, TimestampMicros as PeerTs};
-    use questdb_arrow::client::QuestDb;
     use questdb_arrow::client::rows::TimestampMicros;
+    use questdb_arrow::client::{AckLevel, AsyncSender, QuestDb};
+    use questdb_arrow::conf::Conf;
 
     let n = rows_from_env();
     let (sink, _, peer) = common::sink_server();
-    let ours = QuestDb::connect(&format!(
+    let conf = format!(
         "{}auto_flush_rows={FLUSH_ROWS};auto_flush_interval=off;",
         sink.conf
-    ))
-    .unwrap();
+    );
+    let ours = QuestDb::connect(&conf).unwrap();
+    // Opened once, like the pooled connections of the other two: the
+    // passes measure rows, not connects. Memory queue (no `sf_dir`).
+    let mut async_sender = AsyncSender::open(&Conf::parse(&conf).unwrap()).unwrap();
     let r = w2_rows(n);
     let table = "w2_rows";
     let secs = if n >= 1_000_000 { 10 } else { 1 };
+    // The peak so far (the rows generated); each pass starts it afresh.
+    let setup_peak = peak_rss_mb();
+    let mut peak = [0.0f64; 3];
+    let [peak_sync, peak_async, peak_peer] = &mut peak;
     let res = alternate(
         c,
         "rows_t1_w2",
@@ -81,49 +93,88 @@ fn bench_rows(c: &mut Criterion) {
         secs,
         &mut [
             ("questdb_arrow_row_sender", &mut || {
-                let mut s = ours.borrow_row_sender().unwrap();
-                for i in 0..n {
-                    s.table(table)
-                        .unwrap()
-                        .symbol("sym", &r.sym[i])
-                        .unwrap()
-                        .column_i64("id", r.id[i])
-                        .unwrap()
-                        .column_f64("price", r.price[i])
-                        .unwrap()
-                        .column_str("note", &r.note[i])
-                        .unwrap()
-                        .at(TimestampMicros::new(r.ts[i]))
+                tracking_peak_rss(peak_sync, || {
+                    let mut s = ours.borrow_row_sender().unwrap();
+                    for i in 0..n {
+                        s.table(table)
+                            .unwrap()
+                            .symbol("sym", &r.sym[i])
+                            .unwrap()
+                            .column_i64("id", r.id[i])
+                            .unwrap()
+                            .column_f64("price", r.price[i])
+                            .unwrap()
+                            .column_str("note", &r.note[i])
+                            .unwrap()
+                            .at(TimestampMicros::new(r.ts[i]))
+                            .unwrap();
+                    }
+                    s.flush().unwrap().bytes as usize
+                })
+            }),
+            ("questdb_arrow_async_row_sender", &mut || {
+                tracking_peak_rss(peak_async, || {
+                    let before = async_sender.counters().bytes_sent;
+                    {
+                        let mut s = async_sender.row_sender().unwrap();
+                        for i in 0..n {
+                            s.table(table)
+                                .unwrap()
+                                .symbol("sym", &r.sym[i])
+                                .unwrap()
+                                .column_i64("id", r.id[i])
+                                .unwrap()
+                                .column_f64("price", r.price[i])
+                                .unwrap()
+                                .column_str("note", &r.note[i])
+                                .unwrap()
+                                .at(TimestampMicros::new(r.ts[i]))
+                                .unwrap();
+                        }
+                        s.flush().unwrap();
+                    }
+                    // Every row acknowledged, as the peer's pass ends.
+                    async_sender
+                        .wait(AckLevel::Ok, Duration::from_secs(60))
                         .unwrap();
-                }
-                s.flush().unwrap().bytes as usize
+                    (async_sender.counters().bytes_sent - before) as usize
+                })
             }),
             ("questdb_rs_7_2_1", &mut || {
-                let mut s = peer.borrow_sender().unwrap();
-                let mut buf = s.new_buffer();
-                for i in 0..n {
-                    buf.table(table)
-                        .unwrap()
-                        .symbol("sym", &r.sym[i])
-                        .unwrap()
-                        .column_i64("id", r.id[i])
-                        .unwrap()
-                        .column_f64("price", r.price[i])
-                        .unwrap()
-                        .column_str("note", &r.note[i])
-                        .unwrap()
-                        .at(PeerTs::new(r.ts[i]))
-                        .unwrap();
-                    if buf.row_count() >= FLUSH_ROWS {
-                        s.flush_buffer(&mut buf).unwrap();
+                tracking_peak_rss(peak_peer, || {
+                    let mut s = peer.borrow_sender().unwrap();
+                    let mut buf = s.new_buffer();
+                    for i in 0..n {
+                        buf.table(table)
+                            .unwrap()
+                            .symbol("sym", &r.sym[i])
+                            .unwrap()
+                            .column_i64("id", r.id[i])
+                            .unwrap()
+                            .column_f64("price", r.price[i])
+                            .unwrap()
+                            .column_str("note", &r.note[i])
+                            .unwrap()
+                            .at(PeerTs::new(r.ts[i]))
+                            .unwrap();
+                        if buf.row_count() >= FLUSH_ROWS {
+                            s.flush_buffer(&mut buf).unwrap();
+                        }
                     }
-                }
-                s.flush_buffer(&mut buf).unwrap();
-                s.wait(PeerAck::Ok, Duration::ZERO).unwrap();
-                0
+                    s.flush_buffer(&mut buf).unwrap();
+                    s.wait(PeerAck::Ok, Duration::ZERO).unwrap();
+                    0
+                })
             }),
         ],
     );
+    let counters = async_sender.counters();
+    async_sender.close().unwrap();
+    // Everything the async row sender queued was sent once and
+    // acknowledged: no replays, no rejections.
+    assert_eq!(counters.frames_acked, counters.frames_published);
+    assert_eq!(counters.frames_replayed, 0);
+    assert_eq!(counters.server_errors, 0);
     println!(
         "rows T1 W2, {n} rows row by row, flush every {FLUSH_ROWS} rows, sink {}, medians of alternating passes:",
         if sink.out_of_process {
@@ -132,29 +183,33 @@ fn bench_rows(c: &mut Criterion) {
             "in this process (CPU includes the server)"
         }
     );
-    println!("| client | M rows/s | CPU ns/row | ÷ peer (median of paired ratios) |");
-    println!("|---|---|---|---|");
+    println!("| client | M rows/s | CPU ns/row | ÷ peer (median of paired ratios) | peak RSS MB |");
+    println!("|---|---|---|---|---|");
     let mut json = Vec::new();
-    for x in &res {
+    for (x, rss) in res.iter().zip(peak) {
         println!(
-            "| {} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {:.2} | {:.0} | {:.2} | {rss:.0} |",
             x.name,
             n as f64 / x.secs / 1e6,
             x.cpu_secs / n as f64 * 1e9,
             x.vs_last
         );
         json.push(format!(
-            "{{\"bench\":\"rows_t1\",\"workload\":\"W2\",\"client\":\"{}\",\"rows\":{n},\"flush_rows\":{FLUSH_ROWS},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{},\"cpu_ns_per_row\":{:.1},\"ratio_vs_peer\":{:.3},\"sink_out_of_process\":{}}}",
+            "{{\"bench\":\"rows_t1\",\"workload\":\"W2\",\"client\":\"{}\",\"rows\":{n},\"flush_rows\":{FLUSH_ROWS},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{},\"cpu_ns_per_row\":{:.1},\"ratio_vs_peer\":{:.3},\"sink_out_of_process\":{},\"peak_rss_mb\":{rss:.1},\"passes\":{}}}",
             x.name,
             x.secs,
             n as f64 / x.secs,
             x.bytes,
             x.cpu_secs / n as f64 * 1e9,
             x.vs_last,
-            sink.out_of_process
+            sink.out_of_process,
+            x.passes
         ));
     }
-    println!("rows T1: peak RSS of this process {:.0} MB", peak_rss_mb());
+    println!(
+        "rows T1: peak RSS of this process {:.0} MB",
+        peak.iter().fold(setup_peak, |a, &b| a.max(b))
+    );
     write_summary("rows_t1.json", &json);
 }
 

@@ -407,3 +407,13 @@ pub fn alternate(
         })
         .collect()
 }
+
+/// Runs `f` with this process's peak RSS started afresh and raises `peak`
+/// to the peak RSS (MB) seen while it ran; returns what `f` returns. The
+/// peak includes what was resident before (the workload's batches).
+pub fn tracking_peak_rss(peak: &mut f64, f: impl FnOnce() -> usize) -> usize {
+    reset_peak_rss();
+    let out = f();
+    *peak = peak.max(peak_rss_mb());
+    out
+}
