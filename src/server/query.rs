@@ -28,7 +28,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::ingest::close_and_drain;
-use super::result_frames::{Cut, Frames};
+use super::result_frames::{Cut, Failed, Frames};
 use super::sql::{Next, Outcome, execute};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, read_ready, ws_err};
@@ -383,16 +383,16 @@ impl Conn<'_> {
                     drop(running);
                     return self.stopped(id, why);
                 }
-                let len = match frames.encode(id, seq, &batch, &mut self.dict) {
+                let len = match frames.send(&mut self.ws, id, seq, &batch, &mut self.dict) {
                     Ok(n) => n,
-                    Err(e) => {
+                    Err(Failed::Encode(e)) => {
                         return self.error(id, Reject::new(Status::InternalError, e.to_string()));
                     }
+                    Err(Failed::Socket(e)) => return Err(e),
                 };
                 if let Some(c) = credit.as_mut() {
                     *c -= len as i64;
                 }
-                frames.send(&mut self.ws)?;
                 sent_now = true;
                 seq += 1;
                 total += batch.num_rows() as u64;
@@ -408,10 +408,11 @@ impl Conn<'_> {
         }
         if seq == 0 {
             let empty = RecordBatch::new_empty(schema.clone());
-            frames
-                .encode(id, 0, &empty, &mut self.dict)
-                .map_err(|e| e.context("empty result"))?;
-            frames.send(&mut self.ws)?;
+            match frames.send(&mut self.ws, id, 0, &empty, &mut self.dict) {
+                Ok(_) => {}
+                Err(Failed::Encode(e)) => return Err(e.context("empty result")),
+                Err(Failed::Socket(e)) => return Err(e),
+            }
             seq = 1;
         }
         self.send(

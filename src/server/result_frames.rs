@@ -4,14 +4,16 @@
 //! frame ([`Frames`]).
 //!
 //! What this saves per frame, over building a `Vec` and sending it as a
-//! tungstenite message: the allocation and zeroing of the frame, and the
-//! copy of every byte into tungstenite's write buffer (the WebSocket
-//! header is written in front of the message instead). Batches are cut
-//! by slicing; only the rows of a frame that spans two batches are
-//! copied.
+//! tungstenite message: the allocation and zeroing of the frame, the copy
+//! of every byte into tungstenite's write buffer (the WebSocket header is
+//! written in front of the message instead) and, for raw frames, the copy
+//! of the large Arrow buffers into the frame: they go to the socket as
+//! they are, between the frame's own bytes, in one vectored write.
+//! Batches are cut by slicing; only the rows of a frame that spans two
+//! batches are copied.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{IoSlice, Write};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -19,6 +21,7 @@ use arrow::error::ArrowError;
 
 use super::{Ws, ws_err};
 use crate::bridge::column_data::SymbolDict as Dict;
+use crate::bridge::column_encoder::Part;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::QwpType;
 use crate::error::{Error, ErrorKind, Result};
@@ -99,11 +102,28 @@ impl Cut {
 /// frame's header is at most 10 bytes: no mask).
 const WS_HEAD_MAX: usize = 10;
 
-/// The RESULT_BATCH frames of one result, built one at a time in reused
-/// buffers.
+/// Arrow buffers at least this large go to the socket as they are (one
+/// more slice of the vectored write); smaller ones are copied with the
+/// frame's other bytes.
+const BORROW_MIN_BYTES: usize = 4096;
+
+/// Why a frame was not sent.
+pub(super) enum Failed {
+    /// The batch could not be encoded (answered with QUERY_ERROR).
+    Encode(Error),
+    /// The socket failed (the connection is gone).
+    Socket(Error),
+}
+
+/// The RESULT_BATCH frames of one result, each built and written in one
+/// go with buffers reused for the whole result.
 pub(super) struct Frames {
-    /// `[WebSocket header room][QWP message]`. Only grows: every frame
-    /// writes each byte it sends, so the bytes past it are never zeroed.
+    /// Raw: the frame's own bytes (the WebSocket header, the message head,
+    /// the delta dictionary, the block head and every small part), written
+    /// together with the Arrow buffers they surround. Zstd: the whole
+    /// frame. `WS_HEAD_MAX` bytes are kept in front for the WebSocket
+    /// header. Only grows: every frame writes each byte it sends, so bytes
+    /// are never zeroed twice.
     buf: Vec<u8>,
     /// The uncompressed body, under zstd.
     body: Vec<u8>,
@@ -111,15 +131,20 @@ pub(super) struct Frames {
     layout: Layout,
     names: Vec<String>,
     types: Vec<QwpType>,
-    /// The last frame: `buf[start..end]`, WebSocket header included.
-    start: usize,
-    end: usize,
 }
 
 /// `buf` is at least `n` bytes long; zeroes only what it adds.
 fn at_least(buf: &mut Vec<u8>, n: usize) {
     if buf.len() < n {
         buf.resize(n, 0);
+    }
+}
+
+/// Owned bytes of a part (0: written from where it is).
+fn owned_len(p: &Part<'_>) -> usize {
+    match p {
+        Part::Copy(b) if b.len() >= BORROW_MIN_BYTES => 0,
+        p => p.len(),
     }
 }
 
@@ -146,102 +171,151 @@ impl Frames {
             layout,
             names,
             types,
-            start: 0,
-            end: 0,
         })
     }
 
-    /// Builds the frame of `batch` (the schema goes with `seq` 0; new
-    /// symbols go to `dict` and into the frame's delta section); returns
-    /// the QWP message's length (what the byte credit counts).
-    pub(super) fn encode(
+    /// Encodes `batch` as frame `seq` of request `id` (the schema goes
+    /// with `seq` 0; new symbols go to `dict` and into the frame's delta
+    /// section) and writes it to the socket; returns the QWP message's
+    /// length (what the byte credit counts).
+    pub(super) fn send(
         &mut self,
+        ws: &mut Ws,
         id: i64,
         seq: u64,
         batch: &RecordBatch,
         dict: &mut Dict,
-    ) -> Result<usize> {
+    ) -> std::result::Result<usize, Failed> {
         let block = BlockEncoder::new(
             batch,
             self.names.clone(),
             self.types.clone(),
             &self.layout,
             dict,
-        )?;
+        )
+        .map_err(Failed::Encode)?;
         let delta = dict.take_delta();
         let with_schema = seq == 0;
         let body_len = delta.encoded_len() + block.encoded_len("", with_schema);
-        let write = |out: &mut Out<'_>| {
-            delta.encode(out);
-            block.write("", with_schema, out);
-        };
         let head = result_batch_head_len(seq);
         let at = WS_HEAD_MAX + head;
-        let (zstd, sent_body) = match &mut self.zstd {
-            // Raw: the body is written in place, once.
-            None => {
-                at_least(&mut self.buf, at + body_len);
-                write(&mut Out::plain(&mut self.buf[at..at + body_len]));
-                (false, body_len)
-            }
-            Some(z) => {
-                at_least(&mut self.body, body_len);
-                let body = &mut self.body[..body_len];
-                write(&mut Out::plain(body));
-                let bound = zstd::compress_bound(body_len);
-                at_least(&mut self.buf, at + bound);
-                let dst = &mut self.buf[at..at + bound];
-                let n = z
-                    .compress_to_buffer(&*body, dst)
-                    .map_err(|e| Error::wrap(ErrorKind::Io, "zstd compression failed", e))?;
-                if n < body_len {
-                    (true, n)
-                } else {
-                    // Not smaller: sent raw (the bound is at least the size).
-                    dst[..body_len].copy_from_slice(body);
-                    (false, body_len)
-                }
-            }
-        };
-        let len = head + sent_body;
-        if len > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
-            return Err(Error::new(
+        let too_big = |len: usize| {
+            Failed::Encode(Error::new(
                 ErrorKind::Unsupported,
                 format!(
                     "a result batch of {} rows is {len} bytes, above the 16 MiB frame limit; ask for fewer rows per batch",
                     batch.num_rows(),
                 ),
-            ));
+            ))
+        };
+        let Some(z) = &mut self.zstd else {
+            // Raw: the frame's own bytes, and the Arrow buffers between
+            // them as they are.
+            let len = head + body_len;
+            if len > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
+                return Err(too_big(len));
+            }
+            let pieces: Vec<Part<'_>> = block.pieces().collect();
+            let fixed = delta.encoded_len() + block.head_len("", with_schema);
+            let owned = at + fixed + pieces.iter().map(owned_len).sum::<usize>();
+            at_least(&mut self.buf, owned);
+            let mut out = Out::plain(&mut self.buf[WS_HEAD_MAX..owned]);
+            put_result_batch_head(id, seq, true, false, body_len, &mut out);
+            delta.encode(&mut out);
+            block.write_head("", with_schema, &mut out);
+            for p in pieces.iter().filter(|p| owned_len(p) > 0) {
+                p.write(&mut out);
+            }
+            let start = put_ws_head(&mut self.buf, len);
+            let mut slices = Vec::with_capacity(2 * pieces.len() + 1);
+            let (mut from, mut to) = (start, at + fixed);
+            for p in &pieces {
+                match owned_len(p) {
+                    0 => {
+                        if from < to {
+                            slices.push(IoSlice::new(&self.buf[from..to]));
+                        }
+                        slices.push(IoSlice::new(match p {
+                            Part::Copy(b) => b,
+                            _ => &[],
+                        }));
+                        from = to;
+                    }
+                    n => to += n,
+                }
+            }
+            if from < to {
+                slices.push(IoSlice::new(&self.buf[from..to]));
+            }
+            write_frame(ws, &mut slices).map_err(Failed::Socket)?;
+            return Ok(len);
+        };
+        at_least(&mut self.body, body_len);
+        let body = &mut self.body[..body_len];
+        let mut out = Out::plain(body);
+        delta.encode(&mut out);
+        block.write("", with_schema, &mut out);
+        let bound = zstd::compress_bound(body_len);
+        at_least(&mut self.buf, at + bound);
+        let dst = &mut self.buf[at..at + bound];
+        let n = z.compress_to_buffer(&*body, dst).map_err(|e| {
+            Failed::Encode(Error::wrap(ErrorKind::Io, "zstd compression failed", e))
+        })?;
+        let (zstd, sent) = if n < body_len {
+            (true, n)
+        } else {
+            // Not smaller: sent raw (the bound is at least the size).
+            dst[..body_len].copy_from_slice(body);
+            (false, body_len)
+        };
+        let len = head + sent;
+        if len > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
+            return Err(too_big(len));
         }
         put_result_batch_head(
             id,
             seq,
             true,
             zstd,
-            sent_body,
+            sent,
             &mut Out::plain(&mut self.buf[WS_HEAD_MAX..at]),
         );
-        let (ws, n) = ws_head(len);
-        self.start = WS_HEAD_MAX - n;
-        self.end = at + sent_body;
-        self.buf[self.start..WS_HEAD_MAX].copy_from_slice(&ws[..n]);
+        let start = put_ws_head(&mut self.buf, len);
+        write_frame(ws, &mut [IoSlice::new(&self.buf[start..at + sent])])
+            .map_err(Failed::Socket)?;
         Ok(len)
     }
+}
 
-    /// The last frame built, WebSocket header included.
-    pub(super) fn frame(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
+/// Writes the WebSocket header of a `len`-byte message right before
+/// `buf[WS_HEAD_MAX]`; returns where it starts.
+fn put_ws_head(buf: &mut [u8], len: usize) -> usize {
+    let (h, n) = ws_head(len);
+    buf[WS_HEAD_MAX - n..WS_HEAD_MAX].copy_from_slice(&h[..n]);
+    WS_HEAD_MAX - n
+}
 
-    /// Writes the last frame built to the socket, after anything
-    /// tungstenite still holds (a pong).
-    pub(super) fn send(&self, ws: &mut Ws) -> Result<()> {
-        ws.flush().map_err(ws_err)?;
-        let s = ws.get_mut();
-        s.write_all(self.frame())?;
-        s.flush()?;
-        Ok(())
+/// Writes one WebSocket frame (`slices`, its header first) to the socket,
+/// after anything tungstenite still holds (a pong).
+fn write_frame(ws: &mut Ws, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
+    ws.flush().map_err(ws_err)?;
+    let s = ws.get_mut();
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match s.write_vectored(slices) {
+            Ok(0) => {
+                return Err(Error::new(
+                    ErrorKind::Closed,
+                    "the socket took no more bytes of a result frame",
+                ));
+            }
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
     }
+    s.flush()?;
+    Ok(())
 }
 
 /// The header of an unmasked, final, binary WebSocket frame of `len`
