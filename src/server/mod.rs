@@ -355,11 +355,12 @@ impl ServerBuilder {
     /// How RESULT_BATCH frames encode TIMESTAMP, TIMESTAMP_NANOS and DATE
     /// columns (every frame has `FLAG_GORILLA`; each such column says
     /// raw or Gorilla in its encoding byte). `None` (the default): to a
-    /// client on this host (loopback) Gorilla only for a regular cadence,
-    /// which is cheaper than copying ([`TsEncoding::Cadence`]; on jittered
-    /// timestamps Gorilla costs the server and the client more CPU than the
-    /// bytes it saves cost over loopback), to any other client Gorilla
-    /// whenever it is smaller ([`TsEncoding::Auto`]).
+    /// client on this host (loopback) that did not ask for zstd, Gorilla
+    /// only for a regular cadence, which is cheaper than copying
+    /// ([`TsEncoding::Cadence`]; on jittered timestamps Gorilla costs the
+    /// server and the client more CPU than the bytes it saves cost over
+    /// loopback); to any other client, and under zstd, Gorilla whenever it
+    /// is smaller ([`TsEncoding::Auto`]).
     ///
     /// [`TsEncoding::Cadence`]: crate::protocol::TsEncoding::Cadence
     /// [`TsEncoding::Auto`]: crate::protocol::TsEncoding::Auto

@@ -57,16 +57,19 @@ struct Conn<'a> {
 /// TIMESTAMP-like columns encoded as the server was built to
 /// ([`ServerBuilder::result_timestamps`](super::ServerBuilder::result_timestamps)),
 /// by default Gorilla only for a regular cadence to a client on this host
-/// (over loopback the bytes Gorilla saves on jittered timestamps cost both
-/// sides more CPU than sending them) and Gorilla where it is smaller to
-/// any other client.
-fn result_layout(shared: &Shared, ws: &Ws) -> Layout {
+/// that did not ask for zstd (over loopback the bytes Gorilla saves on
+/// jittered timestamps cost both sides more CPU than sending them) and
+/// Gorilla where it is smaller to any other client (a client asking for
+/// zstd wants fewer bytes, and zstd costs more per raw timestamp than
+/// Gorilla).
+fn result_layout(shared: &Shared, ws: &Ws, up: &Upgrade) -> Layout {
     let loopback = ws
         .get_ref()
         .tcp()
         .peer_addr()
         .is_ok_and(|a| a.ip().to_canonical().is_loopback());
-    let ts_encoding = shared.cfg.result_timestamps.unwrap_or(if loopback {
+    let cheap = loopback && up.zstd_level.is_none();
+    let ts_encoding = shared.cfg.result_timestamps.unwrap_or(if cheap {
         TsEncoding::Cadence
     } else {
         TsEncoding::Auto
@@ -452,7 +455,7 @@ pub(super) fn serve(ws: Ws, shared: &Arc<Shared>, up: &Upgrade) -> Result<()> {
         node_id: "embedded".into(),
         zone_id: cfg.zone.clone(),
     };
-    let layout = result_layout(shared, &ws);
+    let layout = result_layout(shared, &ws, up);
     let mut conn = Conn {
         ws,
         shared,

@@ -11,8 +11,10 @@ use std::time::Duration;
 use arrow::array::*;
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use questdb_arrow::client::{BatchDecoder, Decoded, IngestOptions, QuestDb};
-use questdb_arrow::protocol::TsEncoding;
-use questdb_arrow::protocol::egress::{ClientMessage, QueryRequest, ServerControl};
+use questdb_arrow::protocol::egress::{
+    ClientMessage, MSG_RESULT_BATCH, QueryRequest, ServerControl,
+};
+use questdb_arrow::protocol::{FLAG_ZSTD, HEADER_LEN, TsEncoding};
 use questdb_arrow::server::{Server, ServerBuilder, ServerHandle};
 use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 
@@ -82,6 +84,26 @@ fn all(db: &QuestDb, sql: &str) -> (SchemaRef, RecordBatch) {
     (schema, all)
 }
 
+/// The RESULT_BATCH bytes of `sql` asked for with zstd (level 1).
+fn zstd_bytes(srv: &ServerHandle, sql: &str) -> usize {
+    let mut o = ConnectOptions::new("127.0.0.1", srv.addr().port());
+    o.read_timeout = Some(Duration::from_secs(20));
+    o.accept_encoding = Some("zstd;level=1,raw".into());
+    let (mut c, _) = Connection::connect(&o, Route::Query).unwrap();
+    c.recv().unwrap(); // SERVER_INFO
+    c.send(&ClientMessage::Query(QueryRequest::new(1, sql)).to_bytes())
+        .unwrap();
+    let mut bytes = 0;
+    loop {
+        let f = c.recv().unwrap();
+        if f[HEADER_LEN] != MSG_RESULT_BATCH {
+            return bytes;
+        }
+        assert_ne!(f[5] & FLAG_ZSTD, 0, "compressed");
+        bytes += f.len();
+    }
+}
+
 /// The batches of `sql` read frame by frame, and the frames' bytes.
 fn frames(srv: &ServerHandle, sql: &str) -> (Vec<RecordBatch>, usize) {
     let mut o = ConnectOptions::new("127.0.0.1", srv.addr().port());
@@ -142,7 +164,7 @@ fn frames_are_exact_slices_of_the_stored_batches() {
 }
 
 #[test]
-fn timestamps_are_raw_over_loopback_unless_a_regular_cadence() {
+fn timestamps_are_raw_over_loopback_unless_a_regular_cadence_or_zstd() {
     let (auto_srv, _a) = server(Server::builder());
     let (raw_srv, _r) = server(Server::builder().result_timestamps(Some(TsEncoding::Raw)));
     let (gor_srv, _g) = server(Server::builder().result_timestamps(Some(TsEncoding::Gorilla)));
@@ -164,6 +186,15 @@ fn timestamps_are_raw_over_loopback_unless_a_regular_cadence() {
         // regular cadence with Gorilla.
         let want = if table == "n" { raw_n } else { gor_n };
         assert_eq!(auto_n, want, "{table}: auto {auto_n} B");
+        // Under zstd, Gorilla whenever smaller, on loopback too.
+        let sql = format!("SELECT * FROM {table}");
+        let (auto_z, raw_z, gor_z) = (
+            zstd_bytes(&auto_srv, &sql),
+            zstd_bytes(&raw_srv, &sql),
+            zstd_bytes(&gor_srv, &sql),
+        );
+        assert_eq!(auto_z, gor_z, "{table}: zstd");
+        assert_ne!(auto_z, raw_z, "{table}: zstd");
     }
 }
 
