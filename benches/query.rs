@@ -14,7 +14,9 @@
 //!   (`common::alternate`): medians of rows/s, wire MB/s, client CPU
 //!   ns/row, the median of the paired ratios, and the process's peak RSS.
 //! - T1 embedded scan: the same `SELECT *` against the embedded server in
-//!   this process (its scan's CPU counts too), paired passes.
+//!   this process (its scan's CPU counts too), paired passes; the CPU
+//!   ns/row is this process's (server and client together).
+//!   `QA_BENCH_PEER=0` leaves the peer's passes out (to profile ours).
 //!
 //! T0 and T1 are criterion routines whose iterations are paired passes,
 //! ours and the peer's alternating (which goes first alternates too); they
@@ -80,6 +82,10 @@ fn decode_peer<'a>(frames: impl Iterator<Item = &'a Vec<u8>>) -> usize {
 struct Paired {
     ours: f64,
     peer: f64,
+    /// This process's CPU seconds per pass (T1: the embedded server's
+    /// and the client's together).
+    ours_cpu: f64,
+    peer_cpu: f64,
     /// Median of peer ÷ ours over the pairs.
     ratio: f64,
     passes: usize,
@@ -101,6 +107,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct Pairs {
     ours: Vec<f64>,
     peer: Vec<f64>,
+    ours_cpu: Vec<f64>,
+    peer_cpu: Vec<f64>,
 }
 
 impl Pairs {
@@ -112,11 +120,12 @@ impl Pairs {
         peer: &mut dyn FnMut() -> usize,
     ) -> Duration {
         let time = |f: &mut dyn FnMut() -> usize| {
+            let c = common::process_cpu();
             let t = Instant::now();
             assert_eq!(f(), rows);
-            t.elapsed()
+            (t.elapsed(), common::process_cpu() - c)
         };
-        let (x, y) = if self.ours.len().is_multiple_of(2) {
+        let ((x, xc), (y, yc)) = if self.ours.len().is_multiple_of(2) {
             let x = time(ours);
             (x, time(peer))
         } else {
@@ -125,6 +134,8 @@ impl Pairs {
         };
         self.ours.push(x.as_secs_f64());
         self.peer.push(y.as_secs_f64());
+        self.ours_cpu.push(xc);
+        self.peer_cpu.push(yc);
         x
     }
 
@@ -139,6 +150,8 @@ impl Pairs {
             passes: self.ours.len(),
             ours: median(self.ours),
             peer: median(self.peer),
+            ours_cpu: median(self.ours_cpu),
+            peer_cpu: median(self.peer_cpu),
             ratio: median(r),
         }
     }
@@ -189,22 +202,24 @@ fn paired_figures(
     p: &Paired,
     first: Option<[Duration; 2]>,
 ) {
-    for (k, (name, s)) in [("questdb_arrow", p.ours), ("questdb_rs_7_2_1", p.peer)]
-        .into_iter()
-        .enumerate()
-    {
+    let clients = [
+        ("questdb_arrow", p.ours, p.ours_cpu),
+        ("questdb_rs_7_2_1", p.peer, p.peer_cpu),
+    ];
+    for (k, (name, s, cpu)) in clients.into_iter().enumerate() {
         let ttfb = first.map_or(String::new(), |f| {
             format!(",\"first_batch_seconds\":{:.6}", f[k].as_secs_f64())
         });
+        let cpu = cpu * 1e9 / rows as f64;
         println!(
-            "{bench} {w} {enc} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} ns/row, {:.0} MB/s of frames",
+            "{bench} {w} {enc} {name}: {rows} rows in {:.1} ms = {:.2} M rows/s, {:.0} ns/row, {:.0} MB/s of frames, {cpu:.0} CPU ns/row (this process)",
             s * 1e3,
             rows as f64 / s / 1e6,
             s * 1e9 / rows as f64,
             wire as f64 / s / 1e6
         );
         json.push(format!(
-            "{{\"bench\":\"{bench}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire}{ttfb}}}",
+            "{{\"bench\":\"{bench}\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"client\":\"{name}\",\"rows\":{rows},\"seconds\":{s:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire},\"process_cpu_ns_per_row\":{cpu:.1}{ttfb}}}",
             rows as f64 / s,
         ));
     }
@@ -326,6 +341,7 @@ fn bench(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(raw_rows);
     let tiers = env_list("QA_BENCH_TIERS", "T0,T1R,T1");
+    let with_peer = std::env::var("QA_BENCH_PEER").as_deref() != Ok("0");
     let encodings = env_list("QA_BENCH_ENCODINGS", "RAW,ZSTD");
     let budget = Duration::from_secs_f64(
         std::env::var("QA_BENCH_SECS")
@@ -412,7 +428,13 @@ fn bench(c: &mut Criterion) {
                                         pairs.run(
                                             rows,
                                             &mut || t1_ours(&ours, &sql, f0),
-                                            &mut || t1_peer(&peer, &sql, f1),
+                                            &mut || {
+                                                if with_peer {
+                                                    t1_peer(&peer, &sql, f1)
+                                                } else {
+                                                    rows
+                                                }
+                                            },
                                         )
                                     })
                                     .sum()

@@ -18,12 +18,12 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BinaryViewArray, GenericByteViewArray, StringViewArray,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::datatypes::ByteViewType;
 use arrow::datatypes::{
     ArrowNativeType, ArrowPrimitiveType, DataType, Date64Type, Decimal64Type, Decimal128Type,
     Field, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
     UInt16Type, UInt32Type, UInt64Type,
 };
+use arrow::datatypes::{ByteViewType, ToByteSlice};
 
 use super::column_data::{SymbolIds, encode_array};
 use super::types::QwpType;
@@ -93,6 +93,9 @@ pub enum Part<'e> {
     Byte(u8),
     /// Bytes copied as they are.
     Copy(&'e [u8]),
+    /// i32 string offsets written as u32 offsets from 0 (those of a sliced
+    /// array start above 0).
+    Rebased(&'e [i32]),
 }
 
 impl Part<'_> {
@@ -102,6 +105,7 @@ impl Part<'_> {
             Part::Whole(c) => c.encoded_len(),
             Part::Byte(_) => 1,
             Part::Copy(b) => b.len(),
+            Part::Rebased(o) => o.len() * 4,
         }
     }
 
@@ -116,6 +120,10 @@ impl Part<'_> {
             Part::Whole(c) => c.write(out),
             Part::Byte(b) => out.u8(*b),
             Part::Copy(b) => out.put(b),
+            Part::Rebased(o) => {
+                let first = o.first().copied().unwrap_or(0);
+                out.u32s(o.len(), o.iter().map(|&x| x.wrapping_sub(first) as u32));
+            }
         }
     }
 }
@@ -357,6 +365,57 @@ impl<'a> ColumnEncoder<'a> {
             _ => None,
         };
         split.unwrap_or_else(|| vec![Part::Whole(self)])
+    }
+
+    /// The body as parts to write in order, the Arrow buffers it holds as
+    /// they are being [`Part::Copy`]s (whole, not cut): the values of a
+    /// NULL-free fixed-width column or of NULL-free raw timestamps, the
+    /// bytes of a NULL-free Utf8/Binary column (its offsets too when they
+    /// start at 0). So a writer can hand those buffers to the socket
+    /// without copying them first. Anything else is one [`Part::Whole`].
+    /// The parts' lengths add up to [`Self::encoded_len`] and their bytes
+    /// are those of [`Self::write`].
+    pub fn pieces(&self) -> Vec<Part<'_>> {
+        match (&self.kind, &self.nulls) {
+            (
+                Kind::Fixed {
+                    bytes, scale: None, ..
+                },
+                None,
+            ) => vec![Part::Byte(0), Part::Copy(bytes)],
+            (
+                Kind::Ts {
+                    values,
+                    flag,
+                    gorilla: None,
+                },
+                None,
+            ) => {
+                let mut v = vec![Part::Byte(0)];
+                if *flag {
+                    v.push(Part::Byte(0));
+                }
+                v.push(Part::Copy(values.as_ref().to_byte_slice()));
+                v
+            }
+            (
+                Kind::Var32 {
+                    offsets,
+                    offset_bytes,
+                    data,
+                },
+                None,
+            ) => {
+                let (first, last) = (offsets[0] as usize, offsets[self.rows] as usize);
+                let offsets = if first == 0 {
+                    Part::Copy(offset_bytes)
+                } else {
+                    Part::Rebased(offsets)
+                };
+                vec![Part::Byte(0), offsets, Part::Copy(&data[first..last])]
+            }
+            _ => vec![Part::Whole(self)],
+        }
     }
 
     /// Writes the body: exactly [`Self::encoded_len`] bytes.

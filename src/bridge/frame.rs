@@ -76,8 +76,16 @@ impl<'a> BlockEncoder<'a> {
         head + self.columns_len()
     }
 
-    /// Writes the block sized by [`Self::encoded_len`].
-    pub fn write(&self, table: &str, with_schema: bool, out: &mut Out<'_>) {
+    /// Size of what [`Self::write_head`] writes: the block without its
+    /// columns.
+    pub fn head_len(&self, table: &str, with_schema: bool) -> usize {
+        self.encoded_len(table, with_schema) - self.columns_len()
+    }
+
+    /// Writes the block's `table` name, row and column counts and (when
+    /// `with_schema`) the schema: [`Self::head_len`] bytes. The columns
+    /// ([`Self::pieces`]) follow.
+    pub fn write_head(&self, table: &str, with_schema: bool, out: &mut Out<'_>) {
         if with_schema {
             put_table_header(table, self.rows, self.columns.len(), out);
             for (n, t) in self.names.iter().zip(&self.types) {
@@ -87,6 +95,17 @@ impl<'a> BlockEncoder<'a> {
             out.str_varint(table.as_bytes());
             out.varint(self.rows as u64);
         }
+    }
+
+    /// The columns' bodies as parts in order (see
+    /// [`ColumnEncoder::pieces`]): what follows [`Self::write_head`].
+    pub fn pieces(&self) -> impl Iterator<Item = Part<'_>> {
+        self.columns.iter().flat_map(|c| c.pieces())
+    }
+
+    /// Writes the block sized by [`Self::encoded_len`].
+    pub fn write(&self, table: &str, with_schema: bool, out: &mut Out<'_>) {
+        self.write_head(table, with_schema, out);
         let total = self.columns_len();
         if total < PARALLEL_MIN_BYTES {
             for c in &self.columns {
@@ -116,6 +135,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
+    use crate::bridge::column_encoder::Part;
     use crate::bridge::types::qwp_type_of;
     use crate::protocol::Direction;
     use crate::protocol::Reader;
@@ -188,5 +208,92 @@ mod tests {
             decode_column(&mut r, *ty, n, &layout).unwrap();
         }
         assert_eq!(r.remaining(), 0);
+    }
+
+    #[test]
+    fn head_and_pieces_give_the_bytes_of_write() {
+        use arrow::array::{Decimal128Array, TimestampMicrosecondArray};
+        use arrow::datatypes::TimeUnit;
+        let n = 300;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Float64, false),
+            Field::new("c", DataType::Utf8, true),
+            Field::new("d", DataType::Utf8, false),
+            Field::new("e", DataType::Decimal128(10, 2), false),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                (0..n).map(|i| 1_000_000 + i * 1000 + i % 3),
+            )),
+            Arc::new(Int64Array::from_iter(
+                (0..n).map(|i| (i % 7 != 0).then_some(i)),
+            )),
+            Arc::new(Float64Array::from_iter_values((0..n).map(|i| i as f64))),
+            Arc::new(StringArray::from_iter(
+                (0..n).map(|i| (i % 5 != 0).then(|| format!("c{i}"))),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("d{i}")),
+            )),
+            Arc::new(
+                Decimal128Array::from_iter_values((0..n).map(i128::from))
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ),
+        ];
+        let whole = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        let types: Vec<QwpType> = schema
+            .fields()
+            .iter()
+            .map(|f| qwp_type_of(f).unwrap())
+            .collect();
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        // Offsets from 0 and (sliced) above 0; raw timestamps with and
+        // without the encoding flag.
+        for (from, rows) in [(0, 300), (17, 200), (299, 1), (5, 0)] {
+            let batch = whole.slice(from, rows);
+            for layout in [Layout::EGRESS, Layout::BIND] {
+                let layout = Layout {
+                    ts_encoding: crate::protocol::TsEncoding::Raw,
+                    ..layout
+                };
+                let mut dict = Dict::default();
+                let enc =
+                    BlockEncoder::new(&batch, names.clone(), types.clone(), &layout, &mut dict)
+                        .unwrap();
+                for with_schema in [true, false] {
+                    let len = enc.encoded_len("", with_schema);
+                    let mut want = vec![0u8; len];
+                    enc.write("", with_schema, &mut Out::plain(&mut want));
+                    let mut got = vec![0u8; enc.head_len("", with_schema)];
+                    enc.write_head("", with_schema, &mut Out::plain(&mut got));
+                    let mut copies = 0;
+                    for p in enc.pieces() {
+                        if matches!(p, Part::Copy(b) if b.len() > 1) {
+                            copies += 1;
+                        }
+                        let mut b = vec![0u8; p.len()];
+                        let mut out = Out::plain(&mut b);
+                        p.write(&mut out);
+                        assert!(out.is_full());
+                        got.extend(b);
+                    }
+                    assert_eq!(got, want, "rows {from}+{rows}, {layout:?}");
+                    if rows > 35 {
+                        // a and c have NULLs, e a scale: ts, b and d's
+                        // bytes (and d's offsets when they start at 0) are
+                        // the Arrow buffers themselves.
+                        let offsets_too = usize::from(from == 0);
+                        assert_eq!(copies, 3 + offsets_too, "rows {from}+{rows}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -490,6 +490,42 @@ impl ResultBatch {
     }
 }
 
+/// Bytes of a RESULT_BATCH's head: the message header, kind, request id
+/// and `batch_seq` (the body follows).
+pub fn result_batch_head_len(batch_seq: u64) -> usize {
+    HEADER_LEN + 1 + 8 + varint_len(batch_seq)
+}
+
+/// Writes the head of a RESULT_BATCH ([`result_batch_head_len`] bytes)
+/// whose body is `body_len` bytes (zstd-compressed when `zstd`).
+pub fn put_result_batch_head(
+    request_id: i64,
+    batch_seq: u64,
+    has_delta: bool,
+    zstd: bool,
+    body_len: usize,
+    out: &mut Out<'_>,
+) {
+    let mut flags = FLAG_GORILLA;
+    if has_delta {
+        flags |= FLAG_DELTA_SYMBOL_DICT;
+    }
+    if zstd {
+        flags |= FLAG_ZSTD;
+    }
+    let prefix = 1 + 8 + varint_len(batch_seq);
+    Header {
+        version: VERSION,
+        flags,
+        table_count: 1,
+        payload_len: (prefix + body_len) as u32,
+    }
+    .write(out);
+    out.u8(MSG_RESULT_BATCH);
+    out.i64(request_id);
+    out.varint(batch_seq);
+}
+
 /// A raw (uncompressed) RESULT_BATCH whose body of exactly `body_len`
 /// bytes `write` puts straight into the frame (no second copy of the body).
 pub fn raw_result_batch_frame(
@@ -499,23 +535,9 @@ pub fn raw_result_batch_frame(
     body_len: usize,
     write: impl FnOnce(&mut Out<'_>),
 ) -> Vec<u8> {
-    let mut flags = FLAG_GORILLA;
-    if has_delta {
-        flags |= FLAG_DELTA_SYMBOL_DICT;
-    }
-    let prefix = 1 + 8 + varint_len(batch_seq);
-    let mut frame = vec![0; HEADER_LEN + prefix + body_len];
+    let mut frame = vec![0; result_batch_head_len(batch_seq) + body_len];
     let mut out = Out::plain(&mut frame);
-    Header {
-        version: VERSION,
-        flags,
-        table_count: 1,
-        payload_len: (prefix + body_len) as u32,
-    }
-    .write(&mut out);
-    out.u8(MSG_RESULT_BATCH);
-    out.i64(request_id);
-    out.varint(batch_seq);
+    put_result_batch_head(request_id, batch_seq, has_delta, false, body_len, &mut out);
     write(&mut out);
     frame
 }
@@ -531,31 +553,18 @@ pub fn result_batch_frame(
     mut body: Vec<u8>,
     zstd_level: Option<i32>,
 ) -> Result<Vec<u8>> {
-    let mut flags = FLAG_GORILLA;
-    if has_delta {
-        flags |= FLAG_DELTA_SYMBOL_DICT;
-    }
-    let prefix = 1 + 8 + varint_len(batch_seq);
+    let mut zstd = false;
     if let Some(level) = zstd_level {
         let z = zstd::bulk::compress(&body, level)
             .map_err(|e| Error::wrap(ErrorKind::Io, "zstd compression failed", e))?;
         if z.len() < body.len() {
             body = z;
-            flags |= FLAG_ZSTD;
+            zstd = true;
         }
     }
-    let mut frame = vec![0; HEADER_LEN + prefix + body.len()];
+    let mut frame = vec![0; result_batch_head_len(batch_seq) + body.len()];
     let mut out = Out::plain(&mut frame);
-    Header {
-        version: VERSION,
-        flags,
-        table_count: 1,
-        payload_len: (prefix + body.len()) as u32,
-    }
-    .write(&mut out);
-    out.u8(MSG_RESULT_BATCH);
-    out.i64(request_id);
-    out.varint(batch_seq);
+    put_result_batch_head(request_id, batch_seq, has_delta, zstd, body.len(), &mut out);
     out.put(&body);
     Ok(frame)
 }

@@ -57,6 +57,7 @@ mod harness;
 mod ingest;
 mod limits;
 mod query;
+mod result_frames;
 mod scan;
 mod sql;
 pub mod storage;
@@ -202,6 +203,7 @@ pub struct ServerBuilder {
     durable_ack: bool,
     max_batch_rows: usize,
     fast_scan: bool,
+    result_timestamps: Option<crate::protocol::TsEncoding>,
     dict_cap_entries: usize,
     dict_cap_bytes: usize,
     faults: Faults,
@@ -236,6 +238,7 @@ impl Server {
             durable_ack: false,
             max_batch_rows: 10_000,
             fast_scan: true,
+            result_timestamps: None,
             dict_cap_entries: 100_000,
             dict_cap_bytes: 8 * 1024 * 1024,
             faults: Faults::default(),
@@ -358,6 +361,22 @@ impl ServerBuilder {
     /// queries answered by the fast path.
     pub fn fast_scan(mut self, on: bool) -> Self {
         self.fast_scan = on;
+        self
+    }
+    /// How RESULT_BATCH frames encode TIMESTAMP, TIMESTAMP_NANOS and DATE
+    /// columns (every frame has `FLAG_GORILLA`; each such column says
+    /// raw or Gorilla in its encoding byte). `None` (the default): to a
+    /// client on this host (loopback) that did not ask for zstd, Gorilla
+    /// only for a regular cadence, which is cheaper than copying
+    /// ([`TsEncoding::Cadence`]; on jittered timestamps Gorilla costs the
+    /// server and the client more CPU than the bytes it saves cost over
+    /// loopback); to any other client, and under zstd, Gorilla whenever it
+    /// is smaller ([`TsEncoding::Auto`]).
+    ///
+    /// [`TsEncoding::Cadence`]: crate::protocol::TsEncoding::Cadence
+    /// [`TsEncoding::Auto`]: crate::protocol::TsEncoding::Auto
+    pub fn result_timestamps(mut self, encoding: Option<crate::protocol::TsEncoding>) -> Self {
+        self.result_timestamps = encoding;
         self
     }
     /// Egress symbol-dictionary soft caps that trigger CACHE_RESET.

@@ -28,22 +28,19 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::ingest::close_and_drain;
+use super::result_frames::{Cut, Failed, Frames};
 use super::sql::{Next, Outcome, execute};
 use super::storage::Reject;
 use super::{Shared, Upgrade, Ws, read_ready, ws_err};
 use crate::bridge::column_data::SymbolDict as Dict;
-use crate::bridge::frame::BlockEncoder;
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::Out;
-use crate::protocol::column::Layout;
+use crate::protocol::column::{Layout, TsEncoding};
 use crate::protocol::egress::{
     CAP_QUERY_FLAGS, CAP_ZONE, ClientMessage, QUERY_FLAG_RESET_DICT, QUERY_FLAG_TIMEOUT,
-    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo, raw_result_batch_frame,
-    result_batch_frame,
+    QueryRequest, RESET_MASK_DICT, ServerControl, ServerInfo,
 };
-use crate::protocol::ingress::ColumnDef;
-use crate::protocol::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Status};
+use crate::protocol::{MAX_NAME_BYTES, Status};
 
 struct Conn<'a> {
     ws: Ws,
@@ -51,6 +48,36 @@ struct Conn<'a> {
     up: &'a Upgrade,
     dict: Dict,
     reset_pending: bool,
+    /// How result bodies are laid out (the timestamp encoding, see
+    /// [`result_layout`]).
+    layout: Layout,
+}
+
+/// The layout of this connection's result bodies: FLAG_GORILLA always set,
+/// TIMESTAMP-like columns encoded as the server was built to
+/// ([`ServerBuilder::result_timestamps`](super::ServerBuilder::result_timestamps)),
+/// by default Gorilla only for a regular cadence to a client on this host
+/// that did not ask for zstd (over loopback the bytes Gorilla saves on
+/// jittered timestamps cost both sides more CPU than sending them) and
+/// Gorilla where it is smaller to any other client (a client asking for
+/// zstd wants fewer bytes, and zstd costs more per raw timestamp than
+/// Gorilla).
+fn result_layout(shared: &Shared, ws: &Ws, up: &Upgrade) -> Layout {
+    let loopback = ws
+        .get_ref()
+        .tcp()
+        .peer_addr()
+        .is_ok_and(|a| a.ip().to_canonical().is_loopback());
+    let cheap = loopback && up.zstd_level.is_none();
+    let ts_encoding = shared.cfg.result_timestamps.unwrap_or(if cheap {
+        TsEncoding::Cadence
+    } else {
+        TsEncoding::Auto
+    });
+    Layout {
+        ts_encoding,
+        ..Layout::EGRESS
+    }
 }
 
 /// How long the connection thread waits for the query's next batch before
@@ -283,15 +310,12 @@ impl Conn<'_> {
         }
         let schema = source.schema();
         let mut types: Vec<QwpType> = Vec::new();
-        let mut defs: Vec<ColumnDef> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for f in schema.fields() {
             match qwp_type_of(f) {
                 Ok(t) => {
                     types.push(t);
-                    defs.push(ColumnDef {
-                        name: result_name(f.name()),
-                        ty: t.ty,
-                    });
+                    names.push(result_name(f.name()));
                 }
                 Err(e) => {
                     return self.error(id, Reject::new(Status::InternalError, e.to_string()));
@@ -313,13 +337,15 @@ impl Conn<'_> {
             .max_batch_rows
             .unwrap_or(self.shared.cfg.max_batch_rows)
             .min(self.shared.cfg.max_batch_rows);
+        let mut frames = match Frames::new(names, types, self.layout, self.up.zstd_level) {
+            Ok(f) => f,
+            Err(e) => return self.error(id, Reject::new(Status::InternalError, e.to_string())),
+        };
         let mut seq: u64 = 0;
         let mut total: u64 = 0;
-        let mut sent_any = false;
-        // Re-batch DataFusion's output into batches of exactly `max_rows`
-        // (the last one may be shorter).
-        let mut carry: Vec<RecordBatch> = Vec::new();
-        let mut carried = 0usize;
+        // The source's batches cut into frames of exactly `max_rows` (the
+        // last one may be shorter).
+        let mut cut = Cut::new(schema.clone(), max_rows);
         let mut done = false;
         // Dropping it (on every return) stops DataFusion.
         let mut running = source.start(self.shared);
@@ -336,37 +362,18 @@ impl Conn<'_> {
             };
             match next {
                 Next::End | Next::Pending => done = true,
-                Next::Batch(b) => {
-                    carried += b.num_rows();
-                    carry.push(b);
-                }
+                Next::Batch(b) => cut.push(b),
                 Next::Failed(r) => return self.error(id, r),
             }
-            if carried < max_rows && !done {
-                // A source giving many small batches (a selective filter)
-                // still honours CANCEL and the time limit between them.
-                if let Some(why) = self.watch(id, &mut credit, deadline, Duration::ZERO)? {
-                    drop(running);
-                    return self.stopped(id, why);
-                }
-                continue;
-            }
-            let batch = match arrow::compute::concat_batches(&schema, &carry) {
-                Ok(b) => b,
-                Err(e) => return self.error(id, Reject::new(Status::InternalError, e.to_string())),
-            };
-            carry.clear();
-            let full = if done {
-                batch.num_rows()
-            } else {
-                batch.num_rows() / max_rows * max_rows
-            };
-            if full < batch.num_rows() {
-                carry.push(batch.slice(full, batch.num_rows() - full));
-            }
-            carried = batch.num_rows() - full;
-            let mut off = 0;
-            while off < full {
+            let mut sent_now = false;
+            loop {
+                let batch = match cut.next(done) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break,
+                    Err(e) => {
+                        return self.error(id, Reject::new(Status::InternalError, e.to_string()));
+                    }
+                };
                 // Flow control: wait while the budget is used up.
                 while credit.is_some_and(|c| c <= 0) {
                     let wait = Duration::from_millis(100);
@@ -379,30 +386,36 @@ impl Conn<'_> {
                     drop(running);
                     return self.stopped(id, why);
                 }
-                let n = max_rows.min(full - off);
-                let slice = batch.slice(off, n);
-                let frame = match self.encode(id, seq, &defs, &types, &slice) {
-                    Ok(f) => f,
-                    Err(e) => {
+                let len = match frames.send(&mut self.ws, id, seq, &batch, &mut self.dict) {
+                    Ok(n) => n,
+                    Err(Failed::Encode(e)) => {
                         return self.error(id, Reject::new(Status::InternalError, e.to_string()));
                     }
+                    Err(Failed::Socket(e)) => return Err(e),
                 };
                 if let Some(c) = credit.as_mut() {
-                    *c -= frame.len() as i64;
+                    *c -= len as i64;
                 }
-                self.send(frame)?;
-                sent_any = true;
+                sent_now = true;
                 seq += 1;
-                total += n as u64;
-                off += n;
+                total += batch.num_rows() as u64;
+            }
+            if !sent_now && !done {
+                // A source giving many small batches (a selective filter)
+                // still honours CANCEL and the time limit between them.
+                if let Some(why) = self.watch(id, &mut credit, deadline, Duration::ZERO)? {
+                    drop(running);
+                    return self.stopped(id, why);
+                }
             }
         }
-        if !sent_any {
+        if seq == 0 {
             let empty = RecordBatch::new_empty(schema.clone());
-            let frame = self
-                .encode(id, 0, &defs, &types, &empty)
-                .map_err(|e| e.context("empty result"))?;
-            self.send(frame)?;
+            match frames.send(&mut self.ws, id, 0, &empty, &mut self.dict) {
+                Ok(_) => {}
+                Err(Failed::Encode(e)) => return Err(e.context("empty result")),
+                Err(Failed::Socket(e)) => return Err(e),
+            }
             seq = 1;
         }
         self.send(
@@ -420,51 +433,6 @@ impl Conn<'_> {
             id,
             Reject::new(Status::Cancelled, format!("query {id} cancelled")),
         )
-    }
-
-    fn encode(
-        &mut self,
-        id: i64,
-        seq: u64,
-        defs: &[ColumnDef],
-        types: &[QwpType],
-        batch: &RecordBatch,
-    ) -> Result<Vec<u8>> {
-        let names = defs.iter().map(|d| d.name.clone()).collect();
-        let block = BlockEncoder::new(
-            batch,
-            names,
-            types.to_vec(),
-            &Layout::EGRESS,
-            &mut self.dict,
-        )?;
-        let delta = self.dict.take_delta();
-        let with_schema = seq == 0;
-        let body_len = delta.encoded_len() + block.encoded_len("", with_schema);
-        let write = |out: &mut Out<'_>| {
-            delta.encode(out);
-            block.write("", with_schema, out);
-        };
-        let frame = match self.up.zstd_level {
-            // Raw: the body is written in place, once.
-            None => raw_result_batch_frame(id, seq, true, body_len, write),
-            level => {
-                let mut body = vec![0; body_len];
-                write(&mut Out::plain(&mut body));
-                result_batch_frame(id, seq, true, body, level)?
-            }
-        };
-        if frame.len() > MAX_MESSAGE_BYTES && batch.num_rows() > 1 {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "a result batch of {} rows is {} bytes, above the 16 MiB frame limit; ask for fewer rows per batch",
-                    batch.num_rows(),
-                    frame.len()
-                ),
-            ));
-        }
-        Ok(frame)
     }
 }
 
@@ -487,12 +455,14 @@ pub(super) fn serve(ws: Ws, shared: &Arc<Shared>, up: &Upgrade) -> Result<()> {
         node_id: "embedded".into(),
         zone_id: cfg.zone.clone(),
     };
+    let layout = result_layout(shared, &ws, up);
     let mut conn = Conn {
         ws,
         shared,
         up,
         dict: Dict::default(),
         reset_pending: false,
+        layout,
     };
     conn.send(ServerControl::ServerInfo(info).to_frame())?;
     loop {

@@ -71,6 +71,16 @@ impl Write for ServerStream {
         }
         Ok(n)
     }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = crate::transport::restart_on_eintr(|| match &mut self.io {
+            StreamIo::Plain(s) => s.write_vectored(bufs),
+            StreamIo::Tls(s) => s.write_vectored(bufs),
+        })?;
+        if n > 0 {
+            self.last_active = Instant::now();
+        }
+        Ok(n)
+    }
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.io {
             StreamIo::Plain(s) => s.flush(),

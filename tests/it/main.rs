@@ -32,6 +32,8 @@ mod pool;
 #[cfg(feature = "server")]
 mod query;
 #[cfg(feature = "server")]
+mod result_frames;
+#[cfg(feature = "server")]
 mod rows;
 #[cfg(feature = "server")]
 mod scan;
