@@ -35,7 +35,8 @@
 //! The embedded scan answers `SELECT *` by the server's fast scan path;
 //! `QA_BENCH_FAST_SCAN=0` sends every query through DataFusion instead;
 //! `QA_BENCH_BATCH_ROWS` sets the server's rows per RESULT_BATCH (default
-//! 10 000), for the recordings too.
+//! 10 000), for the recordings too. `QA_BENCH_SOLO=ours` (or `peer`)
+//! runs only that client's T1R passes, for profiling.
 
 use std::time::{Duration, Instant};
 
@@ -233,6 +234,34 @@ fn paired_figures(
     ));
 }
 
+/// `QA_BENCH_SOLO=ours|peer`: one client's T1R passes alone for `secs`
+/// (to profile it: `perf stat`/`perf record` see no other client's work);
+/// prints the median wall time and the CPU per row over all passes.
+fn solo_passes(
+    who: &str,
+    (w, enc, rows): (&str, &str, usize),
+    secs: u64,
+    pass: &mut dyn FnMut() -> usize,
+) {
+    let c0 = common::process_cpu();
+    let start = Instant::now();
+    let mut wall = Vec::new();
+    while wall.is_empty() || start.elapsed() < Duration::from_secs(secs) {
+        let t = Instant::now();
+        assert_eq!(pass(), rows);
+        wall.push(t.elapsed().as_secs_f64());
+    }
+    let cpu = common::process_cpu() - c0;
+    let n = wall.len();
+    let med = median(wall);
+    println!(
+        "query T1 replay solo {who} {w} {enc}: {n} passes, median {:.1} ms = {:.2} M rows/s, CPU {:.1} ns/row",
+        med * 1e3,
+        rows as f64 / med / 1e6,
+        cpu / (n * rows) as f64 * 1e9
+    );
+}
+
 /// T1R: both clients against a replay child serving `rec`; passes
 /// alternate.
 fn t1_replay(
@@ -277,6 +306,14 @@ fn t1_replay(
     }
     assert_eq!(n, rows);
     drop(cur);
+    if let Ok(who) = std::env::var("QA_BENCH_SOLO") {
+        solo_passes(&who, (w, enc, rows), secs, &mut || match who.as_str() {
+            "ours" => t1_ours(&ours, &rec.sql, &mut never),
+            "peer" => t1_peer(&peer, &rec.sql, &mut never_peer),
+            other => panic!("QA_BENCH_SOLO={other}: ours or peer"),
+        });
+        return;
+    }
     common::reset_peak_rss();
     let res = common::alternate(
         c,

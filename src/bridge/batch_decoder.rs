@@ -21,8 +21,15 @@ use crate::protocol::egress::{
 };
 use crate::protocol::ingress::ColumnDef;
 
-/// Frames at least this large have their columns decoded in parallel.
+/// Frames at least this large have their columns decoded in parallel
+/// (see [`BatchDecoder::set_parallel`]).
 pub const PARALLEL_DECODE_MIN_BYTES: usize = 256 * 1024;
+
+/// The query cursor decodes large frames in parallel only on machines with
+/// at least this many cores: on fewer, waking rayon's workers costs more
+/// CPU than it saves (the receiving thread, the caller and often the
+/// server share the cores).
+pub const PARALLEL_DECODE_MIN_CORES: usize = 4;
 
 /// Sans-IO decoding of `/read/v1` server frames into Arrow: the connection
 /// symbol dictionary (CACHE_RESET honoured), the zstd state with its reused
@@ -34,6 +41,8 @@ pub struct BatchDecoder {
     inflater: Inflater,
     defs: Option<Vec<ColumnDef>>,
     schema: Option<SchemaRef>,
+    /// Whether large frames have their columns decoded in parallel.
+    parallel: bool,
 }
 
 impl fmt::Debug for BatchDecoder {
@@ -42,6 +51,7 @@ impl fmt::Debug for BatchDecoder {
             .field("version", &self.version)
             .field("dict_len", &self.dict.len())
             .field("schema", &self.schema)
+            .field("parallel", &self.parallel)
             .finish_non_exhaustive()
     }
 }
@@ -70,7 +80,18 @@ impl BatchDecoder {
             inflater: Inflater::new(),
             defs: None,
             schema: None,
+            parallel: true,
         }
+    }
+
+    /// Whether frames of at least [`PARALLEL_DECODE_MIN_BYTES`] have their
+    /// columns decoded in parallel (on rayon's global pool; the default).
+    /// Off, every frame is decoded on the calling thread: better where
+    /// the other cores are busy anyway (the query cursor turns it off on
+    /// machines with fewer than [`PARALLEL_DECODE_MIN_CORES`] cores, where
+    /// its receiving thread and the caller already keep them busy).
+    pub fn set_parallel(&mut self, on: bool) {
+        self.parallel = on;
     }
 
     /// Forgets the current query's schema (call before the next query; the
@@ -158,7 +179,7 @@ fn decode_batch(s: &mut BatchDecoder, raw: RawBatch<'_>, frame_len: usize) -> Re
     let one = |(def, c): (&ColumnDef, ColumnView<'_>)| {
         decode_array_owned(c, &symbols).map_err(|e| e.context(format!("column {:?}", def.name)))
     };
-    let parallel = frame_len >= PARALLEL_DECODE_MIN_BYTES && v.columns.len() > 1;
+    let parallel = s.parallel && frame_len >= PARALLEL_DECODE_MIN_BYTES && v.columns.len() > 1;
     let cols: Vec<Result<(QwpType, ArrayRef)>> = if parallel {
         defs.par_iter()
             .zip(v.columns.into_par_iter())
@@ -308,6 +329,72 @@ mod tests {
                 Some("b")
             ]
         );
+    }
+
+    /// Frames are decoded where they lie: in a buffer at any alignment
+    /// (the receiving thread decodes in the WebSocket layer's buffer), in
+    /// parallel or not, to the same batches.
+    #[test]
+    fn frames_decode_alike_at_any_alignment_and_in_parallel() {
+        let rows = 40_000;
+        let f = ResultBatch {
+            request_id: 7,
+            batch_seq: 0,
+            delta: Some(SymbolDelta {
+                start: 0,
+                entries: vec!["x".into(), "yy".into()],
+            }),
+            schema: ["l", "d", "v", "s"]
+                .iter()
+                .zip([
+                    ColumnType::Long,
+                    ColumnType::Double,
+                    ColumnType::Varchar,
+                    ColumnType::Symbol,
+                ])
+                .map(|(n, ty)| ColumnDef {
+                    name: n.to_string(),
+                    ty,
+                })
+                .collect(),
+            columns: vec![
+                ColumnData::with_nulls(
+                    Values::Long((0..rows as i64 - rows as i64 / 3).collect()),
+                    (0..rows).map(|i| i % 3 == 1).collect(),
+                ),
+                ColumnData::new(Values::Double(
+                    (0..rows)
+                        .map(|i| if i % 11 == 0 { f64::NAN } else { i as f64 })
+                        .collect(),
+                )),
+                ColumnData::new(Values::Varchar(
+                    (0..rows).map(|i| "é".repeat(i % 5)).collect(),
+                )),
+                ColumnData::with_nulls(
+                    Values::Symbol((0..rows - rows / 4).map(|i| (i % 2) as u32).collect()),
+                    (0..rows).map(|i| i % 4 == 3).collect(),
+                ),
+            ],
+            row_count: rows,
+        }
+        .to_frame(None)
+        .unwrap();
+        assert!(f.len() >= PARALLEL_DECODE_MIN_BYTES, "{}", f.len());
+        let mut d = BatchDecoder::new(1);
+        let want = batch(&mut d, &f);
+        assert_eq!(want.num_rows(), rows);
+        assert_eq!(
+            want.column(0).null_count(),
+            (0..rows).filter(|i| i % 3 == 1).count()
+        );
+        assert_eq!(want.column(1).null_count(), rows.div_ceil(11));
+        for (at, parallel) in (0..8).zip([true, false].into_iter().cycle()) {
+            let mut buf = vec![0u8; at];
+            buf.extend_from_slice(&f);
+            let mut d = BatchDecoder::new(1);
+            d.set_parallel(parallel);
+            assert_eq!(batch(&mut d, &buf[at..]), want, "offset {at}");
+        }
     }
 
     #[test]

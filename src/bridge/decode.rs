@@ -146,13 +146,21 @@ fn validity<T>(
 ) -> Option<NullBuffer> {
     // NULL rows hold the sentinel, so without a bitmap a quick scan tells
     // whether there is anything to mark.
-    if valid.is_none() && !values.iter().any(&is_null) {
+    if valid.is_none() && !any_sentinel(values, &is_null) {
         return None;
     }
     let sentinel = NullBuffer::new(BooleanBuffer::collect_bool(values.len(), |i| {
         !is_null(&values[i])
     }));
     NullBuffer::union(valid.as_ref(), Some(&sentinel)).filter(|n| n.null_count() > 0)
+}
+
+/// Whether any of `values` is a sentinel: 64 values at a time without an
+/// early exit inside a block, so the test vectorises.
+fn any_sentinel<T>(values: &[T], is_null: impl Fn(&T) -> bool) -> bool {
+    values
+        .chunks(64)
+        .any(|c| c.iter().fold(false, |any, v| any | is_null(v)))
 }
 
 fn prim<P: ArrowPrimitiveType>(
@@ -431,20 +439,25 @@ fn shared_symbol_array(
             "the symbol dictionary holds {n} entries, more than Int32 keys reach"
         )));
     }
-    if let Some(&id) = ids.iter().max()
-        && id as usize >= n
-    {
-        let first = ids
+    // In place: same size and alignment; the largest id is checked below
+    // (ids wrap to negative keys only when it is out of range anyway).
+    let mut max = 0u32;
+    let keys: Vec<i32> = ids
+        .into_iter()
+        .map(|id| {
+            max = max.max(id);
+            id as i32
+        })
+        .collect();
+    if !keys.is_empty() && max as usize >= n {
+        let first = keys
             .iter()
-            .find(|&&i| i as usize >= n)
-            .copied()
-            .unwrap_or(id);
+            .find(|&&k| k as u32 as usize >= n)
+            .map_or(max, |&k| k as u32);
         return Err(bad(format!(
             "symbol id {first} is not in the connection dictionary ({n} entries)"
         )));
     }
-    // In place: same size and alignment (every id is below `n` <= i32::MAX).
-    let keys: Vec<i32> = ids.into_iter().map(|id| id as i32).collect();
     let keys = spread(keys, valid.as_ref(), 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
     let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).map_err(arrow_err)?;
@@ -573,6 +586,33 @@ mod tests {
         )
         .unwrap();
         decode_array(&v, &syms.to_vec()).unwrap().1
+    }
+
+    #[test]
+    fn a_sentinel_is_found_wherever_it_is() {
+        let is_min = |x: &i64| *x == i64::MIN;
+        assert!(!any_sentinel(&[] as &[i64], is_min));
+        for len in [1usize, 63, 64, 65, 200] {
+            let mut v: Vec<i64> = (0..len as i64).collect();
+            assert!(!any_sentinel(&v, is_min), "{len}");
+            for at in [
+                0,
+                len / 2,
+                len.saturating_sub(1),
+                63.min(len - 1),
+                64.min(len - 1),
+            ] {
+                v[at] = i64::MIN;
+                assert!(any_sentinel(&v, is_min), "{len} at {at}");
+                v[at] = at as i64;
+            }
+        }
+        // Through the decoder: a NaN at row 64 of 130 is the only NULL.
+        let mut d: Vec<f64> = (0..130).map(f64::from).collect();
+        d[64] = f64::NAN;
+        let a = roundtrip(&ColumnData::new(Values::Double(d)), &[]);
+        assert_eq!(a.null_count(), 1);
+        assert!(a.is_null(64));
     }
 
     #[test]

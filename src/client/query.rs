@@ -26,7 +26,9 @@ use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-pub use crate::bridge::batch_decoder::{BatchDecoder, Decoded, PARALLEL_DECODE_MIN_BYTES};
+pub use crate::bridge::batch_decoder::{
+    BatchDecoder, Decoded, PARALLEL_DECODE_MIN_BYTES, PARALLEL_DECODE_MIN_CORES,
+};
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{ColumnData, Values};
@@ -118,10 +120,14 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
             ));
         }
     };
+    let mut dec = BatchDecoder::new(hs.version);
+    dec.set_parallel(
+        std::thread::available_parallelism().map_or(1, |n| n.get()) >= PARALLEL_DECODE_MIN_CORES,
+    );
     Ok((
         Session {
             conn,
-            dec: BatchDecoder::new(hs.version),
+            dec,
             inflater: crate::protocol::egress::Inflater::new(),
         },
         info,

@@ -1,11 +1,16 @@
-//! The read-ahead of a query, in two stages on two threads: the
-//! receiving thread owns the connection while the result streams, reads
-//! the frames, decompresses zstd bodies into reused buffers and serves the
-//! cursor's CREDIT / CANCEL requests; the decoding thread decodes the
-//! frames in order into Arrow and hands them to the
+//! The read-ahead of a query. The receiving thread owns the connection
+//! while the result streams, reads the frames and serves the cursor's
+//! CREDIT / CANCEL requests; the decoded batches reach the
 //! [`Cursor`](super::Cursor) through a queue of
-//! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots. So the
-//! next frame is read and decompressed while the previous one is decoded.
+//! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots.
+//!
+//! - Raw bodies (no zstd negotiated): the receiving thread decodes each
+//!   frame itself, straight from the WebSocket layer's buffer; one
+//!   hand-off per batch.
+//! - zstd: two stages on two threads: the receiving thread decompresses
+//!   the bodies into reused buffers, a decoding thread decodes the frames
+//!   in order into Arrow. So the next frame is read and decompressed while
+//!   the previous one is decoded.
 //!
 //! Errors are never lost: the query's last event (its end or its error) is
 //! handed over however full the queue is, and a panic of either thread
@@ -17,6 +22,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use tungstenite::Bytes;
 
 use super::query::Terminal;
 use crate::bridge::batch_decoder::{BatchDecoder, Decoded};
@@ -69,17 +75,30 @@ pub(super) fn join_receiver<T>(t: JoinHandle<T>) -> Result<T> {
         .map_err(|p| Error::panicked("the query's receiving thread", &*p))
 }
 
+/// A staged frame's bytes.
+enum Body {
+    /// As received (the WebSocket layer's buffer, not a copy).
+    Received(Bytes),
+    /// Decompressed into one of the receiving thread's buffers (handed
+    /// back for reuse once decoded): the buffer and the frame's length in
+    /// it.
+    Inflated(Vec<u8>, usize),
+}
+
+impl Body {
+    fn frame(&self) -> &[u8] {
+        match self {
+            Body::Received(b) => b,
+            Body::Inflated(buf, len) => &buf[..*len],
+        }
+    }
+}
+
 /// What the receiving thread hands the decoding thread.
 enum Staged {
-    /// A frame (zstd bodies already decompressed): the buffer, the frame's
-    /// length in it, its length on the wire (for credit), and whether the
-    /// buffer is one of the receiving thread's (to hand back for reuse).
-    Frame {
-        buf: Vec<u8>,
-        len: usize,
-        wire: usize,
-        reused: bool,
-    },
+    /// A frame (zstd bodies already decompressed) and its length on the
+    /// wire (for credit).
+    Frame { body: Body, wire: usize },
     /// The connection failed (or a frame could not be decompressed): the
     /// query's error; nothing follows.
     Failed(Error),
@@ -137,6 +156,9 @@ pub(super) fn pump(
     cmds: Receiver<Cmd>,
     tx: SyncSender<Event>,
 ) -> Option<Session> {
+    if inline_decoding(&s.conn) {
+        return pump_inline(s, id, &cmds, &tx);
+    }
     let Session {
         conn,
         mut dec,
@@ -182,6 +204,129 @@ pub(super) fn pump(
     })
 }
 
+/// Whether the receiving thread decodes the frames itself: when the
+/// server sends raw bodies (no zstd negotiated) a second thread would
+/// only add a hand-off per frame; with zstd, decompressing the next frame
+/// while the previous one is decoded pays.
+fn inline_decoding(conn: &Connection) -> bool {
+    conn.handshake().content_encoding.is_none()
+}
+
+/// Why [`deliver`] could not hand an event over.
+enum Undelivered {
+    /// The cursor is gone.
+    Orphaned,
+    /// The connection broke while the queue was full (the cursor has
+    /// been told).
+    Broken,
+}
+
+/// Hands `ev` to the cursor, serving its commands while the queue is
+/// full.
+fn deliver(
+    conn: &mut Connection,
+    id: i64,
+    cmds: &Receiver<Cmd>,
+    tx: &SyncSender<Event>,
+    ev: Event,
+) -> std::result::Result<(), Undelivered> {
+    let mut ev = ev;
+    loop {
+        match tx.try_send(ev) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(Undelivered::Orphaned),
+            Err(TrySendError::Full(back)) => {
+                ev = back;
+                if let Err(e) = serve_commands(conn, id, cmds) {
+                    // What was decoded is handed over first, then the error.
+                    if tx.send(ev).is_ok() {
+                        send_terminal(tx, Event::Error(e));
+                    }
+                    return Err(Undelivered::Broken);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+}
+
+/// One stage: the receiving thread reads and decodes the frames of
+/// request `id` and hands the events to the cursor until the statement
+/// ends. Returns the session when the connection is still in a known
+/// state.
+fn pump_inline(
+    s: Session,
+    id: i64,
+    cmds: &Receiver<Cmd>,
+    tx: &SyncSender<Event>,
+) -> Option<Session> {
+    let Session {
+        mut conn,
+        mut dec,
+        inflater,
+    } = s;
+    dec.start_query();
+    let version = conn.handshake().version;
+    // Once the cursor is gone: cancel, then drain to the end unread.
+    let mut orphaned = false;
+    let mut cancelled = false;
+    loop {
+        if orphaned && !cancelled {
+            cancelled = true;
+            if conn
+                .send(&ClientMessage::Cancel { request_id: id }.to_bytes())
+                .is_err()
+            {
+                return None;
+            }
+        }
+        let step = (|| -> Result<Option<(Option<Event>, bool)>> {
+            serve_commands(&mut conn, id, cmds)?;
+            let Some(frame) = conn.recv_bytes_timeout(Some(POLL))? else {
+                return Ok(None);
+            };
+            if orphaned {
+                return Ok(Some((None, ends(&frame, version, id)?)));
+            }
+            let ev = event_of(&mut dec, &frame, id, frame.len())?;
+            let last = ev.as_ref().is_some_and(|e| !matches!(e, Event::Batch(..)));
+            Ok(Some((ev, last)))
+        })();
+        let (ev, last) = match step {
+            Ok(None) | Ok(Some((None, false))) => continue,
+            Ok(Some(x)) => x,
+            Err(e) => {
+                // A transport failure or a malformed frame: the
+                // connection's state is unknown, drop it.
+                if !orphaned {
+                    send_terminal(tx, Event::Error(e));
+                }
+                return None;
+            }
+        };
+        let keep = match &ev {
+            Some(Event::Error(e)) => e.kind() == ErrorKind::Server,
+            _ => true,
+        };
+        if let Some(ev) = ev
+            && !orphaned
+        {
+            match deliver(&mut conn, id, cmds, tx, ev) {
+                Ok(()) => {}
+                Err(Undelivered::Orphaned) => orphaned = true,
+                Err(Undelivered::Broken) => return None,
+            }
+        }
+        if last {
+            return keep.then_some(Session {
+                conn,
+                dec,
+                inflater,
+            });
+        }
+    }
+}
+
 /// Whether `frame` ends request `id` (its RESULT_END, EXEC_DONE or
 /// QUERY_ERROR, or a QUERY_ERROR of no request).
 fn ends(frame: &[u8], version: u8, id: i64) -> Result<bool> {
@@ -203,7 +348,7 @@ fn ends(frame: &[u8], version: u8, id: i64) -> Result<bool> {
 /// A zstd RESULT_BATCH of request `id` as the same frame with its body
 /// decompressed (into a reused buffer); any other frame as it is.
 fn stage_frame(
-    frame: Vec<u8>,
+    frame: Bytes,
     version: u8,
     id: i64,
     inflater: &mut Inflater,
@@ -215,10 +360,8 @@ fn stage_frame(
         // Anything else (errors too) is the decoding thread's to judge.
         _ => {
             return Ok(Staged::Frame {
-                len: wire,
-                buf: frame,
+                body: Body::Received(frame),
                 wire,
-                reused: false,
             });
         }
     };
@@ -238,10 +381,8 @@ fn stage_frame(
     })?;
     buf[8..12].copy_from_slice(&payload.to_le_bytes());
     Ok(Staged::Frame {
-        buf,
-        len,
+        body: Body::Inflated(buf, len),
         wire,
-        reused: true,
     })
 }
 
@@ -306,7 +447,7 @@ fn receive_stage(
         }
         let step = (|| -> Result<Option<(Staged, bool)>> {
             serve_commands(&mut conn, id, cmds)?;
-            let Some(frame) = conn.recv_timeout(Some(POLL))? else {
+            let Some(frame) = conn.recv_bytes_timeout(Some(POLL))? else {
                 return Ok(None);
             };
             let last = ends(&frame, version, id);
@@ -335,6 +476,45 @@ fn receive_stage(
     }
 }
 
+/// The cursor's event for `frame` (`wire` bytes on the wire): a batch of
+/// request `id`, its end or its error; `None` for frames it does not
+/// concern (stale batches, CACHE_RESET, ...).
+fn event_of(dec: &mut BatchDecoder, frame: &[u8], id: i64, wire: usize) -> Result<Option<Event>> {
+    // Batches of other requests (stale ones) are skipped unread.
+    let Some(decoded) = dec.decode_for(frame, Some(id))? else {
+        return Ok(None);
+    };
+    Ok(match decoded {
+        Decoded::Batch { batch, .. } => Some(Event::Batch(batch, wire)),
+        Decoded::Control(c) => match c {
+            ServerControl::ResultEnd {
+                request_id,
+                final_seq,
+                total_rows,
+            } if request_id == id => Some(Event::End(Terminal::ResultEnd {
+                total_rows,
+                final_seq,
+            })),
+            ServerControl::ExecDone {
+                request_id,
+                op_type,
+                rows_affected,
+            } if request_id == id => Some(Event::End(Terminal::ExecDone {
+                rows_affected,
+                op_type,
+            })),
+            ServerControl::QueryError {
+                request_id,
+                status,
+                message,
+            } if request_id == id || request_id == -1 => {
+                Some(Event::Error(Error::server(status, message)))
+            }
+            _ => None,
+        },
+    })
+}
+
 /// Stage two: decodes the staged frames in order and passes the events to
 /// the cursor until the statement ends. Returns whether the connection
 /// stays usable (the statement ended, or failed on the server's word).
@@ -355,54 +535,15 @@ fn decode_stage(
             // the cursor is gone).
             return false;
         };
-        let (buf, len, wire, reused) = match item {
-            Staged::Frame {
-                buf,
-                len,
-                wire,
-                reused,
-            } => (buf, len, wire, reused),
+        let (body, wire) = match item {
+            Staged::Frame { body, wire } => (body, wire),
             Staged::Failed(e) => {
                 send_terminal(tx, Event::Error(e));
                 return false;
             }
         };
-        let step = (|| -> Result<Option<Event>> {
-            // Batches of other requests (stale ones) are skipped unread.
-            let Some(decoded) = dec.decode_for(&buf[..len], Some(id))? else {
-                return Ok(None);
-            };
-            Ok(match decoded {
-                Decoded::Batch { batch, .. } => Some(Event::Batch(batch, wire)),
-                Decoded::Control(c) => match c {
-                    ServerControl::ResultEnd {
-                        request_id,
-                        final_seq,
-                        total_rows,
-                    } if request_id == id => Some(Event::End(Terminal::ResultEnd {
-                        total_rows,
-                        final_seq,
-                    })),
-                    ServerControl::ExecDone {
-                        request_id,
-                        op_type,
-                        rows_affected,
-                    } if request_id == id => Some(Event::End(Terminal::ExecDone {
-                        rows_affected,
-                        op_type,
-                    })),
-                    ServerControl::QueryError {
-                        request_id,
-                        status,
-                        message,
-                    } if request_id == id || request_id == -1 => {
-                        Some(Event::Error(Error::server(status, message)))
-                    }
-                    _ => None,
-                },
-            })
-        })();
-        if reused {
+        let step = event_of(dec, body.frame(), id, wire);
+        if let Body::Inflated(buf, _) = body {
             // The receiving thread may be gone; the buffer is then freed.
             let _ = spare.send(buf);
         }
@@ -476,15 +617,12 @@ mod tests {
             let z = b.to_frame(Some(3)).unwrap();
             assert_ne!(z[5] & FLAG_ZSTD, 0, "the test needs a compressed frame");
             let Staged::Frame {
-                buf,
-                len,
+                body: Body::Inflated(buf, len),
                 wire,
-                reused,
-            } = stage_frame(z.clone(), 1, 9, &mut inflater, &spare).unwrap()
+            } = stage_frame(z.clone().into(), 1, 9, &mut inflater, &spare).unwrap()
             else {
-                panic!("not staged")
+                panic!("not staged in a reused buffer")
             };
-            assert!(reused);
             assert_eq!(wire, z.len(), "credit counts the bytes on the wire");
             // Byte for byte the frame the server sends without zstd, also
             // when the reused buffer is longer (batch 1 after batch 0).
@@ -502,19 +640,20 @@ mod tests {
         let raw = result_batch(9, 3, 10).to_frame(None).unwrap();
         for f in [other, end, raw] {
             let Staged::Frame {
-                buf, len, reused, ..
-            } = stage_frame(f.clone(), 1, 9, &mut inflater, &spare).unwrap()
+                body: Body::Received(b),
+                wire,
+            } = stage_frame(f.clone().into(), 1, 9, &mut inflater, &spare).unwrap()
             else {
-                panic!("not staged")
+                panic!("not staged as received")
             };
-            assert!(!reused);
-            assert_eq!(&buf[..len], &f[..]);
+            assert_eq!(wire, f.len());
+            assert_eq!(&b[..], &f[..]);
         }
         // A body that does not decompress is the query's error.
         let mut bad = result_batch(9, 0, 3000).to_frame(Some(3)).unwrap();
         let n = bad.len();
         bad[n - 8..].fill(0xAB);
-        let e = match stage_frame(bad, 1, 9, &mut inflater, &spare) {
+        let e = match stage_frame(bad.into(), 1, 9, &mut inflater, &spare) {
             Err(e) => e,
             Ok(_) => panic!("a corrupt body was staged"),
         };

@@ -37,7 +37,7 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::http::{HeaderMap, HeaderValue, StatusCode};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::{Message, WebSocket};
+use tungstenite::{Bytes, Message, WebSocket};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{MAX_MESSAGE_BYTES, Out, VERSION};
@@ -525,7 +525,7 @@ impl Connection {
     /// usable).
     pub fn recv(&mut self) -> Result<Vec<u8>> {
         match self.recv_inner()? {
-            Some(msg) => Ok(msg),
+            Some(msg) => Ok(Vec::from(msg)),
             None => Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -541,6 +541,16 @@ impl Connection {
     /// (`None`: without limit; zero: only what has already arrived) and
     /// returns `Ok(None)` when it passes. For polling acknowledgements.
     pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>> {
+        Ok(self.recv_bytes_timeout(timeout)?.map(Vec::from))
+    }
+
+    /// [`Connection::recv_timeout`] giving the message as received: the
+    /// WebSocket layer's buffer, not a copy (the query's receiving thread
+    /// hands it on to decoding as it is).
+    pub(crate) fn recv_bytes_timeout(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Bytes>> {
         let poll = matches!(timeout, Some(d) if d.is_zero());
         {
             let tcp = self.ws.get_ref().tcp();
@@ -649,10 +659,10 @@ impl Connection {
     }
 
     /// Next binary message; `None` when the read deadline passed.
-    fn recv_inner(&mut self) -> Result<Option<Vec<u8>>> {
+    fn recv_inner(&mut self) -> Result<Option<Bytes>> {
         loop {
             match self.ws.read() {
-                Ok(Message::Binary(b)) => return Ok(Some(Vec::from(b))),
+                Ok(Message::Binary(b)) => return Ok(Some(b)),
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
                 Ok(Message::Text(t)) => {
                     return Err(Error::new(

@@ -542,3 +542,83 @@ fn initial_credit_from_the_connect_string_is_each_querys_credit() {
         );
     }
 }
+
+/// Raw results are decoded on the receiving thread, zstd ones on a
+/// decoding thread behind it: both give the same rows, with NULLs,
+/// symbols shared across batches and CACHE_RESET between batches; so do
+/// a small byte credit, a cancel mid-stream and the reuse after it.
+#[test]
+fn raw_and_zstd_read_ahead_agree_across_cache_resets() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .max_batch_rows(37)
+        .dict_caps(3, 1 << 20)
+        .start()
+        .unwrap();
+    let plain = QuestDb::connect(&srv.conf_string()).unwrap();
+    let n = 3_000;
+    fill(&plain, "q_stages", n);
+    let zstd = QuestDb::connect(&format!(
+        "{}compression=zstd;compression_level=1;",
+        srv.conf_string()
+    ))
+    .unwrap();
+    let sql = "SELECT * FROM q_stages";
+    let rows = |batches: &[RecordBatch]| -> Vec<Vec<Option<String>>> {
+        ["sym", "px"]
+            .iter()
+            .map(|c| {
+                batches
+                    .iter()
+                    .flat_map(|b| {
+                        let a = b.column_by_name(c).unwrap();
+                        let t = if *c == "sym" {
+                            DataType::Utf8
+                        } else {
+                            DataType::Float64
+                        };
+                        cells(a, &t)
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let want = vec![
+        (0..n)
+            .map(|i| (i % 5 != 0).then(|| ["a", "b", "c", "d"][i % 4].to_string()))
+            .collect::<Vec<_>>(),
+        cells(
+            &(Arc::new(Float64Array::from_iter(
+                (0..n).map(|i| (i % 7 != 0).then_some(i as f64 * 0.5)),
+            )) as ArrayRef),
+            &DataType::Float64,
+        ),
+    ];
+    let raw = plain.query_arrow(sql).unwrap().fetch_all_arrow().unwrap();
+    assert_eq!(raw.len(), n.div_ceil(37));
+    assert_eq!(ids(&raw), (0..n as i64).collect::<Vec<_>>());
+    assert_eq!(rows(&raw), want);
+    let z = zstd.query_arrow(sql).unwrap().fetch_all_arrow().unwrap();
+    assert_eq!(ids(&z), ids(&raw));
+    assert_eq!(rows(&z), want);
+    for db in [&plain, &zstd] {
+        let mut r = db.borrow_reader().unwrap();
+        // A credit smaller than one frame: the server waits for each grant.
+        let credited = r
+            .prepare(sql)
+            .initial_credit(256)
+            .execute()
+            .unwrap()
+            .fetch_all_arrow()
+            .unwrap();
+        assert_eq!(rows(&credited), want);
+        let mut cur = r.prepare(sql).initial_credit(1024).execute().unwrap();
+        assert_eq!(cur.next_arrow_batch().unwrap().unwrap().num_rows(), 37);
+        cur.cancel().unwrap();
+        assert!(cur.next_arrow_batch().unwrap().is_none());
+        drop(cur);
+        // The same connection, in a known state after the cancel.
+        let again = r.execute(sql).unwrap().fetch_all_arrow().unwrap();
+        assert_eq!(rows(&again), want);
+    }
+}
