@@ -270,6 +270,14 @@ impl Catalog {
         self.inner.read().tables.get(&key(name)).cloned()
     }
 
+    /// `name`'s stored name, schema and designated column index, if the
+    /// table exists (without cloning its rows).
+    pub fn schema_of(&self, name: &str) -> Option<(String, SchemaRef, Option<usize>)> {
+        let st = self.inner.read();
+        let t = st.tables.get(&key(name))?;
+        Some((t.name.clone(), t.schema.clone(), t.designated))
+    }
+
     /// The name of `name`'s designated timestamp column, if the table
     /// exists and has one (without cloning the table).
     pub fn designated_name(&self, name: &str) -> Option<String> {

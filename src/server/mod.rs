@@ -54,6 +54,10 @@ mod checkpoint;
 mod dedup;
 mod direct;
 mod harness;
+mod http;
+mod http_wire;
+mod ilp;
+mod ilp_tcp;
 mod ingest;
 mod limits;
 mod query;
@@ -62,10 +66,13 @@ mod scan;
 mod sql;
 pub mod storage;
 mod stream;
+mod upgrade;
 mod wal;
 mod wal_op;
 
 pub use harness::IngestHarness;
+pub use http::DEFAULT_MAX_HTTP_BODY;
+pub use ilp_tcp::{DEFAULT_ILP_TCP_MAX_LINE, IlpTcpAuth};
 pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
 
 use std::io;
@@ -77,16 +84,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
-use tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tungstenite::http::{HeaderValue, StatusCode};
-use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::MAX_MESSAGE_BYTES;
 use crate::protocol::egress::Role;
 use storage::Catalog;
 pub(crate) use stream::ServerStream;
@@ -215,6 +217,10 @@ pub struct ServerBuilder {
     max_sql_bytes: usize,
     max_connections: usize,
     idle_timeout: Option<Duration>,
+    max_http_body: usize,
+    ilp_tcp_bind: Option<String>,
+    ilp_tcp_auth: Option<IlpTcpAuth>,
+    ilp_tcp_max_line: usize,
 }
 
 /// The embedded server.
@@ -250,6 +256,10 @@ impl Server {
             max_sql_bytes: DEFAULT_MAX_SQL_BYTES,
             max_connections: default_max_connections(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_http_body: DEFAULT_MAX_HTTP_BODY,
+            ilp_tcp_bind: None,
+            ilp_tcp_auth: None,
+            ilp_tcp_max_line: DEFAULT_ILP_TCP_MAX_LINE,
         }
     }
 }
@@ -435,12 +445,65 @@ impl ServerBuilder {
         self
     }
 
+    /// Largest HTTP request body (ILP over `POST /write`) accepted, in
+    /// bytes (default [`DEFAULT_MAX_HTTP_BODY`], 100 MiB); a larger one is
+    /// answered 413 with a JSON error.
+    pub fn max_http_body(mut self, bytes: usize) -> Self {
+        self.max_http_body = bytes.max(1);
+        self
+    }
+    /// Also take ILP over raw TCP on `addr` (off by default): newline-
+    /// delimited lines, committed as they arrive; a bad line closes the
+    /// connection (see [`ServerHandle::ilp_tcp_addr`]).
+    pub fn ilp_tcp_bind(mut self, addr: impl Into<String>) -> Self {
+        self.ilp_tcp_bind = Some(addr.into());
+        self
+    }
+    /// Require QuestDB's ECDSA (P-256) challenge–response on ILP/TCP
+    /// connections: the client proves it holds the private key of this
+    /// public key (`x`, `y` base64url, as in QuestDB's `auth.txt`).
+    pub fn ilp_tcp_auth(
+        mut self,
+        key_id: impl Into<String>,
+        public_x: impl Into<String>,
+        public_y: impl Into<String>,
+    ) -> Self {
+        self.ilp_tcp_auth = Some(IlpTcpAuth {
+            key_id: key_id.into(),
+            public_x: public_x.into(),
+            public_y: public_y.into(),
+        });
+        self
+    }
+    /// Longest ILP/TCP line (default [`DEFAULT_ILP_TCP_MAX_LINE`], 2 MiB):
+    /// a connection sending a longer one is closed.
+    pub fn ilp_tcp_max_line(mut self, bytes: usize) -> Self {
+        self.ilp_tcp_max_line = bytes.max(1024);
+        self
+    }
+
     /// Starts listening and serving in background threads.
     pub fn start(self) -> Result<ServerHandle> {
         let listener = TcpListener::bind(&self.bind)
             .map_err(|e| Error::from(e).context(format!("bind {}", self.bind)))?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
+        if let Some(a) = &self.ilp_tcp_auth {
+            a.point()?;
+        }
+        let ilp_listener = match &self.ilp_tcp_bind {
+            Some(b) => {
+                let l = TcpListener::bind(b)
+                    .map_err(|e| Error::from(e).context(format!("ilp_tcp_bind {b}")))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let ilp_tcp_addr = match &ilp_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let tls = match &self.tls {
             Some((cert, key)) => Some(tls_config(cert, key)?),
             None => None,
@@ -477,10 +540,20 @@ impl ServerBuilder {
         let acceptor = std::thread::Builder::new()
             .name("qa-server-accept".into())
             .spawn(move || accept_loop(listener, s2))?;
+        let mut acceptors = vec![acceptor];
+        if let Some(l) = ilp_listener {
+            let s3 = shared.clone();
+            acceptors.push(
+                std::thread::Builder::new()
+                    .name("qa-server-ilp-accept".into())
+                    .spawn(move || ilp_tcp::accept_loop(l, s3))?,
+            );
+        }
         Ok(ServerHandle {
             addr,
+            ilp_tcp_addr,
             shared,
-            acceptor: Some(acceptor),
+            acceptors,
         })
     }
 }
@@ -604,14 +677,20 @@ pub(crate) use crate::error::panic_text;
 /// connections to end.
 pub struct ServerHandle {
     addr: SocketAddr,
+    ilp_tcp_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    acceptors: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The ILP/TCP address, when [`ServerBuilder::ilp_tcp_bind`] was set.
+    pub fn ilp_tcp_addr(&self) -> Option<SocketAddr> {
+        self.ilp_tcp_addr
     }
 
     /// A `ws::addr=...;` connect string for this server (`wss` with TLS).
@@ -706,7 +785,7 @@ impl ServerHandle {
 
     fn stop_now(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(a) = self.acceptor.take() {
+        for a in std::mem::take(&mut self.acceptors) {
             let _ = a.join();
         }
         let workers: Vec<_> = std::mem::take(
@@ -823,67 +902,6 @@ pub(crate) struct Upgrade {
     pub(crate) max_batch_rows: Option<usize>,
 }
 
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-#[allow(clippy::result_large_err)]
-fn reject(status: StatusCode, body: &str) -> ErrorResponse {
-    let mut r = ErrorResponse::new(Some(body.to_string()));
-    *r.status_mut() = status;
-    r
-}
-
-/// Checks `Authorization` (RFC 7235: the scheme is case-insensitive; one
-/// header only, also when no auth is required).
-#[allow(clippy::result_large_err)]
-fn check_auth(auth: &Option<ServerAuth>, req: &Request) -> std::result::Result<(), ErrorResponse> {
-    let all = req.headers().get_all("authorization");
-    let count = all.iter().count();
-    if count > 1 {
-        return Err(reject(
-            StatusCode::BAD_REQUEST,
-            &format!("duplicate Authorization header: the request carries {count}; send one"),
-        ));
-    }
-    let Some(auth) = auth else { return Ok(()) };
-    let denied = || reject(StatusCode::UNAUTHORIZED, "authentication failed");
-    let Some(h) = header(req, "authorization") else {
-        return Err(denied());
-    };
-    let (scheme, cred) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
-    let cred = cred.trim();
-    let ok = match auth {
-        ServerAuth::Basic { username, password } => {
-            scheme.eq_ignore_ascii_case("basic")
-                && base64::engine::general_purpose::STANDARD
-                    .decode(cred)
-                    .is_ok_and(|d| d == format!("{username}:{password}").as_bytes())
-        }
-        ServerAuth::Token(t) => scheme.eq_ignore_ascii_case("bearer") && cred == t,
-    };
-    if ok { Ok(()) } else { Err(denied()) }
-}
-
-/// Parses `X-QWP-Accept-Encoding`: first acceptable token wins.
-fn pick_encoding(h: Option<&str>) -> Option<i32> {
-    for token in h?.split(',') {
-        let mut parts = token.split(';').map(str::trim);
-        match parts.next().map(|t| t.to_ascii_lowercase()) {
-            Some(t) if t == "zstd" => {
-                let level = parts
-                    .find_map(|p| p.strip_prefix("level=").and_then(|l| l.parse::<i32>().ok()))
-                    .unwrap_or(1)
-                    .clamp(1, 9);
-                return Some(level);
-            }
-            Some(t) if t == "raw" || t == "identity" => return None,
-            _ => {}
-        }
-    }
-    None
-}
-
 fn serve_connection(
     stream: TcpStream,
     shared: &Arc<Shared>,
@@ -914,108 +932,7 @@ fn serve_connection(
         last_active: Instant::now(),
         deadline: Some(deadline),
     };
-    let cfg = &shared.cfg;
-    let read_only = shared.read_only();
-    let mut up = Upgrade::default();
-    let max_msg = cfg.recv_buffer.max(1024);
-    let ws_cfg = WebSocketConfig::default()
-        .max_message_size(Some(max_msg))
-        .max_frame_size(Some(max_msg));
-    #[allow(clippy::result_large_err)]
-    let callback =
-        |req: &Request, mut resp: Response| -> std::result::Result<Response, ErrorResponse> {
-            if over_limit {
-                return Err(reject(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!(
-                        "the server is at its connection limit (max_connections = {})",
-                        cfg.max_connections
-                    ),
-                ));
-            }
-            if let Some((role, zone)) = &cfg.faults.reject_role {
-                let mut r = reject(StatusCode::MISDIRECTED_REQUEST, "role reject");
-                if let Ok(v) = HeaderValue::from_str(role) {
-                    r.headers_mut().insert("X-QuestDB-Role", v);
-                }
-                if let Some(z) = zone.as_deref().and_then(|z| HeaderValue::from_str(z).ok()) {
-                    r.headers_mut().insert("X-QuestDB-Zone", z);
-                }
-                return Err(r);
-            }
-            match req.uri().path() {
-                "/write/v4" | "/api/v4/write" => {
-                    if let Some(role) = read_only {
-                        let mut r = reject(
-                            StatusCode::MISDIRECTED_REQUEST,
-                            &format!("this server is a {} and takes no writes", role.name()),
-                        );
-                        r.headers_mut()
-                            .insert("X-QuestDB-Role", HeaderValue::from_static(role.name()));
-                        if let Some(z) = cfg
-                            .zone
-                            .as_deref()
-                            .and_then(|z| HeaderValue::from_str(z).ok())
-                        {
-                            r.headers_mut().insert("X-QuestDB-Zone", z);
-                        }
-                        return Err(r);
-                    }
-                    up.ingest = true
-                }
-                "/read/v1" => up.ingest = false,
-                other => {
-                    return Err(reject(
-                        StatusCode::NOT_FOUND,
-                        &format!("no QWP endpoint at {other}"),
-                    ));
-                }
-            }
-            check_auth(&cfg.auth, req)?;
-            let client_max: u32 = header(req, "x-qwp-max-version")
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(1);
-            if client_max == 0 {
-                return Err(reject(
-                    StatusCode::BAD_REQUEST,
-                    "X-QWP-Max-Version must be positive",
-                ));
-            }
-            let h = resp.headers_mut();
-            h.insert("X-QWP-Version", HeaderValue::from_static("1"));
-            if up.ingest {
-                let cap = (cfg.recv_buffer.saturating_sub(14)).min(MAX_MESSAGE_BYTES);
-                if let Ok(v) = HeaderValue::from_str(&cap.to_string()) {
-                    h.insert("X-QWP-Max-Batch-Size", v);
-                }
-                let asked = header(req, "x-qwp-request-durable-ack")
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-                if asked && cfg.durable_ack {
-                    up.durable_ack = true;
-                    h.insert("X-QWP-Durable-Ack", HeaderValue::from_static("enabled"));
-                }
-            } else {
-                up.zstd_level = pick_encoding(header(req, "x-qwp-accept-encoding"));
-                if up.zstd_level.is_some() {
-                    h.insert("X-QWP-Content-Encoding", HeaderValue::from_static("zstd"));
-                }
-                up.max_batch_rows = header(req, "x-qwp-max-batch-rows")
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .filter(|&r| r > 0);
-            }
-            Ok(resp)
-        };
-    let mut ws = tungstenite::accept_hdr_with_config(stream, callback, Some(ws_cfg))
-        .map_err(|e| Error::new(ErrorKind::Handshake, format!("upgrade failed: {e}")))?;
-    ws.get_mut().deadline = None;
-    ws.get_ref()
-        .tcp()
-        .set_read_timeout(Some(Duration::from_secs(30)))?;
-    if up.ingest {
-        ingest::serve(ws, shared, &up, n)
-    } else {
-        query::serve(ws, shared, &up)
-    }
+    http::serve(stream, shared, n, over_limit)
 }
 
 /// Turns tungstenite errors into crate errors.

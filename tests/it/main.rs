@@ -18,6 +18,8 @@ mod faults;
 #[cfg(feature = "server")]
 mod guard;
 #[cfg(feature = "server")]
+mod ilp_server;
+#[cfg(feature = "server")]
 mod ingest;
 #[cfg(feature = "server")]
 mod interop;

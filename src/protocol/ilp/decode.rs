@@ -212,6 +212,12 @@ fn is_line_end(b: Option<u8>) -> bool {
 }
 
 impl<'a> ParseLines<'a> {
+    /// The 1-based number of the line last returned (blank and comment
+    /// lines count); 0 before the first.
+    pub fn line_no(&self) -> usize {
+        self.line_no
+    }
+
     fn peek(&self, ahead: usize) -> Option<u8> {
         self.buf.get(self.pos + ahead).copied()
     }

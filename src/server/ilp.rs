@@ -1,0 +1,672 @@
+//! ILP ingest for the embedded server: a body of lines → one Arrow batch
+//! per table → one commit (the same [`Catalog::commit`] QWP ingest uses,
+//! so one transaction per table, all tables of a body atomically).
+//!
+//! Column types follow QuestDB: a new column gets [`infer_type`]'s type
+//! (tags become SYMBOL); a known column keeps its type and takes the
+//! values QuestDB converts (an integer into a DOUBLE, FLOAT, TIMESTAMP,
+//! DATE or DECIMAL column, a string or tag into a SYMBOL or VARCHAR
+//! column, any timestamp unit into a TIMESTAMP, TIMESTAMP_NANOS or DATE
+//! column). A value that does not fit is an error naming the line, table
+//! and column, and nothing of the body is committed. New tables get a
+//! designated TIMESTAMP named `timestamp`; lines without a timestamp get
+//! the server's time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date64Array, Decimal64Array, Decimal128Array, Decimal256Array,
+    FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, ListArray, RecordBatch, StringBuilder, StringDictionaryBuilder,
+    TimestampMicrosecondArray, TimestampNanosecondArray,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::datatypes::{Field, Int32Type, Schema, SchemaRef, i256};
+
+use super::Shared;
+use super::storage::{Catalog, DEFAULT_TS_NAME, key};
+use crate::bridge::types::{QwpType, arrow_field, qwp_type_of, type_name};
+use crate::protocol::ColumnType;
+use crate::protocol::Status;
+use crate::protocol::ilp::{
+    FieldValue, IlpVersion, Line, LineTimestamp, TimestampUnit, infer_type, parse_lines,
+    validate_column_name, validate_table_name,
+};
+
+/// Rows one commit writes: `(table, batch, designated column name)`.
+pub(crate) type Writes = Vec<(String, RecordBatch, Option<String>)>;
+
+/// The unit of timestamps written without a suffix (`/write?precision=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Precision {
+    /// `n`, `ns` (the default).
+    Nanos,
+    /// `u`, `us`.
+    Micros,
+    /// `ms`.
+    Millis,
+    /// `s`.
+    Seconds,
+}
+
+impl Precision {
+    /// The precision a `precision=` value names.
+    pub(crate) fn parse(s: &str) -> Option<Precision> {
+        match s {
+            "n" | "ns" => Some(Precision::Nanos),
+            "u" | "us" => Some(Precision::Micros),
+            "ms" => Some(Precision::Millis),
+            "s" => Some(Precision::Seconds),
+            _ => None,
+        }
+    }
+
+    /// An unsuffixed timestamp in this precision, as nanoseconds.
+    fn to_nanos(self, v: i64) -> Option<i64> {
+        match self {
+            Precision::Nanos => Some(v),
+            Precision::Micros => v.checked_mul(1_000),
+            Precision::Millis => v.checked_mul(1_000_000),
+            Precision::Seconds => v.checked_mul(1_000_000_000),
+        }
+    }
+}
+
+/// Why a body was refused: the line (1-based) when one is to blame.
+#[derive(Debug, Clone)]
+pub(crate) struct IlpFailure {
+    /// The line at fault.
+    pub(crate) line: Option<usize>,
+    /// What is wrong (names table and column).
+    pub(crate) message: String,
+    /// A server-side failure (storage), not the client's data.
+    pub(crate) internal: bool,
+}
+
+/// Parses `body`, builds the batches and commits them (nothing in sink
+/// mode). Acknowledge only after `Ok`: the rows are then as durable as an
+/// acknowledged QWP frame.
+pub(crate) fn ingest(shared: &Shared, body: &[u8], precision: Precision) -> Result<(), IlpFailure> {
+    let writes = to_writes(&shared.catalog, body, precision, now_micros())?;
+    commit(shared, writes)
+}
+
+/// Commits `writes` in one transaction (nothing in sink mode).
+pub(crate) fn commit(shared: &Shared, writes: Writes) -> Result<(), IlpFailure> {
+    if shared.cfg.sink || writes.is_empty() {
+        return Ok(());
+    }
+    shared
+        .catalog
+        .commit(writes)
+        .map(|_| ())
+        .map_err(|r| IlpFailure {
+            line: None,
+            message: r.message,
+            internal: matches!(r.status, Status::WriteError | Status::InternalError),
+        })
+}
+
+/// The server's time in microseconds since the epoch.
+pub(crate) fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Parses `body` into one batch per table (in first-seen order); `now`
+/// (µs) stamps lines without a timestamp.
+pub(crate) fn to_writes(
+    catalog: &Catalog,
+    body: &[u8],
+    precision: Precision,
+    now: i64,
+) -> Result<Writes, IlpFailure> {
+    let mut tables: Vec<TableAcc> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut lines = parse_lines(body, IlpVersion::V3);
+    while let Some(item) = lines.next() {
+        let line = item.map_err(|e| IlpFailure {
+            line: Some(e.line_no),
+            message: format!("error in line {}: {}", e.line_no, e.message),
+            internal: false,
+        })?;
+        let no = lines.line_no();
+        let fail = |m: String| IlpFailure {
+            line: Some(no),
+            message: format!("error in line {no}: {m}"),
+            internal: false,
+        };
+        let k = key(&line.table);
+        let ti = match index.get(&k) {
+            Some(&i) => i,
+            None => {
+                let acc = TableAcc::new(catalog, &line.table).map_err(fail)?;
+                tables.push(acc);
+                index.insert(k, tables.len() - 1);
+                tables.len() - 1
+            }
+        };
+        let t = &mut tables[ti];
+        t.add_line(&line, precision, now)
+            .map_err(|m| fail(format!("table {}, {m}", t.name)))?;
+    }
+    tables
+        .into_iter()
+        .map(TableAcc::finish)
+        .collect::<Result<Writes, String>>()
+        .map_err(|m| IlpFailure {
+            line: None,
+            message: m,
+            internal: true,
+        })
+}
+
+/// The rows of one table in a body.
+struct TableAcc {
+    name: String,
+    /// Designated column: name and whether it is TIMESTAMP_NANOS (`None`:
+    /// an existing table without one; line timestamps are dropped).
+    designated: Option<(String, bool)>,
+    /// The stored designated field, for an existing table.
+    designated_field: Option<Arc<Field>>,
+    existing: Option<SchemaRef>,
+    ts: Vec<i64>,
+    cols: Vec<Col>,
+    by_name: HashMap<String, usize>,
+    rows: usize,
+}
+
+struct Col {
+    name: String,
+    /// The stored field, for a column the table has.
+    field: Option<Arc<Field>>,
+    ty: QwpType,
+    data: Data,
+    /// Values held (rows before the first value are padded at once).
+    len: usize,
+}
+
+/// Values of one column (NULLs included).
+enum Data {
+    Bool(Vec<bool>),
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    /// TIMESTAMP (µs), TIMESTAMP_NANOS (ns) or DATE (ms), in the column's unit.
+    Time(Vec<Option<i64>>),
+    Str(StringBuilder),
+    Sym(StringDictionaryBuilder<Int32Type>),
+    Long256(Vec<Option<[u8; 32]>>),
+    Dec(Vec<Option<i256>>),
+    Arr(Vec<Option<(Vec<u32>, Vec<f64>)>>),
+}
+
+impl Data {
+    fn for_type(ty: ColumnType) -> Option<Data> {
+        Some(match ty {
+            ColumnType::Boolean => Data::Bool(Vec::new()),
+            ColumnType::Byte | ColumnType::Short | ColumnType::Int | ColumnType::Long => {
+                Data::Int(Vec::new())
+            }
+            ColumnType::Float | ColumnType::Double => Data::Float(Vec::new()),
+            ColumnType::Timestamp | ColumnType::TimestampNanos | ColumnType::Date => {
+                Data::Time(Vec::new())
+            }
+            ColumnType::Varchar => Data::Str(StringBuilder::new()),
+            ColumnType::Symbol => Data::Sym(StringDictionaryBuilder::new()),
+            ColumnType::Long256 => Data::Long256(Vec::new()),
+            ColumnType::Decimal64 | ColumnType::Decimal128 | ColumnType::Decimal256 => {
+                Data::Dec(Vec::new())
+            }
+            ColumnType::DoubleArray => Data::Arr(Vec::new()),
+            _ => return None,
+        })
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Data::Bool(v) => v.push(false),
+            Data::Int(v) | Data::Time(v) => v.push(None),
+            Data::Float(v) => v.push(None),
+            Data::Str(b) => b.append_null(),
+            Data::Sym(b) => b.append_null(),
+            Data::Long256(v) => v.push(None),
+            Data::Dec(v) => v.push(None),
+            Data::Arr(v) => v.push(None),
+        }
+    }
+}
+
+impl TableAcc {
+    fn new(catalog: &Catalog, name: &str) -> Result<TableAcc, String> {
+        let mut acc = TableAcc {
+            name: name.to_string(),
+            designated: Some((DEFAULT_TS_NAME.to_string(), false)),
+            designated_field: None,
+            existing: None,
+            ts: Vec::new(),
+            cols: Vec::new(),
+            by_name: HashMap::new(),
+            rows: 0,
+        };
+        match catalog.schema_of(name) {
+            Some((stored, schema, designated)) => {
+                acc.name = stored;
+                acc.designated = designated.map(|i| {
+                    let f = schema.field(i);
+                    let nanos = qwp_type_of(f).is_ok_and(|t| t.ty == ColumnType::TimestampNanos);
+                    (f.name().clone(), nanos)
+                });
+                acc.designated_field = designated.map(|i| Arc::new(schema.field(i).clone()));
+                acc.existing = Some(schema);
+            }
+            None => validate_table_name(name).map_err(|e| e.to_string())?,
+        }
+        Ok(acc)
+    }
+
+    /// The column `name`, added (typed by `value`) when the body or the
+    /// table does not have it yet.
+    fn column(&mut self, name: &str, value: &FieldValue<'_>, tag: bool) -> Result<usize, String> {
+        let k = key(name);
+        if let Some(&i) = self.by_name.get(&k) {
+            return Ok(i);
+        }
+        if self
+            .designated
+            .as_ref()
+            .is_some_and(|(d, _)| d.eq_ignore_ascii_case(name))
+        {
+            return Err(format!(
+                "column {name}: it is the designated timestamp; send it as the line's timestamp"
+            ));
+        }
+        let stored = self
+            .existing
+            .as_ref()
+            .and_then(|s| {
+                s.fields()
+                    .iter()
+                    .find(|f| f.name().eq_ignore_ascii_case(name))
+            })
+            .cloned();
+        let (col_name, ty) = match &stored {
+            Some(f) => (
+                f.name().clone(),
+                qwp_type_of(f).map_err(|e| format!("column {}: {e}", f.name()))?,
+            ),
+            None => {
+                validate_column_name(name).map_err(|e| e.to_string())?;
+                let ty = if tag {
+                    QwpType::plain(ColumnType::Symbol)
+                } else {
+                    let mut t = QwpType::plain(infer_type(value));
+                    match value {
+                        FieldValue::DoubleArray(a) => t.array_dims = a.shape.len() as u8,
+                        FieldValue::Decimal(_) => {
+                            t.scale = crate::protocol::ilp::INFERRED_DECIMAL_SCALE
+                        }
+                        _ => {}
+                    }
+                    t
+                };
+                (name.to_string(), ty)
+            }
+        };
+        let Some(mut data) = Data::for_type(ty.ty) else {
+            return Err(format!(
+                "column {col_name}: ILP cannot write a {} column",
+                type_name(ty.ty).to_ascii_uppercase()
+            ));
+        };
+        for _ in 0..self.rows {
+            data.push_null();
+        }
+        self.cols.push(Col {
+            name: col_name,
+            field: stored,
+            ty,
+            data,
+            len: self.rows,
+        });
+        self.by_name.insert(k, self.cols.len() - 1);
+        Ok(self.cols.len() - 1)
+    }
+
+    fn add_line(&mut self, line: &Line<'_>, precision: Precision, now: i64) -> Result<(), String> {
+        let row = self.rows;
+        let tags = line
+            .symbols
+            .iter()
+            .map(|(n, v)| (n, FieldValue::String(v.clone()), true));
+        let fields = line.fields.iter().map(|(n, v)| (n, v.clone(), false));
+        for (name, value, tag) in tags.chain(fields) {
+            let i = self.column(name, &value, tag)?;
+            let col = &mut self.cols[i];
+            if col.len > row {
+                return Err(format!("column {}: appears twice in the line", col.name));
+            }
+            put(col, &value, tag).map_err(|m| format!("column {}: {m}", col.name))?;
+            col.len += 1;
+        }
+        if let Some((_, nanos)) = &self.designated {
+            let ts = match line.timestamp {
+                Some(t) => designated_value(t, precision, *nanos)?,
+                None if *nanos => now.saturating_mul(1_000),
+                None => now,
+            };
+            self.ts.push(ts);
+        }
+        self.rows += 1;
+        for c in &mut self.cols {
+            if c.len < self.rows {
+                c.data.push_null();
+                c.len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(String, RecordBatch, Option<String>), String> {
+        let mut fields: Vec<Arc<Field>> = Vec::with_capacity(self.cols.len() + 1);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len() + 1);
+        let table = self.name.clone();
+        for c in self.cols {
+            let field = c
+                .field
+                .unwrap_or_else(|| Arc::new(arrow_field(&c.name, c.ty, false)));
+            let arr = build(c.data, c.ty)
+                .map_err(|e| format!("table {table}, column {}: {e}", c.name))?;
+            arrays.push(conform(arr, &field)?);
+            fields.push(field);
+        }
+        let ts_name = self.designated.as_ref().map(|(n, _)| n.clone());
+        if let Some((name, nanos)) = self.designated {
+            let field = self.designated_field.unwrap_or_else(|| {
+                Arc::new(arrow_field(
+                    &name,
+                    QwpType::plain(ColumnType::Timestamp),
+                    true,
+                ))
+            });
+            let arr: ArrayRef = if nanos {
+                Arc::new(TimestampNanosecondArray::from(self.ts).with_timezone("UTC"))
+            } else {
+                Arc::new(TimestampMicrosecondArray::from(self.ts).with_timezone("UTC"))
+            };
+            arrays.push(conform(arr, &field)?);
+            fields.push(field);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| format!("table {table}: {e}"))?;
+        Ok((table, batch, ts_name))
+    }
+}
+
+/// Casts `arr` to the stored field's exact Arrow type when they differ
+/// (e.g. another time-zone spelling).
+fn conform(arr: ArrayRef, field: &Field) -> Result<ArrayRef, String> {
+    if arr.data_type() == field.data_type() {
+        return Ok(arr);
+    }
+    arrow::compute::cast(&arr, field.data_type())
+        .map_err(|e| format!("column {}: {e}", field.name()))
+}
+
+/// The designated timestamp of a line in the column's unit.
+fn designated_value(t: LineTimestamp, precision: Precision, nanos: bool) -> Result<i64, String> {
+    let overflow = || format!("designated timestamp {} is out of range", t.value);
+    let ns = match t.unit {
+        TimestampUnit::Nanos => precision.to_nanos(t.value).ok_or_else(overflow)?,
+        TimestampUnit::Micros if nanos => t.value.checked_mul(1_000).ok_or_else(overflow)?,
+        TimestampUnit::Micros => return Ok(t.value),
+    };
+    Ok(if nanos { ns } else { ns.div_euclid(1_000) })
+}
+
+fn kind(v: &FieldValue<'_>, tag: bool) -> &'static str {
+    match v {
+        FieldValue::String(_) if tag => "symbol",
+        FieldValue::String(_) => "string",
+        FieldValue::Integer(_) => "integer",
+        FieldValue::Long256(_) => "long256",
+        FieldValue::Float(_) => "float",
+        FieldValue::Boolean(_) => "boolean",
+        FieldValue::Timestamp(_) => "timestamp",
+        FieldValue::DoubleArray(_) => "double array",
+        FieldValue::Decimal(_) => "decimal",
+    }
+}
+
+/// Appends `v` to `col`, converting it to the column's type as QuestDB does.
+fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), String> {
+    let ty = col.ty;
+    let cast = || {
+        format!(
+            "cast error: a {} value cannot be written to a {} column",
+            kind(v, tag),
+            type_name(ty.ty).to_ascii_uppercase()
+        )
+    };
+    match (&mut col.data, v) {
+        (Data::Bool(d), FieldValue::Boolean(b)) => d.push(*b),
+        (Data::Int(d), FieldValue::Integer(i)) => {
+            let (lo, hi) = match ty.ty {
+                ColumnType::Byte => (i8::MIN as i64, i8::MAX as i64),
+                ColumnType::Short => (i16::MIN as i64, i16::MAX as i64),
+                ColumnType::Int => (i32::MIN as i64, i32::MAX as i64),
+                _ => (i64::MIN, i64::MAX),
+            };
+            if *i < lo || *i > hi {
+                return Err(format!(
+                    "value {i} does not fit a {} column",
+                    type_name(ty.ty).to_ascii_uppercase()
+                ));
+            }
+            d.push(Some(*i));
+        }
+        (Data::Float(d), FieldValue::Float(f)) => d.push(Some(*f)),
+        (Data::Float(d), FieldValue::Integer(i)) => d.push(Some(*i as f64)),
+        (Data::Time(d), FieldValue::Timestamp(t)) => d.push(Some(time_value(*t, ty.ty)?)),
+        (Data::Time(d), FieldValue::Integer(i)) => d.push(Some(*i)),
+        (Data::Str(b), FieldValue::String(s)) => b.append_value(s),
+        (Data::Sym(b), FieldValue::String(s)) => {
+            b.append(s.as_ref()).map_err(|e| e.to_string())?;
+        }
+        (Data::Long256(d), FieldValue::Long256(hex)) => d.push(Some(long256(hex)?)),
+        (Data::Dec(d), FieldValue::Decimal(x)) => {
+            d.push(Some(rescale(x.unscaled, x.scale, ty)?));
+        }
+        (Data::Dec(d), FieldValue::Integer(i)) => {
+            d.push(Some(rescale(i256::from_i128(*i as i128), 0, ty)?));
+        }
+        (Data::Arr(d), FieldValue::DoubleArray(a)) => {
+            if a.shape.len() != ty.array_dims as usize {
+                return Err(format!(
+                    "a {}-dimensional array cannot be written to a {}-dimensional column",
+                    a.shape.len(),
+                    ty.array_dims
+                ));
+            }
+            d.push(Some((a.shape.clone(), a.values().collect())));
+        }
+        _ => return Err(cast()),
+    }
+    Ok(())
+}
+
+/// A timestamp field in a TIMESTAMP (µs), TIMESTAMP_NANOS or DATE (ms) column.
+fn time_value(t: LineTimestamp, ty: ColumnType) -> Result<i64, String> {
+    let v = t.value;
+    let r = match (t.unit, ty) {
+        (TimestampUnit::Micros, ColumnType::Timestamp) => Some(v),
+        (TimestampUnit::Nanos, ColumnType::Timestamp) => Some(v.div_euclid(1_000)),
+        (TimestampUnit::Micros, ColumnType::TimestampNanos) => v.checked_mul(1_000),
+        (TimestampUnit::Nanos, ColumnType::TimestampNanos) => Some(v),
+        (TimestampUnit::Micros, _) => Some(v.div_euclid(1_000)),
+        (TimestampUnit::Nanos, _) => Some(v.div_euclid(1_000_000)),
+    };
+    r.ok_or_else(|| format!("timestamp {v} is out of range for the column"))
+}
+
+/// `0x..i` hex digits (most significant first) as 32 bytes, least
+/// significant first (the Arrow layout of LONG256).
+fn long256(hex: &str) -> Result<[u8; 32], String> {
+    let digits = hex.as_bytes();
+    if digits.is_empty() || digits.len() > 64 {
+        return Err(format!("bad long256 0x{hex}"));
+    }
+    let mut out = [0u8; 32];
+    for (i, d) in digits.iter().rev().enumerate() {
+        let n = (*d as char)
+            .to_digit(16)
+            .ok_or_else(|| format!("bad long256 0x{hex}"))? as u8;
+        out[i / 2] |= n << (4 * (i % 2));
+    }
+    Ok(out)
+}
+
+/// A decimal at `scale` as the column's unscaled value (exact, within
+/// the column's precision), or why it does not fit.
+fn rescale(v: i256, scale: u8, ty: QwpType) -> Result<i256, String> {
+    let ten = i256::from_i128(10);
+    let too_big = || {
+        format!(
+            "decimal does not fit the column's precision (scale {})",
+            ty.scale
+        )
+    };
+    let out = if scale <= ty.scale {
+        let f = ten
+            .checked_pow((ty.scale - scale) as u32)
+            .ok_or_else(too_big)?;
+        v.checked_mul(f).ok_or_else(too_big)?
+    } else {
+        let f = ten
+            .checked_pow((scale - ty.scale) as u32)
+            .ok_or_else(too_big)?;
+        if v.checked_rem(f) != Some(i256::ZERO) {
+            return Err(format!(
+                "decimal with scale {scale} would lose digits in a column of scale {}",
+                ty.scale
+            ));
+        }
+        v.checked_div(f).ok_or_else(too_big)?
+    };
+    let digits = match ty.ty {
+        ColumnType::Decimal64 => 18,
+        ColumnType::Decimal128 => 38,
+        _ => 76,
+    };
+    let bound = ten.checked_pow(digits).unwrap_or(i256::MAX);
+    if out >= bound || out.checked_neg().is_none_or(|n| n >= bound) {
+        return Err(too_big());
+    }
+    Ok(out)
+}
+
+/// The Arrow array of a column's values.
+fn build(data: Data, ty: QwpType) -> Result<ArrayRef, String> {
+    let e = |e: arrow::error::ArrowError| e.to_string();
+    Ok(match data {
+        Data::Bool(v) => Arc::new(BooleanArray::from(v)),
+        Data::Int(v) => match ty.ty {
+            ColumnType::Byte => Arc::new(Int8Array::from_iter_values(
+                v.iter().map(|x| x.unwrap_or(0) as i8),
+            )),
+            ColumnType::Short => Arc::new(Int16Array::from_iter_values(
+                v.iter().map(|x| x.unwrap_or(0) as i16),
+            )),
+            ColumnType::Int => {
+                Arc::new(Int32Array::from_iter(v.iter().map(|x| x.map(|x| x as i32))))
+            }
+            _ => Arc::new(Int64Array::from(v)),
+        },
+        Data::Float(v) if ty.ty == ColumnType::Float => Arc::new(Float32Array::from_iter(
+            v.iter().map(|x| x.map(|x| x as f32)),
+        )),
+        Data::Float(v) => Arc::new(Float64Array::from(v)),
+        Data::Time(v) => match ty.ty {
+            ColumnType::TimestampNanos => {
+                Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC"))
+            }
+            ColumnType::Date => Arc::new(Date64Array::from(v)),
+            _ => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")),
+        },
+        Data::Str(mut b) => Arc::new(b.finish()),
+        Data::Sym(mut b) => Arc::new(b.finish()),
+        Data::Long256(v) => Arc::new(
+            FixedSizeBinaryArray::try_from_sparse_iter_with_size(v.into_iter(), 32).map_err(e)?,
+        ),
+        Data::Dec(v) => match ty.ty {
+            ColumnType::Decimal64 => Arc::new(
+                Decimal64Array::from_iter(v.iter().map(|x| x.map(|x| x.as_i128() as i64)))
+                    .with_precision_and_scale(18, ty.scale as i8)
+                    .map_err(e)?,
+            ),
+            ColumnType::Decimal128 => Arc::new(
+                Decimal128Array::from_iter(v.iter().map(|x| x.map(|x| x.as_i128())))
+                    .with_precision_and_scale(38, ty.scale as i8)
+                    .map_err(e)?,
+            ),
+            _ => Arc::new(
+                Decimal256Array::from(v)
+                    .with_precision_and_scale(76, ty.scale as i8)
+                    .map_err(e)?,
+            ),
+        },
+        Data::Arr(v) => nested_list(&v, ty.array_dims as usize)?,
+    })
+}
+
+/// Rows of n-dimensional arrays as `dims` levels of Arrow lists of Float64
+/// (a NULL row is a NULL outermost list).
+fn nested_list(rows: &[Option<(Vec<u32>, Vec<f64>)>], dims: usize) -> Result<ArrayRef, String> {
+    let values: Vec<f64> = rows
+        .iter()
+        .flatten()
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    let mut child: ArrayRef = Arc::new(Float64Array::from(values));
+    for level in (0..dims.max(1)).rev() {
+        let mut offsets: Vec<i32> = vec![0];
+        let mut valid: Vec<bool> = Vec::new();
+        for row in rows {
+            let last = *offsets.last().unwrap_or(&0);
+            match row {
+                None if level == 0 => {
+                    offsets.push(last);
+                    valid.push(false);
+                }
+                None => {}
+                Some((shape, _)) => {
+                    let lists: usize = shape[..level].iter().map(|&d| d as usize).product();
+                    let len = i32::try_from(shape[level])
+                        .map_err(|_| "array dimension too long".to_string())?;
+                    let mut at = last;
+                    for _ in 0..lists {
+                        at = at
+                            .checked_add(len)
+                            .ok_or_else(|| "arrays too large for one batch".to_string())?;
+                        offsets.push(at);
+                        valid.push(true);
+                    }
+                }
+            }
+        }
+        let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
+        let field = Arc::new(Field::new("item", child.data_type().clone(), true));
+        child = Arc::new(
+            ListArray::try_new(field, OffsetBuffer::new(offsets.into()), child, nulls)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(child)
+}
+
+#[cfg(test)]
+#[path = "ilp_tests.rs"]
+mod tests;

@@ -1,0 +1,119 @@
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
+
+use super::*;
+use crate::server::storage::StorageOptions;
+
+fn catalog() -> Catalog {
+    Catalog::open_with(None, StorageOptions::default()).expect("catalog")
+}
+
+fn writes(c: &Catalog, body: &str) -> Result<Writes, IlpFailure> {
+    to_writes(c, body.as_bytes(), Precision::Nanos, 1_000)
+}
+
+#[test]
+fn groups_lines_per_table_and_infers_types() {
+    let c = catalog();
+    let w = writes(
+        &c,
+        "t,s=a x=1i,y=2.5,b=t,v=\"hi\" 5000\nu z=1i\nt,s=b x=2i 6000\n",
+    )
+    .expect("writes");
+    assert_eq!(w.len(), 2);
+    let (name, b, ts) = &w[0];
+    assert_eq!(name, "t");
+    assert_eq!(ts.as_deref(), Some("timestamp"));
+    assert_eq!(b.num_rows(), 2);
+    let x = b
+        .column_by_name("x")
+        .expect("x")
+        .as_primitive::<Int64Type>();
+    assert_eq!(x.values().to_vec(), vec![1, 2]);
+    let y = b
+        .column_by_name("y")
+        .expect("y")
+        .as_primitive::<Float64Type>();
+    assert!(y.is_null(1));
+    let ts = b
+        .column_by_name("timestamp")
+        .expect("ts")
+        .as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(ts.values().to_vec(), vec![5, 6]);
+    assert_eq!(
+        b.schema().field_with_name("s").expect("s").data_type(),
+        &arrow::datatypes::DataType::Dictionary(
+            Box::new(arrow::datatypes::DataType::Int32),
+            Box::new(arrow::datatypes::DataType::Utf8)
+        )
+    );
+    // No timestamp: server time.
+    let u = w[1].1.column_by_name("timestamp").expect("ts");
+    assert_eq!(u.as_primitive::<TimestampMicrosecondType>().value(0), 1_000);
+}
+
+#[test]
+fn known_columns_keep_their_types() {
+    let c = catalog();
+    c.commit(writes(&c, "t d=1.5,n=1i\n").expect("first"))
+        .expect("commit");
+    // An integer into the DOUBLE column is converted.
+    let w = writes(&c, "t d=2i,n=3i\n").expect("int into double");
+    let d = w[0].1.column_by_name("d").expect("d");
+    assert_eq!(d.as_primitive::<Float64Type>().value(0), 2.0);
+    // A float into the LONG column is a cast error naming line and column.
+    let e = writes(&c, "t n=3i\nt n=1.5\n").expect_err("float into long");
+    assert_eq!(e.line, Some(2));
+    assert!(e.message.contains("column n"), "{}", e.message);
+    assert!(e.message.contains("LONG"), "{}", e.message);
+}
+
+#[test]
+fn bad_lines_name_their_line() {
+    let c = catalog();
+    let e = writes(&c, "t x=1i\n\nt x=\n").expect_err("parse error");
+    assert_eq!(e.line, Some(3));
+    let e = writes(&c, "t x=1i,x=2i\n").expect_err("duplicate");
+    assert!(e.message.contains("twice"), "{}", e.message);
+    let e = writes(&c, "t timestamp=1i\n").expect_err("designated as a field");
+    assert!(e.message.contains("designated"), "{}", e.message);
+    let e = writes(&c, "bad/name x=1i\n").expect_err("table name");
+    assert_eq!(e.line, Some(1));
+}
+
+#[test]
+fn precision_scales_unsuffixed_timestamps() {
+    let c = catalog();
+    let w = to_writes(&c, b"t x=1i 7\n", Precision::Seconds, 0).expect("writes");
+    let ts = w[0].1.column_by_name("timestamp").expect("ts");
+    assert_eq!(
+        ts.as_primitive::<TimestampMicrosecondType>().value(0),
+        7_000_000
+    );
+    assert_eq!(Precision::parse("ms"), Some(Precision::Millis));
+    assert_eq!(Precision::parse("h"), None);
+}
+
+#[test]
+fn values_convert_like_questdb() {
+    assert_eq!(long256("1ff").expect("hex")[..2], [0xff, 0x01]);
+    assert!(long256("xyz").is_err());
+    let t = QwpType {
+        scale: 2,
+        ..QwpType::plain(ColumnType::Decimal64)
+    };
+    assert_eq!(rescale(i256::from_i128(15), 1, t), Ok(i256::from_i128(150)));
+    assert!(
+        rescale(i256::from_i128(151), 3, t).is_err(),
+        "loses a digit"
+    );
+    assert!(
+        rescale(i256::from_i128(10i128.pow(17)), 0, t).is_err(),
+        "over 18 digits"
+    );
+    let arr = nested_list(&[Some((vec![2, 2], vec![1.0, 2.0, 3.0, 4.0])), None], 2).expect("array");
+    assert_eq!(arr.len(), 2);
+    assert!(arr.is_null(1));
+    let outer = arr.as_list::<i32>();
+    assert_eq!(outer.value(0).len(), 2);
+}
