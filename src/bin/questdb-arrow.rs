@@ -115,6 +115,13 @@ enum Cmd {
         /// Largest SQL text accepted, in bytes.
         #[arg(long, default_value_t = questdb_arrow::server::DEFAULT_MAX_SQL_BYTES)]
         max_sql_bytes: usize,
+        /// Also take ILP over raw TCP on this address (off by default;
+        /// ILP over HTTP, `POST /write`, is always on the main address).
+        #[arg(long)]
+        ilp_tcp_bind: Option<String>,
+        /// Largest HTTP request body (ILP `POST /write`), in bytes.
+        #[arg(long, default_value_t = questdb_arrow::server::DEFAULT_MAX_HTTP_BODY)]
+        max_http_body: usize,
         /// Replication role announced to clients: a `replica` refuses
         /// writes with HTTP 421 (`X-QuestDB-Role: REPLICA`) and serves
         /// queries; `primary-catchup` refuses writes as a promotion in
@@ -543,6 +550,8 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
             max_connections,
             idle_timeout_secs,
             max_sql_bytes,
+            ilp_tcp_bind,
+            max_http_body,
             role,
             zone,
         } => {
@@ -551,7 +560,11 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
                 .role(role.into(), zone)
                 .sink(sink)
                 .idle_timeout(std::time::Duration::from_secs(idle_timeout_secs))
-                .max_sql_bytes(max_sql_bytes);
+                .max_sql_bytes(max_sql_bytes)
+                .max_http_body(max_http_body);
+            if let Some(a) = ilp_tcp_bind {
+                b = b.ilp_tcp_bind(a);
+            }
             if let Some(n) = max_connections {
                 b = b.max_connections(n);
             }
@@ -580,6 +593,9 @@ fn run(cli: Cli) -> questdb_arrow::Result<()> {
                 server.addr(),
                 server.conf_string()
             );
+            if let Some(a) = server.ilp_tcp_addr() {
+                println!("ILP over TCP on {a}");
+            }
             // Serve until the process is stopped.
             loop {
                 std::thread::park();

@@ -11,6 +11,9 @@
 //!   clients read);
 //! - anything else → 404 JSON.
 //!
+//! `/ping` and `/settings` need no credentials (they tell nothing about
+//! the data); writes need the server's auth, like the upgrade.
+//!
 //! Plain HTTP requests share one connection (HTTP/1.1 keep-alive); a
 //! connection waits at most the idle timeout for its next request.
 
@@ -179,6 +182,19 @@ fn settings_body() -> String {
 
 /// Answers one plain HTTP request (its body is read here).
 fn respond(stream: &mut ServerStream, buf: &mut Vec<u8>, head: &Head, shared: &Shared) -> Reply {
+    let method = head.method.as_str();
+    let is_write = method == "POST" && matches!(head.path.as_str(), "/write" | "/api/v2/write");
+    let has_body = head.get("transfer-encoding").is_some()
+        || head.get("content-length").is_some_and(|v| v.trim() != "0");
+    if !is_write && has_body {
+        // Only writes read a body: close rather than take this one's
+        // bytes for the next request.
+        return respond_to(stream, buf, head, shared).closing();
+    }
+    respond_to(stream, buf, head, shared)
+}
+
+fn respond_to(stream: &mut ServerStream, buf: &mut Vec<u8>, head: &Head, shared: &Shared) -> Reply {
     let method = head.method.as_str();
     match head.path.as_str() {
         "/ping" if method == "GET" || method == "HEAD" => {

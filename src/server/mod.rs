@@ -1,7 +1,29 @@
 //! The embedded QWP server (feature `server`): speaks QuestDB's ingress
 //! (`/write/v4`, `/api/v4/write`) and egress (`/read/v1`) protocols over
-//! WebSocket, stores tables as Arrow batches in memory (optionally persisted
-//! as Parquet) and runs SQL with Apache DataFusion.
+//! WebSocket, takes ILP over HTTP (`POST /write`, `POST /api/v2/write`,
+//! with `GET /ping` and `GET /settings`) on the same port and, when
+//! [`ServerBuilder::ilp_tcp_bind`] is set, ILP over raw TCP; stores tables
+//! as Arrow batches in memory (optionally persisted as Parquet) and runs
+//! SQL with Apache DataFusion.
+//!
+//! # ILP ingestion
+//!
+//! A `POST /write` body is parsed whole (ILP v1 text and the binary
+//! doubles, arrays and decimals of v2/v3), grouped per table into one
+//! Arrow batch each and committed through the same commit as QWP ingest:
+//! one transaction per table, all tables of the request together (QuestDB
+//! commits the tables of a request one by one). New tables and columns are
+//! created with QuestDB's types; known columns keep theirs. `204` means
+//! stored (as durable as a QWP OK). A bad line or a value that does not fit
+//! its column commits nothing of the request and answers `400` with
+//! QuestDB's JSON error (`code`, `message`, `line`, `errorId`); wrong
+//! credentials `401`; a read-only role `421` with `X-QuestDB-Role`.
+//! `precision=n|u|ms|s` (also `ns`, `us`) scales timestamps written without
+//! a suffix. Over ILP/TCP each read's complete lines are committed at once;
+//! a bad line closes the connection after the lines before it are
+//! committed (TCP has no answers: a client cannot learn which lines were
+//! stored); see [`ServerBuilder::ilp_tcp_auth`] for QuestDB's ECDSA
+//! authentication.
 //!
 //! It exists so tests, examples and benchmarks run on a machine without
 //! QuestDB — and so users can test their own pipelines the same way.
@@ -38,7 +60,11 @@
 //! | SQL complexity: nesting depth plus operator-chain length, counted over the tokens before DataFusion parses ([`MAX_SQL_COMPLEXITY`]) | 1000 | QUERY_ERROR, PARSE_ERROR |
 //! | Live connections ([`ServerBuilder::max_connections`]) | 64 × available parallelism, at least 256 | HTTP 503 at the upgrade |
 //! | Idle upgraded connection ([`ServerBuilder::idle_timeout`]) | [`DEFAULT_IDLE_TIMEOUT`] (5 minutes) | WebSocket close 1001, then the socket is dropped |
-//! | Upgrade handshake (TLS and HTTP) | [`HANDSHAKE_TIMEOUT`] (10 s; the idle timeout when shorter) | the socket is dropped |
+//! | Upgrade handshake (TLS and HTTP), and each later request head of a kept-alive HTTP connection | [`HANDSHAKE_TIMEOUT`] (10 s; the idle timeout when shorter) | the socket is dropped |
+//! | HTTP request head | 64 KiB, 96 headers | HTTP 431 |
+//! | HTTP request body ([`ServerBuilder::max_http_body`]) | [`DEFAULT_MAX_HTTP_BODY`] (100 MiB) | HTTP 413 with a JSON error, connection closed |
+//! | Idle kept-alive HTTP connection | the idle timeout | the socket is closed |
+//! | ILP/TCP line ([`ServerBuilder::ilp_tcp_max_line`]) | [`DEFAULT_ILP_TCP_MAX_LINE`] (2 MiB) | connection closed |
 //! | Receive buffer ([`ServerBuilder::recv_buffer`]) | 2 MiB | WebSocket close 1009 |
 //!
 //! Connection threads (and the query runtime's threads) get a
@@ -49,6 +75,7 @@
 //! `Authorization` schemes match case-insensitively; a request with more
 //! than one `Authorization` header is refused with HTTP 400.
 
+mod builder;
 mod catalog;
 mod checkpoint;
 mod dedup;
@@ -70,6 +97,7 @@ mod upgrade;
 mod wal;
 mod wal_op;
 
+pub use builder::{Server, ServerBuilder};
 pub use harness::IngestHarness;
 pub use http::DEFAULT_MAX_HTTP_BODY;
 pub use ilp_tcp::{DEFAULT_ILP_TCP_MAX_LINE, IlpTcpAuth};
@@ -78,7 +106,6 @@ pub use limits::{DEFAULT_MAX_SQL_BYTES, MAX_SQL_COMPLEXITY};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -140,8 +167,8 @@ pub struct Faults {
     pub close_first_connections: Option<usize>,
     /// Wait this long before each ingest acknowledgement.
     pub ack_delay: Option<Duration>,
-    /// Refuse every upgrade with HTTP 421 and `X-QuestDB-Role: <role>`
-    /// (and `X-QuestDB-Zone` when given).
+    /// Refuse every upgrade and every ILP/HTTP write with HTTP 421 and
+    /// `X-QuestDB-Role: <role>` (and `X-QuestDB-Zone` when given).
     pub reject_role: Option<(String, Option<String>)>,
     /// Storage failures (with a data directory), each injected while its
     /// flag is set: a failed log write or fsync answers the commit with
@@ -188,394 +215,6 @@ impl RejectCommits {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
-}
-
-/// Settings of a server; build with [`Server::builder`].
-#[derive(Clone, Debug)]
-pub struct ServerBuilder {
-    bind: String,
-    data_dir: Option<PathBuf>,
-    auth: Option<ServerAuth>,
-    tls: Option<(PathBuf, PathBuf)>,
-    sink: bool,
-    recv_buffer: usize,
-    role: Role,
-    zone: Option<String>,
-    storage: Option<SharedStorage>,
-    durable_ack: bool,
-    max_batch_rows: usize,
-    fast_scan: bool,
-    result_timestamps: Option<crate::protocol::TsEncoding>,
-    dict_cap_entries: usize,
-    dict_cap_bytes: usize,
-    faults: Faults,
-    checkpoint_bytes: u64,
-    checkpoint_idle: Option<Duration>,
-    max_pending_bytes: usize,
-    max_dict_bytes: usize,
-    query_timeout: Option<Duration>,
-    max_sql_bytes: usize,
-    max_connections: usize,
-    idle_timeout: Option<Duration>,
-    max_http_body: usize,
-    ilp_tcp_bind: Option<String>,
-    ilp_tcp_auth: Option<IlpTcpAuth>,
-    ilp_tcp_max_line: usize,
-}
-
-/// The embedded server.
-pub struct Server;
-
-impl Server {
-    /// A builder with defaults: bind `127.0.0.1:9000`, in memory, no auth,
-    /// no TLS, 2 MiB receive buffer, role STANDALONE, and the limits in the
-    /// [module docs](self).
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder {
-            bind: "127.0.0.1:9000".into(),
-            data_dir: None,
-            auth: None,
-            tls: None,
-            sink: false,
-            recv_buffer: DEFAULT_RECV_BUFFER_BYTES,
-            role: Role::Standalone,
-            zone: None,
-            storage: None,
-            durable_ack: false,
-            max_batch_rows: 10_000,
-            fast_scan: true,
-            result_timestamps: None,
-            dict_cap_entries: 100_000,
-            dict_cap_bytes: 8 * 1024 * 1024,
-            faults: Faults::default(),
-            checkpoint_bytes: storage::DEFAULT_CHECKPOINT_BYTES,
-            checkpoint_idle: Some(storage::CHECKPOINT_IDLE),
-            max_pending_bytes: 64 * 1024 * 1024,
-            max_dict_bytes: 32 * 1024 * 1024,
-            query_timeout: None,
-            max_sql_bytes: DEFAULT_MAX_SQL_BYTES,
-            max_connections: default_max_connections(),
-            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            max_http_body: DEFAULT_MAX_HTTP_BODY,
-            ilp_tcp_bind: None,
-            ilp_tcp_auth: None,
-            ilp_tcp_max_line: DEFAULT_ILP_TCP_MAX_LINE,
-        }
-    }
-}
-
-/// 64 connections per core, at least 256.
-fn default_max_connections() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.saturating_mul(64).max(256)
-}
-
-impl ServerBuilder {
-    /// Address to listen on (`host:port`; port 0 picks a free one).
-    pub fn bind(mut self, addr: impl Into<String>) -> Self {
-        self.bind = addr.into();
-        self
-    }
-    /// Persist tables in `dir` and recover them at start: every commit is
-    /// appended to a checksummed write-ahead log before it is acknowledged
-    /// (it survives the process being killed), fsynced before a durable
-    /// acknowledgement (it survives a power loss), and checkpointed into
-    /// Parquet files in the background. See [`storage::Catalog`].
-    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.data_dir = Some(dir.into());
-        self
-    }
-    /// With a data directory: checkpoint the tables into Parquet once this
-    /// many bytes were logged since the last checkpoint (default 512 MiB).
-    /// The checkpoint thread runs at the lowest CPU priority; commits wait
-    /// while more than four times this much log is not yet checkpointed.
-    pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
-        self.checkpoint_bytes = bytes.max(1);
-        self
-    }
-    /// With a data directory: also checkpoint once the log has records and
-    /// nothing changed for this long (default 1 s; `None`: by size only).
-    pub fn checkpoint_idle(mut self, idle: Option<Duration>) -> Self {
-        self.checkpoint_idle = idle;
-        self
-    }
-    /// Require HTTP basic authentication.
-    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.auth = Some(ServerAuth::Basic {
-            username: username.into(),
-            password: password.into(),
-        });
-        self
-    }
-    /// Require a bearer token.
-    pub fn token_auth(mut self, token: impl Into<String>) -> Self {
-        self.auth = Some(ServerAuth::Token(token.into()));
-        self
-    }
-    /// Serve TLS with a PEM certificate chain and private key.
-    pub fn tls(mut self, cert_pem: impl Into<PathBuf>, key_pem: impl Into<PathBuf>) -> Self {
-        self.tls = Some((cert_pem.into(), key_pem.into()));
-        self
-    }
-    /// Sink mode for benchmarks: decode and acknowledge ingest, store nothing.
-    pub fn sink(mut self, on: bool) -> Self {
-        self.sink = on;
-        self
-    }
-    /// Receive buffer size; frames above it are refused with close 1009 and
-    /// `X-QWP-Max-Batch-Size` advertises `min(size − 14, 16 MiB)`.
-    pub fn recv_buffer(mut self, bytes: usize) -> Self {
-        self.recv_buffer = bytes.max(1024);
-        self
-    }
-    /// Replication role (announced in SERVER_INFO, with the zone when
-    /// given; change it while running with [`ServerHandle::set_role`]).
-    /// A [`Role::Replica`] refuses ingest upgrades with HTTP 421 and
-    /// `X-QuestDB-Role: REPLICA` (and `X-QuestDB-Zone`), as QuestDB's
-    /// replicas do, and serves queries; [`Role::PrimaryCatchup`] (a
-    /// promotion in progress) refuses ingest the same way, which clients
-    /// treat as transient. [`Role::Standalone`] (the default) and
-    /// [`Role::Primary`] take both.
-    pub fn role(mut self, role: Role, zone: Option<String>) -> Self {
-        self.role = role;
-        self.zone = zone;
-        self
-    }
-    /// Serve the tables of another server ([`ServerHandle::storage`])
-    /// instead of opening storage of its own: the servers of a test
-    /// cluster share one storage, which stands in for replication with no
-    /// lag (what one acknowledges, the others serve at once). Excludes
-    /// [`ServerBuilder::data_dir`] (the storage is already open).
-    pub fn shared_storage(mut self, storage: SharedStorage) -> Self {
-        self.storage = Some(storage);
-        self
-    }
-    /// Accept `X-QWP-Request-Durable-Ack` (echo `enabled`). With a data
-    /// directory a durable ack follows each OK once the write-ahead log is
-    /// fsynced; in memory it follows each OK at once (nothing outlives the
-    /// process there).
-    pub fn durable_ack(mut self, on: bool) -> Self {
-        self.durable_ack = on;
-        self
-    }
-    /// Default rows per RESULT_BATCH (clients may ask for fewer).
-    pub fn max_batch_rows(mut self, rows: usize) -> Self {
-        self.max_batch_rows = rows.clamp(1, crate::protocol::MAX_ROWS_PER_RESULT_BATCH);
-        self
-    }
-    /// Answer plain scans (`SELECT * | col [AS alias], … FROM t [WHERE
-    /// simple] [LIMIT n]`, see the module docs) straight from the stored
-    /// batches instead of through DataFusion (default on). The results are
-    /// the same either way; off, every query goes through DataFusion (for
-    /// comparing both paths). [`ServerHandle::fast_scans`] counts the
-    /// queries answered by the fast path.
-    pub fn fast_scan(mut self, on: bool) -> Self {
-        self.fast_scan = on;
-        self
-    }
-    /// How RESULT_BATCH frames encode TIMESTAMP, TIMESTAMP_NANOS and DATE
-    /// columns (every frame has `FLAG_GORILLA`; each such column says
-    /// raw or Gorilla in its encoding byte). `None` (the default): to a
-    /// client on this host (loopback) that did not ask for zstd, Gorilla
-    /// only for a regular cadence, which is cheaper than copying
-    /// ([`TsEncoding::Cadence`]; on jittered timestamps Gorilla costs the
-    /// server and the client more CPU than the bytes it saves cost over
-    /// loopback); to any other client, and under zstd, Gorilla whenever it
-    /// is smaller ([`TsEncoding::Auto`]).
-    ///
-    /// [`TsEncoding::Cadence`]: crate::protocol::TsEncoding::Cadence
-    /// [`TsEncoding::Auto`]: crate::protocol::TsEncoding::Auto
-    pub fn result_timestamps(mut self, encoding: Option<crate::protocol::TsEncoding>) -> Self {
-        self.result_timestamps = encoding;
-        self
-    }
-    /// Egress symbol-dictionary soft caps that trigger CACHE_RESET.
-    pub fn dict_caps(mut self, entries: usize, bytes: usize) -> Self {
-        self.dict_cap_entries = entries;
-        self.dict_cap_bytes = bytes;
-        self
-    }
-    /// Faults to inject.
-    pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-    /// Per ingest connection: the most memory (Arrow bytes of the decoded
-    /// batches) that deferred, uncommitted frames may hold (default 64
-    /// MiB). A deferred frame going over it is refused with LIMIT_EXCEEDED
-    /// and its transaction rolled back.
-    pub fn max_pending_bytes(mut self, bytes: usize) -> Self {
-        self.max_pending_bytes = bytes;
-        self
-    }
-    /// Per ingest connection: the most memory its symbol dictionary may
-    /// take, counted as each entry's UTF-8 length plus 24 bytes of
-    /// bookkeeping (default 32 MiB). A delta going over it is refused with
-    /// LIMIT_EXCEEDED.
-    pub fn max_dict_bytes(mut self, bytes: usize) -> Self {
-        self.max_dict_bytes = bytes;
-        self
-    }
-    /// Server-side limit on a query's run time, from its QUERY_REQUEST to
-    /// its last batch (default none). A query running longer is stopped
-    /// and answered with QUERY_ERROR LIMIT_EXCEEDED. When the client also
-    /// sends a `timeout_ms` (`QUERY_FLAG_TIMEOUT`), the shorter one applies.
-    pub fn query_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.query_timeout = timeout;
-        self
-    }
-    /// Largest SQL text accepted, in bytes (default
-    /// [`DEFAULT_MAX_SQL_BYTES`]); longer text gets PARSE_ERROR.
-    pub fn max_sql_bytes(mut self, bytes: usize) -> Self {
-        self.max_sql_bytes = bytes.max(1);
-        self
-    }
-    /// Most connections served at once (default 64 × available
-    /// parallelism, at least 256); an upgrade beyond it gets HTTP 503.
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-    /// Close an upgraded connection that has sent and received nothing for
-    /// this long (WebSocket close 1001), and bound the upgrade handshake by
-    /// it when shorter than [`HANDSHAKE_TIMEOUT`]. `None` or zero disables
-    /// the idle check (default [`DEFAULT_IDLE_TIMEOUT`]).
-    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.idle_timeout = timeout.into().filter(|d| !d.is_zero());
-        self
-    }
-
-    /// Largest HTTP request body (ILP over `POST /write`) accepted, in
-    /// bytes (default [`DEFAULT_MAX_HTTP_BODY`], 100 MiB); a larger one is
-    /// answered 413 with a JSON error.
-    pub fn max_http_body(mut self, bytes: usize) -> Self {
-        self.max_http_body = bytes.max(1);
-        self
-    }
-    /// Also take ILP over raw TCP on `addr` (off by default): newline-
-    /// delimited lines, committed as they arrive; a bad line closes the
-    /// connection (see [`ServerHandle::ilp_tcp_addr`]).
-    pub fn ilp_tcp_bind(mut self, addr: impl Into<String>) -> Self {
-        self.ilp_tcp_bind = Some(addr.into());
-        self
-    }
-    /// Require QuestDB's ECDSA (P-256) challenge–response on ILP/TCP
-    /// connections: the client proves it holds the private key of this
-    /// public key (`x`, `y` base64url, as in QuestDB's `auth.txt`).
-    pub fn ilp_tcp_auth(
-        mut self,
-        key_id: impl Into<String>,
-        public_x: impl Into<String>,
-        public_y: impl Into<String>,
-    ) -> Self {
-        self.ilp_tcp_auth = Some(IlpTcpAuth {
-            key_id: key_id.into(),
-            public_x: public_x.into(),
-            public_y: public_y.into(),
-        });
-        self
-    }
-    /// Longest ILP/TCP line (default [`DEFAULT_ILP_TCP_MAX_LINE`], 2 MiB):
-    /// a connection sending a longer one is closed.
-    pub fn ilp_tcp_max_line(mut self, bytes: usize) -> Self {
-        self.ilp_tcp_max_line = bytes.max(1024);
-        self
-    }
-
-    /// Starts listening and serving in background threads.
-    pub fn start(self) -> Result<ServerHandle> {
-        let listener = TcpListener::bind(&self.bind)
-            .map_err(|e| Error::from(e).context(format!("bind {}", self.bind)))?;
-        let addr = listener.local_addr()?;
-        listener.set_nonblocking(true)?;
-        if let Some(a) = &self.ilp_tcp_auth {
-            a.point()?;
-        }
-        let ilp_listener = match &self.ilp_tcp_bind {
-            Some(b) => {
-                let l = TcpListener::bind(b)
-                    .map_err(|e| Error::from(e).context(format!("ilp_tcp_bind {b}")))?;
-                l.set_nonblocking(true)?;
-                Some(l)
-            }
-            None => None,
-        };
-        let ilp_tcp_addr = match &ilp_listener {
-            Some(l) => Some(l.local_addr()?),
-            None => None,
-        };
-        let tls = match &self.tls {
-            Some((cert, key)) => Some(tls_config(cert, key)?),
-            None => None,
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("qa-server-sql")
-            .thread_stack_size(CONNECTION_STACK_BYTES)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("tokio runtime: {e}")))?;
-        let catalog = match (&self.storage, &self.data_dir) {
-            (Some(_), Some(dir)) => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "data_dir {} and shared_storage exclude each other: a shared storage is already open",
-                        dir.display()
-                    ),
-                ));
-            }
-            (Some(s), None) => s.0.clone(),
-            (None, _) => Arc::new(Catalog::open_with(
-                self.data_dir.clone(),
-                storage::StorageOptions {
-                    checkpoint_bytes: self.checkpoint_bytes,
-                    checkpoint_idle: self.checkpoint_idle,
-                    faults: self.faults.storage.clone(),
-                },
-            )?),
-        };
-        let shared = Arc::new(Shared::new(self, catalog, tls, runtime));
-        let s2 = shared.clone();
-        let acceptor = std::thread::Builder::new()
-            .name("qa-server-accept".into())
-            .spawn(move || accept_loop(listener, s2))?;
-        let mut acceptors = vec![acceptor];
-        if let Some(l) = ilp_listener {
-            let s3 = shared.clone();
-            acceptors.push(
-                std::thread::Builder::new()
-                    .name("qa-server-ilp-accept".into())
-                    .spawn(move || ilp_tcp::accept_loop(l, s3))?,
-            );
-        }
-        Ok(ServerHandle {
-            addr,
-            ilp_tcp_addr,
-            shared,
-            acceptors,
-        })
-    }
-}
-
-fn tls_config(cert: &PathBuf, key: &PathBuf) -> Result<Arc<ServerConfig>> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let tls_err = |what: &str, p: &PathBuf, e: &dyn std::fmt::Display| {
-        Error::new(ErrorKind::Tls, format!("{what} {}: {e}", p.display()))
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| tls_err("certificate file", cert, &e))?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| tls_err("certificate file", cert, &e))?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err("key file", key, &e))?;
-    let cfg = ServerConfig::builder_with_provider(crate::transport::tls::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key_der)
-        .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
-    Ok(Arc::new(cfg))
 }
 
 /// The tables of a running server, to start more servers on
