@@ -436,3 +436,83 @@ fn nanosecond_designated_columns_keep_nanoseconds() {
         1_700_000_000_000_000_123
     );
 }
+
+#[test]
+fn http_sender_reuses_its_connection_and_gets_server_errors() {
+    let srv = start();
+    let conf = format!("http::addr={};retry_timeout=0;", srv.addr());
+    let mut sender = Sender::from_conf(&conf).unwrap();
+    let mut buf = sender.new_buffer();
+    for i in 0..3 {
+        buf.table("reuse")
+            .unwrap()
+            .column_i64("x", i)
+            .unwrap()
+            .at_now()
+            .unwrap();
+        sender.flush(&mut buf).unwrap();
+    }
+    assert_eq!(srv.table_batch("reuse").unwrap().num_rows(), 3);
+    // The /settings probe and the three writes shared one kept-alive
+    // connection.
+    assert_eq!(srv.connections_accepted(), 1);
+    // A value that does not fit the column: the client sees the server's
+    // message naming the column, and nothing is stored.
+    buf.table("reuse")
+        .unwrap()
+        .column_i64("x", 4)
+        .unwrap()
+        .at_now()
+        .unwrap();
+    buf.table("reuse")
+        .unwrap()
+        .column_str("x", "text")
+        .unwrap()
+        .at_now()
+        .unwrap();
+    let e = sender.flush(&mut buf).expect_err("type mismatch");
+    assert!(e.msg().contains("column x"), "{}", e.msg());
+    assert_eq!(srv.table_batch("reuse").unwrap().num_rows(), 3);
+}
+
+#[test]
+fn read_only_roles_refuse_http_writes() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .role(
+            questdb_arrow::protocol::egress::Role::Replica,
+            Some("z1".into()),
+        )
+        .start()
+        .unwrap();
+    let mut s = TcpStream::connect(srv.addr()).unwrap();
+    let (st, head, body) = http(&mut s, &post("ro x=1i\n", ""));
+    assert_eq!(st, 421, "{body}");
+    assert!(head.contains("X-QuestDB-Role: REPLICA"), "{head}");
+    assert!(head.contains("X-QuestDB-Zone: z1"), "{head}");
+    assert!(srv.table_batch("ro").is_none());
+}
+
+#[test]
+fn tcp_line_over_the_limit_closes_the_connection() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .ilp_tcp_bind("127.0.0.1:0")
+        .ilp_tcp_max_line(4096)
+        .start()
+        .unwrap();
+    let mut s = TcpStream::connect(srv.ilp_tcp_addr().unwrap()).unwrap();
+    s.write_all(b"ok x=1i\n").unwrap();
+    let long = format!("long v=\"{}\"", "a".repeat(64 * 1024));
+    let _ = s.write_all(long.as_bytes());
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let t0 = Instant::now();
+    let _ = s.read_to_end(&mut rest);
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "closed by the server"
+    );
+    wait_rows(&srv, "ok", 1);
+    assert!(srv.table_batch("long").is_none());
+}
