@@ -5,7 +5,8 @@
 //! before it (in that read) are committed and the connection is closed,
 //! as QuestDB does; TCP has no acknowledgements, so a client learns of the
 //! failure only by the closed socket and cannot tell which lines were
-//! stored (use HTTP for that).
+//! stored (use HTTP for that). Only `\n`-terminated lines are stored: a
+//! connection that ends inside a line (possibly cut off) loses that line.
 //!
 //! Optional authentication (QuestDB's ECDSA scheme,
 //! [`super::ServerBuilder::ilp_tcp_auth`]): the client sends its key id and
@@ -258,9 +259,16 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> Result<()> {
     loop {
         let k = read_some(&mut stream, &mut chunk, shared, None)?;
         if k == 0 {
-            // End of stream: a last line without `\n` counts too.
+            // End of stream. A last line without `\n` may have been cut
+            // off (`x=123i` arriving as `x=12`): it is not stored.
             if !buf.is_empty() {
-                commit_chunk(shared, &buf).map_err(|f| ilp_error(&f))?;
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "ILP/TCP: the connection ended inside a line ({} bytes without a newline); that line was not stored",
+                        buf.len()
+                    ),
+                ));
             }
             return Ok(());
         }

@@ -211,11 +211,22 @@ fn tcp_bad_line_closes_after_committing_what_preceded() {
     let mut s = TcpStream::connect(srv.ilp_tcp_addr().unwrap()).unwrap();
     s.write_all(b"tb x=1i\ntb x=2i\ntb x=oops\ntb x=4i\n")
         .unwrap();
+    // An unterminated last line (perhaps cut off) is not stored.
+    let mut cut = TcpStream::connect(srv.ilp_tcp_addr().unwrap()).unwrap();
+    cut.write_all(b"tcut x=1i\ntcut x=2i,y=12").unwrap();
+    drop(cut);
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut rest = Vec::new();
     // The server closes the connection: EOF (or a reset).
     let _ = s.read_to_end(&mut rest);
     let b = wait_rows(&srv, "tb", 2);
+    let c = wait_rows(&srv, "tcut", 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(srv.table_batch("tcut").unwrap().num_rows(), 1);
+    assert!(matches!(
+        c.column_by_name("x").unwrap().data_type(),
+        DataType::Int64
+    ));
     assert_eq!(
         b.column_by_name("x")
             .unwrap()
@@ -515,4 +526,25 @@ fn tcp_line_over_the_limit_closes_the_connection() {
     );
     wait_rows(&srv, "ok", 1);
     assert!(srv.table_batch("long").is_none());
+}
+
+#[test]
+fn https_sender_writes_over_tls() {
+    let (cert, key, dir) = crate::support::self_signed_pem("ilp-https");
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .tls(&cert, &key)
+        .start()
+        .unwrap();
+    let conf = format!(
+        "https::addr=localhost:{};tls_roots={};",
+        srv.addr().port(),
+        cert.display()
+    );
+    let mut sender = Sender::from_conf(&conf).unwrap();
+    let mut buf = sender.new_buffer();
+    fill(&mut buf, "over_tls", true, true);
+    sender.flush(&mut buf).unwrap();
+    check(&srv, "over_tls", true, true);
+    let _ = std::fs::remove_dir_all(&dir);
 }

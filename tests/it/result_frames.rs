@@ -200,12 +200,7 @@ fn timestamps_are_raw_over_loopback_unless_a_regular_cadence_or_zstd() {
 
 #[test]
 fn results_over_tls_equal_plain_ones() {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("qa-result-frames-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let (cert, key, dir) = crate::support::self_signed_pem("result-frames-tls");
     let tls = Server::builder()
         .bind("127.0.0.1:0")
         .max_batch_rows(100)

@@ -62,3 +62,15 @@ pub fn string_ids(ids: std::ops::Range<i64>) -> RecordBatch {
     )
     .unwrap()
 }
+
+/// A self-signed certificate for `localhost` written as PEM files in a
+/// fresh temporary folder named after `tag`: `(cert, key, folder)`.
+pub fn self_signed_pem(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("qa-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key, dir)
+}
