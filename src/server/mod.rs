@@ -58,7 +58,7 @@
 //! |---|---|---|
 //! | SQL text size ([`ServerBuilder::max_sql_bytes`]) | [`DEFAULT_MAX_SQL_BYTES`] (1 MiB) | QUERY_ERROR, PARSE_ERROR |
 //! | SQL complexity: nesting depth plus operator-chain length, counted over the tokens before DataFusion parses ([`MAX_SQL_COMPLEXITY`]) | 1000 | QUERY_ERROR, PARSE_ERROR |
-//! | Live connections ([`ServerBuilder::max_connections`]) | 64 × available parallelism, at least 256 | HTTP 503 at the upgrade |
+//! | Live connections ([`ServerBuilder::max_connections`]) | 64 × available parallelism, at least 256 | HTTP 503 (an ILP/TCP connection is closed at once) |
 //! | Idle upgraded connection ([`ServerBuilder::idle_timeout`]) | [`DEFAULT_IDLE_TIMEOUT`] (5 minutes) | WebSocket close 1001, then the socket is dropped |
 //! | Upgrade handshake (TLS and HTTP), and each later request head of a kept-alive HTTP connection | [`HANDSHAKE_TIMEOUT`] (10 s; the idle timeout when shorter) | the socket is dropped |
 //! | HTTP request head | 64 KiB, 96 headers | HTTP 431 |
