@@ -17,6 +17,7 @@ mod failover;
 mod faults;
 #[cfg(feature = "server")]
 mod guard;
+mod ilp_client;
 #[cfg(feature = "server")]
 mod ingest;
 #[cfg(feature = "server")]
