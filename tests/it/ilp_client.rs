@@ -1,7 +1,15 @@
 //! The ILP client (`http::`, `tcp::`) against mock servers written here:
 //! std `TcpListener` threads answering canned HTTP responses or reading
-//! TCP lines. The round trip against the embedded server's ILP endpoints
-//! is a separate test (`ilp_roundtrip`, to add once that server exists).
+//! TCP lines.
+//!
+//! To add once the embedded server's ILP endpoints (branch `ilpsrv`) are
+//! merged: `tests/it/ilp_roundtrip.rs` (feature `server`) — start
+//! `Server::builder()`, ingest over `http::addr=<its HTTP addr>;` with the
+//! default `protocol_version=auto` (so `/settings` is read from the real
+//! server) through `flush_arrow_batch`, `ingest_batches` and a row sender
+//! with two tables, query the tables back over `ws::` and compare; a 400
+//! from a type conflict naming the line; and `tcp::` with ECDSA against
+//! its TCP listener.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -593,4 +601,58 @@ fn ilp_keys_are_checked_against_the_transport() {
     assert_eq!(c.conf().addrs()[0].port, 9009);
     let c = QuestDb::connect("https::addr=h;").unwrap();
     assert_eq!(c.conf().addrs()[0].port, 9000);
+}
+
+#[test]
+fn max_name_len_and_ws_ping() {
+    let m = MockHttp::start(vec![], vec![]);
+    let db = db(format!(
+        "http::addr={};protocol_version=1;max_name_len=2;",
+        m.addr
+    ));
+    let e = db
+        .flush_arrow_batch("trades", &batch(1), Some("ts"), &[], AckLevel::Ok)
+        .unwrap_err();
+    assert!(e.message().contains("table \"trades\" is 6 bytes"), "{e}");
+    assert!(e.message().contains("max_name_len (2)"), "{e}");
+    let e = db
+        .flush_arrow_batch("t", &batch(1), Some("ts"), &[], AckLevel::Ok)
+        .unwrap_err();
+    assert!(
+        e.message().contains("table t, column \"sym\" is 3 bytes"),
+        "{e}"
+    );
+    assert!(m.writes().is_empty());
+    // ws:: answers GET /ping on the same port.
+    let ws = QuestDb::connect(&format!("ws::addr={};", m.addr)).unwrap();
+    ws.ping().unwrap();
+    assert_eq!(m.requests().iter().filter(|r| r.path == "/ping").count(), 1);
+    let dead = QuestDb::connect("ws::addr=127.0.0.1:1;").unwrap();
+    assert!(dead.ping().is_err());
+    let tcp = QuestDb::connect("tcp::addr=127.0.0.1:1;").unwrap();
+    assert_eq!(tcp.ping().unwrap_err().kind(), ErrorKind::Unsupported);
+}
+
+#[cfg(feature = "polars")]
+#[test]
+fn polars_dataframes_go_over_http() {
+    use questdb_arrow::polars_io::PolarsIngestOptions;
+    use questdb_arrow::polars_io::polars::prelude::*;
+    use questdb_arrow::protocol::ilp::parse_lines;
+    let m = MockHttp::start(vec![], vec![]);
+    let db = db(format!("http::addr={};protocol_version=2;", m.addr));
+    let df = df!("sym" => ["a", "b", "c"], "px" => [1.5, 2.5, 3.5]).unwrap();
+    db.flush_polars_dataframe("prices", &df, &PolarsIngestOptions::new().max_rows(2))
+        .unwrap();
+    let w = m.writes();
+    assert_eq!(w.len(), 2, "one request per slice of max_rows");
+    let mut rows = 0;
+    for r in &w {
+        for l in parse_lines(&r.body, IlpVersion::V2) {
+            let l = l.unwrap();
+            assert_eq!(l.table, "prices");
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 3);
 }

@@ -8,7 +8,9 @@
 //! only on a later flush (its peek finds the stream ended, or the write
 //! fails). That error says the server may have dropped lines sent before
 //! it — anything since the connection opened, not only the last flush.
-//! The link then reconnects on the next flush.
+//! The link then reconnects on the next flush. A server that stops
+//! reading makes a flush wait once the socket's send buffer is full (as
+//! with any TCP client; there is no write timeout).
 
 use std::io::{Read, Write};
 
@@ -228,9 +230,15 @@ impl TcpLink {
             self.open()?;
             return self.send(body);
         };
-        // The server never writes on an ILP connection: pending bytes or
-        // an end of stream mean it is closing.
-        if peek_idle(stream.tcp()) != Some(None) {
+        // The server never writes on an ILP connection: an end of stream,
+        // or (plain TCP) pending bytes mean it is closing. Under TLS
+        // pending bytes may be a session ticket, so only the end counts.
+        let closing = match peek_idle(stream.tcp()) {
+            None => true,
+            Some(None) => false,
+            Some(Some(_)) => matches!(stream, Stream::Plain(_)),
+        };
+        if closing {
             return Err(self.lost(None));
         }
         if let Err(e) = stream.write_all(body).and_then(|()| stream.flush()) {
