@@ -36,6 +36,8 @@ mod keys;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_ilp;
+#[cfg(test)]
 mod tests_keys;
 mod values;
 

@@ -656,3 +656,67 @@ fn polars_dataframes_go_over_http() {
     }
     assert_eq!(rows, 3);
 }
+
+/// Reads one request (head and `Content-Length` body) from `r`.
+fn read_request(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        if h.trim_end().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+#[test]
+fn a_closed_keep_alive_is_reopened_and_a_lost_connection_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let h = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        // Each connection serves one request: answered 204 then closed by
+        // the server, or (the third) read and dropped unanswered.
+        for answer in [true, true, false, true] {
+            let (c, _) = listener.accept().unwrap();
+            let mut out = c.try_clone().unwrap();
+            let mut r = BufReader::new(c);
+            bodies.push(read_request(&mut r).unwrap());
+            if answer {
+                out.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+            }
+        }
+        bodies
+    });
+    let b = batch(7);
+    let once = db(format!(
+        "http::addr={addr};protocol_version=1;retry_timeout=0;"
+    ));
+    once.flush_arrow_batch("t", &b, Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // The server closed the kept-alive connection meanwhile: the pooled
+    // sender opens a new one without needing a retry.
+    once.flush_arrow_batch("t", &b, Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    assert_eq!(once.idle_senders(), 1, "one pooled sender served both");
+    // A connection lost before the answer is retried on a new one.
+    let retried = db(format!(
+        "http::addr={addr};protocol_version=1;retry_timeout=5000;"
+    ));
+    let sum = retried
+        .flush_arrow_batch("t", &b, Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    assert_eq!(sum.reconnects, 1);
+    let bodies = h.join().unwrap();
+    let want = lines("t", &b, IlpVersion::V1);
+    assert_eq!(bodies, vec![want; 4]);
+}
