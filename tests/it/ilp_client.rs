@@ -319,6 +319,16 @@ fn auth_headers_are_sent() {
         Some(&*format!("Basic {want}"))
     );
     assert_eq!(w[1].header("Authorization"), Some("Bearer tok123"));
+    // A refused credential is an authentication error, not retried.
+    let m = MockHttp::start(vec![canned(401, r#"{"message":"Unauthorized"}"#)], vec![]);
+    let e = db(format!(
+        "http::addr={};protocol_version=1;token=bad;",
+        m.addr
+    ))
+    .flush_arrow_batch("t", &batch(1), Some("ts"), &[], AckLevel::Ok)
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert_eq!(m.writes().len(), 1);
 }
 
 #[test]
@@ -474,7 +484,9 @@ fn mock_tcp(limit: Option<usize>) -> (String, JoinHandle<Vec<u8>>) {
 #[test]
 fn tcp_writes_exactly_the_encoders_lines() {
     let (addr, h) = mock_tcp(None);
-    let db = db(format!("tcp::addr={addr};protocol_version=2;"));
+    let db = db(format!(
+        "tcp::addr={addr};protocol_version=2;bind_interface=127.0.0.1;"
+    ));
     let (b1, b2) = (batch(10), batch(3));
     db.flush_arrow_batch("t", &b1, Some("ts"), &[], AckLevel::Ok)
         .unwrap();
@@ -485,6 +497,13 @@ fn tcp_writes_exactly_the_encoders_lines() {
     let mut want = lines("t", &b1, IlpVersion::V2);
     want.extend(lines("u", &b2, IlpVersion::V2));
     assert_eq!(h.join().unwrap(), want);
+    // bind_interface is honoured: an address this host does not have
+    // cannot be bound.
+    let e = QuestDb::connect(&format!("tcp::addr={addr};bind_interface=192.0.2.1;"))
+        .unwrap()
+        .borrow_sender()
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot connect"), "{e}");
 }
 
 #[test]
