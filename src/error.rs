@@ -112,6 +112,8 @@ struct Inner {
     offset: Option<usize>,
     /// For [`ErrorKind::RoleReject`]: the role and zone the server named.
     role: Option<Box<(Option<String>, Option<String>)>>,
+    /// For a request an ILP/HTTP server refused: its status and JSON error.
+    http: Option<Box<crate::protocol::ilp::http::IlpServerError>>,
     source: Option<Source>,
 }
 
@@ -138,6 +140,7 @@ impl Error {
             status: None,
             offset: None,
             role: None,
+            http: None,
             source: None,
         }))
     }
@@ -211,6 +214,25 @@ impl Error {
         let mut e = Error::new(ErrorKind::RoleReject, msg);
         e.0.role = Some(Box::new((role, zone)));
         e
+    }
+
+    /// A request an ILP/HTTP server refused: [`ErrorKind::Auth`] for 401
+    /// and 403, [`ErrorKind::Server`] otherwise; `msg` gives the context
+    /// and the server's error follows it.
+    pub fn ilp_http(e: crate::protocol::ilp::http::IlpServerError, msg: impl fmt::Display) -> Self {
+        let kind = match e.status {
+            401 | 403 => ErrorKind::Auth,
+            _ => ErrorKind::Server,
+        };
+        let mut err = Error::new(kind, format!("{msg}: {e}"));
+        err.0.http = Some(Box::new(e));
+        err
+    }
+
+    /// For a request an ILP/HTTP server refused: the HTTP status, and the
+    /// message, line and ids of its JSON error.
+    pub fn ilp_server_error(&self) -> Option<&crate::protocol::ilp::http::IlpServerError> {
+        self.0.http.as_deref()
     }
 
     /// For [`ErrorKind::RoleReject`] errors: the role the server named

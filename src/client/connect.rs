@@ -269,6 +269,7 @@ impl ConnectOptions {
             _ => Auth::None,
         };
         o.connect_timeout = conf.connect_timeout();
+        o.bind = conf.bind_interface();
         o.auth_timeout = conf.auth_timeout();
         if let Some(id) = conf.client_id() {
             o.client_id = id.to_owned();

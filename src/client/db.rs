@@ -82,8 +82,9 @@ impl std::fmt::Debug for QuestDb {
 }
 
 impl QuestDb {
-    /// Parses and validates `conf` (a `ws::` or `wss::` connect string)
-    /// without connecting.
+    /// Parses and validates `conf` without connecting: `ws::`/`wss::` (QWP:
+    /// ingest and queries) or `http::`/`https::`/`tcp::`/`tcps::` (ILP:
+    /// ingest only, through the same calls; see [`super::ilp`]).
     pub fn connect(conf: &str) -> Result<QuestDb> {
         QuestDb::from_conf(Conf::parse(conf)?)
     }
@@ -230,6 +231,14 @@ impl QuestDb {
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
         self.ingest(table, batches.into_iter().map(Ok), opts)
+    }
+
+    /// Asks the server whether it is up: `GET /ping` on its HTTP port
+    /// (`http::`, `https::`, and `ws::`/`wss::`, which share the port),
+    /// `Ok` on a 2xx answer (QuestDB: 204). Over `http::` it retries within
+    /// `retry_timeout`; `tcp::` has no ping (an error).
+    pub fn ping(&self) -> Result<()> {
+        super::ilp::ping(&self.conf)
     }
 
     /// Closes the idle connections and stops the reaper thread (waiting

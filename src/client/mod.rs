@@ -101,6 +101,7 @@ mod connect;
 pub mod db;
 pub mod delivery;
 mod failover;
+pub mod ilp;
 mod parallel;
 pub mod policy;
 pub mod pool;

@@ -154,6 +154,9 @@ impl Reader {
     /// [`crate::client`]); with `initial_connect_retry=on`, rounds repeat
     /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Reader> {
+        if conf.scheme().is_ilp() {
+            return Err(super::ilp::write_only(conf, "queries"));
+        }
         let ((s, info), opts, endpoint) = connect::connect(
             conf,
             0,

@@ -19,7 +19,7 @@ impl Conf {
     /// that join several keys (e.g. `token` excludes `username`) are
     /// checked by [`Conf::validate`].
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Conf> {
-        let entry = entry_for(key, true)?;
+        let entry = entry_for(key, Some(self.scheme))?;
         grammar::check_value(key, value, entry.secret)?;
         (entry.apply)(self, key, value)?;
         Ok(self)

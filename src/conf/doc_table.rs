@@ -12,20 +12,22 @@ pub(crate) const TABLE_END: &str = "<!-- end of key table -->";
 /// The key table as markdown.
 pub(crate) fn markdown_table() -> String {
     let mut out = String::from(
-        "| Key | Aliases | Default | Used by | Status | Since | Meaning |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| Key | Aliases | Default | Schemes | Used by | Status | Since | Meaning |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for k in KEYS {
         let aliases: Vec<String> = k.aliases.iter().map(|a| format!("`{a}`")).collect();
+        let schemes: Vec<&str> = k.transports.iter().map(|t| t.schemes()).collect();
         let status = match k.status {
             Status::Honoured => "honoured".to_owned(),
             Status::Refused(why) => format!("refused: {why}"),
         };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
             k.name,
             aliases.join(", "),
             k.default,
+            schemes.join(", "),
             k.used_by.as_str(),
             status,
             k.since,

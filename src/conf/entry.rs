@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::grammar::{parse_i64, parse_num};
-use super::values::{Addr, InitialConnectRetry, SfDurability, TlsCa};
+use super::values::{Addr, InitialConnectRetry, SfDurability, TlsCa, Transport};
 use super::{Conf, MAX_BATCH_ROWS_LIMIT};
 use crate::{Error, Result};
 
@@ -73,11 +73,17 @@ pub(crate) struct Key {
     pub(crate) meaning: &'static str,
     /// The crate version that added it.
     pub(crate) since: &'static str,
+    /// The transports that honour it; given with another scheme it is an
+    /// error naming it.
+    pub(crate) transports: &'static [Transport],
     /// Sets the field.
     pub(crate) apply: Apply,
     /// Writes the field back.
     pub(crate) write: Write,
 }
+
+/// Every transport: QWP over WebSocket and both ILP transports.
+pub(crate) const ALL: &[Transport] = &[Transport::Ws, Transport::Http, Transport::Tcp];
 
 pub(crate) const fn key(
     name: &'static str,
@@ -97,6 +103,7 @@ pub(crate) const fn key(
         covers: &[],
         meaning,
         since: "0.1",
+        transports: &[Transport::Ws],
         apply: codec.apply,
         write: codec.write,
     }
@@ -111,6 +118,43 @@ impl Key {
     pub(crate) const fn refused(mut self, why: &'static str) -> Key {
         self.status = Status::Refused(why);
         self
+    }
+
+    /// Honoured by `transports` (the default: WebSocket only).
+    pub(crate) const fn on(mut self, transports: &'static [Transport]) -> Key {
+        self.transports = transports;
+        self
+    }
+
+    /// Added in crate version `v`.
+    pub(crate) const fn since(mut self, v: &'static str) -> Key {
+        self.since = v;
+        self
+    }
+
+    /// Whether `scheme`'s transport honours it.
+    pub(crate) fn serves(&self, t: Transport) -> bool {
+        self.transports.contains(&t)
+    }
+
+    /// The error for this key given (as `spelling`) with a scheme of
+    /// transport `t` that does not honour it.
+    pub(crate) fn wrong_transport(&self, spelling: &str, scheme: &str, t: Transport) -> Error {
+        let served: Vec<&str> = self.transports.iter().map(|t| t.schemes()).collect();
+        let why = match t {
+            Transport::Ws => format!(
+                "an ILP key (only {}); {scheme}:: speaks QWP over WebSocket",
+                served.join(", ")
+            ),
+            _ if self.transports == [Transport::Ws] => format!(
+                "a QWP/WebSocket key (only ws:: or wss::); the ILP sender of {scheme}:: does not honour it"
+            ),
+            _ => format!(
+                "only used by {}; {scheme}:: does not honour it",
+                served.join(", ")
+            ),
+        };
+        Error::new(crate::ErrorKind::Config, format!("`{spelling}`: {why}"))
     }
 
     pub(crate) const fn covers(mut self, keys: &'static [&'static str]) -> Key {

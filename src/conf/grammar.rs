@@ -13,20 +13,25 @@ pub(crate) const MIB: u64 = 1024 * KIB;
 pub(crate) const GIB: u64 = 1024 * MIB;
 
 pub(crate) fn parse_scheme(s: &str) -> Result<Scheme> {
+    const EXPECTED: &str = "ws::, wss::, http::, https::, tcp:: or tcps::";
     match s {
         "ws" | "qwpws" => Ok(Scheme::Ws),
         "wss" | "qwpwss" => Ok(Scheme::Wss),
-        "http" | "https" | "tcp" | "tcps" | "udp" => Err(Error::new(
+        "http" => Ok(Scheme::Http),
+        "https" => Ok(Scheme::Https),
+        "tcp" => Ok(Scheme::Tcp),
+        "tcps" => Ok(Scheme::Tcps),
+        "udp" => Err(Error::new(
             ErrorKind::Config,
-            format!("scheme {s} is not supported yet by questdb-arrow (use ws:: or wss::)"),
+            format!("scheme udp is not supported by questdb-arrow (expected {EXPECTED})"),
         )),
         "" => Err(Error::new(
             ErrorKind::Config,
-            "empty scheme (expected ws:: or wss::)",
+            format!("empty scheme (expected {EXPECTED})"),
         )),
         _ => Err(Error::new(
             ErrorKind::Config,
-            format!("unknown scheme {s:?} (expected ws:: or wss::)"),
+            format!("unknown scheme {s:?} (expected {EXPECTED})"),
         )),
     }
 }

@@ -8,12 +8,14 @@
 use std::time::Duration;
 
 use super::entry::{
-    Key, Use, apply_addr, apply_compression_level, apply_initial_connect_retry,
+    ALL, Key, Use, apply_addr, apply_compression_level, apply_initial_connect_retry,
     apply_max_batch_rows, apply_sf_durability, apply_tls_ca, changed, codec, key, millis,
     write_addr,
 };
 use super::grammar::{off_or, parse_i64, parse_ms, parse_or_off, parse_size, parse_u64};
-use super::values::{Compression, ErrorPolicy, PoolReap, SfDurability, Target, TlsVerify};
+use super::values::{
+    Compression, ErrorPolicy, PoolReap, ProtocolVersion, SfDurability, Target, TlsVerify, Transport,
+};
 use crate::Error;
 
 /// The key named by `spelling` (canonical or alias).
@@ -30,7 +32,13 @@ const TRANSACTION: &str = "transactions spanning several flushes are not availab
 const KEEPALIVE: &str = "this version of questdb-arrow sends no keepalive pings while it waits for durable \
     acknowledgements";
 const LISTENER: &str = "connection listeners are not available in this version of questdb-arrow";
-const ILP: &str = "an ILP (UDP) key; questdb-arrow speaks QWP over WebSocket only";
+const UDP: &str = "a UDP key; questdb-arrow has no UDP transport (use http::, tcp:: or ws::)";
+
+const WS_HTTP: &[Transport] = &[Transport::Ws, Transport::Http];
+const WS_TCP: &[Transport] = &[Transport::Ws, Transport::Tcp];
+const HTTP: &[Transport] = &[Transport::Http];
+const TCP: &[Transport] = &[Transport::Tcp];
+const ILP: &[Transport] = &[Transport::Http, Transport::Tcp];
 const POOL: &str = "connection pools always connect on first use; connecting eagerly is not available in this version of questdb-arrow";
 const POISON: &str = "the docs give the poison-frame escalation window no meaning; questdb-arrow \
     gives up on a batch after `max_frame_rejections` rejections in a row";
@@ -48,14 +56,16 @@ pub(crate) static KEYS: &[Key] = &[
             "`host[:port]`, comma-separated and/or repeated; `[v6]:port`",
             codec!(apply apply_addr, write write_addr),
         )
-    },
+    }
+    .on(ALL),
     key(
         "username",
         "unset",
         Use::Both,
-        "HTTP basic-auth user name",
+        "HTTP basic-auth user name; on tcp:: the key id (`kid`) of ECDSA authentication",
         codec!(text username),
     )
+    .on(ALL)
     .alias(&["user"]),
     key(
         "password",
@@ -64,23 +74,26 @@ pub(crate) static KEYS: &[Key] = &[
         "HTTP basic-auth password",
         codec!(text password),
     )
+    .on(WS_HTTP)
     .alias(&["pass"])
     .secret(),
     key(
         "token",
         "unset",
         Use::Both,
-        "bearer token; excludes username/password",
+        "bearer token (excludes username/password); on tcp:: the ECDSA private key `d`, base64url",
         codec!(text token),
     )
+    .on(ALL)
     .secret(),
     key(
         "auth_timeout_ms",
         "15000",
         Use::Both,
-        "bound on the upgrade and auth phase, per host, ms",
+        "bound on the upgrade and auth phase (tcp: the ECDSA challenge), per host, ms",
         codec!(ms auth_timeout),
     )
+    .on(WS_TCP)
     .alias(&["auth_timeout"]),
     key(
         "connect_timeout",
@@ -101,28 +114,32 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             _ | c.connect_timeout.map(millis)
         ),
-    ),
+    )
+    .on(ALL),
     key(
         "tls_verify",
         "on",
         Use::Both,
-        "`on` / `unsafe_off` (tests only); wss",
+        "`on` / `unsafe_off` (tests only); wss, https, tcps",
         codec!(enum tls_verify: TlsVerify),
-    ),
+    )
+    .on(ALL),
     key(
         "tls_ca",
         "webpki_roots",
         Use::Both,
-        "`webpki_roots` / `os_roots` / `webpki_and_os_roots` (`pem_file` with `tls_roots`); wss",
+        "`webpki_roots` / `os_roots` / `webpki_and_os_roots` (`pem_file` with `tls_roots`); wss, https, tcps",
         codec!(apply apply_tls_ca, write |c, d| changed(c.tls_ca, d.tls_ca, |e| e.to_string())),
-    ),
+    )
+    .on(ALL),
     key(
         "tls_roots",
         "unset",
         Use::Both,
-        "PEM file of root certificates; not with `tls_verify=unsafe_off`; wss",
+        "PEM file of root certificates; not with `tls_verify=unsafe_off`; wss, https, tcps",
         codec!(path tls_roots),
-    ),
+    )
+    .on(ALL),
     key(
         "tls_roots_password",
         "unset",
@@ -130,6 +147,7 @@ pub(crate) static KEYS: &[Key] = &[
         "keystore password; needs `tls_roots`",
         codec!(text tls_roots_password),
     )
+    .on(ALL)
     .secret()
     .refused(KEYSTORE),
     key(
@@ -138,7 +156,8 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Ingest,
         "`on` / `off`",
         codec!(on_off auto_flush),
-    ),
+    )
+    .on(ALL),
     key(
         "auto_flush_rows",
         "1000",
@@ -154,7 +173,8 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.auto_flush_rows, d.auto_flush_rows, off_or)
         ),
-    ),
+    )
+    .on(ALL),
     key(
         "auto_flush_interval",
         "100",
@@ -172,7 +192,8 @@ pub(crate) static KEYS: &[Key] = &[
                 off_or(t.map(|t| t.as_millis()))
             })
         ),
-    ),
+    )
+    .on(ALL),
     key(
         "auto_flush_bytes",
         "off",
@@ -188,28 +209,32 @@ pub(crate) static KEYS: &[Key] = &[
             write | c,
             d | changed(c.auto_flush_bytes, d.auto_flush_bytes, off_or)
         ),
-    ),
+    )
+    .on(ALL),
     key(
         "init_buf_size",
         "64k",
         Use::Ingest,
         "initial buffer capacity; size, ≤ `max_buf_size`",
         codec!(size init_buf_size),
-    ),
+    )
+    .on(ALL),
     key(
         "max_buf_size",
         "100m",
         Use::Ingest,
         "largest buffer; size",
         codec!(size max_buf_size),
-    ),
+    )
+    .on(ALL),
     key(
         "max_name_len",
         "127",
         Use::Ingest,
         "longest table or column name in bytes; int ≥ 1",
         codec!(num max_name_len),
-    ),
+    )
+    .on(ALL),
     key(
         "max_datagram_size",
         "unset",
@@ -217,7 +242,8 @@ pub(crate) static KEYS: &[Key] = &[
         "largest UDP datagram; size",
         codec!(size_opt max_datagram_size),
     )
-    .refused(ILP),
+    .on(ALL)
+    .refused(UDP),
     key(
         "sf_dir",
         "unset",
@@ -569,7 +595,8 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Both,
         "sent as `X-QWP-Client-Id`",
         codec!(text client_id),
-    ),
+    )
+    .on(WS_HTTP),
     key(
         "query_close_timeout_ms",
         "5000",
@@ -592,35 +619,40 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Pool,
         "warm ingest connections the reaper keeps (opened on demand, never at connect); ≤ `sender_pool_max`",
         codec!(num sender_pool_min),
-    ),
+    )
+    .on(ALL),
     key(
         "sender_pool_max",
         "64",
         Use::Pool,
         "cap of ingest connections, borrowed and idle; ≥ 1",
         codec!(num sender_pool_max),
-    ),
+    )
+    .on(ALL),
     key(
         "query_pool_min",
         "1",
         Use::Pool,
         "warm query connections the reaper keeps; ≤ `query_pool_max`",
         codec!(num query_pool_min),
-    ),
+    )
+    .on(ALL),
     key(
         "query_pool_max",
         "64",
         Use::Pool,
         "cap of query connections, borrowed and idle; ≥ 1",
         codec!(num query_pool_max),
-    ),
+    )
+    .on(ALL),
     key(
         "acquire_timeout_ms",
         "0",
         Use::Pool,
         "how long a borrow at the cap waits for a connection to come back; `0` = fail at once with `PoolExhausted` (a blocked borrow hides a pool too small for the load)",
         codec!(ms_or_zero acquire_timeout),
-    ),
+    )
+    .on(ALL),
     key(
         "idle_timeout_ms",
         "60000",
@@ -628,6 +660,7 @@ pub(crate) static KEYS: &[Key] = &[
         "idle connections above the warm size are closed after this; `0` = never",
         codec!(ms_or_zero idle_timeout),
     )
+    .on(ALL)
     .alias(&["pool_idle_timeout_ms"]),
     key(
         "max_lifetime_ms",
@@ -635,14 +668,16 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Pool,
         "replace connections older than this; `0` = never",
         codec!(ms_or_zero max_lifetime),
-    ),
+    )
+    .on(ALL),
     key(
         "housekeeper_interval_ms",
         "5000",
         Use::Pool,
         "how often the reaper looks; > 0",
         codec!(ms housekeeper_interval),
-    ),
+    )
+    .on(ALL),
     key(
         "lazy_connect",
         "off",
@@ -650,6 +685,7 @@ pub(crate) static KEYS: &[Key] = &[
         "connect on first use",
         codec!(on_off lazy_connect),
     )
+    .on(ALL)
     .refused(POOL),
     // questdb-rs spellings that set both pools at once.
     key(
@@ -659,6 +695,7 @@ pub(crate) static KEYS: &[Key] = &[
         "warm minimum of each pool (sets `sender_pool_min` and `query_pool_min`)",
         codec!(both sender_pool_min query_pool_min),
     )
+    .on(ALL)
     .covers(&["sender_pool_min", "query_pool_min"]),
     key(
         "pool_max",
@@ -667,6 +704,7 @@ pub(crate) static KEYS: &[Key] = &[
         "cap of each pool (sets `sender_pool_max` and `query_pool_max`)",
         codec!(both sender_pool_max query_pool_max),
     )
+    .on(ALL)
     .covers(&["sender_pool_max", "query_pool_max"]),
     key(
         "pool_reap",
@@ -674,5 +712,83 @@ pub(crate) static KEYS: &[Key] = &[
         Use::Pool,
         "`auto` (a background reaper closes idle connections) / `manual` (`reap_idle()` does)",
         codec!(enum pool_reap: PoolReap),
-    ),
+    )
+    .on(ALL),
+    key(
+        "protocol_version",
+        "`auto` (http), `1` (tcp)",
+        Use::Ingest,
+        "ILP version: `1` (text), `2` (binary doubles, arrays; QuestDB 9.0+), `3` (decimals; 9.2+), `auto` (HTTP only: the highest both sides support, from `GET /settings` once per connection; a 404 means 1)",
+        codec!(enum protocol_version: ProtocolVersion),
+    )
+    .on(ILP)
+    .since("0.2"),
+    key(
+        "retry_timeout",
+        "10000",
+        Use::Ingest,
+        "ms to keep retrying a failed HTTP request (connection errors and 500, 503, 504, 507, 509, 523, 524, 529, 599), backoff 10 ms doubling to 1 s with jitter; `0` = no retry",
+        codec!(ms retry_timeout),
+    )
+    .on(HTTP)
+    .since("0.2"),
+    key(
+        "request_timeout",
+        "10000",
+        Use::Ingest,
+        "ms an HTTP request may take, plus body bytes / `request_min_throughput`; > 0",
+        codec!(ms request_timeout),
+    )
+    .on(HTTP)
+    .since("0.2"),
+    key(
+        "request_min_throughput",
+        "102400",
+        Use::Ingest,
+        "bytes/s the request timeout allows for the body; `0` = no allowance",
+        codec!(num request_min_throughput),
+    )
+    .on(HTTP)
+    .since("0.2"),
+    key(
+        "bind_interface",
+        "unset",
+        Use::Ingest,
+        "local IP address the TCP connection is made from",
+        codec!(
+            apply | c,
+            k,
+            v | {
+                c.bind_interface = Some(
+                    v.parse::<std::net::IpAddr>()
+                        .map_err(|_| Error::config(k, v, "expected an IP address"))?,
+                );
+                Ok(())
+            },
+            write | c,
+            _ | c.bind_interface.map(|ip| ip.to_string())
+        ),
+    )
+    .on(TCP)
+    .since("0.2"),
+    key(
+        "token_x",
+        "unset",
+        Use::Ingest,
+        "ECDSA public key `x`, base64url (with `username` and `token`)",
+        codec!(text token_x),
+    )
+    .secret()
+    .on(TCP)
+    .since("0.2"),
+    key(
+        "token_y",
+        "unset",
+        Use::Ingest,
+        "ECDSA public key `y`, base64url (with `username` and `token`)",
+        codec!(text token_y),
+    )
+    .secret()
+    .on(TCP)
+    .since("0.2"),
 ];

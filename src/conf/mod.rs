@@ -1,4 +1,5 @@
 //! Connect strings: parsing, validation and rendering of `ws::` / `wss::`
+//! (QWP over WebSocket) and `http::` / `https::` / `tcp::` / `tcps::` (ILP)
 //! configuration strings.
 //!
 #![doc = include_str!("../../docs/connect-string.md")]
@@ -30,9 +31,12 @@ mod access;
 mod doc_table;
 mod entry;
 mod grammar;
+mod ilp;
 mod keys;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ilp;
 #[cfg(test)]
 mod tests_keys;
 mod values;
@@ -48,8 +52,8 @@ use grammar::{GIB, KIB, MIB};
 use crate::{Error, ErrorKind, Result};
 
 pub use values::{
-    Addr, Compression, DEFAULT_PORT, ErrorPolicy, InitialConnectRetry, PoolReap, Scheme,
-    SfDurability, Target, TlsCa, TlsVerify,
+    Addr, Compression, DEFAULT_PORT, DEFAULT_TCP_PORT, ErrorPolicy, InitialConnectRetry, PoolReap,
+    ProtocolVersion, Scheme, SfDurability, Target, TlsCa, TlsVerify, Transport,
 };
 
 /// The environment variable read by [`Conf::from_env`].
@@ -227,6 +231,21 @@ pub struct Conf {
     lazy_connect: bool,
     /// Facade: who closes idle connections (`pool_reap`).
     pool_reap: PoolReap,
+
+    /// ILP version (`protocol_version`); `auto` on HTTP, `1` on TCP.
+    protocol_version: ProtocolVersion,
+    /// HTTP retry budget (`retry_timeout`); zero = no retry.
+    retry_timeout: Duration,
+    /// HTTP request timeout before the body allowance (`request_timeout`).
+    request_timeout: Duration,
+    /// Bytes/s allowed for the body (`request_min_throughput`); 0 = none.
+    request_min_throughput: u64,
+    /// Local address of the TCP connection (`bind_interface`).
+    bind_interface: Option<std::net::IpAddr>,
+    /// ECDSA public key x, base64url (`token_x`).
+    token_x: Option<String>,
+    /// ECDSA public key y, base64url (`token_y`).
+    token_y: Option<String>,
 }
 
 const fn ms(n: u64) -> Duration {
@@ -313,6 +332,16 @@ impl Conf {
             housekeeper_interval: ms(5_000),
             lazy_connect: false,
             pool_reap: PoolReap::Auto,
+            protocol_version: match scheme.transport() {
+                Transport::Tcp => ProtocolVersion::V1,
+                _ => ProtocolVersion::Auto,
+            },
+            retry_timeout: ms(10_000),
+            request_timeout: ms(10_000),
+            request_min_throughput: 100 * KIB,
+            bind_interface: None,
+            token_x: None,
+            token_y: None,
         }
     }
 
@@ -344,7 +373,7 @@ impl Conf {
 
         for (key, value) in &pairs {
             let (key, value) = (key.as_str(), value.as_str());
-            let entry = entry_for(key, refuse)?;
+            let entry = entry_for(key, refuse.then_some(scheme))?;
             let shown = if entry.secret { REDACTED } else { value };
             // The canonical keys it sets: its own, and for `pool_size` and
             // `pool_max` the per-kind keys.
@@ -445,14 +474,20 @@ impl Conf {
         self.check_honoured()
     }
 
-    /// Fails on the first refused key whose field is not at its default.
+    /// Fails on the first refused key, or key the scheme's transport does
+    /// not honour, whose field is not at its default.
     fn check_honoured(&self) -> Result<()> {
         let d = Conf::new(self.scheme, Vec::new());
+        let t = self.scheme.transport();
         for k in keys::KEYS {
-            if let entry::Status::Refused(why) = k.status
-                && (k.write)(self, &d).is_some()
-            {
+            if (k.write)(self, &d).is_none() {
+                continue;
+            }
+            if let entry::Status::Refused(why) = k.status {
                 return Err(refused(k.name, why));
+            }
+            if !k.serves(t) {
+                return Err(k.wrong_transport(k.name, self.scheme.as_str(), t));
             }
         }
         Ok(())
@@ -478,7 +513,12 @@ impl Conf {
                 return err("addr", a, &format!("duplicate addr entry: {a}"));
             }
         }
-        if self.token.is_some() && (self.username.is_some() || self.password.is_some()) {
+        // Over TCP, `username` and `token` are the two halves of an ECDSA
+        // key (`check_ilp`).
+        if self.scheme.transport() != Transport::Tcp
+            && self.token.is_some()
+            && (self.username.is_some() || self.password.is_some())
+        {
             return err(
                 "token",
                 REDACTED,
@@ -614,6 +654,7 @@ impl Conf {
         if self.housekeeper_interval.is_zero() {
             return err("housekeeper_interval_ms", 0, "must be greater than 0");
         }
+        self.check_ilp()?;
         for (key, v) in [
             ("username", &self.username),
             ("zone", &self.zone),
@@ -646,13 +687,20 @@ fn refused(key: &str, why: &str) -> Error {
     Error::new(ErrorKind::Config, format!("`{key}`: {why}"))
 }
 
-/// The table entry of `key`; an error if it is unknown, or refused and
-/// `refuse` is set.
-fn entry_for(key: &str, refuse: bool) -> Result<&'static entry::Key> {
+/// The table entry of `key`; an error if it is unknown, or (with
+/// `refuse`, the scheme of the connect string) refused or not honoured by
+/// the scheme's transport.
+fn entry_for(key: &str, refuse: Option<Scheme>) -> Result<&'static entry::Key> {
     let entry = keys::lookup(key)
         .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown key `{key}`")))?;
+    let Some(scheme) = refuse else {
+        return Ok(entry);
+    };
     match entry.status {
-        entry::Status::Refused(why) if refuse => Err(refused(key, why)),
+        entry::Status::Refused(why) => Err(refused(key, why)),
+        _ if !entry.serves(scheme.transport()) => {
+            Err(entry.wrong_transport(key, scheme.as_str(), scheme.transport()))
+        }
         _ => Ok(entry),
     }
 }
@@ -693,8 +741,9 @@ impl fmt::Debug for Conf {
             failover_max_duration, compression, compression_level, initial_credit,
             max_batch_rows, client_id, query_close_timeout, buffer_pool_size, sender_pool_min,
             sender_pool_max, query_pool_min, query_pool_max, acquire_timeout, idle_timeout,
-            max_lifetime, housekeeper_interval, lazy_connect, pool_reap;
-            secrets: password, token, tls_roots_password
+            max_lifetime, housekeeper_interval, lazy_connect, pool_reap, protocol_version,
+            retry_timeout, request_timeout, request_min_throughput, bind_interface;
+            secrets: password, token, tls_roots_password, token_x, token_y
         )
     }
 }

@@ -429,13 +429,25 @@ fn control_characters() {
 
 #[test]
 fn schemes() {
-    for s in ["http", "https", "tcp", "tcps", "udp"] {
-        let e = err(&format!("{s}::addr=localhost:9000;"));
-        assert_eq!(
-            e.message(),
-            format!("scheme {s} is not supported yet by questdb-arrow (use ws:: or wss::)")
-        );
+    for (s, scheme, port, tls) in [
+        ("ws", Scheme::Ws, 9000, false),
+        ("qwpwss", Scheme::Wss, 9000, true),
+        ("http", Scheme::Http, 9000, false),
+        ("https", Scheme::Https, 9000, true),
+        ("tcp", Scheme::Tcp, 9009, false),
+        ("tcps", Scheme::Tcps, 9009, true),
+    ] {
+        let c = parse(&format!("{s}::addr=localhost;"));
+        assert_eq!(c.scheme, scheme, "{s}");
+        assert_eq!(c.addrs[0].port, port, "{s}");
+        assert_eq!(c.is_tls(), tls, "{s}");
+        assert_eq!(c.scheme.is_ilp(), !s.contains("ws"), "{s}");
     }
+    let e = err("udp::addr=localhost:9000;");
+    assert!(
+        e.message().starts_with("scheme udp is not supported"),
+        "{e}"
+    );
     let e = err("wsx::addr=h");
     assert!(e.to_string().contains("unknown scheme \"wsx\""), "{e}");
     let e = err("WS::addr=h");

@@ -52,7 +52,6 @@ fn sample_values() -> HashMap<&'static str, String> {
 #[test]
 fn refused_keys_are_refused_and_honoured_keys_parse() {
     let samples = sample_values();
-    let d = Conf::new(Scheme::Wss, Vec::new());
     for k in keys::KEYS {
         let v = samples
             .get(k.name)
@@ -63,16 +62,24 @@ fn refused_keys_are_refused_and_honoured_keys_parse() {
             let needs = match k.name {
                 "sf_durability" => "sf_dir=/tmp/sf;",
                 "sf_sync_interval_millis" => "sf_dir=/tmp/sf;sf_durability=periodic;",
+                "token_x" => "username=k;token=d;token_y=y;",
+                "token_y" => "username=k;token=d;token_x=x;",
                 _ => "",
             };
+            // A scheme whose transport honours the key.
+            let scheme = match k.transports[0] {
+                Transport::Ws => "wss",
+                Transport::Http => "https",
+                Transport::Tcp => "tcps",
+            };
             let s = if k.name == "addr" {
-                format!("wss::{pair}")
+                format!("{scheme}::{pair}")
             } else {
-                format!("wss::addr=h;{needs}{pair}")
+                format!("{scheme}::addr=h;{needs}{pair}")
             };
             match k.status {
                 entry::Status::Refused(why) => {
-                    for s in [s.clone(), format!("wss::addr=h;{spelling}=not%valid")] {
+                    for s in [s.clone(), format!("{scheme}::addr=h;{spelling}=not%valid")] {
                         let e = err(&s);
                         assert_eq!(e.message(), format!("`{spelling}`: {why}"));
                         assert!(!e.to_string().contains('\n'), "{e}");
@@ -80,6 +87,7 @@ fn refused_keys_are_refused_and_honoured_keys_parse() {
                 }
                 entry::Status::Honoured => {
                     let c = parse(&s);
+                    let d = Conf::new(c.scheme, Vec::new());
                     let got = (k.write)(&c, &d);
                     if k.covers.is_empty() {
                         assert_eq!(got.as_ref(), Some(v), "{s}");
@@ -121,7 +129,9 @@ pub(super) const ALL_KEYS: &str = "wss::addr=a:1;username=u;password=p;;w;auth_t
     max_batch_rows=1048576;client_id=me/1.0;query_close_timeout_ms=1012;\
     buffer_pool_size=1;sender_pool_min=0;sender_pool_max=9;query_pool_min=2;\
     query_pool_max=3;acquire_timeout_ms=1013;idle_timeout_ms=0;max_lifetime_ms=0;\
-    housekeeper_interval_ms=1014;lazy_connect=on;pool_reap=manual";
+    housekeeper_interval_ms=1014;lazy_connect=on;pool_reap=manual;protocol_version=2;\
+    retry_timeout=1015;request_timeout=1016;request_min_throughput=1017;\
+    bind_interface=10.0.0.1;token_x=tx;token_y=ty";
 
 #[test]
 fn every_key_set() {
@@ -198,6 +208,13 @@ fn every_key_set() {
     assert!(c.lazy_connect);
     assert_eq!(c.pool_reap, PoolReap::Manual);
     assert_eq!(c.sf_max_total_bytes_or_default(), 2 << 40);
+    assert_eq!(c.protocol_version, ProtocolVersion::V2);
+    assert_eq!(c.retry_timeout, ms(1015));
+    assert_eq!(c.request_timeout, ms(1016));
+    assert_eq!(c.request_min_throughput, 1017);
+    assert_eq!(c.bind_interface, Some([10, 0, 0, 1].into()));
+    assert_eq!(c.token_x.as_deref(), Some("tx"));
+    assert_eq!(c.token_y.as_deref(), Some("ty"));
 }
 
 /// The questdb-rs spellings: `auth_timeout` is honoured like

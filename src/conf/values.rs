@@ -7,7 +7,8 @@ use std::net::Ipv6Addr;
 use super::grammar::parse_digits;
 use crate::{Error, Result};
 
-/// The default port of both `ws` and `wss` (QuestDB's HTTP port).
+/// The default port of `ws`, `wss`, `http` and `https` (QuestDB's HTTP
+/// port).
 pub const DEFAULT_PORT: u16 = 9000;
 
 /// Defines a plain enum of connect-string values with `as_str`, `Display`
@@ -53,24 +54,92 @@ macro_rules! conf_enum {
 }
 
 conf_enum! {
-    /// The connect-string scheme.
+    /// The connect-string scheme: QWP over WebSocket (`ws`, `wss`) or ILP
+    /// (InfluxDB line protocol) over HTTP (`http`, `https`) or TCP (`tcp`,
+    /// `tcps`).
     Scheme {
         /// Plain WebSocket (`ws::`, also spelled `qwpws::`).
         Ws => "ws",
         /// WebSocket over TLS (`wss::`, also spelled `qwpwss::`).
         Wss => "wss",
+        /// ILP over HTTP (`http::`): write-only, one request per flush.
+        Http => "http",
+        /// ILP over HTTPS (`https::`).
+        Https => "https",
+        /// ILP over plain TCP (`tcp::`): write-only, fire and forget.
+        Tcp => "tcp",
+        /// ILP over TCP with TLS (`tcps::`).
+        Tcps => "tcps",
+    }
+}
+
+/// The default port of `tcp` and `tcps` (QuestDB's ILP/TCP port).
+pub const DEFAULT_TCP_PORT: u16 = 9009;
+
+/// Which protocol and transport a [`Scheme`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// QWP over WebSocket (`ws`, `wss`).
+    Ws,
+    /// ILP over HTTP (`http`, `https`).
+    Http,
+    /// ILP over TCP (`tcp`, `tcps`).
+    Tcp,
+}
+
+impl Transport {
+    /// The schemes of this transport, for messages (`ws:: or wss::`).
+    pub fn schemes(self) -> &'static str {
+        match self {
+            Transport::Ws => "ws:: or wss::",
+            Transport::Http => "http:: or https::",
+            Transport::Tcp => "tcp:: or tcps::",
+        }
     }
 }
 
 impl Scheme {
     /// Whether this scheme uses TLS.
     pub fn is_tls(self) -> bool {
-        self == Scheme::Wss
+        matches!(self, Scheme::Wss | Scheme::Https | Scheme::Tcps)
     }
 
-    /// The port used for `addr` entries without one (9000 for both).
+    /// The transport it speaks.
+    pub fn transport(self) -> Transport {
+        match self {
+            Scheme::Ws | Scheme::Wss => Transport::Ws,
+            Scheme::Http | Scheme::Https => Transport::Http,
+            Scheme::Tcp | Scheme::Tcps => Transport::Tcp,
+        }
+    }
+
+    /// Whether it speaks ILP (`http`, `https`, `tcp`, `tcps`): write-only.
+    pub fn is_ilp(self) -> bool {
+        self.transport() != Transport::Ws
+    }
+
+    /// The port used for `addr` entries without one: 9000 (QuestDB's HTTP
+    /// port) for `ws`, `wss`, `http`, `https`; 9009 for `tcp`, `tcps`.
     pub fn default_port(self) -> u16 {
-        DEFAULT_PORT
+        match self.transport() {
+            Transport::Tcp => DEFAULT_TCP_PORT,
+            _ => DEFAULT_PORT,
+        }
+    }
+}
+
+conf_enum! {
+    /// The ILP protocol version (`protocol_version`; ILP schemes only).
+    ProtocolVersion {
+        /// Ask the server (`GET /settings`) and use the highest version both
+        /// sides support (`auto`; HTTP only, the HTTP default).
+        Auto => "auto",
+        /// Version 1: text only (`1`; the TCP default).
+        V1 => "1",
+        /// Version 2: binary doubles, arrays (`2`; QuestDB 9.0.0+).
+        V2 => "2",
+        /// Version 3: decimals (`3`; QuestDB 9.2.0+).
+        V3 => "3",
     }
 }
 

@@ -142,6 +142,9 @@ pub struct ConnectOptions {
     /// Largest message accepted from the server, in bytes. Default and
     /// minimum [`DEFAULT_MAX_MESSAGE_BYTES`]; smaller values are raised to it.
     pub max_message_bytes: usize,
+    /// Local address the TCP socket is bound to before it connects
+    /// (`bind_interface`). Default `None`: the operating system's choice.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl ConnectOptions {
@@ -163,11 +166,12 @@ impl ConnectOptions {
             accept_encoding: None,
             max_batch_rows: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            bind: None,
         }
     }
 
     /// `host:port`, with brackets around an IPv6 address.
-    fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         format!("{}:{}", bracket_host(&self.host), self.port)
     }
 }
@@ -352,27 +356,9 @@ impl Connection {
         if matches!(opts.read_timeout, Some(d) if d.is_zero()) {
             return Err(Error::config("read_timeout", "0", "must be positive"));
         }
-        let tls_config = opts.tls.as_ref().map(tls::client_config).transpose()?;
         let request = upgrade_request(opts, route)?;
-
-        let tcp = tcp_connect(opts, &peer)?;
-        let io_err = |e: io::Error| {
-            Error::new(
-                ErrorKind::Io,
-                format!("cannot configure the socket to {peer}"),
-            )
-            .with_source(e)
-        };
-        tcp.set_nodelay(true).map_err(io_err)?;
-        tcp.set_read_timeout(Some(opts.auth_timeout))
-            .map_err(io_err)?;
-        tcp.set_write_timeout(Some(opts.auth_timeout))
-            .map_err(io_err)?;
-
-        let stream = match tls_config {
-            None => Stream::Plain(tcp),
-            Some(cfg) => Stream::Tls(Box::new(tls_connect(cfg, tcp, opts, &peer)?)),
-        };
+        let stream = open_stream(opts)?;
+        let io_err = |e: io::Error| socket_error(&peer, e);
 
         let limit = opts.max_message_bytes.max(DEFAULT_MAX_MESSAGE_BYTES);
         let ws_config = WebSocketConfig::default()
@@ -443,21 +429,12 @@ impl Connection {
             return true;
         }
         let stream = self.ws.get_ref();
-        let tcp = stream.tcp();
-        if tcp.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut head = [0u8; 2];
-        let peeked = restart_on_eintr(|| tcp.peek(&mut head));
-        if tcp.set_nonblocking(false).is_err() {
-            return true;
-        }
-        match peeked {
-            Ok(0) => true,
+        match peek_idle(stream.tcp()) {
+            None => true,
+            Some(None) => false,
             // A server frame starts with FIN/RSV bits and the opcode; 0x8 is
             // a close frame.
-            Ok(_) => matches!(stream, Stream::Plain(_)) && head[0] & 0x0F == 0x8,
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+            Some(Some(b)) => matches!(stream, Stream::Plain(_)) && b & 0x0F == 0x8,
         }
     }
 
@@ -807,6 +784,79 @@ fn route_name(route: Route) -> &'static str {
     }
 }
 
+fn socket_error(peer: &str, e: io::Error) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        format!("cannot configure the socket to {peer}"),
+    )
+    .with_source(e)
+}
+
+/// Opens the byte stream of a connection: TCP to the first address of
+/// `opts.host` that answers (from `opts.bind` when set), `TCP_NODELAY`,
+/// read and write timeouts of `opts.auth_timeout`, and the TLS handshake
+/// when `opts.tls` is set. The WebSocket and the ILP clients build on it.
+pub(crate) fn open_stream(opts: &ConnectOptions) -> Result<Stream> {
+    let peer = opts.authority();
+    let tls_config = opts.tls.as_ref().map(tls::client_config).transpose()?;
+    let tcp = tcp_connect(opts, &peer)?;
+    let io_err = |e: io::Error| socket_error(&peer, e);
+    tcp.set_nodelay(true).map_err(io_err)?;
+    tcp.set_read_timeout(Some(opts.auth_timeout))
+        .map_err(io_err)?;
+    tcp.set_write_timeout(Some(opts.auth_timeout))
+        .map_err(io_err)?;
+    Ok(match tls_config {
+        None => Stream::Plain(tcp),
+        Some(cfg) => Stream::Tls(Box::new(tls_connect(cfg, tcp, opts, &peer)?)),
+    })
+}
+
+/// What a non-blocking peek at an idle socket finds: `None` when the peer
+/// closed or reset it (or the peek failed), else the first pending byte
+/// (`Some(None)`: nothing pending).
+pub(crate) fn peek_idle(tcp: &TcpStream) -> Option<Option<u8>> {
+    if tcp.set_nonblocking(true).is_err() {
+        return None;
+    }
+    let mut head = [0u8; 1];
+    let peeked = restart_on_eintr(|| tcp.peek(&mut head));
+    if tcp.set_nonblocking(false).is_err() {
+        return None;
+    }
+    match peeked {
+        Ok(0) => None,
+        Ok(_) => Some(Some(head[0])),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(None),
+        Err(_) => None,
+    }
+}
+
+/// One TCP connect to `addr`, from `bind` when given.
+fn connect_addr(
+    addr: &SocketAddr,
+    timeout: Option<Duration>,
+    bind: Option<std::net::IpAddr>,
+) -> io::Result<TcpStream> {
+    let Some(ip) = bind else {
+        return match timeout {
+            Some(t) => TcpStream::connect_timeout(addr, t),
+            None => TcpStream::connect(addr),
+        };
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(*addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    match timeout {
+        Some(t) => socket.connect_timeout(&(*addr).into(), t)?,
+        None => socket.connect(&(*addr).into())?,
+    }
+    Ok(socket.into())
+}
+
 /// Resolves the host and connects to the first address that answers.
 fn tcp_connect(opts: &ConnectOptions, peer: &str) -> Result<TcpStream> {
     let host = opts.host.trim_start_matches('[').trim_end_matches(']');
@@ -816,10 +866,7 @@ fn tcp_connect(opts: &ConnectOptions, peer: &str) -> Result<TcpStream> {
         .collect();
     let mut last: Option<io::Error> = None;
     for addr in &addrs {
-        let res = match opts.connect_timeout {
-            Some(t) => TcpStream::connect_timeout(addr, t),
-            None => TcpStream::connect(addr),
-        };
+        let res = connect_addr(addr, opts.connect_timeout, opts.bind);
         match res {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),

@@ -17,6 +17,7 @@ mod failover;
 mod faults;
 #[cfg(feature = "server")]
 mod guard;
+mod ilp_client;
 #[cfg(feature = "server")]
 mod ilp_server;
 #[cfg(feature = "server")]

@@ -187,6 +187,13 @@ impl AsyncSender {
     /// ([`IngestOptions::on_error`]) and the frames in flight
     /// ([`IngestOptions::in_flight_frames`]) of `opts`.
     pub fn open_with(conf: &Conf, opts: &IngestOptions) -> Result<AsyncSender> {
+        if conf.scheme().is_ilp() {
+            return Err(crate::client::ilp::write_only(
+                conf,
+                "the AsyncSender's store-and-forward delivery and acknowledgements",
+            )
+            .context("AsyncSender"));
+        }
         let (queue, mut recovered) = SfQueue::open(sf_options(conf))?;
         let queue = Arc::new(queue);
         let skip = uncommitted_tail(&queue, &mut recovered)?;

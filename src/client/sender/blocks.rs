@@ -44,6 +44,9 @@ impl Sender {
         opts: &IngestOptions,
         wait: bool,
     ) -> Result<IngestSummary> {
+        if let Some(ilp) = self.ilp_mut() {
+            return ilp.send_tables(tables, opts);
+        }
         let mut blocks = Vec::with_capacity(tables.len());
         for (table, batch, ts) in tables {
             if batch.num_rows() == 0 {

@@ -66,6 +66,7 @@ use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 
 use super::connect::{self, Fit};
+use super::ilp::IlpSender;
 use super::policy::{Action, Category, Dropped, Policies, Policy};
 use crate::bridge::column_data::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
@@ -181,6 +182,9 @@ pub struct Sender {
     /// Publish mode: frames go into this store-and-forward queue instead
     /// of onto a connection.
     outbox: Option<Box<publish::Outbox>>,
+    /// ILP mode (`http::`, `tcp::`, ...): every call goes to this sender
+    /// instead of a QWP connection.
+    ilp: Option<Box<IlpSender>>,
 }
 
 impl fmt::Debug for Sender {
@@ -231,6 +235,13 @@ impl Sender {
     /// passed at once); with `initial_connect_retry=on`, rounds repeat
     /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
+        if conf.scheme().is_ilp() {
+            let ilp = IlpSender::connect(conf)?;
+            let opts = ConnectOptions::from_conf(conf, &conf.addrs()[0]);
+            let mut s = Sender::unconnected(Some(conf.clone()), opts, DEFAULT_FRAME_BUDGET_BYTES);
+            s.ilp = Some(Box::new(ilp));
+            return Ok(s);
+        }
         let (conn, opts, i) = connect::connect(
             conf,
             0,
@@ -289,6 +300,7 @@ impl Sender {
             dropped: Vec::new(),
             progress: None,
             outbox: None,
+            ilp: None,
         }
     }
 
@@ -302,6 +314,9 @@ impl Sender {
     /// all acknowledged (what they carry is discarded), so nobody inherits
     /// them.
     pub(crate) fn abandon_pending(&mut self) {
+        if self.ilp.is_some() {
+            return;
+        }
         if !self.groups.is_empty() || self.staged.is_some() {
             self.drop_connection();
         }
@@ -310,12 +325,23 @@ impl Sender {
     /// Whether the connection is open (after an error it is dropped and the
     /// next call reconnects).
     pub fn is_connected(&self) -> bool {
-        self.conn.is_some()
+        match &self.ilp {
+            Some(ilp) => ilp.reusable(),
+            None => self.conn.is_some(),
+        }
+    }
+
+    /// The ILP sender of an ILP connect string (`http::`, `tcp::`, ...).
+    pub(crate) fn ilp_mut(&mut self) -> Option<&mut IlpSender> {
+        self.ilp.as_deref_mut()
     }
 
     /// Whether the connection is gone (disconnected, or closed by the
     /// server while unused; see [`Connection::peer_gone`]). For the pool.
     pub(crate) fn peer_gone(&self) -> bool {
+        if let Some(ilp) = &self.ilp {
+            return !ilp.reusable();
+        }
         self.conn.as_ref().is_none_or(Connection::peer_gone)
     }
 
@@ -362,6 +388,9 @@ impl Sender {
         batch: &RecordBatch,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
+        if let Some(ilp) = &mut self.ilp {
+            return ilp.flush_arrow_batch(table, batch, opts);
+        }
         self.run(table, opts, false, true, |s| {
             s.push_batch(table, batch, opts, false)?;
             Ok(false)
@@ -387,6 +416,9 @@ impl Sender {
     where
         I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
     {
+        if let Some(ilp) = &mut self.ilp {
+            return ilp.ingest(table, reader, opts);
+        }
         let mut it = reader.into_iter();
         let mut k = 0usize;
         // An input failure is never retried (a reconnect cannot fix the

@@ -187,6 +187,11 @@ impl IngestOptions {
         &self.policies
     }
 
+    /// The ack level ([`IngestOptions::ack`]).
+    pub(crate) fn ack_level(&self) -> AckLevel {
+        self.ack
+    }
+
     pub(crate) fn window(&self) -> usize {
         self.in_flight.unwrap_or(DEFAULT_IN_FLIGHT_FRAMES)
     }

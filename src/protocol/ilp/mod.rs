@@ -1,7 +1,9 @@
 //! Sans-IO InfluxDB Line Protocol (ILP) codec, QuestDB's dialect: Arrow
 //! batches to ILP lines ([`IlpEncoder`]) and ILP bytes to borrowed lines
-//! ([`parse_lines`]), with no sockets. The HTTP and TCP transports and the
-//! embedded server build on these two halves.
+//! ([`parse_lines`]), with no sockets; [`http`] holds the sans-IO pieces of
+//! ILP over HTTP (response heads and bodies, QuestDB's error JSON,
+//! `/settings`). The HTTP and TCP transports and the embedded server build
+//! on these.
 //!
 //! # The format
 //!
@@ -71,6 +73,7 @@
 mod decode;
 mod encode;
 mod escape;
+pub mod http;
 mod values;
 
 #[cfg(test)]
