@@ -19,6 +19,8 @@ mod faults;
 mod guard;
 mod ilp_client;
 #[cfg(feature = "server")]
+mod ilp_roundtrip;
+#[cfg(feature = "server")]
 mod ilp_server;
 #[cfg(feature = "server")]
 mod ingest;
