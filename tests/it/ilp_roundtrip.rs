@@ -55,7 +55,9 @@ fn wait_rows(srv: &ServerHandle, table: &str, rows: usize) {
 fn read_back(srv: &ServerHandle, table: &str) -> Vec<(Option<i64>, f64, bool, Option<String>)> {
     let db = QuestDb::connect(&srv.conf_string()).unwrap();
     let got = db
-        .query_arrow(&format!("SELECT l, d, b, v FROM {table} ORDER BY timestamp"))
+        .query_arrow(&format!(
+            "SELECT l, d, b, v FROM {table} ORDER BY timestamp"
+        ))
         .unwrap()
         .fetch_all_arrow()
         .unwrap();
