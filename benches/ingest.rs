@@ -292,7 +292,7 @@ fn bench_t0(c: &mut Criterion) {
 
 fn bench_t1(c: &mut Criterion) {
     use questdb::ingress::{AckLevel as PeerAck, ColumnName};
-    use questdb_arrow::client::{AckLevel, IngestOptions};
+    use questdb_arrow::client::IngestOptions;
 
     let rows = rows_from_env();
     let (sink, ours, peer) = common::sink_server();
@@ -302,10 +302,7 @@ fn bench_t1(c: &mut Criterion) {
     let mut json = Vec::new();
     for w in workloads() {
         let batch = generate(&w, rows);
-        let batches: Vec<RecordBatch> = (0..rows)
-            .step_by(BATCH_ROWS)
-            .map(|s| batch.slice(s, BATCH_ROWS.min(rows - s)))
-            .collect();
+        let batches = common::slices(&batch, BATCH_ROWS);
         let table = w.to_lowercase();
         let secs = if rows >= 1_000_000 { 10 } else { 1 };
         let res = alternate(
@@ -327,14 +324,7 @@ fn bench_t1(c: &mut Criterion) {
                     s.bytes as usize
                 }),
                 ("questdb_arrow_flush", &mut || {
-                    let mut bytes = 0;
-                    for x in &batches {
-                        bytes += ours
-                            .flush_arrow_batch(&table, x, Some("ts"), &[], AckLevel::Ok)
-                            .unwrap()
-                            .bytes as usize;
-                    }
-                    bytes
+                    common::flush_each(&ours, &table, &batches)
                 }),
                 ("questdb_rs_7_2_1", &mut || {
                     for x in &batches {
@@ -354,40 +344,20 @@ fn bench_t1(c: &mut Criterion) {
         if res.iter().any(|r| r.passes == 0) {
             continue;
         }
-        println!(
-            "ingest T1 {w}, {rows} rows, sink {}, medians of alternating passes:",
-            if sink.out_of_process {
-                "in another process (client CPU alone)"
-            } else {
-                "in this process (CPU includes the server)"
-            }
+        common::print_t1_head(
+            &format!("ingest T1 {w}, {rows} rows"),
+            &sink,
+            res[0].passes,
+            "peer",
+            &[],
         );
-        println!(
-            "| client | M rows/s | wire MB/s | CPU ns/row | ÷ peer (median of paired ratios) |"
-        );
-        println!("|---|---|---|---|---|");
         for r in &res {
-            // The peer does not report its bytes.
-            let wire = r.bytes;
-            let mbs = if wire > 0 {
-                format!("{:.0}", wire as f64 / r.secs / 1e6)
-            } else {
-                "—".into()
-            };
-            println!(
-                "| {} | {:.2} | {mbs} | {:.0} | {:.2} |",
-                r.name,
-                rows as f64 / r.secs / 1e6,
-                r.cpu_secs / rows as f64 * 1e9,
-                r.vs_last
-            );
+            // The peer does not report its bytes (wire `—`).
+            println!("{}", r.table_row(rows));
             json.push(format!(
-                "{{\"bench\":\"ingest_t1\",\"workload\":\"{w}\",\"client\":\"{}\",\"rows\":{rows},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{wire},\"cpu_ns_per_row\":{:.1},\"ratio_vs_peer\":{:.3},\"sink_out_of_process\":{}}}",
+                "{{\"bench\":\"ingest_t1\",\"workload\":\"{w}\",\"client\":\"{}\",{},\"sink_out_of_process\":{}}}",
                 r.name,
-                r.secs,
-                rows as f64 / r.secs,
-                r.cpu_secs / rows as f64 * 1e9,
-                r.vs_last,
+                r.json_figures(rows, "ratio_vs_peer"),
                 sink.out_of_process
             ));
         }

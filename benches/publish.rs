@@ -87,10 +87,7 @@ fn bench_publish(c: &mut Criterion) {
         dir.display()
     ));
     let batch = generate("W1", n);
-    let batches: Vec<RecordBatch> = (0..n)
-        .step_by(BATCH_ROWS)
-        .map(|s| batch.slice(s, BATCH_ROWS.min(n - s)))
-        .collect();
+    let batches = common::slices(&batch, BATCH_ROWS);
     let opts = IngestOptions::new().timestamp_column("ts");
     let table = "w1";
     let secs = if n >= 1_000_000 { 10 } else { 1 };
@@ -130,41 +127,23 @@ fn bench_publish(c: &mut Criterion) {
     if res.iter().any(|r| r.passes == 0) {
         return;
     }
-    println!(
-        "publish T1 W1, {n} rows in batches of {BATCH_ROWS}, sink {}, medians of {} alternating passes:",
-        if sink.out_of_process {
-            "in another process (client CPU alone)"
-        } else {
-            "in this process (CPU includes the server)"
-        },
-        res[0].passes
+    common::print_t1_head(
+        &format!("publish T1 W1, {n} rows in batches of {BATCH_ROWS}"),
+        &sink,
+        res[0].passes,
+        "ingest",
+        &["peak RSS MB"],
     );
-    println!(
-        "| client | M rows/s | wire MB/s | CPU ns/row | ÷ ingest (median of paired ratios) | peak RSS MB |"
-    );
-    println!("|---|---|---|---|---|---|");
     let mut json = Vec::new();
     // (a) first in the table.
     let order = [3, 0, 1, 2];
     for &i in &order {
         let (x, rss) = (&res[i], peak[i]);
-        println!(
-            "| {} | {:.2} | {:.0} | {:.0} | {:.2} | {rss:.0} |",
-            x.name,
-            n as f64 / x.secs / 1e6,
-            x.bytes as f64 / x.secs / 1e6,
-            x.cpu_secs / n as f64 * 1e9,
-            x.vs_last
-        );
+        println!("{} {rss:.0} |", x.table_row(n));
         json.push(format!(
-            "{{\"bench\":\"publish_t1\",\"workload\":\"W1\",\"client\":\"{}\",\"rows\":{n},\"batch_rows\":{BATCH_ROWS},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{},\"cpu_ns_per_row\":{:.1},\"ratio_vs_ingest\":{:.3},\"peak_rss_mb\":{rss:.1},\"passes\":{},\"sink_out_of_process\":{}}}",
+            "{{\"bench\":\"publish_t1\",\"workload\":\"W1\",\"client\":\"{}\",\"batch_rows\":{BATCH_ROWS},{},\"peak_rss_mb\":{rss:.1},\"sink_out_of_process\":{}}}",
             x.name,
-            x.secs,
-            n as f64 / x.secs,
-            x.bytes,
-            x.cpu_secs / n as f64 * 1e9,
-            x.vs_last,
-            x.passes,
+            x.json_figures(n, "ratio_vs_ingest"),
             sink.out_of_process
         ));
     }

@@ -175,35 +175,21 @@ fn bench_rows(c: &mut Criterion) {
     assert_eq!(counters.frames_acked, counters.frames_published);
     assert_eq!(counters.frames_replayed, 0);
     assert_eq!(counters.server_errors, 0);
-    println!(
-        "rows T1 W2, {n} rows row by row, flush every {FLUSH_ROWS} rows, sink {}, medians of alternating passes:",
-        if sink.out_of_process {
-            "in another process (client CPU alone)"
-        } else {
-            "in this process (CPU includes the server)"
-        }
+    common::print_t1_head(
+        &format!("rows T1 W2, {n} rows row by row, flush every {FLUSH_ROWS} rows"),
+        &sink,
+        res[0].passes,
+        "peer",
+        &["peak RSS MB"],
     );
-    println!("| client | M rows/s | CPU ns/row | ÷ peer (median of paired ratios) | peak RSS MB |");
-    println!("|---|---|---|---|---|");
     let mut json = Vec::new();
     for (x, rss) in res.iter().zip(peak) {
-        println!(
-            "| {} | {:.2} | {:.0} | {:.2} | {rss:.0} |",
-            x.name,
-            n as f64 / x.secs / 1e6,
-            x.cpu_secs / n as f64 * 1e9,
-            x.vs_last
-        );
+        println!("{} {rss:.0} |", x.table_row(n));
         json.push(format!(
-            "{{\"bench\":\"rows_t1\",\"workload\":\"W2\",\"client\":\"{}\",\"rows\":{n},\"flush_rows\":{FLUSH_ROWS},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{},\"cpu_ns_per_row\":{:.1},\"ratio_vs_peer\":{:.3},\"sink_out_of_process\":{},\"peak_rss_mb\":{rss:.1},\"passes\":{}}}",
+            "{{\"bench\":\"rows_t1\",\"workload\":\"W2\",\"client\":\"{}\",\"flush_rows\":{FLUSH_ROWS},{},\"sink_out_of_process\":{},\"peak_rss_mb\":{rss:.1}}}",
             x.name,
-            x.secs,
-            n as f64 / x.secs,
-            x.bytes,
-            x.cpu_secs / n as f64 * 1e9,
-            x.vs_last,
-            sink.out_of_process,
-            x.passes
+            x.json_figures(n, "ratio_vs_peer"),
+            sink.out_of_process
         ));
     }
     println!(

@@ -73,10 +73,7 @@ fn median(v: &mut [Duration]) -> Duration {
 fn bench(c: &mut Criterion) {
     let rows = rows_from_env();
     let batch = generate("W1", rows);
-    let batches: Vec<RecordBatch> = (0..rows)
-        .step_by(BATCH_ROWS)
-        .map(|s| batch.slice(s, BATCH_ROWS.min(rows - s)))
-        .collect();
+    let batches = common::slices(&batch, BATCH_ROWS);
     let dir = std::env::temp_dir().join(format!("qa-bench-storage-{}", std::process::id()));
     if let Ok(mode) = std::env::var("QA_STORAGE_PROFILE") {
         profile(&batches, (mode == "disk").then_some(dir.as_path()));

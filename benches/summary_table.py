@@ -6,7 +6,7 @@
 
 Reads every `*.json` under DIR (default `$CARGO_TARGET_DIR/bench-summary`,
 else `target/bench-summary`): the records that name a `client` and a
-`workload` (ingest_t0, ingest_t1, query_t0, query_t1_replay,
+`workload` (ingest_t0, ingest_t1, ilp_t1, query_t0, query_t1_replay,
 query_t1_embedded, polars_w2, ...), one table per bench: workload, our
 client, our M rows/s, the peer's (questdb-rs) M rows/s, and the ratio. The
 ratio is the bench's median of paired ratios when it wrote one
@@ -34,6 +34,9 @@ TITLES = {
     "ingest_t0": "Ingest T0: encode into a reused buffer (no socket; best pass)",
     "ingest_t1": "Ingest T1: end to end into a `serve --sink` child process "
                  "(medians of alternating passes; ratio = median of paired ratios)",
+    "ilp_t1": "ILP T1: ILP over HTTP (and ours over QWP, side by side) into a `serve --sink` "
+              "child process, against questdb-rs's ILP HTTP sender fed row by row from the "
+              "same Arrow batches (medians of alternating passes; ratio = median of paired ratios)",
     "query_t0": "Query T0: decode recorded frames into Arrow (no socket; paired passes)",
     "query_t1_replay": "Query T1: recorded frames served by a replay child process "
                        "(medians of alternating passes; ratio = median of paired ratios)",

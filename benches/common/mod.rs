@@ -144,6 +144,35 @@ pub fn generate(id: &str, rows: usize) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
 }
 
+/// `batch` sliced into batches of `rows` rows (zero-copy), the last one
+/// shorter when they do not divide it.
+pub fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
+    let n = batch.num_rows();
+    (0..n)
+        .step_by(rows)
+        .map(|s| batch.slice(s, rows.min(n - s)))
+        .collect()
+}
+
+/// Ours `flush_arrow_batch` per batch into `table` (`ts` the designated
+/// timestamp, each batch acknowledged before the next); returns the bytes
+/// written.
+pub fn flush_each(
+    db: &questdb_arrow::client::QuestDb,
+    table: &str,
+    batches: &[RecordBatch],
+) -> usize {
+    let ok = questdb_arrow::client::AckLevel::Ok;
+    batches
+        .iter()
+        .map(|x| {
+            db.flush_arrow_batch(table, x, Some("ts"), &[], ok)
+                .unwrap()
+                .bytes as usize
+        })
+        .sum()
+}
+
 /// `QA_BENCH_ROWS`, default 1 M.
 pub fn rows_from_env() -> usize {
     std::env::var("QA_BENCH_ROWS")
@@ -154,8 +183,13 @@ pub fn rows_from_env() -> usize {
 
 /// `QA_BENCH_WORKLOADS` (default W1–W5).
 pub fn workloads() -> Vec<String> {
+    workloads_or("W1,W2,W3,W4,W5")
+}
+
+/// `QA_BENCH_WORKLOADS`, else `default` (comma-separated ids).
+pub fn workloads_or(default: &str) -> Vec<String> {
     std::env::var("QA_BENCH_WORKLOADS")
-        .unwrap_or_else(|_| "W1,W2,W3,W4,W5".into())
+        .unwrap_or_else(|_| default.into())
         .split(',')
         .map(|s| s.trim().to_uppercase())
         .collect()
@@ -228,6 +262,24 @@ pub struct Sink {
     pub conf: String,
     /// Whether the server runs in another process.
     pub out_of_process: bool,
+}
+
+impl Sink {
+    /// The ILP-over-HTTP connect string of the same server (its HTTP port
+    /// serves QWP and ILP), protocol version 2.
+    pub fn ilp_http_conf(&self) -> String {
+        let conf = questdb_arrow::conf::Conf::parse(&self.conf).unwrap();
+        format!("http::addr={};protocol_version=2;", conf.addrs()[0])
+    }
+
+    /// Where the server runs, as the T1 tables' headings say it.
+    pub fn whereabouts(&self) -> &'static str {
+        if self.out_of_process {
+            "in another process (client CPU alone)"
+        } else {
+            "in this process (CPU includes the server)"
+        }
+    }
 }
 
 impl Drop for Sink {
@@ -347,6 +399,60 @@ pub struct Alternated {
     pub vs_last: f64,
     /// Passes measured (the medians' sample size).
     pub passes: usize,
+}
+
+/// Prints the heading of a T1 table — `title`, where the sink runs, the
+/// passes — and its header: the columns of [`Alternated::table_row`] (the
+/// ratio against `peer`), then `extra` columns.
+pub fn print_t1_head(title: &str, sink: &Sink, passes: usize, peer: &str, extra: &[&str]) {
+    println!(
+        "{title}, sink {}, medians of {passes} alternating passes:",
+        sink.whereabouts()
+    );
+    let mut cols = vec![
+        "client".to_string(),
+        "M rows/s".into(),
+        "wire MB/s".into(),
+        "CPU ns/row".into(),
+        format!("÷ {peer} (median of paired ratios)"),
+    ];
+    cols.extend(extra.iter().map(|c| c.to_string()));
+    println!("| {} |", cols.join(" | "));
+    println!("|{}", "---|".repeat(cols.len()));
+}
+
+impl Alternated {
+    /// Its row of a T1 table over `rows` rows: `| client | M rows/s | wire
+    /// MB/s | CPU ns/row | ratio |` (wire `—` when it reported no bytes).
+    pub fn table_row(&self, rows: usize) -> String {
+        let mbs = if self.bytes > 0 {
+            format!("{:.0}", self.bytes as f64 / self.secs / 1e6)
+        } else {
+            "—".into()
+        };
+        format!(
+            "| {} | {:.2} | {mbs} | {:.0} | {:.2} |",
+            self.name,
+            rows as f64 / self.secs / 1e6,
+            self.cpu_secs / rows as f64 * 1e9,
+            self.vs_last
+        )
+    }
+
+    /// Its figures over `rows` rows as the members of a JSON summary
+    /// record: rows, seconds, rows/s, wire bytes, CPU ns/row, the ratio
+    /// against the last routine (named `ratio_key`) and the passes.
+    pub fn json_figures(&self, rows: usize, ratio_key: &str) -> String {
+        format!(
+            "\"rows\":{rows},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{},\"cpu_ns_per_row\":{:.1},\"{ratio_key}\":{:.3},\"passes\":{}",
+            self.secs,
+            rows as f64 / self.secs,
+            self.bytes,
+            self.cpu_secs / rows as f64 * 1e9,
+            self.vs_last,
+            self.passes
+        )
+    }
 }
 
 /// Runs the routines in rounds under criterion, each once per round in
