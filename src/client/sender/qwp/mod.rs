@@ -1,6 +1,9 @@
-//! The QWP ingest engine: one `/write/v4` connection with its symbol
-//! dictionary, frame pipeline, acknowledgements and the batches not yet
-//! committed (see the [`sender`](super) module docs).
+//! The QWP engine behind [`Sender`](super::Sender) for `ws::` and `wss::`
+//! connect strings: one `/write/v4` connection with its symbol dictionary,
+//! frame pipeline, acknowledgements and the batches not yet committed (see
+//! the [`sender`](super) module docs for how a batch travels and what a
+//! rejection does). It knows nothing of ILP: [`Sender`](super::Sender)
+//! picks the transport once, at connect.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -11,13 +14,15 @@ use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 
-use super::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, ProgressFn, input_error};
+use super::{
+    AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, ProgressFn, TableBatch, input_error,
+    lower_cap,
+};
 use crate::bridge::column_data::SymbolDict;
 use crate::bridge::frame::BlockEncoder;
 use crate::bridge::overrides::apply_overrides;
 use crate::bridge::types::{QwpType, qwp_type_of};
 use crate::client::connect::{self, Fit};
-use crate::client::ilp::IlpSender;
 use crate::client::policy::{Action, Dropped, Policies};
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
@@ -37,7 +42,6 @@ mod publish;
 mod recover;
 
 use blocks::Block;
-pub use blocks::TableBatch;
 use plan::{Plan, plan_schema};
 
 /// Used when the server does not advertise `X-QWP-Max-Batch-Size`.
@@ -93,9 +97,11 @@ struct Staged {
     commit: bool,
 }
 
-/// One ingest connection with its symbol dictionary, pipeline and the
-/// batches not yet committed. Not shared: [`crate::client::QuestDb`] pools them.
-pub struct Sender {
+/// One QWP ingest connection (or, publishing, a store-and-forward queue)
+/// with its symbol dictionary, pipeline and the batches not yet committed.
+/// Wrapped by [`Sender`](super::Sender), which [`crate::client::QuestDb`]
+/// pools.
+pub(crate) struct QwpSender {
     conf: Option<Conf>,
     opts: ConnectOptions,
     /// Index in `conf.addrs` of the endpoint connected last (a reconnect
@@ -127,14 +133,11 @@ pub struct Sender {
     /// Publish mode: frames go into this store-and-forward queue instead
     /// of onto a connection.
     outbox: Option<Box<publish::Outbox>>,
-    /// ILP mode (`http::`, `tcp::`, ...): every call goes to this sender
-    /// instead of a QWP connection.
-    ilp: Option<Box<IlpSender>>,
 }
 
-impl fmt::Debug for Sender {
+impl fmt::Debug for QwpSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
+        f.debug_struct("QwpSender")
             .field("conn", &self.conn)
             .field("budget", &self.frame_budget())
             .field("next_seq", &self.next_seq)
@@ -150,33 +153,9 @@ pub(crate) fn budget_of(max_batch_size: Option<usize>) -> usize {
     max_batch_size.map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9)
 }
 
-/// A pooled ingest connection
-/// ([`QuestDb::borrow_sender`](crate::client::QuestDb::borrow_sender)).
-pub type PooledSender<'a> = crate::client::pool::Pooled<'a, Sender>;
-
-impl crate::client::pool::Poolable for Sender {
-    fn reusable(&self) -> bool {
-        self.is_connected()
-    }
-
-    fn gone(&self) -> bool {
-        self.peer_gone()
-    }
-}
-
-impl Sender {
-    /// Connects to the first endpoint of `conf` that takes writes (see
-    /// the endpoint walk in [`crate::client`]: replicas answer 421 and are
-    /// passed at once); with `initial_connect_retry=on`, rounds repeat
-    /// with backoff within `reconnect_max_duration_millis`.
-    pub fn connect(conf: &Conf) -> Result<Sender> {
-        if conf.scheme().is_ilp() {
-            let ilp = IlpSender::connect(conf)?;
-            let opts = ConnectOptions::from_conf(conf, &conf.addrs()[0]);
-            let mut s = Sender::unconnected(Some(conf.clone()), opts, DEFAULT_FRAME_BUDGET_BYTES);
-            s.ilp = Some(Box::new(ilp));
-            return Ok(s);
-        }
+impl QwpSender {
+    /// See [`Sender::connect`](super::Sender::connect).
+    pub(super) fn connect(conf: &Conf) -> Result<QwpSender> {
         let (conn, opts, i) = connect::connect(
             conf,
             0,
@@ -184,32 +163,31 @@ impl Sender {
             |o| Connection::connect(o, Route::Ingest),
             |_| Fit::Yes,
         )?;
-        let mut s = Sender::new(Some(conf.clone()), opts, conn);
+        let mut s = QwpSender::new(Some(conf.clone()), opts, conn);
         s.endpoint = i;
         Ok(s)
     }
 
-    /// Connects with explicit transport options (reconnects go to the same
-    /// endpoint with the default budget of 5 minutes).
-    pub fn connect_with(opts: &ConnectOptions) -> Result<Sender> {
+    /// See [`Sender::connect_with`](super::Sender::connect_with).
+    pub(super) fn connect_with(opts: &ConnectOptions) -> Result<QwpSender> {
         let conn = Connection::connect(opts, Route::Ingest)?;
-        Ok(Sender::new(None, opts.clone(), conn))
+        Ok(QwpSender::new(None, opts.clone(), conn))
     }
 
     fn new(
         conf: Option<Conf>,
         opts: ConnectOptions,
         (conn, hs): (Connection, crate::transport::Handshake),
-    ) -> Sender {
-        let mut s = Sender::unconnected(conf, opts, budget_of(hs.max_batch_size));
+    ) -> QwpSender {
+        let mut s = QwpSender::unconnected(conf, opts, budget_of(hs.max_batch_size));
         s.conn = Some(conn);
         s.durable_granted = hs.durable_ack;
         s
     }
 
     /// A sender without a connection, with frame budget `budget`.
-    fn unconnected(conf: Option<Conf>, opts: ConnectOptions, budget: usize) -> Sender {
-        Sender {
+    fn unconnected(conf: Option<Conf>, opts: ConnectOptions, budget: usize) -> QwpSender {
+        QwpSender {
             conf,
             opts,
             endpoint: 0,
@@ -235,60 +213,40 @@ impl Sender {
             dropped: Vec::new(),
             progress: None,
             outbox: None,
-            ilp: None,
         }
     }
 
-    /// The configuration it connected with (`None` for
-    /// [`Sender::connect_with`]).
-    pub fn conf(&self) -> Option<&Conf> {
+    /// See [`Sender::conf`](super::Sender::conf).
+    pub(super) fn conf(&self) -> Option<&Conf> {
         self.conf.as_ref()
     }
 
-    /// Drops the connection when frames written without waiting are not
-    /// all acknowledged (what they carry is discarded), so nobody inherits
-    /// them.
-    pub(crate) fn abandon_pending(&mut self) {
-        if self.ilp.is_some() {
-            return;
-        }
+    /// See [`Sender::abandon_pending`](super::Sender::abandon_pending).
+    pub(super) fn abandon_pending(&mut self) {
         if !self.groups.is_empty() || self.staged.is_some() {
             self.drop_connection();
         }
     }
 
-    /// Whether the connection is open (after an error it is dropped and the
-    /// next call reconnects).
-    pub fn is_connected(&self) -> bool {
-        match &self.ilp {
-            Some(ilp) => ilp.reusable(),
-            None => self.conn.is_some(),
-        }
-    }
-
-    /// The ILP sender of an ILP connect string (`http::`, `tcp::`, ...).
-    pub(crate) fn ilp_mut(&mut self) -> Option<&mut IlpSender> {
-        self.ilp.as_deref_mut()
+    /// See [`Sender::is_connected`](super::Sender::is_connected).
+    pub(super) fn is_connected(&self) -> bool {
+        self.conn.is_some()
     }
 
     /// Whether the connection is gone (disconnected, or closed by the
-    /// server while unused; see [`Connection::peer_gone`]). For the pool.
-    pub(crate) fn peer_gone(&self) -> bool {
-        if let Some(ilp) = &self.ilp {
-            return !ilp.reusable();
-        }
+    /// server while unused; see [`Connection::peer_gone`]).
+    pub(super) fn peer_gone(&self) -> bool {
         self.conn.as_ref().is_none_or(Connection::peer_gone)
     }
 
-    /// The frame size budget in bytes (whole QWP message).
-    pub fn frame_budget(&self) -> usize {
+    /// See [`Sender::frame_budget`](super::Sender::frame_budget).
+    pub(super) fn frame_budget(&self) -> usize {
         self.server_budget.min(self.cap)
     }
 
-    /// Lowers (never raises) the frame budget for later calls, e.g. for
-    /// tests.
-    pub fn set_frame_budget(&mut self, bytes: usize) {
-        self.cap = self.cap.min(bytes.max(256));
+    /// See [`Sender::set_frame_budget`](super::Sender::set_frame_budget).
+    pub(super) fn set_frame_budget(&mut self, bytes: usize) {
+        self.cap = lower_cap(self.cap, bytes);
     }
 
     /// Whether the connected server is on this host (decides
@@ -297,54 +255,21 @@ impl Sender {
         self.conn.as_ref().is_some_and(Connection::is_loopback)
     }
 
-    /// Sends `batch` to `table` and waits until the server acknowledged all
-    /// of it. `ts_col` names the designated timestamp column; `None` lets
-    /// the server assign the time. A batch larger than one frame commits
-    /// atomically. On error nothing of this batch is committed and the
-    /// connection is dropped (the next call reconnects); resending is the
-    /// caller's choice. Under [`Policy::DropAndContinue`] for the
-    /// rejection's category it returns `Ok` with the batch in
-    /// [`IngestSummary::dropped`] instead, and the connection stays.
-    ///
-    /// [`Policy::DropAndContinue`]: crate::client::policy::Policy::DropAndContinue
-    pub fn flush_arrow_batch(
-        &mut self,
-        table: &str,
-        batch: &RecordBatch,
-        ts_col: Option<&str>,
-    ) -> Result<IngestSummary> {
-        let mut opts = IngestOptions::new();
-        opts.ts_column = ts_col.map(str::to_string);
-        self.flush_arrow_batch_with(table, batch, &opts)
-    }
-
-    /// [`Self::flush_arrow_batch`] with every option of [`IngestOptions`].
-    pub fn flush_arrow_batch_with(
+    /// See [`Sender::flush_arrow_batch_with`](super::Sender::flush_arrow_batch_with).
+    pub(super) fn flush_arrow_batch_with(
         &mut self,
         table: &str,
         batch: &RecordBatch,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
-        if let Some(ilp) = &mut self.ilp {
-            return ilp.flush_arrow_batch(table, batch, opts);
-        }
         self.run(table, opts, false, true, |s| {
             s.push_batch(table, batch, opts, false)?;
             Ok(false)
         })
     }
 
-    /// Streams every batch of `reader` (any `RecordBatchReader`, or any
-    /// iterator of `Result<RecordBatch, ArrowError>`) into `table`, each
-    /// batch committed atomically, frames pipelined, memory bounded (see the
-    /// module docs). Returns when every batch is acknowledged at
-    /// `opts`' ack level. A dropped connection or a retriable rejection is
-    /// survived by reconnecting and replaying the batches not yet committed
-    /// (at-least-once). Server rejections follow the error policies (see
-    /// the module docs): a halt stops the stream with an error that says
-    /// how many rows were committed; a dropped batch is listed in
-    /// [`IngestSummary::dropped`].
-    pub fn ingest<I>(
+    /// See [`Sender::ingest`](super::Sender::ingest).
+    pub(super) fn ingest<I>(
         &mut self,
         table: &str,
         reader: I,
@@ -353,9 +278,6 @@ impl Sender {
     where
         I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
     {
-        if let Some(ilp) = &mut self.ilp {
-            return ilp.ingest(table, reader, opts);
-        }
         let mut it = reader.into_iter();
         let mut k = 0usize;
         // An input failure is never retried (a reconnect cannot fix the
@@ -384,16 +306,6 @@ impl Sender {
             (Err(e), Some(input)) => Err(input.context(e.message())),
             (res, _) => res,
         }
-    }
-
-    /// [`Self::ingest`] over plain batches.
-    pub fn ingest_batches(
-        &mut self,
-        table: &str,
-        batches: impl IntoIterator<Item = RecordBatch>,
-        opts: &IngestOptions,
-    ) -> Result<IngestSummary> {
-        self.ingest(table, batches.into_iter().map(Ok), opts)
     }
 
     /// Drives `step` until it returns `false`, then waits for the
