@@ -124,6 +124,11 @@ impl IlpSender {
         })
     }
 
+    /// The connect string it was made from.
+    pub(crate) fn conf(&self) -> &Conf {
+        &self.conf
+    }
+
     /// Whether the pool may hand it out again.
     pub(crate) fn reusable(&self) -> bool {
         match &self.link {

@@ -2,6 +2,11 @@
 //! [`QuestDb::flush_arrow_batch`](super::QuestDb::flush_arrow_batch) and
 //! [`QuestDb::ingest`](super::QuestDb::ingest).
 //!
+//! A [`Sender`] speaks one transport, chosen once by the scheme of its
+//! connect string: QWP for `ws::` and `wss::` (what follows describes it),
+//! ILP for `http::`, `https::`, `tcp::` and `tcps::` (see
+//! [`super::ilp`]: the same calls, ILP's delivery).
+//!
 //! How a batch travels:
 //!
 //! 1. Its columns are mapped to QWP types (overrides and `questdb.*`
@@ -42,8 +47,9 @@
 //!   it are committed; batches already in flight behind it may commit too
 //!   (the count includes them); nothing else of the stream is sent. The
 //!   connection is dropped.
-//! - **drop and continue** ([`Policy::DropAndContinue`], code only): the
-//!   rejected batch commits nothing, is listed in
+//! - **drop and continue**
+//!   ([`Policy::DropAndContinue`](super::policy::Policy::DropAndContinue),
+//!   code only): the rejected batch commits nothing, is listed in
 //!   [`IngestSummary::dropped`] (table, batch, rows, status, message) and
 //!   the stream goes on on the same connection; the call succeeds. For
 //!   [`Sender::flush_arrow_batch_with`] too: it returns `Ok` with
@@ -56,154 +62,27 @@
 //!   rejection halts. The blocking flush never resends: there a retriable
 //!   rejection is its error.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use arrow::array::{Array, RecordBatch};
-use arrow::datatypes::DataType;
+use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 
-use super::connect::{self, Fit};
-use super::ilp::IlpSender;
-use super::policy::{Action, Category, Dropped, Policies, Policy};
-use crate::bridge::column_data::SymbolDict;
-use crate::bridge::frame::BlockEncoder;
-use crate::bridge::overrides::{ColumnOverride, apply_overrides};
-use crate::bridge::types::{QwpType, qwp_type_of};
+use super::ilp::{self, IlpSender};
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::column::{Layout, TsEncoding};
-use crate::protocol::ingress::{Response, catch_up};
-use crate::protocol::{
-    ColumnType, FLAG_DEFER_COMMIT, FLAG_DELTA_SYMBOL_DICT, FLAG_GORILLA, HEADER_LEN, Header,
-    MAX_ROWS_PER_TABLE_BLOCK, Out, Status,
-};
-use crate::transport::{ConnectOptions, Connection, FrameBuf, Route};
+use crate::transport::ConnectOptions;
 
-mod acks;
-mod blocks;
 mod options;
-mod pipeline;
-mod plan;
-mod publish;
-mod recover;
+mod qwp;
 
-use blocks::Block;
-pub use blocks::TableBatch;
 pub use options::{AckLevel, Gorilla, IngestOptions, IngestSummary, Progress, ProgressFn};
-use plan::{Plan, plan_schema};
+use qwp::QwpSender;
+pub(crate) use qwp::budget_of;
+pub use qwp::{ACK_TIMEOUT, DEFAULT_FRAME_BUDGET_BYTES, DEFAULT_IN_FLIGHT_FRAMES};
 
-/// Used when the server does not advertise `X-QWP-Max-Batch-Size`.
-pub const DEFAULT_FRAME_BUDGET_BYTES: usize = 1_900_000;
-/// Frames that may await acknowledgement at once, by default.
-pub const DEFAULT_IN_FLIGHT_FRAMES: usize = 8;
-/// How long to wait for an acknowledgement before giving up.
-pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
-/// After a rejection that ends the call: how long to wait for the answers
-/// to the frames written before it, so the error counts what committed.
-const HALT_DRAIN: Duration = Duration::from_secs(5);
-
-/// One input batch: it commits atomically and is kept until it did, for
-/// replay after a reconnect.
-struct Group {
-    /// The table (the tables, comma-separated, of a multi-table group), for
-    /// messages.
-    table: Arc<str>,
-    /// Position among the batches of the call.
-    index: u64,
-    /// What the server's answers did to it so far.
-    fate: Fate,
-    /// Its table blocks: one for an Arrow batch, one per table for a row
-    /// buffer; all commit together.
-    blocks: Arc<[Block]>,
-    /// Rows of all blocks.
-    rows: usize,
-    /// Rows already in written frames.
-    written: usize,
-    first_seq: i64,
-    /// Sequence of the committing (last) frame once written, else -1.
-    last_seq: i64,
-}
-
-/// Where a [`Group`] stands with the server. Answers come in frame order,
-/// but an OK for a later frame says nothing about an earlier rejected one,
-/// so a rejected group is marked before the watermark passes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    /// Not rejected: committed once its last frame is answered.
-    Pending,
-    /// Rejected for good (dropped, or the call halts): nothing of it is
-    /// committed; later answers for its frames only move the watermark.
-    Rejected,
-    /// Rejected under a retry policy: kept for the replay.
-    Resend,
-}
-
-/// A frame encoded into `bufs[buf]` but not written yet.
-struct Staged {
-    buf: usize,
-    rows: usize,
-    commit: bool,
-}
-
-/// One ingest connection with its symbol dictionary, pipeline and the
-/// batches not yet committed. Not shared: [`super::QuestDb`] pools them.
-pub struct Sender {
-    conf: Option<Conf>,
-    opts: ConnectOptions,
-    /// Index in `conf.addrs` of the endpoint connected last (a reconnect
-    /// starts after it).
-    endpoint: usize,
-    conn: Option<Connection>,
-    server_budget: usize,
-    cap: usize,
-    durable_granted: bool,
-    dict: SymbolDict,
-    next_seq: i64,
-    acked: i64,
-    bufs: [FrameBuf; 2],
-    staged: Option<Staged>,
-    groups: VecDeque<Group>,
-    rows_hint: usize,
-    durable_want: HashMap<String, i64>,
-    durable_have: HashMap<String, i64>,
-    rejections: u32,
-    stats: Progress,
-    /// `stats` when the current call began.
-    base: Progress,
-    batches_acked: u64,
-    /// Batches pushed by the current call.
-    pushed: u64,
-    policies: Policies,
-    dropped: Vec<Dropped>,
-    progress: Option<ProgressFn>,
-    /// Publish mode: frames go into this store-and-forward queue instead
-    /// of onto a connection.
-    outbox: Option<Box<publish::Outbox>>,
-    /// ILP mode (`http::`, `tcp::`, ...): every call goes to this sender
-    /// instead of a QWP connection.
-    ilp: Option<Box<IlpSender>>,
-}
-
-impl fmt::Debug for Sender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("conn", &self.conn)
-            .field("budget", &self.frame_budget())
-            .field("next_seq", &self.next_seq)
-            .field("acked", &self.acked)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The frame budget for a server's `X-QWP-Max-Batch-Size` (the default
-/// when it advertises none).
-pub(crate) fn budget_of(max_batch_size: Option<usize>) -> usize {
-    // 90 % of the advertised cap leaves room for framing, as the spec asks.
-    max_batch_size.map_or(DEFAULT_FRAME_BUDGET_BYTES, |m| m / 10 * 9)
-}
+/// A table's rows for [`Sender::flush_tables`]: the table, its batch and
+/// its designated timestamp column (`None`: the server assigns the time).
+pub type TableBatch = (String, RecordBatch, Option<String>);
 
 /// The error of input batch `k` that could not be read (never retried: a
 /// reconnect cannot fix the input); the input's error is its source.
@@ -213,6 +92,48 @@ pub(crate) fn input_error(k: usize, e: ArrowError) -> Error {
         format!("reading input batch {k}"),
         e,
     )
+}
+
+/// A frame budget cap `cap` lowered (never raised) to `bytes`, at least
+/// 256 bytes.
+fn lower_cap(cap: usize, bytes: usize) -> usize {
+    cap.min(bytes.max(256))
+}
+
+/// The transport of a [`Sender`], fixed at connect.
+enum Wire {
+    /// `ws::`, `wss::`: the QWP engine (or a publisher into a
+    /// store-and-forward queue).
+    Qwp(Box<QwpSender>),
+    /// `http::`, `https::`, `tcp::`, `tcps::`. `cap` only keeps what
+    /// [`Sender::set_frame_budget`] asked for, so [`Sender::frame_budget`]
+    /// reports it: ILP has no frames.
+    Ilp { ilp: Box<IlpSender>, cap: usize },
+}
+
+/// One ingest connection with its symbol dictionary, pipeline and the
+/// batches not yet committed. Not shared: [`super::QuestDb`] pools them.
+///
+/// One sender speaks one transport, chosen at connect by the scheme of the
+/// connect string: QWP over WebSocket for `ws::` and `wss::`, ILP for
+/// `http::`, `https::`, `tcp::` and `tcps::` (see [`super::ilp`] for what
+/// each call sends there and which options have no ILP meaning). Every
+/// call goes to that transport; none falls back to the other.
+pub struct Sender {
+    wire: Wire,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.wire {
+            Wire::Qwp(q) => f.debug_tuple("Sender").field(q).finish(),
+            Wire::Ilp { ilp, .. } => f
+                .debug_struct("Sender")
+                .field("scheme", &ilp.conf().scheme())
+                .field("connected", &ilp.reusable())
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// A pooled ingest connection
@@ -230,136 +151,102 @@ impl super::pool::Poolable for Sender {
 }
 
 impl Sender {
+    fn qwp(q: QwpSender) -> Sender {
+        Sender {
+            wire: Wire::Qwp(Box::new(q)),
+        }
+    }
+
     /// Connects to the first endpoint of `conf` that takes writes (see
     /// the endpoint walk in [`crate::client`]: replicas answer 421 and are
     /// passed at once); with `initial_connect_retry=on`, rounds repeat
     /// with backoff within `reconnect_max_duration_millis`.
     pub fn connect(conf: &Conf) -> Result<Sender> {
         if conf.scheme().is_ilp() {
-            let ilp = IlpSender::connect(conf)?;
-            let opts = ConnectOptions::from_conf(conf, &conf.addrs()[0]);
-            let mut s = Sender::unconnected(Some(conf.clone()), opts, DEFAULT_FRAME_BUDGET_BYTES);
-            s.ilp = Some(Box::new(ilp));
-            return Ok(s);
+            return Ok(Sender {
+                wire: Wire::Ilp {
+                    ilp: Box::new(IlpSender::connect(conf)?),
+                    cap: usize::MAX,
+                },
+            });
         }
-        let (conn, opts, i) = connect::connect(
-            conf,
-            0,
-            connect::initial_retry(conf),
-            |o| Connection::connect(o, Route::Ingest),
-            |_| Fit::Yes,
-        )?;
-        let mut s = Sender::new(Some(conf.clone()), opts, conn);
-        s.endpoint = i;
-        Ok(s)
+        QwpSender::connect(conf).map(Sender::qwp)
     }
 
     /// Connects with explicit transport options (reconnects go to the same
     /// endpoint with the default budget of 5 minutes).
     pub fn connect_with(opts: &ConnectOptions) -> Result<Sender> {
-        let conn = Connection::connect(opts, Route::Ingest)?;
-        Ok(Sender::new(None, opts.clone(), conn))
+        QwpSender::connect_with(opts).map(Sender::qwp)
     }
 
-    fn new(
+    /// A QWP sender that publishes into `queue` (no connection of its
+    /// own): `budget` is the frame budget, `dict` the dictionary the queue
+    /// already holds.
+    pub(crate) fn publisher(
         conf: Option<Conf>,
         opts: ConnectOptions,
-        (conn, hs): (Connection, crate::transport::Handshake),
+        queue: std::sync::Arc<crate::client::sf::SfQueue>,
+        budget: usize,
+        dict: Vec<String>,
     ) -> Sender {
-        let mut s = Sender::unconnected(conf, opts, budget_of(hs.max_batch_size));
-        s.conn = Some(conn);
-        s.durable_granted = hs.durable_ack;
-        s
-    }
-
-    /// A sender without a connection, with frame budget `budget`.
-    fn unconnected(conf: Option<Conf>, opts: ConnectOptions, budget: usize) -> Sender {
-        Sender {
-            conf,
-            opts,
-            endpoint: 0,
-            conn: None,
-            server_budget: budget,
-            cap: usize::MAX,
-            durable_granted: false,
-            dict: SymbolDict::default(),
-            next_seq: 0,
-            acked: -1,
-            bufs: Default::default(),
-            staged: None,
-            groups: VecDeque::new(),
-            rows_hint: 0,
-            durable_want: HashMap::new(),
-            durable_have: HashMap::new(),
-            rejections: 0,
-            stats: Progress::default(),
-            base: Progress::default(),
-            batches_acked: 0,
-            pushed: 0,
-            policies: Policies::default(),
-            dropped: Vec::new(),
-            progress: None,
-            outbox: None,
-            ilp: None,
-        }
+        Sender::qwp(QwpSender::publisher(conf, opts, queue, budget, dict))
     }
 
     /// The configuration it connected with (`None` for
     /// [`Sender::connect_with`]).
     pub fn conf(&self) -> Option<&Conf> {
-        self.conf.as_ref()
+        match &self.wire {
+            Wire::Qwp(q) => q.conf(),
+            Wire::Ilp { ilp, .. } => Some(ilp.conf()),
+        }
     }
 
     /// Drops the connection when frames written without waiting are not
     /// all acknowledged (what they carry is discarded), so nobody inherits
     /// them.
     pub(crate) fn abandon_pending(&mut self) {
-        if self.ilp.is_some() {
-            return;
-        }
-        if !self.groups.is_empty() || self.staged.is_some() {
-            self.drop_connection();
+        match &mut self.wire {
+            Wire::Qwp(q) => q.abandon_pending(),
+            // Nothing is left unanswered between ILP calls.
+            Wire::Ilp { .. } => {}
         }
     }
 
     /// Whether the connection is open (after an error it is dropped and the
     /// next call reconnects).
     pub fn is_connected(&self) -> bool {
-        match &self.ilp {
-            Some(ilp) => ilp.reusable(),
-            None => self.conn.is_some(),
+        match &self.wire {
+            Wire::Qwp(q) => q.is_connected(),
+            Wire::Ilp { ilp, .. } => ilp.reusable(),
         }
-    }
-
-    /// The ILP sender of an ILP connect string (`http::`, `tcp::`, ...).
-    pub(crate) fn ilp_mut(&mut self) -> Option<&mut IlpSender> {
-        self.ilp.as_deref_mut()
     }
 
     /// Whether the connection is gone (disconnected, or closed by the
-    /// server while unused; see [`Connection::peer_gone`]). For the pool.
+    /// server while unused; see
+    /// [`Connection::peer_gone`](crate::transport::Connection::peer_gone)).
+    /// For the pool.
     pub(crate) fn peer_gone(&self) -> bool {
-        if let Some(ilp) = &self.ilp {
-            return !ilp.reusable();
+        match &self.wire {
+            Wire::Qwp(q) => q.peer_gone(),
+            Wire::Ilp { ilp, .. } => !ilp.reusable(),
         }
-        self.conn.as_ref().is_none_or(Connection::peer_gone)
     }
 
     /// The frame size budget in bytes (whole QWP message).
     pub fn frame_budget(&self) -> usize {
-        self.server_budget.min(self.cap)
+        match &self.wire {
+            Wire::Qwp(q) => q.frame_budget(),
+            Wire::Ilp { cap, .. } => DEFAULT_FRAME_BUDGET_BYTES.min(*cap),
+        }
     }
 
     /// Lowers (never raises) the frame budget for later calls, e.g. for
     /// tests.
     pub fn set_frame_budget(&mut self, bytes: usize) {
-        self.cap = self.cap.min(bytes.max(256));
-    }
-
-    /// Whether the connected server is on this host (decides
-    /// [`Gorilla::Auto`]); `false` while not connected.
-    fn loopback(&self) -> bool {
-        self.conn.as_ref().is_some_and(Connection::is_loopback)
+        match &mut self.wire {
+            Wire::Qwp(q) => q.set_frame_budget(bytes),
+            Wire::Ilp { cap, .. } => *cap = lower_cap(*cap, bytes),
+        }
     }
 
     /// Sends `batch` to `table` and waits until the server acknowledged all
@@ -370,6 +257,8 @@ impl Sender {
     /// caller's choice. Under [`Policy::DropAndContinue`] for the
     /// rejection's category it returns `Ok` with the batch in
     /// [`IngestSummary::dropped`] instead, and the connection stays.
+    ///
+    /// [`Policy::DropAndContinue`]: super::policy::Policy::DropAndContinue
     pub fn flush_arrow_batch(
         &mut self,
         table: &str,
@@ -388,13 +277,10 @@ impl Sender {
         batch: &RecordBatch,
         opts: &IngestOptions,
     ) -> Result<IngestSummary> {
-        if let Some(ilp) = &mut self.ilp {
-            return ilp.flush_arrow_batch(table, batch, opts);
+        match &mut self.wire {
+            Wire::Qwp(q) => q.flush_arrow_batch_with(table, batch, opts),
+            Wire::Ilp { ilp, .. } => ilp.flush_arrow_batch(table, batch, opts),
         }
-        self.run(table, opts, false, true, |s| {
-            s.push_batch(table, batch, opts, false)?;
-            Ok(false)
-        })
     }
 
     /// Streams every batch of `reader` (any `RecordBatchReader`, or any
@@ -416,36 +302,9 @@ impl Sender {
     where
         I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
     {
-        if let Some(ilp) = &mut self.ilp {
-            return ilp.ingest(table, reader, opts);
-        }
-        let mut it = reader.into_iter();
-        let mut k = 0usize;
-        // An input failure is never retried (a reconnect cannot fix the
-        // input, whatever its kind: an I/O error of a file, a cursor's
-        // closed connection): `run` sees a non-retriable placeholder and
-        // the input's error, with its source, replaces it below.
-        let mut input_err = None;
-        let res = self.run(table, opts, true, true, |s| {
-            let Some(b) = it.next() else {
-                return Ok(false);
-            };
-            let b = match b {
-                Ok(b) => b,
-                Err(e) => {
-                    input_err = Some(input_error(k, e));
-                    return Err(Error::new(ErrorKind::InvalidData, ""));
-                }
-            };
-            k += 1;
-            s.push_batch(table, &b, opts, true)?;
-            Ok(true)
-        });
-        match (res, input_err) {
-            // `run` put its context (table, rows committed) on the empty
-            // placeholder message.
-            (Err(e), Some(input)) => Err(input.context(e.message())),
-            (res, _) => res,
+        match &mut self.wire {
+            Wire::Qwp(q) => q.ingest(table, reader, opts),
+            Wire::Ilp { ilp, .. } => ilp.ingest(table, reader, opts),
         }
     }
 
@@ -459,113 +318,76 @@ impl Sender {
         self.ingest(table, batches.into_iter().map(Ok), opts)
     }
 
-    /// Drives `step` until it returns `false`, then waits for the
-    /// acknowledgements (with `wait`; else only writes what is staged and
-    /// leaves the rest to a later call). On a terminal error the
-    /// connection is dropped.
-    fn run(
+    /// Sends `tables` (each a table, a batch and its designated timestamp
+    /// column) as one transaction: in one frame with one table block per
+    /// entry when that fits the frame budget, else in several frames of
+    /// which only the last commits. Returns when the server acknowledged
+    /// it at `opts`' ack level (the `timestamp_column` and overrides of
+    /// `opts` are not used: each entry names its own). A lost connection or
+    /// a retriable rejection is survived as in [`Sender::ingest`]
+    /// (reconnect, resend); other rejections follow the error policies. On
+    /// error nothing of it is committed, unless the error says otherwise.
+    pub fn flush_tables(
         &mut self,
-        table: &str,
+        tables: Vec<TableBatch>,
         opts: &IngestOptions,
-        replay: bool,
-        wait: bool,
-        mut step: impl FnMut(&mut Self) -> Result<bool>,
     ) -> Result<IngestSummary> {
-        let t0 = Instant::now();
-        if self.is_publisher() {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "table {table}: this sender publishes into a store-and-forward queue; use AsyncSender::publish (or a row sender's flush) instead"
-                ),
-            ));
-        }
-        if opts.ack == AckLevel::Durable
-            && self.conf.as_ref().is_some_and(|c| !c.request_durable_ack())
-        {
-            return Err(Error::config(
-                "request_durable_ack",
-                "off",
-                "AckLevel::Durable needs request_durable_ack=on",
-            ));
-        }
-        let before = (self.stats, self.batches_acked);
-        self.base = self.stats;
-        self.progress = opts.progress.clone();
-        self.policies = Policies::resolve(&opts.policies, self.conf.as_ref());
-        self.pushed = 0;
-        self.dropped.clear();
-        let mut reconnects = 0u32;
-        let res = (|| {
-            self.ensure_connected()?;
-            while self.guard(replay, &mut reconnects, &mut step, Some(true))? {}
-            let mut finish = |s: &mut Self| {
-                if wait {
-                    s.wait_all(opts.ack)
-                } else {
-                    s.flush_staged()
-                }
-            };
-            self.guard(replay, &mut reconnects, &mut finish, None)
-        })();
-        if res.as_ref().is_err_and(|e| e.kind() == ErrorKind::Server) {
-            // Batches written before the rejection may still commit: count
-            // them, so the error says what the server holds. (Without
-            // `halt` the drain never fails.)
-            let _ = self.drain(Instant::now() + HALT_DRAIN, HALT_DRAIN, false);
-        }
-        let summary = IngestSummary {
-            rows: self.stats.rows_acked - before.0.rows_acked,
-            batches: self.batches_acked - before.1,
-            frames: self.stats.frames_sent - before.0.frames_sent,
-            bytes: self.stats.bytes_sent - before.0.bytes_sent,
-            reconnects,
-            elapsed: t0.elapsed(),
-            dropped_rows: self.dropped.iter().map(|d| d.rows).sum(),
-            dropped: std::mem::take(&mut self.dropped),
-        };
-        self.progress = None;
-        match res {
-            Ok(()) => Ok(summary),
-            Err(e) => {
-                // Input rejected before anything of it was sent leaves the
-                // connection clean; anything else drops it (which rolls back
-                // what the server holds uncommitted).
-                let clean = self.groups.is_empty()
-                    && self.staged.is_none()
-                    && matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::Unsupported);
-                if !clean {
-                    self.drop_connection();
-                }
-                Err(e.context(format!(
-                    "table {table}: {} rows in {} batches committed by this call",
-                    summary.rows, summary.batches
-                )))
-            }
+        self.send_tables(tables, opts, true)
+    }
+
+    /// [`Self::flush_tables`]; without `wait` it returns once the frames
+    /// are written (at most [`IngestOptions::in_flight_frames`] awaiting
+    /// their acknowledgement): the transaction stays held for a replay
+    /// until acknowledged, and a later call waits for it (and reports its
+    /// rejection).
+    pub(crate) fn send_tables(
+        &mut self,
+        tables: Vec<TableBatch>,
+        opts: &IngestOptions,
+        wait: bool,
+    ) -> Result<IngestSummary> {
+        match &mut self.wire {
+            Wire::Qwp(q) => q.send_tables(tables, opts, wait),
+            Wire::Ilp { ilp, .. } => ilp.send_tables(tables, opts),
         }
     }
 
-    /// Plans `batch`, registers it as a group and sends its frames.
-    fn push_batch(
+    /// Frames this sender queued (0 for an ILP sender: it queues none).
+    pub(crate) fn published_frames(&self) -> u64 {
+        match &self.wire {
+            Wire::Qwp(q) => q.published_frames(),
+            Wire::Ilp { .. } => 0,
+        }
+    }
+
+    /// FSN of the last frame this sender queued (0: none; always for an
+    /// ILP sender).
+    pub(crate) fn last_fsn(&self) -> u64 {
+        match &self.wire {
+            Wire::Qwp(q) => q.last_fsn(),
+            Wire::Ilp { .. } => 0,
+        }
+    }
+
+    /// Plans `batch` for `table` (overrides and the designated timestamp
+    /// of `opts`) and publishes it as one transaction into the
+    /// store-and-forward queue; returns the FSN of its committing frame.
+    /// An ILP sender has no queue: an [`ErrorKind::Unsupported`] error
+    /// naming its scheme.
+    pub(crate) fn publish_batch(
         &mut self,
         table: &str,
         batch: &RecordBatch,
         opts: &IngestOptions,
-        streaming: bool,
-    ) -> Result<()> {
-        let index = self.pushed;
-        self.pushed += 1;
-        let batch = apply_overrides(table, batch, &opts.overrides)?;
-        let plan = plan_schema(table, &batch, opts, self.loopback())?;
-        if batch.num_rows() == 0 {
-            return Ok(());
+    ) -> Result<u64> {
+        match &mut self.wire {
+            Wire::Qwp(q) => q.publish_batch(table, batch, opts),
+            Wire::Ilp { ilp, .. } => {
+                Err(ilp::write_only(ilp.conf(), "store-and-forward publishes"))
+            }
         }
-        let blocks: Arc<[Block]> = Arc::new([Block {
-            table: table.into(),
-            batch,
-            plan: Arc::new(plan),
-        }]);
-        let window = if streaming { opts.window() } else { usize::MAX };
-        self.push_group(index, blocks, window)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,14 @@
 //! What an ingest is asked to do, and what it reports: [`IngestOptions`],
 //! [`AckLevel`], [`Gorilla`], [`Progress`] and [`IngestSummary`].
 
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+// `Sender` and `DEFAULT_IN_FLIGHT_FRAMES`, for the docs and the defaults.
 use super::*;
+use crate::bridge::overrides::ColumnOverride;
+use crate::client::policy::{Category, Dropped, Policy};
 
 /// What to wait for before a flush or an ingest returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

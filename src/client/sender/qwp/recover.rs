@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Sender {
+impl QwpSender {
     /// Runs `f`. With `replay`, a retriable failure (see
     /// [`Self::on_failure`]) reconnects and replays every uncommitted batch
     /// (the one `f` was pushing included, as it is registered before any

@@ -35,7 +35,7 @@ impl Outbox {
     }
 }
 
-impl Sender {
+impl QwpSender {
     /// A sender that publishes into `queue` (no connection of its own):
     /// `budget` is the frame budget, `dict` the dictionary the queue
     /// already holds.
@@ -45,8 +45,8 @@ impl Sender {
         queue: Arc<SfQueue>,
         budget: usize,
         dict: Vec<String>,
-    ) -> Sender {
-        let mut s = Sender::unconnected(conf, opts, budget);
+    ) -> QwpSender {
+        let mut s = QwpSender::unconnected(conf, opts, budget);
         s.dict = SymbolDict::from_entries(dict);
         s.outbox = Some(Box::new(Outbox::new(queue)));
         s

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Sender {
+impl QwpSender {
     /// Blocks until fewer than `window` written frames are unacknowledged
     /// (the staged frame, about to be written, counts).
     pub(super) fn window_wait(&mut self, window: usize) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Sender {
+impl QwpSender {
     /// Registers one group of blocks (before any I/O, so a replay has it)
     /// and sends it.
     pub(super) fn push_group(

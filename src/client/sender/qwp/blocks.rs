@@ -11,42 +11,14 @@ pub(super) struct Block {
     pub(super) plan: Arc<Plan>,
 }
 
-/// A table's rows for [`Sender::flush_tables`]: the table, its batch and
-/// its designated timestamp column (`None`: the server assigns the time).
-pub type TableBatch = (String, RecordBatch, Option<String>);
-
-impl Sender {
-    /// Sends `tables` (each a table, a batch and its designated timestamp
-    /// column) as one transaction: in one frame with one table block per
-    /// entry when that fits the frame budget, else in several frames of
-    /// which only the last commits. Returns when the server acknowledged
-    /// it at `opts`' ack level (the `timestamp_column` and overrides of
-    /// `opts` are not used: each entry names its own). A lost connection or
-    /// a retriable rejection is survived as in [`Sender::ingest`]
-    /// (reconnect, resend); other rejections follow the error policies. On
-    /// error nothing of it is committed, unless the error says otherwise.
-    pub fn flush_tables(
-        &mut self,
-        tables: Vec<TableBatch>,
-        opts: &IngestOptions,
-    ) -> Result<IngestSummary> {
-        self.send_tables(tables, opts, true)
-    }
-
-    /// [`Self::flush_tables`]; without `wait` it returns once the frames
-    /// are written (at most [`IngestOptions::in_flight_frames`] awaiting
-    /// their acknowledgement): the transaction stays held for a replay
-    /// until acknowledged, and a later call waits for it (and reports its
-    /// rejection).
+impl QwpSender {
+    /// See [`Sender::send_tables`](crate::client::Sender::send_tables).
     pub(crate) fn send_tables(
         &mut self,
         tables: Vec<TableBatch>,
         opts: &IngestOptions,
         wait: bool,
     ) -> Result<IngestSummary> {
-        if let Some(ilp) = self.ilp_mut() {
-            return ilp.send_tables(tables, opts);
-        }
         let mut blocks = Vec::with_capacity(tables.len());
         for (table, batch, ts) in tables {
             if batch.num_rows() == 0 {
