@@ -257,6 +257,19 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> Result<()> {
     let max_line = shared.cfg.ilp_tcp_max_line;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
+        // `buf` may already hold lines that came with the auth signature.
+        if let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') {
+            commit_chunk(shared, &buf[..=last_nl]).map_err(|f| ilp_error(&f))?;
+            buf.drain(..=last_nl);
+        }
+        if buf.len() > max_line {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "ILP/TCP line longer than ilp_tcp_max_line ({max_line} bytes); connection closed"
+                ),
+            ));
+        }
         let k = read_some(&mut stream, &mut chunk, shared, None)?;
         if k == 0 {
             // End of stream. A last line without `\n` may have been cut
@@ -273,27 +286,6 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> Result<()> {
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..k]);
-        let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
-            if buf.len() > max_line {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "ILP/TCP line longer than ilp_tcp_max_line ({max_line} bytes); connection closed"
-                    ),
-                ));
-            }
-            continue;
-        };
-        commit_chunk(shared, &buf[..=last_nl]).map_err(|f| ilp_error(&f))?;
-        buf.drain(..=last_nl);
-        if buf.len() > max_line {
-            return Err(Error::new(
-                ErrorKind::InvalidData,
-                format!(
-                    "ILP/TCP line longer than ilp_tcp_max_line ({max_line} bytes); connection closed"
-                ),
-            ));
-        }
     }
 }
 
