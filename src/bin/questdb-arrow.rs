@@ -117,6 +117,8 @@ enum Cmd {
         max_sql_bytes: usize,
         /// Also take ILP over raw TCP on this address (off by default;
         /// ILP over HTTP, `POST /write`, is always on the main address).
+        /// With --tls-cert it serves TLS only (`tcps::` clients), with the
+        /// same certificate.
         #[arg(long)]
         ilp_tcp_bind: Option<String>,
         /// Largest HTTP request body (ILP `POST /write`), in bytes.

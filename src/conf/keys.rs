@@ -727,7 +727,7 @@ pub(crate) static KEYS: &[Key] = &[
         "retry_timeout",
         "10000",
         Use::Ingest,
-        "ms to keep retrying a failed HTTP request (connection errors and 500, 503, 504, 507, 509, 523, 524, 529, 599), backoff 10 ms doubling to 1 s with jitter; `0` = no retry",
+        "ms to keep retrying a failed HTTP request (connection errors and 421, 500, 503, 504, 507, 509, 523, 524, 529, 599; each retry to the next `addr`), backoff 10 ms doubling to 1 s with jitter; `0` = no retry",
         codec!(ms retry_timeout),
     )
     .on(HTTP)

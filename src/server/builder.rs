@@ -139,7 +139,11 @@ impl ServerBuilder {
         self.auth = Some(ServerAuth::Token(token.into()));
         self
     }
-    /// Serve TLS with a PEM certificate chain and private key.
+    /// Serve TLS with a PEM certificate chain and private key, on the main
+    /// port (WebSocket and ILP/HTTP: `wss::`, `https::`) and on the ILP/TCP
+    /// listener when there is one (`tcps::`, see
+    /// [`ilp_tcp_bind`](Self::ilp_tcp_bind)); neither then takes plain
+    /// connections.
     pub fn tls(mut self, cert_pem: impl Into<PathBuf>, key_pem: impl Into<PathBuf>) -> Self {
         self.tls = Some((cert_pem.into(), key_pem.into()));
         self
@@ -281,7 +285,11 @@ impl ServerBuilder {
     }
     /// Also take ILP over raw TCP on `addr` (off by default): newline-
     /// delimited lines, committed as they arrive; a bad line closes the
-    /// connection (see [`ServerHandle::ilp_tcp_addr`]).
+    /// connection (see [`ServerHandle::ilp_tcp_addr`]). With
+    /// [`tls`](Self::tls) this listener serves TLS only, with the same
+    /// certificate (as QuestDB Enterprise does on its ILP port; clients
+    /// connect with `tcps::`), and the [`ilp_tcp_auth`](Self::ilp_tcp_auth)
+    /// challenge runs inside the TLS session.
     pub fn ilp_tcp_bind(mut self, addr: impl Into<String>) -> Self {
         self.ilp_tcp_bind = Some(addr.into());
         self

@@ -13,6 +13,11 @@
 //! `\n`; the server answers a random challenge and `\n`; the client sends
 //! the base64 SHA256withECDSA signature of the challenge (P-256; raw
 //! `r‖s` or DER) and `\n`. Any mismatch closes the connection.
+//!
+//! When the server has TLS ([`super::ServerBuilder::tls`]) this listener
+//! serves TLS only, with the same certificate (as QuestDB Enterprise
+//! serves ILP/TCP over TLS on its ILP port): clients connect with `tcps::`,
+//! and the authentication runs inside the TLS session.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,8 +28,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use ring::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 
-use super::Shared;
 use super::ilp::{self, Precision};
+use super::{ServerStream, Shared};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Default for [`super::ServerBuilder::ilp_tcp_max_line`]: 2 MiB.
@@ -125,7 +130,7 @@ fn spawn(shared: &Arc<Shared>, stream: TcpStream) {
 /// the end of the stream; an error when the server stops, the idle
 /// timeout or `deadline` passes.
 fn read_some(
-    stream: &mut TcpStream,
+    stream: &mut ServerStream,
     buf: &mut [u8],
     shared: &Shared,
     deadline: Option<Instant>,
@@ -142,7 +147,7 @@ fn read_some(
                 "ILP/TCP connection timed out",
             ));
         }
-        stream.set_read_timeout(Some(POLL))?;
+        stream.tcp().set_read_timeout(Some(POLL))?;
         match stream.read(buf) {
             Ok(k) => return Ok(k),
             Err(e)
@@ -158,7 +163,7 @@ fn read_some(
 
 /// Reads one `\n`-terminated auth line (at most [`MAX_AUTH_LINE`]).
 fn auth_line(
-    stream: &mut TcpStream,
+    stream: &mut ServerStream,
     carry: &mut Vec<u8>,
     shared: &Shared,
     deadline: Instant,
@@ -186,7 +191,7 @@ fn auth_line(
 
 /// QuestDB's challenge–response; `Err` closes the connection.
 fn authenticate(
-    stream: &mut TcpStream,
+    stream: &mut ServerStream,
     carry: &mut Vec<u8>,
     auth: &IlpTcpAuth,
     shared: &Shared,
@@ -203,6 +208,7 @@ fn authenticate(
         .collect();
     challenge.push(b'\n');
     stream.write_all(&challenge)?;
+    stream.flush()?;
     challenge.pop();
     let sig_b64 = auth_line(stream, carry, shared, deadline)?;
     let sig = base64::engine::general_purpose::STANDARD
@@ -247,9 +253,13 @@ fn commit_chunk(shared: &Shared, chunk: &[u8]) -> std::result::Result<(), ilp::I
     }
 }
 
-fn serve(mut stream: TcpStream, shared: &Shared) -> Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
+fn serve(tcp: TcpStream, shared: &Shared) -> Result<()> {
+    tcp.set_nonblocking(false)?;
+    tcp.set_nodelay(true)?;
+    let deadline = Instant::now() + shared.handshake_timeout();
+    let mut stream = ServerStream::accept(tcp, shared.tls.as_ref(), deadline)?;
+    // From here `read_some` bounds every read itself.
+    stream.deadline = None;
     let mut buf: Vec<u8> = Vec::new();
     if let Some(auth) = &shared.cfg.ilp_tcp_auth {
         authenticate(&mut stream, &mut buf, auth, shared)?;
@@ -257,6 +267,19 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> Result<()> {
     let max_line = shared.cfg.ilp_tcp_max_line;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
+        // `buf` may already hold lines that came with the auth signature.
+        if let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') {
+            commit_chunk(shared, &buf[..=last_nl]).map_err(|f| ilp_error(&f))?;
+            buf.drain(..=last_nl);
+        }
+        if buf.len() > max_line {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "ILP/TCP line longer than ilp_tcp_max_line ({max_line} bytes); connection closed"
+                ),
+            ));
+        }
         let k = read_some(&mut stream, &mut chunk, shared, None)?;
         if k == 0 {
             // End of stream. A last line without `\n` may have been cut
@@ -273,27 +296,6 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> Result<()> {
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..k]);
-        let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
-            if buf.len() > max_line {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "ILP/TCP line longer than ilp_tcp_max_line ({max_line} bytes); connection closed"
-                    ),
-                ));
-            }
-            continue;
-        };
-        commit_chunk(shared, &buf[..=last_nl]).map_err(|f| ilp_error(&f))?;
-        buf.drain(..=last_nl);
-        if buf.len() > max_line {
-            return Err(Error::new(
-                ErrorKind::InvalidData,
-                format!(
-                    "ILP/TCP line longer than ilp_tcp_max_line ({max_line} bytes); connection closed"
-                ),
-            ));
-        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! (`/write/v4`, `/api/v4/write`) and egress (`/read/v1`) protocols over
 //! WebSocket, takes ILP over HTTP (`POST /write`, `POST /api/v2/write`,
 //! with `GET /ping` and `GET /settings`) on the same port and, when
-//! [`ServerBuilder::ilp_tcp_bind`] is set, ILP over raw TCP; stores tables
+//! [`ServerBuilder::ilp_tcp_bind`] is set, ILP over raw TCP (TLS when the
+//! server has [`ServerBuilder::tls`], like its main port); stores tables
 //! as Arrow batches in memory (optionally persisted as Parquet) and runs
 //! SQL with Apache DataFusion.
 //!
@@ -111,7 +112,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::ServerConfig;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
@@ -119,7 +120,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::egress::Role;
 use storage::Catalog;
 pub(crate) use stream::ServerStream;
-use stream::{StreamIo, arm_deadline};
 
 /// Default receive buffer (QuestDB's `http.recv.buffer.size`): 2 MiB.
 pub const DEFAULT_RECV_BUFFER_BYTES: usize = 2 * 1024 * 1024;
@@ -552,25 +552,7 @@ fn serve_connection(
     // A peer that stops reading for the idle timeout fails our writes.
     stream.set_write_timeout(shared.idle_timeout())?;
     let deadline = Instant::now() + shared.handshake_timeout();
-    let io = match &shared.tls {
-        Some(cfg) => {
-            let conn = ServerConnection::new(cfg.clone())
-                .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
-            let mut s = StreamOwned::new(conn, stream);
-            while s.conn.is_handshaking() {
-                arm_deadline(&s.sock, deadline)
-                    .and_then(|()| s.conn.complete_io(&mut s.sock))
-                    .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
-            }
-            StreamIo::Tls(Box::new(s))
-        }
-        None => StreamIo::Plain(stream),
-    };
-    let stream = ServerStream {
-        io,
-        last_active: Instant::now(),
-        deadline: Some(deadline),
-    };
+    let stream = ServerStream::accept(stream, shared.tls.as_ref(), deadline)?;
     http::serve(stream, shared, n, over_limit)
 }
 

@@ -4,9 +4,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::{ServerConnection, StreamOwned};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::error::{Error, ErrorKind, Result};
 
 /// TCP or TLS server stream that notes when bytes last moved and, during
 /// the upgrade, enforces the handshake deadline.
@@ -24,6 +27,36 @@ pub(super) enum StreamIo {
 }
 
 impl ServerStream {
+    /// The server side of an accepted socket: with `tls` (the server's one
+    /// TLS config, for every listener), after the TLS handshake, which must
+    /// complete before `deadline`. Reads keep failing once `deadline` has
+    /// passed until the caller clears [`ServerStream::deadline`].
+    pub(super) fn accept(
+        tcp: TcpStream,
+        tls: Option<&Arc<ServerConfig>>,
+        deadline: Instant,
+    ) -> Result<ServerStream> {
+        let io = match tls {
+            Some(cfg) => {
+                let conn = ServerConnection::new(cfg.clone())
+                    .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
+                let mut s = StreamOwned::new(conn, tcp);
+                while s.conn.is_handshaking() {
+                    arm_deadline(&s.sock, deadline)
+                        .and_then(|()| s.conn.complete_io(&mut s.sock))
+                        .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
+                }
+                StreamIo::Tls(Box::new(s))
+            }
+            None => StreamIo::Plain(tcp),
+        };
+        Ok(ServerStream {
+            io,
+            last_active: Instant::now(),
+            deadline: Some(deadline),
+        })
+    }
+
     pub(crate) fn tcp(&self) -> &TcpStream {
         match &self.io {
             StreamIo::Plain(s) => s,

@@ -227,6 +227,23 @@ fn a_500_is_retried_and_the_body_lands_once_at_the_204() {
 }
 
 #[test]
+fn a_503_sends_the_retry_to_the_next_addr() {
+    let busy = MockHttp::start(vec![canned(503, r#"{"message":"later"}"#)], vec![]);
+    let ok = MockHttp::start(vec![], vec![]);
+    let db = db(format!(
+        "http::addr={};addr={};protocol_version=1;",
+        busy.addr, ok.addr
+    ));
+    let b = batch(10);
+    db.flush_arrow_batch("t", &b, Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    let want = lines("t", &b, IlpVersion::V1);
+    assert_eq!(busy.writes().len(), 1);
+    let landed: Vec<Vec<u8>> = ok.writes().into_iter().map(|r| r.body).collect();
+    assert_eq!(landed, vec![want]);
+}
+
+#[test]
 fn retry_timeout_zero_sends_once() {
     let m = MockHttp::start(vec![canned(503, r#"{"message":"later"}"#)], vec![]);
     let db = db(format!(

@@ -1,6 +1,7 @@
 //! The crate's own ILP client against the embedded server's ILP endpoints:
 //! batches and rows written over `http::` (protocol version negotiated by
-//! `/settings`) and `tcp::`, read back over `ws::` and compared.
+//! `/settings`) and `tcp::`, read back over `ws::` and compared; HTTP
+//! failover from a read-only replica (421) to the next `addr`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,11 +13,12 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, TimeUnit};
 use questdb_arrow::client::rows::TimestampNanos;
 use questdb_arrow::client::{AckLevel, QuestDb};
+use questdb_arrow::protocol::egress::Role;
 use questdb_arrow::server::{Server, ServerHandle};
 
 const TS0: i64 = 1_700_000_000_000_000_000;
 
-fn batch(n: usize) -> RecordBatch {
+pub(crate) fn batch(n: usize) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, None), false),
         Field::new("l", DataType::Int64, true),
@@ -42,7 +44,7 @@ fn batch(n: usize) -> RecordBatch {
     .unwrap()
 }
 
-fn wait_rows(srv: &ServerHandle, table: &str, rows: usize) {
+pub(crate) fn wait_rows(srv: &ServerHandle, table: &str, rows: usize) {
     let end = Instant::now() + Duration::from_secs(10);
     while srv.table_batch(table).map_or(0, |b| b.num_rows()) < rows {
         assert!(Instant::now() < end, "{table}: rows did not arrive");
@@ -50,10 +52,14 @@ fn wait_rows(srv: &ServerHandle, table: &str, rows: usize) {
     }
 }
 
-/// Reads `l, d, b, v` back over QWP, in timestamp order (ILP does not name
-/// the designated timestamp: the server calls it `timestamp`, as QuestDB does).
-fn read_back(srv: &ServerHandle, table: &str) -> Vec<(Option<i64>, f64, bool, Option<String>)> {
-    let db = QuestDb::connect(&srv.conf_string()).unwrap();
+/// One row of [`batch`] as compared: `l, d, b, v`.
+pub(crate) type Row = (Option<i64>, f64, bool, Option<String>);
+
+/// Reads `l, d, b, v` back over QWP (`query_conf`: a `ws::` or `wss::`
+/// connect string), in timestamp order (ILP does not name the designated
+/// timestamp: the server calls it `timestamp`, as QuestDB does).
+pub(crate) fn read_back(query_conf: &str, table: &str) -> Vec<Row> {
+    let db = QuestDb::connect(query_conf).unwrap();
     let got = db
         .query_arrow(&format!(
             "SELECT l, d, b, v FROM {table} ORDER BY timestamp"
@@ -80,7 +86,7 @@ fn read_back(srv: &ServerHandle, table: &str) -> Vec<(Option<i64>, f64, bool, Op
     out
 }
 
-fn expected(b: &RecordBatch) -> Vec<(Option<i64>, f64, bool, Option<String>)> {
+pub(crate) fn expected(b: &RecordBatch) -> Vec<Row> {
     let l = b.column(1).as_primitive::<Int64Type>();
     let d = b.column(2).as_primitive::<Float64Type>();
     let bo = b.column(3).as_boolean();
@@ -105,7 +111,7 @@ fn http_batches_round_trip_through_the_embedded_server() {
     db.flush_arrow_batch("ilp_rt", &b, Some("ts"), &[], AckLevel::Ok)
         .unwrap();
     wait_rows(&srv, "ilp_rt", 1_000);
-    assert_eq!(read_back(&srv, "ilp_rt"), expected(&b));
+    assert_eq!(read_back(&srv.conf_string(), "ilp_rt"), expected(&b));
 }
 
 #[test]
@@ -155,7 +161,7 @@ fn tcp_batches_round_trip_through_the_embedded_server() {
     db.flush_arrow_batch("ilp_rt_tcp", &b, Some("ts"), &[], AckLevel::Ok)
         .unwrap();
     wait_rows(&srv, "ilp_rt_tcp", 500);
-    assert_eq!(read_back(&srv, "ilp_rt_tcp"), expected(&b));
+    assert_eq!(read_back(&srv.conf_string(), "ilp_rt_tcp"), expected(&b));
 }
 
 #[test]
@@ -174,4 +180,55 @@ fn a_type_conflict_is_the_servers_error_naming_the_line() {
     let text = err.to_string();
     assert!(text.contains("line") && text.contains('1'), "{text}");
     assert_eq!(srv.table_batch("ilp_rt_conflict").unwrap().num_rows(), 3);
+}
+
+fn replica() -> ServerHandle {
+    Server::builder()
+        .bind("127.0.0.1:0")
+        .role(Role::Replica, None)
+        .start()
+        .unwrap()
+}
+
+#[test]
+fn a_421_from_a_replica_moves_the_request_to_the_next_addr() {
+    let (ro, primary) = (
+        replica(),
+        Server::builder().bind("127.0.0.1:0").start().unwrap(),
+    );
+    let conf = format!("http::addr={};addr={};", ro.addr(), primary.addr());
+    let db = QuestDb::connect(&conf).unwrap();
+    let b = batch(200);
+    let sum = db
+        .flush_arrow_batch("ilp_failover", &b, Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    assert_eq!(sum.rows, 200);
+    wait_rows(&primary, "ilp_failover", 200);
+    // Stored once, on the primary only.
+    assert_eq!(
+        read_back(&primary.conf_string(), "ilp_failover"),
+        expected(&b)
+    );
+    assert!(ro.table_batch("ilp_failover").is_none());
+    // The link stays on the primary: the next request lands there at once.
+    db.flush_arrow_batch("ilp_failover", &batch(1), Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    wait_rows(&primary, "ilp_failover", 201);
+    assert!(ro.table_names().is_empty());
+}
+
+#[test]
+fn a_421_with_retry_timeout_zero_is_the_error_naming_the_status() {
+    let ro = replica();
+    let db = QuestDb::connect(&format!("http::addr={};retry_timeout=0;", ro.addr())).unwrap();
+    let err = db
+        .flush_arrow_batch("ilp_ro", &batch(2), Some("ts"), &[], AckLevel::Ok)
+        .unwrap_err();
+    assert_eq!(err.ilp_server_error().map(|e| e.status), Some(421), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("HTTP 421") && text.contains("not retried"),
+        "{text}"
+    );
+    assert!(ro.table_batch("ilp_ro").is_none());
 }

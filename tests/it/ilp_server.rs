@@ -147,19 +147,40 @@ fn tcp_senders_store_every_type() {
     }
 }
 
-const KEY_ID: &str = "testUser1";
-const D: &str = "5UjEMuA0Pj5pjK8a-fa24dyIf-Es5mYny3oE_Wmus48";
-const X: &str = "fLKYEaoEb9lrn3nkwLDA-M_xnuFOdSt9y0Z7_vWSHLU";
-const Y: &str = "Dt5tbS1dEDMSYfym3fgMv0B99szno-dFc1rYF9t0aac";
+/// QuestDB's documented ILP/TCP test key: key id, `d`, `x`, `y`
+/// (base64url).
+pub(crate) const KEY_ID: &str = "testUser1";
+pub(crate) const D: &str = "5UjEMuA0Pj5pjK8a-fa24dyIf-Es5mYny3oE_Wmus48";
+pub(crate) const X: &str = "fLKYEaoEb9lrn3nkwLDA-M_xnuFOdSt9y0Z7_vWSHLU";
+pub(crate) const Y: &str = "Dt5tbS1dEDMSYfym3fgMv0B99szno-dFc1rYF9t0aac";
 
-#[test]
-fn tcp_ecdsa_auth_admits_the_key_and_refuses_others() {
-    let srv = Server::builder()
+/// `x`, `y` (base64url) of a fresh P-256 key: a server trusting it
+/// refuses the signatures of [`D`].
+pub(crate) fn untrusted_public_key() -> (String, String) {
+    use base64::Engine;
+    use ring::signature::KeyPair;
+    let rng = ring::rand::SystemRandom::new();
+    let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+    let other = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+    let point = other.public_key().as_ref();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    (b64(&point[1..33]), b64(&point[33..65]))
+}
+
+/// A server taking ILP/TCP with the test key required.
+fn key_server() -> ServerHandle {
+    Server::builder()
         .bind("127.0.0.1:0")
         .ilp_tcp_bind("127.0.0.1:0")
         .ilp_tcp_auth(KEY_ID, X, Y)
         .start()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn tcp_ecdsa_auth_admits_the_key_and_refuses_others() {
+    let srv = key_server();
     let tcp = srv.ilp_tcp_addr().unwrap();
     let send = |user: &str, table: &str| -> questdb::Result<()> {
         let conf = format!("tcp::addr={tcp};username={user};token={D};token_x={X};token_y={Y};");
@@ -175,18 +196,11 @@ fn tcp_ecdsa_auth_admits_the_key_and_refuses_others() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(srv.table_batch("refused").is_none());
     // A server that trusts another public key refuses the signature.
-    let rng = ring::rand::SystemRandom::new();
-    let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
-    let other = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
-    use base64::Engine;
-    use ring::signature::KeyPair;
-    let point = other.public_key().as_ref();
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let (x2, y2) = untrusted_public_key();
     let srv2 = Server::builder()
         .bind("127.0.0.1:0")
         .ilp_tcp_bind("127.0.0.1:0")
-        .ilp_tcp_auth(KEY_ID, b64(&point[1..33]), b64(&point[33..65]))
+        .ilp_tcp_auth(KEY_ID, x2, y2)
         .start()
         .unwrap();
     let tcp2 = srv2.ilp_tcp_addr().unwrap();
@@ -203,6 +217,41 @@ fn tcp_ecdsa_auth_admits_the_key_and_refuses_others() {
     }
     std::thread::sleep(Duration::from_millis(500));
     assert!(srv2.table_batch("forged").is_none());
+}
+
+#[test]
+fn tcp_lines_sent_with_the_signature_are_stored() {
+    use base64::Engine;
+    let srv = key_server();
+    let url = |v: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(v)
+            .unwrap()
+    };
+    let public = [vec![4u8], url(X), url(Y)].concat();
+    let rng = ring::rand::SystemRandom::new();
+    let key = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &url(D),
+        &public,
+        &rng,
+    )
+    .unwrap();
+    let mut s = TcpStream::connect(srv.ilp_tcp_addr().unwrap()).unwrap();
+    s.write_all(format!("{KEY_ID}\n").as_bytes()).unwrap();
+    let mut challenge = Vec::new();
+    let mut byte = [0u8; 1];
+    while s.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        challenge.push(byte[0]);
+    }
+    let sig = key.sign(&rng, &challenge).unwrap();
+    // The signature and the first lines in one write: the server reads
+    // them together and must not lose the lines.
+    let sig = base64::engine::general_purpose::STANDARD.encode(sig.as_ref());
+    s.write_all(format!("{sig}\nearly x=1i\nearly x=2i\n").as_bytes())
+        .unwrap();
+    drop(s);
+    assert_eq!(wait_rows(&srv, "early", 2).num_rows(), 2);
 }
 
 #[test]

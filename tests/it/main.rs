@@ -23,6 +23,8 @@ mod ilp_roundtrip;
 #[cfg(feature = "server")]
 mod ilp_server;
 #[cfg(feature = "server")]
+mod ilp_tls;
+#[cfg(feature = "server")]
 mod ingest;
 #[cfg(feature = "server")]
 mod interop;

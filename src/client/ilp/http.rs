@@ -1,6 +1,13 @@
 //! ILP over HTTP/1.1: one keep-alive connection, requests written by hand
 //! (heads from [`crate::protocol::ilp::http`]), retries with the crate's
 //! one [`Backoff`].
+//!
+//! Endpoints: requests go to one `addr` at a time. Every attempt that is
+//! retried — a failed connect, a lost connection, a timeout, or a status
+//! that [fails over](fails_over) (a retriable one, or 421 from a read-only
+//! replica) — drops the connection and sends the next attempt to the next
+//! `addr`, round and round while `retry_timeout` lasts; the endpoint that
+//! answered last is kept for later calls.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -51,7 +58,7 @@ struct Response {
 /// ILP over HTTP to the endpoints of a connect string.
 pub(crate) struct HttpLink {
     conf: Conf,
-    /// The endpoint used last (a failed connect moves to the next).
+    /// The endpoint used last (a retried attempt moves to the next).
     endpoint: usize,
     conn: Option<Conn>,
     authorization: Option<String>,
@@ -159,14 +166,15 @@ impl HttpLink {
         })
     }
 
-    /// The error of a non-2xx response: retried when its status is.
+    /// The error of a non-2xx response: retried, on the next endpoint,
+    /// when its status [fails over](fails_over).
     fn refused(&self, r: Response, what: &str) -> Failed {
         let status = r.head.status;
         let e = Error::ilp_http(
             IlpServerError::parse(status, &r.head.reason, &r.body),
             format!("{what} to {}", self.conf.addrs()[self.endpoint]),
         );
-        if is_retriable_status(status) {
+        if fails_over(status) {
             Failed::Retry(e)
         } else {
             Failed::Fatal(e)
@@ -174,7 +182,9 @@ impl HttpLink {
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or
-    /// `retry_timeout` is spent (`0`: one attempt).
+    /// `retry_timeout` is spent (`0`: one attempt). A failed attempt worth
+    /// retrying drops the connection, and the next attempt (of this call or
+    /// a later one) goes to the next `addr`.
     fn with_retries<T>(
         &mut self,
         what: &str,
@@ -189,26 +199,27 @@ impl HttpLink {
         let mut tries = 0u32;
         loop {
             tries += 1;
-            match attempt(self) {
+            let e = match attempt(self) {
                 Ok(v) => return Ok(v),
                 Err(Failed::Fatal(e)) => return Err(e),
-                Err(Failed::Retry(e)) if budget.is_zero() => {
-                    return Err(e.context(format!("{what} (retry_timeout=0: not retried)")));
-                }
-                Err(Failed::Retry(e)) => {
-                    if !backoff.pause() {
-                        return Err(e.context(format!(
-                            "{what}: {tries} attempts, retry_timeout of {budget:?} spent"
-                        )));
-                    }
-                }
+                Err(Failed::Retry(e)) => e,
+            };
+            self.conn = None;
+            self.endpoint = (self.endpoint + 1) % self.conf.addrs().len();
+            if budget.is_zero() {
+                return Err(e.context(format!("{what} (retry_timeout=0: not retried)")));
+            }
+            if !backoff.pause() {
+                return Err(e.context(format!(
+                    "{what}: {tries} attempts, retry_timeout of {budget:?} spent"
+                )));
             }
         }
     }
 
-    /// The open connection, or a new one (the endpoint after the last
-    /// failed one). A kept-alive connection the server closed meanwhile is
-    /// replaced first, so it costs no retry.
+    /// The open connection, or a new one to the current endpoint. A
+    /// kept-alive connection the server closed meanwhile is replaced
+    /// first, so it costs no retry.
     fn conn(&mut self) -> Attempt<&mut Conn> {
         if let Some(c) = &self.conn
             && peek_idle(c.stream.tcp()).is_none()
@@ -226,7 +237,6 @@ impl HttpLink {
                     });
                 }
                 Err(e) => {
-                    self.endpoint = (self.endpoint + 1) % self.conf.addrs().len();
                     return Err(match e.kind() {
                         ErrorKind::Config | ErrorKind::Tls => Failed::Fatal(e),
                         _ => Failed::Retry(e),
@@ -285,6 +295,14 @@ impl HttpLink {
     pub(crate) fn reusable(&self) -> bool {
         true
     }
+}
+
+/// Whether a response with this status is retried on the next endpoint:
+/// QuestDB's retriable statuses ([`is_retriable_status`]) and 421, which a
+/// read-only replica (or a primary still catching up) answers a write
+/// with: another endpoint may be the primary, and this one may become it.
+fn fails_over(status: u16) -> bool {
+    status == 421 || is_retriable_status(status)
 }
 
 fn io_error(what: &str, e: std::io::Error, timeout: Duration) -> Error {

@@ -23,8 +23,10 @@
 //!
 //! HTTP: a request failed by a lost connection, a timeout
 //! (`request_timeout + body bytes / request_min_throughput`) or a
-//! retriable status (500, 503, 504, 507, 509, 523, 524, 529, 599) is sent
-//! again, with backoff, until `retry_timeout` is spent — at-least-once: a
+//! retriable status (500, 503, 504, 507, 509, 523, 524, 529, 599, and 421,
+//! which read-only replicas answer) is sent again, with backoff, until
+//! `retry_timeout` is spent, each attempt to the next `addr` (so with
+//! `addr=replica;addr=primary;` writes reach the primary) — at-least-once: a
 //! request whose 204 was lost is stored twice unless the table has
 //! deduplication keys; `retry_timeout=0` sends once (at-most-once). Other
 //! statuses are errors carrying the server's JSON error
