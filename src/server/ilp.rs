@@ -127,6 +127,9 @@ pub(crate) fn to_writes(
 ) -> Result<Writes, IlpFailure> {
     let mut tables: Vec<TableAcc> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    // The table of the previous line: bodies usually hold runs of one
+    // table, so most lines need no lookup.
+    let mut last: Option<usize> = None;
     let mut lines = parse_lines(body, IlpVersion::V3);
     while let Some(item) = lines.next() {
         let line = item.map_err(|e| IlpFailure {
@@ -140,16 +143,22 @@ pub(crate) fn to_writes(
             message: format!("error in line {no}: {m}"),
             internal: false,
         };
-        let k = key(&line.table);
-        let ti = match index.get(&k) {
-            Some(&i) => i,
+        let ti = match last.filter(|&i| tables[i].name.eq_ignore_ascii_case(&line.table)) {
+            Some(i) => i,
             None => {
-                let acc = TableAcc::new(catalog, &line.table).map_err(fail)?;
-                tables.push(acc);
-                index.insert(k, tables.len() - 1);
-                tables.len() - 1
+                let k = key(&line.table);
+                match index.get(&k) {
+                    Some(&i) => i,
+                    None => {
+                        let acc = TableAcc::new(catalog, &line.table).map_err(fail)?;
+                        tables.push(acc);
+                        index.insert(k, tables.len() - 1);
+                        tables.len() - 1
+                    }
+                }
             }
         };
+        last = Some(ti);
         let t = &mut tables[ti];
         t.add_line(&line, precision, now)
             .map_err(|m| fail(format!("table {}, {m}", t.name)))?;
@@ -269,8 +278,23 @@ impl TableAcc {
     }
 
     /// The column `name`, added (typed by `value`) when the body or the
-    /// table does not have it yet.
-    fn column(&mut self, name: &str, value: &FieldValue<'_>, tag: bool) -> Result<usize, String> {
+    /// table does not have it yet. `hint` is where it probably is (lines
+    /// of a table usually name their columns in the same order), checked
+    /// before any lookup.
+    fn column(
+        &mut self,
+        name: &str,
+        value: &FieldValue<'_>,
+        tag: bool,
+        hint: usize,
+    ) -> Result<usize, String> {
+        if self
+            .cols
+            .get(hint)
+            .is_some_and(|c| c.name.eq_ignore_ascii_case(name))
+        {
+            return Ok(hint);
+        }
         let k = key(name);
         if let Some(&i) = self.by_name.get(&k) {
             return Ok(i);
@@ -343,8 +367,10 @@ impl TableAcc {
             .iter()
             .map(|(n, v)| (n, FieldValue::String(v.clone()), true));
         let fields = line.fields.iter().map(|(n, v)| (n, v.clone(), false));
+        let mut hint = 0;
         for (name, value, tag) in tags.chain(fields) {
-            let i = self.column(name, &value, tag)?;
+            let i = self.column(name, &value, tag, hint)?;
+            hint = i + 1;
             let col = &mut self.cols[i];
             if col.len > row {
                 return Err(format!("column {}: appears twice in the line", col.name));

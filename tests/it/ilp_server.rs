@@ -597,3 +597,60 @@ fn https_sender_writes_over_tls() {
     check(&srv, "over_tls", true, true);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The server's per-line shortcuts (the previous line's table, each
+/// column where the previous line had it) fall back to a lookup whenever
+/// a line differs: tables interleaved and named in another case, columns
+/// reordered, renamed in case, missing and new — every value lands in its
+/// own column and row.
+#[test]
+fn lines_that_differ_in_table_order_and_case_land_in_their_columns() {
+    let srv = start();
+    let mut s = TcpStream::connect(srv.addr()).unwrap();
+    let body = "ta,s=x a=1i,b=1.5 1000\n\
+                TA,s=y b=2.5,a=2i 2000\n\
+                tb c=7i 3000\n\
+                ta A=3i,B=3.5,c=\"new\" 4000\n\
+                Tb C=8i 5000\n\
+                ta,S=z b=4.5 6000\n";
+    let (st, _, resp) = http(&mut s, &post(body, ""));
+    assert_eq!(st, 204, "{resp}");
+    let ta = srv.table_batch("ta").unwrap();
+    assert_eq!(ta.num_rows(), 4);
+    let col = |b: &RecordBatch, n: &str| b.column_by_name(n).unwrap().clone();
+    let a = col(&ta, "a");
+    let a = a.as_primitive::<Int64Type>();
+    assert_eq!(
+        (0..4)
+            .map(|i| a.is_valid(i).then(|| a.value(i)))
+            .collect::<Vec<_>>(),
+        vec![Some(1), Some(2), Some(3), None]
+    );
+    let b = col(&ta, "b");
+    let b = b.as_primitive::<Float64Type>();
+    assert_eq!(b.values().to_vec(), vec![1.5, 2.5, 3.5, 4.5]);
+    let c = col(&ta, "c");
+    let c = c.as_string::<i32>();
+    assert_eq!(
+        (0..4)
+            .map(|i| c.is_valid(i).then(|| c.value(i)))
+            .collect::<Vec<_>>(),
+        vec![None, None, Some("new"), None]
+    );
+    let sym = arrow::compute::cast(&col(&ta, "s"), &DataType::Utf8).unwrap();
+    let sym = sym.as_string::<i32>();
+    assert_eq!(
+        (0..4)
+            .map(|i| sym.is_valid(i).then(|| sym.value(i)))
+            .collect::<Vec<_>>(),
+        vec![Some("x"), Some("y"), None, Some("z")]
+    );
+    let tb = srv.table_batch("tb").unwrap();
+    let c = col(&tb, "c");
+    assert_eq!(c.as_primitive::<Int64Type>().values().to_vec(), vec![7, 8]);
+    // A column named twice in one line (in another case) is still caught.
+    let (st, _, resp) = http(&mut s, &post("ta a=1i,A=2i 7000\n", ""));
+    assert_eq!(st, 400, "{resp}");
+    assert!(resp.contains("appears twice"), "{resp}");
+    assert_eq!(srv.table_batch("ta").unwrap().num_rows(), 4);
+}

@@ -234,7 +234,7 @@ impl<'a> ParseLines<'a> {
         &self,
         start: usize,
         bytes: Cow<'a, [u8]>,
-        what: &str,
+        what: &dyn fmt::Display,
     ) -> Result<Cow<'a, str>, IlpError> {
         match bytes {
             Cow::Borrowed(b) => match std::str::from_utf8(b) {
@@ -250,7 +250,7 @@ impl<'a> ParseLines<'a> {
 
     /// Unquoted text up to an unescaped byte in `stop` (or a line end);
     /// `\x` stands for `x`.
-    fn unquoted(&mut self, stop: &[u8], what: &str) -> Result<Cow<'a, str>, IlpError> {
+    fn unquoted(&mut self, stop: &[u8], what: &dyn fmt::Display) -> Result<Cow<'a, str>, IlpError> {
         let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
         loop {
@@ -285,7 +285,8 @@ impl<'a> ParseLines<'a> {
         self.utf8(start, bytes, what)
     }
 
-    fn expect(&mut self, b: u8, what: &str) -> Result<(), IlpError> {
+    /// `what` is formatted only for the error (no cost per line).
+    fn expect(&mut self, b: u8, what: &dyn fmt::Display) -> Result<(), IlpError> {
         if self.peek(0) == Some(b) {
             self.pos += 1;
             Ok(())
@@ -318,17 +319,17 @@ impl<'a> ParseLines<'a> {
 
     fn line(&mut self) -> Result<Line<'a>, IlpError> {
         let line_start = self.pos;
-        let table = self.unquoted(b", ", "the table name")?;
+        let table = self.unquoted(b", ", &"the table name")?;
         let mut symbols = Vec::new();
         while self.peek(0) == Some(b',') {
             self.pos += 1;
-            let name = self.unquoted(b"=, ", "a symbol name")?;
-            self.expect(b'=', &format!("after symbol name {name:?}"))?;
+            let name = self.unquoted(b"=, ", &"a symbol name")?;
+            self.expect(b'=', &format_args!("after symbol name {name:?}"))?;
             let value =
                 if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
                     Cow::Borrowed("")
                 } else {
-                    self.unquoted(b", ", "a symbol value")?
+                    self.unquoted(b", ", &"a symbol value")?
                 };
             symbols.push((name, value));
         }
@@ -338,8 +339,8 @@ impl<'a> ParseLines<'a> {
             self.pos += 1;
             if self.at_field() {
                 loop {
-                    let name = self.unquoted(b"=, ", "a column name")?;
-                    self.expect(b'=', &format!("after column name {name:?}"))?;
+                    let name = self.unquoted(b"=, ", &"a column name")?;
+                    self.expect(b'=', &format_args!("after column name {name:?}"))?;
                     let value = self.value(&name)?;
                     fields.push((name, value));
                     if self.peek(0) == Some(b',') {
@@ -451,7 +452,7 @@ impl<'a> ParseLines<'a> {
         Ok(FieldValue::String(self.utf8(
             start,
             bytes,
-            &format!("column {name:?}'s string"),
+            &format_args!("column {name:?}'s string"),
         )?))
     }
 
