@@ -1,6 +1,7 @@
 //! A statement: a SQL query (with bound parameter rows) or a bulk ingest
 //! (`adbc.ingest.target_table` with bound data). Setting one clears the
-//! other.
+//! other and the bound data (bind after setting the query or target; the
+//! same statement runs again with what stays bound).
 
 use std::sync::Arc;
 
@@ -93,6 +94,7 @@ impl Optionable for QuestDbStatement {
             OptionStatement::TargetTable => {
                 self.table = Some(options::text(&name, value)?);
                 self.sql = None;
+                self.bound = None;
             }
             OptionStatement::IngestMode => self.mode = IngestMode::try_from(&value)?,
             OptionStatement::Temporary => {
@@ -211,6 +213,7 @@ impl Statement for QuestDbStatement {
     fn set_sql_query(&mut self, query: impl AsRef<str>) -> Result<()> {
         self.sql = Some(query.as_ref().to_string());
         self.table = None;
+        self.bound = None;
         Ok(())
     }
 

@@ -93,6 +93,10 @@ fn bound_rows_are_executions_with_typed_binds() {
     // The batch stays bound: the statement runs again.
     let again: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
     assert_eq!(i64s(&again, 0), [42, 10]);
+    // A new query clears it: one execution, no binds.
+    s.set_sql_query("SELECT 7 AS n").unwrap();
+    let once: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
+    assert_eq!(i64s(&once, 0), [7]);
 }
 
 /// INSERT with binds: one execution per row, rows affected summed, from a
