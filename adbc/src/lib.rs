@@ -25,6 +25,7 @@
 //! into an error.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 mod binds;
 mod connection;

@@ -58,6 +58,13 @@ fn a_large_result_streams_in_batches() {
     all.extend(i64s(&rest, 0));
     all.sort_unstable();
     assert_eq!(all, (0..1000).collect::<Vec<i64>>());
+    // A stream dropped after its first batch ends its query; the
+    // connection goes on with the next statements.
+    for _ in 0..3 {
+        let mut r = sql_stmt(&mut c, "SELECT v FROM big").execute().unwrap();
+        assert!(r.next().unwrap().unwrap().num_rows() > 0);
+    }
+    assert_eq!(count(&mut c, "big"), 1000);
 }
 
 fn params(n: Vec<i64>, s: Vec<&str>) -> RecordBatch {
