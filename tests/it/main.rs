@@ -12,6 +12,8 @@ mod delivery;
 #[cfg(feature = "server")]
 mod errors;
 #[cfg(feature = "server")]
+mod every_type;
+#[cfg(feature = "server")]
 mod failover;
 #[cfg(feature = "server")]
 mod faults;

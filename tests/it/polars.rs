@@ -444,7 +444,7 @@ fn conversion_shares_buffers_and_slices() {
 #[test]
 fn every_questdb_column_type_reads_into_polars() {
     let (_srv, db) = start(64);
-    let (batch, _) = crate::ingest::handle::every_type(300, T0_US);
+    let (batch, _) = crate::every_type::every_type(300, T0_US);
     db.flush_arrow_batch(
         "pl_every",
         &batch,

@@ -12,7 +12,7 @@ use questdb_arrow::conf::Conf;
 use questdb_arrow::protocol::{ColumnType, Status};
 use questdb_arrow::server::{Server, ServerBuilder, ServerHandle};
 
-use crate::ingest::handle::{assert_stored, cells, every_type};
+use crate::every_type::{assert_stored, cells, every_type};
 
 fn start(b: ServerBuilder) -> (ServerHandle, QuestDb) {
     let srv = b.bind("127.0.0.1:0").start().unwrap();
