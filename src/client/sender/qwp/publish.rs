@@ -22,14 +22,19 @@ pub(crate) struct Outbox {
     frames: Vec<Vec<u8>>,
     /// FSN of the last frame queued (0: none yet).
     pub(super) last_fsn: u64,
+    /// The server connected at open is on this host (decides
+    /// [`Gorilla::Auto`](crate::client::Gorilla::Auto) as a connection
+    /// does).
+    pub(super) loopback: bool,
 }
 
 impl Outbox {
-    pub(crate) fn new(queue: Arc<SfQueue>) -> Outbox {
+    pub(crate) fn new(queue: Arc<SfQueue>, loopback: bool) -> Outbox {
         Outbox {
             queue,
             frames: Vec::new(),
             last_fsn: 0,
+            loopback,
         }
     }
 }
@@ -37,17 +42,18 @@ impl Outbox {
 impl QwpSender {
     /// A sender that publishes into `queue` (no connection of its own):
     /// `budget` is the frame budget, `dict` the dictionary the queue
-    /// already holds.
+    /// already holds, `loopback` whether the server is on this host.
     pub(crate) fn publisher(
         conf: Option<Conf>,
         opts: ConnectOptions,
         queue: Arc<SfQueue>,
         budget: usize,
         dict: Vec<String>,
+        loopback: bool,
     ) -> QwpSender {
         let mut s = QwpSender::unconnected(conf, opts, budget);
         s.dict = SymbolDict::from_entries(dict);
-        s.outbox = Some(Box::new(Outbox::new(queue)));
+        s.outbox = Some(Box::new(Outbox::new(queue, loopback)));
         s
     }
 
@@ -138,7 +144,7 @@ impl QwpSender {
         opts: &IngestOptions,
     ) -> Result<u64> {
         let batch = apply_overrides(table, batch, &opts.overrides)?;
-        let plan = plan_schema(table, &batch, opts, false)?;
+        let plan = plan_schema(table, &batch, opts, self.loopback())?;
         if batch.num_rows() == 0 {
             return Ok(self.last_fsn());
         }
