@@ -59,6 +59,10 @@
 //!   directory from `append` once `sync_interval`
 //!   (`sf_sync_interval_millis`) has passed since the last time, on every
 //!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`].
+//! - The newest frames written and not read yet (up to 16 MiB) are also
+//!   kept in memory, so the consumer sends them without reading them
+//!   back; a replay, and frames the consumer fell behind on, are read
+//!   from the segments (their checksums checked again).
 //!
 //! # Recovery
 //!
@@ -96,9 +100,9 @@ pub mod dict;
 mod disk;
 mod memory;
 pub mod segment;
-mod slot;
 #[cfg(test)]
 mod shared_tests;
+mod slot;
 #[cfg(test)]
 mod tests;
 
@@ -110,8 +114,8 @@ pub use crate::conf::SfDurability;
 use crate::error::{Error, ErrorKind, Result};
 pub use cursor::SfCursor;
 use disk::DiskStore;
-use memory::{MemStore, Spare};
 pub use memory::SharedFrame;
+use memory::{MemStore, Spare};
 pub use slot::{check_sender_id, orphan_slots};
 
 /// How a store-and-forward queue stores its frames: the values of the

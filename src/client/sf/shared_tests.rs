@@ -37,7 +37,8 @@ fn memory_frames_are_handed_out_and_recycled_without_copies() {
     q.ack(2).unwrap();
     assert!(q.spare_buffer().unwrap().is_none());
     q.recycle(got);
-    assert_eq!(q.spare_buffer().unwrap().unwrap().as_ptr(), ptrs[1]);
+    let spare = q.spare_buffer().unwrap().expect("the handed-back buffer");
+    assert_eq!(spare.as_ptr(), ptrs[1]);
 }
 
 #[test]
@@ -61,7 +62,11 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
         assert!(got.as_slice() == w.as_slice(), "frame {fsn}");
         read.push(got);
     }
-    let shared: Vec<bool> = read.iter().zip(&ptrs).map(|(g, &p)| g.as_ptr() == p).collect();
+    let shared: Vec<bool> = read
+        .iter()
+        .zip(&ptrs)
+        .map(|(g, &p)| g.as_ptr() == p)
+        .collect();
     assert!(c.next_shared().unwrap().is_none());
     assert!(!shared[0], "frame 1 left the cache: read from its segment");
     assert!(shared[11], "frame 12 is the queued buffer");
