@@ -78,7 +78,9 @@
 //! `request_durable_ack=on` and a server that grants it) for the durable
 //! acknowledgements that cover every table each transaction committed to.
 //! Frames are sized for the frame budget of the server connected at open
-//! (1.9 MB when unknown, e.g. with `initial_connect_retry=async`).
+//! (1.9 MB when unknown, e.g. with `initial_connect_retry=async`), and
+//! [`Gorilla::Auto`](super::Gorilla::Auto) picks the timestamp encoding
+//! for that server too (as for a remote one when none is connected yet).
 
 mod report;
 mod runner;
@@ -217,6 +219,9 @@ impl AsyncSender {
                 (Some(c), o, i)
             };
         let budget = budget_of(first.as_ref().and_then(|(_, hs)| hs.max_batch_size));
+        // Gorilla::Auto decides on the server connected at open, as a
+        // connection's sender does (remote when none is yet).
+        let loopback = first.as_ref().is_some_and(|(c, _)| c.is_loopback());
         let shared = Arc::new(Shared::new(conf.error_inbox_capacity()));
         let policies = Policies::resolve(opts.policy_overrides(), Some(conf));
         let runner = Runner {
@@ -239,6 +244,7 @@ impl AsyncSender {
             queue.clone(),
             budget,
             queue.dictionary()?,
+            loopback,
         );
         let mut s = AsyncSender {
             inner,

@@ -212,7 +212,6 @@ impl Runner {
         // The transaction whose rejection was reported already (dropped):
         // later answers for its frames only move the watermark.
         let mut aborted: Option<u64> = None;
-        let mut buf = Vec::new();
         let mut last_answer = Instant::now();
         loop {
             if self.shared.stopping() {
@@ -222,7 +221,7 @@ impl Runner {
             // Fill the window.
             let mut sent_any = false;
             while inflight.len() < self.window {
-                let fsn = match cursor.next_frame(&mut buf) {
+                let (fsn, frame) = match cursor.next_shared() {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
                     Err(e) => return self.halt(e),
@@ -231,13 +230,16 @@ impl Runner {
                     from = fsn + 1;
                     continue;
                 }
-                let commit = commits(&buf);
-                if let Err(e) = conn.send(&buf) {
+                let commit = commits(&frame);
+                let len = frame.len() as u64;
+                let sent = conn.send(&frame);
+                queue.recycle(frame);
+                if let Err(e) = sent {
                     return self.lost(e);
                 }
                 let c = &self.shared.counts;
                 bump(&c.frames_sent, 1);
-                bump(&c.bytes_sent, buf.len() as u64);
+                bump(&c.bytes_sent, len);
                 if fsn <= self.max_sent {
                     bump(&c.frames_replayed, 1);
                 }

@@ -181,15 +181,18 @@ impl Sender {
 
     /// A QWP sender that publishes into `queue` (no connection of its
     /// own): `budget` is the frame budget, `dict` the dictionary the queue
-    /// already holds.
+    /// already holds, `loopback` whether the server is on this host.
     pub(crate) fn publisher(
         conf: Option<Conf>,
         opts: ConnectOptions,
         queue: std::sync::Arc<crate::client::sf::SfQueue>,
         budget: usize,
         dict: Vec<String>,
+        loopback: bool,
     ) -> Sender {
-        Sender::qwp(QwpSender::publisher(conf, opts, queue, budget, dict))
+        Sender::qwp(QwpSender::publisher(
+            conf, opts, queue, budget, dict, loopback,
+        ))
     }
 
     /// The configuration it connected with (`None` for

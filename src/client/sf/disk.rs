@@ -6,9 +6,11 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Recovered;
+use super::memory::{MemStore, SharedFrame, Spare};
 use super::segment::{
     RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, encode_record_header, record_crc,
     scan_segment, segment_name,
@@ -55,7 +57,14 @@ pub(super) struct DiskStore {
     /// Set when a failed append could not be undone: appending again could
     /// put records after garbage.
     broken: Option<String>,
+    /// The frames written and not read yet (at most [`CACHE_BYTES`]), so
+    /// that sending them reads nothing back from the files.
+    cache: MemStore,
 }
+
+/// The most payload bytes [`DiskStore`] keeps in memory for the sender;
+/// older unread frames are read back from their segment.
+const CACHE_BYTES: u64 = 16 << 20;
 
 fn io_err(what: String, e: io::Error) -> Error {
     Error::wrap(ErrorKind::Io, what, e)
@@ -212,13 +221,14 @@ impl DiskStore {
             last_sync: Instant::now(),
             dirty: false,
             broken: None,
+            cache: MemStore::new(next),
         };
         rec.frames = next - 1 - acked;
         rec.bytes = store.payload_bytes(acked + 1, next - 1);
         if let Some(t) = &rec.truncated {
             rec.warnings.push(t.clone());
         }
-        store.release(acked)?;
+        store.release(acked, &mut Spare::default())?;
         Ok((store, next, acked, rec))
     }
 
@@ -259,8 +269,9 @@ impl DiskStore {
     }
 
     /// Writes frame `fsn` (the next one) to the active segment, starting a
-    /// new segment when needed.
-    pub(super) fn append(&mut self, fsn: u64, payload: &[u8]) -> Result<()> {
+    /// new segment when needed, and keeps it in the cache of unread frames.
+    pub(super) fn append(&mut self, fsn: u64, frame: SharedFrame, spare: &mut Spare) -> Result<()> {
+        let payload = frame.as_slice();
         if let Some(why) = &self.broken {
             return Err(Error::new(ErrorKind::Io, why.clone()));
         }
@@ -297,7 +308,29 @@ impl DiskStore {
         seg.size += RECORD_HEADER_BYTES as u64 + len;
         self.bytes += RECORD_HEADER_BYTES as u64 + len;
         self.dirty = true;
+        self.cache.append(fsn, frame, spare);
+        self.cache.shrink_to(CACHE_BYTES, spare);
         Ok(())
+    }
+
+    /// Frame `fsn` (`None`: no segment holds it): from the cache when it
+    /// is there, else read back into a buffer of `spare` (checking its
+    /// record again). With `consume` the cached frames up to `fsn` leave
+    /// the cache (the sender reads in order and replays from the files).
+    pub(super) fn frame(
+        &mut self,
+        fsn: u64,
+        consume: bool,
+        spare: &mut Spare,
+    ) -> Result<Option<SharedFrame>> {
+        if let Some(f) = self.cache.get(fsn).cloned() {
+            if consume {
+                self.cache.release(fsn, spare);
+            }
+            return Ok(Some(f));
+        }
+        let mut buf = spare.take().unwrap_or_default();
+        Ok(self.read(fsn, &mut buf)?.then(|| Arc::new(buf)))
     }
 
     /// With [`SfDurability::Periodic`], `fsync`s once the sync interval
@@ -359,7 +392,7 @@ impl DiskStore {
 
     /// Copies frame `fsn` into `buf` (checking its record again); `false`
     /// when no segment holds it.
-    pub(super) fn read(&mut self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
+    fn read(&mut self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
         let i = self.segs.partition_point(|s| s.first <= fsn);
         let Some(seg) = i.checked_sub(1).and_then(|i| self.segs.get(i)) else {
             return Ok(false);
@@ -385,7 +418,7 @@ impl DiskStore {
             return Ok(false);
         };
         let mut head = [0u8; RECORD_HEADER_BYTES];
-        buf.clear();
+        // Every byte is read over: no need to clear a reused buffer.
         buf.resize(len as usize, 0);
         let mut file = file;
         file.seek(SeekFrom::Start(offset))
@@ -430,7 +463,8 @@ impl DiskStore {
 
     /// Deletes every segment whose frames are all acknowledged (up to and
     /// including `acked`) and records `acked` in the acknowledgement file.
-    pub(super) fn release(&mut self, acked: u64) -> Result<()> {
+    pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<()> {
+        self.cache.release(acked, spare);
         // The file first, the deletions after: a segment missing on open
         // below the recorded FSN was acknowledged, one above it was lost.
         // Not fsynced here: a lost or stale acknowledgement file only

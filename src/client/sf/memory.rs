@@ -1,14 +1,23 @@
-//! The in-memory store of a store-and-forward queue (no `sf_dir`): the
-//! unacknowledged frames in a deque, lost when the process ends.
+//! Frames held in memory: the store of a queue without `sf_dir` (every
+//! unacknowledged frame, lost when the process ends) and, in disk mode,
+//! the cache of the frames written but not read yet, so the runner sends
+//! them without reading them back. Frames are shared ([`SharedFrame`]),
+//! never copied: the producer's buffer is what is stored and sent, and
+//! buffers nobody holds any more go back to a [`Spare`] pool for the next
+//! frames.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// One queued frame, shared between the queue and the thread sending it.
+pub type SharedFrame = Arc<Vec<u8>>;
 
 /// Frames `first`, `first + 1`, ... not yet released.
 #[derive(Debug)]
 pub(super) struct MemStore {
     /// FSN of `frames[0]`.
     first: u64,
-    frames: VecDeque<Vec<u8>>,
+    frames: VecDeque<SharedFrame>,
     /// Sum of the payload lengths in `frames`.
     bytes: u64,
 }
@@ -33,16 +42,22 @@ impl MemStore {
         len
     }
 
-    /// Keeps a copy of `payload` as the next frame.
-    pub(super) fn append(&mut self, payload: &[u8]) {
+    /// Keeps `payload` as frame `fsn`. The frames held are contiguous: a
+    /// gap (frames not kept, as when a cache dropped some) empties the
+    /// store first.
+    pub(super) fn append(&mut self, fsn: u64, payload: SharedFrame, spare: &mut Spare) {
+        if fsn != self.first + self.frames.len() as u64 {
+            self.release(u64::MAX, spare);
+            self.first = fsn;
+        }
         self.bytes += payload.len() as u64;
-        self.frames.push_back(payload.to_vec());
+        self.frames.push_back(payload);
     }
 
     /// The frame `fsn`, if held.
-    pub(super) fn get(&self, fsn: u64) -> Option<&[u8]> {
+    pub(super) fn get(&self, fsn: u64) -> Option<&SharedFrame> {
         let i = usize::try_from(fsn.checked_sub(self.first)?).ok()?;
-        self.frames.get(i).map(Vec::as_slice)
+        self.frames.get(i)
     }
 
     /// Payload bytes of the frames `from..=to` that are held.
@@ -53,15 +68,50 @@ impl MemStore {
             .sum()
     }
 
-    /// Drops every frame up to and including `acked`.
-    pub(super) fn release(&mut self, acked: u64) {
-        while self.first <= acked {
+    /// Drops every frame up to and including `upto`; their buffers go to
+    /// `spare` when nobody else holds them.
+    pub(super) fn release(&mut self, upto: u64, spare: &mut Spare) {
+        while self.first <= upto {
             let Some(f) = self.frames.pop_front() else {
-                self.first = acked + 1;
+                self.first = self.first.max(upto.saturating_add(1));
                 break;
             };
             self.bytes -= f.len() as u64;
             self.first += 1;
+            spare.put(f);
         }
+    }
+
+    /// Drops the oldest frames while more than `cap` bytes are held (the
+    /// newest frame always stays).
+    pub(super) fn shrink_to(&mut self, cap: u64, spare: &mut Spare) {
+        while self.bytes > cap && self.frames.len() > 1 {
+            self.release(self.first, spare);
+        }
+    }
+}
+
+/// Frame buffers to reuse, so that steady publishing neither allocates
+/// nor faults in fresh pages for every frame.
+#[derive(Debug, Default)]
+pub(super) struct Spare(Vec<Vec<u8>>);
+
+/// Buffers [`Spare`] keeps at most.
+const SPARE_BUFFERS: usize = 4;
+
+impl Spare {
+    /// Keeps the buffer of `frame` if nobody else holds it and the pool
+    /// is not full.
+    pub(super) fn put(&mut self, frame: SharedFrame) {
+        if self.0.len() < SPARE_BUFFERS
+            && let Ok(buf) = Arc::try_unwrap(frame)
+        {
+            self.0.push(buf);
+        }
+    }
+
+    /// A buffer to reuse (its contents are stale), if any.
+    pub(super) fn take(&mut self) -> Option<Vec<u8>> {
+        self.0.pop()
     }
 }

@@ -18,8 +18,9 @@
 //!
 //! # Memory mode
 //!
-//! Without a directory ([`SfOptions::dir`] `None`) frames are copies in
-//! memory, freed as soon as they are acknowledged. `max_total_bytes`
+//! Without a directory ([`SfOptions::dir`] `None`) frames are kept in
+//! memory (the appended buffers themselves with
+//! [`SfQueue::append_owned`]), freed as soon as they are acknowledged. `max_total_bytes`
 //! (`sf_max_total_bytes`, 128 MiB by default in this mode) bounds the
 //! payload bytes held. Everything is lost when the process ends.
 //!
@@ -58,6 +59,10 @@
 //!   directory from `append` once `sync_interval`
 //!   (`sf_sync_interval_millis`) has passed since the last time, on every
 //!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`].
+//! - The newest frames written and not read yet (up to 16 MiB) are also
+//!   kept in memory, so the consumer sends them without reading them
+//!   back; a replay, and frames the consumer fell behind on, are read
+//!   from the segments (their checksums checked again).
 //!
 //! # Recovery
 //!
@@ -90,10 +95,13 @@
 //! is lost. A frame that could never fit fails at once
 //! ([`ErrorKind::Config`], naming `sf_max_total_bytes`).
 
+mod cursor;
 pub mod dict;
 mod disk;
 mod memory;
 pub mod segment;
+#[cfg(test)]
+mod shared_tests;
 mod slot;
 #[cfg(test)]
 mod tests;
@@ -104,8 +112,10 @@ use std::time::{Duration, Instant};
 
 pub use crate::conf::SfDurability;
 use crate::error::{Error, ErrorKind, Result};
+pub use cursor::SfCursor;
 use disk::DiskStore;
-use memory::MemStore;
+pub use memory::SharedFrame;
+use memory::{MemStore, Spare};
 pub use slot::{check_sender_id, orphan_slots};
 
 /// How a store-and-forward queue stores its frames: the values of the
@@ -229,6 +239,8 @@ struct State {
     dict_log: Option<dict::DictLog>,
     /// Appends that had to wait for room.
     stalls: u64,
+    /// Frame buffers nobody holds any more, for [`SfQueue::spare_buffer`].
+    spare: Spare,
 }
 
 impl State {
@@ -310,6 +322,7 @@ impl SfQueue {
             dict,
             dict_log,
             stalls: 0,
+            spare: Spare::default(),
         };
         let q = SfQueue {
             state: Mutex::new(state),
@@ -378,11 +391,19 @@ impl SfQueue {
     /// commit: the caller must stop using the queue (a reopen drops such a
     /// tail, see [`SfQueue::open`] and `committed_end`).
     pub fn append_group(&self, frames: &[&[u8]], dict: &[String]) -> Result<u64> {
+        self.append_owned(frames.iter().map(|f| f.to_vec()).collect(), dict)
+    }
+
+    /// [`SfQueue::append_group`] taking the frames' buffers instead of
+    /// copying them: in memory mode they are what the queue holds and
+    /// the runner sends (take them from [`SfQueue::spare_buffer`] to
+    /// reuse the buffers of acknowledged frames).
+    pub fn append_owned(&self, frames: Vec<Vec<u8>>, dict: &[String]) -> Result<u64> {
         let max = self.opts.max_total_bytes;
         let disk = self.opts.dir.is_some();
         let mut worst = 0u64;
         let mut bytes = 0u64;
-        for f in frames {
+        for f in &frames {
             let len = f.len() as u64;
             if len > segment::MAX_RECORD_PAYLOAD {
                 worst = u64::MAX;
@@ -415,7 +436,7 @@ impl SfQueue {
                 ));
             }
             // One frame: its exact cost (it may fit the active segment).
-            let need = match frames {
+            let need = match frames.as_slice() {
                 [f] => g.cost(f.len() as u64),
                 _ => worst,
             };
@@ -451,21 +472,25 @@ impl SfQueue {
         }
         let mut last = g.next - 1;
         let mut failed = None;
+        let count = frames.len();
         for f in frames {
             let fsn = g.next;
-            let res = match &mut g.store {
+            let len = f.len() as u64;
+            let f = SharedFrame::new(f);
+            let st = &mut *g;
+            let res = match &mut st.store {
                 Store::Memory(m) => {
-                    m.append(f);
+                    m.append(fsn, f, &mut st.spare);
                     Ok(())
                 }
-                Store::Disk(d) => d.append(fsn, f),
+                Store::Disk(d) => d.append(fsn, f, &mut st.spare),
             };
             if let Err(e) = res {
                 failed = Some(e);
                 break;
             }
             g.next += 1;
-            g.pending_bytes += f.len() as u64;
+            g.pending_bytes += len;
             last = fsn;
         }
         let synced = match (&failed, &mut g.store) {
@@ -475,12 +500,11 @@ impl SfQueue {
         drop(g);
         self.changed.notify_all();
         if let Some(e) = failed {
-            if frames.len() == 1 {
+            if count == 1 {
                 return Err(e);
             }
             return Err(e.context(format!(
-                "store-and-forward: a transaction of {} frames was cut at frame {} (the frames before it stay queued without their commit and are dropped when the slot is opened again)",
-                frames.len(),
+                "store-and-forward: a transaction of {count} frames was cut at frame {} (the frames before it stay queued without their commit and are dropped when the slot is opened again)",
                 last + 1
             )));
         }
@@ -531,12 +555,13 @@ impl SfQueue {
         };
         g.acked = fsn;
         g.pending_bytes -= freed.min(g.pending_bytes);
-        let released = match &mut g.store {
+        let st = &mut *g;
+        let released = match &mut st.store {
             Store::Memory(m) => {
-                m.release(fsn);
+                m.release(fsn, &mut st.spare);
                 Ok(())
             }
-            Store::Disk(d) => d.release(fsn),
+            Store::Disk(d) => d.release(fsn, &mut st.spare),
         };
         drop(g);
         self.changed.notify_all();
@@ -575,18 +600,30 @@ impl SfQueue {
     /// Copies frame `fsn` into `buf`; `false` when it is acknowledged
     /// (freed) or not appended yet.
     pub fn read_frame(&self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
+        let Some(f) = self.frame(fsn, false)? else {
+            return Ok(false);
+        };
+        buf.clear();
+        buf.extend_from_slice(&f);
+        self.recycle(f);
+        Ok(true)
+    }
+
+    /// Frame `fsn` without copying it in memory mode (nor, in disk mode,
+    /// when it is still cached); `None` when it is acknowledged (freed)
+    /// or not appended yet. With `consume` (the cursor reading in order)
+    /// disk mode drops its cached frames up to `fsn`.
+    pub(super) fn frame(&self, fsn: u64, consume: bool) -> Result<Option<SharedFrame>> {
         let mut g = self.lock()?;
         if fsn <= g.acked || fsn >= g.next {
-            return Ok(false);
+            return Ok(None);
         }
-        let found = match &mut g.store {
-            Store::Memory(m) => m.get(fsn).map(|f| {
-                buf.clear();
-                buf.extend_from_slice(f);
-            }),
-            Store::Disk(d) => d.read(fsn, buf)?.then_some(()),
+        let st = &mut *g;
+        let found = match &mut st.store {
+            Store::Memory(m) => m.get(fsn).cloned(),
+            Store::Disk(d) => d.frame(fsn, consume, &mut st.spare)?,
         };
-        found.map(|()| true).ok_or_else(|| {
+        found.map(Some).ok_or_else(|| {
             Error::new(
                 ErrorKind::Internal,
                 format!("store-and-forward: unacknowledged frame {fsn} is missing from the store"),
@@ -594,13 +631,26 @@ impl SfQueue {
         })
     }
 
+    /// A buffer of an acknowledged (or sent) frame to build the next frame
+    /// in, if one is free: its length and contents are stale.
+    pub fn spare_buffer(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock()?.spare.take())
+    }
+
+    /// Hands back a frame once sent: its buffer is reused when nobody
+    /// else holds it.
+    pub fn recycle(&self, frame: SharedFrame) {
+        if SharedFrame::strong_count(&frame) == 1
+            && let Ok(mut g) = self.lock()
+        {
+            g.spare.put(frame);
+        }
+    }
+
     /// A cursor at the oldest unacknowledged frame: the replay after a
     /// reconnect or restart.
     pub fn unacked(&self) -> Result<SfCursor<'_>> {
-        Ok(SfCursor {
-            queue: self,
-            next: self.acked_fsn()? + 1,
-        })
+        Ok(SfCursor::new(self, self.acked_fsn()? + 1))
     }
 
     /// Blocks until frame `fsn` is appended (`true`), the queue is closed
@@ -665,74 +715,5 @@ impl SfQueue {
     /// Whether [`SfQueue::close`] was called.
     pub fn is_closed(&self) -> Result<bool> {
         Ok(self.lock()?.closed)
-    }
-}
-
-/// Reads a queue's frames in FSN order from a position; see
-/// [`SfQueue::unacked`]. Skips frames acknowledged meanwhile.
-#[derive(Debug)]
-pub struct SfCursor<'a> {
-    queue: &'a SfQueue,
-    next: u64,
-}
-
-impl SfCursor<'_> {
-    /// The FSN the next read returns (if it exists and is not
-    /// acknowledged by then).
-    pub fn position(&self) -> u64 {
-        self.next
-    }
-
-    /// Goes back to the oldest unacknowledged frame (after a reconnect).
-    pub fn rewind(&mut self) -> Result<()> {
-        self.next = self.queue.acked_fsn()? + 1;
-        Ok(())
-    }
-
-    /// Copies the next frame into `buf` and returns its FSN; `None` when
-    /// every frame appended so far has been read. Does not block.
-    pub fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
-        loop {
-            let acked = self.queue.acked_fsn()?;
-            self.next = self.next.max(acked + 1);
-            let fsn = self.next;
-            if self.queue.read_frame(fsn, buf)? {
-                self.next += 1;
-                return Ok(Some(fsn));
-            }
-            // Not appended yet, or acknowledged between the two calls.
-            if self.queue.acked_fsn()? < fsn {
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Like [`SfCursor::next_frame`], but waits up to `timeout` (`None`:
-    /// without limit) for the next frame to be appended; `None` on timeout
-    /// or when the queue is closed with nothing more to read.
-    pub fn wait_frame(
-        &mut self,
-        buf: &mut Vec<u8>,
-        timeout: Option<Duration>,
-    ) -> Result<Option<u64>> {
-        if let Some(fsn) = self.next_frame(buf)? {
-            return Ok(Some(fsn));
-        }
-        if self.queue.wait_appended(self.next, timeout)? {
-            return self.next_frame(buf);
-        }
-        Ok(None)
-    }
-}
-
-impl Iterator for SfCursor<'_> {
-    type Item = Result<(u64, Vec<u8>)>;
-
-    /// The next frame and its FSN, without blocking.
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut buf = Vec::new();
-        self.next_frame(&mut buf)
-            .map(|f| f.map(|fsn| (fsn, buf)))
-            .transpose()
     }
 }

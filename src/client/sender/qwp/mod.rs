@@ -250,9 +250,11 @@ impl QwpSender {
     }
 
     /// Whether the connected server is on this host (decides
-    /// [`Gorilla::Auto`]); `false` while not connected.
+    /// [`Gorilla::Auto`]); `false` while not connected. Publishing: the
+    /// server connected at open.
     fn loopback(&self) -> bool {
         self.conn.as_ref().is_some_and(Connection::is_loopback)
+            || self.outbox.as_ref().is_some_and(|o| o.loopback)
     }
 
     /// See [`Sender::flush_arrow_batch_with`](super::Sender::flush_arrow_batch_with).

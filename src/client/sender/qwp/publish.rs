@@ -8,7 +8,9 @@
 //! of a transaction but the last carry `FLAG_DEFER_COMMIT`, one delta
 //! dictionary section per frame with the ids new since the last frame
 //! queued), collected for the whole transaction and queued in one
-//! [`SfQueue::append_group`], so a full queue never splits a transaction.
+//! [`SfQueue::append_owned`], so a full queue never splits a transaction.
+//! The frame buffers are handed to the queue, not copied, and come back
+//! from it ([`SfQueue::spare_buffer`]) once their frames are done with.
 
 use super::*;
 use crate::client::sf::SfQueue;
@@ -18,19 +20,21 @@ pub(crate) struct Outbox {
     pub(super) queue: Arc<SfQueue>,
     /// The frames of the transaction being built.
     frames: Vec<Vec<u8>>,
-    /// Buffers of queued frames, kept for reuse.
-    spare: Vec<Vec<u8>>,
     /// FSN of the last frame queued (0: none yet).
     pub(super) last_fsn: u64,
+    /// The server connected at open is on this host (decides
+    /// [`Gorilla::Auto`](crate::client::Gorilla::Auto) as a connection
+    /// does).
+    pub(super) loopback: bool,
 }
 
 impl Outbox {
-    pub(crate) fn new(queue: Arc<SfQueue>) -> Outbox {
+    pub(crate) fn new(queue: Arc<SfQueue>, loopback: bool) -> Outbox {
         Outbox {
             queue,
             frames: Vec::new(),
-            spare: Vec::new(),
             last_fsn: 0,
+            loopback,
         }
     }
 }
@@ -38,17 +42,18 @@ impl Outbox {
 impl QwpSender {
     /// A sender that publishes into `queue` (no connection of its own):
     /// `budget` is the frame budget, `dict` the dictionary the queue
-    /// already holds.
+    /// already holds, `loopback` whether the server is on this host.
     pub(crate) fn publisher(
         conf: Option<Conf>,
         opts: ConnectOptions,
         queue: Arc<SfQueue>,
         budget: usize,
         dict: Vec<String>,
+        loopback: bool,
     ) -> QwpSender {
         let mut s = QwpSender::unconnected(conf, opts, budget);
         s.dict = SymbolDict::from_entries(dict);
-        s.outbox = Some(Box::new(Outbox::new(queue)));
+        s.outbox = Some(Box::new(Outbox::new(queue, loopback)));
         s
     }
 
@@ -78,8 +83,9 @@ impl QwpSender {
         let Some(o) = self.outbox.as_mut() else {
             return Err(Error::new(ErrorKind::Internal, "not a publishing sender"));
         };
-        let mut buf = o.spare.pop().unwrap_or_default();
-        buf.clear();
+        let mut buf = o.queue.spare_buffer()?.unwrap_or_default();
+        // `fill` writes every byte (checked below): a reused buffer is
+        // not cleared first.
         buf.resize(len, 0);
         let mut out = Out::plain(&mut buf);
         fill(&mut out);
@@ -112,11 +118,8 @@ impl QwpSender {
             if frames.is_empty() {
                 return Ok(o.last_fsn);
             }
-            let views: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-            o.queue.append_group(&views, self.dict.entries())
+            o.queue.append_owned(frames, self.dict.entries())
         });
-        o.spare.extend(frames);
-        o.spare.truncate(4);
         match queued {
             Ok(fsn) => {
                 o.last_fsn = fsn;
@@ -141,7 +144,7 @@ impl QwpSender {
         opts: &IngestOptions,
     ) -> Result<u64> {
         let batch = apply_overrides(table, batch, &opts.overrides)?;
-        let plan = plan_schema(table, &batch, opts, false)?;
+        let plan = plan_schema(table, &batch, opts, self.loopback())?;
         if batch.num_rows() == 0 {
             return Ok(self.last_fsn());
         }

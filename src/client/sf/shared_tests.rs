@@ -1,0 +1,81 @@
+//! Tests of how frames travel through the queue without copies: the
+//! producer's buffers are what the cursor hands out (memory mode, and disk
+//! mode while cached), come back for reuse once acknowledged, and disk
+//! mode reads back from its files what left the cache.
+
+use super::tests::TestDir;
+use super::*;
+
+/// `n` distinct frames of `len` bytes.
+fn frames(n: u8, len: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| (0..len).map(|k| (k as u8).wrapping_mul(31) ^ i).collect())
+        .collect()
+}
+
+#[test]
+fn memory_frames_are_handed_out_and_recycled_without_copies() {
+    let (q, _) = SfQueue::open(SfOptions::memory(1 << 20)).unwrap();
+    let f = frames(2, 1000);
+    let want = f.clone();
+    let ptrs: Vec<*const u8> = f.iter().map(|v| v.as_ptr()).collect();
+    assert_eq!(q.append_owned(f, &[]).unwrap(), 2);
+    let mut c = q.unacked().unwrap();
+    let (fsn, got) = c.next_shared().unwrap().unwrap();
+    assert_eq!((fsn, got.as_slice()), (1, want[0].as_slice()));
+    assert_eq!(got.as_ptr(), ptrs[0], "the queued buffer itself");
+    // Still queued: handing it back keeps it (nothing to reuse yet).
+    q.recycle(got);
+    assert!(q.spare_buffer().unwrap().is_none());
+    q.ack(1).unwrap();
+    let spare = q.spare_buffer().unwrap().expect("the acknowledged buffer");
+    assert_eq!(spare.as_ptr(), ptrs[0]);
+    let (fsn, got) = c.next_shared().unwrap().unwrap();
+    assert_eq!((fsn, got.as_slice()), (2, want[1].as_slice()));
+    // A frame the cursor still holds is not reused when acknowledged,
+    // only once it is handed back.
+    q.ack(2).unwrap();
+    assert!(q.spare_buffer().unwrap().is_none());
+    q.recycle(got);
+    let spare = q.spare_buffer().unwrap().expect("the handed-back buffer");
+    assert_eq!(spare.as_ptr(), ptrs[1]);
+}
+
+#[test]
+fn disk_frames_come_from_the_cache_then_from_the_files() {
+    let dir = TestDir::new("shared");
+    let (q, _) = SfQueue::open(SfOptions::disk(dir.path(), "s")).unwrap();
+    // 12 frames of 2 MiB: more than the cache keeps, so the oldest are
+    // read back from their segments, the newest handed out as queued.
+    let f = frames(12, 2 << 20);
+    let want = f.clone();
+    let ptrs: Vec<*const u8> = f.iter().map(|v| v.as_ptr()).collect();
+    for (i, fr) in f.into_iter().enumerate() {
+        assert_eq!(q.append_owned(vec![fr], &[]).unwrap(), i as u64 + 1);
+    }
+    let mut c = q.unacked().unwrap();
+    // (Kept alive, so no buffer is freed and reallocated meanwhile.)
+    let mut read = Vec::new();
+    for (i, w) in want.iter().enumerate() {
+        let (fsn, got) = c.next_shared().unwrap().unwrap();
+        assert_eq!(fsn, i as u64 + 1);
+        assert!(got.as_slice() == w.as_slice(), "frame {fsn}");
+        read.push(got);
+    }
+    let shared: Vec<bool> = read
+        .iter()
+        .zip(&ptrs)
+        .map(|(g, &p)| g.as_ptr() == p)
+        .collect();
+    assert!(c.next_shared().unwrap().is_none());
+    assert!(!shared[0], "frame 1 left the cache: read from its segment");
+    assert!(shared[11], "frame 12 is the queued buffer");
+    // Replay after a reconnect: everything again, from the files (the
+    // cursor took the cached frames).
+    let mut c = q.unacked().unwrap();
+    for (i, w) in want.iter().enumerate() {
+        let (fsn, got) = c.next_shared().unwrap().unwrap();
+        assert_eq!(fsn, i as u64 + 1);
+        assert!(got.as_slice() == w.as_slice(), "replayed frame {fsn}");
+    }
+}
