@@ -398,9 +398,17 @@ fn decode(
             dict.get(id as usize).map(|s| s.to_string())
         })?,
         (ValuesView::Varlen { offsets, data }, ty) => {
+            if data.len() > i32::MAX as usize {
+                return Err(bad(format!(
+                    "{ty} column holds {} bytes (> 2 GiB)",
+                    data.len()
+                )));
+            }
+            // The offsets are at most the data length: as i32 they are the
+            // same bytes.
             let mut dense_off = offsets.chunks_exact(4).map(|c| u32::get(c) as i32);
-            let off: Vec<i32> = match &valid {
-                None => dense_off.collect(),
+            let off: ScalarBuffer<i32> = match &valid {
+                None => fixed_buffer(offsets),
                 Some(n) => {
                     let mut off = Vec::with_capacity(rows + 1);
                     let mut cur = dense_off.next().unwrap_or(0);
@@ -411,26 +419,23 @@ fn decode(
                         }
                         off.push(cur);
                     }
-                    off
+                    off.into()
                 }
             };
-            if data.len() > i32::MAX as usize {
-                return Err(bad(format!(
-                    "{ty} column holds {} bytes (> 2 GiB)",
-                    data.len()
-                )));
-            }
-            let offsets = OffsetBuffer::new(ScalarBuffer::from(off));
+            let offsets = OffsetBuffer::new(off);
             let nulls = valid;
+            // Arrow checks the data is UTF-8 with every value starting on a
+            // character boundary (egress views leave that check to it, see
+            // `ValuesView::Varlen`).
             if ty == ColumnType::Varchar {
                 Arc::new(
-                    StringArray::try_new(offsets, Buffer::from(data.to_vec()), nulls)
-                        .map_err(arrow_err)?,
+                    StringArray::try_new(offsets, Buffer::from(*data), nulls).map_err(|e| {
+                        Error::new(ErrorKind::Protocol, "VARCHAR data is not UTF-8").with_source(e)
+                    })?,
                 )
             } else {
                 Arc::new(
-                    BinaryArray::try_new(offsets, Buffer::from(data.to_vec()), nulls)
-                        .map_err(arrow_err)?,
+                    BinaryArray::try_new(offsets, Buffer::from(*data), nulls).map_err(arrow_err)?,
                 )
             }
         }
@@ -675,6 +680,29 @@ mod tests {
         let v =
             decode_column(&mut Reader::new(&b), ColumnType::Symbol, 1, &Layout::EGRESS).unwrap();
         assert!(decode_array(&v, &Vec::<String>::new()).is_err());
+    }
+
+    /// Egress views leave VARCHAR's UTF-8 check to the bridge: invalid
+    /// data or a value starting inside a character is a protocol error.
+    #[test]
+    fn egress_varchar_utf8_is_checked_once_by_the_bridge() {
+        let e = "é".as_bytes();
+        let bodies: [&[u8]; 2] = [
+            &[0, 0, 0, 0, 0, 1, 0, 0, 0, 0xFF],
+            &[0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, e[0], e[1]],
+        ];
+        for (rows, b) in [1, 2].into_iter().zip(bodies) {
+            let v = decode_column(
+                &mut Reader::new(b),
+                ColumnType::Varchar,
+                rows,
+                &Layout::EGRESS,
+            )
+            .unwrap();
+            let err = decode_array(&v, &Vec::<String>::new()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+            assert!(err.to_string().contains("not UTF-8"), "{err}");
+        }
     }
 
     #[test]

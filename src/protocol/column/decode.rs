@@ -59,7 +59,10 @@ pub enum ValuesView<'a> {
     Varlen {
         /// Offsets bytes.
         offsets: &'a [u8],
-        /// Concatenated values (valid UTF-8 per value for VARCHAR).
+        /// Concatenated values. VARCHAR: checked to be valid UTF-8 per
+        /// value, except in egress views ([`Direction::Egress`]), whose
+        /// consumer, the Arrow bridge, checks it when it builds the
+        /// `StringArray` (so the check runs once).
         data: &'a [u8],
     },
     /// DOUBLE_ARRAY / LONG_ARRAY values.
@@ -233,7 +236,9 @@ fn decode_values<'a>(
             }
             ValuesView::SymbolDict { dict, ids }
         }
-        ColumnType::Varchar | ColumnType::Binary => decode_varlen(r, ty, n)?,
+        ColumnType::Varchar | ColumnType::Binary => {
+            decode_varlen(r, ty, n, layout.direction != Direction::Egress)?
+        }
         ColumnType::DoubleArray | ColumnType::LongArray => {
             let mut v = Vec::with_capacity(n.min(r.remaining()));
             for _ in 0..n {
@@ -276,7 +281,14 @@ fn decode_values<'a>(
     })
 }
 
-fn decode_varlen<'a>(r: &mut Reader<'a>, ty: ColumnType, n: usize) -> Result<ValuesView<'a>> {
+/// VARCHAR/BINARY offsets and data; `check_utf8`: VARCHAR data is checked
+/// to be UTF-8 with every value on a character boundary.
+fn decode_varlen<'a>(
+    r: &mut Reader<'a>,
+    ty: ColumnType,
+    n: usize,
+    check_utf8: bool,
+) -> Result<ValuesView<'a>> {
     let at = r.offset();
     let offsets = r.array(n + 1, 4, "offsets")?;
     let off = |i: usize| u32::get(&offsets[i * 4..i * 4 + 4]) as usize;
@@ -286,20 +298,29 @@ fn decode_varlen<'a>(r: &mut Reader<'a>, ty: ColumnType, n: usize) -> Result<Val
             format!("{ty} offsets start at {} instead of 0", off(0)),
         ));
     }
+    // One branch-free pass (a decrease wraps to a huge step); the bad
+    // offset is looked for only when there is one.
     let mut prev = 0usize;
-    for i in 1..=n {
-        let o = off(i);
-        if o < prev || o - prev > MAX_VARLEN_VALUE_BYTES {
-            return Err(Error::protocol(
-                at + i * 4,
-                format!("{ty} offset {i} is {o}, after {prev}"),
-            ));
-        }
+    let mut ok = true;
+    for c in offsets[4..].chunks_exact(4) {
+        let o = u32::get(c) as usize;
+        ok &= o.wrapping_sub(prev) <= MAX_VARLEN_VALUE_BYTES;
         prev = o;
+    }
+    if !ok {
+        for i in 1..=n {
+            let (o, before) = (off(i), off(i - 1));
+            if o < before || o - before > MAX_VARLEN_VALUE_BYTES {
+                return Err(Error::protocol(
+                    at + i * 4,
+                    format!("{ty} offset {i} is {o}, after {before}"),
+                ));
+            }
+        }
     }
     let data_at = r.offset();
     let data = r.bytes(prev, "string data")?;
-    if ty == ColumnType::Varchar {
+    if ty == ColumnType::Varchar && check_utf8 {
         let s = std::str::from_utf8(data)
             .map_err(|e| Error::protocol(data_at + e.valid_up_to(), "VARCHAR data is not UTF-8"))?;
         for i in 1..n {
