@@ -99,6 +99,62 @@ fn count_bits(bits: &[u8], n: usize) -> usize {
     c
 }
 
+/// Appends the ids at the start of `bytes` while they take at most 4
+/// bytes each, up to `n` in `ids`; returns the bytes they took.
+fn short_ids(bytes: &[u8], n: usize, ids: &mut Vec<u32>) -> usize {
+    let mut p = 0;
+    // Eight bytes at a time (while eight more ids are wanted): the bytes
+    // without a continuation bit end the word's ids, found all at once.
+    while n - ids.len() >= 8 {
+        let Some(word) = bytes.get(p..p + 8) else {
+            break;
+        };
+        let mut a = [0u8; 8];
+        a.copy_from_slice(word);
+        let w = u64::from_le_bytes(a);
+        let mut ends = !w & 0x8080_8080_8080_8080;
+        // Bit where the next id starts.
+        let mut start = 0u32;
+        while ends != 0 {
+            let end = ends.trailing_zeros() + 1;
+            let bits = end - start;
+            if bits > 32 {
+                break;
+            }
+            ids.push(join_7bit_groups((w >> start) & (u64::MAX >> (64 - bits))));
+            start = end;
+            ends &= ends - 1;
+        }
+        if start == 0 {
+            // An id of more than 4 bytes: the checked reader's.
+            return p;
+        }
+        p += (start / 8) as usize;
+    }
+    'ids: while ids.len() < n {
+        let mut v = 0u32;
+        for k in 0..4 {
+            let Some(&b) = bytes.get(p + k) else {
+                break 'ids;
+            };
+            v |= u32::from(b & 0x7F) << (7 * k);
+            if b & 0x80 == 0 {
+                ids.push(v);
+                p += k + 1;
+                continue 'ids;
+            }
+        }
+        break;
+    }
+    p
+}
+
+/// The value of a varint of at most 4 bytes (LE in `x`, nothing above).
+#[inline(always)]
+fn join_7bit_groups(x: u64) -> u32 {
+    ((x & 0x7F) | ((x >> 1) & 0x3F80) | ((x >> 2) & 0x1F_C000) | ((x >> 3) & 0xFE0_0000)) as u32
+}
+
 /// Decodes one column body of type `ty` with `row_count` rows.
 pub fn decode_column<'a>(
     r: &mut Reader<'a>,
@@ -186,23 +242,7 @@ fn decode_values<'a>(
             // Fast path: ids of at most 4 bytes (below 2^28), straight from
             // the bytes; anything else (and every error) goes through the
             // checked reader from where the fast path stopped.
-            let rest = r.rest();
-            let mut p = 0;
-            'fast: while ids.len() < n {
-                let mut v = 0u32;
-                for k in 0..4 {
-                    let Some(&b) = rest.get(p + k) else {
-                        break 'fast;
-                    };
-                    v |= u32::from(b & 0x7F) << (7 * k);
-                    if b & 0x80 == 0 {
-                        ids.push(v);
-                        p += k + 1;
-                        continue 'fast;
-                    }
-                }
-                break;
-            }
+            let p = short_ids(r.rest(), n, &mut ids);
             r.bytes(p, "symbol ids")?;
             while ids.len() < n {
                 ids.push(r.varint_max(u64::from(u32::MAX), "symbol id")? as u32);
