@@ -602,19 +602,11 @@ fn array_column(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::column::{ArrayValue, Layout, decode_column};
+    use crate::protocol::column::{ArrayValue, Layout, decode_column, egress_roundtrip};
     use crate::protocol::{ColumnData, Reader, Values};
 
     fn roundtrip(col: &ColumnData, syms: &[String]) -> ArrayRef {
-        let b = col.to_bytes(&Layout::EGRESS);
-        let v = decode_column(
-            &mut Reader::new(&b),
-            col.column_type(),
-            col.row_count(),
-            &Layout::EGRESS,
-        )
-        .unwrap();
-        decode_array(&v, &syms.to_vec()).unwrap().1
+        egress_roundtrip(col, |v| decode_array(&v, &syms.to_vec()).unwrap().1)
     }
 
     #[test]
@@ -864,16 +856,8 @@ mod tests {
                         Values::Symbol((0..n).map(|k| ((k * 5) % n.max(1)) as u32).collect()),
                         mask.clone(),
                     );
-                    let b = col.to_bytes(&Layout::EGRESS);
-                    let v = decode_column(
-                        &mut Reader::new(&b),
-                        ColumnType::Symbol,
-                        rows,
-                        &Layout::EGRESS,
-                    )
-                    .unwrap();
                     let syms: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
-                    decode_array(&v, &syms).unwrap().1
+                    egress_roundtrip(&col, |v| decode_array(&v, &syms).unwrap().1)
                 };
                 let cast = |a: &dyn Array| {
                     arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).unwrap()

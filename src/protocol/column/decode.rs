@@ -113,6 +113,12 @@ fn short_ids(bytes: &[u8], n: usize, ids: &mut Vec<u32>) -> usize {
         a.copy_from_slice(word);
         let w = u64::from_le_bytes(a);
         let mut ends = !w & 0x8080_8080_8080_8080;
+        if ends == 0x8080_8080_8080_8080 {
+            // Eight one-byte ids (a dictionary of under 128 symbols).
+            ids.extend(a.map(u32::from));
+            p += 8;
+            continue;
+        }
         // Bit where the next id starts.
         let mut start = 0u32;
         while ends != 0 {

@@ -166,15 +166,17 @@ fn symbol_id_runs_decode_as_written() {
     let rows = ids.len() + 100;
     let nulls: Vec<bool> = (0..rows).map(|i| i % 31 == 5).collect();
     let col = ColumnData::with_nulls(Values::Symbol(ids.clone()), nulls);
-    let b = col.to_bytes(&Layout::EGRESS);
-    let v = decode_column(
-        &mut Reader::new(&b),
-        ColumnType::Symbol,
-        rows,
-        &Layout::EGRESS,
-    )
-    .unwrap();
-    assert_eq!(v.values, ValuesView::Symbols(ids));
+    egress_roundtrip(&col, |v| assert_eq!(v.values, ValuesView::Symbols(ids)));
+    // One-byte ids (whole words of them), then a 5-byte one at every
+    // position of a word, then one-byte ids again.
+    for at in 0..9 {
+        let mut ids: Vec<u32> = (0..40).map(|i| i % 100).collect();
+        ids.insert(16 + at, u32::MAX);
+        let col = ColumnData::new(Values::Symbol(ids.clone()));
+        egress_roundtrip(&col, |v| {
+            assert_eq!(v.values, ValuesView::Symbols(ids), "5-byte id at {at}")
+        });
+    }
 }
 
 #[test]
@@ -207,7 +209,9 @@ fn malformed_bodies_are_errors() {
     // an offset below the one before it, in the middle
     assert!(
         dec(
-            &[0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, b'a', b'b', b'c'],
+            &[
+                0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, b'a', b'b', b'c'
+            ],
             ColumnType::Binary,
             3
         )
