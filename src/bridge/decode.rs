@@ -15,7 +15,7 @@ use arrow::array::{
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
-    ArrowPrimitiveType, Date64Type, Field, Int32Type, TimestampMicrosecondType,
+    ArrowNativeType, ArrowPrimitiveType, Date64Type, Field, Int32Type, TimestampMicrosecondType,
     TimestampNanosecondType, i256,
 };
 
@@ -121,16 +121,33 @@ fn spread<T: Copy>(dense: Vec<T>, valid: Option<&NullBuffer>, fill: T) -> Vec<T>
 
 /// Fixed-width wire values straight into their rows (one copy), `fill`
 /// at NULL rows.
-fn spread_fixed<T: WireFixed + Copy>(b: &[u8], valid: Option<&NullBuffer>, fill: T) -> Vec<T> {
+fn spread_fixed<T: WireFixed + ArrowNativeType>(
+    b: &[u8],
+    valid: Option<&NullBuffer>,
+    fill: T,
+) -> ScalarBuffer<T> {
     match valid {
-        None => fixed(b),
+        None => fixed_buffer(b),
         Some(n) => {
             let mut out = vec![fill; n.len()];
             for (c, i) in b.chunks_exact(T::WIDTH).zip(n.valid_indices()) {
                 out[i] = T::get(c);
             }
-            out
+            out.into()
         }
+    }
+}
+
+/// Fixed-width wire values as a typed buffer. On little-endian hosts the
+/// wire layout is the value layout: one copy into an aligned buffer (a
+/// `memcpy`) instead of a value-by-value conversion.
+fn fixed_buffer<T: WireFixed + ArrowNativeType>(b: &[u8]) -> ScalarBuffer<T> {
+    let n = b.len() / T::WIDTH;
+    if cfg!(target_endian = "little") && T::WIDTH == std::mem::size_of::<T>() {
+        // Arrow's buffers are 64-byte aligned: the typed view cannot fail.
+        ScalarBuffer::new(Buffer::from(&b[..n * T::WIDTH]), 0, n)
+    } else {
+        fixed::<T>(b).into()
     }
 }
 
@@ -164,10 +181,10 @@ fn any_sentinel<T>(values: &[T], is_null: impl Fn(&T) -> bool) -> bool {
 }
 
 fn prim<P: ArrowPrimitiveType>(
-    values: Vec<P::Native>,
+    values: ScalarBuffer<P::Native>,
     nulls: Option<NullBuffer>,
 ) -> PrimitiveArray<P> {
-    PrimitiveArray::<P>::new(ScalarBuffer::from(values), nulls)
+    PrimitiveArray::<P>::new(values, nulls)
 }
 
 /// Decodes a column into an Arrow array of the type [`arrow_type`] gives
@@ -229,40 +246,40 @@ fn decode(
         }
         (ValuesView::Fixed(b), ColumnType::Byte) => {
             let v = spread_fixed::<i8>(b, valid.as_ref(), 0);
-            Arc::new(Int8Array::new(v.into(), valid))
+            Arc::new(Int8Array::new(v, valid))
         }
         (ValuesView::Fixed(b), ColumnType::Short) => {
             let v = spread_fixed::<i16>(b, valid.as_ref(), 0);
-            Arc::new(Int16Array::new(v.into(), valid))
+            Arc::new(Int16Array::new(v, valid))
         }
         (ValuesView::Fixed(b), ColumnType::Char) => {
             let v = spread_fixed::<u16>(b, valid.as_ref(), 0);
-            Arc::new(UInt16Array::new(v.into(), valid))
+            Arc::new(UInt16Array::new(v, valid))
         }
         (ValuesView::Fixed(b), ColumnType::Int) => {
             let v = spread_fixed::<i32>(b, valid.as_ref(), i32::MIN);
             let n = validity(&v, valid, |x| *x == i32::MIN);
-            Arc::new(Int32Array::new(v.into(), n))
+            Arc::new(Int32Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Ipv4) => {
             let v = spread_fixed::<u32>(b, valid.as_ref(), 0);
             let n = validity(&v, valid, |x| *x == 0);
-            Arc::new(UInt32Array::new(v.into(), n))
+            Arc::new(UInt32Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Long) => {
             let v = spread_fixed::<i64>(b, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
-            Arc::new(Int64Array::new(v.into(), n))
+            Arc::new(Int64Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Float) => {
             let v = spread_fixed::<f32>(b, valid.as_ref(), f32::NAN);
             let n = validity(&v, valid, |x| x.is_nan());
-            Arc::new(Float32Array::new(v.into(), n))
+            Arc::new(Float32Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Double) => {
             let v = spread_fixed::<f64>(b, valid.as_ref(), f64::NAN);
             let n = validity(&v, valid, |x| x.is_nan());
-            Arc::new(Float64Array::new(v.into(), n))
+            Arc::new(Float64Array::new(v, n))
         }
         (ValuesView::Fixed(_) | ValuesView::Timestamps(_), ty)
             if matches!(
@@ -270,11 +287,18 @@ fn decode(
                 ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampNanos
             ) =>
         {
-            let dense = match owned {
-                Owned::Ts(v) => v,
-                _ => view.timestamps().unwrap_or_default(),
+            let v: ScalarBuffer<i64> = match (owned, &view.values) {
+                (Owned::Ts(v), _) => spread(v, valid.as_ref(), i64::MIN).into(),
+                (_, ValuesView::Timestamps(TimestampsView::Raw(b)) | ValuesView::Fixed(b)) => {
+                    spread_fixed(b, valid.as_ref(), i64::MIN)
+                }
+                _ => spread(
+                    view.timestamps().unwrap_or_default(),
+                    valid.as_ref(),
+                    i64::MIN,
+                )
+                .into(),
             };
-            let v = spread(dense, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
             match ty {
                 ColumnType::Date => Arc::new(prim::<Date64Type>(v, n)),
@@ -330,7 +354,7 @@ fn decode(
             let v = spread_fixed::<i64>(data, valid.as_ref(), i64::MIN);
             let n = validity(&v, valid, |x| *x == i64::MIN);
             Arc::new(
-                Decimal64Array::new(v.into(), n)
+                Decimal64Array::new(v, n)
                     .with_precision_and_scale(18, *scale as i8)
                     .map_err(arrow_err)?,
             )
@@ -340,7 +364,7 @@ fn decode(
             let v = spread_fixed::<i128>(data, valid.as_ref(), null);
             let n = validity(&v, valid, |x| *x == null);
             Arc::new(
-                Decimal128Array::new(v.into(), n)
+                Decimal128Array::new(v, n)
                     .with_precision_and_scale(38, *scale as i8)
                     .map_err(arrow_err)?,
             )
@@ -374,9 +398,17 @@ fn decode(
             dict.get(id as usize).map(|s| s.to_string())
         })?,
         (ValuesView::Varlen { offsets, data }, ty) => {
+            if data.len() > i32::MAX as usize {
+                return Err(bad(format!(
+                    "{ty} column holds {} bytes (> 2 GiB)",
+                    data.len()
+                )));
+            }
+            // The offsets are at most the data length: as i32 they are the
+            // same bytes.
             let mut dense_off = offsets.chunks_exact(4).map(|c| u32::get(c) as i32);
-            let off: Vec<i32> = match &valid {
-                None => dense_off.collect(),
+            let off: ScalarBuffer<i32> = match &valid {
+                None => fixed_buffer(offsets),
                 Some(n) => {
                     let mut off = Vec::with_capacity(rows + 1);
                     let mut cur = dense_off.next().unwrap_or(0);
@@ -387,26 +419,23 @@ fn decode(
                         }
                         off.push(cur);
                     }
-                    off
+                    off.into()
                 }
             };
-            if data.len() > i32::MAX as usize {
-                return Err(bad(format!(
-                    "{ty} column holds {} bytes (> 2 GiB)",
-                    data.len()
-                )));
-            }
-            let offsets = OffsetBuffer::new(ScalarBuffer::from(off));
+            let offsets = OffsetBuffer::new(off);
             let nulls = valid;
+            // Arrow checks the data is UTF-8 with every value starting on a
+            // character boundary (egress views leave that check to it, see
+            // `ValuesView::Varlen`).
             if ty == ColumnType::Varchar {
                 Arc::new(
-                    StringArray::try_new(offsets, Buffer::from(data.to_vec()), nulls)
-                        .map_err(arrow_err)?,
+                    StringArray::try_new(offsets, Buffer::from(*data), nulls).map_err(|e| {
+                        Error::new(ErrorKind::Protocol, "VARCHAR data is not UTF-8").with_source(e)
+                    })?,
                 )
             } else {
                 Arc::new(
-                    BinaryArray::try_new(offsets, Buffer::from(data.to_vec()), nulls)
-                        .map_err(arrow_err)?,
+                    BinaryArray::try_new(offsets, Buffer::from(*data), nulls).map_err(arrow_err)?,
                 )
             }
         }
@@ -553,13 +582,13 @@ fn array_column(
         elems.extend_from_slice(a.data);
     }
     let mut child: ArrayRef = if ty == ColumnType::DoubleArray {
-        let v: Vec<f64> = fixed(&elems);
+        let v: ScalarBuffer<f64> = fixed_buffer(&elems);
         let n = validity(&v, None, |x| x.is_nan());
-        Arc::new(Float64Array::new(v.into(), n))
+        Arc::new(Float64Array::new(v, n))
     } else {
-        let v: Vec<i64> = fixed(&elems);
+        let v: ScalarBuffer<i64> = fixed_buffer(&elems);
         let n = validity(&v, None, |x| *x == i64::MIN);
-        Arc::new(Int64Array::new(v.into(), n))
+        Arc::new(Int64Array::new(v, n))
     };
     for l in (0..depth).rev() {
         let field = Arc::new(Field::new("item", child.data_type().clone(), true));
@@ -573,19 +602,11 @@ fn array_column(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::column::{ArrayValue, Layout, decode_column};
+    use crate::protocol::column::{ArrayValue, Layout, decode_column, egress_roundtrip};
     use crate::protocol::{ColumnData, Reader, Values};
 
     fn roundtrip(col: &ColumnData, syms: &[String]) -> ArrayRef {
-        let b = col.to_bytes(&Layout::EGRESS);
-        let v = decode_column(
-            &mut Reader::new(&b),
-            col.column_type(),
-            col.row_count(),
-            &Layout::EGRESS,
-        )
-        .unwrap();
-        decode_array(&v, &syms.to_vec()).unwrap().1
+        egress_roundtrip(col, |v| decode_array(&v, &syms.to_vec()).unwrap().1)
     }
 
     #[test]
@@ -651,6 +672,29 @@ mod tests {
         let v =
             decode_column(&mut Reader::new(&b), ColumnType::Symbol, 1, &Layout::EGRESS).unwrap();
         assert!(decode_array(&v, &Vec::<String>::new()).is_err());
+    }
+
+    /// Egress views leave VARCHAR's UTF-8 check to the bridge: invalid
+    /// data or a value starting inside a character is a protocol error.
+    #[test]
+    fn egress_varchar_utf8_is_checked_once_by_the_bridge() {
+        let e = "é".as_bytes();
+        let bodies: [&[u8]; 2] = [
+            &[0, 0, 0, 0, 0, 1, 0, 0, 0, 0xFF],
+            &[0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, e[0], e[1]],
+        ];
+        for (rows, b) in [1, 2].into_iter().zip(bodies) {
+            let v = decode_column(
+                &mut Reader::new(b),
+                ColumnType::Varchar,
+                rows,
+                &Layout::EGRESS,
+            )
+            .unwrap();
+            let err = decode_array(&v, &Vec::<String>::new()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+            assert!(err.to_string().contains("not UTF-8"), "{err}");
+        }
     }
 
     #[test]
@@ -732,6 +776,11 @@ mod tests {
                         "{:?} rows {rows}",
                         col.column_type()
                     );
+                    // Slices of the decoded arrays (buffers shared, offset).
+                    if rows > 2 {
+                        let (a, b) = (got.slice(1, rows - 2), want.slice(1, rows - 2));
+                        assert_eq!(a.as_ref(), b.as_ref(), "{:?} sliced", col.column_type());
+                    }
                     let owned = decode_array_owned(v, &syms).unwrap().1;
                     assert_eq!(owned.as_ref(), want.as_ref());
                 };
@@ -807,16 +856,8 @@ mod tests {
                         Values::Symbol((0..n).map(|k| ((k * 5) % n.max(1)) as u32).collect()),
                         mask.clone(),
                     );
-                    let b = col.to_bytes(&Layout::EGRESS);
-                    let v = decode_column(
-                        &mut Reader::new(&b),
-                        ColumnType::Symbol,
-                        rows,
-                        &Layout::EGRESS,
-                    )
-                    .unwrap();
                     let syms: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
-                    decode_array(&v, &syms).unwrap().1
+                    egress_roundtrip(&col, |v| decode_array(&v, &syms).unwrap().1)
                 };
                 let cast = |a: &dyn Array| {
                     arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).unwrap()

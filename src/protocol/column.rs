@@ -753,5 +753,20 @@ mod put;
 #[cfg(test)]
 mod tests;
 
+/// Tests: `col` written in the egress layout, decoded again and handed
+/// to `f`.
+#[cfg(test)]
+pub(crate) fn egress_roundtrip<R>(col: &ColumnData, f: impl FnOnce(ColumnView<'_>) -> R) -> R {
+    let b = col.to_bytes(&Layout::EGRESS);
+    let v = decode_column(
+        &mut Reader::new(&b),
+        col.column_type(),
+        col.row_count(),
+        &Layout::EGRESS,
+    )
+    .unwrap();
+    f(v)
+}
+
 pub use decode::*;
 pub use put::*;

@@ -442,13 +442,29 @@ impl<'a> Reader<'a> {
 
     /// Reads a varint-length UTF-8 string of at most `max` bytes.
     pub fn str_varint(&mut self, max: usize, what: &str) -> Result<&'a str> {
-        let n = self.varint_max(max as u64, &format!("{what} length"))?;
+        let pos = self.pos;
+        let n = match self.varint_max(max as u64, what) {
+            Ok(n) => n,
+            // Read again for the error naming the length: the message is
+            // formatted on this path only (strings are read per symbol).
+            Err(_) => {
+                self.pos = pos;
+                self.varint_max(max as u64, &format!("{what} length"))?
+            }
+        };
         self.utf8(n, what)
     }
 
     /// Reads a u16-length UTF-8 string.
     pub fn str_u16(&mut self, what: &str) -> Result<&'a str> {
-        let n = self.u16(&format!("{what} length"))? as usize;
+        let pos = self.pos;
+        let n = match self.u16(what) {
+            Ok(n) => n,
+            Err(_) => {
+                self.pos = pos;
+                self.u16(&format!("{what} length"))?
+            }
+        } as usize;
         self.utf8(n, what)
     }
 

@@ -59,7 +59,10 @@ pub enum ValuesView<'a> {
     Varlen {
         /// Offsets bytes.
         offsets: &'a [u8],
-        /// Concatenated values (valid UTF-8 per value for VARCHAR).
+        /// Concatenated values. VARCHAR: checked to be valid UTF-8 per
+        /// value, except in egress views ([`Direction::Egress`]), whose
+        /// consumer, the Arrow bridge, checks it when it builds the
+        /// `StringArray` (so the check runs once).
         data: &'a [u8],
     },
     /// DOUBLE_ARRAY / LONG_ARRAY values.
@@ -94,6 +97,68 @@ fn count_bits(bits: &[u8], n: usize) -> usize {
         c += (bits[full] & ((1u8 << (n % 8)) - 1)).count_ones() as usize;
     }
     c
+}
+
+/// Appends the ids at the start of `bytes` while they take at most 4
+/// bytes each, up to `n` in `ids`; returns the bytes they took.
+fn short_ids(bytes: &[u8], n: usize, ids: &mut Vec<u32>) -> usize {
+    let mut p = 0;
+    // Eight bytes at a time (while eight more ids are wanted): the bytes
+    // without a continuation bit end the word's ids, found all at once.
+    while n - ids.len() >= 8 {
+        let Some(word) = bytes.get(p..p + 8) else {
+            break;
+        };
+        let mut a = [0u8; 8];
+        a.copy_from_slice(word);
+        let w = u64::from_le_bytes(a);
+        let mut ends = !w & 0x8080_8080_8080_8080;
+        if ends == 0x8080_8080_8080_8080 {
+            // Eight one-byte ids (a dictionary of under 128 symbols).
+            ids.extend(a.map(u32::from));
+            p += 8;
+            continue;
+        }
+        // Bit where the next id starts.
+        let mut start = 0u32;
+        while ends != 0 {
+            let end = ends.trailing_zeros() + 1;
+            let bits = end - start;
+            if bits > 32 {
+                break;
+            }
+            ids.push(join_7bit_groups((w >> start) & (u64::MAX >> (64 - bits))));
+            start = end;
+            ends &= ends - 1;
+        }
+        if start == 0 {
+            // An id of more than 4 bytes: the checked reader's.
+            return p;
+        }
+        p += (start / 8) as usize;
+    }
+    'ids: while ids.len() < n {
+        let mut v = 0u32;
+        for k in 0..4 {
+            let Some(&b) = bytes.get(p + k) else {
+                break 'ids;
+            };
+            v |= u32::from(b & 0x7F) << (7 * k);
+            if b & 0x80 == 0 {
+                ids.push(v);
+                p += k + 1;
+                continue 'ids;
+            }
+        }
+        break;
+    }
+    p
+}
+
+/// The value of a varint of at most 4 bytes (LE in `x`, nothing above).
+#[inline(always)]
+fn join_7bit_groups(x: u64) -> u32 {
+    ((x & 0x7F) | ((x >> 1) & 0x3F80) | ((x >> 2) & 0x1F_C000) | ((x >> 3) & 0xFE0_0000)) as u32
 }
 
 /// Decodes one column body of type `ty` with `row_count` rows.
@@ -183,23 +248,7 @@ fn decode_values<'a>(
             // Fast path: ids of at most 4 bytes (below 2^28), straight from
             // the bytes; anything else (and every error) goes through the
             // checked reader from where the fast path stopped.
-            let rest = r.rest();
-            let mut p = 0;
-            'fast: while ids.len() < n {
-                let mut v = 0u32;
-                for k in 0..4 {
-                    let Some(&b) = rest.get(p + k) else {
-                        break 'fast;
-                    };
-                    v |= u32::from(b & 0x7F) << (7 * k);
-                    if b & 0x80 == 0 {
-                        ids.push(v);
-                        p += k + 1;
-                        continue 'fast;
-                    }
-                }
-                break;
-            }
+            let p = short_ids(r.rest(), n, &mut ids);
             r.bytes(p, "symbol ids")?;
             while ids.len() < n {
                 ids.push(r.varint_max(u64::from(u32::MAX), "symbol id")? as u32);
@@ -233,7 +282,9 @@ fn decode_values<'a>(
             }
             ValuesView::SymbolDict { dict, ids }
         }
-        ColumnType::Varchar | ColumnType::Binary => decode_varlen(r, ty, n)?,
+        ColumnType::Varchar | ColumnType::Binary => {
+            decode_varlen(r, ty, n, layout.direction != Direction::Egress)?
+        }
         ColumnType::DoubleArray | ColumnType::LongArray => {
             let mut v = Vec::with_capacity(n.min(r.remaining()));
             for _ in 0..n {
@@ -276,7 +327,14 @@ fn decode_values<'a>(
     })
 }
 
-fn decode_varlen<'a>(r: &mut Reader<'a>, ty: ColumnType, n: usize) -> Result<ValuesView<'a>> {
+/// VARCHAR/BINARY offsets and data; `check_utf8`: VARCHAR data is checked
+/// to be UTF-8 with every value on a character boundary.
+fn decode_varlen<'a>(
+    r: &mut Reader<'a>,
+    ty: ColumnType,
+    n: usize,
+    check_utf8: bool,
+) -> Result<ValuesView<'a>> {
     let at = r.offset();
     let offsets = r.array(n + 1, 4, "offsets")?;
     let off = |i: usize| u32::get(&offsets[i * 4..i * 4 + 4]) as usize;
@@ -286,20 +344,29 @@ fn decode_varlen<'a>(r: &mut Reader<'a>, ty: ColumnType, n: usize) -> Result<Val
             format!("{ty} offsets start at {} instead of 0", off(0)),
         ));
     }
+    // One branch-free pass (a decrease wraps to a huge step); the bad
+    // offset is looked for only when there is one.
     let mut prev = 0usize;
-    for i in 1..=n {
-        let o = off(i);
-        if o < prev || o - prev > MAX_VARLEN_VALUE_BYTES {
-            return Err(Error::protocol(
-                at + i * 4,
-                format!("{ty} offset {i} is {o}, after {prev}"),
-            ));
-        }
+    let mut ok = true;
+    for c in offsets[4..].chunks_exact(4) {
+        let o = u32::get(c) as usize;
+        ok &= o.wrapping_sub(prev) <= MAX_VARLEN_VALUE_BYTES;
         prev = o;
+    }
+    if !ok {
+        for i in 1..=n {
+            let (o, before) = (off(i), off(i - 1));
+            if o < before || o - before > MAX_VARLEN_VALUE_BYTES {
+                return Err(Error::protocol(
+                    at + i * 4,
+                    format!("{ty} offset {i} is {o}, after {before}"),
+                ));
+            }
+        }
     }
     let data_at = r.offset();
     let data = r.bytes(prev, "string data")?;
-    if ty == ColumnType::Varchar {
+    if ty == ColumnType::Varchar && check_utf8 {
         let s = std::str::from_utf8(data)
             .map_err(|e| Error::protocol(data_at + e.valid_up_to(), "VARCHAR data is not UTF-8"))?;
         for i in 1..n {
