@@ -349,6 +349,22 @@ fn cpu_in_one_second() -> Duration {
     cpu_time() - before
 }
 
+/// Whether the process's CPU use falls below [`IDLE_CPU`] per second
+/// within ten one-second windows, and the windows measured. A query left
+/// running never lets it fall (it keeps a core busy for minutes); a loaded
+/// machine may only delay the stop by a window or two.
+fn settles_to_idle() -> (bool, Vec<Duration>) {
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let cpu = cpu_in_one_second();
+        seen.push(cpu);
+        if cpu < IDLE_CPU {
+            return (true, seen);
+        }
+    }
+    (false, seen)
+}
+
 /// A `/proc/self/status` figure in bytes (`VmRSS`, `VmHWM`).
 fn status_bytes(key: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -493,10 +509,12 @@ fn cancel_answers_promptly_and_frees_the_cpu() {
     assert_eq!(cur.terminal(), Some(&Terminal::Cancelled));
     assert!(took < Duration::from_secs(1), "cancel took {took:?}");
     drop(cur);
-    std::thread::sleep(Duration::from_millis(200));
-    let cpu = cpu_in_one_second();
-    println!("cancel took {took:?}; then {cpu:?} of CPU in 1 s");
-    assert!(cpu < IDLE_CPU, "{cpu:?} of CPU in 1 s");
+    let (idle, seen) = settles_to_idle();
+    println!("cancel took {took:?}; then {seen:?} of CPU in successive seconds");
+    assert!(
+        idle,
+        "still busy after the cancel: {seen:?} of CPU per second"
+    );
     // The connection is still usable.
     assert_eq!(r.rows("SELECT 7 AS n").unwrap().num_rows(), 1);
 }
@@ -553,10 +571,12 @@ fn disconnect_mid_query_frees_the_cpu() {
     std::thread::sleep(Duration::from_millis(300));
     println!("while running: {:?} of CPU in 1 s", cpu_in_one_second());
     drop(c);
-    std::thread::sleep(Duration::from_millis(300));
-    let cpu = cpu_in_one_second();
-    println!("after the disconnect: {cpu:?} of CPU in 1 s");
-    assert!(cpu < IDLE_CPU, "{cpu:?} of CPU in 1 s");
+    let (idle, seen) = settles_to_idle();
+    println!("after the disconnect: {seen:?} of CPU in successive seconds");
+    assert!(
+        idle,
+        "still busy after the disconnect: {seen:?} of CPU per second"
+    );
 }
 
 fn expect_timeout(c: &mut Connection, id: i64, limit_ms: u64) {
