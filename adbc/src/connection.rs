@@ -13,7 +13,7 @@ use questdb_arrow::client::QuestDb;
 
 use crate::error::{OrAdbc, adbc_error, not_implemented, unknown_option};
 use crate::ingest::table_schema;
-use crate::options::{self, not_found, not_text};
+use crate::options::{self, not_found};
 use crate::statement::QuestDbStatement;
 
 /// Why there are no transactions.
@@ -71,17 +71,7 @@ impl Optionable for QuestDbConnection {
         }
     }
 
-    fn get_option_bytes(&self, key: Self::Option) -> Result<Vec<u8>> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_int(&self, key: Self::Option) -> Result<i64> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_double(&self, key: Self::Option) -> Result<f64> {
-        Err(not_text(key.as_ref()))
-    }
+    crate::options::text_only_getters!();
 }
 
 impl Connection for QuestDbConnection {
