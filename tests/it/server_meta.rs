@@ -114,8 +114,7 @@ fn tables_lists_every_table_with_questdb_columns() {
 
 #[test]
 fn wal_enabled_on_a_server_with_a_data_directory() {
-    let dir = std::env::temp_dir().join(format!("qa-meta-wal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::scratch_dir("meta-wal");
     let srv = Server::builder()
         .bind("127.0.0.1:0")
         .data_dir(&dir)
