@@ -1,5 +1,6 @@
 //! A connection: statements on the database's pooled handle, autocommit
-//! only, driver info and table types.
+//! only, driver info, table types, objects (`get_objects`) and table
+//! schemas.
 
 use std::collections::HashSet;
 use std::sync::Arc;
