@@ -1,5 +1,6 @@
 //! A connection: statements on the database's pooled handle, autocommit
-//! only, driver info and table types.
+//! only, driver info, table types, objects (`get_objects`) and table
+//! schemas.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use questdb_arrow::client::QuestDb;
 
 use crate::error::{OrAdbc, adbc_error, not_implemented, unknown_option};
 use crate::ingest::table_schema;
-use crate::options::{self, not_found, not_text};
+use crate::objects::Filters;
+use crate::options::{self, not_found};
 use crate::statement::QuestDbStatement;
 
 /// Why there are no transactions.
@@ -71,17 +73,7 @@ impl Optionable for QuestDbConnection {
         }
     }
 
-    fn get_option_bytes(&self, key: Self::Option) -> Result<Vec<u8>> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_int(&self, key: Self::Option) -> Result<i64> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_double(&self, key: Self::Option) -> Result<f64> {
-        Err(not_text(key.as_ref()))
-    }
+    crate::options::text_only_getters!();
 }
 
 impl Connection for QuestDbConnection {
@@ -99,35 +91,47 @@ impl Connection for QuestDbConnection {
         crate::info::get_info(codes)
     }
 
-    /// Not in this version: query the server's catalogue with SQL instead
-    /// (`tables()`, `table_columns('t')` on QuestDB).
+    /// Catalog [`CATALOG`](crate::CATALOG), schema
+    /// [`DB_SCHEMA`](crate::DB_SCHEMA) and the tables and columns of
+    /// QuestDB's `tables()` and `table_columns('t')`, to `depth`; the name
+    /// filters are SQL `LIKE` patterns.
     fn get_objects(
         &self,
-        _depth: ObjectDepth,
-        _catalog: Option<&str>,
-        _db_schema: Option<&str>,
-        _table_name: Option<&str>,
-        _table_type: Option<Vec<&str>>,
-        _column_name: Option<&str>,
+        depth: ObjectDepth,
+        catalog: Option<&str>,
+        db_schema: Option<&str>,
+        table_name: Option<&str>,
+        table_type: Option<Vec<&str>>,
+        column_name: Option<&str>,
     ) -> Result<Box<dyn RecordBatchReader + Send + 'static>> {
-        Err(not_implemented(
-            "get_objects is not implemented in this version of the QuestDB ADBC driver; \
-             query tables() and table_columns('<table>') with SQL instead",
-        ))
+        let filters = Filters {
+            depth,
+            catalog,
+            db_schema,
+            table_name,
+            table_type,
+            column_name,
+        };
+        crate::objects::get_objects(&self.db, &filters)
     }
 
     /// The Arrow schema of `table_name` as a query of it returns it
-    /// (QuestDB has no catalogs or schemas: they must be `None`).
+    /// (catalog and schema `None` or the ones `get_objects` lists).
     fn get_table_schema(
         &self,
         catalog: Option<&str>,
         db_schema: Option<&str>,
         table_name: &str,
     ) -> Result<Schema> {
-        if catalog.is_some() || db_schema.is_some() {
-            return Err(not_implemented(
-                "QuestDB has no catalogs or database schemas: pass None for both",
-            ));
+        if catalog.is_some_and(|c| c != crate::CATALOG)
+            || db_schema.is_some_and(|s| s != crate::DB_SCHEMA)
+        {
+            return Err(not_implemented(format!(
+                "QuestDB has one catalog, {:?}, and one database schema, {:?}: pass those \
+                 or None",
+                crate::CATALOG,
+                crate::DB_SCHEMA
+            )));
         }
         match table_schema(&self.db, table_name).or_adbc()? {
             Some(s) => Ok(s.as_ref().clone()),

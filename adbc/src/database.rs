@@ -12,7 +12,7 @@ use questdb_arrow::conf::Conf;
 
 use crate::connection::QuestDbConnection;
 use crate::error::{OrAdbc, invalid_argument, invalid_state, unknown_option};
-use crate::options::{self, not_found, not_text};
+use crate::options::{self, not_found};
 
 /// The ADBC driver for QuestDB. `Default`, as the driver exporter needs.
 #[derive(Debug, Default)]
@@ -106,17 +106,7 @@ impl Optionable for QuestDbDatabase {
         }
     }
 
-    fn get_option_bytes(&self, key: Self::Option) -> Result<Vec<u8>> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_int(&self, key: Self::Option) -> Result<i64> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_double(&self, key: Self::Option) -> Result<f64> {
-        Err(not_text(key.as_ref()))
-    }
+    crate::options::text_only_getters!();
 }
 
 impl Database for QuestDbDatabase {

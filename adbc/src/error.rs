@@ -50,6 +50,11 @@ pub(crate) fn invalid_state(message: impl Into<String>) -> Error {
     adbc_error(Status::InvalidState, "HY010", message)
 }
 
+/// A bug or a broken assumption of the driver: [`Status::Internal`].
+pub(crate) fn internal(message: impl Into<String>) -> Error {
+    adbc_error(Status::Internal, "XX000", message)
+}
+
 /// An option key this driver does not know, refused naming the key.
 pub(crate) fn unknown_option(scope: &str, key: &str) -> Error {
     adbc_error(

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use adbc_core::error::{Result, Status};
+use adbc_core::error::Result;
 use adbc_core::options::InfoCode;
 use adbc_core::schemas::{GET_INFO_SCHEMA, GET_TABLE_TYPES_SCHEMA};
 use arrow::array::{
@@ -13,7 +13,7 @@ use arrow::array::{
 use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::DataType;
 
-use crate::error::{adbc_error, from_arrow};
+use crate::error::{from_arrow, internal};
 
 /// The one table type QuestDB has for `get_table_types`.
 pub const TABLE_TYPE: &str = "TABLE";
@@ -57,9 +57,7 @@ pub(crate) fn get_info(
         .filter(|(c, _)| codes.as_ref().is_none_or(|set| set.contains(c)))
         .collect();
     let DataType::Union(fields, _) = GET_INFO_SCHEMA.field(1).data_type() else {
-        return Err(adbc_error(
-            Status::Internal,
-            "XX000",
+        return Err(internal(
             "adbc_core's GET_INFO_SCHEMA has no union of info values",
         ));
     };
@@ -118,7 +116,8 @@ pub(crate) fn get_table_types() -> Result<Box<dyn RecordBatchReader + Send + 'st
     Ok(one_batch(batch))
 }
 
-fn one_batch(batch: RecordBatch) -> Box<dyn RecordBatchReader + Send + 'static> {
+/// `batch` as a reader.
+pub(crate) fn one_batch(batch: RecordBatch) -> Box<dyn RecordBatchReader + Send + 'static> {
     let schema = batch.schema();
     Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema))
 }

@@ -10,7 +10,7 @@
 //! | ADBC | here |
 //! |---|---|
 //! | database `uri` | the connect string (`ws::addr=host:9000;`, `wss::…`); `username` / `password` are set into it; other options are refused naming them |
-//! | connection | autocommit only: `autocommit=false`, commit and rollback are refused (QuestDB commits every statement); `get_info`, `get_table_types` (`TABLE`), `get_table_schema`; `get_objects` is not implemented yet |
+//! | connection | autocommit only: `autocommit=false`, commit and rollback are refused (QuestDB commits every statement); `get_info`, `get_table_types` (`TABLE`), `get_table_schema`; `get_objects` at every depth from QuestDB's `tables()` and `table_columns('t')` (catalog [`CATALOG`], schema [`DB_SCHEMA`], `LIKE` filters, `xdbc_*` column fields) |
 //! | `set_sql_query` + `execute` | a streaming result (the client's cursor, never buffered whole) |
 //! | `execute_update` | rows affected of DDL/DML |
 //! | `bind` / `bind_stream` + a query | typed binds `$1`, `$2`, … — one execution per row |
@@ -34,11 +34,14 @@ pub mod error;
 mod ffi;
 mod info;
 mod ingest;
+mod objects;
 mod options;
 mod statement;
 mod stream;
+mod xdbc;
 
 pub use connection::QuestDbConnection;
 pub use database::{QuestDbDatabase, QuestDbDriver};
 pub use info::TABLE_TYPE;
+pub use objects::{CATALOG, DB_SCHEMA};
 pub use statement::{OPTION_INGEST_TIMESTAMP_COLUMN, QuestDbStatement};

@@ -42,3 +42,23 @@ pub(crate) fn not_text(key: &str) -> Error {
         format!("option {key:?} has no bytes, integer or double value; read it as a string"),
     )
 }
+
+/// The `get_option_bytes`, `get_option_int` and `get_option_double` of an
+/// `Optionable` impl whose options are all text: each answers
+/// [`not_text`].
+macro_rules! text_only_getters {
+    () => {
+        fn get_option_bytes(&self, key: Self::Option) -> adbc_core::error::Result<Vec<u8>> {
+            Err($crate::options::not_text(key.as_ref()))
+        }
+
+        fn get_option_int(&self, key: Self::Option) -> adbc_core::error::Result<i64> {
+            Err($crate::options::not_text(key.as_ref()))
+        }
+
+        fn get_option_double(&self, key: Self::Option) -> adbc_core::error::Result<f64> {
+            Err($crate::options::not_text(key.as_ref()))
+        }
+    };
+}
+pub(crate) use text_only_getters;

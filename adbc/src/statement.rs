@@ -15,7 +15,7 @@ use questdb_arrow::client::QuestDb;
 use crate::binds::{Bound, param_rows};
 use crate::error::{OrAdbc, invalid_state, not_implemented, unknown_option};
 use crate::ingest::{self, Target};
-use crate::options::{self, not_found, not_text};
+use crate::options::{self, not_found};
 use crate::stream::{self, Guarded, ResultStream};
 
 /// The driver's own statement option: the designated timestamp column of
@@ -130,17 +130,7 @@ impl Optionable for QuestDbStatement {
         value.ok_or_else(|| not_found(key.as_ref()))
     }
 
-    fn get_option_bytes(&self, key: Self::Option) -> Result<Vec<u8>> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_int(&self, key: Self::Option) -> Result<i64> {
-        Err(not_text(key.as_ref()))
-    }
-
-    fn get_option_double(&self, key: Self::Option) -> Result<f64> {
-        Err(not_text(key.as_ref()))
-    }
+    crate::options::text_only_getters!();
 }
 
 impl Statement for QuestDbStatement {

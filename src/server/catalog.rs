@@ -308,6 +308,12 @@ impl Catalog {
             .map(|(_, why)| why.clone())
     }
 
+    /// Whether writes go to a write-ahead log on disk (the catalogue has a
+    /// data directory).
+    pub fn persistent(&self) -> bool {
+        self.inner.disk.is_some()
+    }
+
     /// What recovery and checkpoints reported (torn log tails, damaged
     /// manifests, quarantined tables, failed checkpoints).
     pub fn warnings(&self) -> Vec<String> {

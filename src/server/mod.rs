@@ -88,6 +88,7 @@ mod ilp;
 mod ilp_tcp;
 mod ingest;
 mod limits;
+mod meta;
 mod query;
 mod result_frames;
 mod scan;

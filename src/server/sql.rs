@@ -90,9 +90,11 @@ fn session(shared: &Shared) -> Result<SessionContext, Reject> {
     if shared.cfg.faults.panic_udf {
         ctx.register_udf(panic_udf());
     }
-    for t in shared.catalog.snapshot() {
-        register(&ctx, &t)?;
+    let tables = shared.catalog.snapshot();
+    for t in &tables {
+        register(&ctx, t)?;
     }
+    super::meta::register(&ctx, &tables, shared.catalog.persistent());
     Ok(ctx)
 }
 

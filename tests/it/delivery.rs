@@ -34,9 +34,7 @@ fn conf(srv: &ServerHandle, extra: &str) -> Conf {
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("qa-delivery-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    crate::support::scratch_dir(&format!("delivery-{name}"))
 }
 
 /// `id` rows with a SYMBOL column `sym` = `s{id % 37}` from one shared

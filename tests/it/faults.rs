@@ -19,9 +19,7 @@ use questdb_arrow::server::{Faults, Server, ServerHandle};
 use crate::support::{ids, rows};
 
 fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("qa-faults-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    crate::support::scratch_dir(&format!("faults-{name}"))
 }
 
 /// A server on `dir` that checkpoints only when a test says so.

@@ -49,5 +49,7 @@ mod scan;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
+mod server_meta;
+#[cfg(feature = "server")]
 mod support;
 mod transport;

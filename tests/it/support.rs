@@ -74,3 +74,11 @@ pub fn self_signed_pem(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, st
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
     (cert, key, dir)
 }
+
+/// An empty scratch directory `qa-{name}-{pid}` under the system's temp
+/// directory (removed first if a run before left it).
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("qa-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}

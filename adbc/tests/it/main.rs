@@ -9,5 +9,6 @@ mod errors;
 mod every_type;
 mod ffi;
 mod ingest;
+mod objects;
 mod query;
 mod support;
