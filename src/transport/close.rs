@@ -1,11 +1,10 @@
-//! How a failed or closed connection is described: WebSocket errors as
-//! [`Error`]s, and the server's close code and reason as text.
+//! How a failed or closed connection is described: socket and frame errors
+//! as [`Error`]s, and the server's close code and reason as text.
 
 use std::io;
 
-use tungstenite::protocol::frame::CloseFrame;
-
 use super::Connection;
+use super::reader::{CloseFrame, RecvError};
 use super::stream::tls_cause;
 use crate::error::{Error, ErrorKind};
 
@@ -18,41 +17,67 @@ impl Connection {
         .with_source(e)
     }
 
-    pub(super) fn ws_error(&self, e: tungstenite::Error, doing: &str) -> Error {
-        use tungstenite::error::ProtocolError as P;
+    /// The error for a socket failure while `doing` something.
+    pub(super) fn stream_error(&self, e: io::Error, doing: &str) -> Error {
         let ctx = format!("{doing} on the connection to {}", self.peer);
-        match e {
-            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => Error::new(
-                ErrorKind::Closed,
-                format!("{ctx}: the connection is closed"),
-            ),
-            tungstenite::Error::Protocol(P::ResetWithoutClosingHandshake) => Error::new(
-                ErrorKind::Closed,
-                format!("{ctx}: the server dropped the connection without a close frame"),
-            ),
-            tungstenite::Error::Io(e) => match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                    Error::new(ErrorKind::Timeout, ctx).with_source(e)
-                }
-                io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::UnexpectedEof => Error::new(
-                    ErrorKind::Closed,
-                    format!("{ctx}: the connection was dropped"),
-                )
-                .with_source(e),
-                _ => match tls_cause(e) {
-                    Ok(tls) => Error::new(ErrorKind::Tls, ctx).with_source(tls),
-                    Err(e) => Error::new(ErrorKind::Io, ctx).with_source(e),
-                },
-            },
-            tungstenite::Error::Capacity(c) => {
-                Error::new(ErrorKind::Protocol, format!("{ctx}: {c}"))
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                Error::new(ErrorKind::Timeout, ctx).with_source(e)
             }
-            other => Error::new(ErrorKind::Protocol, ctx).with_source(other),
+            io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof => Error::new(
+                ErrorKind::Closed,
+                format!("{ctx}: the connection was dropped"),
+            )
+            .with_source(e),
+            _ => match tls_cause(e) {
+                Ok(tls) => Error::new(ErrorKind::Tls, ctx).with_source(tls),
+                Err(e) => Error::new(ErrorKind::Io, ctx).with_source(e),
+            },
         }
     }
+
+    /// The error for a failed read of the server's frames.
+    pub(super) fn recv_error(&self, e: RecvError, doing: &str) -> Error {
+        let ctx = || format!("{doing} on the connection to {}", self.peer);
+        match e {
+            RecvError::Io(e) => self.stream_error(e, doing),
+            RecvError::Eof => Error::new(
+                ErrorKind::Closed,
+                format!(
+                    "{}: the server dropped the connection without a close frame",
+                    ctx()
+                ),
+            ),
+            RecvError::TooLong { size, max } => Error::new(
+                ErrorKind::Protocol,
+                format!("{}: Message too long: {size} > {max}", ctx()),
+            ),
+            RecvError::Frame(e) => Error::new(ErrorKind::Protocol, ctx()).with_source(e),
+        }
+    }
+
+    /// The error for using a connection after a close frame.
+    pub(super) fn closed_error(&self, doing: &str) -> Error {
+        Error::new(
+            ErrorKind::Closed,
+            format!(
+                "{doing} on the connection to {}: the connection is closed",
+                self.peer
+            ),
+        )
+    }
+}
+
+/// Whether a socket error only means that its timeout passed (or that a
+/// non-blocking socket has nothing for now).
+pub(super) fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// "code 1009 (message too big), reason \"...\"".
@@ -60,7 +85,7 @@ pub(super) fn describe_close(frame: Option<&CloseFrame>) -> String {
     let Some(f) = frame else {
         return "no close code".to_string();
     };
-    let code = u16::from(f.code);
+    let code = f.code;
     let name = match code {
         1000 => " (normal closure)",
         1001 => " (going away)",
@@ -85,9 +110,8 @@ mod tests {
 
     #[test]
     fn close_descriptions() {
-        use tungstenite::protocol::frame::coding::CloseCode;
         let f = CloseFrame {
-            code: CloseCode::Size,
+            code: 1009,
             reason: "too big".into(),
         };
         assert_eq!(

@@ -6,12 +6,10 @@ use std::fmt;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use tungstenite::WebSocket;
-use tungstenite::handshake::HandshakeError;
-use tungstenite::protocol::WebSocketConfig;
-
-use super::stream::{open_stream, peek_idle, socket_error, timeout_error};
-use super::upgrade::{parse_handshake, upgrade_error, upgrade_request};
+use super::frame::{OP_CLOSE, push_control_frame};
+use super::reader::{FrameReader, Incoming};
+use super::stream::{open_stream, peek_idle, socket_error};
+use super::upgrade::{parse_handshake, perform_upgrade, upgrade_request};
 use super::{ConnectOptions, DEFAULT_MAX_MESSAGE_BYTES, Handshake, Route, Stream, route_name};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -21,7 +19,14 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// An open QWP WebSocket connection (blocking). `Send`, not shared: use it
 /// from one thread at a time.
 pub struct Connection {
-    pub(super) ws: WebSocket<Stream>,
+    pub(super) stream: Stream,
+    /// Server frames, read into a reused buffer.
+    pub(super) reader: FrameReader,
+    /// Control frames (pongs, the close reply) not written yet; they go
+    /// out before anything else.
+    pub(super) pending: Vec<u8>,
+    /// A close frame was received or sent: no more messages either way.
+    pub(super) closed: bool,
     handshake: Handshake,
     pub(super) peer: String,
     /// Frame buffer, kept at its high-water length so it is never re-zeroed.
@@ -41,7 +46,7 @@ impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("peer", &self.peer)
-            .field("tls", &matches!(self.ws.get_ref(), Stream::Tls(_)))
+            .field("tls", &matches!(self.stream, Stream::Tls(_)))
             .field("handshake", &self.handshake)
             .finish_non_exhaustive()
     }
@@ -86,32 +91,24 @@ impl Connection {
         let io_err = |e: io::Error| socket_error(&peer, e);
 
         let limit = opts.max_message_bytes.max(DEFAULT_MAX_MESSAGE_BYTES);
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(limit))
-            .max_frame_size(Some(limit));
         let what = format!(
             "{} upgrade (GET {}) to {peer}",
             route_name(route),
             route.path()
         );
-        let (ws, response) =
-            match tungstenite::client::client_with_config(request, stream, Some(ws_config)) {
-                Ok(ok) => ok,
-                Err(HandshakeError::Interrupted(_)) => {
-                    return Err(timeout_error(&what, opts.auth_timeout));
-                }
-                Err(HandshakeError::Failure(e)) => {
-                    return Err(upgrade_error(e, &what, opts.auth_timeout));
-                }
-            };
+        let (stream, response, already_read) =
+            perform_upgrade(stream, request, &what, opts.auth_timeout)?;
         let handshake = parse_handshake(response.headers(), opts, route, &what)?;
 
-        let tcp = ws.get_ref().tcp();
+        let tcp = stream.tcp();
         tcp.set_read_timeout(opts.read_timeout).map_err(io_err)?;
         tcp.set_write_timeout(None).map_err(io_err)?;
 
         let conn = Connection {
-            ws,
+            stream,
+            reader: FrameReader::new(already_read, limit),
+            pending: Vec::new(),
+            closed: false,
             handshake: handshake.clone(),
             peer,
             send_buf: Vec::new(),
@@ -135,8 +132,7 @@ impl Connection {
     /// link is then faster than any encoder, which decides what is worth
     /// compressing.
     pub fn is_loopback(&self) -> bool {
-        self.ws
-            .get_ref()
+        self.stream
             .tcp()
             .peer_addr()
             .is_ok_and(|a| a.ip().is_loopback())
@@ -145,21 +141,24 @@ impl Connection {
     /// Whether the connection is known to be gone, checked without reading
     /// anything and without blocking (for a pool, before it hands out an
     /// idle connection): it failed or was closed earlier, the server ended
-    /// the TCP stream or reset it, or (plain `ws` only) the next frame the
-    /// server sent is a WebSocket close. Pending data frames (e.g. late
-    /// acknowledgements) leave it live; so does anything pending under TLS,
-    /// which cannot be looked into without decrypting it.
+    /// the TCP stream or reset it, or the next frame the server sent is a
+    /// WebSocket close (under TLS: only when that frame was already read
+    /// and decrypted). Pending data frames (e.g. late acknowledgements)
+    /// leave it live.
     pub fn peer_gone(&self) -> bool {
-        if self.dead.is_some() {
+        if self.dead.is_some() || self.closed {
             return true;
         }
-        let stream = self.ws.get_ref();
-        match peek_idle(stream.tcp()) {
+        // A server frame starts with FIN/RSV bits and the opcode; 0x8 is a
+        // close frame.
+        let is_close = |b: u8| b & 0x0F == OP_CLOSE;
+        if let Some(&b) = self.reader.buffered().first() {
+            return is_close(b);
+        }
+        match peek_idle(self.stream.tcp()) {
             None => true,
             Some(None) => false,
-            // A server frame starts with FIN/RSV bits and the opcode; 0x8 is
-            // a close frame.
-            Some(Some(b)) => matches!(stream, Stream::Plain(_)) && b & 0x0F == 0x8,
+            Some(Some(b)) => matches!(self.stream, Stream::Plain(_)) && is_close(b),
         }
     }
 
@@ -169,8 +168,7 @@ impl Connection {
         if matches!(timeout, Some(d) if d.is_zero()) {
             return Err(Error::config("read_timeout", "0", "must be positive"));
         }
-        self.ws
-            .get_ref()
+        self.stream
             .tcp()
             .set_read_timeout(timeout)
             .map_err(|e| self.io_error(e, "setting the read timeout"))?;
@@ -185,8 +183,7 @@ impl Connection {
         if matches!(timeout, Some(d) if d.is_zero()) {
             return Err(Error::config("write_timeout", "0", "must be positive"));
         }
-        self.ws
-            .get_ref()
+        self.stream
             .tcp()
             .set_write_timeout(timeout)
             .map_err(|e| self.io_error(e, "setting the write timeout"))
@@ -201,35 +198,40 @@ impl Connection {
         if was_dead.is_some() {
             return Ok(());
         }
-        match self.ws.close(None) {
-            Ok(()) => {}
-            Err(tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed) => {
-                return Ok(());
-            }
-            Err(e) => return Err(self.ws_error(e, "closing")),
-        }
-        let deadline = Instant::now() + CLOSE_WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero()
-                || self
-                    .ws
-                    .get_ref()
-                    .tcp()
-                    .set_read_timeout(Some(left))
-                    .is_err()
-            {
-                break;
-            }
-            if self.ws.read().is_err() {
-                break;
+        if self.closed {
+            // The server closed first; its reply was queued then.
+            let _ = self.write_pending();
+        } else {
+            self.closed = true;
+            push_control_frame(&mut self.pending, OP_CLOSE, rand::random(), &[]);
+            self.write_pending()
+                .map_err(|e| self.stream_error(e, "closing"))?;
+            let deadline = Instant::now() + CLOSE_WAIT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || self.stream.tcp().set_read_timeout(Some(left)).is_err() {
+                    break;
+                }
+                match self.reader.next(&mut self.stream) {
+                    Ok(Incoming::Close(_)) | Err(_) => break,
+                    Ok(_) => {}
+                }
             }
         }
-        if let Stream::Tls(s) = self.ws.get_mut() {
+        if let Stream::Tls(s) = &mut self.stream {
             s.conn.send_close_notify();
             let _ = s.flush();
         }
         Ok(())
+    }
+
+    /// Writes the queued control frames (blocking).
+    pub(super) fn write_pending(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.stream.write_all(&self.pending)?;
+            self.pending.clear();
+        }
+        self.stream.flush()
     }
 
     pub(super) fn check_writable(&self) -> Result<()> {
@@ -239,7 +241,7 @@ impl Connection {
                 format!("connection to {} is unusable: {why}", self.peer),
             ));
         }
-        if !self.ws.can_write() {
+        if self.closed {
             return Err(Error::new(
                 ErrorKind::Closed,
                 format!("connection to {} is closed or closing", self.peer),

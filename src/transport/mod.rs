@@ -16,8 +16,11 @@
 //!   masked while it is encoded into a reused send buffer (one pass; see
 //!   [`write_client_frame`]).
 //! - [`Connection::recv`] / [`Connection::recv_timeout`] return the next
-//!   binary message; pings are answered, a close frame becomes
-//!   [`ErrorKind::Closed`] with the code and reason.
+//!   binary message, read by the crate's own frame reader into one reused
+//!   buffer (no zeroing per read, no allocation per message; see
+//!   [`frame::parse_server_header`]); pings are answered, a close frame is
+//!   replied to and becomes [`ErrorKind::Closed`] with the code and reason.
+//!   tungstenite only writes the upgrade request and parses the response.
 //!
 //! Sockets are blocking; every wait is bounded by a timeout the caller
 //! chooses. The library never starts a thread.
@@ -27,6 +30,7 @@ pub mod tls;
 
 mod close;
 mod connection;
+mod reader;
 mod recv;
 mod send;
 mod stream;

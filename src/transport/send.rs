@@ -4,12 +4,11 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use tungstenite::Message;
-
-use super::Connection;
 use super::close::describe_close;
 use super::frame::{self, client_header_len};
+use super::reader::Incoming;
 use super::stream::tls_cause;
+use super::{Connection, Stream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Out;
 
@@ -70,17 +69,8 @@ impl Connection {
         }
         let key: [u8; 4] = rand::random();
         frame::encode_into(&mut self.send_buf[..total], key, payload_len, fill)?;
-        // Anything tungstenite queued (pongs) must go out before our frame.
-        self.ws.flush().map_err(|e| self.ws_error(e, "flushing"))?;
-        let stream = self.ws.get_mut();
-        let res = stream
-            .write_all(&self.send_buf[..total])
-            .and_then(|()| stream.flush());
-        if let Err(e) = res {
-            self.dead = Some("an earlier send failed part-way");
-            return Err(self.send_error(e, payload_len));
-        }
-        Ok(())
+        let res = write_out(&mut self.stream, &mut self.pending, &self.send_buf[..total]);
+        self.sent(res, payload_len)
     }
 
     /// Sends a whole client frame built by [`FrameBuf::build`] (a masked
@@ -88,15 +78,17 @@ impl Connection {
     /// this one is being written. Errors as [`Connection::send_with`].
     pub fn send_frame(&mut self, frame: &FrameBuf) -> Result<()> {
         self.check_writable()?;
-        self.ws.flush().map_err(|e| self.ws_error(e, "flushing"))?;
-        let stream = self.ws.get_mut();
-        let bytes = frame.bytes();
-        let res = stream.write_all(bytes).and_then(|()| stream.flush());
-        if let Err(e) = res {
+        let res = write_out(&mut self.stream, &mut self.pending, frame.bytes());
+        self.sent(res, frame.payload_len)
+    }
+
+    /// The outcome of a frame write: after a failure the connection is
+    /// unusable (part of a frame may be on the wire).
+    fn sent(&mut self, res: io::Result<()>, payload_len: usize) -> Result<()> {
+        res.map_err(|e| {
             self.dead = Some("an earlier send failed part-way");
-            return Err(self.send_error(e, frame.payload_len));
-        }
-        Ok(())
+            self.send_error(e, payload_len)
+        })
     }
 
     /// Sends `payload` as one binary message (see [`Connection::send_with`]).
@@ -133,13 +125,13 @@ impl Connection {
     /// A close frame the server may have sent before dropping the
     /// connection, read within a short grace period.
     pub(super) fn pending_close(&mut self) -> Option<String> {
-        let tcp = self.ws.get_ref().tcp();
+        let tcp = self.stream.tcp();
         tcp.set_read_timeout(Some(Duration::from_millis(200)))
             .ok()?;
         let mut found = None;
         for _ in 0..16 {
-            match self.ws.read() {
-                Ok(Message::Close(frame)) => {
+            match self.reader.next(&mut self.stream) {
+                Ok(Incoming::Close(frame)) => {
                     found = Some(describe_close(frame.as_ref()));
                     break;
                 }
@@ -147,7 +139,17 @@ impl Connection {
                 Err(_) => break,
             }
         }
-        let _ = self.ws.get_ref().tcp().set_read_timeout(self.read_timeout);
+        let _ = self.stream.tcp().set_read_timeout(self.read_timeout);
         found
     }
+}
+
+/// Writes the queued control frames (pongs), then `frame`, and flushes.
+fn write_out(stream: &mut Stream, pending: &mut Vec<u8>, frame: &[u8]) -> io::Result<()> {
+    if !pending.is_empty() {
+        stream.write_all(pending)?;
+        pending.clear();
+    }
+    stream.write_all(frame)?;
+    stream.flush()
 }

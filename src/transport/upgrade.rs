@@ -1,14 +1,16 @@
-//! The HTTP upgrade: the request with QWP's headers, and what the
-//! server's answer means (the negotiated [`Handshake`], or why it refused).
+//! The HTTP upgrade: the request with QWP's headers, the exchange, and
+//! what the server's answer means (the negotiated [`Handshake`], or why it refused).
 
 use std::io;
 use std::time::Duration;
 
 use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::client::{Request, Response, generate_request};
+use tungstenite::handshake::derive_accept_key;
 use tungstenite::http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::stream::{timeout_error, tls_cause};
-use super::{Auth, ConnectOptions, Handshake, Route};
+use super::{Auth, ConnectOptions, Handshake, Route, Stream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::VERSION;
 
@@ -75,6 +77,72 @@ pub(super) fn upgrade_request(
 
 fn header_value(key: &str, v: &str) -> Result<HeaderValue> {
     HeaderValue::from_str(v).map_err(|_| Error::config(key, v, "not a valid HTTP header value"))
+}
+
+/// Sends the upgrade `request` on `stream` and reads the answer: the
+/// stream back with the `101` response and the bytes read past it (the
+/// first frames, when the server sent them at once).
+///
+/// tungstenite writes the request and parses the response (its handshake
+/// machine hands back what it read past the response, which its
+/// `WebSocket` would keep to itself); the answer is checked here as RFC
+/// 6455 says: `101`, `Upgrade: websocket`, `Connection: Upgrade`, the
+/// accept key, and no subprotocol (none is asked for).
+pub(super) fn perform_upgrade(
+    stream: Stream,
+    request: Request,
+    what: &str,
+    auth_timeout: Duration,
+) -> Result<(Stream, Response, Vec<u8>)> {
+    use tungstenite::error::ProtocolError as P;
+    use tungstenite::handshake::machine::{HandshakeMachine, RoundResult, StageResult};
+    let fail = |e| upgrade_error(e, what, auth_timeout);
+    let (bytes, key) = generate_request(request).map_err(fail)?;
+    let mut machine = HandshakeMachine::start_write(stream, bytes);
+    let (response, stream, tail) = loop {
+        machine = match machine.single_round::<Response>().map_err(fail)? {
+            RoundResult::WouldBlock(_) => return Err(timeout_error(what, auth_timeout)),
+            RoundResult::Incomplete(m) => m,
+            RoundResult::StageFinished(StageResult::DoneWriting(s)) => {
+                HandshakeMachine::start_read(s)
+            }
+            RoundResult::StageFinished(StageResult::DoneReading {
+                result,
+                stream,
+                tail,
+            }) => break (result, stream, tail),
+        };
+    };
+    let mut response = response;
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        *response.body_mut() = Some(tail);
+        return Err(fail(tungstenite::Error::Http(Box::new(response))));
+    }
+    let h = response.headers();
+    let has = |name: &str, want: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(want))
+    };
+    let refused = if !has("upgrade", "websocket") {
+        Some(P::MissingUpgradeWebSocketHeader)
+    } else if !has("connection", "upgrade") {
+        Some(P::MissingConnectionUpgradeHeader)
+    } else if h.get("sec-websocket-accept").map(|v| v.as_bytes())
+        != Some(derive_accept_key(key.as_bytes()).as_bytes())
+    {
+        Some(P::SecWebSocketAcceptKeyMismatch)
+    } else if h.contains_key("sec-websocket-protocol") {
+        Some(P::SecWebSocketSubProtocolError(
+            tungstenite::error::SubProtocolError::ServerSentSubProtocolNoneRequested,
+        ))
+    } else {
+        None
+    };
+    match refused {
+        Some(p) => Err(fail(tungstenite::Error::Protocol(p))),
+        None => Ok((stream, response, tail)),
+    }
 }
 
 /// Maps a failed upgrade (including a non-101 answer) to an [`Error`].

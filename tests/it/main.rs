@@ -51,3 +51,4 @@ mod server;
 #[cfg(feature = "server")]
 mod support;
 mod transport;
+mod transport_frames;
