@@ -10,8 +10,8 @@ use std::sync::Arc;
 use arrow::array::BooleanBufferBuilder;
 use arrow::array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Decimal64Array, Decimal128Array, Decimal256Array,
-    DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array,
-    Int32Array, Int64Array, ListArray, PrimitiveArray, StringArray, UInt16Array, UInt32Array,
+    FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, ListArray, PrimitiveArray, StringArray, UInt16Array, UInt32Array,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
@@ -20,6 +20,7 @@ use arrow::datatypes::{
 };
 
 use super::types::{QwpType, arrow_type};
+use crate::audited::arrow_unchecked::dictionary_i32;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{
     ArrayView, ColumnView, TimestampsView, ValuesView, WireFixed, bit_is_set,
@@ -468,28 +469,17 @@ fn shared_symbol_array(
             "the symbol dictionary holds {n} entries, more than Int32 keys reach"
         )));
     }
-    // In place: same size and alignment; the largest id is checked below
-    // (ids wrap to negative keys only when it is out of range anyway).
-    let mut max = 0u32;
-    let keys: Vec<i32> = ids
-        .into_iter()
-        .map(|id| {
-            max = max.max(id);
-            id as i32
-        })
-        .collect();
-    if !keys.is_empty() && max as usize >= n {
-        let first = keys
-            .iter()
-            .find(|&&k| k as u32 as usize >= n)
-            .map_or(max, |&k| k as u32);
-        return Err(bad(format!(
-            "symbol id {first} is not in the connection dictionary ({n} entries)"
-        )));
-    }
+    // In place: same size and alignment. An id of 2^31 or more becomes a
+    // negative key, refused with the ones past the dictionary.
+    let keys: Vec<i32> = ids.into_iter().map(|id| id as i32).collect();
     let keys = spread(keys, valid.as_ref(), 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
-    let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).map_err(arrow_err)?;
+    let dict = dictionary_i32(keys, values.clone()).map_err(|e| {
+        bad(format!(
+            "symbol id {} is not in the connection dictionary ({n} entries)",
+            e.key as u32
+        ))
+    })?;
     Ok(Arc::new(dict))
 }
 
@@ -536,8 +526,13 @@ fn symbol_array(
     }
     let keys = spread(dense_keys, valid.as_ref(), 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
-    let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))
-        .map_err(arrow_err)?;
+    // The keys index `values`, by construction.
+    let dict = dictionary_i32(keys, Arc::new(StringArray::from(values))).map_err(|e| {
+        bad(format!(
+            "symbol key {} of row {} is outside the column's values",
+            e.key, e.index
+        ))
+    })?;
     Ok(Arc::new(dict))
 }
 
@@ -604,6 +599,7 @@ mod tests {
     use super::*;
     use crate::protocol::column::{ArrayValue, Layout, decode_column, egress_roundtrip};
     use crate::protocol::{ColumnData, Reader, Values};
+    use arrow::array::DictionaryArray;
 
     fn roundtrip(col: &ColumnData, syms: &[String]) -> ArrayRef {
         egress_roundtrip(col, |v| decode_array(&v, &syms.to_vec()).unwrap().1)
