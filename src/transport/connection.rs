@@ -60,7 +60,7 @@ impl Connection {
     /// [`ErrorKind::Timeout`] (connect, TLS or upgrade deadline passed),
     /// [`ErrorKind::Tls`] (bad roots, untrusted certificate, ...),
     /// [`ErrorKind::Auth`] (HTTP 401/403), [`ErrorKind::RoleReject`] (HTTP
-    /// 421, see [`rejected_role`]), [`ErrorKind::Handshake`] (other status,
+    /// 421, see [`rejected_role`](super::rejected_role)), [`ErrorKind::Handshake`] (other status,
     /// unsupported version, durable-ack mismatch), [`ErrorKind::Config`]
     /// (invalid option).
     ///

@@ -220,24 +220,52 @@ pub fn client_header_len(payload_len: usize) -> usize {
 /// at least [`client_header_len`] long) and returns the header length.
 fn put_header(dst: &mut [u8], key: [u8; 4], payload_len: usize) -> usize {
     dst[0] = FIN_BINARY;
-    let at = match payload_len {
+    let at = put_len(dst, MASK_BIT, payload_len);
+    dst[at..at + 4].copy_from_slice(&key);
+    at + 4
+}
+
+/// Writes the second header byte (`mask` | the 7-bit length or its 126/127
+/// marker) and the 16/64-bit length after it; returns the header length up
+/// to there: 2, 4 or 10.
+fn put_len(dst: &mut [u8], mask: u8, payload_len: usize) -> usize {
+    match payload_len {
         0..=125 => {
-            dst[1] = MASK_BIT | payload_len as u8;
+            dst[1] = mask | payload_len as u8;
             2
         }
         126..=0xFFFF => {
-            dst[1] = MASK_BIT | 126;
+            dst[1] = mask | 126;
             dst[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
             4
         }
         _ => {
-            dst[1] = MASK_BIT | 127;
+            dst[1] = mask | 127;
             dst[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
             10
         }
-    };
-    dst[at..at + 4].copy_from_slice(&key);
-    at + 4
+    }
+}
+
+/// The header of an unmasked server frame (`fin`, `opcode`, the shortest
+/// length form for `payload_len`): the bytes and how many of them it is
+/// (2, 4 or 10).
+///
+/// ```
+/// use questdb_arrow::transport::frame::{OP_BINARY, parse_server_header, server_header};
+/// let (h, n) = server_header(true, OP_BINARY, 300);
+/// assert_eq!(&h[..n], &[0x82, 126, 0x01, 0x2C]);
+/// assert_eq!(parse_server_header(&h[..n]).unwrap().unwrap().payload_len, 300);
+/// ```
+pub fn server_header(
+    fin: bool,
+    opcode: u8,
+    payload_len: usize,
+) -> ([u8; MAX_SERVER_HEADER_LEN], usize) {
+    let mut h = [0u8; MAX_SERVER_HEADER_LEN];
+    h[0] = if fin { FIN_BIT } else { 0 } | (opcode & 0x0F);
+    let n = put_len(&mut h, 0, payload_len);
+    (h, n)
 }
 
 /// Encodes one whole frame into `dst`, which must be exactly

@@ -1,21 +1,10 @@
 use super::*;
+use crate::transport::frame::server_header;
 
 /// An unmasked server frame.
 fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        n @ 0..=125 => f.push(n as u8),
-        n @ 126..=0xFFFF => {
-            f.push(126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(payload);
-    f
+    let (h, n) = server_header(fin, opcode, payload.len());
+    [&h[..n], payload].concat()
 }
 
 fn data(len: usize, seed: u8) -> Vec<u8> {

@@ -10,6 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use questdb_arrow::ErrorKind;
+use questdb_arrow::transport::frame::server_header;
 use questdb_arrow::transport::{ConnectOptions, Connection, DEFAULT_MAX_MESSAGE_BYTES, Route};
 use tungstenite::handshake::derive_accept_key;
 
@@ -17,20 +18,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An unmasked server frame.
 fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        n @ 0..=125 => f.push(n as u8),
-        n @ 126..=0xFFFF => {
-            f.push(126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(payload);
-    f
+    let (h, n) = server_header(fin, opcode, payload.len());
+    [&h[..n], payload].concat()
 }
 
 /// Reads the upgrade request and returns the `101` response for it.
