@@ -152,13 +152,18 @@ impl Connection {
         // A server frame starts with FIN/RSV bits and the opcode; 0x8 is a
         // close frame.
         let is_close = |b: u8| b & 0x0F == OP_CLOSE;
-        if let Some(&b) = self.reader.buffered().first() {
-            return is_close(b);
+        let buffered = self.reader.buffered().first().copied();
+        if buffered.is_some_and(is_close) {
+            return true;
         }
         match peek_idle(self.stream.tcp()) {
             None => true,
             Some(None) => false,
-            Some(Some(b)) => matches!(self.stream, Stream::Plain(_)) && is_close(b),
+            // Behind bytes already read, the socket's next byte may be in
+            // the middle of a frame: only an ended stream counts then.
+            Some(Some(b)) => {
+                buffered.is_none() && matches!(self.stream, Stream::Plain(_)) && is_close(b)
+            }
         }
     }
 

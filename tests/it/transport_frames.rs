@@ -219,3 +219,32 @@ fn polling_keeps_a_message_that_arrives_in_pieces() {
     tx.send(()).unwrap();
     server.join().unwrap();
 }
+
+#[test]
+fn a_hang_up_behind_a_buffered_frame_is_seen() {
+    let (tx, rx) = mpsc::channel::<()>();
+    let (opts, server) = scripted(move |_r, mut w, mut head| {
+        // Sent with the 101 response, so read with it: "two" waits in the
+        // client's buffer while the server hangs up.
+        head.extend(frame(true, 0x2, b"one"));
+        head.extend(frame(true, 0x2, b"two"));
+        w.write_all(&head).unwrap();
+        rx.recv().unwrap();
+    });
+    let (mut conn, _) = Connection::connect(&opts, Route::Query).unwrap();
+    assert_eq!(conn.recv().unwrap(), b"one");
+    assert!(!conn.peer_gone(), "a live server with a frame pending");
+    tx.send(()).unwrap();
+    server.join().unwrap();
+    let mut seen = false;
+    for _ in 0..1000 {
+        if conn.peer_gone() {
+            seen = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(seen, "the hang-up was not seen behind the buffered frame");
+    // What was read before it is still delivered.
+    assert_eq!(conn.recv().unwrap(), b"two");
+}
