@@ -152,6 +152,19 @@ printf '\x04fx p==\x17\x02\x02\x30\x39,q=-1.50d 9t\n' > seeds/ilp_decode/v3-deci
 printf '\x01a b,c=d\xff\xfeQW\xff\xfeQWline\nbreak "q" \\x' > seeds/ilp_decode/round-trip-v1
 printf '\x03\x00\x00\x00\x00\x00\x00\xf8\x7f\x01\x02\x03\x04\x05\x06\x07\x08\xff\xfeQW=' > seeds/ilp_decode/round-trip-v2
 
+# ---------------------------------------------------------------- ws_frame_header
+# Server frames back to back: binary (7-bit, 16-bit and 64-bit lengths), a
+# fragmented message with a ping between its fragments, a close with code
+# and reason; then single refused headers.
+mkdir -p seeds/ws_frame_header
+{ printf '\x82\x03abc\x82\x7e\x00\x80'; head -c 128 /dev/zero
+  printf '\x82\x7f\x00\x00\x00\x00\x00\x00\x00\x02xy'
+  printf '\x02\x01a\x89\x02hi\x80\x01b\x88\x05\x03\xe9bye'; } > seeds/ws_frame_header/stream
+printf '\x82\x85\x01\x02\x03\x04abcde' > seeds/ws_frame_header/masked
+printf '\x09\x00' > seeds/ws_frame_header/fragmented-ping
+printf '\x89\x7e\x00\x7e' > seeds/ws_frame_header/long-ping
+printf '\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00' > seeds/ws_frame_header/length-overflow
+
 for d in seeds/*/; do
   t=$(basename "$d")
   mkdir -p "corpus/$t"

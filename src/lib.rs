@@ -14,7 +14,7 @@
 //! | [`bridge`] | the Arrow ⇄ QWP type mapping, overrides, zero-copy/parallel column encoders, QWP → Arrow decoders | arrow + protocol |
 //! | [`client`] | [`client::QuestDb`] (lazy, pooled): `flush_arrow_batch`, streaming `ingest`; SQL queries | everything above |
 //! | `parquet_io` (feature `parquet`) | streaming Parquet load (`ingest_parquet`) and export (`export_parquet`) | client + parquet |
-//! | `polars_io` (feature `polars`) | `QuestDb::flush_polars_dataframe`, `Cursor::next_polars` / `iter_polars` / `fetch_all_polars`; the crate's only `unsafe` (the Arrow C Data Interface bridge to polars-arrow) | client + polars |
+//! | `polars_io` (feature `polars`) | `QuestDb::flush_polars_dataframe`, `Cursor::next_polars` / `iter_polars` / `fetch_all_polars`, over the Arrow C Data Interface bridge to polars-arrow | client + polars |
 //! | `server` (feature `server`) | the embedded DataFusion-backed QWP server | everything above |
 //!
 //! ## QWP column types
@@ -83,6 +83,9 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+// The crate's only `unsafe` code, each block justified there.
+#[allow(unsafe_code)]
+mod audited;
 pub mod bridge;
 pub mod client;
 pub mod conf;

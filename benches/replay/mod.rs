@@ -28,6 +28,7 @@ use questdb_arrow::protocol::egress::{
     MSG_RESULT_END, QueryRequest, RESET_MASK_DICT, ServerControl, ServerMessage,
     decode_server_message,
 };
+use questdb_arrow::transport::frame::{OP_BINARY, server_header};
 use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
@@ -173,18 +174,8 @@ impl Recording {
 
 /// A WebSocket server frame (binary, final, unmasked) around `payload`.
 fn ws_frame(out: &mut Vec<u8>, payload: &[u8]) {
-    out.push(0x82);
-    match payload.len() {
-        n if n < 126 => out.push(n as u8),
-        n if n <= u16::MAX as usize => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
+    let (h, n) = server_header(true, OP_BINARY, payload.len());
+    out.extend_from_slice(&h[..n]);
     out.extend_from_slice(payload);
 }
 

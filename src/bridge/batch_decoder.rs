@@ -450,6 +450,48 @@ mod tests {
         assert!(e.to_string().contains("\"s0\""), "{e}");
     }
 
+    proptest::proptest! {
+        /// SYMBOL ids from the wire, some past the dictionary (2^31 and
+        /// more too, which would be negative keys), with NULLs anywhere: a
+        /// typed error naming an id past it, or an array that passes
+        /// arrow's full validation; never a panic.
+        #[test]
+        fn symbol_ids_from_the_wire_are_checked(
+            entries in 0usize..5,
+            ids in proptest::collection::vec(
+                proptest::option::of(proptest::prop_oneof![
+                    0u32..6,
+                    proptest::strategy::Just(u32::MAX),
+                    (1u32 << 31)..u32::MAX,
+                ]),
+                0..60,
+            ),
+        ) {
+            let names: Vec<String> = (0..entries).map(|i| format!("e{i}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut d = BatchDecoder::new(1);
+            let res = d.decode(&frame(0, 0, &names, std::slice::from_ref(&ids)));
+            let past = ids.iter().flatten().find(|&&id| id as usize >= entries);
+            match (res, past) {
+                (Ok(Decoded::Batch { batch, .. }), None) => {
+                    batch.column(0).to_data().validate_full().unwrap();
+                    let got = strings(&batch, 0);
+                    let want: Vec<Option<String>> =
+                        ids.iter().map(|id| id.map(|i| format!("e{i}"))).collect();
+                    proptest::prop_assert_eq!(got, want);
+                }
+                (Err(e), Some(id)) => {
+                    proptest::prop_assert_eq!(e.kind(), ErrorKind::Protocol);
+                    let text = format!("symbol id {id} is not");
+                    proptest::prop_assert!(e.to_string().contains(&text), "{}", e);
+                }
+                (Ok(_), Some(id)) => proptest::prop_assert!(false, "id {} accepted", id),
+                (Err(e), None) => proptest::prop_assert!(false, "{}", e),
+                (Ok(Decoded::Control(c)), _) => proptest::prop_assert!(false, "{:?}", c),
+            }
+        }
+    }
+
     #[test]
     fn null_and_empty_symbol_columns() {
         let mut d = BatchDecoder::new(1);

@@ -10,16 +10,18 @@ use std::sync::Arc;
 use arrow::array::BooleanBufferBuilder;
 use arrow::array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Decimal64Array, Decimal128Array, Decimal256Array,
-    DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array,
-    Int32Array, Int64Array, ListArray, PrimitiveArray, StringArray, UInt16Array, UInt32Array,
+    FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, ListArray, PrimitiveArray, StringArray, UInt16Array, UInt32Array,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
-    ArrowNativeType, ArrowPrimitiveType, Date64Type, Field, Int32Type, TimestampMicrosecondType,
+    ArrowPrimitiveType, Date64Type, Field, Int32Type, TimestampMicrosecondType,
     TimestampNanosecondType, i256,
 };
 
+use super::fixed::{fixed, fixed_buffer, fixed_column, spread, spread_fixed, validity};
 use super::types::{QwpType, arrow_type};
+use crate::audited::arrow_unchecked::dictionary_i32;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{
     ArrayView, ColumnView, TimestampsView, ValuesView, WireFixed, bit_is_set,
@@ -104,82 +106,6 @@ fn bitmap_validity(view: &ColumnView<'_>) -> Option<NullBuffer> {
     )))
 }
 
-/// Spreads `dense` (the non-null values, in order) over all rows, `fill`
-/// at NULL rows.
-fn spread<T: Copy>(dense: Vec<T>, valid: Option<&NullBuffer>, fill: T) -> Vec<T> {
-    match valid {
-        None => dense,
-        Some(n) => {
-            let mut out = vec![fill; n.len()];
-            for (v, i) in dense.into_iter().zip(n.valid_indices()) {
-                out[i] = v;
-            }
-            out
-        }
-    }
-}
-
-/// Fixed-width wire values straight into their rows (one copy), `fill`
-/// at NULL rows.
-fn spread_fixed<T: WireFixed + ArrowNativeType>(
-    b: &[u8],
-    valid: Option<&NullBuffer>,
-    fill: T,
-) -> ScalarBuffer<T> {
-    match valid {
-        None => fixed_buffer(b),
-        Some(n) => {
-            let mut out = vec![fill; n.len()];
-            for (c, i) in b.chunks_exact(T::WIDTH).zip(n.valid_indices()) {
-                out[i] = T::get(c);
-            }
-            out.into()
-        }
-    }
-}
-
-/// Fixed-width wire values as a typed buffer. On little-endian hosts the
-/// wire layout is the value layout: one copy into an aligned buffer (a
-/// `memcpy`) instead of a value-by-value conversion.
-fn fixed_buffer<T: WireFixed + ArrowNativeType>(b: &[u8]) -> ScalarBuffer<T> {
-    let n = b.len() / T::WIDTH;
-    if cfg!(target_endian = "little") && T::WIDTH == std::mem::size_of::<T>() {
-        // Arrow's buffers are 64-byte aligned: the typed view cannot fail.
-        ScalarBuffer::new(Buffer::from(&b[..n * T::WIDTH]), 0, n)
-    } else {
-        fixed::<T>(b).into()
-    }
-}
-
-fn fixed<T: WireFixed>(b: &[u8]) -> Vec<T> {
-    b.chunks_exact(T::WIDTH).map(T::get).collect()
-}
-
-/// Combines bitmap validity with a per-value sentinel test.
-fn validity<T>(
-    values: &[T],
-    valid: Option<NullBuffer>,
-    is_null: impl Fn(&T) -> bool,
-) -> Option<NullBuffer> {
-    // NULL rows hold the sentinel, so without a bitmap a quick scan tells
-    // whether there is anything to mark.
-    if valid.is_none() && !any_sentinel(values, &is_null) {
-        return None;
-    }
-    let sentinel = NullBuffer::new(BooleanBuffer::collect_bool(values.len(), |i| {
-        !is_null(&values[i])
-    }));
-    NullBuffer::union(valid.as_ref(), Some(&sentinel)).filter(|n| n.null_count() > 0)
-}
-
-/// Whether any of `values` is a sentinel: 64 values at a time without an
-/// early exit inside a block, so the test vectorises.
-fn any_sentinel<T>(values: &[T], is_null: impl Fn(&T) -> bool) -> bool {
-    values
-        .chunks(64)
-        .any(|c| c.iter().fold(false, |any, v| any | is_null(v)))
-}
-
 fn prim<P: ArrowPrimitiveType>(
     values: ScalarBuffer<P::Native>,
     nulls: Option<NullBuffer>,
@@ -257,28 +183,23 @@ fn decode(
             Arc::new(UInt16Array::new(v, valid))
         }
         (ValuesView::Fixed(b), ColumnType::Int) => {
-            let v = spread_fixed::<i32>(b, valid.as_ref(), i32::MIN);
-            let n = validity(&v, valid, |x| *x == i32::MIN);
+            let (v, n) = fixed_column::<i32>(b, valid, i32::MIN, |x| *x == i32::MIN);
             Arc::new(Int32Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Ipv4) => {
-            let v = spread_fixed::<u32>(b, valid.as_ref(), 0);
-            let n = validity(&v, valid, |x| *x == 0);
+            let (v, n) = fixed_column::<u32>(b, valid, 0, |x| *x == 0);
             Arc::new(UInt32Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Long) => {
-            let v = spread_fixed::<i64>(b, valid.as_ref(), i64::MIN);
-            let n = validity(&v, valid, |x| *x == i64::MIN);
+            let (v, n) = fixed_column::<i64>(b, valid, i64::MIN, |x| *x == i64::MIN);
             Arc::new(Int64Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Float) => {
-            let v = spread_fixed::<f32>(b, valid.as_ref(), f32::NAN);
-            let n = validity(&v, valid, |x| x.is_nan());
+            let (v, n) = fixed_column::<f32>(b, valid, f32::NAN, |x| x.is_nan());
             Arc::new(Float32Array::new(v, n))
         }
         (ValuesView::Fixed(b), ColumnType::Double) => {
-            let v = spread_fixed::<f64>(b, valid.as_ref(), f64::NAN);
-            let n = validity(&v, valid, |x| x.is_nan());
+            let (v, n) = fixed_column::<f64>(b, valid, f64::NAN, |x| x.is_nan());
             Arc::new(Float64Array::new(v, n))
         }
         (ValuesView::Fixed(_) | ValuesView::Timestamps(_), ty)
@@ -287,19 +208,19 @@ fn decode(
                 ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampNanos
             ) =>
         {
-            let v: ScalarBuffer<i64> = match (owned, &view.values) {
-                (Owned::Ts(v), _) => spread(v, valid.as_ref(), i64::MIN).into(),
-                (_, ValuesView::Timestamps(TimestampsView::Raw(b)) | ValuesView::Fixed(b)) => {
-                    spread_fixed(b, valid.as_ref(), i64::MIN)
-                }
-                _ => spread(
-                    view.timestamps().unwrap_or_default(),
-                    valid.as_ref(),
-                    i64::MIN,
-                )
-                .into(),
+            let is_null = |x: &i64| *x == i64::MIN;
+            let from_dense = |dense: Vec<i64>, valid: Option<NullBuffer>| {
+                let v = spread(dense, valid.as_ref(), i64::MIN);
+                let n = validity(&v, valid, is_null);
+                (ScalarBuffer::from(v), n)
             };
-            let n = validity(&v, valid, |x| *x == i64::MIN);
+            let (v, n) = match (owned, &view.values) {
+                (Owned::Ts(v), _) => from_dense(v, valid),
+                (_, ValuesView::Timestamps(TimestampsView::Raw(b)) | ValuesView::Fixed(b)) => {
+                    fixed_column(b, valid, i64::MIN, is_null)
+                }
+                _ => from_dense(view.timestamps().unwrap_or_default(), valid),
+            };
             match ty {
                 ColumnType::Date => Arc::new(prim::<Date64Type>(v, n)),
                 ColumnType::Timestamp => {
@@ -351,8 +272,7 @@ fn decode(
             Arc::new(Int64Array::new(v.into(), n))
         }
         (ValuesView::Decimal { scale, data }, ColumnType::Decimal64) => {
-            let v = spread_fixed::<i64>(data, valid.as_ref(), i64::MIN);
-            let n = validity(&v, valid, |x| *x == i64::MIN);
+            let (v, n) = fixed_column::<i64>(data, valid, i64::MIN, |x| *x == i64::MIN);
             Arc::new(
                 Decimal64Array::new(v, n)
                     .with_precision_and_scale(18, *scale as i8)
@@ -361,8 +281,7 @@ fn decode(
         }
         (ValuesView::Decimal { scale, data }, ColumnType::Decimal128) => {
             let null = ((u128::from(i64::MIN as u64) << 64) | u128::from(i64::MIN as u64)) as i128;
-            let v = spread_fixed::<i128>(data, valid.as_ref(), null);
-            let n = validity(&v, valid, |x| *x == null);
+            let (v, n) = fixed_column::<i128>(data, valid, null, |x| *x == null);
             Arc::new(
                 Decimal128Array::new(v, n)
                     .with_precision_and_scale(38, *scale as i8)
@@ -468,28 +387,17 @@ fn shared_symbol_array(
             "the symbol dictionary holds {n} entries, more than Int32 keys reach"
         )));
     }
-    // In place: same size and alignment; the largest id is checked below
-    // (ids wrap to negative keys only when it is out of range anyway).
-    let mut max = 0u32;
-    let keys: Vec<i32> = ids
-        .into_iter()
-        .map(|id| {
-            max = max.max(id);
-            id as i32
-        })
-        .collect();
-    if !keys.is_empty() && max as usize >= n {
-        let first = keys
-            .iter()
-            .find(|&&k| k as u32 as usize >= n)
-            .map_or(max, |&k| k as u32);
-        return Err(bad(format!(
-            "symbol id {first} is not in the connection dictionary ({n} entries)"
-        )));
-    }
+    // In place: same size and alignment. An id of 2^31 or more becomes a
+    // negative key, refused with the ones past the dictionary.
+    let keys: Vec<i32> = ids.into_iter().map(|id| id as i32).collect();
     let keys = spread(keys, valid.as_ref(), 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
-    let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).map_err(arrow_err)?;
+    let dict = dictionary_i32(keys, values.clone()).map_err(|e| {
+        bad(format!(
+            "symbol id {} is not in the connection dictionary ({n} entries)",
+            e.key as u32
+        ))
+    })?;
     Ok(Arc::new(dict))
 }
 
@@ -536,8 +444,13 @@ fn symbol_array(
     }
     let keys = spread(dense_keys, valid.as_ref(), 0);
     let keys = PrimitiveArray::<Int32Type>::new(keys.into(), valid);
-    let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))
-        .map_err(arrow_err)?;
+    // The keys index `values`, by construction.
+    let dict = dictionary_i32(keys, Arc::new(StringArray::from(values))).map_err(|e| {
+        bad(format!(
+            "symbol key {} of row {} is outside the column's values",
+            e.key, e.index
+        ))
+    })?;
     Ok(Arc::new(dict))
 }
 
@@ -604,6 +517,7 @@ mod tests {
     use super::*;
     use crate::protocol::column::{ArrayValue, Layout, decode_column, egress_roundtrip};
     use crate::protocol::{ColumnData, Reader, Values};
+    use arrow::array::DictionaryArray;
 
     fn roundtrip(col: &ColumnData, syms: &[String]) -> ArrayRef {
         egress_roundtrip(col, |v| decode_array(&v, &syms.to_vec()).unwrap().1)
@@ -611,23 +525,6 @@ mod tests {
 
     #[test]
     fn a_sentinel_is_found_wherever_it_is() {
-        let is_min = |x: &i64| *x == i64::MIN;
-        assert!(!any_sentinel(&[] as &[i64], is_min));
-        for len in [1usize, 63, 64, 65, 200] {
-            let mut v: Vec<i64> = (0..len as i64).collect();
-            assert!(!any_sentinel(&v, is_min), "{len}");
-            for at in [
-                0,
-                len / 2,
-                len.saturating_sub(1),
-                63.min(len - 1),
-                64.min(len - 1),
-            ] {
-                v[at] = i64::MIN;
-                assert!(any_sentinel(&v, is_min), "{len} at {at}");
-                v[at] = at as i64;
-            }
-        }
         // Through the decoder: a NaN at row 64 of 130 is the only NULL.
         let mut d: Vec<f64> = (0..130).map(f64::from).collect();
         d[64] = f64::NAN;

@@ -11,6 +11,7 @@ pub mod batch_decoder;
 pub mod column_data;
 pub mod column_encoder;
 pub mod decode;
+mod fixed;
 pub mod frame;
 pub mod overrides;
 pub mod symbol_values;

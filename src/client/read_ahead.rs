@@ -5,11 +5,11 @@
 //! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots.
 //!
 //! - Raw bodies (no zstd negotiated): the receiving thread decodes each
-//!   frame itself, straight from the WebSocket layer's buffer; one
-//!   hand-off per batch.
+//!   frame itself, in place in the connection's read buffer; one hand-off
+//!   per batch.
 //! - zstd: two stages on two threads: the receiving thread decompresses
-//!   the bodies into reused buffers, a decoding thread decodes the frames
-//!   in order into Arrow. So the next frame is read and decompressed while
+//!   the bodies into reused buffers (and copies any other frame into one),
+//!   a decoding thread decodes the frames in order into Arrow. So the next frame is read and decompressed while
 //!   the previous one is decoded.
 //!
 //! Errors are never lost: the query's last event (its end or its error) is
@@ -22,7 +22,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use tungstenite::Bytes;
 
 use super::query::Terminal;
 use crate::bridge::batch_decoder::{BatchDecoder, Decoded};
@@ -75,22 +74,17 @@ pub(super) fn join_receiver<T>(t: JoinHandle<T>) -> Result<T> {
         .map_err(|p| Error::panicked("the query's receiving thread", &*p))
 }
 
-/// A staged frame's bytes.
-enum Body {
-    /// As received (the WebSocket layer's buffer, not a copy).
-    Received(Bytes),
-    /// Decompressed into one of the receiving thread's buffers (handed
-    /// back for reuse once decoded): the buffer and the frame's length in
-    /// it.
-    Inflated(Vec<u8>, usize),
+/// A staged frame: one of the receiving thread's buffers (handed back for
+/// reuse once decoded) and the frame's length in it. A zstd batch is
+/// there decompressed, any other frame as received.
+struct Body {
+    buf: Vec<u8>,
+    len: usize,
 }
 
 impl Body {
     fn frame(&self) -> &[u8] {
-        match self {
-            Body::Received(b) => b,
-            Body::Inflated(buf, len) => &buf[..*len],
-        }
+        &self.buf[..self.len]
     }
 }
 
@@ -282,13 +276,13 @@ fn pump_inline(
         }
         let step = (|| -> Result<Option<(Option<Event>, bool)>> {
             serve_commands(&mut conn, id, cmds)?;
-            let Some(frame) = conn.recv_bytes_timeout(Some(POLL))? else {
+            let Some(frame) = conn.recv_view_timeout(Some(POLL))? else {
                 return Ok(None);
             };
             if orphaned {
-                return Ok(Some((None, ends(&frame, version, id)?)));
+                return Ok(Some((None, ends(frame, version, id)?)));
             }
-            let ev = event_of(&mut dec, &frame, id, frame.len())?;
+            let ev = event_of(&mut dec, frame, id, frame.len())?;
             let last = ev.as_ref().is_some_and(|e| !matches!(e, Event::Batch(..)));
             Ok(Some((ev, last)))
         })();
@@ -346,26 +340,30 @@ fn ends(frame: &[u8], version: u8, id: i64) -> Result<bool> {
 }
 
 /// A zstd RESULT_BATCH of request `id` as the same frame with its body
-/// decompressed (into a reused buffer); any other frame as it is.
+/// decompressed; any other frame as it is; either in a reused buffer.
 fn stage_frame(
-    frame: Bytes,
+    frame: &[u8],
     version: u8,
     id: i64,
     inflater: &mut Inflater,
     spare: &Receiver<Vec<u8>>,
 ) -> Result<Staged> {
     let wire = frame.len();
-    let raw = match decode_server_message(&frame, version) {
+    let mut buf = spare.try_recv().unwrap_or_default();
+    let raw = match decode_server_message(frame, version) {
         Ok(ServerMessage::Batch(raw)) if raw.flags & FLAG_ZSTD != 0 && raw.request_id == id => raw,
         // Anything else (errors too) is the decoding thread's to judge.
         _ => {
+            if buf.len() < wire {
+                buf.resize(wire, 0);
+            }
+            buf[..wire].copy_from_slice(frame);
             return Ok(Staged::Frame {
-                body: Body::Received(frame),
+                body: Body { buf, len: wire },
                 wire,
             });
         }
     };
-    let mut buf = spare.try_recv().unwrap_or_default();
     let at = raw.body_offset;
     if buf.len() < at {
         buf.resize(at, 0);
@@ -381,7 +379,7 @@ fn stage_frame(
     })?;
     buf[8..12].copy_from_slice(&payload.to_le_bytes());
     Ok(Staged::Frame {
-        body: Body::Inflated(buf, len),
+        body: Body { buf, len },
         wire,
     })
 }
@@ -447,10 +445,10 @@ fn receive_stage(
         }
         let step = (|| -> Result<Option<(Staged, bool)>> {
             serve_commands(&mut conn, id, cmds)?;
-            let Some(frame) = conn.recv_bytes_timeout(Some(POLL))? else {
+            let Some(frame) = conn.recv_view_timeout(Some(POLL))? else {
                 return Ok(None);
             };
-            let last = ends(&frame, version, id);
+            let last = ends(frame, version, id);
             let item = stage_frame(frame, version, id, &mut inflater, &spare)?;
             // A frame that does not parse is the decoder's to report; the
             // connection's state is then unknown, so reading stops.
@@ -543,10 +541,8 @@ fn decode_stage(
             }
         };
         let step = event_of(dec, body.frame(), id, wire);
-        if let Body::Inflated(buf, _) = body {
-            // The receiving thread may be gone; the buffer is then freed.
-            let _ = spare.send(buf);
-        }
+        // The receiving thread may be gone; the buffer is then freed.
+        let _ = spare.send(body.buf);
         let ev = match step {
             Ok(None) => continue,
             Ok(Some(ev)) => ev,
@@ -617,11 +613,11 @@ mod tests {
             let z = b.to_frame(Some(3)).unwrap();
             assert_ne!(z[5] & FLAG_ZSTD, 0, "the test needs a compressed frame");
             let Staged::Frame {
-                body: Body::Inflated(buf, len),
+                body: Body { buf, len },
                 wire,
-            } = stage_frame(z.clone().into(), 1, 9, &mut inflater, &spare).unwrap()
+            } = stage_frame(&z, 1, 9, &mut inflater, &spare).unwrap()
             else {
-                panic!("not staged in a reused buffer")
+                panic!("not staged")
             };
             assert_eq!(wire, z.len(), "credit counts the bytes on the wire");
             // Byte for byte the frame the server sends without zstd, also
@@ -639,21 +635,20 @@ mod tests {
         .to_frame();
         let raw = result_batch(9, 3, 10).to_frame(None).unwrap();
         for f in [other, end, raw] {
-            let Staged::Frame {
-                body: Body::Received(b),
-                wire,
-            } = stage_frame(f.clone().into(), 1, 9, &mut inflater, &spare).unwrap()
+            let Staged::Frame { body, wire } =
+                stage_frame(&f, 1, 9, &mut inflater, &spare).unwrap()
             else {
-                panic!("not staged as received")
+                panic!("not staged")
             };
             assert_eq!(wire, f.len());
-            assert_eq!(&b[..], &f[..]);
+            assert_eq!(body.frame(), &f[..]);
+            spare_tx.send(body.buf).unwrap();
         }
         // A body that does not decompress is the query's error.
         let mut bad = result_batch(9, 0, 3000).to_frame(Some(3)).unwrap();
         let n = bad.len();
         bad[n - 8..].fill(0xAB);
-        let e = match stage_frame(bad.into(), 1, 9, &mut inflater, &spare) {
+        let e = match stage_frame(&bad, 1, 9, &mut inflater, &spare) {
             Err(e) => e,
             Ok(_) => panic!("a corrupt body was staged"),
         };

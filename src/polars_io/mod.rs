@@ -14,8 +14,8 @@
 //!   [`Cursor::fetch_all_polars`] (the whole result in one DataFrame).
 //!
 //! Arrays cross between arrow-rs and polars-arrow through the Arrow C Data
-//! Interface, in the crate's only `unsafe` module (`polars_io::ffi`, audited
-//! and tested): buffers are shared, never copied.
+//! Interface, in the crate's audited `unsafe` module (`audited::polars_ffi`,
+//! see `audited`): buffers are shared, never copied.
 //!
 //! ## Type mapping
 //!
@@ -54,7 +54,7 @@
 //! # Ok::<(), questdb_arrow::Error>(())
 //! ```
 
-mod ffi;
+use crate::audited::polars_ffi as ffi;
 
 /// The `polars` crate (0.55) this module is built against.
 pub use ::polars;

@@ -28,6 +28,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::Layout;
 use crate::protocol::egress::{put_result_batch_head, result_batch_head_len};
 use crate::protocol::{MAX_MESSAGE_BYTES, Out};
+use crate::transport::frame::{MAX_SERVER_HEADER_LEN, OP_BINARY, server_header};
 
 /// Cuts a stream of batches into frames of exactly `max` rows (the last
 /// one may be shorter): slices of the batches, copied only where a frame
@@ -100,7 +101,7 @@ impl Cut {
 
 /// Room kept in front of the message for the WebSocket header (a server
 /// frame's header is at most 10 bytes: no mask).
-const WS_HEAD_MAX: usize = 10;
+const WS_HEAD_MAX: usize = MAX_SERVER_HEADER_LEN;
 
 /// Arrow buffers at least this large go to the socket as they are (one
 /// more slice of the vectored write); smaller ones are copied with the
@@ -321,21 +322,7 @@ fn write_frame(ws: &mut Ws, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
 /// The header of an unmasked, final, binary WebSocket frame of `len`
 /// payload bytes (RFC 6455 §5.2).
 fn ws_head(len: usize) -> ([u8; WS_HEAD_MAX], usize) {
-    let mut h = [0u8; WS_HEAD_MAX];
-    h[0] = 0x82;
-    let n = if len < 126 {
-        h[1] = len as u8;
-        2
-    } else if len <= 0xFFFF {
-        h[1] = 126;
-        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        4
-    } else {
-        h[1] = 127;
-        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        10
-    };
-    (h, n)
+    server_header(true, OP_BINARY, len)
 }
 
 #[cfg(test)]

@@ -1,20 +1,209 @@
-//! Client-side WebSocket data frames, masked in one pass.
+//! WebSocket frames as bytes, without I/O: client frames masked in one
+//! pass, and the header of a server frame parsed and checked.
 //!
 //! RFC 6455 requires every client-to-server frame to be masked with a 4-byte
 //! key. Instead of encoding a payload and then XOR-ing it in a second pass,
 //! the payload is written through [`Out::masked`], which masks while it
 //! copies: the bytes are touched exactly once on their way into the send
 //! buffer.
+//!
+//! Server frames are never masked; [`parse_server_header`] reads the
+//! header of one (FIN, opcode, 7/16/64-bit length) and refuses what a
+//! client without extensions must refuse.
+
+use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::protocol::Out;
 
 /// First header byte of every frame written here: FIN + binary opcode.
 pub const FIN_BINARY: u8 = 0x82;
+/// The FIN bit of the first header byte.
+const FIN_BIT: u8 = 0x80;
 /// The mask bit of the second header byte.
 const MASK_BIT: u8 = 0x80;
 /// Longest client frame header: 2 + 8 (64-bit length) + 4 (mask key).
 pub const MAX_CLIENT_HEADER_LEN: usize = 14;
+/// Longest server frame header: 2 + 8 (64-bit length), no mask key.
+pub const MAX_SERVER_HEADER_LEN: usize = 10;
+
+/// Opcode of a continuation frame.
+pub const OP_CONTINUATION: u8 = 0x0;
+/// Opcode of a text frame.
+pub const OP_TEXT: u8 = 0x1;
+/// Opcode of a binary frame.
+pub const OP_BINARY: u8 = 0x2;
+/// Opcode of a close frame.
+pub const OP_CLOSE: u8 = 0x8;
+/// Opcode of a ping frame.
+pub const OP_PING: u8 = 0x9;
+/// Opcode of a pong frame.
+pub const OP_PONG: u8 = 0xA;
+/// Longest payload of a control frame (close, ping, pong).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The header of one server frame, as [`parse_server_header`] read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// The last frame of its message.
+    pub fin: bool,
+    /// The opcode (one of the `OP_*` constants).
+    pub opcode: u8,
+    /// Bytes of the header: 2, 4 or 10.
+    pub header_len: usize,
+    /// Bytes of the payload that follows the header.
+    pub payload_len: u64,
+}
+
+impl FrameHeader {
+    /// Whether this is a control frame (close, ping, pong).
+    pub fn is_control(&self) -> bool {
+        self.opcode & 0x8 != 0
+    }
+}
+
+/// Why a server frame (or a sequence of them) breaks RFC 6455 for a
+/// client that negotiated no extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    /// RSV1-3 set (the bits, shifted to the low end).
+    ReservedBits(u8),
+    /// An opcode RFC 6455 reserves.
+    UnknownOpcode(u8),
+    /// A masked frame: servers must not mask.
+    Masked,
+    /// A control frame without FIN.
+    FragmentedControl,
+    /// A control frame with a payload over 125 bytes.
+    ControlTooLong(u64),
+    /// A 64-bit length with its most significant bit set.
+    LengthOverflow,
+    /// A continuation frame with no fragmented message to continue.
+    UnexpectedContinuation,
+    /// A text or binary frame while a fragmented message is unfinished.
+    UnfinishedFragments,
+    /// A close frame with a 1-byte payload (a code takes 2).
+    CloseTooShort,
+    /// A close frame whose reason is not UTF-8.
+    CloseReasonNotUtf8,
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::ReservedBits(b) => {
+                write!(
+                    f,
+                    "reserved bits {b:#05b} set without a negotiated extension"
+                )
+            }
+            FrameError::UnknownOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            FrameError::Masked => f.write_str("a masked frame from the server"),
+            FrameError::FragmentedControl => f.write_str("a fragmented control frame"),
+            FrameError::ControlTooLong(n) => {
+                write!(f, "a control frame of {n} bytes (at most 125 allowed)")
+            }
+            FrameError::LengthOverflow => f.write_str("a frame length over 2^63"),
+            FrameError::UnexpectedContinuation => {
+                f.write_str("a continuation frame with no fragmented message to continue")
+            }
+            FrameError::UnfinishedFragments => {
+                f.write_str("a new message while a fragmented one is unfinished")
+            }
+            FrameError::CloseTooShort => f.write_str("a close frame with a 1-byte payload"),
+            FrameError::CloseReasonNotUtf8 => f.write_str("a close reason that is not UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Parses the header of a server frame at the start of `buf`.
+///
+/// `Ok(None)`: `buf` holds only part of the header (read more and call
+/// again). Refused: reserved bits or opcodes, a mask (servers must not
+/// mask), a control frame that is fragmented or longer than 125 bytes,
+/// and a 64-bit length over 2^63. The payload length is not judged here:
+/// the reader holds it against its message size limit.
+///
+/// ```
+/// use questdb_arrow::transport::frame::{FrameHeader, OP_BINARY, parse_server_header};
+/// let h = parse_server_header(&[0x82, 126, 0x01, 0x00]).unwrap().unwrap();
+/// assert_eq!(h, FrameHeader { fin: true, opcode: OP_BINARY, header_len: 4, payload_len: 256 });
+/// assert_eq!(parse_server_header(&[0x82, 126, 0x01]).unwrap(), None);
+/// ```
+pub fn parse_server_header(buf: &[u8]) -> std::result::Result<Option<FrameHeader>, FrameError> {
+    let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
+        return Ok(None);
+    };
+    let rsv = (b0 >> 4) & 0x7;
+    if rsv != 0 {
+        return Err(FrameError::ReservedBits(rsv));
+    }
+    let fin = b0 & FIN_BIT != 0;
+    let opcode = b0 & 0x0F;
+    if !matches!(
+        opcode,
+        OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG
+    ) {
+        return Err(FrameError::UnknownOpcode(opcode));
+    }
+    if b1 & MASK_BIT != 0 {
+        return Err(FrameError::Masked);
+    }
+    let (header_len, payload_len) = match b1 & 0x7F {
+        126 => match buf.get(2..4) {
+            Some(b) => (4, u64::from(u16::from_be_bytes([b[0], b[1]]))),
+            None => return Ok(None),
+        },
+        127 => match buf.get(2..10).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(b) => (10, u64::from_be_bytes(b)),
+            None => return Ok(None),
+        },
+        n => (2, u64::from(n)),
+    };
+    if payload_len >> 63 != 0 {
+        return Err(FrameError::LengthOverflow);
+    }
+    let h = FrameHeader {
+        fin,
+        opcode,
+        header_len,
+        payload_len,
+    };
+    if h.is_control() {
+        if !fin {
+            return Err(FrameError::FragmentedControl);
+        }
+        if payload_len > MAX_CONTROL_PAYLOAD as u64 {
+            return Err(FrameError::ControlTooLong(payload_len));
+        }
+    }
+    Ok(Some(h))
+}
+
+/// The code and reason of a close frame's payload (`None`: no code).
+pub fn parse_close_payload(payload: &[u8]) -> std::result::Result<Option<(u16, &str)>, FrameError> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(FrameError::CloseTooShort),
+        [hi, lo, reason @ ..] => {
+            let reason = std::str::from_utf8(reason).map_err(|_| FrameError::CloseReasonNotUtf8)?;
+            Ok(Some((u16::from_be_bytes([*hi, *lo]), reason)))
+        }
+    }
+}
+
+/// Appends a masked client control frame (FIN + `opcode`, at most 125
+/// payload bytes: a pong or a close) to `out`.
+pub(crate) fn push_control_frame(out: &mut Vec<u8>, opcode: u8, key: [u8; 4], payload: &[u8]) {
+    debug_assert!(payload.len() <= MAX_CONTROL_PAYLOAD);
+    let payload = &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)];
+    out.push(FIN_BIT | opcode);
+    out.push(MASK_BIT | payload.len() as u8);
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+}
 
 /// Length of the header (including the 4-byte mask key) of a masked client
 /// frame carrying `payload_len` bytes: 6, 8 or 14.
@@ -31,24 +220,52 @@ pub fn client_header_len(payload_len: usize) -> usize {
 /// at least [`client_header_len`] long) and returns the header length.
 fn put_header(dst: &mut [u8], key: [u8; 4], payload_len: usize) -> usize {
     dst[0] = FIN_BINARY;
-    let at = match payload_len {
+    let at = put_len(dst, MASK_BIT, payload_len);
+    dst[at..at + 4].copy_from_slice(&key);
+    at + 4
+}
+
+/// Writes the second header byte (`mask` | the 7-bit length or its 126/127
+/// marker) and the 16/64-bit length after it; returns the header length up
+/// to there: 2, 4 or 10.
+fn put_len(dst: &mut [u8], mask: u8, payload_len: usize) -> usize {
+    match payload_len {
         0..=125 => {
-            dst[1] = MASK_BIT | payload_len as u8;
+            dst[1] = mask | payload_len as u8;
             2
         }
         126..=0xFFFF => {
-            dst[1] = MASK_BIT | 126;
+            dst[1] = mask | 126;
             dst[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
             4
         }
         _ => {
-            dst[1] = MASK_BIT | 127;
+            dst[1] = mask | 127;
             dst[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
             10
         }
-    };
-    dst[at..at + 4].copy_from_slice(&key);
-    at + 4
+    }
+}
+
+/// The header of an unmasked server frame (`fin`, `opcode`, the shortest
+/// length form for `payload_len`): the bytes and how many of them it is
+/// (2, 4 or 10).
+///
+/// ```
+/// use questdb_arrow::transport::frame::{OP_BINARY, parse_server_header, server_header};
+/// let (h, n) = server_header(true, OP_BINARY, 300);
+/// assert_eq!(&h[..n], &[0x82, 126, 0x01, 0x2C]);
+/// assert_eq!(parse_server_header(&h[..n]).unwrap().unwrap().payload_len, 300);
+/// ```
+pub fn server_header(
+    fin: bool,
+    opcode: u8,
+    payload_len: usize,
+) -> ([u8; MAX_SERVER_HEADER_LEN], usize) {
+    let mut h = [0u8; MAX_SERVER_HEADER_LEN];
+    h[0] = if fin { FIN_BIT } else { 0 } | (opcode & 0x0F);
+    let n = put_len(&mut h, 0, payload_len);
+    (h, n)
 }
 
 /// Encodes one whole frame into `dst`, which must be exactly
@@ -214,6 +431,27 @@ mod tests {
         }
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn control_frames_parse_on_a_tungstenite_server() {
+        let mut wire = Vec::new();
+        push_control_frame(&mut wire, OP_PONG, KEY, b"ping data");
+        push_control_frame(&mut wire, OP_CLOSE, [9, 8, 7, 6], &1001u16.to_be_bytes());
+        let io = Duplex {
+            input: Cursor::new(wire),
+            output: Vec::new(),
+        };
+        let mut server =
+            WebSocket::from_raw_socket(io, Role::Server, Some(WebSocketConfig::default()));
+        match server.read().unwrap() {
+            Message::Pong(p) => assert_eq!(&p[..], b"ping data"),
+            other => panic!("expected a pong, got {other:?}"),
+        }
+        match server.read().unwrap() {
+            Message::Close(Some(c)) => assert_eq!(u16::from(c.code), 1001),
+            other => panic!("expected a close, got {other:?}"),
         }
     }
 

@@ -53,3 +53,4 @@ mod server_meta;
 #[cfg(feature = "server")]
 mod support;
 mod transport;
+mod transport_frames;

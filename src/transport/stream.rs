@@ -1,0 +1,249 @@
+//! The byte stream under a connection: TCP (with an optional bind
+//! address and connect timeout), rustls TLS over it, and the retry of
+//! interrupted socket calls.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+use super::{ConnectOptions, tls};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The byte stream under the WebSocket: plain TCP or rustls over TCP.
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP (`ws`).
+    Plain(TcpStream),
+    /// TLS over TCP (`wss`).
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+/// Runs a socket call again when a signal interrupted it (`EINTR`): a
+/// process with signal handlers installed without `SA_RESTART` (profilers,
+/// fuzzers, some runtimes) must not see a failed read or write for it.
+pub(crate) fn restart_on_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        restart_on_eintr(|| match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        })
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        restart_on_eintr(|| match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+pub(super) fn socket_error(peer: &str, e: io::Error) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        format!("cannot configure the socket to {peer}"),
+    )
+    .with_source(e)
+}
+
+/// Opens the byte stream of a connection: TCP to the first address of
+/// `opts.host` that answers (from `opts.bind` when set), `TCP_NODELAY`,
+/// read and write timeouts of `opts.auth_timeout`, and the TLS handshake
+/// when `opts.tls` is set. The WebSocket and the ILP clients build on it.
+pub(crate) fn open_stream(opts: &ConnectOptions) -> Result<Stream> {
+    let peer = opts.authority();
+    let tls_config = opts.tls.as_ref().map(tls::client_config).transpose()?;
+    let tcp = tcp_connect(opts, &peer)?;
+    let io_err = |e: io::Error| socket_error(&peer, e);
+    tcp.set_nodelay(true).map_err(io_err)?;
+    tcp.set_read_timeout(Some(opts.auth_timeout))
+        .map_err(io_err)?;
+    tcp.set_write_timeout(Some(opts.auth_timeout))
+        .map_err(io_err)?;
+    Ok(match tls_config {
+        None => Stream::Plain(tcp),
+        Some(cfg) => Stream::Tls(Box::new(tls_connect(cfg, tcp, opts, &peer)?)),
+    })
+}
+
+/// What a non-blocking peek at an idle socket finds: `None` when the peer
+/// closed or reset it (or the peek failed), else the first pending byte
+/// (`Some(None)`: nothing pending).
+pub(crate) fn peek_idle(tcp: &TcpStream) -> Option<Option<u8>> {
+    if tcp.set_nonblocking(true).is_err() {
+        return None;
+    }
+    let mut head = [0u8; 1];
+    let peeked = restart_on_eintr(|| tcp.peek(&mut head));
+    if tcp.set_nonblocking(false).is_err() {
+        return None;
+    }
+    match peeked {
+        Ok(0) => None,
+        Ok(_) => Some(Some(head[0])),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(None),
+        Err(_) => None,
+    }
+}
+
+/// One TCP connect to `addr`, from `bind` when given.
+fn connect_addr(
+    addr: &SocketAddr,
+    timeout: Option<Duration>,
+    bind: Option<std::net::IpAddr>,
+) -> io::Result<TcpStream> {
+    let Some(ip) = bind else {
+        return match timeout {
+            Some(t) => TcpStream::connect_timeout(addr, t),
+            None => TcpStream::connect(addr),
+        };
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(*addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    match timeout {
+        Some(t) => socket.connect_timeout(&(*addr).into(), t)?,
+        None => socket.connect(&(*addr).into())?,
+    }
+    Ok(socket.into())
+}
+
+/// Resolves the host and connects to the first address that answers.
+fn tcp_connect(opts: &ConnectOptions, peer: &str) -> Result<TcpStream> {
+    let host = opts.host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = (host, opts.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot resolve {peer}")).with_source(e))?
+        .collect();
+    let mut last: Option<io::Error> = None;
+    for addr in &addrs {
+        let res = connect_addr(addr, opts.connect_timeout, opts.bind);
+        match res {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        None => Error::new(ErrorKind::Io, format!("{peer} resolved to no address")),
+        Some(e) => {
+            let kind = match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorKind::Timeout,
+                _ => ErrorKind::Io,
+            };
+            let n = addrs.len();
+            let tried = if n == 1 {
+                String::new()
+            } else {
+                format!(" (tried {n} addresses)")
+            };
+            Error::new(kind, format!("cannot connect to {peer}{tried}")).with_source(e)
+        }
+    })
+}
+
+/// Runs the TLS handshake to completion, so its failures are reported as
+/// [`ErrorKind::Tls`] rather than surfacing later as I/O errors.
+fn tls_connect(
+    cfg: Arc<ClientConfig>,
+    mut tcp: TcpStream,
+    opts: &ConnectOptions,
+    peer: &str,
+) -> Result<StreamOwned<ClientConnection, TcpStream>> {
+    let name = tls::server_name(&opts.host)?;
+    let mut conn = ClientConnection::new(cfg, name).map_err(|e| {
+        Error::new(ErrorKind::Tls, format!("cannot start TLS with {peer}")).with_source(e)
+    })?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            let what = format!("TLS handshake with {peer}");
+            return Err(match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    timeout_error(&what, opts.auth_timeout)
+                }
+                _ => match tls_cause(e) {
+                    Ok(tls) => {
+                        Error::new(ErrorKind::Tls, format!("{what} failed")).with_source(tls)
+                    }
+                    Err(e) => Error::new(ErrorKind::Tls, format!("{what} failed")).with_source(e),
+                },
+            });
+        }
+    }
+    Ok(StreamOwned::new(conn, tcp))
+}
+
+/// The rustls error inside an I/O error, or the I/O error back.
+pub(super) fn tls_cause(e: io::Error) -> std::result::Result<rustls::Error, io::Error> {
+    if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+        let kind = e.kind();
+        match e.into_inner().map(|i| i.downcast::<rustls::Error>()) {
+            Some(Ok(tls)) => Ok(*tls),
+            Some(Err(other)) => Err(io::Error::new(kind, other)),
+            None => Err(io::Error::from(kind)),
+        }
+    } else {
+        Err(e)
+    }
+}
+
+pub(super) fn timeout_error(what: &str, t: Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!("{what}: no answer within the auth timeout of {t:?}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn interrupted_calls_are_restarted() {
+        let mut calls = 0;
+        let r = super::restart_on_eintr(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(std::io::Error::from(std::io::ErrorKind::Interrupted))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls, 3);
+        let e = super::restart_on_eintr(|| -> std::io::Result<()> {
+            Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+        });
+        assert_eq!(e.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+    }
+}
