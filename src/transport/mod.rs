@@ -486,9 +486,27 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends `payload` as one binary message (see [`Connection::send_with`]).
+    /// Sends `payload` as one binary message (errors as
+    /// [`Connection::send_with`]). A large payload is masked and written a
+    /// piece at a time ([`frame::write_masked`]), so the socket copies
+    /// masked bytes that are still in the cache.
     pub fn send(&mut self, payload: &[u8]) -> Result<()> {
-        self.send_with(payload.len(), |out| out.put(payload))
+        if payload.len() <= frame::SEND_CHUNK {
+            return self.send_with(payload.len(), |out| out.put(payload));
+        }
+        self.check_writable()?;
+        self.ws.flush().map_err(|e| self.ws_error(e, "flushing"))?;
+        let res = frame::write_masked(
+            self.ws.get_mut(),
+            &mut self.send_buf,
+            rand::random(),
+            payload,
+        );
+        if let Err(e) = res {
+            self.dead = Some("an earlier send failed part-way");
+            return Err(self.send_error(e, payload.len()));
+        }
+        Ok(())
     }
 
     /// Receives the next binary message, waiting at most the read timeout
