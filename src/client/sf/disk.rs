@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::Recovered;
 use super::memory::{MemStore, SharedFrame, Spare};
 use super::segment::{
-    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, encode_record_header, record_crc,
+    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, record_crc, write_record,
     scan_segment, segment_name,
 };
 use super::slot::{ACK_FILE, SlotLock, list_segments, read_ack, sync_dir, write_ack};
@@ -285,10 +285,7 @@ impl DiskStore {
                 "store-and-forward: no active segment after starting one",
             ));
         };
-        let written = w
-            .seek(SeekFrom::Start(seg.size))
-            .and_then(|_| w.write_all(&encode_record_header(fsn, payload)))
-            .and_then(|()| w.write_all(payload));
+        let written = write_record(w, seg.size, fsn, payload);
         if let Err(e) = written {
             let err = io_err(
                 format!("append frame {fsn} to segment {}", seg.path.display()),

@@ -698,6 +698,18 @@ fn on_disk_format_is_the_documented_one() {
     assert_eq!(fs::read(d.path().join("s").join("ack")).unwrap(), ack);
 }
 
+#[test]
+fn a_record_written_in_chunks_is_the_encoded_record() {
+    for len in [0usize, 3, (128 << 10) - 1, 128 << 10, (3 << 17) + 5] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+        let mut want = vec![0xEE; 16];
+        encode_record(9, &payload, &mut want);
+        let mut file = std::io::Cursor::new(vec![0xEE; 16]);
+        segment::write_record(&mut file, 16, 9, &payload).unwrap();
+        assert!(file.into_inner() == want, "len {len}");
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Append(usize),
