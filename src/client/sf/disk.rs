@@ -326,7 +326,8 @@ impl DiskStore {
             }
             return Ok(Some(f));
         }
-        let mut buf = spare.take().unwrap_or_default();
+        let len = self.locate(fsn).map_or(0, |(_, _, len)| len as usize);
+        let mut buf = spare.take(len).unwrap_or_default();
         Ok(self.read(fsn, &mut buf)?.then(|| Arc::new(buf)))
     }
 
@@ -387,19 +388,22 @@ impl DiskStore {
         Ok(())
     }
 
+    /// Where frame `fsn` is: (1 + index of its segment, offset of its
+    /// record, payload length); `None` when no segment holds it.
+    fn locate(&self, fsn: u64) -> Option<(usize, u64, u32)> {
+        let i = self.segs.partition_point(|s| s.first <= fsn);
+        let seg = self.segs.get(i.checked_sub(1)?)?;
+        let &(offset, len) = seg.records.get(usize::try_from(fsn - seg.first).ok()?)?;
+        Some((i, offset, len))
+    }
+
     /// Copies frame `fsn` into `buf` (checking its record again); `false`
     /// when no segment holds it.
     fn read(&mut self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
-        let i = self.segs.partition_point(|s| s.first <= fsn);
-        let Some(seg) = i.checked_sub(1).and_then(|i| self.segs.get(i)) else {
+        let Some((i, offset, len)) = self.locate(fsn) else {
             return Ok(false);
         };
-        let Some(&(offset, len)) = usize::try_from(fsn - seg.first)
-            .ok()
-            .and_then(|k| seg.records.get(k))
-        else {
-            return Ok(false);
-        };
+        let seg = &self.segs[i - 1];
         let is_active = i == self.segs.len() && self.writer.is_some();
         let file = if is_active {
             self.writer.as_ref()

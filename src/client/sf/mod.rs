@@ -632,9 +632,11 @@ impl SfQueue {
     }
 
     /// A buffer of an acknowledged (or sent) frame to build the next frame
-    /// in, if one is free: its length and contents are stale.
-    pub fn spare_buffer(&self) -> Result<Option<Vec<u8>>> {
-        Ok(self.lock()?.spare.take())
+    /// of `len` bytes in, if one is free: its contents are stale, its
+    /// length is the frame's it held (the one nearest above `len` is
+    /// chosen, so resizing it to `len` rarely zeroes anything).
+    pub fn spare_buffer(&self, len: usize) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock()?.spare.take(len))
     }
 
     /// Hands back a frame once sent: its buffer is reused when nobody

@@ -26,18 +26,18 @@ fn memory_frames_are_handed_out_and_recycled_without_copies() {
     assert_eq!(got.as_ptr(), ptrs[0], "the queued buffer itself");
     // Still queued: handing it back keeps it (nothing to reuse yet).
     q.recycle(got);
-    assert!(q.spare_buffer().unwrap().is_none());
+    assert!(q.spare_buffer(0).unwrap().is_none());
     q.ack(1).unwrap();
-    let spare = q.spare_buffer().unwrap().expect("the acknowledged buffer");
+    let spare = q.spare_buffer(0).unwrap().expect("the acknowledged buffer");
     assert_eq!(spare.as_ptr(), ptrs[0]);
     let (fsn, got) = c.next_shared().unwrap().unwrap();
     assert_eq!((fsn, got.as_slice()), (2, want[1].as_slice()));
     // A frame the cursor still holds is not reused when acknowledged,
     // only once it is handed back.
     q.ack(2).unwrap();
-    assert!(q.spare_buffer().unwrap().is_none());
+    assert!(q.spare_buffer(0).unwrap().is_none());
     q.recycle(got);
-    let spare = q.spare_buffer().unwrap().expect("the handed-back buffer");
+    let spare = q.spare_buffer(0).unwrap().expect("the handed-back buffer");
     assert_eq!(spare.as_ptr(), ptrs[1]);
 }
 
@@ -53,6 +53,10 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
     for (i, fr) in f.into_iter().enumerate() {
         assert_eq!(q.append_owned(vec![fr], &[]).unwrap(), i as u64 + 1);
     }
+    // The buffers of the frames that left the cache are spare: take them
+    // so that reading those frames back needs buffers of its own.
+    let taken: Vec<Vec<u8>> = std::iter::from_fn(|| q.spare_buffer(0).unwrap()).collect();
+    assert!(!taken.is_empty());
     let mut c = q.unacked().unwrap();
     // (Kept alive, so no buffer is freed and reallocated meanwhile.)
     let mut read = Vec::new();
@@ -78,4 +82,17 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
         assert_eq!(fsn, i as u64 + 1);
         assert!(got.as_slice() == w.as_slice(), "replayed frame {fsn}");
     }
+}
+
+#[test]
+fn a_spare_buffer_is_the_one_that_needs_the_least_zeroing() {
+    let mut s = super::memory::Spare::default();
+    for n in [10, 1000, 300] {
+        s.put(std::sync::Arc::new(vec![0; n]));
+    }
+    // The shortest long enough, else the longest.
+    assert_eq!(s.take(200).map(|b| b.len()), Some(300));
+    assert_eq!(s.take(2000).map(|b| b.len()), Some(1000));
+    assert_eq!(s.take(5).map(|b| b.len()), Some(10));
+    assert!(s.take(5).is_none());
 }
