@@ -39,8 +39,9 @@
 //!   records, each `u32 LE payload length | u32 LE CRC-32 of (length ++
 //!   FSN ++ payload) | u64 LE FSN | payload`. A new segment starts when
 //!   the next record would take the active one past `max_segment_bytes`
-//!   (`sf_max_segment_bytes`; a bigger frame gets a segment of its own),
-//!   and on the first append after an open (segments found on open are
+//!   (`sf_max_segment_bytes`, 64 MiB by default, at most half of
+//!   `max_total_bytes`: [`SfOptions::segment_bytes`]; a bigger frame gets
+//!   a segment of its own), and on the first append after an open (segments found on open are
 //!   never appended to). See [`segment`].
 //! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
 //!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
@@ -51,8 +52,7 @@
 //!   a warning in [`Recovered::warnings`].
 //! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
 //!   bytes of the segment files. Space comes back only when a whole
-//!   segment is acknowledged, so keep it several times
-//!   `max_segment_bytes`.
+//!   segment is acknowledged, hence segments of at most half of it.
 //! - [`SfDurability::Memory`] never `fsync`s: a process crash loses
 //!   nothing (the data is in the page cache) but a power loss may.
 //!   [`SfDurability::Periodic`] `fsync`s the active segment and the slot
@@ -130,7 +130,9 @@ pub struct SfOptions {
     /// `sf_max_total_bytes`: the cap on the payload bytes held (memory
     /// mode) or on the slot's segment files (disk mode).
     pub max_total_bytes: u64,
-    /// `sf_max_segment_bytes`: where a segment file is rotated (4 MiB).
+    /// `sf_max_segment_bytes`: where a segment file is rotated (64 MiB),
+    /// or at half of `max_total_bytes` if that is less (see
+    /// [`SfOptions::segment_bytes`]).
     pub max_segment_bytes: u64,
     /// `sf_durability`: whether segment files are `fsync`ed.
     pub durability: SfDurability,
@@ -151,7 +153,7 @@ impl Default for SfOptions {
             dir: None,
             sender_id: "default".to_owned(),
             max_total_bytes: 128 * MIB,
-            max_segment_bytes: 4 * MIB,
+            max_segment_bytes: 64 * MIB,
             durability: SfDurability::Memory,
             sync_interval: Duration::from_millis(5_000),
             append_deadline: Duration::from_millis(30_000),
@@ -178,6 +180,14 @@ impl SfOptions {
             max_total_bytes: 10 * 1024 * MIB,
             ..SfOptions::default()
         }
+    }
+
+    /// Where a disk queue rotates its segment files: `max_segment_bytes`,
+    /// at most half of `max_total_bytes`, so that acknowledged space
+    /// (which comes back a whole segment at a time) returns while the
+    /// queue still has room.
+    pub fn segment_bytes(&self) -> u64 {
+        self.max_segment_bytes.min((self.max_total_bytes / 2).max(1))
     }
 
     fn check(&self) -> Result<()> {
@@ -298,7 +308,7 @@ impl SfQueue {
                 let lock = slot::SlotLock::acquire(dir, &opts.sender_id)?;
                 let (d, next, acked, rec) = DiskStore::open(
                     lock,
-                    opts.max_segment_bytes,
+                    opts.segment_bytes(),
                     opts.durability,
                     opts.sync_interval,
                 )?;

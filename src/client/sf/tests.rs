@@ -170,6 +170,23 @@ fn append_n_from(q: &SfQueue, from: u64, to: u64) {
 }
 
 #[test]
+fn segments_are_at_most_half_of_the_cap() {
+    let d = TestDir::new("half");
+    let o = SfOptions {
+        max_total_bytes: 480,
+        append_deadline: Duration::from_millis(100),
+        ..SfOptions::disk(d.path(), "s")
+    };
+    assert_eq!(SfOptions::disk(d.path(), "s").segment_bytes(), 64 << 20);
+    assert_eq!(o.segment_bytes(), 240);
+    // The default 64 MiB segments under a 480-byte cap: rotated at 240.
+    let (q, _) = SfQueue::open(o).unwrap();
+    append_n(&q, 1, 6);
+    assert!(segments(&d.path().join("s")).len() >= 2);
+    assert!(q.used_bytes().unwrap() <= 480);
+}
+
+#[test]
 fn ack_deletes_whole_segments_only() {
     let d = TestDir::new("ackdel");
     let slot = d.path().join("s");
