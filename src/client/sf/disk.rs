@@ -45,7 +45,7 @@ pub(super) struct DiskStore {
     /// Open for appending: the last of `segs`, created by this store.
     /// Segments found on open are only read.
     writer: Option<File>,
-    /// The last segment read that is not the writer's: `(first fsn, file)`.
+    /// The last segment read: `(first fsn, file)`.
     reader: Option<(u64, File)>,
     /// Sum of `segs[..].size`.
     bytes: u64,
@@ -57,9 +57,35 @@ pub(super) struct DiskStore {
     /// Set when a failed append could not be undone: appending again could
     /// put records after garbage.
     broken: Option<String>,
+    /// A record is being written to the active segment (between
+    /// [`DiskStore::begin_append`] and [`DiskStore::finish_append`]).
+    writing: bool,
     /// The frames written and not read yet (at most [`CACHE_BYTES`]), so
     /// that sending them reads nothing back from the files.
     cache: MemStore,
+}
+
+/// A record being written while the queue is unlocked: a handle of its
+/// own on the active segment (only the producer writes through it; the
+/// store reads through others) and where the record goes.
+#[derive(Debug)]
+pub(super) struct PendingRecord {
+    fsn: u64,
+    offset: u64,
+    file: File,
+    /// The write's error, with the error of cutting the partial record
+    /// off again if that failed too.
+    failed: Option<(io::Error, Option<io::Error>)>,
+}
+
+impl PendingRecord {
+    /// Writes the record of `payload` in its place; a failed write is cut
+    /// off again, so later records never follow a partial one.
+    pub(super) fn write(&mut self, payload: &[u8]) {
+        if let Err(e) = write_record(&mut self.file, self.offset, self.fsn, payload) {
+            self.failed = Some((e, self.file.set_len(self.offset).err()));
+        }
+    }
 }
 
 /// The most payload bytes [`DiskStore`] keeps in memory for the sender;
@@ -221,6 +247,7 @@ impl DiskStore {
             last_sync: Instant::now(),
             dirty: false,
             broken: None,
+            writing: false,
             cache: MemStore::new(next),
         };
         rec.frames = next - 1 - acked;
@@ -268,31 +295,60 @@ impl DiskStore {
         (SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES) as u64 + len
     }
 
-    /// Writes frame `fsn` (the next one) to the active segment, starting a
-    /// new segment when needed, and keeps it in the cache of unread frames.
-    pub(super) fn append(&mut self, fsn: u64, frame: SharedFrame, spare: &mut Spare) -> Result<()> {
-        let payload = frame.as_slice();
+    /// Starts appending frame `fsn` (the next one, `len` bytes): starts a
+    /// new segment when needed and returns where its record goes, to be
+    /// written without the queue's lock ([`PendingRecord::write`]) and
+    /// then recorded with [`DiskStore::finish_append`]. Until then the
+    /// active segment is never deleted.
+    pub(super) fn begin_append(&mut self, fsn: u64, len: u64) -> Result<PendingRecord> {
         if let Some(why) = &self.broken {
             return Err(Error::new(ErrorKind::Io, why.clone()));
         }
-        let len = payload.len() as u64;
         if self.needs_segment(len) {
             self.start_segment(fsn)?;
         }
-        let (Some(seg), Some(w)) = (self.segs.back_mut(), self.writer.as_mut()) else {
+        let (Some(seg), Some(w)) = (self.segs.back(), self.writer.as_ref()) else {
             return Err(Error::new(
                 ErrorKind::Internal,
                 "store-and-forward: no active segment after starting one",
             ));
         };
-        let written = write_record(w, seg.size, fsn, payload);
-        if let Err(e) = written {
+        let file = w.try_clone().map_err(|e| {
+            io_err(
+                format!("open segment {} for appending", seg.path.display()),
+                e,
+            )
+        })?;
+        self.writing = true;
+        Ok(PendingRecord {
+            fsn,
+            offset: seg.size,
+            file,
+            failed: None,
+        })
+    }
+
+    /// Records the frame written by `rec` (the buffer `frame`) and keeps
+    /// it in the cache of unread frames; a failed write is the error here.
+    pub(super) fn finish_append(
+        &mut self,
+        rec: PendingRecord,
+        frame: SharedFrame,
+        spare: &mut Spare,
+    ) -> Result<()> {
+        self.writing = false;
+        let Some(seg) = self.segs.back_mut() else {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "store-and-forward: the active segment went away during an append",
+            ));
+        };
+        if let Some((e, undo)) = rec.failed {
             let err = io_err(
-                format!("append frame {fsn} to segment {}", seg.path.display()),
+                format!("append frame {} to segment {}", rec.fsn, seg.path.display()),
                 e,
             );
-            // Undo the partial record so later records never follow it.
-            if let Err(undo) = w.set_len(seg.size) {
+            if let Some(undo) = undo {
                 self.broken = Some(format!(
                     "store-and-forward segment {} has a partial record that could not be removed ({undo}); reopen the queue to recover it",
                     seg.path.display()
@@ -301,11 +357,12 @@ impl DiskStore {
             }
             return Err(err);
         }
-        seg.records.push((seg.size, payload.len() as u32));
+        let len = frame.len() as u64;
+        seg.records.push((rec.offset, len as u32));
         seg.size += RECORD_HEADER_BYTES as u64 + len;
         self.bytes += RECORD_HEADER_BYTES as u64 + len;
         self.dirty = true;
-        self.cache.append(fsn, frame, spare);
+        self.cache.append(rec.fsn, frame, spare);
         self.cache.shrink_to(CACHE_BYTES, spare);
         Ok(())
     }
@@ -404,17 +461,14 @@ impl DiskStore {
             return Ok(false);
         };
         let seg = &self.segs[i - 1];
-        let is_active = i == self.segs.len() && self.writer.is_some();
-        let file = if is_active {
-            self.writer.as_ref()
-        } else {
-            if self.reader.as_ref().is_none_or(|(f, _)| *f != seg.first) {
-                let f = File::open(&seg.path)
-                    .map_err(|e| io_err(format!("open segment {}", seg.path.display()), e))?;
-                self.reader = Some((seg.first, f));
-            }
-            self.reader.as_ref().map(|(_, f)| f)
-        };
+        // Never through the writer's handle: the producer appends through
+        // a copy of it (sharing its file position) without the lock.
+        if self.reader.as_ref().is_none_or(|(f, _)| *f != seg.first) {
+            let f = File::open(&seg.path)
+                .map_err(|e| io_err(format!("open segment {}", seg.path.display()), e))?;
+            self.reader = Some((seg.first, f));
+        }
+        let file = self.reader.as_ref().map(|(_, f)| f);
         let Some(file) = file else {
             return Ok(false);
         };
@@ -476,6 +530,10 @@ impl DiskStore {
             && s.end() <= acked + 1
         {
             if self.segs.len() == 1 {
+                if self.writing {
+                    // A record is being written to it.
+                    break;
+                }
                 self.writer = None;
             }
             if self.reader.as_ref().is_some_and(|(f, _)| *f == s.first) {

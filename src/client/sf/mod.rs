@@ -251,6 +251,10 @@ struct State {
     stalls: u64,
     /// Frame buffers nobody holds any more, for [`SfQueue::spare_buffer`].
     spare: Spare,
+    /// An append is writing its frames to disk with the lock released
+    /// between them: other appends wait for its end, so that the frames
+    /// of two transactions never interleave.
+    appending: bool,
 }
 
 impl State {
@@ -285,6 +289,13 @@ fn frames_of(n: usize) -> String {
     } else {
         format!("a transaction of {n} frames")
     }
+}
+
+fn not_disk() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "store-and-forward: a disk append on a memory queue",
+    )
 }
 
 fn poisoned() -> Error {
@@ -333,6 +344,7 @@ impl SfQueue {
             dict_log,
             stalls: 0,
             spare: Spare::default(),
+            appending: false,
         };
         let q = SfQueue {
             state: Mutex::new(state),
@@ -451,9 +463,10 @@ impl SfQueue {
                 _ => worst,
             };
             if g.used() + need <= max {
-                break;
-            }
-            if !stalled {
+                if !g.appending {
+                    break;
+                }
+            } else if !stalled {
                 stalled = true;
                 g.stalls += 1;
             }
@@ -483,17 +496,19 @@ impl SfQueue {
         let mut last = g.next - 1;
         let mut failed = None;
         let count = frames.len();
+        g.appending = true;
         for f in frames {
             let fsn = g.next;
             let len = f.len() as u64;
-            let f = SharedFrame::new(f);
-            let st = &mut *g;
-            let res = match &mut st.store {
-                Store::Memory(m) => {
-                    m.append(fsn, f, &mut st.spare);
-                    Ok(())
+            let res;
+            (g, res) = if disk {
+                self.write_disk_frame(g, fsn, f)?
+            } else {
+                let st = &mut *g;
+                if let Store::Memory(m) = &mut st.store {
+                    m.append(fsn, SharedFrame::new(f), &mut st.spare);
                 }
-                Store::Disk(d) => d.append(fsn, f, &mut st.spare),
+                (g, Ok(()))
             };
             if let Err(e) = res {
                 failed = Some(e);
@@ -502,7 +517,12 @@ impl SfQueue {
             g.next += 1;
             g.pending_bytes += len;
             last = fsn;
+            if disk {
+                // Sent while the next frame is written.
+                self.changed.notify_all();
+            }
         }
+        g.appending = false;
         let synced = match (&failed, &mut g.store) {
             (None, Store::Disk(d)) => d.sync_if_due(),
             _ => Ok(()),
@@ -524,6 +544,34 @@ impl SfQueue {
             ))
         })?;
         Ok(last)
+    }
+
+    /// Writes frame `fsn` to the disk store with the lock released during
+    /// the write, so that the runner sends and acknowledges the frames
+    /// before it meanwhile; returns the lock and the append's outcome.
+    fn write_disk_frame<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, State>,
+        fsn: u64,
+        frame: Vec<u8>,
+    ) -> Result<(MutexGuard<'a, State>, Result<()>)> {
+        let begun = match &mut g.store {
+            Store::Disk(d) => d.begin_append(fsn, frame.len() as u64),
+            Store::Memory(_) => Err(not_disk()),
+        };
+        let mut rec = match begun {
+            Ok(rec) => rec,
+            Err(e) => return Ok((g, Err(e))),
+        };
+        drop(g);
+        rec.write(&frame);
+        let mut g = self.lock()?;
+        let st = &mut *g;
+        let done = match &mut st.store {
+            Store::Disk(d) => d.finish_append(rec, SharedFrame::new(frame), &mut st.spare),
+            Store::Memory(_) => Err(not_disk()),
+        };
+        Ok((g, done))
     }
 
     /// The symbol dictionary the queued frames refer to, in id order: the

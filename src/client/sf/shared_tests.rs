@@ -96,3 +96,32 @@ fn a_spare_buffer_is_the_one_that_needs_the_least_zeroing() {
     assert_eq!(s.take(5).map(|b| b.len()), Some(10));
     assert!(s.take(5).is_none());
 }
+
+#[test]
+fn a_record_written_unlocked_keeps_its_segment_through_an_ack() {
+    let dir = TestDir::new("unlocked");
+    let lock = slot::SlotLock::acquire(dir.path(), "s").unwrap();
+    let (mut d, ..) =
+        DiskStore::open(lock, 1 << 20, SfDurability::Memory, Duration::from_secs(5)).unwrap();
+    let mut spare = super::memory::Spare::default();
+    let mut append = |d: &mut DiskStore, fsn: u64, ack: Option<u64>| {
+        let payload = format!("frame {fsn}").into_bytes();
+        let mut rec = d.begin_append(fsn, payload.len() as u64).unwrap();
+        // An acknowledgement while the record is written without the lock.
+        if let Some(a) = ack {
+            d.release(a, &mut spare).unwrap();
+        }
+        rec.write(&payload);
+        d.finish_append(rec, std::sync::Arc::new(payload), &mut spare)
+            .unwrap();
+    };
+    append(&mut d, 1, None);
+    // Frame 1 (all of the active segment) acknowledged during frame 2's
+    // write: the segment stays, frame 2 lands in it.
+    append(&mut d, 2, Some(1));
+    drop(d);
+    let (q, rec) = SfQueue::open(SfOptions::disk(dir.path(), "s")).unwrap();
+    assert_eq!(rec.frames, 1);
+    let got: Vec<(u64, Vec<u8>)> = q.unacked().unwrap().map(Result::unwrap).collect();
+    assert_eq!(got, vec![(2, b"frame 2".to_vec())]);
+}
