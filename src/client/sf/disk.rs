@@ -255,7 +255,7 @@ impl DiskStore {
         if let Some(t) = &rec.truncated {
             rec.warnings.push(t.clone());
         }
-        store.release(acked, &mut Spare::default())?;
+        store.release(acked, &mut Spare::default())?.delete()?;
         Ok((store, next, acked, rec))
     }
 
@@ -518,7 +518,7 @@ impl DiskStore {
 
     /// Deletes every segment whose frames are all acknowledged (up to and
     /// including `acked`) and records `acked` in the acknowledgement file.
-    pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<()> {
+    pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<Doomed> {
         self.cache.release(acked, spare);
         // The file first, the deletions after: a segment missing on open
         // below the recorded FSN was acknowledged, one above it was lost.
@@ -526,6 +526,7 @@ impl DiskStore {
         // replays acknowledged frames again. `sync` persists the rename.
         write_ack(self.dir(), acked, false)?;
         self.dirty = true;
+        let mut doomed = Doomed(Vec::new());
         while let Some(s) = self.segs.front()
             && s.end() <= acked + 1
         {
@@ -539,15 +540,34 @@ impl DiskStore {
             if self.reader.as_ref().is_some_and(|(f, _)| *f == s.first) {
                 self.reader = None;
             }
-            fs::remove_file(&s.path).map_err(|e| {
-                io_err(
-                    format!("delete acknowledged segment {}", s.path.display()),
-                    e,
-                )
-            })?;
             self.bytes -= s.size;
-            self.segs.pop_front();
+            doomed.0.extend(self.segs.pop_front().map(|s| s.path));
         }
-        Ok(())
+        Ok(doomed)
+    }
+}
+
+/// Acknowledged segment files, out of the store already, to delete once
+/// the queue's lock is released (freeing their pages takes a while).
+#[derive(Debug)]
+#[must_use]
+pub(super) struct Doomed(Vec<PathBuf>);
+
+impl Doomed {
+    /// Deletes the files; the first failure is the error (the files still
+    /// there are below the acknowledged FSN: the next open deletes them).
+    pub(super) fn delete(self) -> Result<()> {
+        let mut first = Ok(());
+        for p in self.0 {
+            if let Err(e) = fs::remove_file(&p)
+                && first.is_ok()
+            {
+                first = Err(io_err(
+                    format!("delete acknowledged segment {}", p.display()),
+                    e,
+                ));
+            }
+        }
+        first
     }
 }

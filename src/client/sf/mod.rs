@@ -617,13 +617,14 @@ impl SfQueue {
         let released = match &mut st.store {
             Store::Memory(m) => {
                 m.release(fsn, &mut st.spare);
-                Ok(())
+                Ok(None)
             }
-            Store::Disk(d) => d.release(fsn, &mut st.spare),
+            Store::Disk(d) => d.release(fsn, &mut st.spare).map(Some),
         };
         drop(g);
         self.changed.notify_all();
-        released
+        // Acknowledged segments are deleted without the lock.
+        released?.map_or(Ok(()), disk::Doomed::delete)
     }
 
     /// The FSN the next [`SfQueue::append`] returns.

@@ -109,7 +109,7 @@ fn a_record_written_unlocked_keeps_its_segment_through_an_ack() {
         let mut rec = d.begin_append(fsn, payload.len() as u64).unwrap();
         // An acknowledgement while the record is written without the lock.
         if let Some(a) = ack {
-            d.release(a, &mut spare).unwrap();
+            d.release(a, &mut spare).unwrap().delete().unwrap();
         }
         rec.write(&payload);
         d.finish_append(rec, std::sync::Arc::new(payload), &mut spare)
