@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use super::Recovered;
 use super::memory::{MemStore, SharedFrame, Spare};
 use super::segment::{
-    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, record_crc, write_record,
-    scan_segment, segment_name,
+    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, record_crc, scan_segment,
+    segment_name, write_record,
 };
 use super::slot::{ACK_FILE, SlotLock, list_segments, read_ack, sync_dir, write_ack};
 use crate::conf::SfDurability;

@@ -187,7 +187,8 @@ impl SfOptions {
     /// (which comes back a whole segment at a time) returns while the
     /// queue still has room.
     pub fn segment_bytes(&self) -> u64 {
-        self.max_segment_bytes.min((self.max_total_bytes / 2).max(1))
+        self.max_segment_bytes
+            .min((self.max_total_bytes / 2).max(1))
     }
 
     fn check(&self) -> Result<()> {
