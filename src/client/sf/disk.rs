@@ -90,7 +90,7 @@ impl PendingRecord {
 
 /// The most payload bytes [`DiskStore`] keeps in memory for the sender;
 /// older unread frames are read back from their segment.
-const CACHE_BYTES: u64 = 16 << 20;
+const CACHE_BYTES: u64 = 64 << 20;
 
 fn io_err(what: String, e: io::Error) -> Error {
     Error::wrap(ErrorKind::Io, what, e)

@@ -59,7 +59,7 @@
 //!   directory from `append` once `sync_interval`
 //!   (`sf_sync_interval_millis`) has passed since the last time, on every
 //!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`].
-//! - The newest frames written and not read yet (up to 16 MiB) are also
+//! - The newest frames written and not read yet (up to 64 MiB) are also
 //!   kept in memory, so the consumer sends them without reading them
 //!   back; a replay, and frames the consumer fell behind on, are read
 //!   from the segments (their checksums checked again).

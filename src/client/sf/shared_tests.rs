@@ -45,9 +45,10 @@ fn memory_frames_are_handed_out_and_recycled_without_copies() {
 fn disk_frames_come_from_the_cache_then_from_the_files() {
     let dir = TestDir::new("shared");
     let (q, _) = SfQueue::open(SfOptions::disk(dir.path(), "s")).unwrap();
-    // 12 frames of 2 MiB: more than the cache keeps, so the oldest are
-    // read back from their segments, the newest handed out as queued.
-    let f = frames(12, 2 << 20);
+    // 5 frames of 16 MiB: more than the cache keeps (64 MiB), so the
+    // oldest are read back from their segments, the newest handed out as
+    // queued.
+    let f = frames(5, 16 << 20);
     let want = f.clone();
     let ptrs: Vec<*const u8> = f.iter().map(|v| v.as_ptr()).collect();
     for (i, fr) in f.into_iter().enumerate() {
@@ -73,7 +74,7 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
         .collect();
     assert!(c.next_shared().unwrap().is_none());
     assert!(!shared[0], "frame 1 left the cache: read from its segment");
-    assert!(shared[11], "frame 12 is the queued buffer");
+    assert!(shared[4], "frame 5 is the queued buffer");
     // Replay after a reconnect: everything again, from the files (the
     // cursor took the cached frames).
     let mut c = q.unacked().unwrap();
