@@ -487,9 +487,9 @@ impl Connection {
     }
 
     /// Sends `payload` as one binary message (errors as
-    /// [`Connection::send_with`]). A large payload is masked and written a
-    /// piece at a time ([`frame::write_masked`]), so the socket copies
-    /// masked bytes that are still in the cache.
+    /// [`Connection::send_with`]). A large payload is masked and written
+    /// 128 KiB at a time, so the socket copies masked bytes that are still
+    /// in the cache.
     pub fn send(&mut self, payload: &[u8]) -> Result<()> {
         if payload.len() <= frame::SEND_CHUNK {
             return self.send_with(payload.len(), |out| out.put(payload));
