@@ -22,7 +22,9 @@
 //! (ratio (c) ≥ 0.75).
 //!
 //! Prints a table; writes `$CARGO_TARGET_DIR/bench-summary/publish_t1.json`.
-//! `QA_BENCH_ROWS` sets the rows (default 2 M).
+//! `QA_BENCH_ROWS` sets the rows (default 2 M). For profiling,
+//! `QA_PUBLISH_ONLY=memory|disk|periodic` runs only that async client
+//! besides (a): the others' passes do nothing (their figures are void).
 
 use std::time::Duration;
 
@@ -86,6 +88,9 @@ fn bench_publish(c: &mut Criterion) {
         "sf_dir={};sender_id=disk_periodic;sf_durability=periodic;",
         dir.display()
     ));
+    // `QA_PUBLISH_ONLY`: the async client to run (all when unset).
+    let only = std::env::var("QA_PUBLISH_ONLY").ok();
+    let skip = |name: &str| only.as_deref().is_some_and(|o| o != name);
     let batch = generate("W1", n);
     let batches = common::slices(&batch, BATCH_ROWS);
     let opts = IngestOptions::new().timestamp_column("ts");
@@ -103,12 +108,21 @@ fn bench_publish(c: &mut Criterion) {
         secs,
         &mut [
             ("async_publish_memory", &mut || {
+                if skip("memory") {
+                    return 0;
+                }
                 tracking_peak_rss(p_mem, || publish_all(&mut memory, table, &batches))
             }),
             ("async_publish_disk", &mut || {
+                if skip("disk") {
+                    return 0;
+                }
                 tracking_peak_rss(p_disk, || publish_all(&mut disk, table, &batches))
             }),
             ("async_publish_disk_periodic", &mut || {
+                if skip("periodic") {
+                    return 0;
+                }
                 tracking_peak_rss(p_periodic, || publish_all(&mut periodic, table, &batches))
             }),
             ("questdb_arrow_ingest", &mut || {

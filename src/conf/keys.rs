@@ -299,9 +299,9 @@ pub(crate) static KEYS: &[Key] = &[
     ),
     key(
         "sf_max_segment_bytes",
-        "4m",
+        "64m",
         Use::Ingest,
-        "size of one segment file",
+        "size of one segment file (at most half of `sf_max_total_bytes`)",
         codec!(size sf_max_segment_bytes),
     ),
     key(

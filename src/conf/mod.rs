@@ -284,7 +284,7 @@ impl Conf {
             sender_id: "default".to_owned(),
             sf_durability: SfDurability::Memory,
             sf_sync_interval: ms(5_000),
-            sf_max_segment_bytes: 4 * MIB,
+            sf_max_segment_bytes: 64 * MIB,
             sf_max_total_bytes: None,
             sf_append_deadline: ms(30_000),
             drain_orphans: false,

@@ -83,7 +83,7 @@ fn defaults() {
     assert_eq!(c.sender_id, "default");
     assert_eq!(c.sf_durability, SfDurability::Memory);
     assert_eq!(c.sf_sync_interval, ms(5_000));
-    assert_eq!(c.sf_max_segment_bytes, 4 << 20);
+    assert_eq!(c.sf_max_segment_bytes, 64 << 20);
     assert_eq!(c.sf_max_total_bytes, None);
     assert_eq!(c.sf_max_total_bytes_or_default(), 128 << 20);
     assert_eq!(c.sf_append_deadline, ms(30_000));

@@ -13,8 +13,11 @@
 
 use std::fmt;
 
+use std::io::{self, Write};
+
 use crate::error::{Error, Result};
 use crate::protocol::Out;
+use crate::protocol::wire::mask_copy;
 
 /// First header byte of every frame written here: FIN + binary opcode.
 pub const FIN_BINARY: u8 = 0x82;
@@ -295,6 +298,37 @@ pub(crate) fn encode_into(
     Ok(())
 }
 
+/// Payload bytes [`write_masked`] masks and writes at a time: small
+/// enough to stay in a core's cache between the masking and the socket's
+/// copy.
+pub(crate) const SEND_CHUNK: usize = 128 * 1024;
+
+/// Writes one masked client frame (FIN, binary opcode, mask key `key`)
+/// carrying `payload` to `w`, masking it [`SEND_CHUNK`] bytes at a time
+/// into `scratch` (grown to a chunk and the header if shorter) and writing
+/// each piece as soon as it is masked; then flushes. A failure part-way
+/// leaves a partial frame on `w`.
+pub(crate) fn write_masked(
+    w: &mut impl Write,
+    scratch: &mut Vec<u8>,
+    key: [u8; 4],
+    payload: &[u8],
+) -> io::Result<()> {
+    if scratch.len() < MAX_CLIENT_HEADER_LEN + SEND_CHUNK {
+        scratch.resize(MAX_CLIENT_HEADER_LEN + SEND_CHUNK, 0);
+    }
+    // The header goes out with the first chunk.
+    let mut at = put_header(scratch, key, payload.len());
+    // Every chunk but the last is a multiple of 4 bytes long, so each
+    // chunk starts at key phase 0.
+    for chunk in payload.chunks(SEND_CHUNK) {
+        mask_copy(&mut scratch[at..at + chunk.len()], chunk, key);
+        w.write_all(&scratch[..at + chunk.len()])?;
+        at = 0;
+    }
+    w.flush()
+}
+
 /// Builds one masked client frame (FIN, binary opcode, mask key `key`) in
 /// `buf`, the payload written by `fill` and masked while it is copied.
 ///
@@ -407,6 +441,45 @@ mod tests {
     fn short_fill_panics_in_debug() {
         let mut buf = Vec::new();
         let _ = write_client_frame(&mut buf, KEY, 4, |o| o.put(&[1, 2]));
+    }
+
+    /// Counts the writes it collects.
+    #[derive(Default)]
+    struct Writes {
+        bytes: Vec<u8>,
+        calls: usize,
+    }
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn chunked_masking_writes_the_same_frame_a_chunk_at_a_time() {
+        for len in [
+            SEND_CHUNK + 1,
+            2 * SEND_CHUNK,
+            3 * SEND_CHUNK + 5,
+            SEND_CHUNK - 3,
+        ] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+            let mut want = Vec::new();
+            write_client_frame(&mut want, KEY, len, |o| o.put(&payload)).unwrap();
+            let mut w = Writes::default();
+            // A reused scratch buffer holding stale bytes.
+            let mut scratch = vec![0xEE; 10];
+            write_masked(&mut w, &mut scratch, KEY, &payload).unwrap();
+            assert!(w.bytes == want, "len {len}");
+            assert_eq!(w.calls, len.div_ceil(SEND_CHUNK), "len {len}");
+            assert!(scratch.len() <= SEND_CHUNK + MAX_CLIENT_HEADER_LEN);
+        }
     }
 
     /// In-memory duplex: reads from `input`, collects writes in `output`.

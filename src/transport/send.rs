@@ -91,9 +91,29 @@ impl Connection {
         })
     }
 
-    /// Sends `payload` as one binary message (see [`Connection::send_with`]).
+    /// Sends `payload` as one binary message (errors as
+    /// [`Connection::send_with`]). A large payload is masked and written
+    /// 128 KiB at a time, so the socket copies masked bytes that are still
+    /// in the cache.
     pub fn send(&mut self, payload: &[u8]) -> Result<()> {
-        self.send_with(payload.len(), |out| out.put(payload))
+        if payload.len() <= frame::SEND_CHUNK {
+            return self.send_with(payload.len(), |out| out.put(payload));
+        }
+        self.check_writable()?;
+        let res = (|| {
+            // Anything queued (pongs) goes out before our frame.
+            if !self.pending.is_empty() {
+                self.stream.write_all(&self.pending)?;
+                self.pending.clear();
+            }
+            frame::write_masked(
+                &mut self.stream,
+                &mut self.send_buf,
+                rand::random(),
+                payload,
+            )
+        })();
+        self.sent(res, payload.len())
     }
 
     /// Error for a failed raw frame write; tries to learn the server's close

@@ -31,6 +31,9 @@ use crate::transport::{Connection, Handshake, Route};
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a blocking read waits before the runner looks at its flags.
 const SLICE: Duration = Duration::from_millis(50);
+/// How long the runner waits for the next frame, with frames in flight,
+/// before it reads the answers that came meanwhile.
+const TICK: Duration = Duration::from_millis(1);
 /// After a halt: how long to wait for the answers to frames in flight.
 const HALT_DRAIN: Duration = Duration::from_secs(5);
 
@@ -116,6 +119,17 @@ impl Runner {
                     self.last_failure = Some(why);
                 }
             }
+        }
+    }
+
+    /// Waits up to [`TICK`] for frame `fsn` to be queued; then the
+    /// socket is only polled (zero wait). A closed queue gets no more
+    /// frames: the socket is waited on for a tick instead.
+    fn next_frame_or_tick(&self, fsn: u64) -> Result<Duration> {
+        if self.queue.wait_appended(fsn, Some(TICK))? || !self.queue.is_closed()? {
+            Ok(Duration::ZERO)
+        } else {
+            Ok(TICK)
         }
     }
 
@@ -268,16 +282,22 @@ impl Runner {
                 last_answer = Instant::now();
                 continue;
             }
-            // Read what came; block only when the window is full or
-            // there is nothing to send.
-            // (Nothing in flight: only durable acknowledgements to read.)
+            // Read what came; block on the socket only when the window is
+            // full. With room and nothing sent this round, wait on the
+            // queue instead, so a new frame goes out the moment it is
+            // queued, and read the answers that came meanwhile every
+            // TICK. (Nothing in flight: only durable acknowledgements to
+            // read.)
             let full = inflight.len() >= self.window;
-            let wait = if sent_any && !full {
-                Duration::ZERO
-            } else if full {
+            let wait = if full {
                 SLICE
+            } else if sent_any {
+                Duration::ZERO
             } else {
-                Duration::from_millis(1)
+                match self.next_frame_or_tick(cursor.position()) {
+                    Ok(wait) => wait,
+                    Err(e) => return self.halt(e),
+                }
             };
             let frame = match conn.recv_timeout(Some(wait)) {
                 Ok(Some(f)) => f,

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use super::Recovered;
 use super::memory::{MemStore, SharedFrame, Spare};
 use super::segment::{
-    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, encode_record_header, record_crc,
-    scan_segment, segment_name,
+    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, record_crc, scan_segment,
+    segment_name, write_record,
 };
 use super::slot::{ACK_FILE, SlotLock, list_segments, read_ack, sync_dir, write_ack};
 use crate::conf::SfDurability;
@@ -45,7 +45,7 @@ pub(super) struct DiskStore {
     /// Open for appending: the last of `segs`, created by this store.
     /// Segments found on open are only read.
     writer: Option<File>,
-    /// The last segment read that is not the writer's: `(first fsn, file)`.
+    /// The last segment read: `(first fsn, file)`.
     reader: Option<(u64, File)>,
     /// Sum of `segs[..].size`.
     bytes: u64,
@@ -57,14 +57,40 @@ pub(super) struct DiskStore {
     /// Set when a failed append could not be undone: appending again could
     /// put records after garbage.
     broken: Option<String>,
+    /// A record is being written to the active segment (between
+    /// [`DiskStore::begin_append`] and [`DiskStore::finish_append`]).
+    writing: bool,
     /// The frames written and not read yet (at most [`CACHE_BYTES`]), so
     /// that sending them reads nothing back from the files.
     cache: MemStore,
 }
 
+/// A record being written while the queue is unlocked: a handle of its
+/// own on the active segment (only the producer writes through it; the
+/// store reads through others) and where the record goes.
+#[derive(Debug)]
+pub(super) struct PendingRecord {
+    fsn: u64,
+    offset: u64,
+    file: File,
+    /// The write's error, with the error of cutting the partial record
+    /// off again if that failed too.
+    failed: Option<(io::Error, Option<io::Error>)>,
+}
+
+impl PendingRecord {
+    /// Writes the record of `payload` in its place; a failed write is cut
+    /// off again, so later records never follow a partial one.
+    pub(super) fn write(&mut self, payload: &[u8]) {
+        if let Err(e) = write_record(&mut self.file, self.offset, self.fsn, payload) {
+            self.failed = Some((e, self.file.set_len(self.offset).err()));
+        }
+    }
+}
+
 /// The most payload bytes [`DiskStore`] keeps in memory for the sender;
 /// older unread frames are read back from their segment.
-const CACHE_BYTES: u64 = 16 << 20;
+const CACHE_BYTES: u64 = 64 << 20;
 
 fn io_err(what: String, e: io::Error) -> Error {
     Error::wrap(ErrorKind::Io, what, e)
@@ -221,6 +247,7 @@ impl DiskStore {
             last_sync: Instant::now(),
             dirty: false,
             broken: None,
+            writing: false,
             cache: MemStore::new(next),
         };
         rec.frames = next - 1 - acked;
@@ -228,7 +255,7 @@ impl DiskStore {
         if let Some(t) = &rec.truncated {
             rec.warnings.push(t.clone());
         }
-        store.release(acked, &mut Spare::default())?;
+        store.release(acked, &mut Spare::default())?.delete()?;
         Ok((store, next, acked, rec))
     }
 
@@ -268,34 +295,60 @@ impl DiskStore {
         (SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES) as u64 + len
     }
 
-    /// Writes frame `fsn` (the next one) to the active segment, starting a
-    /// new segment when needed, and keeps it in the cache of unread frames.
-    pub(super) fn append(&mut self, fsn: u64, frame: SharedFrame, spare: &mut Spare) -> Result<()> {
-        let payload = frame.as_slice();
+    /// Starts appending frame `fsn` (the next one, `len` bytes): starts a
+    /// new segment when needed and returns where its record goes, to be
+    /// written without the queue's lock ([`PendingRecord::write`]) and
+    /// then recorded with [`DiskStore::finish_append`]. Until then the
+    /// active segment is never deleted.
+    pub(super) fn begin_append(&mut self, fsn: u64, len: u64) -> Result<PendingRecord> {
         if let Some(why) = &self.broken {
             return Err(Error::new(ErrorKind::Io, why.clone()));
         }
-        let len = payload.len() as u64;
         if self.needs_segment(len) {
             self.start_segment(fsn)?;
         }
-        let (Some(seg), Some(w)) = (self.segs.back_mut(), self.writer.as_mut()) else {
+        let (Some(seg), Some(w)) = (self.segs.back(), self.writer.as_ref()) else {
             return Err(Error::new(
                 ErrorKind::Internal,
                 "store-and-forward: no active segment after starting one",
             ));
         };
-        let written = w
-            .seek(SeekFrom::Start(seg.size))
-            .and_then(|_| w.write_all(&encode_record_header(fsn, payload)))
-            .and_then(|()| w.write_all(payload));
-        if let Err(e) = written {
+        let file = w.try_clone().map_err(|e| {
+            io_err(
+                format!("open segment {} for appending", seg.path.display()),
+                e,
+            )
+        })?;
+        self.writing = true;
+        Ok(PendingRecord {
+            fsn,
+            offset: seg.size,
+            file,
+            failed: None,
+        })
+    }
+
+    /// Records the frame written by `rec` (the buffer `frame`) and keeps
+    /// it in the cache of unread frames; a failed write is the error here.
+    pub(super) fn finish_append(
+        &mut self,
+        rec: PendingRecord,
+        frame: SharedFrame,
+        spare: &mut Spare,
+    ) -> Result<()> {
+        self.writing = false;
+        let Some(seg) = self.segs.back_mut() else {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "store-and-forward: the active segment went away during an append",
+            ));
+        };
+        if let Some((e, undo)) = rec.failed {
             let err = io_err(
-                format!("append frame {fsn} to segment {}", seg.path.display()),
+                format!("append frame {} to segment {}", rec.fsn, seg.path.display()),
                 e,
             );
-            // Undo the partial record so later records never follow it.
-            if let Err(undo) = w.set_len(seg.size) {
+            if let Some(undo) = undo {
                 self.broken = Some(format!(
                     "store-and-forward segment {} has a partial record that could not be removed ({undo}); reopen the queue to recover it",
                     seg.path.display()
@@ -304,11 +357,12 @@ impl DiskStore {
             }
             return Err(err);
         }
-        seg.records.push((seg.size, payload.len() as u32));
+        let len = frame.len() as u64;
+        seg.records.push((rec.offset, len as u32));
         seg.size += RECORD_HEADER_BYTES as u64 + len;
         self.bytes += RECORD_HEADER_BYTES as u64 + len;
         self.dirty = true;
-        self.cache.append(fsn, frame, spare);
+        self.cache.append(rec.fsn, frame, spare);
         self.cache.shrink_to(CACHE_BYTES, spare);
         Ok(())
     }
@@ -329,7 +383,8 @@ impl DiskStore {
             }
             return Ok(Some(f));
         }
-        let mut buf = spare.take().unwrap_or_default();
+        let len = self.locate(fsn).map_or(0, |(_, _, len)| len as usize);
+        let mut buf = spare.take(len).unwrap_or_default();
         Ok(self.read(fsn, &mut buf)?.then(|| Arc::new(buf)))
     }
 
@@ -390,30 +445,30 @@ impl DiskStore {
         Ok(())
     }
 
+    /// Where frame `fsn` is: (1 + index of its segment, offset of its
+    /// record, payload length); `None` when no segment holds it.
+    fn locate(&self, fsn: u64) -> Option<(usize, u64, u32)> {
+        let i = self.segs.partition_point(|s| s.first <= fsn);
+        let seg = self.segs.get(i.checked_sub(1)?)?;
+        let &(offset, len) = seg.records.get(usize::try_from(fsn - seg.first).ok()?)?;
+        Some((i, offset, len))
+    }
+
     /// Copies frame `fsn` into `buf` (checking its record again); `false`
     /// when no segment holds it.
     fn read(&mut self, fsn: u64, buf: &mut Vec<u8>) -> Result<bool> {
-        let i = self.segs.partition_point(|s| s.first <= fsn);
-        let Some(seg) = i.checked_sub(1).and_then(|i| self.segs.get(i)) else {
+        let Some((i, offset, len)) = self.locate(fsn) else {
             return Ok(false);
         };
-        let Some(&(offset, len)) = usize::try_from(fsn - seg.first)
-            .ok()
-            .and_then(|k| seg.records.get(k))
-        else {
-            return Ok(false);
-        };
-        let is_active = i == self.segs.len() && self.writer.is_some();
-        let file = if is_active {
-            self.writer.as_ref()
-        } else {
-            if self.reader.as_ref().is_none_or(|(f, _)| *f != seg.first) {
-                let f = File::open(&seg.path)
-                    .map_err(|e| io_err(format!("open segment {}", seg.path.display()), e))?;
-                self.reader = Some((seg.first, f));
-            }
-            self.reader.as_ref().map(|(_, f)| f)
-        };
+        let seg = &self.segs[i - 1];
+        // Never through the writer's handle: the producer appends through
+        // a copy of it (sharing its file position) without the lock.
+        if self.reader.as_ref().is_none_or(|(f, _)| *f != seg.first) {
+            let f = File::open(&seg.path)
+                .map_err(|e| io_err(format!("open segment {}", seg.path.display()), e))?;
+            self.reader = Some((seg.first, f));
+        }
+        let file = self.reader.as_ref().map(|(_, f)| f);
         let Some(file) = file else {
             return Ok(false);
         };
@@ -463,7 +518,7 @@ impl DiskStore {
 
     /// Deletes every segment whose frames are all acknowledged (up to and
     /// including `acked`) and records `acked` in the acknowledgement file.
-    pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<()> {
+    pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<Doomed> {
         self.cache.release(acked, spare);
         // The file first, the deletions after: a segment missing on open
         // below the recorded FSN was acknowledged, one above it was lost.
@@ -471,24 +526,48 @@ impl DiskStore {
         // replays acknowledged frames again. `sync` persists the rename.
         write_ack(self.dir(), acked, false)?;
         self.dirty = true;
+        let mut doomed = Doomed(Vec::new());
         while let Some(s) = self.segs.front()
             && s.end() <= acked + 1
         {
             if self.segs.len() == 1 {
+                if self.writing {
+                    // A record is being written to it.
+                    break;
+                }
                 self.writer = None;
             }
             if self.reader.as_ref().is_some_and(|(f, _)| *f == s.first) {
                 self.reader = None;
             }
-            fs::remove_file(&s.path).map_err(|e| {
-                io_err(
-                    format!("delete acknowledged segment {}", s.path.display()),
-                    e,
-                )
-            })?;
             self.bytes -= s.size;
-            self.segs.pop_front();
+            doomed.0.extend(self.segs.pop_front().map(|s| s.path));
         }
-        Ok(())
+        Ok(doomed)
+    }
+}
+
+/// Acknowledged segment files, out of the store already, to delete once
+/// the queue's lock is released (freeing their pages takes a while).
+#[derive(Debug)]
+#[must_use]
+pub(super) struct Doomed(Vec<PathBuf>);
+
+impl Doomed {
+    /// Deletes the files; the first failure is the error (the files still
+    /// there are below the acknowledged FSN: the next open deletes them).
+    pub(super) fn delete(self) -> Result<()> {
+        let mut first = Ok(());
+        for p in self.0 {
+            if let Err(e) = fs::remove_file(&p)
+                && first.is_ok()
+            {
+                first = Err(io_err(
+                    format!("delete acknowledged segment {}", p.display()),
+                    e,
+                ));
+            }
+        }
+        first
     }
 }

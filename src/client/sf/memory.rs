@@ -96,8 +96,10 @@ impl MemStore {
 #[derive(Debug, Default)]
 pub(super) struct Spare(Vec<Vec<u8>>);
 
-/// Buffers [`Spare`] keeps at most.
-const SPARE_BUFFERS: usize = 4;
+/// Buffers [`Spare`] keeps at most: enough for a window of frames in
+/// flight and a transaction being built, so steady publishing allocates
+/// none.
+const SPARE_BUFFERS: usize = 16;
 
 impl Spare {
     /// Keeps the buffer of `frame` if nobody else holds it and the pool
@@ -110,8 +112,14 @@ impl Spare {
         }
     }
 
-    /// A buffer to reuse (its contents are stale), if any.
-    pub(super) fn take(&mut self) -> Option<Vec<u8>> {
-        self.0.pop()
+    /// A buffer to reuse for `len` bytes (its contents are stale), if
+    /// any: the shortest at least `len` long, else the longest, so that
+    /// growing it to `len` zeroes as few bytes as can be.
+    pub(super) fn take(&mut self, len: usize) -> Option<Vec<u8>> {
+        let fits = (0..self.0.len())
+            .filter(|&i| self.0[i].len() >= len)
+            .min_by_key(|&i| self.0[i].len());
+        let i = fits.or_else(|| (0..self.0.len()).max_by_key(|&i| self.0[i].len()))?;
+        Some(self.0.swap_remove(i))
     }
 }

@@ -39,8 +39,9 @@
 //!   records, each `u32 LE payload length | u32 LE CRC-32 of (length ++
 //!   FSN ++ payload) | u64 LE FSN | payload`. A new segment starts when
 //!   the next record would take the active one past `max_segment_bytes`
-//!   (`sf_max_segment_bytes`; a bigger frame gets a segment of its own),
-//!   and on the first append after an open (segments found on open are
+//!   (`sf_max_segment_bytes`, 64 MiB by default, at most half of
+//!   `max_total_bytes`: [`SfOptions::segment_bytes`]; a bigger frame gets
+//!   a segment of its own), and on the first append after an open (segments found on open are
 //!   never appended to). See [`segment`].
 //! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
 //!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
@@ -51,15 +52,14 @@
 //!   a warning in [`Recovered::warnings`].
 //! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
 //!   bytes of the segment files. Space comes back only when a whole
-//!   segment is acknowledged, so keep it several times
-//!   `max_segment_bytes`.
+//!   segment is acknowledged, hence segments of at most half of it.
 //! - [`SfDurability::Memory`] never `fsync`s: a process crash loses
 //!   nothing (the data is in the page cache) but a power loss may.
 //!   [`SfDurability::Periodic`] `fsync`s the active segment and the slot
 //!   directory from `append` once `sync_interval`
 //!   (`sf_sync_interval_millis`) has passed since the last time, on every
 //!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`].
-//! - The newest frames written and not read yet (up to 16 MiB) are also
+//! - The newest frames written and not read yet (up to 64 MiB) are also
 //!   kept in memory, so the consumer sends them without reading them
 //!   back; a replay, and frames the consumer fell behind on, are read
 //!   from the segments (their checksums checked again).
@@ -130,7 +130,9 @@ pub struct SfOptions {
     /// `sf_max_total_bytes`: the cap on the payload bytes held (memory
     /// mode) or on the slot's segment files (disk mode).
     pub max_total_bytes: u64,
-    /// `sf_max_segment_bytes`: where a segment file is rotated (4 MiB).
+    /// `sf_max_segment_bytes`: where a segment file is rotated (64 MiB),
+    /// or at half of `max_total_bytes` if that is less (see
+    /// [`SfOptions::segment_bytes`]).
     pub max_segment_bytes: u64,
     /// `sf_durability`: whether segment files are `fsync`ed.
     pub durability: SfDurability,
@@ -151,7 +153,7 @@ impl Default for SfOptions {
             dir: None,
             sender_id: "default".to_owned(),
             max_total_bytes: 128 * MIB,
-            max_segment_bytes: 4 * MIB,
+            max_segment_bytes: 64 * MIB,
             durability: SfDurability::Memory,
             sync_interval: Duration::from_millis(5_000),
             append_deadline: Duration::from_millis(30_000),
@@ -178,6 +180,15 @@ impl SfOptions {
             max_total_bytes: 10 * 1024 * MIB,
             ..SfOptions::default()
         }
+    }
+
+    /// Where a disk queue rotates its segment files: `max_segment_bytes`,
+    /// at most half of `max_total_bytes`, so that acknowledged space
+    /// (which comes back a whole segment at a time) returns while the
+    /// queue still has room.
+    pub fn segment_bytes(&self) -> u64 {
+        self.max_segment_bytes
+            .min((self.max_total_bytes / 2).max(1))
     }
 
     fn check(&self) -> Result<()> {
@@ -241,6 +252,10 @@ struct State {
     stalls: u64,
     /// Frame buffers nobody holds any more, for [`SfQueue::spare_buffer`].
     spare: Spare,
+    /// An append is writing its frames to disk with the lock released
+    /// between them: other appends wait for its end, so that the frames
+    /// of two transactions never interleave.
+    appending: bool,
 }
 
 impl State {
@@ -277,6 +292,13 @@ fn frames_of(n: usize) -> String {
     }
 }
 
+fn not_disk() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "store-and-forward: a disk append on a memory queue",
+    )
+}
+
 fn poisoned() -> Error {
     Error::new(
         ErrorKind::Internal,
@@ -298,7 +320,7 @@ impl SfQueue {
                 let lock = slot::SlotLock::acquire(dir, &opts.sender_id)?;
                 let (d, next, acked, rec) = DiskStore::open(
                     lock,
-                    opts.max_segment_bytes,
+                    opts.segment_bytes(),
                     opts.durability,
                     opts.sync_interval,
                 )?;
@@ -323,6 +345,7 @@ impl SfQueue {
             dict_log,
             stalls: 0,
             spare: Spare::default(),
+            appending: false,
         };
         let q = SfQueue {
             state: Mutex::new(state),
@@ -441,9 +464,10 @@ impl SfQueue {
                 _ => worst,
             };
             if g.used() + need <= max {
-                break;
-            }
-            if !stalled {
+                if !g.appending {
+                    break;
+                }
+            } else if !stalled {
                 stalled = true;
                 g.stalls += 1;
             }
@@ -473,17 +497,19 @@ impl SfQueue {
         let mut last = g.next - 1;
         let mut failed = None;
         let count = frames.len();
+        g.appending = true;
         for f in frames {
             let fsn = g.next;
             let len = f.len() as u64;
-            let f = SharedFrame::new(f);
-            let st = &mut *g;
-            let res = match &mut st.store {
-                Store::Memory(m) => {
-                    m.append(fsn, f, &mut st.spare);
-                    Ok(())
+            let res;
+            (g, res) = if disk {
+                self.write_disk_frame(g, fsn, f)?
+            } else {
+                let st = &mut *g;
+                if let Store::Memory(m) = &mut st.store {
+                    m.append(fsn, SharedFrame::new(f), &mut st.spare);
                 }
-                Store::Disk(d) => d.append(fsn, f, &mut st.spare),
+                (g, Ok(()))
             };
             if let Err(e) = res {
                 failed = Some(e);
@@ -492,7 +518,12 @@ impl SfQueue {
             g.next += 1;
             g.pending_bytes += len;
             last = fsn;
+            if disk {
+                // Sent while the next frame is written.
+                self.changed.notify_all();
+            }
         }
+        g.appending = false;
         let synced = match (&failed, &mut g.store) {
             (None, Store::Disk(d)) => d.sync_if_due(),
             _ => Ok(()),
@@ -514,6 +545,34 @@ impl SfQueue {
             ))
         })?;
         Ok(last)
+    }
+
+    /// Writes frame `fsn` to the disk store with the lock released during
+    /// the write, so that the runner sends and acknowledges the frames
+    /// before it meanwhile; returns the lock and the append's outcome.
+    fn write_disk_frame<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, State>,
+        fsn: u64,
+        frame: Vec<u8>,
+    ) -> Result<(MutexGuard<'a, State>, Result<()>)> {
+        let begun = match &mut g.store {
+            Store::Disk(d) => d.begin_append(fsn, frame.len() as u64),
+            Store::Memory(_) => Err(not_disk()),
+        };
+        let mut rec = match begun {
+            Ok(rec) => rec,
+            Err(e) => return Ok((g, Err(e))),
+        };
+        drop(g);
+        rec.write(&frame);
+        let mut g = self.lock()?;
+        let st = &mut *g;
+        let done = match &mut st.store {
+            Store::Disk(d) => d.finish_append(rec, SharedFrame::new(frame), &mut st.spare),
+            Store::Memory(_) => Err(not_disk()),
+        };
+        Ok((g, done))
     }
 
     /// The symbol dictionary the queued frames refer to, in id order: the
@@ -559,13 +618,14 @@ impl SfQueue {
         let released = match &mut st.store {
             Store::Memory(m) => {
                 m.release(fsn, &mut st.spare);
-                Ok(())
+                Ok(None)
             }
-            Store::Disk(d) => d.release(fsn, &mut st.spare),
+            Store::Disk(d) => d.release(fsn, &mut st.spare).map(Some),
         };
         drop(g);
         self.changed.notify_all();
-        released
+        // Acknowledged segments are deleted without the lock.
+        released?.map_or(Ok(()), disk::Doomed::delete)
     }
 
     /// The FSN the next [`SfQueue::append`] returns.
@@ -632,9 +692,11 @@ impl SfQueue {
     }
 
     /// A buffer of an acknowledged (or sent) frame to build the next frame
-    /// in, if one is free: its length and contents are stale.
-    pub fn spare_buffer(&self) -> Result<Option<Vec<u8>>> {
-        Ok(self.lock()?.spare.take())
+    /// of `len` bytes in, if one is free: its contents are stale, its
+    /// length is the frame's it held (the one nearest above `len` is
+    /// chosen, so resizing it to `len` rarely zeroes anything).
+    pub fn spare_buffer(&self, len: usize) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock()?.spare.take(len))
     }
 
     /// Hands back a frame once sent: its buffer is reused when nobody

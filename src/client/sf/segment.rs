@@ -17,6 +17,7 @@
 //! nothing after it is trusted. It never panics, whatever the bytes.
 
 use std::fmt;
+use std::io::{self, Seek, SeekFrom, Write};
 
 /// The first 8 bytes of every segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"QASF0001";
@@ -64,11 +65,45 @@ pub fn record_crc(fsn: u64, payload: &[u8]) -> u32 {
 /// The header of the record holding `payload` as frame `fsn` (the payload
 /// follows it). `payload` must be at most [`MAX_RECORD_PAYLOAD`] bytes.
 pub fn encode_record_header(fsn: u64, payload: &[u8]) -> [u8; RECORD_HEADER_BYTES] {
+    record_header(payload.len() as u32, record_crc(fsn, payload), fsn)
+}
+
+/// A record header from its fields.
+fn record_header(len: u32, crc: u32, fsn: u64) -> [u8; RECORD_HEADER_BYTES] {
     let mut h = [0u8; RECORD_HEADER_BYTES];
-    h[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    h[4..8].copy_from_slice(&record_crc(fsn, payload).to_le_bytes());
+    h[..4].copy_from_slice(&len.to_le_bytes());
+    h[4..8].copy_from_slice(&crc.to_le_bytes());
     h[8..].copy_from_slice(&fsn.to_le_bytes());
     h
+}
+
+/// Payload bytes [`write_record`] checksums and writes at a time: small
+/// enough to stay in a core's cache from the checksum to the write.
+const WRITE_CHUNK: usize = 128 * 1024;
+
+/// Writes the record holding `payload` as frame `fsn` at byte `offset` of
+/// `w` (the bytes [`encode_record`] makes): the payload first, each chunk
+/// checksummed just before it is written, so it is read from memory once,
+/// then the header with the checksum. A write cut part-way leaves a
+/// record that fails its checksum or runs past the end: [`scan_segment`]
+/// stops there. `payload` must be at most [`MAX_RECORD_PAYLOAD`] bytes.
+pub fn write_record<W: Write + Seek>(
+    w: &mut W,
+    offset: u64,
+    fsn: u64,
+    payload: &[u8],
+) -> io::Result<()> {
+    let len = payload.len() as u32;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&len.to_le_bytes());
+    crc.update(&fsn.to_le_bytes());
+    w.seek(SeekFrom::Start(offset + RECORD_HEADER_BYTES as u64))?;
+    for chunk in payload.chunks(WRITE_CHUNK) {
+        crc.update(chunk);
+        w.write_all(chunk)?;
+    }
+    w.seek(SeekFrom::Start(offset))?;
+    w.write_all(&record_header(len, crc.finalize(), fsn))
 }
 
 /// Appends a whole record (header + payload) to `out`.

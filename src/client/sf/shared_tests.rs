@@ -26,18 +26,18 @@ fn memory_frames_are_handed_out_and_recycled_without_copies() {
     assert_eq!(got.as_ptr(), ptrs[0], "the queued buffer itself");
     // Still queued: handing it back keeps it (nothing to reuse yet).
     q.recycle(got);
-    assert!(q.spare_buffer().unwrap().is_none());
+    assert!(q.spare_buffer(0).unwrap().is_none());
     q.ack(1).unwrap();
-    let spare = q.spare_buffer().unwrap().expect("the acknowledged buffer");
+    let spare = q.spare_buffer(0).unwrap().expect("the acknowledged buffer");
     assert_eq!(spare.as_ptr(), ptrs[0]);
     let (fsn, got) = c.next_shared().unwrap().unwrap();
     assert_eq!((fsn, got.as_slice()), (2, want[1].as_slice()));
     // A frame the cursor still holds is not reused when acknowledged,
     // only once it is handed back.
     q.ack(2).unwrap();
-    assert!(q.spare_buffer().unwrap().is_none());
+    assert!(q.spare_buffer(0).unwrap().is_none());
     q.recycle(got);
-    let spare = q.spare_buffer().unwrap().expect("the handed-back buffer");
+    let spare = q.spare_buffer(0).unwrap().expect("the handed-back buffer");
     assert_eq!(spare.as_ptr(), ptrs[1]);
 }
 
@@ -45,14 +45,19 @@ fn memory_frames_are_handed_out_and_recycled_without_copies() {
 fn disk_frames_come_from_the_cache_then_from_the_files() {
     let dir = TestDir::new("shared");
     let (q, _) = SfQueue::open(SfOptions::disk(dir.path(), "s")).unwrap();
-    // 12 frames of 2 MiB: more than the cache keeps, so the oldest are
-    // read back from their segments, the newest handed out as queued.
-    let f = frames(12, 2 << 20);
+    // 5 frames of 16 MiB: more than the cache keeps (64 MiB), so the
+    // oldest are read back from their segments, the newest handed out as
+    // queued.
+    let f = frames(5, 16 << 20);
     let want = f.clone();
     let ptrs: Vec<*const u8> = f.iter().map(|v| v.as_ptr()).collect();
     for (i, fr) in f.into_iter().enumerate() {
         assert_eq!(q.append_owned(vec![fr], &[]).unwrap(), i as u64 + 1);
     }
+    // The buffers of the frames that left the cache are spare: take them
+    // so that reading those frames back needs buffers of its own.
+    let taken: Vec<Vec<u8>> = std::iter::from_fn(|| q.spare_buffer(0).unwrap()).collect();
+    assert!(!taken.is_empty());
     let mut c = q.unacked().unwrap();
     // (Kept alive, so no buffer is freed and reallocated meanwhile.)
     let mut read = Vec::new();
@@ -69,7 +74,7 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
         .collect();
     assert!(c.next_shared().unwrap().is_none());
     assert!(!shared[0], "frame 1 left the cache: read from its segment");
-    assert!(shared[11], "frame 12 is the queued buffer");
+    assert!(shared[4], "frame 5 is the queued buffer");
     // Replay after a reconnect: everything again, from the files (the
     // cursor took the cached frames).
     let mut c = q.unacked().unwrap();
@@ -78,4 +83,46 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
         assert_eq!(fsn, i as u64 + 1);
         assert!(got.as_slice() == w.as_slice(), "replayed frame {fsn}");
     }
+}
+
+#[test]
+fn a_spare_buffer_is_the_one_that_needs_the_least_zeroing() {
+    let mut s = super::memory::Spare::default();
+    for n in [10, 1000, 300] {
+        s.put(std::sync::Arc::new(vec![0; n]));
+    }
+    // The shortest long enough, else the longest.
+    assert_eq!(s.take(200).map(|b| b.len()), Some(300));
+    assert_eq!(s.take(2000).map(|b| b.len()), Some(1000));
+    assert_eq!(s.take(5).map(|b| b.len()), Some(10));
+    assert!(s.take(5).is_none());
+}
+
+#[test]
+fn a_record_written_unlocked_keeps_its_segment_through_an_ack() {
+    let dir = TestDir::new("unlocked");
+    let lock = slot::SlotLock::acquire(dir.path(), "s").unwrap();
+    let (mut d, ..) =
+        DiskStore::open(lock, 1 << 20, SfDurability::Memory, Duration::from_secs(5)).unwrap();
+    let mut spare = super::memory::Spare::default();
+    let mut append = |d: &mut DiskStore, fsn: u64, ack: Option<u64>| {
+        let payload = format!("frame {fsn}").into_bytes();
+        let mut rec = d.begin_append(fsn, payload.len() as u64).unwrap();
+        // An acknowledgement while the record is written without the lock.
+        if let Some(a) = ack {
+            d.release(a, &mut spare).unwrap().delete().unwrap();
+        }
+        rec.write(&payload);
+        d.finish_append(rec, std::sync::Arc::new(payload), &mut spare)
+            .unwrap();
+    };
+    append(&mut d, 1, None);
+    // Frame 1 (all of the active segment) acknowledged during frame 2's
+    // write: the segment stays, frame 2 lands in it.
+    append(&mut d, 2, Some(1));
+    drop(d);
+    let (q, rec) = SfQueue::open(SfOptions::disk(dir.path(), "s")).unwrap();
+    assert_eq!(rec.frames, 1);
+    let got: Vec<(u64, Vec<u8>)> = q.unacked().unwrap().map(Result::unwrap).collect();
+    assert_eq!(got, vec![(2, b"frame 2".to_vec())]);
 }

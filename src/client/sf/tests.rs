@@ -170,6 +170,23 @@ fn append_n_from(q: &SfQueue, from: u64, to: u64) {
 }
 
 #[test]
+fn segments_are_at_most_half_of_the_cap() {
+    let d = TestDir::new("half");
+    let o = SfOptions {
+        max_total_bytes: 480,
+        append_deadline: Duration::from_millis(100),
+        ..SfOptions::disk(d.path(), "s")
+    };
+    assert_eq!(SfOptions::disk(d.path(), "s").segment_bytes(), 64 << 20);
+    assert_eq!(o.segment_bytes(), 240);
+    // The default 64 MiB segments under a 480-byte cap: rotated at 240.
+    let (q, _) = SfQueue::open(o).unwrap();
+    append_n(&q, 1, 6);
+    assert!(segments(&d.path().join("s")).len() >= 2);
+    assert!(q.used_bytes().unwrap() <= 480);
+}
+
+#[test]
 fn ack_deletes_whole_segments_only() {
     let d = TestDir::new("ackdel");
     let slot = d.path().join("s");
@@ -696,6 +713,18 @@ fn on_disk_format_is_the_documented_one() {
     ack.extend_from_slice(&42u64.to_le_bytes());
     ack.extend_from_slice(&[0xf7, 0xa1, 0x94, 0x0d]);
     assert_eq!(fs::read(d.path().join("s").join("ack")).unwrap(), ack);
+}
+
+#[test]
+fn a_record_written_in_chunks_is_the_encoded_record() {
+    for len in [0usize, 3, (128 << 10) - 1, 128 << 10, (3 << 17) + 5] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+        let mut want = vec![0xEE; 16];
+        encode_record(9, &payload, &mut want);
+        let mut file = std::io::Cursor::new(vec![0xEE; 16]);
+        segment::write_record(&mut file, 16, 9, &payload).unwrap();
+        assert!(file.into_inner() == want, "len {len}");
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -83,7 +83,7 @@ impl QwpSender {
         let Some(o) = self.outbox.as_mut() else {
             return Err(Error::new(ErrorKind::Internal, "not a publishing sender"));
         };
-        let mut buf = o.queue.spare_buffer()?.unwrap_or_default();
+        let mut buf = o.queue.spare_buffer(len)?.unwrap_or_default();
         // `fill` writes every byte (checked below): a reused buffer is
         // not cleared first.
         buf.resize(len, 0);
