@@ -12,10 +12,12 @@
 //! designated TIMESTAMP named `timestamp`; lines without a timestamp get
 //! the server's time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BooleanArray, Date64Array, Decimal64Array, Decimal128Array, Decimal256Array,
     FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
@@ -131,8 +133,10 @@ pub(crate) fn to_writes(
     // table, so most lines need no lookup.
     let mut last: Option<usize> = None;
     let mut lines = parse_lines(body, IlpVersion::V3);
-    while let Some(item) = lines.next() {
-        let line = item.map_err(|e| IlpFailure {
+    // One line's vectors, reused by every line of the body.
+    let mut line = Line::empty();
+    while let Some(item) = lines.next_into(&mut line) {
+        item.map_err(|e| IlpFailure {
             line: Some(e.line_no),
             message: format!("error in line {}: {}", e.line_no, e.message),
             internal: false,
@@ -199,13 +203,13 @@ struct Col {
     len: usize,
 }
 
-/// Values of one column (NULLs included).
+/// Values of one column (NULLs included: a zero value and a NULL bit).
 enum Data {
     Bool(Vec<bool>),
-    Int(Vec<Option<i64>>),
-    Float(Vec<Option<f64>>),
+    Int(Vec<i64>, NullBufferBuilder),
+    Float(Vec<f64>, NullBufferBuilder),
     /// TIMESTAMP (µs), TIMESTAMP_NANOS (ns) or DATE (ms), in the column's unit.
-    Time(Vec<Option<i64>>),
+    Time(Vec<i64>, NullBufferBuilder),
     Str(StringBuilder),
     Sym(StringDictionaryBuilder<Int32Type>),
     Long256(Vec<Option<[u8; 32]>>),
@@ -218,11 +222,13 @@ impl Data {
         Some(match ty {
             ColumnType::Boolean => Data::Bool(Vec::new()),
             ColumnType::Byte | ColumnType::Short | ColumnType::Int | ColumnType::Long => {
-                Data::Int(Vec::new())
+                Data::Int(Vec::new(), NullBufferBuilder::new(0))
             }
-            ColumnType::Float | ColumnType::Double => Data::Float(Vec::new()),
+            ColumnType::Float | ColumnType::Double => {
+                Data::Float(Vec::new(), NullBufferBuilder::new(0))
+            }
             ColumnType::Timestamp | ColumnType::TimestampNanos | ColumnType::Date => {
-                Data::Time(Vec::new())
+                Data::Time(Vec::new(), NullBufferBuilder::new(0))
             }
             ColumnType::Varchar => Data::Str(StringBuilder::new()),
             ColumnType::Symbol => Data::Sym(StringDictionaryBuilder::new()),
@@ -238,8 +244,14 @@ impl Data {
     fn push_null(&mut self) {
         match self {
             Data::Bool(v) => v.push(false),
-            Data::Int(v) | Data::Time(v) => v.push(None),
-            Data::Float(v) => v.push(None),
+            Data::Int(v, n) | Data::Time(v, n) => {
+                v.push(0);
+                n.append_null();
+            }
+            Data::Float(v, n) => {
+                v.push(0.0);
+                n.append_null();
+            }
             Data::Str(b) => b.append_null(),
             Data::Sym(b) => b.append_null(),
             Data::Long256(v) => v.push(None),
@@ -329,7 +341,7 @@ impl TableAcc {
                 } else {
                     let mut t = QwpType::plain(infer_type(value));
                     match value {
-                        FieldValue::DoubleArray(a) => t.array_dims = a.shape.len() as u8,
+                        FieldValue::DoubleArray(a) => t.array_dims = a.dims() as u8,
                         FieldValue::Decimal(_) => {
                             t.scale = crate::protocol::ilp::INFERRED_DECIMAL_SCALE
                         }
@@ -361,22 +373,14 @@ impl TableAcc {
     }
 
     fn add_line(&mut self, line: &Line<'_>, precision: Precision, now: i64) -> Result<(), String> {
-        let row = self.rows;
-        let tags = line
-            .symbols
-            .iter()
-            .map(|(n, v)| (n, FieldValue::String(v.clone()), true));
-        let fields = line.fields.iter().map(|(n, v)| (n, v.clone(), false));
+        // Where the next value's column probably is.
         let mut hint = 0;
-        for (name, value, tag) in tags.chain(fields) {
-            let i = self.column(name, &value, tag, hint)?;
-            hint = i + 1;
-            let col = &mut self.cols[i];
-            if col.len > row {
-                return Err(format!("column {}: appears twice in the line", col.name));
-            }
-            put(col, &value, tag).map_err(|m| format!("column {}: {m}", col.name))?;
-            col.len += 1;
+        for (name, value) in &line.symbols {
+            let value = FieldValue::String(Cow::Borrowed(value.as_ref()));
+            hint = self.add_value(name, &value, true, hint)?;
+        }
+        for (name, value) in &line.fields {
+            hint = self.add_value(name, value, false, hint)?;
         }
         if let Some((_, nanos)) = &self.designated {
             let ts = match line.timestamp {
@@ -394,6 +398,25 @@ impl TableAcc {
             }
         }
         Ok(())
+    }
+
+    /// Adds one value of the current row; returns the index after its
+    /// column (the next value's likely column).
+    fn add_value(
+        &mut self,
+        name: &str,
+        value: &FieldValue<'_>,
+        tag: bool,
+        hint: usize,
+    ) -> Result<usize, String> {
+        let i = self.column(name, value, tag, hint)?;
+        let col = &mut self.cols[i];
+        if col.len > self.rows {
+            return Err(format!("column {}: appears twice in the line", col.name));
+        }
+        put(col, value, tag).map_err(|m| format!("column {}: {m}", col.name))?;
+        col.len += 1;
+        Ok(i + 1)
     }
 
     fn finish(self) -> Result<(String, RecordBatch, Option<String>), String> {
@@ -479,7 +502,7 @@ fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), String> {
     };
     match (&mut col.data, v) {
         (Data::Bool(d), FieldValue::Boolean(b)) => d.push(*b),
-        (Data::Int(d), FieldValue::Integer(i)) => {
+        (Data::Int(d, n), FieldValue::Integer(i)) => {
             let (lo, hi) = match ty.ty {
                 ColumnType::Byte => (i8::MIN as i64, i8::MAX as i64),
                 ColumnType::Short => (i16::MIN as i64, i16::MAX as i64),
@@ -492,36 +515,45 @@ fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), String> {
                     type_name(ty.ty).to_ascii_uppercase()
                 ));
             }
-            d.push(Some(*i));
+            push(d, n, *i);
         }
-        (Data::Float(d), FieldValue::Float(f)) => d.push(Some(*f)),
-        (Data::Float(d), FieldValue::Integer(i)) => d.push(Some(*i as f64)),
-        (Data::Time(d), FieldValue::Timestamp(t)) => d.push(Some(time_value(*t, ty.ty)?)),
-        (Data::Time(d), FieldValue::Integer(i)) => d.push(Some(*i)),
+        (Data::Float(d, n), FieldValue::Float(f)) => push(d, n, *f),
+        (Data::Float(d, n), FieldValue::Integer(i)) => push(d, n, *i as f64),
+        (Data::Time(d, n), FieldValue::Timestamp(t)) => push(d, n, time_value(*t, ty.ty)?),
+        (Data::Time(d, n), FieldValue::Integer(i)) => push(d, n, *i),
         (Data::Str(b), FieldValue::String(s)) => b.append_value(s),
         (Data::Sym(b), FieldValue::String(s)) => {
             b.append(s.as_ref()).map_err(|e| e.to_string())?;
         }
         (Data::Long256(d), FieldValue::Long256(hex)) => d.push(Some(long256(hex)?)),
         (Data::Dec(d), FieldValue::Decimal(x)) => {
+            let x = x
+                .value()
+                .ok_or_else(|| "the decimal cannot be read".to_string())?;
             d.push(Some(rescale(x.unscaled, x.scale, ty)?));
         }
         (Data::Dec(d), FieldValue::Integer(i)) => {
             d.push(Some(rescale(i256::from_i128(*i as i128), 0, ty)?));
         }
         (Data::Arr(d), FieldValue::DoubleArray(a)) => {
-            if a.shape.len() != ty.array_dims as usize {
+            if a.dims() != ty.array_dims as usize {
                 return Err(format!(
                     "a {}-dimensional array cannot be written to a {}-dimensional column",
-                    a.shape.len(),
+                    a.dims(),
                     ty.array_dims
                 ));
             }
-            d.push(Some((a.shape.clone(), a.values().collect())));
+            d.push(Some((a.shape().collect(), a.values().collect())));
         }
         _ => return Err(cast()),
     }
     Ok(())
+}
+
+/// Appends a non-NULL value.
+fn push<T>(values: &mut Vec<T>, nulls: &mut NullBufferBuilder, v: T) {
+    values.push(v);
+    nulls.append_non_null();
 }
 
 /// A timestamp field in a TIMESTAMP (µs), TIMESTAMP_NANOS or DATE (ms) column.
@@ -599,28 +631,31 @@ fn build(data: Data, ty: QwpType) -> Result<ArrayRef, String> {
     let e = |e: arrow::error::ArrowError| e.to_string();
     Ok(match data {
         Data::Bool(v) => Arc::new(BooleanArray::from(v)),
-        Data::Int(v) => match ty.ty {
-            ColumnType::Byte => Arc::new(Int8Array::from_iter_values(
-                v.iter().map(|x| x.unwrap_or(0) as i8),
-            )),
-            ColumnType::Short => Arc::new(Int16Array::from_iter_values(
-                v.iter().map(|x| x.unwrap_or(0) as i16),
-            )),
-            ColumnType::Int => {
-                Arc::new(Int32Array::from_iter(v.iter().map(|x| x.map(|x| x as i32))))
-            }
-            _ => Arc::new(Int64Array::from(v)),
-        },
-        Data::Float(v) if ty.ty == ColumnType::Float => Arc::new(Float32Array::from_iter(
-            v.iter().map(|x| x.map(|x| x as f32)),
+        // BYTE and SHORT have no NULL: a missing value is 0 (as stored).
+        Data::Int(v, _) if ty.ty == ColumnType::Byte => {
+            Arc::new(Int8Array::from_iter_values(v.iter().map(|&x| x as i8)))
+        }
+        Data::Int(v, _) if ty.ty == ColumnType::Short => {
+            Arc::new(Int16Array::from_iter_values(v.iter().map(|&x| x as i16)))
+        }
+        Data::Int(v, mut n) if ty.ty == ColumnType::Int => Arc::new(Int32Array::new(
+            v.iter().map(|&x| x as i32).collect(),
+            n.finish(),
         )),
-        Data::Float(v) => Arc::new(Float64Array::from(v)),
-        Data::Time(v) => match ty.ty {
+        Data::Int(v, mut n) => Arc::new(Int64Array::new(v.into(), n.finish())),
+        Data::Float(v, mut n) if ty.ty == ColumnType::Float => Arc::new(Float32Array::new(
+            v.iter().map(|&x| x as f32).collect(),
+            n.finish(),
+        )),
+        Data::Float(v, mut n) => Arc::new(Float64Array::new(v.into(), n.finish())),
+        Data::Time(v, mut n) => match ty.ty {
             ColumnType::TimestampNanos => {
-                Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC"))
+                Arc::new(TimestampNanosecondArray::new(v.into(), n.finish()).with_timezone("UTC"))
             }
-            ColumnType::Date => Arc::new(Date64Array::from(v)),
-            _ => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")),
+            ColumnType::Date => Arc::new(Date64Array::new(v.into(), n.finish())),
+            _ => {
+                Arc::new(TimestampMicrosecondArray::new(v.into(), n.finish()).with_timezone("UTC"))
+            }
         },
         Data::Str(mut b) => Arc::new(b.finish()),
         Data::Sym(mut b) => Arc::new(b.finish()),

@@ -52,29 +52,47 @@ pub struct LineTimestamp {
     pub unit: TimestampUnit,
 }
 
-/// A binary n-dimensional DOUBLE array (v2+), borrowing its values.
-#[derive(Debug, Clone, PartialEq)]
+/// A binary n-dimensional DOUBLE array (v2+), borrowing its shape and
+/// values from the input (so a [`FieldValue`] stays small to move).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DoubleArray<'a> {
-    /// Length of each dimension, outermost first.
-    pub shape: Vec<u32>,
-    /// The values, f64 little-endian, row-major (`8 × product(shape)` bytes).
-    data: &'a [u8],
+    /// The shape (`dims` × u32 little-endian, outermost first), then the
+    /// values (f64 little-endian, row-major, `8 × product(shape)` bytes).
+    raw: &'a [u8],
+    /// Number of dimensions (1..=[`MAX_ARRAY_DIMS`]).
+    dims: u8,
 }
 
-impl DoubleArray<'_> {
+impl<'a> DoubleArray<'a> {
+    /// Number of dimensions.
+    pub fn dims(&self) -> usize {
+        usize::from(self.dims)
+    }
+
+    /// Length of each dimension, outermost first.
+    pub fn shape(&self) -> impl Iterator<Item = u32> + 'a {
+        self.raw[..4 * self.dims()]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    }
+
+    fn data(&self) -> &'a [u8] {
+        &self.raw[4 * self.dims()..]
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
-        self.data.len() / 8
+        self.data().len() / 8
     }
 
     /// Whether the array holds no values.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data().is_empty()
     }
 
     /// The values in row-major order.
-    pub fn values(&self) -> impl Iterator<Item = f64> + '_ {
-        self.data.chunks_exact(8).map(|c| {
+    pub fn values(&self) -> impl Iterator<Item = f64> + 'a {
+        self.data().chunks_exact(8).map(|c| {
             let mut b = [0u8; 8];
             b.copy_from_slice(c);
             f64::from_le_bytes(b)
@@ -89,6 +107,39 @@ pub struct Decimal {
     pub unscaled: i256,
     /// Digits after the decimal point (0..=76).
     pub scale: u8,
+}
+
+/// A decimal as the line wrote it (checked when parsed), borrowing the
+/// input; [`LineDecimal::value`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineDecimal<'a> {
+    /// Binary: the unscaled value, big-endian two's complement (1..=32
+    /// bytes). Text: the digits before the `d`.
+    raw: &'a [u8],
+    /// Binary: the scale.
+    scale: u8,
+    /// Whether `raw` is the text form.
+    text: bool,
+}
+
+impl LineDecimal<'_> {
+    /// The value (`None` only for input the parser would have refused).
+    pub fn value(&self) -> Option<Decimal> {
+        if self.text {
+            return parse_decimal(self.raw);
+        }
+        let len = self.raw.len();
+        if len == 0 || len > MAX_DECIMAL_BYTES {
+            return None;
+        }
+        let negative = self.raw[0] & 0x80 != 0;
+        let mut be = [if negative { 0xFF } else { 0 }; 32];
+        be[32 - len..].copy_from_slice(self.raw);
+        Some(Decimal {
+            unscaled: i256::from_be_bytes(be),
+            scale: self.scale,
+        })
+    }
 }
 
 /// A column (field) value.
@@ -109,7 +160,7 @@ pub enum FieldValue<'a> {
     /// A v2 binary DOUBLE array.
     DoubleArray(DoubleArray<'a>),
     /// A v3 decimal (`1.25d` or binary).
-    Decimal(Decimal),
+    Decimal(LineDecimal<'a>),
 }
 
 /// One parsed line. Names and strings borrow the input unless they held
@@ -125,6 +176,19 @@ pub struct Line<'a> {
     /// The designated timestamp, if the line has one (`None`: server time).
     /// Without a suffix its unit is nanoseconds.
     pub timestamp: Option<LineTimestamp>,
+}
+
+impl Line<'_> {
+    /// A line with no table, symbols or fields, to be filled by
+    /// [`ParseLines::next_into`].
+    pub fn empty() -> Self {
+        Line {
+            table: Cow::Borrowed(""),
+            symbols: Vec::new(),
+            fields: Vec::new(),
+            timestamp: None,
+        }
+    }
 }
 
 /// Scale of a decimal column QuestDB creates from a first-seen decimal
@@ -166,6 +230,9 @@ pub fn parse_lines(input: &[u8], version: IlpVersion) -> ParseLines<'_> {
     }
 }
 
+/// A parse step's result: the error boxed, so results stay small to move.
+type Parsed<T> = Result<T, Box<IlpError>>;
+
 /// The iterator of [`parse_lines`].
 #[derive(Debug, Clone)]
 pub struct ParseLines<'a> {
@@ -180,6 +247,51 @@ impl<'a> Iterator for ParseLines<'a> {
     type Item = Result<Line<'a>, IlpError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let mut line = Line::empty();
+        self.next_into(&mut line).map(|r| r.map(|()| line))
+    }
+}
+
+/// Sets `v[i]` (replacing the previous line's item) or appends it.
+fn put_at<T>(v: &mut Vec<T>, i: usize, item: T) {
+    match v.get_mut(i) {
+        Some(slot) => *slot = item,
+        None => v.push(item),
+    }
+}
+
+/// A membership table of `bytes`, for scans that stop at any of them.
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+/// Where a table name or symbol value ends (or an escape starts).
+static TABLE_STOPS: [bool; 256] = byte_set(b", \n\r\\");
+/// Where a symbol or column name ends (or an escape starts).
+static NAME_STOPS: [bool; 256] = byte_set(b"=, \n\r\\");
+/// Where an unquoted value ends.
+static VALUE_END: [bool; 256] = byte_set(b", \n\r");
+/// Where a run of plain bytes in a quoted string ends.
+static QUOTED_STOPS: [bool; 256] = byte_set(b"\"\\\n\r");
+/// Where the designated timestamp ends.
+static TIMESTAMP_END: [bool; 256] = byte_set(b" \n\r");
+
+fn is_line_end(b: Option<u8>) -> bool {
+    matches!(b, None | Some(b'\n') | Some(b'\r'))
+}
+
+impl<'a> ParseLines<'a> {
+    /// Parses the next line into `line`, reusing its vectors (the
+    /// allocation-free form of [`Iterator::next`]): `None` at the end of
+    /// the input or after an error, `Some(Err)` for a malformed line.
+    /// `line` holds the line only after `Some(Ok(()))`.
+    pub fn next_into(&mut self, line: &mut Line<'a>) -> Option<Result<(), IlpError>> {
         loop {
             if self.done {
                 return None;
@@ -196,22 +308,16 @@ impl<'a> Iterator for ParseLines<'a> {
                     }
                 }
                 _ => {
-                    let r = self.line();
+                    let r = self.line(line);
                     if r.is_err() {
                         self.done = true;
                     }
-                    return Some(r);
+                    return Some(r.map_err(|e| *e));
                 }
             }
         }
     }
-}
 
-fn is_line_end(b: Option<u8>) -> bool {
-    matches!(b, None | Some(b'\n') | Some(b'\r'))
-}
-
-impl<'a> ParseLines<'a> {
     /// The 1-based number of the line last returned (blank and comment
     /// lines count); 0 before the first.
     pub fn line_no(&self) -> usize {
@@ -222,12 +328,12 @@ impl<'a> ParseLines<'a> {
         self.buf.get(self.pos + ahead).copied()
     }
 
-    fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T, IlpError> {
-        Err(IlpError {
+    fn err<T>(&self, offset: usize, message: impl Into<String>) -> Parsed<T> {
+        Err(Box::new(IlpError {
             line_no: self.line_no,
             offset,
             message: message.into(),
-        })
+        }))
     }
 
     fn utf8(
@@ -235,7 +341,7 @@ impl<'a> ParseLines<'a> {
         start: usize,
         bytes: Cow<'a, [u8]>,
         what: &dyn fmt::Display,
-    ) -> Result<Cow<'a, str>, IlpError> {
+    ) -> Parsed<Cow<'a, str>> {
         match bytes {
             Cow::Borrowed(b) => match std::str::from_utf8(b) {
                 Ok(s) => Ok(Cow::Borrowed(s)),
@@ -248,30 +354,42 @@ impl<'a> ParseLines<'a> {
         }
     }
 
-    /// Unquoted text up to an unescaped byte in `stop` (or a line end);
-    /// `\x` stands for `x`.
-    fn unquoted(&mut self, stop: &[u8], what: &dyn fmt::Display) -> Result<Cow<'a, str>, IlpError> {
+    /// Unquoted text up to an unescaped byte of `stop` (one of the
+    /// `*_STOPS` sets: they hold the line ends and `\\`); `\\x` stands for
+    /// `x`.
+    ///
+    /// `prev` is the same item of the previous line: text equal to it is
+    /// taken from it, checked as UTF-8 already (names repeat line after
+    /// line).
+    fn unquoted(
+        &mut self,
+        stop: &[bool; 256],
+        prev: Option<&Cow<'a, str>>,
+        what: &dyn fmt::Display,
+    ) -> Parsed<Cow<'a, str>> {
         let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
         loop {
-            match self.peek(0) {
-                None | Some(b'\n') | Some(b'\r') => break,
-                Some(b) if stop.contains(&b) => break,
-                Some(b'\\') => match self.peek(1) {
-                    None => return self.err(self.pos, format!("{what} ends with a lone '\\'")),
-                    Some(c) => {
-                        let pos = self.pos;
-                        owned
-                            .get_or_insert_with(|| self.buf[start..pos].to_vec())
-                            .push(c);
-                        self.pos += 2;
-                    }
-                },
-                Some(b) => {
-                    if let Some(o) = &mut owned {
-                        o.push(b);
-                    }
-                    self.pos += 1;
+            let rest = &self.buf[self.pos..];
+            let n = rest
+                .iter()
+                .position(|&b| stop[usize::from(b)])
+                .unwrap_or(rest.len());
+            if let Some(o) = &mut owned {
+                o.extend_from_slice(&rest[..n]);
+            }
+            self.pos += n;
+            if self.peek(0) != Some(b'\\') {
+                break;
+            }
+            match self.peek(1) {
+                None => return self.err(self.pos, format!("{what} ends with a lone '\\'")),
+                Some(c) => {
+                    let pos = self.pos;
+                    owned
+                        .get_or_insert_with(|| self.buf[start..pos].to_vec())
+                        .push(c);
+                    self.pos += 2;
                 }
             }
         }
@@ -280,13 +398,31 @@ impl<'a> ParseLines<'a> {
         }
         let bytes = match owned {
             Some(v) => Cow::Owned(v),
-            None => Cow::Borrowed(&self.buf[start..self.pos]),
+            None => {
+                let buf: &'a [u8] = self.buf;
+                let text = &buf[start..self.pos];
+                if let Some(Cow::Borrowed(p)) = prev
+                    && p.as_bytes() == text
+                {
+                    return Ok(Cow::Borrowed(p));
+                }
+                Cow::Borrowed(text)
+            }
         };
         self.utf8(start, bytes, what)
     }
 
+    /// Moves the cursor to the next byte in `set` (or the end).
+    fn skip_to(&mut self, set: &[bool; 256]) {
+        let rest = &self.buf[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|&b| set[usize::from(b)])
+            .unwrap_or(rest.len());
+    }
+
     /// `what` is formatted only for the error (no cost per line).
-    fn expect(&mut self, b: u8, what: &dyn fmt::Display) -> Result<(), IlpError> {
+    fn expect(&mut self, b: u8, what: &dyn fmt::Display) -> Parsed<()> {
         if self.peek(0) == Some(b) {
             self.pos += 1;
             Ok(())
@@ -317,32 +453,41 @@ impl<'a> ParseLines<'a> {
         false
     }
 
-    fn line(&mut self) -> Result<Line<'a>, IlpError> {
+    fn line(&mut self, out: &mut Line<'a>) -> Parsed<()> {
         let line_start = self.pos;
-        let table = self.unquoted(b", ", &"the table name")?;
-        let mut symbols = Vec::new();
+        // `out` still holds the previous line: its names (and symbol
+        // values) are compared with this line's before they are replaced.
+        out.table = self.unquoted(&TABLE_STOPS, Some(&out.table), &"the table name")?;
+        let symbols = &mut out.symbols;
+        let mut n = 0;
         while self.peek(0) == Some(b',') {
             self.pos += 1;
-            let name = self.unquoted(b"=, ", &"a symbol name")?;
+            let prev = symbols.get(n);
+            let name = self.unquoted(&NAME_STOPS, prev.map(|p| &p.0), &"a symbol name")?;
             self.expect(b'=', &format_args!("after symbol name {name:?}"))?;
             let value =
                 if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
                     Cow::Borrowed("")
                 } else {
-                    self.unquoted(b", ", &"a symbol value")?
+                    self.unquoted(&TABLE_STOPS, prev.map(|p| &p.1), &"a symbol value")?
                 };
-            symbols.push((name, value));
+            put_at(symbols, n, (name, value));
+            n += 1;
         }
-        let mut fields = Vec::new();
+        symbols.truncate(n);
+        let fields = &mut out.fields;
+        let mut n = 0;
         let mut timestamp = None;
         if self.peek(0) == Some(b' ') {
             self.pos += 1;
             if self.at_field() {
                 loop {
-                    let name = self.unquoted(b"=, ", &"a column name")?;
+                    let prev = fields.get(n).map(|p| &p.0);
+                    let name = self.unquoted(&NAME_STOPS, prev, &"a column name")?;
                     self.expect(b'=', &format_args!("after column name {name:?}"))?;
                     let value = self.value(&name)?;
-                    fields.push((name, value));
+                    put_at(fields, n, (name, value));
+                    n += 1;
                     if self.peek(0) == Some(b',') {
                         self.pos += 1;
                     } else {
@@ -368,22 +513,17 @@ impl<'a> ParseLines<'a> {
                 );
             }
         }
+        fields.truncate(n);
         if symbols.is_empty() && fields.is_empty() {
             return self.err(line_start, "the line has no symbols and no columns");
         }
-        Ok(Line {
-            table,
-            symbols,
-            fields,
-            timestamp,
-        })
+        out.timestamp = timestamp;
+        Ok(())
     }
 
-    fn designated(&mut self) -> Result<LineTimestamp, IlpError> {
+    fn designated(&mut self) -> Parsed<LineTimestamp> {
         let start = self.pos;
-        while !is_line_end(self.peek(0)) && self.peek(0) != Some(b' ') {
-            self.pos += 1;
-        }
+        self.skip_to(&TIMESTAMP_END);
         let tok = &self.buf[start..self.pos];
         let (digits, unit) = match tok.split_last() {
             Some((b'n', d)) => (d, TimestampUnit::Nanos),
@@ -396,7 +536,7 @@ impl<'a> ParseLines<'a> {
         }
     }
 
-    fn value(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+    fn value(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
         match self.peek(0) {
             Some(b'"') => self.quoted(name),
             Some(BINARY_MARKER) => self.binary(name),
@@ -407,7 +547,7 @@ impl<'a> ParseLines<'a> {
         }
     }
 
-    fn quoted(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+    fn quoted(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
         self.pos += 1;
         let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
@@ -436,11 +576,12 @@ impl<'a> ParseLines<'a> {
                         self.pos += 2;
                     }
                 },
-                Some(b) => {
+                Some(_) => {
+                    let run_start = self.pos;
+                    self.skip_to(&QUOTED_STOPS);
                     if let Some(o) = &mut owned {
-                        o.push(b);
+                        o.extend_from_slice(&self.buf[run_start..self.pos]);
                     }
-                    self.pos += 1;
                 }
             }
         }
@@ -456,7 +597,7 @@ impl<'a> ParseLines<'a> {
         )?))
     }
 
-    fn take(&mut self, n: usize, name: &str, what: &str) -> Result<&'a [u8], IlpError> {
+    fn take(&mut self, n: usize, name: &str, what: &str) -> Parsed<&'a [u8]> {
         let buf: &'a [u8] = self.buf;
         match self
             .pos
@@ -474,11 +615,11 @@ impl<'a> ParseLines<'a> {
         }
     }
 
-    fn byte(&mut self, name: &str, what: &str) -> Result<u8, IlpError> {
+    fn byte(&mut self, name: &str, what: &str) -> Parsed<u8> {
         Ok(self.take(1, name, what)?[0])
     }
 
-    fn binary(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+    fn binary(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
         let start = self.pos;
         if self.version < IlpVersion::V2 {
             return self.err(
@@ -509,7 +650,7 @@ impl<'a> ParseLines<'a> {
                         format!("column {name:?}: an array has 1..={MAX_ARRAY_DIMS} dimensions, not {dims}"),
                     );
                 }
-                let mut shape = Vec::with_capacity(dims);
+                let raw_start = self.pos;
                 let mut count: usize = 1;
                 for _ in 0..dims {
                     let mut b = [0u8; 4];
@@ -522,10 +663,13 @@ impl<'a> ParseLines<'a> {
                         );
                     }
                     count = count.saturating_mul(n as usize);
-                    shape.push(n);
                 }
-                let data = self.take(count.saturating_mul(8), name, "array values")?;
-                Ok(FieldValue::DoubleArray(DoubleArray { shape, data }))
+                self.take(count.saturating_mul(8), name, "array values")?;
+                let buf: &'a [u8] = self.buf;
+                Ok(FieldValue::DoubleArray(DoubleArray {
+                    raw: &buf[raw_start..self.pos],
+                    dims: dims as u8,
+                }))
             }
             BINARY_DECIMAL if self.version >= IlpVersion::V3 => {
                 let scale = self.byte(name, "decimal")?;
@@ -544,13 +688,11 @@ impl<'a> ParseLines<'a> {
                         format!("column {name:?}: a decimal has 1..={MAX_DECIMAL_BYTES} bytes, not {len}"),
                     );
                 }
-                let bytes = self.take(len, name, "decimal")?;
-                let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
-                let mut be = [if negative { 0xFF } else { 0 }; 32];
-                be[32 - len..].copy_from_slice(bytes);
-                Ok(FieldValue::Decimal(Decimal {
-                    unscaled: i256::from_be_bytes(be),
+                let raw = self.take(len, name, "decimal")?;
+                Ok(FieldValue::Decimal(LineDecimal {
+                    raw,
                     scale,
+                    text: false,
                 }))
             }
             BINARY_DECIMAL => self.err(
@@ -564,11 +706,9 @@ impl<'a> ParseLines<'a> {
         }
     }
 
-    fn text_value(&mut self, name: &str) -> Result<FieldValue<'a>, IlpError> {
+    fn text_value(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
         let start = self.pos;
-        while !is_line_end(self.peek(0)) && !matches!(self.peek(0), Some(b',') | Some(b' ')) {
-            self.pos += 1;
-        }
+        self.skip_to(&VALUE_END);
         let buf: &'a [u8] = self.buf;
         let tok = &buf[start..self.pos];
         let bad = |this: &Self| {
@@ -617,7 +757,13 @@ impl<'a> ParseLines<'a> {
                     unit: TimestampUnit::Nanos,
                 })
             }),
-            b'd' if self.version >= IlpVersion::V3 => parse_decimal(body).map(FieldValue::Decimal),
+            b'd' if self.version >= IlpVersion::V3 => parse_decimal(body.as_bytes()).map(|_| {
+                FieldValue::Decimal(LineDecimal {
+                    raw: body.as_bytes(),
+                    scale: 0,
+                    text: true,
+                })
+            }),
             _ => text.parse::<f64>().ok().map(FieldValue::Float),
         };
         match v {
@@ -633,7 +779,22 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
+        return None;
+    }
+    if digits.len() <= 18 {
+        // At most 18 digits cannot overflow: no checks per digit.
+        let mut v: i64 = 0;
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + i64::from(d);
+        }
+        return Some(if neg { -v } else { v });
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
     let mut v: i64 = 0;
@@ -651,8 +812,7 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
 }
 
 /// `[+-]digits[.digits][(e|E)[+-]digits]` as an exact decimal.
-fn parse_decimal(s: &str) -> Option<Decimal> {
-    let b = s.as_bytes();
+fn parse_decimal(b: &[u8]) -> Option<Decimal> {
     let (neg, mut rest) = match b.split_first() {
         Some((b'-', r)) => (true, r),
         Some((b'+', r)) => (false, r),

@@ -80,8 +80,8 @@ mod values;
 mod tests;
 
 pub use decode::{
-    Decimal, DoubleArray, FieldValue, INFERRED_DECIMAL_SCALE, IlpError, Line, LineTimestamp,
-    ParseLines, infer_type, parse_lines,
+    Decimal, DoubleArray, FieldValue, INFERRED_DECIMAL_SCALE, IlpError, Line, LineDecimal,
+    LineTimestamp, ParseLines, infer_type, parse_lines,
 };
 pub use encode::IlpEncoder;
 pub use escape::{

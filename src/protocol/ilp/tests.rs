@@ -596,18 +596,19 @@ fn decoder_reads_every_value_form() {
         panic!("{:?}", l.fields[1])
     };
     assert_eq!(
-        (a.shape.clone(), a.values().collect::<Vec<_>>()),
+        (
+            a.shape().collect::<Vec<_>>(),
+            a.values().collect::<Vec<_>>()
+        ),
         (vec![2], vec![1.0, 2.0])
     );
     assert_eq!(infer_type(&l.fields[1].1), T::DoubleArray);
-    let dec = |u: i128, s: u8| {
-        FieldValue::Decimal(Decimal {
-            unscaled: i256::from_i128(u),
-            scale: s,
-        })
+    let dec = |v: &FieldValue<'_>| match v {
+        FieldValue::Decimal(d) => d.value().map(|d| (d.unscaled, d.scale)),
+        other => panic!("{other:?}"),
     };
-    assert_eq!(l.fields[2].1, dec(-150, 2));
-    assert_eq!(l.fields[3].1, dec(-15, 1));
+    assert_eq!(dec(&l.fields[2].1), Some((i256::from_i128(-150), 2)));
+    assert_eq!(dec(&l.fields[3].1), Some((i256::from_i128(-15), 1)));
     assert_eq!(infer_type(&l.fields[3].1), T::Decimal64);
     assert_eq!(
         l.timestamp,
@@ -653,6 +654,71 @@ fn decoder_errors_name_the_line() {
         let ours: crate::Error = e.into();
         assert_eq!(ours.kind(), ErrorKind::Protocol);
     }
+}
+
+#[test]
+fn decoder_integers_at_every_length_and_bound() {
+    let ok: [(&str, i64); 9] = [
+        ("0", 0),
+        ("-0", 0),
+        ("7", 7),
+        ("999999999999999999", 999_999_999_999_999_999),
+        ("-999999999999999999", -999_999_999_999_999_999),
+        ("1000000000000000000", 1_000_000_000_000_000_000),
+        ("9223372036854775807", i64::MAX),
+        ("-9223372036854775808", i64::MIN),
+        ("0000000000000000000000042", 42),
+    ];
+    for (digits, want) in ok {
+        let input = format!("t x={digits}i {digits}\n");
+        let line = parse_lines(input.as_bytes(), IlpVersion::V1)
+            .next()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{digits}: {e}"));
+        assert_eq!(line.fields[0].1, FieldValue::Integer(want), "{digits}");
+        assert_eq!(line.timestamp.map(|t| t.value), Some(want), "{digits}");
+    }
+    for bad in [
+        "9223372036854775808",
+        "-9223372036854775809",
+        "12a4",
+        "1:",
+        "-",
+        "--1",
+        "1-",
+        "99999999999999999999",
+    ] {
+        let input = format!("t x={bad}i\n");
+        let r = parse_lines(input.as_bytes(), IlpVersion::V1)
+            .next()
+            .unwrap();
+        assert!(r.is_err(), "{bad} parsed as {r:?}");
+        let input = format!("t x=1i {bad}\n");
+        let r = parse_lines(input.as_bytes(), IlpVersion::V1)
+            .next()
+            .unwrap();
+        assert!(r.is_err(), "timestamp {bad} parsed as {r:?}");
+    }
+}
+
+#[test]
+fn next_into_reuses_the_line_and_matches_the_iterator() {
+    let input = b"a,s=1,t=2 x=1i,y=\"q\" 5\nb z=2.5\n# c\na,s=x\\ y w=t 6\nc,k=v\n";
+    let expected: Vec<Line<'_>> = parse_lines(input, IlpVersion::V1)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(expected.len(), 4);
+    let mut lines = parse_lines(input, IlpVersion::V1);
+    let mut line = Line::empty();
+    let mut seen = Vec::new();
+    while let Some(r) = lines.next_into(&mut line) {
+        r.unwrap();
+        seen.push((line.clone(), lines.line_no()));
+    }
+    let got: Vec<Line<'_>> = seen.iter().map(|(l, _)| l.clone()).collect();
+    assert_eq!(got, expected, "a reused line holds only its own values");
+    let numbers: Vec<usize> = seen.iter().map(|(_, n)| *n).collect();
+    assert_eq!(numbers, [1, 2, 4, 5]);
 }
 
 fn valid_name() -> impl Strategy<Value = String> {
