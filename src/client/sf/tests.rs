@@ -187,6 +187,23 @@ fn segments_are_at_most_half_of_the_cap() {
 }
 
 #[test]
+fn connect_string_sets_the_segment_size() {
+    use crate::client::delivery::sf_options;
+    use crate::conf::Conf;
+    let opts = |keys: &str| {
+        let c = Conf::parse(&format!("ws::addr=localhost:9000;sf_dir=/tmp/x;{keys}")).unwrap();
+        sf_options(&c).segment_bytes()
+    };
+    assert_eq!(opts(""), 64 << 20);
+    assert_eq!(opts("sf_max_segment_bytes=16k;"), 16 << 10);
+    // Half of the cap when that is less.
+    assert_eq!(
+        opts("sf_max_segment_bytes=16k;sf_max_total_bytes=20k;"),
+        10 << 10
+    );
+}
+
+#[test]
 fn ack_deletes_whole_segments_only() {
     let d = TestDir::new("ackdel");
     let slot = d.path().join("s");

@@ -384,13 +384,7 @@ impl<'a> ParseLines<'a> {
             }
             match self.peek(1) {
                 None => return self.err(self.pos, format!("{what} ends with a lone '\\'")),
-                Some(c) => {
-                    let pos = self.pos;
-                    owned
-                        .get_or_insert_with(|| self.buf[start..pos].to_vec())
-                        .push(c);
-                    self.pos += 2;
-                }
+                Some(c) => self.unescape(start, &mut owned, c),
             }
         }
         if self.pos == start {
@@ -410,6 +404,16 @@ impl<'a> ParseLines<'a> {
             }
         };
         self.utf8(start, bytes, what)
+    }
+
+    /// Takes the escaped byte `c` (the cursor is on its `\\`) into `owned`,
+    /// which starts as a copy of the text since `start`.
+    fn unescape(&mut self, start: usize, owned: &mut Option<Vec<u8>>, c: u8) {
+        let pos = self.pos;
+        owned
+            .get_or_insert_with(|| self.buf[start..pos].to_vec())
+            .push(c);
+        self.pos += 2;
     }
 
     /// Moves the cursor to the next byte in `set` (or the end).
@@ -568,13 +572,7 @@ impl<'a> ParseLines<'a> {
                         return self
                             .err(start - 1, format!("column {name:?}: unterminated string"));
                     }
-                    Some(c) => {
-                        let pos = self.pos;
-                        owned
-                            .get_or_insert_with(|| self.buf[start..pos].to_vec())
-                            .push(c);
-                        self.pos += 2;
-                    }
+                    Some(c) => self.unescape(start, &mut owned, c),
                 },
                 Some(_) => {
                     let run_start = self.pos;
