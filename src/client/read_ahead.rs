@@ -2,7 +2,9 @@
 //! while the result streams, reads the frames and serves the cursor's
 //! CREDIT / CANCEL requests; the decoded batches reach the
 //! [`Cursor`](super::Cursor) through a queue of
-//! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots.
+//! [`Query::read_ahead`](super::Query::read_ahead) slots (0: a
+//! rendezvous). A [`HandOff`] tells the cursor how many batches were
+//! decoded and whether one waits for a slot.
 //!
 //! - Raw bodies (no zstd negotiated): the receiving thread decodes each
 //!   frame itself, in place in the connection's read buffer; one hand-off
@@ -16,7 +18,7 @@
 //! handed over however full the queue is, and a panic of either thread
 //! becomes an [`ErrorKind::Internal`] error when the cursor joins it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -65,6 +67,49 @@ pub(super) enum Event {
     End(Terminal),
     /// Why the query failed.
     Error(Error),
+}
+
+/// What the thread that hands the batches over has done, for the cursor
+/// to read: batches decoded, and whether one waits for a free slot of the
+/// read-ahead queue.
+#[derive(Default)]
+pub(super) struct HandOff {
+    decoded: AtomicU64,
+    full: AtomicBool,
+}
+
+impl HandOff {
+    /// Batches decoded so far.
+    pub(super) fn decoded(&self) -> u64 {
+        self.decoded.load(Ordering::Acquire)
+    }
+
+    /// Whether a decoded batch waits for a free slot.
+    pub(super) fn full(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
+    /// Counts `ev` if it is a batch: call before handing it over.
+    fn count(&self, ev: &Event) {
+        if matches!(ev, Event::Batch(..)) {
+            self.decoded.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Marks a batch waiting for a slot until the guard is dropped.
+    fn waiting(&self) -> Waiting<'_> {
+        self.full.store(true, Ordering::Release);
+        Waiting(&self.full)
+    }
+}
+
+/// Clears [`HandOff::full`] when dropped.
+struct Waiting<'a>(&'a AtomicBool);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// Joins a receiving thread: its result, or an [`ErrorKind::Internal`]
@@ -149,9 +194,10 @@ pub(super) fn pump(
     id: i64,
     cmds: Receiver<Cmd>,
     tx: SyncSender<Event>,
+    hand_off: &HandOff,
 ) -> Option<Session> {
     if inline_decoding(&s.conn) {
-        return pump_inline(s, id, &cmds, &tx);
+        return pump_inline(s, id, &cmds, &tx, hand_off);
     }
     let Session {
         conn,
@@ -166,7 +212,7 @@ pub(super) fn pump(
             .name(format!("qwp-decode-{id}"))
             .spawn_scoped(scope, || {
                 let _done = DoneGuard(&shared.decoder_done);
-                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared);
+                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared, hand_off);
                 (dec, keep)
             });
         let decoder = match decoder {
@@ -222,14 +268,18 @@ fn deliver(
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
+    hand_off: &HandOff,
     ev: Event,
 ) -> std::result::Result<(), Undelivered> {
+    hand_off.count(&ev);
     let mut ev = ev;
+    let mut _waiting = None;
     loop {
         match tx.try_send(ev) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Disconnected(_)) => return Err(Undelivered::Orphaned),
             Err(TrySendError::Full(back)) => {
+                _waiting.get_or_insert_with(|| hand_off.waiting());
                 ev = back;
                 if let Err(e) = serve_commands(conn, id, cmds) {
                     // What was decoded is handed over first, then the error.
@@ -253,6 +303,7 @@ fn pump_inline(
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
+    hand_off: &HandOff,
 ) -> Option<Session> {
     let Session {
         mut conn,
@@ -305,7 +356,7 @@ fn pump_inline(
         if let Some(ev) = ev
             && !orphaned
         {
-            match deliver(&mut conn, id, cmds, tx, ev) {
+            match deliver(&mut conn, id, cmds, tx, hand_off, ev) {
                 Ok(()) => {}
                 Err(Undelivered::Orphaned) => orphaned = true,
                 Err(Undelivered::Broken) => return None,
@@ -513,6 +564,21 @@ fn event_of(dec: &mut BatchDecoder, frame: &[u8], id: i64, wire: usize) -> Resul
     })
 }
 
+/// Hands `ev` to the cursor, waiting for a slot as long as it takes (the
+/// receiving thread serves the cursor's commands meanwhile); `false` when
+/// the cursor is gone.
+fn hand_over(tx: &SyncSender<Event>, hand_off: &HandOff, ev: Event) -> bool {
+    hand_off.count(&ev);
+    match tx.try_send(ev) {
+        Ok(()) => true,
+        Err(TrySendError::Disconnected(_)) => false,
+        Err(TrySendError::Full(ev)) => {
+            let _waiting = hand_off.waiting();
+            tx.send(ev).is_ok()
+        }
+    }
+}
+
 /// Stage two: decodes the staged frames in order and passes the events to
 /// the cursor until the statement ends. Returns whether the connection
 /// stays usable (the statement ended, or failed on the server's word).
@@ -523,6 +589,7 @@ fn decode_stage(
     spare: Sender<Vec<u8>>,
     tx: &SyncSender<Event>,
     shared: &Shared,
+    hand_off: &HandOff,
 ) -> bool {
     dec.start_query();
     // Once the cursor is gone, the receiving thread cancels; this drains.
@@ -559,7 +626,7 @@ fn decode_stage(
             Event::Error(e) => e.kind() == ErrorKind::Server,
             _ => true,
         };
-        if !orphaned && tx.send(ev).is_err() {
+        if !orphaned && !hand_over(tx, hand_off, ev) {
             orphaned = true;
             shared.orphaned.store(true, Ordering::Release);
         }

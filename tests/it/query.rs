@@ -13,6 +13,7 @@ use questdb_arrow::protocol::{ColumnType, Status};
 use questdb_arrow::server::{Server, ServerBuilder, ServerHandle};
 
 use crate::every_type::{assert_stored, cells, every_type};
+use crate::support::eventually;
 
 fn start(b: ServerBuilder) -> (ServerHandle, QuestDb) {
     let srv = b.bind("127.0.0.1:0").start().unwrap();
@@ -621,4 +622,60 @@ fn raw_and_zstd_read_ahead_agree_across_cache_resets() {
         let again = r.execute(sql).unwrap().fetch_all_arrow().unwrap();
         assert_eq!(rows(&again), want);
     }
+}
+
+/// `Query::read_ahead(n)`: once the receiving thread waits with a batch it
+/// cannot hand over, it has decoded the batches the cursor took off the
+/// queue, the `n` queued and the one it holds, and no more (it reads
+/// nothing further until a slot frees); raw and zstd results alike, on
+/// owned cursors (`query_owned`) too. The rows all arrive, in order.
+#[test]
+fn read_ahead_decodes_no_further_than_asked() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .max_batch_rows(10)
+        .start()
+        .unwrap();
+    let plain = QuestDb::connect(&srv.conf_string()).unwrap();
+    fill(&plain, "q_ahead", 200);
+    let zstd = QuestDb::connect(&format!(
+        "{}compression=zstd;compression_level=1;",
+        srv.conf_string()
+    ))
+    .unwrap();
+    for (what, db) in [("raw", &plain), ("zstd", &zstd)] {
+        for n in [0, 1, 3] {
+            let mut cur = db
+                .query_owned("SELECT * FROM q_ahead")
+                .unwrap()
+                .read_ahead(n)
+                .execute()
+                .unwrap();
+            // `execute` took the first batch off the queue (for the
+            // schema); this hands it out.
+            let mut batches = vec![cur.next_arrow_batch().unwrap().unwrap()];
+            for taken in 1..=3u64 {
+                let want = taken + n as u64 + 1;
+                // Read the count first: a later `read_ahead_full` is not
+                // the flag of the hand-off before it.
+                eventually(
+                    &format!("{what} read_ahead({n}): batch {want} waits"),
+                    || cur.batches_decoded() >= want && cur.read_ahead_full(),
+                );
+                assert_eq!(
+                    cur.batches_decoded(),
+                    want,
+                    "{what} read_ahead({n}) with {taken} taken"
+                );
+                batches.push(cur.next_arrow_batch().unwrap().unwrap());
+            }
+            batches.extend(cur.fetch_all_arrow().unwrap());
+            assert_eq!(batches.len(), 20, "{what} read_ahead({n})");
+            assert_eq!(ids(&batches), (0..200).collect::<Vec<_>>());
+            assert_eq!(cur.batches_decoded(), 20);
+            assert!(!cur.read_ahead_full());
+        }
+    }
+    drop(plain);
+    drop(zstd);
 }

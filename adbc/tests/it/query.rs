@@ -3,14 +3,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use adbc_core::options::{InfoCode, OptionConnection};
-use adbc_core::{Connection, Optionable, Statement};
+use adbc_core::options::{InfoCode, OptionConnection, OptionDatabase, OptionValue};
+use adbc_core::{Connection, Database, Driver, Optionable, Statement};
 use arrow::array::{
     AsArray, Int64Array, RecordBatch, RecordBatchIterator, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use questdb_arrow::server::Server;
-use questdb_arrow_adbc::TABLE_TYPE;
+use questdb_arrow_adbc::{QuestDbDriver, TABLE_TYPE};
 
 use crate::support::{count, i64s, query, sql_stmt, start, start_with, update};
 
@@ -104,6 +104,34 @@ fn bound_rows_are_executions_with_typed_binds() {
     s.set_sql_query("SELECT 7 AS n").unwrap();
     let once: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
     assert_eq!(i64s(&once, 0), [7]);
+}
+
+/// A result holds one pooled connection at a time, its own: with
+/// `query_pool_max=1` the executions of several bound rows run one after
+/// the other on it, and a stream dropped half-read gives it back to the
+/// next statement.
+#[test]
+fn a_stream_holds_one_pooled_connection() {
+    let srv = Server::builder()
+        .max_batch_rows(2)
+        .bind("127.0.0.1:0")
+        .start()
+        .unwrap();
+    let uri = format!("{}query_pool_max=1;", srv.conf_string());
+    let db = QuestDbDriver
+        .new_database_with_opts([(OptionDatabase::Uri, OptionValue::from(uri))])
+        .unwrap();
+    let mut c = db.new_connection().unwrap();
+    let mut s = sql_stmt(&mut c, "SELECT $1 + 1 AS n, $2 AS s");
+    s.bind(params(vec![1, 2, 3], vec!["a", "b", "c"])).unwrap();
+    let batches: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
+    assert_eq!(i64s(&batches, 0), [2, 3, 4]);
+    update(&mut c, "CREATE TABLE few (v LONG)").unwrap();
+    update(&mut c, "INSERT INTO few VALUES (1), (2), (3), (4), (5)").unwrap();
+    let mut half = sql_stmt(&mut c, "SELECT v FROM few").execute().unwrap();
+    assert_eq!(half.next().unwrap().unwrap().num_rows(), 2);
+    drop(half);
+    assert_eq!(count(&mut c, "few"), 5);
 }
 
 /// INSERT with binds: one execution per row, rows affected summed, from a
