@@ -38,14 +38,22 @@ use crate::binds::ParamRows;
 /// DuckDB, ...) convert batch by batch.
 pub(crate) const READ_AHEAD_BATCHES: usize = 0;
 
-/// Runs `q` once with `params` bound (`$1`, `$2`, ...) and returns its
-/// streaming cursor.
+/// `q` with `params` bound (`$1`, `$2`, ...).
+fn with_params<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Query<'a> {
+    params.into_iter().fold(q, Query::bind)
+}
+
+/// Runs `q` once with `params` bound and returns its streaming cursor.
 pub(crate) fn execute_one<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Result<Cursor<'a>> {
-    params
-        .into_iter()
-        .fold(q, Query::bind)
+    with_params(q, params)
         .read_ahead(READ_AHEAD_BATCHES)
         .execute()
+}
+
+/// The schema of `sql`'s result with `params` bound, without its rows
+/// ([`Query::execute_schema`]).
+pub(crate) fn describe(db: &QuestDb, sql: &str, params: Vec<ColumnData>) -> Result<SchemaRef> {
+    with_params(db.query(sql)?, params).execute_schema()
 }
 
 /// Runs `sql` once per parameter row, reading and dropping any result,

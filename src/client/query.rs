@@ -388,6 +388,32 @@ impl<'a> Query<'a> {
         };
         start(self.home, self.req, opts, self.failover)
     }
+
+    /// The result's schema without its rows: the query runs until its
+    /// first batch, which carries the schema (the server computes and
+    /// sends at most that one batch), and is then cancelled; the
+    /// connection stays usable. A statement that may write is refused
+    /// ([`ErrorKind::Unsupported`]) rather than run: only those that
+    /// certainly only read are described (SELECT, SHOW, EXPLAIN,
+    /// DESCRIBE, or WITH without a writing keyword; the rule of
+    /// [`Query::replay_writes`]).
+    pub fn execute_schema(self) -> Result<SchemaRef> {
+        if !super::failover::read_only_sql(&self.req.sql) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "describing {:?}: only statements that certainly only read (SELECT, \
+                     SHOW, EXPLAIN, DESCRIBE, WITH without a writing keyword) are \
+                     described; this one would run",
+                    self.req.sql
+                ),
+            ));
+        }
+        let mut cur = self.read_ahead(0).execute()?;
+        let schema = cur.schema();
+        cur.cancel()?;
+        Ok(schema)
+    }
 }
 
 /// How a cursor reads its result.
