@@ -4,16 +4,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use adbc_core::error::Status;
-use adbc_core::options::{InfoCode, OptionConnection, OptionDatabase, OptionValue};
-use adbc_core::{Connection, Database, Driver, Optionable, Statement};
+use adbc_core::options::{InfoCode, OptionConnection};
+use adbc_core::{Connection, Optionable, Statement};
 use arrow::array::{
     AsArray, Int64Array, RecordBatch, RecordBatchIterator, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use questdb_arrow::server::Server;
-use questdb_arrow_adbc::{QuestDbDriver, TABLE_TYPE};
+use questdb_arrow_adbc::TABLE_TYPE;
 
-use crate::support::{count, i64s, query, sql_stmt, start, start_with, update};
+use crate::support::{count, i64s, query, sql_stmt, start, start_with, start_with_keys, update};
 
 #[test]
 fn ddl_and_dml_report_rows_affected_and_queries_read_them_back() {
@@ -113,16 +113,8 @@ fn bound_rows_are_executions_with_typed_binds() {
 /// next statement.
 #[test]
 fn a_stream_holds_one_pooled_connection() {
-    let srv = Server::builder()
-        .max_batch_rows(2)
-        .bind("127.0.0.1:0")
-        .start()
-        .unwrap();
-    let uri = format!("{}query_pool_max=1;", srv.conf_string());
-    let db = QuestDbDriver
-        .new_database_with_opts([(OptionDatabase::Uri, OptionValue::from(uri))])
-        .unwrap();
-    let mut c = db.new_connection().unwrap();
+    let env = start_with_keys(Server::builder().max_batch_rows(2), "query_pool_max=1;");
+    let mut c = env.conn();
     let mut s = sql_stmt(&mut c, "SELECT $1 + 1 AS n, $2 AS s");
     s.bind(params(vec![1, 2, 3], vec!["a", "b", "c"])).unwrap();
     let batches: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
@@ -141,16 +133,8 @@ fn a_stream_holds_one_pooled_connection() {
 /// that may write is refused, not run.
 #[test]
 fn execute_schema_describes_queries_and_runs_no_writes() {
-    let srv = Server::builder()
-        .max_batch_rows(2)
-        .bind("127.0.0.1:0")
-        .start()
-        .unwrap();
-    let uri = format!("{}query_pool_max=1;", srv.conf_string());
-    let db = QuestDbDriver
-        .new_database_with_opts([(OptionDatabase::Uri, OptionValue::from(uri))])
-        .unwrap();
-    let mut c = db.new_connection().unwrap();
+    let env = start_with_keys(Server::builder().max_batch_rows(2), "query_pool_max=1;");
+    let mut c = env.conn();
     update(&mut c, "CREATE TABLE few (v LONG, name VARCHAR)").unwrap();
     update(
         &mut c,
