@@ -364,14 +364,15 @@ impl<'a> Query<'a> {
     /// Decoded batches that may wait for the caller while it works on the
     /// current one (default [`READ_AHEAD_BATCHES`]). Besides them the
     /// receiving thread decodes one more batch, then waits for a free
-    /// slot, reading nothing further. More read-ahead smooths out a
-    /// consumer or a network that stalls now and then; fewer holds less
-    /// memory: at most `batches + 2` decoded batches exist at once (the
-    /// queued ones, the one being decoded, the caller's). `0` is a
-    /// rendezvous: the next batch is decoded while the caller works on the
-    /// current one, and handed over when the caller asks for it, which
-    /// still overlaps the network and decoding with the caller's work.
-    /// (With zstd, up to two received frames also wait for the decoder.)
+    /// slot, reading nothing further: the read-ahead holds at most
+    /// `batches + 1` decoded batches the caller has not taken, plus the
+    /// received frame being decoded. More read-ahead rides out a consumer
+    /// or a network that stalls now and then; less holds less memory. `0`
+    /// is a rendezvous: the next batch is decoded while the caller works
+    /// on the current one and handed over when the caller asks for it,
+    /// which still overlaps the network and the decoding with the
+    /// caller's work. (With zstd, up to two received frames also wait for
+    /// the decoding thread.)
     pub fn read_ahead(mut self, batches: usize) -> Self {
         self.read_ahead = batches;
         self
