@@ -4,11 +4,11 @@
 //! [`ResultStream`] holds the running execution's cursor itself (an owned
 //! one, [`QuestDb::query_owned`]), so the consumer's `get_next` takes the
 //! next batch straight from the cursor's read-ahead: no thread or channel
-//! in between. The driver reads with a read-ahead of
-//! [`READ_AHEAD_BATCHES`] (a rendezvous): while the consumer works on a
-//! batch the client's receiving thread decodes the next one and waits
-//! with it, so a streamed result holds about two batches at once (the
-//! consumer's and the next), never the whole result. Several bound
+//! in between. The driver decodes on demand ([`Query::decode_on_demand`]):
+//! while the consumer works on a batch the client's receiving thread reads
+//! the next frame, and decodes it when the consumer asks; so a streamed
+//! result holds the batches the consumer keeps, the one it is handed and
+//! the frame, never the whole result. Several bound
 //! parameter rows are several executions whose batches follow each other
 //! in one stream; each runs when the one before has ended, on a
 //! connection from the pool. Dropping the stream drops its cursor, which
@@ -31,10 +31,12 @@ use questdb_arrow::{Error, ErrorKind, Result};
 use crate::binds::ParamRows;
 
 /// Decoded batches the client may hold ready for the consumer of a
-/// driver's result ([`Query::read_ahead`]): none. The next batch is still
-/// decoded while the consumer works on the current one; what more
-/// read-ahead would buy (riding out a consumer's stalls) is not worth a
-/// batch of memory each in a driver whose consumers (pandas, polars,
+/// driver's result ([`Query::read_ahead`]): none, and none decoded before
+/// the consumer asks ([`Query::decode_on_demand`]). The network still
+/// overlaps the consumer's work (the next frame is read meanwhile); the
+/// decoding, a copy of the frame's columns into Arrow buffers, does not.
+/// What read-ahead would buy (riding out a consumer's stalls) is not worth
+/// a batch of memory each in a driver whose consumers (pandas, polars,
 /// DuckDB, ...) convert batch by batch.
 pub(crate) const READ_AHEAD_BATCHES: usize = 0;
 
@@ -47,6 +49,7 @@ fn with_params<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Query<'a> {
 pub(crate) fn execute_one<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Result<Cursor<'a>> {
     with_params(q, params)
         .read_ahead(READ_AHEAD_BATCHES)
+        .decode_on_demand(true)
         .execute()
 }
 

@@ -43,49 +43,13 @@ use super::failover::Failover;
 use super::read_ahead::{Cmd, Event, HandOff, Session, join_receiver, pump};
 
 mod binds;
+mod result;
+
+pub use result::{QueryResult, Terminal};
 
 /// Decoded batches that may wait for the caller by default (see
 /// [`Query::read_ahead`]).
 pub const READ_AHEAD_BATCHES: usize = 4;
-
-/// How a statement ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Terminal {
-    /// RESULT_END of a result set.
-    ResultEnd {
-        /// Rows the server produced (0 if it does not count).
-        total_rows: u64,
-        /// Sequence of the last batch.
-        final_seq: u64,
-    },
-    /// EXEC_DONE of a statement without a result set (DDL, INSERT, ...).
-    ExecDone {
-        /// Rows inserted or updated; 0 for DDL.
-        rows_affected: u64,
-        /// The server's statement-type code.
-        op_type: u8,
-    },
-    /// The query was cancelled ([`Cursor::cancel`]).
-    Cancelled,
-}
-
-/// What a statement returned, whole (see [`Reader::sql`]).
-#[derive(Debug)]
-pub enum QueryResult {
-    /// A result set: its schema (known even when there are no rows) and
-    /// batches.
-    Rows {
-        /// Arrow schema with `questdb.*` field metadata.
-        schema: SchemaRef,
-        /// The batches, in server order.
-        batches: Vec<RecordBatch>,
-    },
-    /// A statement without a result set (DDL, INSERT, ...).
-    Done {
-        /// Rows inserted or updated; 0 for DDL.
-        rows_affected: u64,
-    },
-}
 
 /// A blocking connection to `/read/v1`. Borrow one from
 /// [`QuestDb::borrow_reader`](super::QuestDb::borrow_reader) or connect one
@@ -244,6 +208,7 @@ impl Reader {
             },
             auto_credit: true,
             read_ahead: READ_AHEAD_BATCHES,
+            on_demand: false,
             failover: Failover::default(),
         }
     }
@@ -262,6 +227,7 @@ impl Reader {
             Options {
                 auto_credit: true,
                 read_ahead: READ_AHEAD_BATCHES,
+                on_demand: false,
             },
             Failover::default(),
         )
@@ -322,6 +288,7 @@ pub struct Query<'a> {
     req: QueryRequest,
     auto_credit: bool,
     read_ahead: usize,
+    on_demand: bool,
     pub(super) failover: Failover<'a>,
 }
 
@@ -342,6 +309,7 @@ impl<'a> Query<'a> {
             },
             auto_credit: true,
             read_ahead: READ_AHEAD_BATCHES,
+            on_demand: false,
             failover: Failover::default(),
         }
     }
@@ -378,6 +346,19 @@ impl<'a> Query<'a> {
         self
     }
 
+    /// Decodes each batch only when the caller asks for it (default
+    /// `false`): the receiving thread still reads the next frame ahead
+    /// (and with zstd decompresses it), but decodes it into Arrow only
+    /// once the caller waits for the batch, so nothing waits decoded and
+    /// [`Query::read_ahead`] does not matter. The read holds one decoded
+    /// batch fewer than with `read_ahead(0)`: the one the caller takes,
+    /// besides those it keeps, plus the frame. The decoding no longer
+    /// overlaps the caller's work; the network still does.
+    pub fn decode_on_demand(mut self, on: bool) -> Self {
+        self.on_demand = on;
+        self
+    }
+
     /// Sends the query and waits for its first batch (or its end), so the
     /// cursor's schema is known. A server error is an
     /// [`ErrorKind::Server`] error with the status; the reader stays
@@ -386,6 +367,7 @@ impl<'a> Query<'a> {
         let opts = Options {
             auto_credit: self.auto_credit,
             read_ahead: self.read_ahead,
+            on_demand: self.on_demand,
         };
         start(self.home, self.req, opts, self.failover)
     }
@@ -424,6 +406,8 @@ struct Options {
     auto_credit: bool,
     /// Decoded batches that may wait for the caller.
     read_ahead: usize,
+    /// Decode each batch only when the caller asks for it.
+    on_demand: bool,
 }
 
 fn start<'a>(
@@ -444,6 +428,7 @@ fn start<'a>(
         terminal: None,
         credit,
         read_ahead: opts.read_ahead,
+        on_demand: opts.on_demand,
         hand_off: Arc::new(HandOff::default()),
         cancelling: false,
         failover,
@@ -463,6 +448,8 @@ fn start<'a>(
 struct Running {
     events: Receiver<Event>,
     cmds: Tx<Cmd>,
+    /// Decoding on demand: one ask per wait for an event.
+    asks: Option<Tx<()>>,
     thread: JoinHandle<Option<Session>>,
 }
 
@@ -483,6 +470,8 @@ pub struct Cursor<'a> {
     credit: bool,
     /// Slots of the queue of decoded batches.
     read_ahead: usize,
+    /// Decode each batch only when the caller asks for it.
+    on_demand: bool,
     /// What the receiving thread decoded and whether it waits for a slot
     /// (shared with every execution's receiving thread).
     hand_off: Arc<HandOff>,
@@ -521,17 +510,19 @@ impl Cursor<'_> {
 
     /// Batches the receiving thread has decoded so far, those taken
     /// included (after a failover replay, the replay's count on top). With
-    /// [`Cursor::read_ahead_full`], what the read-ahead holds: for tests
+    /// [`Cursor::waits_for_caller`], what the read-ahead holds: for tests
     /// and metrics.
     pub fn batches_decoded(&self) -> u64 {
         self.hand_off.decoded()
     }
 
-    /// Whether the receiving thread holds a decoded batch it cannot hand
-    /// over because the read-ahead queue ([`Query::read_ahead`]) is full:
-    /// it then waits for the caller and reads nothing more.
-    pub fn read_ahead_full(&self) -> bool {
-        self.hand_off.full()
+    /// Whether the receiving thread waits for the caller, reading nothing
+    /// more: it holds a decoded batch the full read-ahead queue
+    /// ([`Query::read_ahead`]) has no slot for, or, decoding on demand
+    /// ([`Query::decode_on_demand`]), the next batch's frame undecoded
+    /// until the caller asks for it. For tests and metrics.
+    pub fn waits_for_caller(&self) -> bool {
+        self.hand_off.waiting()
     }
 
     /// The next batch, `None` at the end. Streams.
@@ -631,13 +622,21 @@ impl Cursor<'_> {
         let (ev_tx, ev_rx) = mpsc::sync_channel(self.read_ahead);
         let id = self.req.request_id;
         let hand_off = self.hand_off.clone();
+        let (asks, asks_rx) = match self.on_demand {
+            true => {
+                let (tx, rx) = mpsc::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("qwp-query-{id}"))
-            .spawn(move || pump(session, id, cmd_rx, ev_tx, &hand_off))
+            .spawn(move || pump(session, id, cmd_rx, ev_tx, &hand_off, asks_rx))
             .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
         self.running = Some(Running {
             events: ev_rx,
             cmds: cmd_tx,
+            asks,
             thread,
         });
         Ok(())
@@ -671,6 +670,10 @@ impl Cursor<'_> {
         let Some(r) = &self.running else {
             return Ok(None);
         };
+        if let Some(asks) = &r.asks {
+            // The receiver may have ended; its last event is then queued.
+            let _ = asks.send(());
+        }
         let ev = loop {
             match r.events.recv_timeout(Duration::from_secs(3600)) {
                 Ok(ev) => break ev,
@@ -720,9 +723,17 @@ impl Cursor<'_> {
     /// is an [`ErrorKind::Internal`] error.
     fn finish(&mut self) -> Result<()> {
         if let Some(r) = self.running.take() {
+            let Running {
+                events,
+                cmds,
+                asks,
+                thread,
+            } = r;
+            // A receiver still running sees the cursor gone (it drains).
+            drop((events, cmds, asks));
             // While the query ran the reader had no session; it stays
             // without one when the receiver panicked.
-            self.home.reader().session = join_receiver(r.thread)?;
+            self.home.reader().session = join_receiver(thread)?;
         }
         Ok(())
     }

@@ -4,7 +4,8 @@
 //! [`Cursor`](super::Cursor) through a queue of
 //! [`Query::read_ahead`](super::Query::read_ahead) slots (0: a
 //! rendezvous). A [`HandOff`] tells the cursor how many batches were
-//! decoded and whether one waits for a slot.
+//! decoded and whether the thread waits for it; decoding on demand, a
+//! [`Gate`] holds each batch's frame undecoded until the cursor asks.
 //!
 //! - Raw bodies (no zstd negotiated): the receiving thread decodes each
 //!   frame itself, in place in the connection's read buffer; one hand-off
@@ -18,7 +19,7 @@
 //! handed over however full the queue is, and a panic of either thread
 //! becomes an [`ErrorKind::Internal`] error when the cursor joins it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -33,6 +34,11 @@ use crate::protocol::egress::{
     ClientMessage, Inflater, MSG_RESULT_BATCH, ServerControl, ServerMessage, decode_server_message,
 };
 use crate::transport::Connection;
+
+mod hand_off;
+
+use hand_off::Gate;
+pub(super) use hand_off::HandOff;
 
 /// Frames read ahead of the decoding thread.
 const STAGED_FRAMES: usize = 2;
@@ -67,49 +73,6 @@ pub(super) enum Event {
     End(Terminal),
     /// Why the query failed.
     Error(Error),
-}
-
-/// What the thread that hands the batches over has done, for the cursor
-/// to read: batches decoded, and whether one waits for a free slot of the
-/// read-ahead queue.
-#[derive(Default)]
-pub(super) struct HandOff {
-    decoded: AtomicU64,
-    full: AtomicBool,
-}
-
-impl HandOff {
-    /// Batches decoded so far.
-    pub(super) fn decoded(&self) -> u64 {
-        self.decoded.load(Ordering::Acquire)
-    }
-
-    /// Whether a decoded batch waits for a free slot.
-    pub(super) fn full(&self) -> bool {
-        self.full.load(Ordering::Acquire)
-    }
-
-    /// Counts `ev` if it is a batch: call before handing it over.
-    fn count(&self, ev: &Event) {
-        if matches!(ev, Event::Batch(..)) {
-            self.decoded.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-
-    /// Marks a batch waiting for a slot until the guard is dropped.
-    fn waiting(&self) -> Waiting<'_> {
-        self.full.store(true, Ordering::Release);
-        Waiting(&self.full)
-    }
-}
-
-/// Clears [`HandOff::full`] when dropped.
-struct Waiting<'a>(&'a AtomicBool);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 /// Joins a receiving thread: its result, or an [`ErrorKind::Internal`]
@@ -195,9 +158,11 @@ pub(super) fn pump(
     cmds: Receiver<Cmd>,
     tx: SyncSender<Event>,
     hand_off: &HandOff,
+    asks: Option<Receiver<()>>,
 ) -> Option<Session> {
+    let mut gate = Gate::new(hand_off, asks);
     if inline_decoding(&s.conn) {
-        return pump_inline(s, id, &cmds, &tx, hand_off);
+        return pump_inline(s, id, &cmds, &tx, &mut gate);
     }
     let Session {
         conn,
@@ -212,7 +177,7 @@ pub(super) fn pump(
             .name(format!("qwp-decode-{id}"))
             .spawn_scoped(scope, || {
                 let _done = DoneGuard(&shared.decoder_done);
-                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared, hand_off);
+                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared, &mut gate);
                 (dec, keep)
             });
         let decoder = match decoder {
@@ -268,18 +233,22 @@ fn deliver(
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
-    hand_off: &HandOff,
+    gate: &mut Gate<'_>,
     ev: Event,
 ) -> std::result::Result<(), Undelivered> {
-    hand_off.count(&ev);
+    gate.count(&ev);
+    let batch = matches!(ev, Event::Batch(..));
     let mut ev = ev;
     let mut _waiting = None;
     loop {
         match tx.try_send(ev) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                gate.handed(batch);
+                return Ok(());
+            }
             Err(TrySendError::Disconnected(_)) => return Err(Undelivered::Orphaned),
             Err(TrySendError::Full(back)) => {
-                _waiting.get_or_insert_with(|| hand_off.waiting());
+                _waiting.get_or_insert_with(|| gate.waiting());
                 ev = back;
                 if let Err(e) = serve_commands(conn, id, cmds) {
                     // What was decoded is handed over first, then the error.
@@ -303,7 +272,7 @@ fn pump_inline(
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
-    hand_off: &HandOff,
+    gate: &mut Gate<'_>,
 ) -> Option<Session> {
     let Session {
         mut conn,
@@ -333,6 +302,7 @@ fn pump_inline(
             if orphaned {
                 return Ok(Some((None, ends(frame, version, id)?)));
             }
+            gate.admit(frame);
             let ev = event_of(&mut dec, frame, id, frame.len())?;
             let last = ev.as_ref().is_some_and(|e| !matches!(e, Event::Batch(..)));
             Ok(Some((ev, last)))
@@ -356,7 +326,7 @@ fn pump_inline(
         if let Some(ev) = ev
             && !orphaned
         {
-            match deliver(&mut conn, id, cmds, tx, hand_off, ev) {
+            match deliver(&mut conn, id, cmds, tx, gate, ev) {
                 Ok(()) => {}
                 Err(Undelivered::Orphaned) => orphaned = true,
                 Err(Undelivered::Broken) => return None,
@@ -567,16 +537,21 @@ fn event_of(dec: &mut BatchDecoder, frame: &[u8], id: i64, wire: usize) -> Resul
 /// Hands `ev` to the cursor, waiting for a slot as long as it takes (the
 /// receiving thread serves the cursor's commands meanwhile); `false` when
 /// the cursor is gone.
-fn hand_over(tx: &SyncSender<Event>, hand_off: &HandOff, ev: Event) -> bool {
-    hand_off.count(&ev);
-    match tx.try_send(ev) {
+fn hand_over(tx: &SyncSender<Event>, gate: &mut Gate<'_>, ev: Event) -> bool {
+    gate.count(&ev);
+    let batch = matches!(ev, Event::Batch(..));
+    let taken = match tx.try_send(ev) {
         Ok(()) => true,
         Err(TrySendError::Disconnected(_)) => false,
         Err(TrySendError::Full(ev)) => {
-            let _waiting = hand_off.waiting();
+            let _waiting = gate.waiting();
             tx.send(ev).is_ok()
         }
+    };
+    if taken {
+        gate.handed(batch);
     }
+    taken
 }
 
 /// Stage two: decodes the staged frames in order and passes the events to
@@ -589,7 +564,7 @@ fn decode_stage(
     spare: Sender<Vec<u8>>,
     tx: &SyncSender<Event>,
     shared: &Shared,
-    hand_off: &HandOff,
+    gate: &mut Gate<'_>,
 ) -> bool {
     dec.start_query();
     // Once the cursor is gone, the receiving thread cancels; this drains.
@@ -607,6 +582,9 @@ fn decode_stage(
                 return false;
             }
         };
+        if !orphaned {
+            gate.admit(body.frame());
+        }
         let step = event_of(dec, body.frame(), id, wire);
         // The receiving thread may be gone; the buffer is then freed.
         let _ = spare.send(body.buf);
@@ -626,7 +604,7 @@ fn decode_stage(
             Event::Error(e) => e.kind() == ErrorKind::Server,
             _ => true,
         };
-        if !orphaned && !hand_over(tx, hand_off, ev) {
+        if !orphaned && !hand_over(tx, gate, ev) {
             orphaned = true;
             shared.orphaned.store(true, Ordering::Release);
         }

@@ -627,8 +627,10 @@ fn raw_and_zstd_read_ahead_agree_across_cache_resets() {
 /// `Query::read_ahead(n)`: once the receiving thread waits with a batch it
 /// cannot hand over, it has decoded the batches the cursor took off the
 /// queue, the `n` queued and the one it holds, and no more (it reads
-/// nothing further until a slot frees); raw and zstd results alike, on
-/// owned cursors (`query_owned`) too. The rows all arrive, in order.
+/// nothing further until a slot frees). `decode_on_demand(true)`: once it
+/// waits, it has decoded only the batches taken. Raw and zstd results
+/// alike, on owned cursors (`query_owned`) too; the rows all arrive, in
+/// order.
 #[test]
 fn read_ahead_decodes_no_further_than_asked() {
     let srv = Server::builder()
@@ -644,36 +646,37 @@ fn read_ahead_decodes_no_further_than_asked() {
     ))
     .unwrap();
     for (what, db) in [("raw", &plain), ("zstd", &zstd)] {
-        for n in [0, 1, 3] {
+        for (n, on_demand) in [(0, false), (1, false), (3, false), (0, true), (2, true)] {
+            let how = format!("{what} read_ahead({n}) on_demand={on_demand}");
             let mut cur = db
                 .query_owned("SELECT * FROM q_ahead")
                 .unwrap()
                 .read_ahead(n)
+                .decode_on_demand(on_demand)
                 .execute()
                 .unwrap();
             // `execute` took the first batch off the queue (for the
             // schema); this hands it out.
             let mut batches = vec![cur.next_arrow_batch().unwrap().unwrap()];
             for taken in 1..=3u64 {
-                let want = taken + n as u64 + 1;
-                // Read the count first: a later `read_ahead_full` is not
+                let want = if on_demand {
+                    taken
+                } else {
+                    taken + n as u64 + 1
+                };
+                // Read the count first: a later `waits_for_caller` is not
                 // the flag of the hand-off before it.
-                eventually(
-                    &format!("{what} read_ahead({n}): batch {want} waits"),
-                    || cur.batches_decoded() >= want && cur.read_ahead_full(),
-                );
-                assert_eq!(
-                    cur.batches_decoded(),
-                    want,
-                    "{what} read_ahead({n}) with {taken} taken"
-                );
+                eventually(&format!("{how}: waits with {want} decoded"), || {
+                    cur.batches_decoded() >= want && cur.waits_for_caller()
+                });
+                assert_eq!(cur.batches_decoded(), want, "{how} with {taken} taken");
                 batches.push(cur.next_arrow_batch().unwrap().unwrap());
             }
             batches.extend(cur.fetch_all_arrow().unwrap());
-            assert_eq!(batches.len(), 20, "{what} read_ahead({n})");
-            assert_eq!(ids(&batches), (0..200).collect::<Vec<_>>());
-            assert_eq!(cur.batches_decoded(), 20);
-            assert!(!cur.read_ahead_full());
+            assert_eq!(batches.len(), 20, "{how}");
+            assert_eq!(ids(&batches), (0..200).collect::<Vec<_>>(), "{how}");
+            assert_eq!(cur.batches_decoded(), 20, "{how}");
+            assert!(!cur.waits_for_caller(), "{how}");
         }
     }
     drop(plain);
