@@ -50,7 +50,7 @@
 //! |---|---|---|
 //! | [`client::QuestDb::flush_arrow_batch`] | nothing beyond the caller's batch: frames are encoded from the Arrow buffers into a reused send buffer | frame by frame; returns when the whole batch is acknowledged |
 //! | [`client::QuestDb::ingest`] | two frame buffers plus the input batches not yet acknowledged (at most `in_flight_frames + 1`) | batch by batch from any `RecordBatchReader`; frames pipelined |
-//! | [`client::Cursor::next_arrow_batch`], the `Cursor` as `RecordBatchReader` | up to 4 decoded batches read ahead, bounded by the byte credit | batch by batch |
+//! | [`client::Cursor::next_arrow_batch`], the `Cursor` as `RecordBatchReader` | the decoded batches read ahead ([`client::Query::read_ahead`], 4 by default; none with [`client::Query::decode_on_demand`]) and the one being decoded, bounded by the byte credit; the received frame | batch by batch |
 //! | [`client::Cursor::fetch_all_arrow`], [`client::Reader::sql`], [`client::Reader::rows`] | the whole result | — |
 //!
 //! The codec never buffers: encoders write into a caller-sized buffer after an

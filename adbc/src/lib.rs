@@ -13,6 +13,7 @@
 //! | connection | autocommit only: `autocommit=false`, commit and rollback are refused (QuestDB commits every statement); `get_info`, `get_table_types` (`TABLE`), `get_table_schema`; `get_objects` at every depth from QuestDB's `tables()` and `table_columns('t')` (catalog [`CATALOG`], schema [`DB_SCHEMA`], `LIKE` filters, `xdbc_*` column fields) |
 //! | `set_sql_query` + `execute` | a streaming result (the client's cursor, never buffered whole) |
 //! | `execute_update` | rows affected of DDL/DML |
+//! | `execute_schema` | a query's schema without its rows (run to its first batch, then cancelled; statements that may write are refused) |
 //! | `bind` / `bind_stream` + a query | typed binds `$1`, `$2`, … — one execution per row |
 //! | `adbc.ingest.target_table` + `bind` / `bind_stream` | the client's streaming ingest, modes create / append / replace / create_append; `adbc.ingest.temporary=true` is refused; [`OPTION_INGEST_TIMESTAMP_COLUMN`] names the designated timestamp of a created table |
 //!

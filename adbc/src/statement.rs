@@ -12,7 +12,7 @@ use arrow::array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow::datatypes::Schema;
 use questdb_arrow::client::QuestDb;
 
-use crate::binds::{Bound, param_rows};
+use crate::binds::{Bound, param_rows, row_binds};
 use crate::error::{OrAdbc, invalid_state, not_implemented, unknown_option};
 use crate::ingest::{self, Target};
 use crate::options::{self, not_found};
@@ -175,10 +175,34 @@ impl Statement for QuestDbStatement {
         stream::execute_update(&self.db, &sql, rows).or_adbc()
     }
 
+    /// A query's result schema without its rows (the first bound
+    /// parameter row's execution runs until its first batch and is
+    /// cancelled). Statements that may write are refused rather than run,
+    /// as are a bulk ingest (no result) and a bound stream (describing
+    /// would consume it).
     fn execute_schema(&mut self) -> Result<Schema> {
-        Err(not_implemented(
-            "execute_schema is not implemented by the QuestDB ADBC driver; execute the query",
-        ))
+        if self.target().is_some() {
+            return Err(not_implemented(
+                "execute_schema of a bulk ingest: it returns no result set",
+            ));
+        }
+        let sql = self.sql()?;
+        let params = match &self.bound {
+            None => Vec::new(),
+            Some(Bound::Batch(b)) if b.num_rows() == 0 => {
+                // No parameter rows: no execution, an empty result.
+                return Ok(Schema::empty());
+            }
+            Some(Bound::Batch(b)) => row_binds(b, 0).or_adbc()?,
+            Some(Bound::Stream(_)) => {
+                return Err(not_implemented(
+                    "execute_schema with a bound stream: describing would consume it; \
+                     bind a batch of parameters instead",
+                ));
+            }
+        };
+        let schema = stream::describe(&self.db, &sql, params).or_adbc()?;
+        Ok(schema.as_ref().clone())
     }
 
     fn execute_partitions(&mut self) -> Result<PartitionedResult> {

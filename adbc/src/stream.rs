@@ -1,15 +1,18 @@
 //! Statement results as an owned, `'static` `RecordBatchReader` (what ADBC
 //! exports as an `ArrowArrayStream`).
 //!
-//! The client's [`Cursor`](questdb_arrow::client::Cursor) borrows its
-//! pooled connection from the [`QuestDb`] handle, so a worker thread owns
-//! the handle (an `Arc`) and the cursor, and passes the batches on through
-//! a channel of one: the result streams batch by batch with the cursor's
-//! bounded read-ahead plus one batch in the channel, never whole. Several
-//! bound parameter rows are several executions whose batches follow each
-//! other in one stream. Dropping the stream stops the worker at its next
-//! batch; dropping its cursor cancels the query and returns the
-//! connection to the pool.
+//! [`ResultStream`] holds the running execution's cursor itself (an owned
+//! one, [`QuestDb::query_owned`]), so the consumer's `get_next` takes the
+//! next batch straight from the cursor's read-ahead: no thread or channel
+//! in between. The driver decodes on demand ([`Query::decode_on_demand`]):
+//! while the consumer works on a batch the client's receiving thread reads
+//! the next frame, and decodes it when the consumer asks; so a streamed
+//! result holds the batches the consumer keeps, the one it is handed and
+//! the frame, never the whole result. Several bound
+//! parameter rows are several executions whose batches follow each other
+//! in one stream; each runs when the one before has ended, on a
+//! connection from the pool. Dropping the stream drops its cursor, which
+//! cancels the query and returns the connection to the pool.
 //!
 //! [`Guarded`] keeps panics from crossing the FFI boundary: the driver
 //! exporter catches them in every ADBC entry point, but the exported
@@ -17,30 +20,43 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
 use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
-use questdb_arrow::client::{Cursor, QuestDb, Terminal};
+use questdb_arrow::client::{Cursor, Query, QuestDb, Terminal};
 use questdb_arrow::protocol::ColumnData;
 use questdb_arrow::{Error, ErrorKind, Result};
 
 use crate::binds::ParamRows;
 
-/// Runs `sql` once with `params` bound (`$1`, `$2`, ...) and returns its
-/// streaming cursor.
-pub(crate) fn execute_one<'a>(
-    db: &'a QuestDb,
-    sql: &str,
-    params: Vec<ColumnData>,
-) -> Result<Cursor<'a>> {
-    let mut q = db.query(sql)?;
-    for p in params {
-        q = q.bind(p);
-    }
-    q.execute()
+/// Decoded batches the client may hold ready for the consumer of a
+/// driver's result ([`Query::read_ahead`]): none, and none decoded before
+/// the consumer asks ([`Query::decode_on_demand`]). The network still
+/// overlaps the consumer's work (the next frame is read meanwhile); the
+/// decoding, a copy of the frame's columns into Arrow buffers, does not.
+/// What read-ahead would buy (riding out a consumer's stalls) is not worth
+/// a batch of memory each in a driver whose consumers (pandas, polars,
+/// DuckDB, ...) convert batch by batch.
+pub(crate) const READ_AHEAD_BATCHES: usize = 0;
+
+/// `q` with `params` bound (`$1`, `$2`, ...).
+fn with_params<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Query<'a> {
+    params.into_iter().fold(q, Query::bind)
+}
+
+/// Runs `q` once with `params` bound and returns its streaming cursor.
+pub(crate) fn execute_one<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Result<Cursor<'a>> {
+    with_params(q, params)
+        .read_ahead(READ_AHEAD_BATCHES)
+        .decode_on_demand(true)
+        .execute()
+}
+
+/// The schema of `sql`'s result with `params` bound, without its rows
+/// ([`Query::execute_schema`]).
+pub(crate) fn describe(db: &QuestDb, sql: &str, params: Vec<ColumnData>) -> Result<SchemaRef> {
+    with_params(db.query(sql)?, params).execute_schema()
 }
 
 /// Runs `sql` once per parameter row, reading and dropping any result,
@@ -49,7 +65,7 @@ pub(crate) fn execute_one<'a>(
 pub(crate) fn execute_update(db: &QuestDb, sql: &str, rows: ParamRows) -> Result<Option<i64>> {
     let mut total = Some(0i64);
     for params in rows {
-        let mut cur = execute_one(db, sql, params?)?;
+        let mut cur = execute_one(db.query(sql)?, params?)?;
         while cur.next_arrow_batch()?.is_some() {}
         total = match (total, cur.terminal()) {
             (Some(t), Some(Terminal::ExecDone { rows_affected, .. })) => {
@@ -61,61 +77,80 @@ pub(crate) fn execute_update(db: &QuestDb, sql: &str, rows: ParamRows) -> Result
     Ok(total)
 }
 
-/// What the worker passes on.
-enum Msg {
-    /// The result's schema, first (known before any row).
-    Schema(SchemaRef),
-    Batch(RecordBatch),
-    /// The execution failed; nothing follows.
-    Failed(Error),
-}
-
 /// A running statement's results; see the module docs.
 pub(crate) struct ResultStream {
+    db: Arc<QuestDb>,
+    sql: String,
+    /// The parameter rows not yet executed, numbered.
+    rows: std::iter::Enumerate<ParamRows>,
+    /// The first execution's schema (empty without parameter rows).
     schema: SchemaRef,
-    rx: Receiver<Msg>,
-    worker: Option<JoinHandle<()>>,
+    /// The execution being read; `None` between executions.
+    cursor: Option<Cursor<'static>>,
+    /// The last execution ended, or one failed: nothing follows.
+    done: bool,
 }
 
 impl ResultStream {
-    /// Starts the executions of `sql`, one per parameter row, and waits
-    /// for the first one's schema (or its error).
+    /// Starts the first execution of `sql` (of its first parameter row)
+    /// and waits for its schema (or its error).
     pub(crate) fn start(db: Arc<QuestDb>, sql: String, rows: ParamRows) -> Result<ResultStream> {
-        let (tx, rx) = sync_channel(1);
-        let worker = std::thread::Builder::new()
-            .name("adbc-result".into())
-            .spawn(move || run(&db, &sql, rows, &tx))
-            .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the result thread", e))?;
         let mut stream = ResultStream {
+            db,
+            sql,
+            rows: rows.enumerate(),
             schema: Arc::new(Schema::empty()),
-            rx,
-            worker: Some(worker),
+            cursor: None,
+            done: false,
         };
-        match stream.rx.recv() {
-            Ok(Msg::Schema(s)) => stream.schema = s,
-            Ok(Msg::Failed(e)) => return Err(e),
-            Ok(Msg::Batch(_)) => {
-                return Err(Error::new(
-                    ErrorKind::Internal,
-                    "the result thread sent a batch before the schema",
-                ));
+        match stream.next_execution()? {
+            Some(cur) => {
+                stream.schema = cur.schema();
+                stream.cursor = Some(cur);
             }
-            Err(_) => return Err(stream.worker_gone()),
+            // No parameter rows: no execution, an empty result.
+            None => stream.done = true,
         }
         Ok(stream)
     }
 
-    /// The error for a worker that ended without a last message: it
-    /// panicked (a bug, reported with the panic's text).
-    fn worker_gone(&mut self) -> Error {
-        let text = match self.worker.take().map(JoinHandle::join) {
-            Some(Err(p)) => panic_text(p.as_ref()),
-            _ => "it ended without a result end".into(),
+    /// Runs the next parameter row's execution; `None` after the last.
+    /// Its columns must be the first execution's.
+    fn next_execution(&mut self) -> Result<Option<Cursor<'static>>> {
+        let Some((n, params)) = self.rows.next() else {
+            return Ok(None);
         };
-        Error::new(
-            ErrorKind::Internal,
-            format!("the result thread failed: {text}"),
-        )
+        let cur = execute_one(self.db.query_owned(&self.sql)?, params?)?;
+        let s = cur.schema();
+        if n > 0 && self.schema.fields() != s.fields() {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "parameter row {n} returned columns {:?}, the first row {:?}: \
+                     one result stream needs one schema",
+                    s.fields(),
+                    self.schema.fields()
+                ),
+            ));
+        }
+        Ok(Some(cur))
+    }
+
+    /// The next batch of the running execution, or of those after it.
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if let Some(cur) = &mut self.cursor {
+                if let Some(b) = cur.next_arrow_batch()? {
+                    return Ok(Some(b));
+                }
+                // Ended: its connection goes back before the next runs.
+                self.cursor = None;
+            }
+            match self.next_execution()? {
+                Some(cur) => self.cursor = Some(cur),
+                None => return Ok(None),
+            }
+        }
     }
 }
 
@@ -126,88 +161,22 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a text message".into())
 }
 
-/// The worker: every execution in turn, its batches into `tx`. Stops when
-/// the stream was dropped (a send fails).
-fn run(db: &QuestDb, sql: &str, rows: ParamRows, tx: &SyncSender<Msg>) {
-    let mut schema: Option<SchemaRef> = None;
-    for (n, params) in rows.enumerate() {
-        let outcome = (|| -> Result<bool> {
-            let mut cur = execute_one(db, sql, params?)?;
-            let s = cur.schema();
-            match &schema {
-                None => {
-                    schema = Some(s.clone());
-                    if tx.send(Msg::Schema(s)).is_err() {
-                        return Ok(false);
-                    }
-                }
-                Some(first) if first.fields() != s.fields() => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidData,
-                        format!(
-                            "parameter row {n} returned columns {:?}, the first row {:?}: \
-                             one result stream needs one schema",
-                            s.fields(),
-                            first.fields()
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
-            while let Some(b) = cur.next_arrow_batch()? {
-                if tx.send(Msg::Batch(b)).is_err() {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })();
-        match outcome {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                // The stream may be gone; then nobody needs the error.
-                let _ = tx.send(Msg::Failed(e));
-                return;
-            }
-        }
-    }
-    if schema.is_none() {
-        // No parameter rows: no execution, an empty result.
-        let _ = tx.send(Msg::Schema(Arc::new(Schema::empty())));
-    }
-}
-
 impl Iterator for ResultStream {
     type Item = std::result::Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.worker.as_ref()?;
-        match self.rx.recv() {
-            Ok(Msg::Batch(b)) => Some(Ok(b)),
-            Ok(Msg::Failed(e)) => {
-                self.worker = None;
-                Some(Err(ArrowError::ExternalError(Box::new(e))))
-            }
-            Ok(Msg::Schema(_)) => {
-                self.worker = None;
-                Some(Err(ArrowError::ExternalError(Box::new(Error::new(
-                    ErrorKind::Internal,
-                    "the result thread sent a second schema",
-                )))))
-            }
-            Err(_) => {
-                // The sender is gone: the worker returned (the end) or
-                // panicked.
-                let worker = self.worker.take()?;
-                match worker.join() {
-                    Ok(()) => None,
-                    Err(p) => Some(Err(ArrowError::ExternalError(Box::new(Error::new(
-                        ErrorKind::Internal,
-                        format!("the result thread panicked: {}", panic_text(p.as_ref())),
-                    ))))),
-                }
-            }
+        if self.done {
+            return None;
         }
+        let next = self.next_batch();
+        if !matches!(next, Ok(Some(_))) {
+            // The end, or an error: nothing follows (an execution that
+            // failed was the last; its cursor goes now).
+            self.done = true;
+            self.cursor = None;
+        }
+        next.map_err(|e| ArrowError::ExternalError(Box::new(e)))
+            .transpose()
     }
 }
 

@@ -46,10 +46,11 @@ pub struct QuestDb {
     reaper: Mutex<Option<Reaper>>,
 }
 
-/// The two pools; the reaper thread holds them weakly.
+/// The two pools; the reaper thread holds them weakly. The query pool is
+/// shared with owned cursors ([`QuestDb::query_owned`]).
 struct Pools {
     senders: Pool<Sender>,
-    readers: Pool<Reader>,
+    readers: Arc<Pool<Reader>>,
 }
 
 impl Pools {
@@ -116,7 +117,7 @@ impl QuestDb {
         }
         let pools = Arc::new(Pools {
             senders: Pool::new("sender", "sender_pool_max", opts.senders, opts),
-            readers: Pool::new("query", "query_pool_max", opts.readers, opts),
+            readers: Arc::new(Pool::new("query", "query_pool_max", opts.readers, opts)),
         });
         let reaper = if opts.reap_manual {
             None
@@ -175,6 +176,21 @@ impl QuestDb {
     /// `db.query(sql)?.bind_i64(1).execute()?`.
     pub fn query(&self, sql: &str) -> Result<Query<'_>> {
         Ok(Query::pooled(self.borrow_reader()?, sql))
+    }
+
+    /// Like [`QuestDb::query`], for a cursor that does not borrow the
+    /// handle (`Cursor<'static>`): one to keep in a `'static`
+    /// `RecordBatchReader` (an FFI stream, another thread) without a
+    /// thread or a copy in between. Its connection counts in
+    /// `query_pool_max` like any borrowed one and goes back to the pool
+    /// when the cursor is dropped; after [`QuestDb::close`] (or the
+    /// handle's drop) it is closed instead.
+    pub fn query_owned(&self, sql: &str) -> Result<Query<'static>> {
+        let reader = self
+            .pools
+            .readers
+            .acquire_owned(|| Reader::connect(&self.conf))?;
+        Ok(Query::pooled(reader, sql))
     }
 
     /// Runs `sql` on a pooled connection and returns the streaming cursor

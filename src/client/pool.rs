@@ -199,6 +199,26 @@ impl<T: Poolable> Pool<T> {
     /// Borrows an idle connection or opens one with `open` (outside the
     /// lock); at the cap fails or waits as configured.
     pub(crate) fn acquire(&self, open: impl FnOnce() -> Result<T>) -> Result<Pooled<'_, T>> {
+        Pooled::checkout(PoolRef::Borrowed(self), open)
+    }
+
+    /// Like [`Pool::acquire`], for a connection that holds the pool
+    /// itself (an `Arc`) instead of borrowing it: it can outlive the
+    /// caller's borrow of the handle.
+    pub(crate) fn acquire_owned(
+        self: &Arc<Self>,
+        open: impl FnOnce() -> Result<T>,
+    ) -> Result<Pooled<'static, T>>
+    where
+        T: 'static,
+    {
+        Pooled::checkout(PoolRef::Shared(self.clone()), open)
+    }
+
+    /// Takes a slot (counted as borrowed) with an idle connection that is
+    /// still usable, or an empty slot (`None`) to open one in; at the cap
+    /// fails or waits as configured.
+    fn take_slot(&self) -> Result<Option<Idle<T>>> {
         let deadline = self.acquire_timeout.map(|t| Instant::now() + t);
         let mut st = self.lock();
         loop {
@@ -208,21 +228,15 @@ impl<T: Poolable> Pool<T> {
             if let Some(idle) = st.idle.pop() {
                 st.borrowed += 1;
                 drop(st);
-                let now = Instant::now();
-                if self.expired(idle.opened, now) || idle.item.gone() {
+                if self.expired(idle.opened, Instant::now()) || idle.item.gone() {
                     drop(idle);
-                    return self.open_in_slot(open);
+                    return Ok(None);
                 }
-                return Ok(Pooled {
-                    pool: self,
-                    item: Some(idle.item),
-                    opened: idle.opened,
-                });
+                return Ok(Some(idle));
             }
             if st.borrowed < self.size.max {
                 st.borrowed += 1;
-                drop(st);
-                return self.open_in_slot(open);
+                return Ok(None);
             }
             let Some(deadline) = deadline else {
                 return Err(self.exhausted());
@@ -239,21 +253,10 @@ impl<T: Poolable> Pool<T> {
         }
     }
 
-    /// Opens a connection in a slot already counted as borrowed; frees the
-    /// slot when that fails.
-    fn open_in_slot(&self, open: impl FnOnce() -> Result<T>) -> Result<Pooled<'_, T>> {
-        match open() {
-            Ok(item) => Ok(Pooled {
-                pool: self,
-                item: Some(item),
-                opened: Instant::now(),
-            }),
-            Err(e) => {
-                self.lock().borrowed -= 1;
-                self.returned.notify_one();
-                Err(e)
-            }
-        }
+    /// Frees a slot taken by [`Pool::take_slot`] whose open failed.
+    fn free_slot(&self) {
+        self.lock().borrowed -= 1;
+        self.returned.notify_one();
     }
 
     fn exhausted(&self) -> Error {
@@ -350,13 +353,54 @@ fn closed() -> Error {
     Error::new(ErrorKind::Closed, "QuestDb handle was closed")
 }
 
+/// How a [`Pooled`] connection reaches its pool: borrowed from the
+/// handle, or shared with it.
+enum PoolRef<'a, T> {
+    Borrowed(&'a Pool<T>),
+    Shared(Arc<Pool<T>>),
+}
+
+impl<T> Deref for PoolRef<'_, T> {
+    type Target = Pool<T>;
+    fn deref(&self) -> &Pool<T> {
+        match self {
+            PoolRef::Borrowed(p) => p,
+            PoolRef::Shared(p) => p,
+        }
+    }
+}
+
 /// A connection borrowed from a [`QuestDb`](super::QuestDb) pool; it goes
 /// back when dropped (unless it failed, outlived `max_lifetime_ms` or the
-/// handle was closed).
+/// handle was closed). `Pooled<'static, _>` (from the handle's `*_owned`
+/// calls) holds the pool itself and may outlive the handle: it is then
+/// closed when dropped.
 pub struct Pooled<'a, T: Poolable> {
-    pool: &'a Pool<T>,
+    pool: PoolRef<'a, T>,
     item: Option<T>,
     opened: Instant,
+}
+
+impl<'a, T: Poolable> Pooled<'a, T> {
+    /// Takes a slot of `pool` and fills it: an idle connection, or one
+    /// `open` opens (outside the lock; a failure frees the slot).
+    fn checkout(pool: PoolRef<'a, T>, open: impl FnOnce() -> Result<T>) -> Result<Self> {
+        let (item, opened) = match pool.take_slot()? {
+            Some(idle) => (idle.item, idle.opened),
+            None => match open() {
+                Ok(item) => (item, Instant::now()),
+                Err(e) => {
+                    pool.free_slot();
+                    return Err(e);
+                }
+            },
+        };
+        Ok(Pooled {
+            pool,
+            item: Some(item),
+            opened,
+        })
+    }
 }
 
 impl<T: Poolable + std::fmt::Debug> std::fmt::Debug for Pooled<'_, T> {

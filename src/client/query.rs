@@ -9,7 +9,8 @@
 //! bounded: by the byte credit (with `initial_credit > 0` the cursor
 //! grants a batch's bytes again only when the caller takes that batch),
 //! by two received frames waiting for the decoder, and by a queue of
-//! [`READ_AHEAD_BATCHES`] decoded batches.
+//! decoded batches ([`Query::read_ahead`], [`READ_AHEAD_BATCHES`] by
+//! default).
 //! When the result ends the connection returns to its [`Reader`].
 //!
 //! Buffering: [`Cursor::next_arrow_batch`] and the `RecordBatchReader`
@@ -31,58 +32,24 @@ pub use crate::bridge::batch_decoder::{
 };
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::column::{ColumnData, Values};
+use crate::protocol::Status;
 use crate::protocol::egress::{
     QueryRequest, ServerControl, ServerInfo, ServerMessage, decode_server_message,
 };
-use crate::protocol::{ColumnType, Status};
 use crate::transport::{ConnectOptions, Connection, Route};
 
 use super::connect;
 use super::failover::Failover;
-use super::read_ahead::{Cmd, Event, Session, join_receiver, pump};
+use super::read_ahead::{Cmd, Event, HandOff, Session, join_receiver, pump};
 
-/// Decoded batches that may wait for the caller.
+mod binds;
+mod result;
+
+pub use result::{QueryResult, Terminal};
+
+/// Decoded batches that may wait for the caller by default (see
+/// [`Query::read_ahead`]).
 pub const READ_AHEAD_BATCHES: usize = 4;
-
-/// How a statement ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Terminal {
-    /// RESULT_END of a result set.
-    ResultEnd {
-        /// Rows the server produced (0 if it does not count).
-        total_rows: u64,
-        /// Sequence of the last batch.
-        final_seq: u64,
-    },
-    /// EXEC_DONE of a statement without a result set (DDL, INSERT, ...).
-    ExecDone {
-        /// Rows inserted or updated; 0 for DDL.
-        rows_affected: u64,
-        /// The server's statement-type code.
-        op_type: u8,
-    },
-    /// The query was cancelled ([`Cursor::cancel`]).
-    Cancelled,
-}
-
-/// What a statement returned, whole (see [`Reader::sql`]).
-#[derive(Debug)]
-pub enum QueryResult {
-    /// A result set: its schema (known even when there are no rows) and
-    /// batches.
-    Rows {
-        /// Arrow schema with `questdb.*` field metadata.
-        schema: SchemaRef,
-        /// The batches, in server order.
-        batches: Vec<RecordBatch>,
-    },
-    /// A statement without a result set (DDL, INSERT, ...).
-    Done {
-        /// Rows inserted or updated; 0 for DDL.
-        rows_affected: u64,
-    },
-}
 
 /// A blocking connection to `/read/v1`. Borrow one from
 /// [`QuestDb::borrow_reader`](super::QuestDb::borrow_reader) or connect one
@@ -240,6 +207,8 @@ impl Reader {
                 ..QueryRequest::new(0, sql)
             },
             auto_credit: true,
+            read_ahead: READ_AHEAD_BATCHES,
+            on_demand: false,
             failover: Failover::default(),
         }
     }
@@ -252,7 +221,16 @@ impl Reader {
     /// Runs a prepared request (its `request_id` is assigned here) and
     /// returns a streaming cursor.
     pub fn execute_request(&mut self, req: QueryRequest) -> Result<Cursor<'_>> {
-        start(Home::Borrowed(self), req, true, Failover::default())
+        start(
+            Home::Borrowed(self),
+            req,
+            Options {
+                auto_credit: true,
+                read_ahead: READ_AHEAD_BATCHES,
+                on_demand: false,
+            },
+            Failover::default(),
+        )
     }
 
     /// Runs SQL without binds and returns the whole result (buffers it).
@@ -309,6 +287,8 @@ pub struct Query<'a> {
     home: Home<'a>,
     req: QueryRequest,
     auto_credit: bool,
+    read_ahead: usize,
+    on_demand: bool,
     pub(super) failover: Failover<'a>,
 }
 
@@ -316,15 +296,6 @@ impl fmt::Debug for Query<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Query").field("req", &self.req).finish()
     }
-}
-
-macro_rules! binds {
-    ($($(#[$doc:meta])* $name:ident($t:ty) => |$v:ident| $values:expr;)*) => {$(
-        $(#[$doc])*
-        pub fn $name(self, $v: $t) -> Self {
-            self.bind(ColumnData::new($values))
-        }
-    )*};
 }
 
 impl<'a> Query<'a> {
@@ -337,121 +308,10 @@ impl<'a> Query<'a> {
                 ..QueryRequest::new(0, sql)
             },
             auto_credit: true,
+            read_ahead: READ_AHEAD_BATCHES,
+            on_demand: false,
             failover: Failover::default(),
         }
-    }
-
-    /// Adds a bind value already in QWP form (one row).
-    pub fn bind(mut self, value: ColumnData) -> Self {
-        self.req.binds.push(value);
-        self
-    }
-
-    binds! {
-        /// BOOLEAN.
-        bind_bool(bool) => |v| Values::Boolean(vec![v]);
-        /// BYTE.
-        bind_i8(i8) => |v| Values::Byte(vec![v]);
-        /// SHORT.
-        bind_i16(i16) => |v| Values::Short(vec![v]);
-        /// INT.
-        bind_i32(i32) => |v| Values::Int(vec![v]);
-        /// LONG.
-        bind_i64(i64) => |v| Values::Long(vec![v]);
-        /// FLOAT.
-        bind_f32(f32) => |v| Values::Float(vec![v]);
-        /// DOUBLE.
-        bind_f64(f64) => |v| Values::Double(vec![v]);
-        /// VARCHAR.
-        bind_varchar(&str) => |v| Values::Varchar(vec![v.to_string()]);
-        /// BINARY.
-        bind_binary(&[u8]) => |v| Values::Binary(vec![v.to_vec()]);
-        /// TIMESTAMP, µs since the epoch.
-        bind_timestamp_micros(i64) => |v| Values::Timestamp(vec![v]);
-        /// TIMESTAMP_NANOS, ns since the epoch.
-        bind_timestamp_nanos(i64) => |v| Values::TimestampNanos(vec![v]);
-        /// DATE, ms since the epoch.
-        bind_date(i64) => |v| Values::Date(vec![v]);
-        /// UUID as one 128-bit number (`(high << 64) | low`).
-        bind_uuid(u128) => |v| Values::Uuid(vec![v]);
-        /// LONG256, 32 bytes little-endian.
-        bind_long256([u8; 32]) => |v| Values::Long256(vec![v]);
-        /// CHAR (a UTF-16 code unit).
-        bind_char(u16) => |v| Values::Char(vec![v]);
-        /// IPv4.
-        bind_ipv4(std::net::Ipv4Addr) => |v| Values::Ipv4(vec![u32::from(v)]);
-    }
-
-    /// DECIMAL64: unscaled value and scale (0..=18).
-    pub fn bind_decimal64(self, unscaled: i64, scale: u8) -> Self {
-        self.bind(ColumnData::new(Values::Decimal64 {
-            scale,
-            values: vec![unscaled],
-        }))
-    }
-
-    /// DECIMAL128: unscaled value and scale (0..=38).
-    pub fn bind_decimal128(self, unscaled: i128, scale: u8) -> Self {
-        self.bind(ColumnData::new(Values::Decimal128 {
-            scale,
-            values: vec![unscaled],
-        }))
-    }
-
-    /// DECIMAL256: unscaled value (32 bytes, two's complement little-endian)
-    /// and scale (0..=76).
-    pub fn bind_decimal256(self, unscaled_le: [u8; 32], scale: u8) -> Self {
-        self.bind(ColumnData::new(Values::Decimal256 {
-            scale,
-            values: vec![unscaled_le],
-        }))
-    }
-
-    /// GEOHASH with its precision in bits (1..=60).
-    pub fn bind_geohash(self, value: u64, bits: u8) -> Self {
-        self.bind(ColumnData::new(Values::Geohash {
-            precision_bits: bits,
-            values: vec![value],
-        }))
-    }
-
-    /// A typed NULL (for DECIMAL the scale is 0, for GEOHASH 1 bit).
-    pub fn bind_null(self, ty: ColumnType) -> Self {
-        let values = match ty {
-            ColumnType::Boolean => Values::Boolean(vec![]),
-            ColumnType::Byte => Values::Byte(vec![]),
-            ColumnType::Short => Values::Short(vec![]),
-            ColumnType::Int => Values::Int(vec![]),
-            ColumnType::Long => Values::Long(vec![]),
-            ColumnType::Float => Values::Float(vec![]),
-            ColumnType::Double => Values::Double(vec![]),
-            ColumnType::Timestamp => Values::Timestamp(vec![]),
-            ColumnType::TimestampNanos => Values::TimestampNanos(vec![]),
-            ColumnType::Date => Values::Date(vec![]),
-            ColumnType::Uuid => Values::Uuid(vec![]),
-            ColumnType::Long256 => Values::Long256(vec![]),
-            ColumnType::Geohash => Values::Geohash {
-                precision_bits: 1,
-                values: vec![],
-            },
-            ColumnType::Binary => Values::Binary(vec![]),
-            ColumnType::Decimal64 => Values::Decimal64 {
-                scale: 0,
-                values: vec![],
-            },
-            ColumnType::Decimal128 => Values::Decimal128 {
-                scale: 0,
-                values: vec![],
-            },
-            ColumnType::Decimal256 => Values::Decimal256 {
-                scale: 0,
-                values: vec![],
-            },
-            ColumnType::Char => Values::Char(vec![]),
-            ColumnType::Ipv4 => Values::Ipv4(vec![]),
-            _ => Values::Varchar(vec![]),
-        };
-        self.bind(ColumnData::with_nulls(values, vec![true]))
     }
 
     /// Byte credit for the result (0 = unbounded; default
@@ -469,24 +329,96 @@ impl<'a> Query<'a> {
         self
     }
 
+    /// Decoded batches that may wait for the caller while it works on the
+    /// current one (default [`READ_AHEAD_BATCHES`]). Besides them the
+    /// receiving thread decodes one more batch, then waits for a free
+    /// slot, reading nothing further: the read-ahead holds at most
+    /// `batches + 1` decoded batches the caller has not taken, plus the
+    /// received frame being decoded. More read-ahead rides out a consumer
+    /// or a network that stalls now and then; less holds less memory. `0`
+    /// is a rendezvous: the next batch is decoded while the caller works
+    /// on the current one and handed over when the caller asks for it,
+    /// which still overlaps the network and the decoding with the
+    /// caller's work. (With zstd, up to two received frames also wait for
+    /// the decoding thread.)
+    pub fn read_ahead(mut self, batches: usize) -> Self {
+        self.read_ahead = batches;
+        self
+    }
+
+    /// Decodes each batch only when the caller asks for it (default
+    /// `false`): the receiving thread still reads the next frame ahead
+    /// (and with zstd decompresses it), but decodes it into Arrow only
+    /// once the caller waits for the batch, so nothing waits decoded and
+    /// [`Query::read_ahead`] does not matter. The read holds one decoded
+    /// batch fewer than with `read_ahead(0)`: the one the caller takes,
+    /// besides those it keeps, plus the frame. The decoding no longer
+    /// overlaps the caller's work; the network still does.
+    pub fn decode_on_demand(mut self, on: bool) -> Self {
+        self.on_demand = on;
+        self
+    }
+
     /// Sends the query and waits for its first batch (or its end), so the
     /// cursor's schema is known. A server error is an
     /// [`ErrorKind::Server`] error with the status; the reader stays
     /// usable.
     pub fn execute(self) -> Result<Cursor<'a>> {
-        start(self.home, self.req, self.auto_credit, self.failover)
+        let opts = Options {
+            auto_credit: self.auto_credit,
+            read_ahead: self.read_ahead,
+            on_demand: self.on_demand,
+        };
+        start(self.home, self.req, opts, self.failover)
     }
+
+    /// The result's schema without its rows: the query runs until its
+    /// first batch, which carries the schema (the server computes and
+    /// sends at most that one batch), and is then cancelled; the
+    /// connection stays usable. A statement that may write is refused
+    /// ([`ErrorKind::Unsupported`]) rather than run: only those that
+    /// certainly only read are described (SELECT, SHOW, EXPLAIN,
+    /// DESCRIBE, or WITH without a writing keyword; the rule of
+    /// [`Query::replay_writes`]).
+    pub fn execute_schema(self) -> Result<SchemaRef> {
+        if !super::failover::read_only_sql(&self.req.sql) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "describing {:?}: only statements that certainly only read (SELECT, \
+                     SHOW, EXPLAIN, DESCRIBE, WITH without a writing keyword) are \
+                     described; this one would run",
+                    self.req.sql
+                ),
+            ));
+        }
+        let mut cur = self.read_ahead(0).execute()?;
+        let schema = cur.schema();
+        cur.cancel()?;
+        Ok(schema)
+    }
+}
+
+/// How a cursor reads its result.
+#[derive(Clone, Copy)]
+struct Options {
+    /// Grant each batch's bytes again when the caller takes it.
+    auto_credit: bool,
+    /// Decoded batches that may wait for the caller.
+    read_ahead: usize,
+    /// Decode each batch only when the caller asks for it.
+    on_demand: bool,
 }
 
 fn start<'a>(
     mut home: Home<'a>,
     req: QueryRequest,
-    auto_credit: bool,
+    opts: Options,
     failover: Failover<'a>,
 ) -> Result<Cursor<'a>> {
     // The first connect is never failed over.
     let session = home.reader().ensure_session()?;
-    let credit = req.initial_credit > 0 && auto_credit;
+    let credit = req.initial_credit > 0 && opts.auto_credit;
     let mut cur = Cursor {
         home,
         req,
@@ -495,6 +427,9 @@ fn start<'a>(
         running: None,
         terminal: None,
         credit,
+        read_ahead: opts.read_ahead,
+        on_demand: opts.on_demand,
+        hand_off: Arc::new(HandOff::default()),
         cancelling: false,
         failover,
     };
@@ -513,6 +448,8 @@ fn start<'a>(
 struct Running {
     events: Receiver<Event>,
     cmds: Tx<Cmd>,
+    /// Decoding on demand: one ask per wait for an event.
+    asks: Option<Tx<()>>,
     thread: JoinHandle<Option<Session>>,
 }
 
@@ -531,6 +468,13 @@ pub struct Cursor<'a> {
     running: Option<Running>,
     terminal: Option<Terminal>,
     credit: bool,
+    /// Slots of the queue of decoded batches.
+    read_ahead: usize,
+    /// Decode each batch only when the caller asks for it.
+    on_demand: bool,
+    /// What the receiving thread decoded and whether it waits for a slot
+    /// (shared with every execution's receiving thread).
+    hand_off: Arc<HandOff>,
     /// Set by [`Cursor::cancel`]: a lost connection is then not failed
     /// over.
     cancelling: bool,
@@ -562,6 +506,23 @@ impl Cursor<'_> {
     /// How the statement ended, once it did.
     pub fn terminal(&self) -> Option<&Terminal> {
         self.terminal.as_ref()
+    }
+
+    /// Batches the receiving thread has decoded so far, those taken
+    /// included (after a failover replay, the replay's count on top). With
+    /// [`Cursor::waits_for_caller`], what the read-ahead holds: for tests
+    /// and metrics.
+    pub fn batches_decoded(&self) -> u64 {
+        self.hand_off.decoded()
+    }
+
+    /// Whether the receiving thread waits for the caller, reading nothing
+    /// more: it holds a decoded batch the full read-ahead queue
+    /// ([`Query::read_ahead`]) has no slot for, or, decoding on demand
+    /// ([`Query::decode_on_demand`]), the next batch's frame undecoded
+    /// until the caller asks for it. For tests and metrics.
+    pub fn waits_for_caller(&self) -> bool {
+        self.hand_off.waiting()
     }
 
     /// The next batch, `None` at the end. Streams.
@@ -658,15 +619,24 @@ impl Cursor<'_> {
             .send(&bytes)
             .map_err(|e| e.context(format!("query {:?}", self.req.sql)))?;
         let (cmd_tx, cmd_rx) = mpsc::channel();
-        let (ev_tx, ev_rx) = mpsc::sync_channel(READ_AHEAD_BATCHES);
+        let (ev_tx, ev_rx) = mpsc::sync_channel(self.read_ahead);
         let id = self.req.request_id;
+        let hand_off = self.hand_off.clone();
+        let (asks, asks_rx) = match self.on_demand {
+            true => {
+                let (tx, rx) = mpsc::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("qwp-query-{id}"))
-            .spawn(move || pump(session, id, cmd_rx, ev_tx))
+            .spawn(move || pump(session, id, cmd_rx, ev_tx, &hand_off, asks_rx))
             .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
         self.running = Some(Running {
             events: ev_rx,
             cmds: cmd_tx,
+            asks,
             thread,
         });
         Ok(())
@@ -700,6 +670,10 @@ impl Cursor<'_> {
         let Some(r) = &self.running else {
             return Ok(None);
         };
+        if let Some(asks) = &r.asks {
+            // The receiver may have ended; its last event is then queued.
+            let _ = asks.send(());
+        }
         let ev = loop {
             match r.events.recv_timeout(Duration::from_secs(3600)) {
                 Ok(ev) => break ev,
@@ -749,9 +723,17 @@ impl Cursor<'_> {
     /// is an [`ErrorKind::Internal`] error.
     fn finish(&mut self) -> Result<()> {
         if let Some(r) = self.running.take() {
+            let Running {
+                events,
+                cmds,
+                asks,
+                thread,
+            } = r;
+            // A receiver still running sees the cursor gone (it drains).
+            drop((events, cmds, asks));
             // While the query ran the reader had no session; it stays
             // without one when the receiver panicked.
-            self.home.reader().session = join_receiver(r.thread)?;
+            self.home.reader().session = join_receiver(thread)?;
         }
         Ok(())
     }

@@ -2,7 +2,10 @@
 //! while the result streams, reads the frames and serves the cursor's
 //! CREDIT / CANCEL requests; the decoded batches reach the
 //! [`Cursor`](super::Cursor) through a queue of
-//! [`READ_AHEAD_BATCHES`](super::query::READ_AHEAD_BATCHES) slots.
+//! [`Query::read_ahead`](super::Query::read_ahead) slots (0: a
+//! rendezvous). A [`HandOff`] tells the cursor how many batches were
+//! decoded and whether the thread waits for it; decoding on demand, a
+//! [`Gate`] holds each batch's frame undecoded until the cursor asks.
 //!
 //! - Raw bodies (no zstd negotiated): the receiving thread decodes each
 //!   frame itself, in place in the connection's read buffer; one hand-off
@@ -31,6 +34,11 @@ use crate::protocol::egress::{
     ClientMessage, Inflater, MSG_RESULT_BATCH, ServerControl, ServerMessage, decode_server_message,
 };
 use crate::transport::Connection;
+
+mod hand_off;
+
+use hand_off::Gate;
+pub(super) use hand_off::HandOff;
 
 /// Frames read ahead of the decoding thread.
 const STAGED_FRAMES: usize = 2;
@@ -149,9 +157,12 @@ pub(super) fn pump(
     id: i64,
     cmds: Receiver<Cmd>,
     tx: SyncSender<Event>,
+    hand_off: &HandOff,
+    asks: Option<Receiver<()>>,
 ) -> Option<Session> {
+    let mut gate = Gate::new(hand_off, asks);
     if inline_decoding(&s.conn) {
-        return pump_inline(s, id, &cmds, &tx);
+        return pump_inline(s, id, &cmds, &tx, &mut gate);
     }
     let Session {
         conn,
@@ -166,7 +177,7 @@ pub(super) fn pump(
             .name(format!("qwp-decode-{id}"))
             .spawn_scoped(scope, || {
                 let _done = DoneGuard(&shared.decoder_done);
-                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared);
+                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared, &mut gate);
                 (dec, keep)
             });
         let decoder = match decoder {
@@ -222,14 +233,22 @@ fn deliver(
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
+    gate: &mut Gate<'_>,
     ev: Event,
 ) -> std::result::Result<(), Undelivered> {
+    gate.count(&ev);
+    let batch = matches!(ev, Event::Batch(..));
     let mut ev = ev;
+    let mut _waiting = None;
     loop {
         match tx.try_send(ev) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                gate.handed(batch);
+                return Ok(());
+            }
             Err(TrySendError::Disconnected(_)) => return Err(Undelivered::Orphaned),
             Err(TrySendError::Full(back)) => {
+                _waiting.get_or_insert_with(|| gate.waiting());
                 ev = back;
                 if let Err(e) = serve_commands(conn, id, cmds) {
                     // What was decoded is handed over first, then the error.
@@ -253,6 +272,7 @@ fn pump_inline(
     id: i64,
     cmds: &Receiver<Cmd>,
     tx: &SyncSender<Event>,
+    gate: &mut Gate<'_>,
 ) -> Option<Session> {
     let Session {
         mut conn,
@@ -282,6 +302,7 @@ fn pump_inline(
             if orphaned {
                 return Ok(Some((None, ends(frame, version, id)?)));
             }
+            gate.admit(frame);
             let ev = event_of(&mut dec, frame, id, frame.len())?;
             let last = ev.as_ref().is_some_and(|e| !matches!(e, Event::Batch(..)));
             Ok(Some((ev, last)))
@@ -305,7 +326,7 @@ fn pump_inline(
         if let Some(ev) = ev
             && !orphaned
         {
-            match deliver(&mut conn, id, cmds, tx, ev) {
+            match deliver(&mut conn, id, cmds, tx, gate, ev) {
                 Ok(()) => {}
                 Err(Undelivered::Orphaned) => orphaned = true,
                 Err(Undelivered::Broken) => return None,
@@ -513,6 +534,26 @@ fn event_of(dec: &mut BatchDecoder, frame: &[u8], id: i64, wire: usize) -> Resul
     })
 }
 
+/// Hands `ev` to the cursor, waiting for a slot as long as it takes (the
+/// receiving thread serves the cursor's commands meanwhile); `false` when
+/// the cursor is gone.
+fn hand_over(tx: &SyncSender<Event>, gate: &mut Gate<'_>, ev: Event) -> bool {
+    gate.count(&ev);
+    let batch = matches!(ev, Event::Batch(..));
+    let taken = match tx.try_send(ev) {
+        Ok(()) => true,
+        Err(TrySendError::Disconnected(_)) => false,
+        Err(TrySendError::Full(ev)) => {
+            let _waiting = gate.waiting();
+            tx.send(ev).is_ok()
+        }
+    };
+    if taken {
+        gate.handed(batch);
+    }
+    taken
+}
+
 /// Stage two: decodes the staged frames in order and passes the events to
 /// the cursor until the statement ends. Returns whether the connection
 /// stays usable (the statement ended, or failed on the server's word).
@@ -523,6 +564,7 @@ fn decode_stage(
     spare: Sender<Vec<u8>>,
     tx: &SyncSender<Event>,
     shared: &Shared,
+    gate: &mut Gate<'_>,
 ) -> bool {
     dec.start_query();
     // Once the cursor is gone, the receiving thread cancels; this drains.
@@ -540,6 +582,9 @@ fn decode_stage(
                 return false;
             }
         };
+        if !orphaned {
+            gate.admit(body.frame());
+        }
         let step = event_of(dec, body.frame(), id, wire);
         // The receiving thread may be gone; the buffer is then freed.
         let _ = spare.send(body.buf);
@@ -559,7 +604,7 @@ fn decode_stage(
             Event::Error(e) => e.kind() == ErrorKind::Server,
             _ => true,
         };
-        if !orphaned && tx.send(ev).is_err() {
+        if !orphaned && !hand_over(tx, gate, ev) {
             orphaned = true;
             shared.orphaned.store(true, Ordering::Release);
         }

@@ -14,6 +14,8 @@ use questdb_arrow::protocol::Status;
 use questdb_arrow::server::{Faults, MAX_SQL_COMPLEXITY, Server, ServerBuilder, ServerHandle};
 use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 
+use crate::support::eventually;
+
 fn start(b: ServerBuilder) -> (ServerHandle, QuestDb) {
     let srv = b.bind("127.0.0.1:0").start().unwrap();
     let db = QuestDb::connect(&srv.conf_string()).unwrap();
@@ -38,15 +40,6 @@ fn refused(db: &QuestDb, sql: &str) -> (Option<Status>, String) {
 
 fn plus_chain(terms: usize) -> String {
     format!("SELECT 1{}", "+1".repeat(terms - 1))
-}
-
-/// Polls `f` for up to 10 s.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -13,8 +13,7 @@ use questdb_arrow::conf::Conf;
 use questdb_arrow::protocol::Status;
 use questdb_arrow::server::{Server, ServerHandle};
 
-/// Generous bound for anything observed by polling.
-const PATIENCE: Duration = Duration::from_secs(15);
+use crate::support::eventually;
 
 fn server() -> ServerHandle {
     Server::builder().bind("127.0.0.1:0").start().unwrap()
@@ -37,15 +36,6 @@ fn batch(n: i64) -> RecordBatch {
 fn flush(db: &QuestDb, table: &str) {
     db.flush_arrow_batch(table, &batch(3), None, &[], AckLevel::Ok)
         .unwrap();
-}
-
-/// Polls `cond` until it holds, failing after [`PATIENCE`].
-fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let end = Instant::now() + PATIENCE;
-    while !cond() {
-        assert!(Instant::now() < end, "not within {PATIENCE:?}: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Three threads borrow at once from a pool of 2 and hold until all tried;
@@ -298,7 +288,7 @@ fn thread_named(name: &str) -> bool {
 #[test]
 fn close_and_drop_stop_the_reaper_and_close_fails_later_borrows() {
     let srv = server();
-    // A long cadence: only stopping it ends the thread within PATIENCE.
+    // A long cadence: only stopping it ends the thread within `support::PATIENCE`.
     let keys = "sender_pool_max=1;acquire_timeout_ms=60000;housekeeper_interval_ms=600000;";
     let db = db(&srv, keys);
     let name = db.reaper_thread_name().unwrap();

@@ -13,6 +13,7 @@ use questdb_arrow::protocol::{ColumnType, Status};
 use questdb_arrow::server::{Server, ServerBuilder, ServerHandle};
 
 use crate::every_type::{assert_stored, cells, every_type};
+use crate::support::eventually;
 
 fn start(b: ServerBuilder) -> (ServerHandle, QuestDb) {
     let srv = b.bind("127.0.0.1:0").start().unwrap();
@@ -621,4 +622,63 @@ fn raw_and_zstd_read_ahead_agree_across_cache_resets() {
         let again = r.execute(sql).unwrap().fetch_all_arrow().unwrap();
         assert_eq!(rows(&again), want);
     }
+}
+
+/// `Query::read_ahead(n)`: once the receiving thread waits with a batch it
+/// cannot hand over, it has decoded the batches the cursor took off the
+/// queue, the `n` queued and the one it holds, and no more (it reads
+/// nothing further until a slot frees). `decode_on_demand(true)`: once it
+/// waits, it has decoded only the batches taken. Raw and zstd results
+/// alike, on owned cursors (`query_owned`) too; the rows all arrive, in
+/// order.
+#[test]
+fn read_ahead_decodes_no_further_than_asked() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .max_batch_rows(10)
+        .start()
+        .unwrap();
+    let plain = QuestDb::connect(&srv.conf_string()).unwrap();
+    fill(&plain, "q_ahead", 200);
+    let zstd = QuestDb::connect(&format!(
+        "{}compression=zstd;compression_level=1;",
+        srv.conf_string()
+    ))
+    .unwrap();
+    for (what, db) in [("raw", &plain), ("zstd", &zstd)] {
+        for (n, on_demand) in [(0, false), (1, false), (3, false), (0, true), (2, true)] {
+            let how = format!("{what} read_ahead({n}) on_demand={on_demand}");
+            let mut cur = db
+                .query_owned("SELECT * FROM q_ahead")
+                .unwrap()
+                .read_ahead(n)
+                .decode_on_demand(on_demand)
+                .execute()
+                .unwrap();
+            // `execute` took the first batch off the queue (for the
+            // schema); this hands it out.
+            let mut batches = vec![cur.next_arrow_batch().unwrap().unwrap()];
+            for taken in 1..=3u64 {
+                let want = if on_demand {
+                    taken
+                } else {
+                    taken + n as u64 + 1
+                };
+                // Read the count first: a later `waits_for_caller` is not
+                // the flag of the hand-off before it.
+                eventually(&format!("{how}: waits with {want} decoded"), || {
+                    cur.batches_decoded() >= want && cur.waits_for_caller()
+                });
+                assert_eq!(cur.batches_decoded(), want, "{how} with {taken} taken");
+                batches.push(cur.next_arrow_batch().unwrap().unwrap());
+            }
+            batches.extend(cur.fetch_all_arrow().unwrap());
+            assert_eq!(batches.len(), 20, "{how}");
+            assert_eq!(ids(&batches), (0..200).collect::<Vec<_>>(), "{how}");
+            assert_eq!(cur.batches_decoded(), 20, "{how}");
+            assert!(!cur.waits_for_caller(), "{how}");
+        }
+    }
+    drop(plain);
+    drop(zstd);
 }

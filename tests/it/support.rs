@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
@@ -81,4 +82,17 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("qa-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
+}
+
+/// How long [`eventually`] waits for what must happen.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Polls `cond` until it holds, failing after [`PATIENCE`]: for what must
+/// happen, never to time an outcome.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < end, "not within {PATIENCE:?}: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

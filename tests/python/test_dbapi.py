@@ -60,6 +60,22 @@ def test_binds_and_rows_affected(conn, table):
     assert fetch(conn, f"SELECT count(*) AS n FROM {table}")["n"].to_pylist() == [101]
 
 
+def test_execute_schema_describes_without_rows(conn, table):
+    data = trades(1000)
+    ingest(conn, table, data)
+    with conn.cursor() as cur:
+        schema = cur.adbc_execute_schema(f"SELECT * FROM {table}")
+        assert schema.names == data.column_names
+        assert schema.field("timestamp").type == TS
+        assert pa.types.is_dictionary(schema.field("sym").type)
+        # A write is refused, not run.
+        with pytest.raises(adbc_driver_manager.NotSupportedError, match="would run"):
+            cur.adbc_execute_schema(
+                f"INSERT INTO {table} (timestamp, sym, px, qty) VALUES (1, 'X', 1.0, 7)"
+            )
+    assert fetch(conn, f"SELECT count(*) AS n FROM {table}")["n"].to_pylist() == [1000]
+
+
 def test_ingest_of_every_mapped_type(conn, table):
     data, stored = every_type(300)
     assert ingest(conn, table, data, ts="ts") == 300

@@ -3,13 +3,40 @@ table, then a streamed read whose peak memory stays within a fixed number
 of batches, however many rows (measured in a separate process and
 printed).
 
-The batches a streamed read holds at once: the client's read-ahead queue
-(4 decoded batches), the one its receiving thread decodes, the driver's
-hand-off from its result thread (the batch it sends, the one in the
-channel) and the consumer's own: 8, plus buffers of fixed size (the
-WebSocket's, the threads'). The bound asserted over the interpreter's
-baseline is those 8 batches and 4 MiB (with the server's 10 000-row W1
-batches about 10 MiB, against the 400 MiB of the whole result)."""
+What a streamed read holds at once (the driver decodes on demand: while
+the consumer works on a batch, the client's receiving thread reads the
+next frame, and decodes it when the consumer asks, straight from
+`get_next`, no thread in between):
+
+- 2 batches: the consumer's previous one (still bound to the loop
+  variable while it asks for the next) and the one decoded for it;
+- 1 wire frame: the WebSocket read buffer, where the frame being decoded
+  sits (raw bodies decode in place), plus the reader's 64 KiB read-ahead.
+  A W1 frame is smaller than its Arrow batch (a symbol travels as a 1-byte
+  id, in Arrow as a 4-byte key: 0.73 MiB against 0.76 MiB), so the frame
+  counts as the third batch, its 64 KiB read-ahead in the rest;
+- a constant rest, `FIXED_BYTES` (512 KiB): that 64 KiB, and what is
+  neither a batch nor the frame: allocations below a page (schemas, array
+  headers, the Python wrappers) and stack pages, measured at up to
+  200 KiB, allowed 448 KiB.
+
+So the bound asserted is the issue's, `3 * batch + FIXED_BYTES` over the
+interpreter's baseline, measured with `MALLOC_MMAP_THRESHOLD_=4096`: each
+buffer of a page or more is its own mapping, returned to the system when
+freed, so the peak is what the driver and the consumer hold (measured
+2.2-2.45 MiB, 2.9-3.2 batches, for 0.76 MiB batches).
+
+With glibc's defaults the same read peaks 2.5-3 MiB higher (printed, not
+asserted): its mmap threshold rises to a batch buffer's size after the
+first one is freed, so later batches come from the heap, which keeps
+the freed buffers for reuse (and the holes between them) instead of
+returning them. That retention depends on the allocator, not on the
+driver.
+
+The baseline is taken after the same query streamed one row
+(`stream_rss.py`): the code that decodes and imports its column types
+is then paged in (about 1 MiB of the debug driver for a SYMBOL column,
+once per process)."""
 
 import json
 import os
@@ -25,9 +52,9 @@ from w1 import w1
 ROWS = int(os.environ.get("QA_LARGE_ROWS", "5000000"))
 
 # What a streamed read may add to the peak (see above): batches held at
-# once, and buffers of fixed size.
-HELD_BATCHES = 8
-FIXED_BYTES = 4 << 20
+# once (counting the read buffer's frame as one), and the constant rest.
+HELD_BATCHES = 3
+FIXED_BYTES = 512 << 10
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +82,9 @@ def test_ingest_of_many_rows(loaded):
         assert cur.fetchone() == (ROWS, 64)
 
 
-def test_streamed_read_holds_a_few_batches(server, loaded):
-    _, table, _ = loaded
+def stream_rss(server, table: str, env: dict) -> dict:
+    """`stream_rss.py` on `SELECT * FROM table` with `env` added; its
+    figures and the seconds it took."""
     here = os.path.dirname(__file__)
     start = time.perf_counter()
     out = subprocess.run(
@@ -65,17 +93,28 @@ def test_streamed_read_holds_a_few_batches(server, loaded):
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, **env},
     )
-    secs = time.perf_counter() - start
     m = json.loads(out.stdout)
-    grew = m["hwm_after"] - m["hwm_before"]
-    batch = m["largest_batch_bytes"]
-    print(
-        f"\nstreamed read: {m['rows']} rows in {m['batches']} batches, {secs:.1f} s; "
-        f"largest batch {batch / 2**20:.1f} MiB; peak RSS {m['hwm_before'] / 2**20:.0f} MiB "
-        f"before, {m['hwm_after'] / 2**20:.0f} MiB after (+{grew / 2**20:.1f} MiB, "
-        f"{grew / batch:.2f} batches)"
-    )
-    assert m["rows"] == ROWS
-    assert m["batches"] > 10, "the result arrived in batches"
-    assert grew < HELD_BATCHES * batch + FIXED_BYTES
+    m["secs"] = time.perf_counter() - start
+    m["grew"] = m["hwm_after"] - m["hwm_before"]
+    return m
+
+
+def test_streamed_read_holds_a_few_batches(server, loaded):
+    _, table, _ = loaded
+    held = stream_rss(server, table, {"MALLOC_MMAP_THRESHOLD_": "4096"})
+    glibc = stream_rss(server, table, {})
+    batch = held["largest_batch_bytes"]
+    for what, m in (("page-granular malloc", held), ("glibc defaults", glibc)):
+        print(
+            f"\nstreamed read ({what}): {m['rows']} rows in {m['batches']} batches, "
+            f"{m['secs']:.1f} s; largest batch {m['largest_batch_bytes'] / 2**20:.2f} MiB; "
+            f"peak RSS {m['hwm_before'] / 2**20:.0f} MiB before, "
+            f"{m['hwm_after'] / 2**20:.0f} MiB after (+{m['grew'] / 2**20:.2f} MiB, "
+            f"{m['grew'] / m['largest_batch_bytes']:.2f} batches)"
+        )
+    for m in (held, glibc):
+        assert m["rows"] == ROWS
+        assert m["batches"] > 10, "the result arrived in batches"
+    assert held["grew"] < HELD_BATCHES * batch + FIXED_BYTES

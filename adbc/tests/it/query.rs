@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use adbc_core::error::Status;
 use adbc_core::options::{InfoCode, OptionConnection};
 use adbc_core::{Connection, Optionable, Statement};
 use arrow::array::{
@@ -12,7 +13,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use questdb_arrow::server::Server;
 use questdb_arrow_adbc::TABLE_TYPE;
 
-use crate::support::{count, i64s, query, sql_stmt, start, start_with, update};
+use crate::support::{count, i64s, query, sql_stmt, start, start_with, start_with_keys, update};
 
 #[test]
 fn ddl_and_dml_report_rows_affected_and_queries_read_them_back() {
@@ -104,6 +105,73 @@ fn bound_rows_are_executions_with_typed_binds() {
     s.set_sql_query("SELECT 7 AS n").unwrap();
     let once: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
     assert_eq!(i64s(&once, 0), [7]);
+}
+
+/// A result holds one pooled connection at a time, its own: with
+/// `query_pool_max=1` the executions of several bound rows run one after
+/// the other on it, and a stream dropped half-read gives it back to the
+/// next statement.
+#[test]
+fn a_stream_holds_one_pooled_connection() {
+    let env = start_with_keys(Server::builder().max_batch_rows(2), "query_pool_max=1;");
+    let mut c = env.conn();
+    let mut s = sql_stmt(&mut c, "SELECT $1 + 1 AS n, $2 AS s");
+    s.bind(params(vec![1, 2, 3], vec!["a", "b", "c"])).unwrap();
+    let batches: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
+    assert_eq!(i64s(&batches, 0), [2, 3, 4]);
+    update(&mut c, "CREATE TABLE few (v LONG)").unwrap();
+    update(&mut c, "INSERT INTO few VALUES (1), (2), (3), (4), (5)").unwrap();
+    let mut half = sql_stmt(&mut c, "SELECT v FROM few").execute().unwrap();
+    assert_eq!(half.next().unwrap().unwrap().num_rows(), 2);
+    drop(half);
+    assert_eq!(count(&mut c, "few"), 5);
+}
+
+/// `execute_schema`: a query's columns without its rows, with the first
+/// bound parameter row; the described query is cancelled, so its one
+/// pooled connection (`query_pool_max=1`) serves what follows. A statement
+/// that may write is refused, not run.
+#[test]
+fn execute_schema_describes_queries_and_runs_no_writes() {
+    let env = start_with_keys(Server::builder().max_batch_rows(2), "query_pool_max=1;");
+    let mut c = env.conn();
+    update(&mut c, "CREATE TABLE few (v LONG, name VARCHAR)").unwrap();
+    update(
+        &mut c,
+        "INSERT INTO few VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')",
+    )
+    .unwrap();
+    let fields = |schema: &Schema| -> Vec<(String, DataType)> {
+        schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
+    };
+    let mut s = sql_stmt(&mut c, "SELECT v, name FROM few");
+    assert_eq!(
+        fields(&s.execute_schema().unwrap()),
+        [
+            ("v".into(), DataType::Int64),
+            ("name".into(), DataType::Utf8)
+        ]
+    );
+    // The statement still runs, whole.
+    let batches: Vec<RecordBatch> = s.execute().unwrap().map(Result::unwrap).collect();
+    let mut v = i64s(&batches, 0);
+    v.sort_unstable();
+    assert_eq!(v, [1, 2, 3, 4, 5]);
+    let mut p = sql_stmt(&mut c, "SELECT $1 + 1 AS n, $2 AS s");
+    p.bind(params(vec![1, 2], vec!["a", "b"])).unwrap();
+    assert_eq!(
+        fields(&p.execute_schema().unwrap()),
+        [("n".into(), DataType::Int64), ("s".into(), DataType::Utf8)]
+    );
+    let mut w = sql_stmt(&mut c, "INSERT INTO few VALUES (6, 'f')");
+    let e = w.execute_schema().unwrap_err();
+    assert_eq!(e.status, Status::NotImplemented, "{e}");
+    assert!(e.message.contains("would run"), "{e}");
+    assert_eq!(count(&mut c, "few"), 5);
 }
 
 /// INSERT with binds: one execution per row, rows affected summed, from a

@@ -21,9 +21,16 @@ pub fn start() -> Env {
 
 /// A server from `b`, on a free port.
 pub fn start_with(b: ServerBuilder) -> Env {
+    start_with_keys(b, "")
+}
+
+/// A server from `b`, on a free port, and a database whose connect string
+/// has the `keys` (`key=value;...`) added.
+pub fn start_with_keys(b: ServerBuilder, keys: &str) -> Env {
     let srv = b.bind("127.0.0.1:0").start().unwrap();
+    let uri = format!("{}{keys}", srv.conf_string());
     let db = QuestDbDriver
-        .new_database_with_opts([(OptionDatabase::Uri, OptionValue::from(srv.conf_string()))])
+        .new_database_with_opts([(OptionDatabase::Uri, OptionValue::from(uri))])
         .unwrap();
     Env { srv, db }
 }
