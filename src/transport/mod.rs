@@ -48,9 +48,9 @@ pub use connection::Connection;
 pub use frame::{MAX_CLIENT_HEADER_LEN, client_header_len, write_client_frame};
 pub use send::FrameBuf;
 pub use stream::Stream;
-pub(crate) use stream::{open_stream, peek_idle};
 #[cfg(feature = "server")]
 pub(crate) use stream::restart_on_eintr;
+pub(crate) use stream::{open_stream, peek_idle};
 pub use tls::{RootStore, TlsOptions};
 
 /// Default (and minimum) receive limit for one message: the protocol's
