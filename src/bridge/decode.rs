@@ -19,7 +19,7 @@ use arrow::datatypes::{
     TimestampNanosecondType, i256,
 };
 
-use super::fixed::{fixed, fixed_buffer, fixed_column, spread, spread_fixed, validity};
+use super::fixed::{copied, fixed, fixed_buffer, fixed_column, spread, spread_fixed, validity};
 use super::types::{QwpType, arrow_type};
 use crate::audited::arrow_unchecked::dictionary_i32;
 use crate::error::{Error, ErrorKind, Result};
@@ -156,7 +156,7 @@ fn decode(
     let arr: ArrayRef = match (&view.values, view.ty) {
         (ValuesView::Boolean(bits), _) => {
             let vals = match &valid {
-                None => BooleanBuffer::new(Buffer::from(*bits), 0, rows),
+                None => BooleanBuffer::new(copied(bits), 0, rows),
                 Some(n) => {
                     let mut b = BooleanBufferBuilder::new(rows);
                     b.append_n(rows, false);
@@ -348,14 +348,12 @@ fn decode(
             // `ValuesView::Varlen`).
             if ty == ColumnType::Varchar {
                 Arc::new(
-                    StringArray::try_new(offsets, Buffer::from(*data), nulls).map_err(|e| {
+                    StringArray::try_new(offsets, copied(data), nulls).map_err(|e| {
                         Error::new(ErrorKind::Protocol, "VARCHAR data is not UTF-8").with_source(e)
                     })?,
                 )
             } else {
-                Arc::new(
-                    BinaryArray::try_new(offsets, Buffer::from(*data), nulls).map_err(arrow_err)?,
-                )
+                Arc::new(BinaryArray::try_new(offsets, copied(data), nulls).map_err(arrow_err)?)
             }
         }
         (ValuesView::Arrays(a), ty) => array_column(a, valid, rows, ty, t.array_dims)?,

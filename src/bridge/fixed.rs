@@ -40,17 +40,37 @@ pub(super) fn spread_fixed<T: WireFixed + ArrowNativeType>(
     }
 }
 
+/// `b` copied into a buffer of exactly its length from the allocator's
+/// plain path (a `Vec`), not from Arrow's 128-byte-aligned allocation
+/// (`Buffer::from(&[u8])`).
+///
+/// Batch buffers are too small for glibc to map them on their own (80 KiB
+/// columns), so they come from its heap, where an aligned allocation takes
+/// a larger chunk and frees the misaligned head (and any tail) as small
+/// chunks: those are cached per thread and reused by small allocations
+/// that outlive the batch, islands that keep the freed buffers of one
+/// batch from merging into room for the next. A streamed read's peak then
+/// grew by 6.5 batches (measured through the ADBC driver, 0.76 MiB W1
+/// batches); with plain allocations of the same sizes, by 3.35-3.55.
+pub(super) fn copied(b: &[u8]) -> Buffer {
+    Buffer::from_vec(b.to_vec())
+}
+
 /// Fixed-width wire values as a typed buffer. On little-endian hosts the
-/// wire layout is the value layout: one copy into an aligned buffer (a
-/// `memcpy`) instead of a value-by-value conversion.
+/// wire layout is the value layout: one copy ([`copied`], a `memcpy`)
+/// instead of a value-by-value conversion.
 pub(super) fn fixed_buffer<T: WireFixed + ArrowNativeType>(b: &[u8]) -> ScalarBuffer<T> {
     let n = b.len() / T::WIDTH;
     if cfg!(target_endian = "little") && T::WIDTH == std::mem::size_of::<T>() {
-        // Arrow's buffers are 64-byte aligned: the typed view cannot fail.
-        ScalarBuffer::new(Buffer::from(&b[..n * T::WIDTH]), 0, n)
-    } else {
-        fixed::<T>(b).into()
+        let buf = copied(&b[..n * T::WIDTH]);
+        // The allocator aligns a block for any value of up to 16 bytes
+        // (malloc's guarantee), so the typed view holds; an allocator that
+        // did not gets the value-by-value copy.
+        if buf.as_ptr().align_offset(std::mem::align_of::<T>()) == 0 {
+            return ScalarBuffer::new(buf, 0, n);
+        }
     }
+    fixed::<T>(b).into()
 }
 
 pub(super) fn fixed<T: WireFixed>(b: &[u8]) -> Vec<T> {
@@ -178,5 +198,21 @@ mod tests {
         // An empty column.
         let (v, n) = fixed_column::<i32>(&[], None, i32::MIN, |x| *x == i32::MIN);
         assert!(v.is_empty() && n.is_none());
+    }
+
+    /// Exactly the bytes' length is allocated (a batch's buffers have the
+    /// sizes of the next batch's, so freed ones fit again), and the typed
+    /// view reads the values, also from an unaligned slice of the frame.
+    #[test]
+    fn a_buffer_is_an_exact_copy() {
+        let vals: Vec<i64> = (0..1001).map(|i| i * 7 - 3).collect();
+        let mut wire = vec![0u8];
+        wire.extend(vals.iter().flat_map(|v| v.to_le_bytes()));
+        let b = copied(&wire[1..]);
+        assert_eq!(b.capacity(), vals.len() * 8);
+        let v = fixed_buffer::<i64>(&wire[1..]);
+        assert_eq!(&v[..], &vals[..]);
+        assert_eq!(v.inner().capacity(), vals.len() * 8);
+        assert!(fixed_buffer::<f64>(&[]).is_empty());
     }
 }

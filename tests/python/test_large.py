@@ -1,7 +1,7 @@
 """Five million rows (QA_LARGE_ROWS) in and out: `adbc_ingest` of a W1
 table, then a streamed read whose peak memory stays within a fixed number
 of batches, however many rows (measured in a separate process and
-printed).
+asserted with glibc's default allocator and with a page-granular one).
 
 What a streamed read holds at once (the driver decodes on demand: while
 the consumer works on a batch, the client's receiving thread reads the
@@ -21,17 +21,27 @@ next frame, and decodes it when the consumer asks, straight from
   200 KiB, allowed 448 KiB.
 
 So the bound asserted is the issue's, `3 * batch + FIXED_BYTES` over the
-interpreter's baseline, measured with `MALLOC_MMAP_THRESHOLD_=4096`: each
-buffer of a page or more is its own mapping, returned to the system when
-freed, so the peak is what the driver and the consumer hold (measured
-2.2-2.45 MiB, 2.9-3.2 batches, for 0.76 MiB batches).
+interpreter's baseline, twice:
 
-With glibc's defaults the same read peaks 2.5-3 MiB higher (printed, not
-asserted): its mmap threshold rises to a batch buffer's size after the
-first one is freed, so later batches come from the heap, which keeps
-the freed buffers for reuse (and the holes between them) instead of
-returning them. That retention depends on the allocator, not on the
-driver.
+- with `MALLOC_MMAP_THRESHOLD_=4096`: each buffer of a page or more is
+  its own mapping, returned to the system when freed, so the peak is what
+  the driver and the consumer hold (measured 2.2-2.45 MiB, 2.9-3.2
+  batches, for 0.76 MiB batches);
+- with glibc's defaults, where the batch buffers (80-160 KiB columns)
+  come from the heap, which keeps freed chunks for reuse: measured
+  2.55-2.7 MiB (3.35-3.55 batches). The driver allocates them plainly
+  (`Vec`), not with Arrow's 128-byte alignment: an aligned allocation
+  frees its misaligned head as a small chunk that longer-lived small
+  allocations reuse, islands that kept one batch's freed buffers from
+  merging into room for the next: the read grew 4.9-5 MiB (6.5
+  batches), its arena to 4 MiB of which 3.2 MiB free. Now the receiving thread's arena, where the batches are
+  allocated, settles after the third batch at 1.7 MiB (2 batches and
+  0.17 MiB) for the rest of the 500; the frame's read buffer is mapped on
+  its own. What is left over the page-granular figure (0.2-0.35 MiB) is
+  that 0.17 MiB and the arena's growth in steps (128 KiB of top padding):
+  glibc's, not held by the driver. (With `MALLOC_ARENA_MAX=1` the read
+  grows 2.1 MiB: the batches then also reuse free memory the
+  interpreter's heap had before the baseline.)
 
 The baseline is taken after the same query streamed one row
 (`stream_rss.py`): the code that decodes and imports its column types
@@ -117,4 +127,5 @@ def test_streamed_read_holds_a_few_batches(server, loaded):
     for m in (held, glibc):
         assert m["rows"] == ROWS
         assert m["batches"] > 10, "the result arrived in batches"
-    assert held["grew"] < HELD_BATCHES * batch + FIXED_BYTES
+    for what, m in (("page-granular malloc", held), ("glibc defaults", glibc)):
+        assert m["grew"] < HELD_BATCHES * batch + FIXED_BYTES, what
