@@ -65,6 +65,9 @@ ROWS = int(os.environ.get("QA_LARGE_ROWS", "5000000"))
 # once (counting the read buffer's frame as one), and the constant rest.
 HELD_BATCHES = 3
 FIXED_BYTES = 512 << 10
+# With glibc's defaults, one more step of its arena's growth (the 128 KiB
+# of top padding a heap grows by): glibc's slack, not the driver's.
+ARENA_STEP = 128 << 10
 
 
 @pytest.fixture(scope="module")
@@ -127,5 +130,5 @@ def test_streamed_read_holds_a_few_batches(server, loaded):
     for m in (held, glibc):
         assert m["rows"] == ROWS
         assert m["batches"] > 10, "the result arrived in batches"
-    for what, m in (("page-granular malloc", held), ("glibc defaults", glibc)):
-        assert m["grew"] < HELD_BATCHES * batch + FIXED_BYTES, what
+    assert held["grew"] < HELD_BATCHES * batch + FIXED_BYTES, "page-granular malloc"
+    assert glibc["grew"] < HELD_BATCHES * batch + FIXED_BYTES + ARENA_STEP, "glibc defaults"
