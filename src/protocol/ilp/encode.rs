@@ -266,9 +266,21 @@ impl IlpEncoder {
     /// ranges (rayon) and concatenated in row order. On error, the first
     /// failing row's error.
     pub fn encode_parallel(&self, batch: &RecordBatch) -> Result<Vec<u8>> {
-        let p = self.prepare(batch)?;
+        let mut out = Vec::new();
+        self.encode_parallel_into(batch, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`encode_parallel`](Self::encode_parallel) appending to `out` (so a
+    /// request body is filled without another copy, and its capacity is
+    /// reused). On error `out` is left as it was.
+    pub fn encode_parallel_into(&self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
         let n = batch.num_rows();
         let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1024);
+        if n <= chunk {
+            return self.encode(batch, 0..n, out);
+        }
+        let p = self.prepare(batch)?;
         let ranges: Vec<Range<usize>> = (0..n)
             .step_by(chunk)
             .map(|s| s..(s + chunk).min(n))
@@ -287,7 +299,11 @@ impl IlpEncoder {
         for part in parts {
             bufs.push(part?);
         }
-        Ok(bufs.concat())
+        out.reserve(bufs.iter().map(Vec::len).sum());
+        for b in &bufs {
+            out.extend_from_slice(b);
+        }
+        Ok(())
     }
 
     /// An upper bound of the bytes [`encode`](Self::encode) writes for
