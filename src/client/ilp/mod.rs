@@ -124,6 +124,8 @@ pub(crate) struct IlpSender {
     body: Vec<u8>,
     /// The second body buffer of `ingest`'s pipeline, kept between calls.
     spare: Vec<u8>,
+    /// The encoder's per-range buffers, kept between calls.
+    scratch: Vec<Vec<u8>>,
 }
 
 /// What one call sent so far.
@@ -199,6 +201,7 @@ impl IlpSender {
             link,
             body: Vec::with_capacity(usize::try_from(conf.init_buf_size()).unwrap_or(0)),
             spare: Vec::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -231,7 +234,7 @@ impl IlpSender {
         let version = self.link.version(&self.conf)?;
         let enc = encoder(&self.conf, table, batch, ts, opts, version)?;
         let start = self.body.len();
-        enc.encode_parallel_into(batch, &mut self.body)?;
+        enc.encode_parallel_into(batch, &mut self.body, &mut self.scratch)?;
         let len = self.body.len();
         if len > self.max_buf() {
             self.body.truncate(start);
@@ -356,6 +359,7 @@ impl IlpSender {
                 link,
                 body,
                 spare,
+                scratch,
             } = s;
             std::thread::scope(|sc| {
                 let mut pipe = Pipe::new(sc, link, std::mem::take(spare));
@@ -366,6 +370,7 @@ impl IlpSender {
                     threshold,
                     max_buf,
                     body,
+                    scratch,
                     tally,
                     version: None,
                 };
@@ -412,6 +417,7 @@ struct Feed<'c> {
     threshold: usize,
     max_buf: usize,
     body: &'c mut Vec<u8>,
+    scratch: &'c mut Vec<Vec<u8>>,
     tally: &'c mut Tally,
     version: Option<IlpVersion>,
 }
@@ -442,7 +448,7 @@ impl Feed<'_> {
                 version,
             )?;
             let start = self.body.len();
-            enc.encode_parallel_into(&b, self.body)?;
+            enc.encode_parallel_into(&b, self.body, self.scratch)?;
             if self.body.len() > self.max_buf {
                 // The batch's lines do not fit after what the body holds:
                 // that goes first, then the lines, cut to fit when they
@@ -480,7 +486,7 @@ impl Feed<'_> {
         while start < n {
             let len = step.clamp(1, n - start);
             let part = batch.slice(start, len);
-            enc.encode_parallel_into(&part, self.body)?;
+            enc.encode_parallel_into(&part, self.body, self.scratch)?;
             if self.body.len() > self.max_buf {
                 if len == 1 {
                     return Err(Error::new(
