@@ -6,6 +6,7 @@ use std::fmt;
 
 use arrow::datatypes::i256;
 
+use super::escape::byte_set;
 use super::{
     ARRAY_ELEM_DOUBLE, BINARY_ARRAY, BINARY_DECIMAL, BINARY_DOUBLE, BINARY_MARKER, IlpVersion,
     MAX_ARRAY_DIM_LEN, MAX_ARRAY_DIMS, MAX_DECIMAL_BYTES, MAX_DECIMAL_SCALE, TimestampUnit,
@@ -258,17 +259,6 @@ fn put_at<T>(v: &mut Vec<T>, i: usize, item: T) {
         Some(slot) => *slot = item,
         None => v.push(item),
     }
-}
-
-/// A membership table of `bytes`, for scans that stop at any of them.
-const fn byte_set(bytes: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        t[bytes[i] as usize] = true;
-        i += 1;
-    }
-    t
 }
 
 /// Where a table name or symbol value ends (or an escape starts).
@@ -780,17 +770,14 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
-    if digits.len() <= 18 {
-        // At most 18 digits cannot overflow: no checks per digit.
-        let mut v: i64 = 0;
-        for &c in digits {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            v = v * 10 + i64::from(d);
-        }
-        return Some(if neg { -v } else { v });
+    if digits.len() <= 19 {
+        // Below 10^19 < 2^64: no overflow before the range check.
+        let v = parse_u64_short(digits)?;
+        return if neg {
+            (v <= 1 << 63).then(|| 0i64.wrapping_sub(v as i64))
+        } else {
+            i64::try_from(v).ok()
+        };
     }
     if !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -807,6 +794,43 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
         })?;
     }
     Some(v)
+}
+
+/// At most 19 ASCII digits as a number, eight at a time.
+fn parse_u64_short(digits: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut chunks = digits.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        v = v * 100_000_000 + eight_digits(u64::from_le_bytes(w))?;
+    }
+    for &c in chunks.remainder() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    Some(v)
+}
+
+/// Eight ASCII digits (first digit in the lowest byte) as a number, or
+/// `None` when a byte is not a digit: SWAR, two digits per lane, then
+/// four, then eight.
+fn eight_digits(w: u64) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // Every byte 0x30..=0x39: high nibble 3, and adding 6 keeps it 3.
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let d = w - ZEROS;
+    // Pairs: byte 2k holds 10 × digit 2k + digit 2k+1.
+    let pairs = (d * 10 + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    // Quads: 16-bit lane 2k holds 100 × pair 2k + pair 2k+1.
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((quads & 0xFFFF) * 10_000 + (quads >> 32))
 }
 
 /// `[+-]digits[.digits][(e|E)[+-]digits]` as an exact decimal.
