@@ -272,6 +272,14 @@ static QUOTED_STOPS: [bool; 256] = byte_set(b"\"\\\n\r");
 /// Where the designated timestamp ends.
 static TIMESTAMP_END: [bool; 256] = byte_set(b" \n\r");
 
+/// `a == b` for the short names of a line, compared in place (a slice
+/// `==` calls `memcmp`, which costs more than the compare for a few
+/// bytes).
+#[inline]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 fn is_line_end(b: Option<u8>) -> bool {
     matches!(b, None | Some(b'\n') | Some(b'\r'))
 }
@@ -386,7 +394,7 @@ impl<'a> ParseLines<'a> {
                 let buf: &'a [u8] = self.buf;
                 let text = &buf[start..self.pos];
                 if let Some(Cow::Borrowed(p)) = prev
-                    && p.as_bytes() == text
+                    && same_short(p.as_bytes(), text)
                 {
                     return Ok(Cow::Borrowed(p));
                 }
