@@ -9,7 +9,7 @@
 //! | call | HTTP | TCP |
 //! |---|---|---|
 //! | `flush_arrow_batch` | one request for the batch (a body over `max_buf_size` is an error naming the table) | the batch's lines, written |
-//! | `ingest` / `ingest_batches` / `flush_polars_dataframe` | batches are encoded one by one into a body that is sent when it reaches `auto_flush_bytes` (unset: after every batch); a batch whose lines exceed `max_buf_size` is cut into row ranges that fit | the same bodies, written |
+//! | `ingest` / `ingest_batches` / `flush_polars_dataframe` | batches are encoded one by one into a body that is sent when it reaches `auto_flush_bytes` (unset: after every batch); a batch whose lines exceed `max_buf_size` is cut into row ranges that fit; each request is sent while the next body is encoded, one request in flight | the same bodies, written, the same way |
 //! | row sender `at` / `at_now` | buffers (column-wise, as over QWP) until an `auto_flush*` trigger, then flushes | same |
 //! | row sender `flush` | one request with the lines of every buffered table | the lines, written |
 //! | `ping` | `GET /ping` | an error (TCP has no ping) |
