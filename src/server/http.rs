@@ -271,7 +271,15 @@ fn write(stream: &mut ServerStream, buf: &mut Vec<u8>, head: &Head, shared: &Sha
             return json_error(400, "invalid", &format!("reading the body: {e}"), None).closing();
         }
     };
-    match ilp::ingest(shared, &body, precision) {
+    let res = ilp::ingest(shared, &body, precision);
+    if buf.is_empty() {
+        // The body's buffer reads the connection's next request: its
+        // pages are mapped already (a keep-alive connection keeps the
+        // buffer of its largest body, at most `max_http_body`).
+        *buf = body;
+        buf.clear();
+    }
+    match res {
         Ok(()) => Reply::empty(204),
         Err(f) if f.internal => json_error(500, "internal error", &f.message, f.line),
         Err(f) => json_error(

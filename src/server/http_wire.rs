@@ -200,21 +200,34 @@ pub(crate) fn read_body<S: Read>(
     Ok(std::mem::replace(buf, rest))
 }
 
-/// Reads until `buf` holds at least `need` bytes.
+/// Reads until `buf` holds at least `need` bytes (never more). The room
+/// read into grows with what arrived (at least [`READ_CHUNK`], at most
+/// what is missing), so a large body takes few reads, is zeroed once,
+/// and a client announcing more than it sends gets no more memory than
+/// it sent.
 fn fill<S: Read>(stream: &mut S, buf: &mut Vec<u8>, need: usize) -> Result<(), BodyError> {
-    while buf.len() < need {
-        let want = (need - buf.len()).min(READ_CHUNK);
-        match read_more(stream, buf, want) {
+    let mut filled = buf.len();
+    while filled < need {
+        if filled == buf.len() {
+            let room = (need - filled).min(filled.max(READ_CHUNK));
+            buf.resize(filled + room, 0);
+        }
+        match stream.read(&mut buf[filled..]) {
             Ok(0) => {
+                buf.truncate(filled);
                 return Err(BodyError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "connection closed in the middle of a request body",
                 )));
             }
-            Ok(_) => {}
-            Err(e) => return Err(BodyError::Io(e)),
+            Ok(n) => filled += n,
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(BodyError::Io(e));
+            }
         }
     }
+    buf.truncate(filled);
     Ok(())
 }
 

@@ -186,3 +186,42 @@ fn replies_carry_length_and_close() {
     assert_eq!(text, "HTTP/1.1 204 No Content\r\n\r\n");
     assert_eq!(json_str("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\u0001\"");
 }
+
+/// A reader that hands out at most `.1` bytes per read.
+struct Pieces<'a>(&'a [u8], usize);
+
+impl Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.len().min(buf.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_large_body_in_pieces_is_read_whole_and_nothing_past_it() {
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let head = head_with(&format!("Content-Length: {}\r\n", body.len()));
+    let mut wire = body[17..].to_vec();
+    wire.extend_from_slice(b"POST /next");
+    for piece in [1000, 100_000, usize::MAX] {
+        let mut stream = Pieces(&wire, piece);
+        // Bytes that came with the head.
+        let mut buf = body[..17].to_vec();
+        let got = read_body(&mut stream, &mut buf, &head, 1 << 20).expect("body");
+        assert_eq!(got, body, "pieces of {piece}");
+        assert!(buf.is_empty(), "read past the body: {} bytes", buf.len());
+        assert_eq!(stream.0, b"POST /next", "the next request stays unread");
+    }
+    // Cut short: an error, not a padded body.
+    let mut buf = Vec::new();
+    let r = read_body(
+        &mut Pieces(&body[..200_000], 4096),
+        &mut buf,
+        &head,
+        1 << 20,
+    );
+    assert!(matches!(r, Err(BodyError::Io(_))), "{r:?}");
+    assert_eq!(buf.len(), 200_000, "what arrived is kept, nothing more");
+}

@@ -20,6 +20,8 @@ mod faults;
 #[cfg(feature = "server")]
 mod guard;
 mod ilp_client;
+mod ilp_mock;
+mod ilp_pipeline;
 #[cfg(feature = "server")]
 mod ilp_roundtrip;
 #[cfg(feature = "server")]

@@ -9,7 +9,7 @@
 //! | call | HTTP | TCP |
 //! |---|---|---|
 //! | `flush_arrow_batch` | one request for the batch (a body over `max_buf_size` is an error naming the table) | the batch's lines, written |
-//! | `ingest` / `ingest_batches` / `flush_polars_dataframe` | batches are encoded one by one into a body that is sent when it reaches `auto_flush_bytes` (unset: after every batch); a batch whose lines exceed `max_buf_size` is cut into row ranges that fit | the same bodies, written |
+//! | `ingest` / `ingest_batches` / `flush_polars_dataframe` | batches are encoded one by one into a body that is sent when it reaches `auto_flush_bytes` (unset: after every batch); a batch whose lines exceed `max_buf_size` is cut into row ranges that fit; each request is sent while the next body is encoded, one request in flight | the same bodies, written, the same way |
 //! | row sender `at` / `at_now` | buffers (column-wise, as over QWP) until an `auto_flush*` trigger, then flushes | same |
 //! | row sender `flush` | one request with the lines of every buffered table | the lines, written |
 //! | `ping` | `GET /ping` | an error (TCP has no ping) |
@@ -41,6 +41,7 @@
 //! policies have no ILP meaning (a failed request ends the call).
 
 mod http;
+mod pipeline;
 pub mod tcp;
 
 use std::time::Instant;
@@ -56,6 +57,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::ilp::{IlpEncoder, IlpVersion};
 
 use self::http::HttpLink;
+use self::pipeline::Pipe;
 use self::tcp::TcpLink;
 
 /// The error of a call ILP cannot serve (`what`: "queries", ...).
@@ -90,12 +92,40 @@ enum Link {
     Tcp(Box<TcpLink>),
 }
 
+impl Link {
+    /// Sends `body`: one HTTP request (retried as configured), or one TCP
+    /// write.
+    fn transmit(&mut self, body: &[u8]) -> Result<()> {
+        match self {
+            Link::Http(h) => h.post(body),
+            Link::Tcp(t) => t.send(body),
+        }
+    }
+
+    /// The protocol version lines are written in (over HTTP with
+    /// `protocol_version=auto`, asked of the server once).
+    fn version(&mut self, conf: &Conf) -> Result<IlpVersion> {
+        match self {
+            Link::Http(h) => h.version(),
+            Link::Tcp(_) => Ok(match conf.protocol_version() {
+                ProtocolVersion::V2 => IlpVersion::V2,
+                ProtocolVersion::V3 => IlpVersion::V3,
+                _ => IlpVersion::V1,
+            }),
+        }
+    }
+}
+
 /// One ILP connection (HTTP keep-alive or TCP) with its request body;
 /// pooled inside a [`Sender`](super::Sender).
 pub(crate) struct IlpSender {
     conf: Conf,
     link: Link,
     body: Vec<u8>,
+    /// The second body buffer of `ingest`'s pipeline, kept between calls.
+    spare: Vec<u8>,
+    /// The encoder's per-range buffers, kept between calls.
+    scratch: Vec<Vec<u8>>,
 }
 
 /// What one call sent so far.
@@ -103,6 +133,53 @@ pub(crate) struct IlpSender {
 struct Tally {
     progress: Progress,
     batches: u64,
+}
+
+impl Tally {
+    /// Counts a request that succeeded (`len` body bytes) and reports the
+    /// progress.
+    fn record(&mut self, rows: u64, batches: u64, len: u64, opts: &IngestOptions) {
+        let p = &mut self.progress;
+        p.rows_sent += rows;
+        p.rows_acked += rows;
+        p.bytes_sent += len;
+        p.frames_sent += 1;
+        self.batches += batches;
+        if let Some(f) = opts.progress_fn() {
+            f(p);
+        }
+    }
+}
+
+/// The encoder of `table` for `batch`'s schema in `version`, after the
+/// `max_name_len` check of the table and column names.
+fn encoder(
+    conf: &Conf,
+    table: &str,
+    batch: &RecordBatch,
+    ts: Option<&str>,
+    opts: &IngestOptions,
+    version: IlpVersion,
+) -> Result<IlpEncoder> {
+    let max = conf.max_name_len();
+    let long = |what: String, name: &str| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{what} {name:?} is {} bytes, longer than max_name_len ({max})",
+                name.len()
+            ),
+        )
+    };
+    if table.len() > max {
+        return Err(long("table".into(), table));
+    }
+    for f in batch.schema().fields() {
+        if f.name().len() > max {
+            return Err(long(format!("table {table}, column"), f.name()));
+        }
+    }
+    IlpEncoder::new(table, &batch.schema(), version, ts, opts.overrides())
 }
 
 impl IlpSender {
@@ -123,6 +200,8 @@ impl IlpSender {
             conf: conf.clone(),
             link,
             body: Vec::with_capacity(usize::try_from(conf.init_buf_size()).unwrap_or(0)),
+            spare: Vec::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -139,50 +218,8 @@ impl IlpSender {
         }
     }
 
-    fn version(&mut self) -> Result<IlpVersion> {
-        match &mut self.link {
-            Link::Http(h) => h.version(),
-            Link::Tcp(_) => Ok(match self.conf.protocol_version() {
-                ProtocolVersion::V2 => IlpVersion::V2,
-                ProtocolVersion::V3 => IlpVersion::V3,
-                _ => IlpVersion::V1,
-            }),
-        }
-    }
-
     fn max_buf(&self) -> usize {
         usize::try_from(self.conf.max_buf_size()).unwrap_or(usize::MAX)
-    }
-
-    /// The encoder of `table` for `batch`'s schema, after the `max_name_len`
-    /// check of the table and column names.
-    fn encoder(
-        &mut self,
-        table: &str,
-        batch: &RecordBatch,
-        ts: Option<&str>,
-        opts: &IngestOptions,
-    ) -> Result<IlpEncoder> {
-        let max = self.conf.max_name_len();
-        let long = |what: String, name: &str| {
-            Error::new(
-                ErrorKind::InvalidData,
-                format!(
-                    "{what} {name:?} is {} bytes, longer than max_name_len ({max})",
-                    name.len()
-                ),
-            )
-        };
-        if table.len() > max {
-            return Err(long("table".into(), table));
-        }
-        for f in batch.schema().fields() {
-            if f.name().len() > max {
-                return Err(long(format!("table {table}, column"), f.name()));
-            }
-        }
-        let version = self.version()?;
-        IlpEncoder::new(table, &batch.schema(), version, ts, opts.overrides())
     }
 
     /// Appends `batch`'s lines to the body; an error naming the table when
@@ -194,15 +231,13 @@ impl IlpSender {
         ts: Option<&str>,
         opts: &IngestOptions,
     ) -> Result<()> {
-        let enc = self.encoder(table, batch, ts, opts)?;
-        let lines = enc.encode_parallel(batch)?;
-        self.check_size(table, self.body.len() + lines.len())?;
-        self.body.extend_from_slice(&lines);
-        Ok(())
-    }
-
-    fn check_size(&self, table: &str, len: usize) -> Result<()> {
+        let version = self.link.version(&self.conf)?;
+        let enc = encoder(&self.conf, table, batch, ts, opts, version)?;
+        let start = self.body.len();
+        enc.encode_parallel_into(batch, &mut self.body, &mut self.scratch)?;
+        let len = self.body.len();
         if len > self.max_buf() {
+            self.body.truncate(start);
             return Err(Error::new(
                 ErrorKind::InvalidData,
                 format!(
@@ -225,22 +260,11 @@ impl IlpSender {
         if self.body.is_empty() {
             return Ok(());
         }
-        let res = match &mut self.link {
-            Link::Http(h) => h.post(&self.body),
-            Link::Tcp(t) => t.send(&self.body),
-        };
+        let res = self.link.transmit(&self.body);
         let len = self.body.len() as u64;
         self.body.clear();
         res?;
-        let p = &mut tally.progress;
-        p.rows_sent += rows;
-        p.rows_acked += rows;
-        p.bytes_sent += len;
-        p.frames_sent += 1;
-        tally.batches += batches;
-        if let Some(f) = opts.progress_fn() {
-            f(p);
-        }
+        tally.record(rows, batches, len, opts);
         Ok(())
     }
 
@@ -313,7 +337,8 @@ impl IlpSender {
     }
 
     /// Streams `reader` into `table` (see the module docs for the request
-    /// sizes).
+    /// sizes), each request sent while the next body is encoded
+    /// ([`pipeline`]).
     pub(crate) fn ingest<I>(
         &mut self,
         table: &str,
@@ -327,71 +352,35 @@ impl IlpSender {
             .conf
             .auto_flush_bytes()
             .map_or(0, |b| usize::try_from(b).unwrap_or(usize::MAX));
+        let max_buf = self.max_buf();
         self.call(table, opts, |s, tally| {
-            let (mut rows, mut batches) = (0u64, 0u64);
-            for (k, b) in reader.into_iter().enumerate() {
-                let b = b.map_err(|e| input_error(k, e))?;
-                if b.num_rows() == 0 {
-                    continue;
-                }
-                let enc = s.encoder(table, &b, opts.ts_column(), opts)?;
-                let lines = enc.encode_parallel(&b)?;
-                if s.body.len() + lines.len() > s.max_buf() {
-                    s.send(rows, batches, tally, opts)?;
-                    (rows, batches) = (0, 0);
-                }
-                if lines.len() > s.max_buf() {
-                    s.send_in_parts(table, &enc, &b, tally, opts)?;
-                    continue;
-                }
-                s.body.extend_from_slice(&lines);
-                rows += b.num_rows() as u64;
-                batches += 1;
-                if s.body.len() >= threshold {
-                    s.send(rows, batches, tally, opts)?;
-                    (rows, batches) = (0, 0);
-                }
-            }
-            s.send(rows, batches, tally, opts)
+            let IlpSender {
+                conf,
+                link,
+                body,
+                spare,
+                scratch,
+            } = s;
+            std::thread::scope(|sc| {
+                let mut pipe = Pipe::new(sc, link, std::mem::take(spare));
+                let mut feed = Feed {
+                    conf,
+                    table,
+                    opts,
+                    threshold,
+                    max_buf,
+                    body,
+                    scratch,
+                    tally,
+                    version: None,
+                };
+                let res = feed.run(&mut pipe, reader);
+                let (last, buf) = pipe.finish(feed.tally, opts);
+                *spare = buf;
+                // An earlier request's error comes first.
+                last.and(res)
+            })
         })
-    }
-
-    /// Sends a batch whose lines exceed `max_buf_size` as row ranges that
-    /// fit, one request each.
-    fn send_in_parts(
-        &mut self,
-        table: &str,
-        enc: &IlpEncoder,
-        batch: &RecordBatch,
-        tally: &mut Tally,
-        opts: &IngestOptions,
-    ) -> Result<()> {
-        let n = batch.num_rows();
-        let mut start = 0;
-        let mut step = n / 2;
-        while start < n {
-            let len = step.clamp(1, n - start);
-            let part = batch.slice(start, len);
-            let lines = enc.encode_parallel(&part)?;
-            if lines.len() > self.max_buf() {
-                if len == 1 {
-                    return Err(Error::new(
-                        ErrorKind::InvalidData,
-                        format!(
-                            "table {table}, row {start}: its line is {} bytes, over max_buf_size ({})",
-                            lines.len(),
-                            self.max_buf()
-                        ),
-                    ));
-                }
-                step = len / 2;
-                continue;
-            }
-            self.body = lines;
-            self.send(len as u64, u64::from(start + len == n), tally, opts)?;
-            start += len;
-        }
-        Ok(())
     }
 
     /// The tables of a row buffer, in one request.
@@ -415,5 +404,109 @@ impl IlpSender {
             }
             s.send(rows, 1, tally, opts)
         })
+    }
+}
+
+/// `ingest`'s side of the pipeline: reads batches and fills request
+/// bodies.
+struct Feed<'c> {
+    conf: &'c Conf,
+    table: &'c str,
+    opts: &'c IngestOptions,
+    /// Send once the body holds this many bytes (0: after every batch).
+    threshold: usize,
+    max_buf: usize,
+    body: &'c mut Vec<u8>,
+    scratch: &'c mut Vec<Vec<u8>>,
+    tally: &'c mut Tally,
+    version: Option<IlpVersion>,
+}
+
+impl Feed<'_> {
+    fn run<I>(&mut self, pipe: &mut Pipe<'_, '_, '_>, reader: I) -> Result<()>
+    where
+        I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
+    {
+        let (mut rows, mut batches) = (0u64, 0u64);
+        for (k, b) in reader.into_iter().enumerate() {
+            let b = b.map_err(|e| input_error(k, e))?;
+            if b.num_rows() == 0 {
+                continue;
+            }
+            let version = match self.version {
+                Some(v) => v,
+                None => *self
+                    .version
+                    .insert(pipe.link(self.tally, self.opts)?.version(self.conf)?),
+            };
+            let enc = encoder(
+                self.conf,
+                self.table,
+                &b,
+                self.opts.ts_column(),
+                self.opts,
+                version,
+            )?;
+            let start = self.body.len();
+            enc.encode_parallel_into(&b, self.body, self.scratch)?;
+            if self.body.len() > self.max_buf {
+                // The batch's lines do not fit after what the body holds:
+                // that goes first, then the lines, cut to fit when they
+                // are too long alone.
+                let lines = self.body.split_off(start);
+                pipe.send(self.body, rows, batches, self.tally, self.opts)?;
+                (rows, batches) = (0, 0);
+                if lines.len() > self.max_buf {
+                    self.send_in_parts(pipe, &enc, &b)?;
+                    continue;
+                }
+                self.body.extend_from_slice(&lines);
+            }
+            rows += b.num_rows() as u64;
+            batches += 1;
+            if self.body.len() >= self.threshold {
+                pipe.send(self.body, rows, batches, self.tally, self.opts)?;
+                (rows, batches) = (0, 0);
+            }
+        }
+        pipe.send(self.body, rows, batches, self.tally, self.opts)
+    }
+
+    /// Sends a batch whose lines exceed `max_buf_size` as row ranges that
+    /// fit, one request each.
+    fn send_in_parts(
+        &mut self,
+        pipe: &mut Pipe<'_, '_, '_>,
+        enc: &IlpEncoder,
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        let n = batch.num_rows();
+        let mut start = 0;
+        let mut step = n / 2;
+        while start < n {
+            let len = step.clamp(1, n - start);
+            let part = batch.slice(start, len);
+            enc.encode_parallel_into(&part, self.body, self.scratch)?;
+            if self.body.len() > self.max_buf {
+                if len == 1 {
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "table {}, row {start}: its line is {} bytes, over max_buf_size ({})",
+                            self.table,
+                            self.body.len(),
+                            self.max_buf
+                        ),
+                    ));
+                }
+                self.body.clear();
+                step = len / 2;
+                continue;
+            }
+            let last = u64::from(start + len == n);
+            pipe.send(self.body, len as u64, last, self.tally, self.opts)?;
+            start += len;
+        }
+        Ok(())
     }
 }

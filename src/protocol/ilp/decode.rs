@@ -6,6 +6,8 @@ use std::fmt;
 
 use arrow::datatypes::i256;
 
+use super::escape::byte_set;
+use super::numbers::{parse_decimal, parse_i64};
 use super::{
     ARRAY_ELEM_DOUBLE, BINARY_ARRAY, BINARY_DECIMAL, BINARY_DOUBLE, BINARY_MARKER, IlpVersion,
     MAX_ARRAY_DIM_LEN, MAX_ARRAY_DIMS, MAX_DECIMAL_BYTES, MAX_DECIMAL_SCALE, TimestampUnit,
@@ -260,17 +262,6 @@ fn put_at<T>(v: &mut Vec<T>, i: usize, item: T) {
     }
 }
 
-/// A membership table of `bytes`, for scans that stop at any of them.
-const fn byte_set(bytes: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        t[bytes[i] as usize] = true;
-        i += 1;
-    }
-    t
-}
-
 /// Where a table name or symbol value ends (or an escape starts).
 static TABLE_STOPS: [bool; 256] = byte_set(b", \n\r\\");
 /// Where a symbol or column name ends (or an escape starts).
@@ -281,6 +272,14 @@ static VALUE_END: [bool; 256] = byte_set(b", \n\r");
 static QUOTED_STOPS: [bool; 256] = byte_set(b"\"\\\n\r");
 /// Where the designated timestamp ends.
 static TIMESTAMP_END: [bool; 256] = byte_set(b" \n\r");
+
+/// `a == b` for the short names of a line, compared in place (a slice
+/// `==` calls `memcmp`, which costs more than the compare for a few
+/// bytes).
+#[inline]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
 
 fn is_line_end(b: Option<u8>) -> bool {
     matches!(b, None | Some(b'\n') | Some(b'\r'))
@@ -396,7 +395,7 @@ impl<'a> ParseLines<'a> {
                 let buf: &'a [u8] = self.buf;
                 let text = &buf[start..self.pos];
                 if let Some(Cow::Borrowed(p)) = prev
-                    && p.as_bytes() == text
+                    && same_short(p.as_bytes(), text)
                 {
                     return Ok(Cow::Borrowed(p));
                 }
@@ -769,103 +768,4 @@ impl<'a> ParseLines<'a> {
             None => bad(self),
         }
     }
-}
-
-/// An optionally signed decimal integer (no `+`, no spaces).
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    if digits.len() <= 18 {
-        // At most 18 digits cannot overflow: no checks per digit.
-        let mut v: i64 = 0;
-        for &c in digits {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            v = v * 10 + i64::from(d);
-        }
-        return Some(if neg { -v } else { v });
-    }
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        let d = i64::from(d - b'0');
-        v = v.checked_mul(10).and_then(|v| {
-            if neg {
-                v.checked_sub(d)
-            } else {
-                v.checked_add(d)
-            }
-        })?;
-    }
-    Some(v)
-}
-
-/// `[+-]digits[.digits][(e|E)[+-]digits]` as an exact decimal.
-fn parse_decimal(b: &[u8]) -> Option<Decimal> {
-    let (neg, mut rest) = match b.split_first() {
-        Some((b'-', r)) => (true, r),
-        Some((b'+', r)) => (false, r),
-        _ => (false, b),
-    };
-    let ten = i256::from_i128(10);
-    let mut unscaled = i256::ZERO;
-    let mut digits = 0usize;
-    let mut frac: i64 = 0;
-    let mut seen_point = false;
-    while let Some((&c, r)) = rest.split_first() {
-        match c {
-            b'0'..=b'9' => {
-                unscaled = unscaled
-                    .checked_mul(ten)?
-                    .checked_add(i256::from_i128(i128::from(c - b'0')))?;
-                digits += 1;
-                if seen_point {
-                    frac += 1;
-                }
-            }
-            b'.' if !seen_point => seen_point = true,
-            b'e' | b'E' => break,
-            _ => return None,
-        }
-        rest = r;
-    }
-    if digits == 0 {
-        return None;
-    }
-    let mut exp: i64 = 0;
-    if let Some((_, e)) = rest.split_first() {
-        let e = match e.split_first() {
-            Some((b'+', r)) => r,
-            _ => e,
-        };
-        exp = parse_i64(e)?;
-    }
-    let mut scale = frac.checked_sub(exp)?;
-    if scale < -i64::from(MAX_DECIMAL_SCALE) - 2 {
-        // 10^78 overflows i256 anyway.
-        return (unscaled == i256::ZERO).then_some(Decimal { unscaled, scale: 0 });
-    }
-    while scale < 0 {
-        unscaled = unscaled.checked_mul(ten)?;
-        scale += 1;
-    }
-    if scale > i64::from(MAX_DECIMAL_SCALE) {
-        return None;
-    }
-    if neg {
-        unscaled = unscaled.checked_neg()?;
-    }
-    Some(Decimal {
-        unscaled,
-        scale: scale as u8,
-    })
 }

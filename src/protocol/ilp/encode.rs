@@ -266,28 +266,52 @@ impl IlpEncoder {
     /// ranges (rayon) and concatenated in row order. On error, the first
     /// failing row's error.
     pub fn encode_parallel(&self, batch: &RecordBatch) -> Result<Vec<u8>> {
-        let p = self.prepare(batch)?;
+        let mut out = Vec::new();
+        self.encode_parallel_into(batch, &mut out, &mut Vec::new())?;
+        Ok(out)
+    }
+
+    /// [`encode_parallel`](Self::encode_parallel) appending to `out` (so a
+    /// request body is filled in place, its capacity reused). `scratch`
+    /// holds the buffers the row ranges are encoded into before they are
+    /// appended: keep it between calls and their memory is reused too (it
+    /// grows to about the largest batch's lines). On error `out` is left
+    /// as it was.
+    pub fn encode_parallel_into(
+        &self,
+        batch: &RecordBatch,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
         let n = batch.num_rows();
         let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1024);
+        if n <= chunk {
+            return self.encode(batch, 0..n, out);
+        }
+        let p = self.prepare(batch)?;
         let ranges: Vec<Range<usize>> = (0..n)
             .step_by(chunk)
             .map(|s| s..(s + chunk).min(n))
             .collect();
-        let parts: Vec<Result<Vec<u8>>> = ranges
+        let k = ranges.len();
+        if scratch.len() < k {
+            scratch.resize_with(k, Vec::new);
+        }
+        let done: Vec<Result<()>> = ranges
             .into_par_iter()
-            .map(|r| {
-                let mut buf = Vec::with_capacity(r.len() * 64);
-                for row in r {
-                    self.write_row(&p, row, &mut buf)?;
-                }
-                Ok(buf)
+            .zip(scratch[..k].par_iter_mut())
+            .map(|(r, buf)| {
+                buf.clear();
+                r.into_iter()
+                    .try_for_each(|row| self.write_row(&p, row, buf))
             })
             .collect();
-        let mut bufs = Vec::with_capacity(parts.len());
-        for part in parts {
-            bufs.push(part?);
+        done.into_iter().collect::<Result<()>>()?;
+        out.reserve(scratch[..k].iter().map(Vec::len).sum());
+        for b in &scratch[..k] {
+            out.extend_from_slice(b);
         }
-        Ok(bufs.concat())
+        Ok(())
     }
 
     /// An upper bound of the bytes [`encode`](Self::encode) writes for

@@ -3,22 +3,37 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_NAME_BYTES;
 
+/// A membership table of `bytes`, for scans that stop at any of them (a
+/// byte test is one load, not a chain of compares).
+pub(super) const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 /// Bytes that take a `\` before them in unquoted text (table, symbol and
 /// column names, symbol values).
-pub(crate) fn must_escape_unquoted(b: u8) -> bool {
-    matches!(b, b' ' | b',' | b'=' | b'\n' | b'\r' | b'\\')
-}
+static ESCAPE_UNQUOTED: [bool; 256] = byte_set(b" ,=\n\r\\");
 
 /// Bytes that take a `\` before them inside a quoted string value.
-pub(crate) fn must_escape_quoted(b: u8) -> bool {
-    matches!(b, b'"' | b'\\' | b'\n' | b'\r')
-}
+static ESCAPE_QUOTED: [bool; 256] = byte_set(b"\"\\\n\r");
 
-fn write_escaped(out: &mut Vec<u8>, s: &str, esc: fn(u8) -> bool) {
+#[inline]
+fn write_escaped(out: &mut Vec<u8>, s: &str, esc: &[bool; 256]) {
     let bytes = s.as_bytes();
+    // Most text needs no escape: one scan, one copy.
+    let Some(first) = bytes.iter().position(|&b| esc[usize::from(b)]) else {
+        out.extend_from_slice(bytes);
+        return;
+    };
+    out.reserve(bytes.len() + 8);
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if esc(b) {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
+        if esc[usize::from(b)] {
             out.extend_from_slice(&bytes[start..i]);
             out.push(b'\\');
             start = i;
@@ -30,14 +45,14 @@ fn write_escaped(out: &mut Vec<u8>, s: &str, esc: fn(u8) -> bool) {
 /// Writes a table name, symbol name, column name or symbol value with a
 /// `\` before each space, `,`, `=`, `\n`, `\r` and `\`.
 pub fn write_escaped_name(out: &mut Vec<u8>, s: &str) {
-    write_escaped(out, s, must_escape_unquoted);
+    write_escaped(out, s, &ESCAPE_UNQUOTED);
 }
 
 /// Writes a string column value in quotes with a `\` before each `"`,
 /// `\`, `\n` and `\r`.
 pub fn write_quoted_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    write_escaped(out, s, must_escape_quoted);
+    write_escaped(out, s, &ESCAPE_QUOTED);
     out.push(b'"');
 }
 

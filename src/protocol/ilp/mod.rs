@@ -74,6 +74,7 @@ mod decode;
 mod encode;
 mod escape;
 pub mod http;
+mod numbers;
 mod values;
 
 #[cfg(test)]

@@ -657,6 +657,36 @@ fn decoder_errors_name_the_line() {
 }
 
 #[test]
+fn decoder_integers_of_every_digit_count_and_a_bad_byte_anywhere() {
+    let mut digits = String::new();
+    for n in 1..=19usize {
+        digits.push(char::from(b'0' + (n % 10) as u8));
+        let want: i64 = digits.parse().unwrap();
+        for (text, want) in [(digits.clone(), want), (format!("-{digits}"), -want)] {
+            let input = format!("t x={text}i {text}\n");
+            let line = parse_lines(input.as_bytes(), IlpVersion::V1)
+                .next()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(line.fields[0].1, FieldValue::Integer(want), "{text}");
+            assert_eq!(line.timestamp.map(|t| t.value), Some(want), "{text}");
+        }
+        for at in 0..n {
+            for bad in [b'/', b':', b'a', b' '] {
+                let mut text = digits.clone().into_bytes();
+                text[at] = bad;
+                let text = String::from_utf8(text).unwrap();
+                let input = format!("t x=1i {text}\n");
+                let r = parse_lines(input.as_bytes(), IlpVersion::V1)
+                    .next()
+                    .unwrap();
+                assert!(r.is_err(), "timestamp {text:?} parsed as {r:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn decoder_integers_at_every_length_and_bound() {
     let ok: [(&str, i64); 9] = [
         ("0", 0),

@@ -1,0 +1,140 @@
+//! The numbers of ILP text: integers (a fast path for up to 19 digits)
+//! and exact decimals.
+
+use arrow::datatypes::i256;
+
+use super::MAX_DECIMAL_SCALE;
+use super::decode::Decimal;
+
+/// An optionally signed decimal integer (no `+`, no spaces).
+pub(super) fn parse_i64(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    if digits.len() <= 19 {
+        // Below 10^19 < 2^64: no overflow before the range check.
+        let v = parse_u64_short(digits)?;
+        return if neg {
+            (v <= 1 << 63).then(|| 0i64.wrapping_sub(v as i64))
+        } else {
+            i64::try_from(v).ok()
+        };
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        let d = i64::from(d - b'0');
+        v = v.checked_mul(10).and_then(|v| {
+            if neg {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        })?;
+    }
+    Some(v)
+}
+
+/// At most 19 ASCII digits as a number, eight at a time.
+fn parse_u64_short(digits: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut chunks = digits.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        v = v * 100_000_000 + eight_digits(u64::from_le_bytes(w))?;
+    }
+    for &c in chunks.remainder() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    Some(v)
+}
+
+/// Eight ASCII digits (first digit in the lowest byte) as a number, or
+/// `None` when a byte is not a digit: SWAR, two digits per lane, then
+/// four, then eight.
+fn eight_digits(w: u64) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // Every byte 0x30..=0x39: high nibble 3, and adding 6 keeps it 3.
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let d = w - ZEROS;
+    // Pairs: byte 2k holds 10 × digit 2k + digit 2k+1.
+    let pairs = (d * 10 + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    // Quads: 16-bit lane 2k holds 100 × pair 2k + pair 2k+1.
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((quads & 0xFFFF) * 10_000 + (quads >> 32))
+}
+
+/// `[+-]digits[.digits][(e|E)[+-]digits]` as an exact decimal.
+pub(super) fn parse_decimal(b: &[u8]) -> Option<Decimal> {
+    let (neg, mut rest) = match b.split_first() {
+        Some((b'-', r)) => (true, r),
+        Some((b'+', r)) => (false, r),
+        _ => (false, b),
+    };
+    let ten = i256::from_i128(10);
+    let mut unscaled = i256::ZERO;
+    let mut digits = 0usize;
+    let mut frac: i64 = 0;
+    let mut seen_point = false;
+    while let Some((&c, r)) = rest.split_first() {
+        match c {
+            b'0'..=b'9' => {
+                unscaled = unscaled
+                    .checked_mul(ten)?
+                    .checked_add(i256::from_i128(i128::from(c - b'0')))?;
+                digits += 1;
+                if seen_point {
+                    frac += 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' => break,
+            _ => return None,
+        }
+        rest = r;
+    }
+    if digits == 0 {
+        return None;
+    }
+    let mut exp: i64 = 0;
+    if let Some((_, e)) = rest.split_first() {
+        let e = match e.split_first() {
+            Some((b'+', r)) => r,
+            _ => e,
+        };
+        exp = parse_i64(e)?;
+    }
+    let mut scale = frac.checked_sub(exp)?;
+    if scale < -i64::from(MAX_DECIMAL_SCALE) - 2 {
+        // 10^78 overflows i256 anyway.
+        return (unscaled == i256::ZERO).then_some(Decimal { unscaled, scale: 0 });
+    }
+    while scale < 0 {
+        unscaled = unscaled.checked_mul(ten)?;
+        scale += 1;
+    }
+    if scale > i64::from(MAX_DECIMAL_SCALE) {
+        return None;
+    }
+    if neg {
+        unscaled = unscaled.checked_neg()?;
+    }
+    Some(Decimal {
+        unscaled,
+        scale: scale as u8,
+    })
+}
