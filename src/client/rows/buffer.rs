@@ -35,11 +35,19 @@ struct TableCols {
 }
 
 impl TableCols {
+    /// The index of column `name`: where the row's previous setter
+    /// points first, else by name.
+    #[inline]
     fn find(&self, name: &str) -> Option<usize> {
         match self.cols.get(self.hint) {
             Some(c) if same(&c.name, name) => Some(self.hint),
-            _ => self.by_name.get(name).copied(),
+            _ => self.find_by_name(name),
         }
+    }
+
+    #[inline(never)]
+    fn find_by_name(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
     }
 }
 
@@ -47,7 +55,12 @@ impl TableCols {
 /// setter).
 #[inline]
 fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// `a == b` for bytes, as [`same`].
+#[inline]
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
@@ -78,6 +91,9 @@ struct RowState {
     cols_before: usize,
     bytes_before: usize,
     had_ts: bool,
+    /// Columns the row set so far. A column holds a value of the row
+    /// when its length is past the table's rows.
+    set: usize,
 }
 
 /// Rows for one or several tables, accumulated column by column (typed
@@ -299,6 +315,7 @@ impl Buffer {
             cols_before: t.cols.len(),
             bytes_before: self.bytes,
             had_ts: t.ts.is_some(),
+            set: 0,
         });
         Ok(self)
     }
@@ -376,7 +393,7 @@ impl Buffer {
         bytes: usize,
         push: impl FnOnce(&mut Column) -> Result<usize>,
     ) -> Result<()> {
-        let Some(r) = &self.row else {
+        let Some(r) = &mut self.row else {
             return Err(api(format!(
                 "column {name:?} set outside a row: call table() first"
             )));
@@ -385,7 +402,7 @@ impl Buffer {
         let ci = match t.find(name) {
             Some(ci) => {
                 let c = &mut t.cols[ci];
-                if c.in_row {
+                if c.len > t.rows {
                     return Err(api("set twice in one row".into()));
                 }
                 if c.kind != kind {
@@ -409,6 +426,7 @@ impl Buffer {
         };
         t.hint = ci + 1;
         let extra = push(&mut t.cols[ci])?;
+        r.set += 1;
         self.bytes += bytes + extra;
         Ok(())
     }
@@ -430,7 +448,9 @@ impl Buffer {
             };
             let (k, new) = s.key(value)?;
             s.keys.push(k);
-            c.dict_added = new;
+            if new {
+                c.dict_row = Some(c.len);
+            }
             c.pushed();
             Ok(if new { value.len() } else { 0 })
         })
@@ -668,9 +688,9 @@ impl Buffer {
                 "at() / at_now() outside a row: call table() first".into()
             ));
         };
-        let (ti, bytes_before) = (r.table, r.bytes_before);
+        let (ti, bytes_before, set) = (r.table, r.bytes_before, r.set);
         let t = &mut self.tables[ti];
-        if !t.cols.iter().any(|c| c.in_row) {
+        if set == 0 {
             return Err(api(
                 "a row needs at least one column besides its timestamp".into()
             ));
@@ -704,7 +724,6 @@ impl Buffer {
                     x.push(v);
                 }
                 c.pushed();
-                c.in_row = false;
             }
             None => {
                 if let Some(c) = &mut t.ts {
@@ -712,11 +731,8 @@ impl Buffer {
                 }
             }
         }
-        for c in &mut t.cols {
-            if c.in_row {
-                c.in_row = false;
-                c.dict_added = false;
-            } else {
+        if set < t.cols.len() {
+            for c in t.cols.iter_mut().filter(|c| c.len == rows) {
                 c.push_null();
             }
         }
