@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayData, ArrayRef, BooleanArray, BooleanBufferBuilder, DictionaryArray, Float64Array,
-    Int64Array, ListArray, PrimitiveArray, StringArray, make_array,
+    Int64Array, ListArray, PrimitiveArray, make_array,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{ArrowNativeType, Field, Int32Type, i256};
@@ -156,12 +156,48 @@ impl Hasher for FastHasher {
 /// A map with [`FastHasher`].
 pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
-/// The [`FastHasher`] hash of `b`.
+/// The [`FastHasher`] hash of `b`, its bits mixed once more (FxHash
+/// leaves a difference in a word's high byte in the high byte only:
+/// `SYM00000`..`SYM00007` would share every other bit).
 #[inline]
 pub(super) fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = FastHasher::default();
     h.write(b);
-    h.finish()
+    let h = h.finish();
+    (h ^ (h >> 32)).wrapping_mul(FX_K)
+}
+
+/// `a == b`, inline for the short names rows repeat (no `memcmp` call per
+/// setter).
+#[inline]
+pub(super) fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// `a == b` for bytes, as [`same`].
+#[inline]
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    };
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// An offset into a var-sized column's bytes.

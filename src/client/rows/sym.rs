@@ -5,7 +5,7 @@
 use arrow::array::StringArray;
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 
-use super::column::{hash_bytes, offset};
+use super::column::{hash_bytes, offset, same_bytes};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A symbol column: keys into a dictionary local to the buffer.
@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub(super) struct SymCol {
     pub(super) keys: Vec<i32>,
     /// `key + 1` of each entry at its slot (0: empty); a power of two
-    /// long, at most half full; linear probing.
+    /// long, at most a quarter full; linear probing.
     slots: Vec<u32>,
     /// Each entry's hash.
     hashes: Vec<u64>,
@@ -47,7 +47,7 @@ impl SymCol {
                 return Err(i);
             }
             let k = v - 1;
-            if self.hashes[k as usize] == h && super::buffer::same_bytes(self.entry(k), b) {
+            if self.hashes[k as usize] == h && same_bytes(self.entry(k), b) {
                 return Ok(k);
             }
             i = (i + 1) & mask;
@@ -70,7 +70,7 @@ impl SymCol {
             .filter(|&k| k < i32::MAX)
             .ok_or_else(|| Error::new(ErrorKind::InvalidData, "more than 2^31 distinct symbols"))?;
         let end = offset(self.data.len() + s.len())?;
-        if 2 * (n + 1) > self.slots.len() {
+        if 4 * (n + 1) > self.slots.len() {
             self.grow();
             slot = match self.probe(h, s.as_bytes()) {
                 Err(i) => i,
@@ -87,9 +87,9 @@ impl SymCol {
         Ok(k)
     }
 
-    /// Doubles the table (16 slots at first) and places every entry anew.
+    /// Doubles the table (32 slots at first) and places every entry anew.
     fn grow(&mut self) {
-        let len = (self.slots.len() * 2).max(16);
+        let len = (self.slots.len() * 2).max(32);
         self.slots.clear();
         self.slots.resize(len, 0);
         let mask = len - 1;
@@ -175,6 +175,18 @@ mod tests {
     use arrow::array::Array;
 
     use super::*;
+
+    #[test]
+    fn names_differing_in_their_last_byte_spread_over_the_table() {
+        let mut s = SymCol::default();
+        for i in 0..8 {
+            s.key(&format!("SYM0000{i}")).unwrap();
+        }
+        let mask = s.slots.len() - 1;
+        let homes: std::collections::HashSet<usize> =
+            s.hashes.iter().map(|&h| home(h, mask)).collect();
+        assert!(homes.len() >= 5, "{homes:?}");
+    }
 
     #[test]
     fn keys_stay_stable_through_growth_pops_and_clears() {
