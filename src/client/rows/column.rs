@@ -2,7 +2,7 @@
 //! to Arrow without a copy for a flush and taken back afterwards.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::mem;
 use std::sync::Arc;
 
@@ -109,62 +109,14 @@ impl Kind {
     }
 }
 
-/// A fast non-cryptographic hasher (FxHash's mixing) for the buffer's
-/// name and symbol lookups: the keys are the caller's own data.
-#[derive(Default, Clone, Copy)]
-pub(super) struct FastHasher(u64);
+/// A map with foldhash's fixed-seed hasher, for the buffer's name
+/// lookups (the keys are the caller's own data: no DoS resistance needed).
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-const FX_K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(FX_K);
-    }
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            self.add(u64::from_le_bytes(a));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut a = [0u8; 8];
-            a[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A map with [`FastHasher`].
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-
-/// The [`FastHasher`] hash of `b`, its bits mixed once more (FxHash
-/// leaves a difference in a word's high byte in the high byte only:
-/// `SYM00000`..`SYM00007` would share every other bit).
+/// The hash of `b` for the symbol dictionary (foldhash, fixed seed).
 #[inline]
 pub(super) fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h = FastHasher::default();
-    h.write(b);
-    let h = h.finish();
-    (h ^ (h >> 32)).wrapping_mul(FX_K)
+    foldhash::fast::FixedState::default().hash_one(b)
 }
 
 /// `a == b`, inline for the short names rows repeat (no `memcmp` call per
