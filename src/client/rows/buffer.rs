@@ -1,8 +1,6 @@
 //! [`Buffer`]: rows accumulated column-wise, per table.
 
-use arrow::datatypes::i256;
-
-use super::column::{Column, FastMap, Kind, Vals, offset};
+use super::column::{Column, FastMap, Kind, Vals, offset, same};
 use super::{Timestamp, check_column_name, check_table_name};
 use crate::client::sender::TableBatch;
 use crate::conf::Conf;
@@ -35,39 +33,55 @@ struct TableCols {
 }
 
 impl TableCols {
+    /// The index of column `name`: where the row's previous setter
+    /// points first, else by name.
+    #[inline]
     fn find(&self, name: &str) -> Option<usize> {
         match self.cols.get(self.hint) {
             Some(c) if same(&c.name, name) => Some(self.hint),
-            _ => self.by_name.get(name).copied(),
+            _ => self.find_by_name(name),
         }
     }
-}
 
-/// `a == b`, inline for the short names rows repeat (no `memcmp` call per
-/// setter).
-#[inline]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
+    #[inline(never)]
+    fn find_by_name(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
     }
-    let word = |s: &[u8], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_ne_bytes(w)
-    };
-    let half = |s: &[u8], at: usize| {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&s[at..at + 4]);
-        u32::from_ne_bytes(w)
-    };
-    match n {
-        0 => true,
-        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
+
+    /// The column for a value of `kind` where the plain case (`found`,
+    /// unset in the row, of that kind) did not hold: an error for a column
+    /// set twice or holding another kind, an unused column re-kinded, a
+    /// new column created.
+    #[cold]
+    #[inline(never)]
+    fn column_for(
+        &mut self,
+        found: Option<usize>,
+        name: &str,
+        kind: Kind,
+        max_name_len: usize,
+    ) -> Result<usize> {
+        let Some(ci) = found else {
+            check_column_name(name, max_name_len)?;
+            self.cols.push(Column::new(name, kind, self.rows));
+            self.by_name.insert(name.to_string(), self.cols.len() - 1);
+            return Ok(self.cols.len() - 1);
+        };
+        let c = &mut self.cols[ci];
+        if c.len > self.rows {
+            return Err(api("set twice in one row".into()));
+        }
+        if c.kind != kind {
+            if c.used {
+                return Err(api(format!(
+                    "the column holds {} values, not {}",
+                    super::kind_name(c.kind),
+                    super::kind_name(kind)
+                )));
+            }
+            c.rekind(kind);
+        }
+        Ok(ci)
     }
 }
 
@@ -78,6 +92,9 @@ struct RowState {
     cols_before: usize,
     bytes_before: usize,
     had_ts: bool,
+    /// Columns the row set so far. A column holds a value of the row
+    /// when its length is past the table's rows.
+    set: usize,
 }
 
 /// Rows for one or several tables, accumulated column by column (typed
@@ -261,7 +278,21 @@ impl Buffer {
     /// Begins a row of `table` (created in the buffer when new; its name
     /// checked against `max_name_len` and QuestDB's rules). Calling it
     /// while a row is unfinished rolls that row back and is an error.
+    #[inline]
     pub fn table(&mut self, table: &str) -> Result<&mut Buffer> {
+        match self.tables.get(self.last_table) {
+            Some(t) if self.row.is_none() && same(&t.name, table) => {
+                self.begin(self.last_table, false);
+                Ok(self)
+            }
+            _ => self.table_slow(table),
+        }
+    }
+
+    /// [`Self::table`] for another table than the last row's, a new one,
+    /// or a call while a row is unfinished.
+    #[inline(never)]
+    fn table_slow(&mut self, table: &str) -> Result<&mut Buffer> {
         if let Some(r) = &self.row {
             let t = &self.tables[r.table];
             let msg = format!(
@@ -291,6 +322,13 @@ impl Buffer {
                 (self.tables.len() - 1, true)
             }
         };
+        self.begin(i, new_table);
+        Ok(self)
+    }
+
+    /// Starts a row of table `i`.
+    #[inline]
+    fn begin(&mut self, i: usize, new_table: bool) {
         self.last_table = i;
         let t = &self.tables[i];
         self.row = Some(RowState {
@@ -299,8 +337,8 @@ impl Buffer {
             cols_before: t.cols.len(),
             bytes_before: self.bytes,
             had_ts: t.ts.is_some(),
+            set: 0,
         });
-        Ok(self)
     }
 
     /// Drops the unfinished row, if any, leaving the buffer as it was
@@ -352,6 +390,7 @@ impl Buffer {
     /// Sets one value of the row: finds or creates the column, checks its
     /// kind, and lets `push` append the value (`bytes` counted). Any error
     /// rolls the row back.
+    #[inline]
     fn put(
         &mut self,
         name: &str,
@@ -361,14 +400,20 @@ impl Buffer {
     ) -> Result<&mut Buffer> {
         match self.put_inner(name, kind, bytes, push) {
             Ok(()) => Ok(self),
-            Err(e) => {
-                let e = e.context(format!("{}, column {name:?}", self.at_row()));
-                self.rollback();
-                Err(e)
-            }
+            Err(e) => Err(self.put_failed(name, e)),
         }
     }
 
+    /// `e` in the row's context, the row rolled back.
+    #[cold]
+    #[inline(never)]
+    fn put_failed(&mut self, name: &str, e: Error) -> Error {
+        let e = e.context(format!("{}, column {name:?}", self.at_row()));
+        self.rollback();
+        e
+    }
+
+    #[inline]
     fn put_inner(
         &mut self,
         name: &str,
@@ -376,39 +421,19 @@ impl Buffer {
         bytes: usize,
         push: impl FnOnce(&mut Column) -> Result<usize>,
     ) -> Result<()> {
-        let Some(r) = &self.row else {
+        let Some(r) = &mut self.row else {
             return Err(api(format!(
                 "column {name:?} set outside a row: call table() first"
             )));
         };
         let t = &mut self.tables[r.table];
         let ci = match t.find(name) {
-            Some(ci) => {
-                let c = &mut t.cols[ci];
-                if c.in_row {
-                    return Err(api("set twice in one row".into()));
-                }
-                if c.kind != kind {
-                    if c.used {
-                        return Err(api(format!(
-                            "the column holds {} values, not {}",
-                            super::kind_name(c.kind),
-                            super::kind_name(kind)
-                        )));
-                    }
-                    c.rekind(kind);
-                }
-                ci
-            }
-            None => {
-                check_column_name(name, self.max_name_len)?;
-                t.cols.push(Column::new(name, kind, t.rows));
-                t.by_name.insert(name.to_string(), t.cols.len() - 1);
-                t.cols.len() - 1
-            }
+            Some(ci) if t.cols[ci].len == t.rows && t.cols[ci].kind == kind => ci,
+            found => t.column_for(found, name, kind, self.max_name_len)?,
         };
         t.hint = ci + 1;
         let extra = push(&mut t.cols[ci])?;
+        r.set += 1;
         self.bytes += bytes + extra;
         Ok(())
     }
@@ -423,6 +448,7 @@ impl Buffer {
     }
 
     /// A SYMBOL value (kept in a dictionary per column; sent as ids).
+    #[inline]
     pub fn symbol(&mut self, name: &str, value: &str) -> Result<&mut Buffer> {
         self.put(name, Kind::Symbol, 4, |c| {
             let Vals::Sym(s) = &mut c.vals else {
@@ -430,7 +456,9 @@ impl Buffer {
             };
             let (k, new) = s.key(value)?;
             s.keys.push(k);
-            c.dict_added = new;
+            if new {
+                c.dict_row = Some(c.len);
+            }
             c.pushed();
             Ok(if new { value.len() } else { 0 })
         })
@@ -448,6 +476,7 @@ impl Buffer {
     }
 
     /// A VARCHAR value.
+    #[inline]
     pub fn column_str(&mut self, name: &str, value: &str) -> Result<&mut Buffer> {
         self.put_var(name, Kind::Varchar, value.as_bytes())
     }
@@ -457,6 +486,7 @@ impl Buffer {
         self.put_var(name, Kind::Binary, value)
     }
 
+    #[inline]
     fn put_var(&mut self, name: &str, kind: Kind, value: &[u8]) -> Result<&mut Buffer> {
         self.put(name, kind, 4 + value.len(), |c| {
             if let Vals::Var(o, d) = &mut c.vals {
@@ -518,90 +548,6 @@ impl Buffer {
         })
     }
 
-    /// A GEOHASH of `precision_bits` (1..=60) bits, the value in the low
-    /// bits of `bits`. A column keeps the precision of its first value.
-    pub fn column_geohash(
-        &mut self,
-        name: &str,
-        bits: u64,
-        precision_bits: u8,
-    ) -> Result<&mut Buffer> {
-        if !(1..=60).contains(&precision_bits) || bits >> precision_bits != 0 {
-            let e = api(format!(
-                "{}, column {name:?}: geohash {bits:#x} does not fit {precision_bits} bits (precision 1..=60)",
-                self.at_row()
-            ));
-            self.rollback();
-            return Err(e);
-        }
-        self.put_i64(name, Kind::Geohash(precision_bits), bits as i64)
-    }
-
-    /// A DECIMAL64 from its unscaled value and scale (0..=18).
-    pub fn column_dec64(&mut self, name: &str, unscaled: i64, scale: u8) -> Result<&mut Buffer> {
-        self.check_scale(name, scale, 18)?;
-        self.put_i64(name, Kind::Dec64(scale), unscaled)
-    }
-
-    /// A DECIMAL128 from its unscaled value and scale (0..=38).
-    pub fn column_dec128(&mut self, name: &str, unscaled: i128, scale: u8) -> Result<&mut Buffer> {
-        self.check_scale(name, scale, 38)?;
-        self.put(name, Kind::Dec128(scale), 16, |c| {
-            if let Vals::I128(v) = &mut c.vals {
-                v.push(unscaled);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// A DECIMAL256 from its unscaled value and scale (0..=76).
-    pub fn column_dec256(&mut self, name: &str, unscaled: i256, scale: u8) -> Result<&mut Buffer> {
-        self.check_scale(name, scale, 76)?;
-        self.put(name, Kind::Dec256(scale), 32, |c| {
-            if let Vals::I256(v) = &mut c.vals {
-                v.push(unscaled);
-            }
-            c.pushed();
-            Ok(0)
-        })
-    }
-
-    /// A decimal from its text (`"-12.345"`), as DECIMAL128 with the
-    /// text's scale, or the column's scale when the column holds values
-    /// with a larger one.
-    pub fn column_dec(&mut self, name: &str, text: &str) -> Result<&mut Buffer> {
-        let parsed = super::parse_decimal(text)
-            .and_then(|(v, s)| match self.used_kind(name) {
-                Some(Kind::Dec128(cs)) if cs > s => 10i128
-                    .checked_pow(u32::from(cs - s))
-                    .and_then(|m| v.checked_mul(m))
-                    .map(|v| (v, cs)),
-                _ => Some((v, s)),
-            })
-            .ok_or_else(|| api(format!("{text:?} is not a decimal that fits DECIMAL128")));
-        match parsed {
-            Ok((v, s)) => self.column_dec128(name, v, s),
-            Err(e) => {
-                let e = e.context(format!("{}, column {name:?}", self.at_row()));
-                self.rollback();
-                Err(e)
-            }
-        }
-    }
-
-    fn check_scale(&mut self, name: &str, scale: u8, max: u8) -> Result<()> {
-        if scale > max {
-            let e = api(format!(
-                "{}, column {name:?}: decimal scale {scale} is above {max}",
-                self.at_row()
-            ));
-            self.rollback();
-            return Err(e);
-        }
-        Ok(())
-    }
-
     /// A TIMESTAMP (µs) or TIMESTAMP_NANOS column value; a column keeps
     /// the unit of its first value (later values are converted).
     pub fn column_ts(&mut self, name: &str, ts: impl Into<Timestamp>) -> Result<&mut Buffer> {
@@ -629,6 +575,7 @@ impl Buffer {
         self.put_i64(name, Kind::Date, millis)
     }
 
+    #[inline]
     fn put_i64(&mut self, name: &str, kind: Kind, value: i64) -> Result<&mut Buffer> {
         self.put(name, kind, 8, |c| {
             if let Vals::I64(v) = &mut c.vals {
@@ -668,9 +615,9 @@ impl Buffer {
                 "at() / at_now() outside a row: call table() first".into()
             ));
         };
-        let (ti, bytes_before) = (r.table, r.bytes_before);
+        let (ti, bytes_before, set) = (r.table, r.bytes_before, r.set);
         let t = &mut self.tables[ti];
-        if !t.cols.iter().any(|c| c.in_row) {
+        if set == 0 {
             return Err(api(
                 "a row needs at least one column besides its timestamp".into()
             ));
@@ -704,7 +651,6 @@ impl Buffer {
                     x.push(v);
                 }
                 c.pushed();
-                c.in_row = false;
             }
             None => {
                 if let Some(c) = &mut t.ts {
@@ -712,11 +658,8 @@ impl Buffer {
                 }
             }
         }
-        for c in &mut t.cols {
-            if c.in_row {
-                c.in_row = false;
-                c.dict_added = false;
-            } else {
+        if set < t.cols.len() {
+            for c in t.cols.iter_mut().filter(|c| c.len == rows) {
                 c.push_null();
             }
         }

@@ -2,17 +2,18 @@
 //! to Arrow without a copy for a flush and taken back afterwards.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::mem;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayData, ArrayRef, BooleanArray, BooleanBufferBuilder, DictionaryArray, Float64Array,
-    Int64Array, ListArray, PrimitiveArray, StringArray, make_array,
+    Int64Array, ListArray, PrimitiveArray, make_array,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{ArrowNativeType, Field, Int32Type, i256};
 
+use super::sym::SymCol;
 use crate::bridge::types::{QwpType, arrow_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::ColumnType;
@@ -108,110 +109,46 @@ impl Kind {
     }
 }
 
-/// A fast non-cryptographic hasher (FxHash's mixing) for the buffer's
-/// name and symbol lookups: the keys are the caller's own data.
-#[derive(Default, Clone, Copy)]
-pub(super) struct FastHasher(u64);
+/// A map with foldhash's fixed-seed hasher, for the buffer's name
+/// lookups (the keys are the caller's own data: no DoS resistance needed).
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-const FX_K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl FastHasher {
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(FX_K);
-    }
+/// The hash of `b` for the symbol dictionary (foldhash, fixed seed).
+#[inline]
+pub(super) fn hash_bytes(b: &[u8]) -> u64 {
+    foldhash::fast::FixedState::default().hash_one(b)
 }
 
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            self.add(u64::from_le_bytes(a));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut a = [0u8; 8];
-            a[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// `a == b`, inline for the short names rows repeat (no `memcmp` call per
+/// setter).
+#[inline]
+pub(super) fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
-/// A map with [`FastHasher`].
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-
-/// A symbol column: keys into a dictionary local to the buffer.
-#[derive(Default)]
-pub(super) struct SymCol {
-    pub(super) keys: Vec<i32>,
-    ids: FastMap<Box<str>, i32>,
-    offsets: Vec<i32>,
-    data: Vec<u8>,
-}
-
-impl SymCol {
-    /// The key of `s`, added to the dictionary when new (`true`).
-    pub(super) fn key(&mut self, s: &str) -> Result<(i32, bool)> {
-        if let Some(&k) = self.ids.get(s) {
-            return Ok((k, false));
-        }
-        let k = i32::try_from(self.ids.len())
-            .map_err(|_| Error::new(ErrorKind::InvalidData, "more than 2^31 distinct symbols"))?;
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
-        self.data.extend_from_slice(s.as_bytes());
-        self.offsets.push(offset(self.data.len())?);
-        self.ids.insert(s.into(), k);
-        Ok((k, true))
+/// `a == b` for bytes, as [`same`].
+#[inline]
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
     }
-
-    /// Forgets the newest dictionary entry.
-    fn pop_entry(&mut self) {
-        let n = self.ids.len();
-        if n == 0 {
-            return;
-        }
-        let (s, e) = (self.offsets[n - 1] as usize, self.offsets[n] as usize);
-        if let Ok(v) = std::str::from_utf8(&self.data[s..e]) {
-            self.ids.remove(v);
-        }
-        self.data.truncate(s);
-        self.offsets.truncate(n);
-    }
-
-    fn clear(&mut self) {
-        self.keys.clear();
-        self.ids.clear();
-        self.offsets.clear();
-        self.data.clear();
-    }
-
-    fn values(&self) -> Result<StringArray> {
-        let offs = if self.offsets.is_empty() {
-            vec![0]
-        } else {
-            self.offsets.clone()
-        };
-        StringArray::try_new(
-            OffsetBuffer::new(ScalarBuffer::from(offs)),
-            Buffer::from_slice_ref(&self.data),
-            None,
-        )
-        .map_err(|e| Error::arrow(ErrorKind::Internal, "symbol dictionary", e))
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    };
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -350,7 +287,7 @@ impl Vals {
             Vals::Var(o, d) => cap(o) + cap(d),
             Vals::ListF64(o, d) => cap(o) + cap(d),
             Vals::ListI64(o, d) => cap(o) + cap(d),
-            Vals::Sym(s) => cap(&s.keys) + cap(&s.offsets) + cap(&s.data),
+            Vals::Sym(s) => s.capacity_bytes(),
             v => each_prim!(v, x => cap(x), _o => 0),
         }
     }
@@ -364,12 +301,11 @@ pub(super) struct Column {
     nulls: Option<BooleanBufferBuilder>,
     /// Rows it holds (values and NULLs).
     pub(super) len: usize,
-    /// Set in the row being built.
-    pub(super) in_row: bool,
     /// Holds a value since the last clear (unused columns are not sent).
     pub(super) used: bool,
-    /// The row being built added a symbol dictionary entry.
-    pub(super) dict_added: bool,
+    /// The row whose value added the newest symbol dictionary entry
+    /// (popped when that row is rolled back).
+    pub(super) dict_row: Option<usize>,
     /// Buffers lent to the Arrow arrays of a flush in progress.
     lent: Option<Lent>,
 }
@@ -389,9 +325,8 @@ impl Column {
             vals: kind.empty(),
             nulls: None,
             len: 0,
-            in_row: false,
             used: false,
-            dict_added: false,
+            dict_row: None,
             lent: None,
         };
         c.pad(rows);
@@ -429,24 +364,23 @@ impl Column {
     }
 
     /// Book-keeping after a value was pushed to `vals`.
+    #[inline]
     pub(super) fn pushed(&mut self) {
         if let Some(n) = &mut self.nulls {
             n.append(true);
         }
         self.len += 1;
-        self.in_row = true;
         self.used = true;
     }
 
     /// Back to `rows` rows (a rolled-back row).
     pub(super) fn truncate(&mut self, rows: usize) {
-        if self.dict_added
-            && let Vals::Sym(s) = &mut self.vals
-        {
-            s.pop_entry();
+        if self.dict_row.is_some_and(|r| r >= rows) {
+            if let Vals::Sym(s) = &mut self.vals {
+                s.pop_entry();
+            }
+            self.dict_row = None;
         }
-        self.dict_added = false;
-        self.in_row = false;
         self.vals.truncate(rows);
         if let Some(n) = &mut self.nulls {
             n.truncate(rows);

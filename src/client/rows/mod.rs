@@ -55,6 +55,7 @@ use crate::error::{Error, ErrorKind, Result};
 mod buffer;
 mod column;
 mod sender;
+mod sym;
 
 pub use buffer::{Buffer, DEFAULT_INIT_BUF_SIZE, DEFAULT_MAX_BUF_SIZE, DEFAULT_MAX_NAME_LEN};
 pub use sender::{AutoFlush, PooledRowSender, Row, RowSender};
