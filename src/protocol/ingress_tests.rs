@@ -2,12 +2,7 @@
 
 use super::*;
 use crate::protocol::column::Values;
-
-fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect()
-}
+use crate::protocol::test_hex as hex;
 
 fn sensors_t1() -> IngressMessage {
     IngressMessage {

@@ -22,6 +22,15 @@ pub mod ilp;
 pub mod ingress;
 pub mod wire;
 
+/// Bytes written as spaced hex pairs (`"10 01 ff"`): the spec's test
+/// vectors, for the message tests of [`egress`] and [`ingress`].
+#[cfg(test)]
+pub(crate) fn test_hex(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|h| u8::from_str_radix(h, 16).expect("a hex pair"))
+        .collect()
+}
+
 pub use column::{ColumnData, ColumnView, Layout, NullMode, TsEncoding, Values, ValuesView};
 pub use wire::{Out, Reader};
 

@@ -3,14 +3,9 @@
 use super::*;
 use crate::protocol::column::{ColumnData, Values};
 use crate::protocol::ingress::{ColumnDef, SymbolDelta};
+use crate::protocol::test_hex as hex;
 use crate::protocol::wire::{Out, Reader};
 use crate::protocol::{ColumnType, FLAG_GORILLA, FLAG_ZSTD, Status};
-
-fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect()
-}
 
 #[test]
 fn spec_t7_query_request_and_t26_flags() {
