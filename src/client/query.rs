@@ -206,9 +206,7 @@ impl Reader {
                 initial_credit: credit,
                 ..QueryRequest::new(0, sql)
             },
-            auto_credit: true,
-            read_ahead: READ_AHEAD_BATCHES,
-            on_demand: false,
+            opts: Options::DEFAULT,
             failover: Failover::default(),
         }
     }
@@ -224,11 +222,7 @@ impl Reader {
         start(
             Home::Borrowed(self),
             req,
-            Options {
-                auto_credit: true,
-                read_ahead: READ_AHEAD_BATCHES,
-                on_demand: false,
-            },
+            Options::DEFAULT,
             Failover::default(),
         )
     }
@@ -286,9 +280,7 @@ impl Home<'_> {
 pub struct Query<'a> {
     home: Home<'a>,
     req: QueryRequest,
-    auto_credit: bool,
-    read_ahead: usize,
-    on_demand: bool,
+    opts: Options,
     pub(super) failover: Failover<'a>,
 }
 
@@ -307,9 +299,7 @@ impl<'a> Query<'a> {
                 initial_credit: credit,
                 ..QueryRequest::new(0, sql)
             },
-            auto_credit: true,
-            read_ahead: READ_AHEAD_BATCHES,
-            on_demand: false,
+            opts: Options::DEFAULT,
             failover: Failover::default(),
         }
     }
@@ -325,7 +315,7 @@ impl<'a> Query<'a> {
     /// With credit, grant each batch's bytes again when the caller takes it
     /// (default `true`); `false` leaves it to [`Cursor::add_credit`].
     pub fn auto_credit(mut self, on: bool) -> Self {
-        self.auto_credit = on;
+        self.opts.auto_credit = on;
         self
     }
 
@@ -342,7 +332,7 @@ impl<'a> Query<'a> {
     /// caller's work. (With zstd, up to two received frames also wait for
     /// the decoding thread.)
     pub fn read_ahead(mut self, batches: usize) -> Self {
-        self.read_ahead = batches;
+        self.opts.read_ahead = batches;
         self
     }
 
@@ -355,7 +345,7 @@ impl<'a> Query<'a> {
     /// besides those it keeps, plus the frame. The decoding no longer
     /// overlaps the caller's work; the network still does.
     pub fn decode_on_demand(mut self, on: bool) -> Self {
-        self.on_demand = on;
+        self.opts.on_demand = on;
         self
     }
 
@@ -364,12 +354,7 @@ impl<'a> Query<'a> {
     /// [`ErrorKind::Server`] error with the status; the reader stays
     /// usable.
     pub fn execute(self) -> Result<Cursor<'a>> {
-        let opts = Options {
-            auto_credit: self.auto_credit,
-            read_ahead: self.read_ahead,
-            on_demand: self.on_demand,
-        };
-        start(self.home, self.req, opts, self.failover)
+        start(self.home, self.req, self.opts, self.failover)
     }
 
     /// The result's schema without its rows: the query runs until its
@@ -410,6 +395,16 @@ struct Options {
     on_demand: bool,
 }
 
+impl Options {
+    /// Credit granted back per batch taken, [`READ_AHEAD_BATCHES`] of
+    /// read-ahead, batches decoded ahead of the caller.
+    const DEFAULT: Options = Options {
+        auto_credit: true,
+        read_ahead: READ_AHEAD_BATCHES,
+        on_demand: false,
+    };
+}
+
 fn start<'a>(
     mut home: Home<'a>,
     req: QueryRequest,
@@ -427,8 +422,7 @@ fn start<'a>(
         running: None,
         terminal: None,
         credit,
-        read_ahead: opts.read_ahead,
-        on_demand: opts.on_demand,
+        opts,
         hand_off: Arc::new(HandOff::default()),
         cancelling: false,
         failover,
@@ -468,10 +462,8 @@ pub struct Cursor<'a> {
     running: Option<Running>,
     terminal: Option<Terminal>,
     credit: bool,
-    /// Slots of the queue of decoded batches.
-    read_ahead: usize,
-    /// Decode each batch only when the caller asks for it.
-    on_demand: bool,
+    /// Its read-ahead and whether it decodes on demand.
+    opts: Options,
     /// What the receiving thread decoded and whether it waits for a slot
     /// (shared with every execution's receiving thread).
     hand_off: Arc<HandOff>,
@@ -619,10 +611,10 @@ impl Cursor<'_> {
             .send(&bytes)
             .map_err(|e| e.context(format!("query {:?}", self.req.sql)))?;
         let (cmd_tx, cmd_rx) = mpsc::channel();
-        let (ev_tx, ev_rx) = mpsc::sync_channel(self.read_ahead);
+        let (ev_tx, ev_rx) = mpsc::sync_channel(self.opts.read_ahead);
         let id = self.req.request_id;
         let hand_off = self.hand_off.clone();
-        let (asks, asks_rx) = match self.on_demand {
+        let (asks, asks_rx) = match self.opts.on_demand {
             true => {
                 let (tx, rx) = mpsc::channel();
                 (Some(tx), Some(rx))
