@@ -30,27 +30,21 @@ use questdb_arrow::{Error, ErrorKind, Result};
 
 use crate::binds::ParamRows;
 
-/// Decoded batches the client may hold ready for the consumer of a
-/// driver's result ([`Query::read_ahead`]): none, and none decoded before
-/// the consumer asks ([`Query::decode_on_demand`]). The network still
-/// overlaps the consumer's work (the next frame is read meanwhile); the
-/// decoding, a copy of the frame's columns into Arrow buffers, does not.
-/// What read-ahead would buy (riding out a consumer's stalls) is not worth
-/// a batch of memory each in a driver whose consumers (pandas, polars,
-/// DuckDB, ...) convert batch by batch.
-pub(crate) const READ_AHEAD_BATCHES: usize = 0;
-
 /// `q` with `params` bound (`$1`, `$2`, ...).
 fn with_params<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Query<'a> {
     params.into_iter().fold(q, Query::bind)
 }
 
-/// Runs `q` once with `params` bound and returns its streaming cursor.
+/// Runs `q` once with `params` bound and returns its streaming cursor,
+/// which decodes each batch only when the consumer asks for it
+/// ([`Query::decode_on_demand`]: no batch waits decoded, whatever the
+/// read-ahead). The network still overlaps the consumer's work (the next
+/// frame is read meanwhile); the decoding, a copy of the frame's columns
+/// into Arrow buffers, does not. What decoding ahead would buy (riding
+/// out a consumer's stalls) is not worth a batch of memory in a driver
+/// whose consumers (pandas, polars, DuckDB, ...) convert batch by batch.
 pub(crate) fn execute_one<'a>(q: Query<'a>, params: Vec<ColumnData>) -> Result<Cursor<'a>> {
-    with_params(q, params)
-        .read_ahead(READ_AHEAD_BATCHES)
-        .decode_on_demand(true)
-        .execute()
+    with_params(q, params).decode_on_demand(true).execute()
 }
 
 /// The schema of `sql`'s result with `params` bound, without its rows
