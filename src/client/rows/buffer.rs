@@ -404,10 +404,11 @@ impl Buffer {
         }
     }
 
-    /// `e` in the row's context, the row rolled back.
+    /// `e` in the row's context (table, row, column `name`), the row
+    /// rolled back.
     #[cold]
     #[inline(never)]
-    fn put_failed(&mut self, name: &str, e: Error) -> Error {
+    pub(super) fn put_failed(&mut self, name: &str, e: Error) -> Error {
         let e = e.context(format!("{}, column {name:?}", self.at_row()));
         self.rollback();
         e
@@ -560,12 +561,7 @@ impl Buffer {
         match ts_in(ts, kind) {
             Some(v) => self.put_i64(name, kind, v),
             None => {
-                let e = api(format!(
-                    "{}, column {name:?}: timestamp {ts:?} overflows nanoseconds",
-                    self.at_row()
-                ));
-                self.rollback();
-                Err(e)
+                Err(self.put_failed(name, api(format!("timestamp {ts:?} overflows nanoseconds"))))
             }
         }
     }

@@ -104,11 +104,9 @@ impl Buffer {
     ) -> Result<&mut Buffer> {
         if !(1..=60).contains(&precision_bits) || bits >> precision_bits != 0 {
             let e = api(format!(
-                "{}, column {name:?}: geohash {bits:#x} does not fit {precision_bits} bits (precision 1..=60)",
-                self.at_row()
+                "geohash {bits:#x} does not fit {precision_bits} bits (precision 1..=60)"
             ));
-            self.rollback();
-            return Err(e);
+            return Err(self.put_failed(name, e));
         }
         self.put_i64(name, Kind::Geohash(precision_bits), bits as i64)
     }
@@ -158,22 +156,14 @@ impl Buffer {
             .ok_or_else(|| api(format!("{text:?} is not a decimal that fits DECIMAL128")));
         match parsed {
             Ok((v, s)) => self.column_dec128(name, v, s),
-            Err(e) => {
-                let e = e.context(format!("{}, column {name:?}", self.at_row()));
-                self.rollback();
-                Err(e)
-            }
+            Err(e) => Err(self.put_failed(name, e)),
         }
     }
 
     fn check_scale(&mut self, name: &str, scale: u8, max: u8) -> Result<()> {
         if scale > max {
-            let e = api(format!(
-                "{}, column {name:?}: decimal scale {scale} is above {max}",
-                self.at_row()
-            ));
-            self.rollback();
-            return Err(e);
+            let e = api(format!("decimal scale {scale} is above {max}"));
+            return Err(self.put_failed(name, e));
         }
         Ok(())
     }
