@@ -1,6 +1,8 @@
-//! The store-and-forward queue: frames (complete QWP messages, opaque
-//! bytes here) waiting for the server's acknowledgement, in memory or on
-//! disk, so they can be sent again after a reconnect or a restart.
+//! The store-and-forward queue: frames (opaque bytes here; the
+//! [`AsyncSender`](crate::client::AsyncSender) queues whole masked
+//! WebSocket frames, each carrying one QWP message) waiting for the
+//! server's acknowledgement, in memory or on disk, so they can be sent
+//! again after a reconnect or a restart.
 //!
 //! This module is storage only; it does no networking. One producer (the
 //! user's thread) [`SfQueue::append`]s frames while one consumer (a runner
