@@ -89,7 +89,11 @@ impl QwpSender {
             return Err(Error::new(ErrorKind::Internal, "not a publishing sender"));
         };
         let total = client_header_len(len) + len;
-        let mut buf = o.queue.spare_buffer(total)?.unwrap_or_default();
+        // A fresh buffer comes zeroed from the allocator (no pass over it).
+        let mut buf = match o.queue.spare_buffer(total)? {
+            Some(b) => b,
+            None => vec![0; total],
+        };
         // The whole masked WebSocket frame, as a connection would send it
         // (its key fresh): the runner writes it out as it is. `fill`
         // writes every byte (checked): a reused buffer is not cleared.
