@@ -347,7 +347,19 @@ impl Header {
     /// flags within `allowed_flags`, and that `payload_len` matches the bytes
     /// that follow in `frame`.
     pub fn parse(frame: &[u8], version: u8, allowed_flags: u8) -> crate::Result<Header> {
-        let mut r = Reader::new(frame);
+        Header::parse_head(frame, frame.len(), version, allowed_flags)
+    }
+
+    /// [`Header::parse`] of a message `message_len` bytes long of which
+    /// `head` holds the start (at least the header): the payload length is
+    /// checked against `message_len`.
+    pub fn parse_head(
+        head: &[u8],
+        message_len: usize,
+        version: u8,
+        allowed_flags: u8,
+    ) -> crate::Result<Header> {
+        let mut r = Reader::new(head);
         let magic: [u8; 4] = r.fixed("magic")?;
         if magic != MAGIC {
             return Err(crate::Error::protocol(
@@ -371,13 +383,11 @@ impl Header {
         }
         let table_count = r.u16("table_count")?;
         let payload_len = r.u32("payload_length")?;
-        if payload_len as usize != r.remaining() {
+        let follow = message_len.saturating_sub(HEADER_LEN);
+        if payload_len as usize != follow {
             return Err(crate::Error::protocol(
                 8,
-                format!(
-                    "payload_length {payload_len} but {} payload bytes follow",
-                    r.remaining()
-                ),
+                format!("payload_length {payload_len} but {follow} payload bytes follow"),
             ));
         }
         Ok(Header {

@@ -154,16 +154,8 @@ pub fn parse_server_header(buf: &[u8]) -> std::result::Result<Option<FrameHeader
     if b1 & MASK_BIT != 0 {
         return Err(FrameError::Masked);
     }
-    let (header_len, payload_len) = match b1 & 0x7F {
-        126 => match buf.get(2..4) {
-            Some(b) => (4, u64::from(u16::from_be_bytes([b[0], b[1]]))),
-            None => return Ok(None),
-        },
-        127 => match buf.get(2..10).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-            Some(b) => (10, u64::from_be_bytes(b)),
-            None => return Ok(None),
-        },
-        n => (2, u64::from(n)),
+    let Some((header_len, payload_len)) = get_len(buf) else {
+        return Ok(None);
     };
     if payload_len >> 63 != 0 {
         return Err(FrameError::LengthOverflow);
@@ -183,6 +175,71 @@ pub fn parse_server_header(buf: &[u8]) -> std::result::Result<Option<FrameHeader
         }
     }
     Ok(Some(h))
+}
+
+/// The length field of the frame header at the start of `buf`: the
+/// header's length up to its end (2, 4 or 10; a mask key follows when the
+/// frame is masked) and the payload length; `None` when `buf` is shorter.
+fn get_len(buf: &[u8]) -> Option<(usize, u64)> {
+    Some(match buf.get(1)? & 0x7F {
+        126 => (
+            4,
+            u64::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?)),
+        ),
+        127 => (10, u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)),
+        n => (2, u64::from(n)),
+    })
+}
+
+/// A whole masked client frame (FIN, binary) in one buffer, as
+/// [`write_client_frame`] builds it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientFrame<'a> {
+    bytes: &'a [u8],
+    header_len: usize,
+    key: [u8; 4],
+}
+
+impl<'a> ClientFrame<'a> {
+    /// `bytes` as a client frame: `None` unless they are exactly one
+    /// masked FIN + binary frame (header and the whole payload).
+    pub fn parse(bytes: &'a [u8]) -> Option<ClientFrame<'a>> {
+        if *bytes.first()? != FIN_BINARY || bytes.get(1)? & MASK_BIT == 0 {
+            return None;
+        }
+        let (at, payload_len) = get_len(bytes)?;
+        let key = bytes.get(at..at + 4)?.try_into().ok()?;
+        let header_len = at + 4;
+        (bytes.len() as u64 - header_len as u64 == payload_len).then_some(ClientFrame {
+            bytes,
+            header_len,
+            key,
+        })
+    }
+
+    /// The masked payload.
+    pub fn masked_payload(&self) -> &'a [u8] {
+        &self.bytes[self.header_len..]
+    }
+
+    /// The mask key.
+    pub fn key(&self) -> [u8; 4] {
+        self.key
+    }
+
+    /// The whole frame.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Unmasks the first `dst.len()` payload bytes (at most the payload)
+    /// into `dst`; returns how many.
+    pub fn unmask_into(&self, dst: &mut [u8]) -> usize {
+        let src = self.masked_payload();
+        let n = dst.len().min(src.len());
+        mask_copy(&mut dst[..n], &src[..n], self.key);
+        n
+    }
 }
 
 /// The code and reason of a close frame's payload (`None`: no code).
@@ -314,6 +371,32 @@ pub(crate) fn write_masked(
     key: [u8; 4],
     payload: &[u8],
 ) -> io::Result<()> {
+    write_xored(w, scratch, key, key, payload)
+}
+
+/// Writes `frame` again under mask key `key` (a frame is never sent twice
+/// with one key), re-masking it [`SEND_CHUNK`] bytes at a time as
+/// [`write_masked`] does.
+pub(crate) fn write_rekeyed(
+    w: &mut impl Write,
+    scratch: &mut Vec<u8>,
+    key: [u8; 4],
+    frame: ClientFrame<'_>,
+) -> io::Result<()> {
+    let old = frame.key();
+    let xor = std::array::from_fn(|i| key[i] ^ old[i]);
+    write_xored(w, scratch, key, xor, frame.masked_payload())
+}
+
+/// Writes a client frame with mask key `key` in its header whose payload
+/// is `payload` XORed with `xor` (the key itself for a bare payload).
+fn write_xored(
+    w: &mut impl Write,
+    scratch: &mut Vec<u8>,
+    key: [u8; 4],
+    xor: [u8; 4],
+    payload: &[u8],
+) -> io::Result<()> {
     if scratch.len() < MAX_CLIENT_HEADER_LEN + SEND_CHUNK {
         scratch.resize(MAX_CLIENT_HEADER_LEN + SEND_CHUNK, 0);
     }
@@ -322,10 +405,12 @@ pub(crate) fn write_masked(
     // Every chunk but the last is a multiple of 4 bytes long, so each
     // chunk starts at key phase 0.
     for chunk in payload.chunks(SEND_CHUNK) {
-        mask_copy(&mut scratch[at..at + chunk.len()], chunk, key);
+        mask_copy(&mut scratch[at..at + chunk.len()], chunk, xor);
         w.write_all(&scratch[..at + chunk.len()])?;
         at = 0;
     }
+    // An empty payload: the header alone.
+    w.write_all(&scratch[..at])?;
     w.flush()
 }
 
@@ -479,6 +564,48 @@ mod tests {
             assert!(w.bytes == want, "len {len}");
             assert_eq!(w.calls, len.div_ceil(SEND_CHUNK), "len {len}");
             assert!(scratch.len() <= SEND_CHUNK + MAX_CLIENT_HEADER_LEN);
+        }
+    }
+
+    #[test]
+    fn a_built_frame_parses_back_and_anything_else_does_not() {
+        for len in [0usize, 5, 125, 126, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let f = frame(len);
+            let c = ClientFrame::parse(&f).unwrap();
+            assert_eq!(c.key(), KEY);
+            assert_eq!(c.masked_payload().len(), len);
+            let mut head = [0u8; 12];
+            let n = c.unmask_into(&mut head);
+            assert_eq!(&head[..n], &payload[..len.min(12)], "len {len}");
+            // Cut, extended, unmasked or not binary: not a whole frame.
+            assert!(ClientFrame::parse(&f[..f.len() - 1]).is_none(), "len {len}");
+            let mut longer = f.clone();
+            longer.push(0);
+            assert!(ClientFrame::parse(&longer).is_none(), "len {len}");
+            let mut unmasked = f.clone();
+            unmasked[1] &= 0x7F;
+            assert!(ClientFrame::parse(&unmasked).is_none(), "len {len}");
+            let mut text = f.clone();
+            text[0] = 0x81;
+            assert!(ClientFrame::parse(&text).is_none(), "len {len}");
+        }
+        assert!(ClientFrame::parse(b"QWP1\x01\x00").is_none());
+        assert!(ClientFrame::parse(&[]).is_none());
+    }
+
+    #[test]
+    fn a_rekeyed_frame_carries_the_same_payload_under_the_new_key() {
+        const NEW: [u8; 4] = [0x10, 0x22, 0x37, 0x4F];
+        for len in [0usize, 3, 126, SEND_CHUNK + 5] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let f = frame(len);
+            let mut want = Vec::new();
+            write_client_frame(&mut want, NEW, len, |o| o.put(&payload)).unwrap();
+            let mut w = Writes::default();
+            let mut scratch = Vec::new();
+            write_rekeyed(&mut w, &mut scratch, NEW, ClientFrame::parse(&f).unwrap()).unwrap();
+            assert!(w.bytes == want, "len {len}");
         }
     }
 

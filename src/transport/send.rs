@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use super::close::describe_close;
-use super::frame::{self, client_header_len};
+use super::frame::{self, ClientFrame, client_header_len};
 use super::reader::Incoming;
 use super::stream::tls_cause;
 use super::{Connection, Stream};
@@ -82,6 +82,23 @@ impl Connection {
         self.sent(res, frame.payload_len)
     }
 
+    /// Sends a whole client frame built elsewhere with
+    /// [`write_client_frame`](super::write_client_frame) (e.g. queued by a
+    /// publisher): as it is, or with `rekey` under a fresh mask key, for a
+    /// frame that may have gone out before (a replay): no frame is sent
+    /// twice with one key. Errors as [`Connection::send_with`].
+    pub fn send_client_frame(&mut self, frame: ClientFrame<'_>, rekey: bool) -> Result<()> {
+        self.check_writable()?;
+        let res = if rekey {
+            write_pending(&mut self.stream, &mut self.pending).and_then(|()| {
+                frame::write_rekeyed(&mut self.stream, &mut self.send_buf, rand::random(), frame)
+            })
+        } else {
+            write_out(&mut self.stream, &mut self.pending, frame.bytes())
+        };
+        self.sent(res, frame.masked_payload().len())
+    }
+
     /// The outcome of a frame write: after a failure the connection is
     /// unusable (part of a frame may be on the wire).
     fn sent(&mut self, res: io::Result<()>, payload_len: usize) -> Result<()> {
@@ -100,19 +117,15 @@ impl Connection {
             return self.send_with(payload.len(), |out| out.put(payload));
         }
         self.check_writable()?;
-        let res = (|| {
-            // Anything queued (pongs) goes out before our frame.
-            if !self.pending.is_empty() {
-                self.stream.write_all(&self.pending)?;
-                self.pending.clear();
-            }
+        // Anything queued (pongs) goes out before our frame.
+        let res = write_pending(&mut self.stream, &mut self.pending).and_then(|()| {
             frame::write_masked(
                 &mut self.stream,
                 &mut self.send_buf,
                 rand::random(),
                 payload,
             )
-        })();
+        });
         self.sent(res, payload.len())
     }
 
@@ -164,12 +177,18 @@ impl Connection {
     }
 }
 
-/// Writes the queued control frames (pongs), then `frame`, and flushes.
-fn write_out(stream: &mut Stream, pending: &mut Vec<u8>, frame: &[u8]) -> io::Result<()> {
+/// Writes the queued control frames (pongs), if any.
+fn write_pending(stream: &mut Stream, pending: &mut Vec<u8>) -> io::Result<()> {
     if !pending.is_empty() {
         stream.write_all(pending)?;
         pending.clear();
     }
+    Ok(())
+}
+
+/// Writes the queued control frames (pongs), then `frame`, and flushes.
+fn write_out(stream: &mut Stream, pending: &mut Vec<u8>, frame: &[u8]) -> io::Result<()> {
+    write_pending(stream, pending)?;
     stream.write_all(frame)?;
     stream.flush()
 }

@@ -23,7 +23,8 @@ use crate::client::sf::SfQueue;
 use crate::conf::Conf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::ingress::{Response, catch_up, decode_message};
-use crate::protocol::{FLAG_DEFER_COMMIT, Header, INGRESS_FLAGS_MASK};
+use crate::protocol::{FLAG_DEFER_COMMIT, HEADER_LEN, Header, INGRESS_FLAGS_MASK};
+use crate::transport::frame::ClientFrame;
 use crate::transport::{Connection, Handshake, Route};
 
 /// How long without any answer to frames in flight before the connection
@@ -57,9 +58,32 @@ enum End {
     Halt,
 }
 
-/// Whether a queued frame commits its transaction.
+/// Whether a queued frame commits its transaction. The publisher queues
+/// whole masked client frames; a bare QWP message (as slots written by
+/// earlier versions hold) is read as it is.
 pub(crate) fn commits(frame: &[u8]) -> bool {
-    Header::parse(frame, 1, INGRESS_FLAGS_MASK).is_ok_and(|h| h.flags & FLAG_DEFER_COMMIT == 0)
+    let mut head = [0u8; HEADER_LEN];
+    let (head, len) = match ClientFrame::parse(frame) {
+        Some(f) => {
+            let n = f.unmask_into(&mut head);
+            (&head[..n], f.masked_payload().len())
+        }
+        None => (frame, frame.len()),
+    };
+    Header::parse_head(head, len, 1, INGRESS_FLAGS_MASK)
+        .is_ok_and(|h| h.flags & FLAG_DEFER_COMMIT == 0)
+}
+
+/// The QWP message of a queued frame (see [`commits`]).
+fn message(frame: Vec<u8>) -> Vec<u8> {
+    match ClientFrame::parse(&frame) {
+        Some(f) => {
+            let mut m = vec![0; f.masked_payload().len()];
+            f.unmask_into(&mut m);
+            m
+        }
+        None => frame,
+    }
 }
 
 pub(crate) struct Runner {
@@ -76,6 +100,9 @@ pub(crate) struct Runner {
     pub(crate) endpoint: usize,
     /// The highest FSN ever written (frames at or below it are replays).
     pub(crate) max_sent: u64,
+    /// The highest FSN whose write began: its mask key may be on the wire
+    /// (a frame at or below it is sent under a new key).
+    pub(crate) max_keyed: u64,
     /// Why the last connection was lost, for the error when the
     /// reconnect budget runs out.
     pub(crate) last_failure: Option<Error>,
@@ -245,15 +272,21 @@ impl Runner {
                     continue;
                 }
                 let commit = commits(&frame);
-                let len = frame.len() as u64;
-                let sent = conn.send(&frame);
+                // A frame whose key may have been on the wire (a replay, a
+                // write cut part-way) goes out under a new key.
+                let rekey = fsn <= self.max_keyed;
+                self.max_keyed = self.max_keyed.max(fsn);
+                let (len, sent) = match ClientFrame::parse(&frame) {
+                    Some(f) => (f.masked_payload().len(), conn.send_client_frame(f, rekey)),
+                    None => (frame.len(), conn.send(&frame)),
+                };
                 queue.recycle(frame);
                 if let Err(e) = sent {
                     return self.lost(e);
                 }
                 let c = &self.shared.counts;
                 bump(&c.frames_sent, 1);
-                bump(&c.bytes_sent, len);
+                bump(&c.bytes_sent, len as u64);
                 if fsn <= self.max_sent {
                     bump(&c.frames_replayed, 1);
                 }
@@ -572,6 +605,7 @@ impl Runner {
         if !self.queue.read_frame(fsn, &mut buf).ok()? {
             return None;
         }
+        let buf = message(buf);
         let m = decode_message(&buf, 1).ok()?;
         let names: Vec<&str> = m.tables.iter().map(|t| t.name).collect();
         (!names.is_empty()).then(|| names.join(","))

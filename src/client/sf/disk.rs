@@ -73,18 +73,51 @@ pub(super) struct PendingRecord {
     fsn: u64,
     offset: u64,
     file: File,
+    /// The `fsync` of the segment it rotated away from, run first.
+    sync: Option<SyncJob>,
+    /// That `fsync`'s error (nothing is written then).
+    sync_failed: Option<Error>,
     /// The write's error, with the error of cutting the partial record
     /// off again if that failed too.
     failed: Option<(io::Error, Option<io::Error>)>,
 }
 
 impl PendingRecord {
-    /// Writes the record of `payload` in its place; a failed write is cut
-    /// off again, so later records never follow a partial one.
+    /// Runs the rotation's `fsync`, then writes the record of `payload` in
+    /// its place; a failed write is cut off again, so later records never
+    /// follow a partial one.
     pub(super) fn write(&mut self, payload: &[u8]) {
+        if let Some(job) = self.sync.take()
+            && let Err(e) = job.run()
+        {
+            self.sync_failed = Some(e);
+            return;
+        }
         if let Err(e) = write_record(&mut self.file, self.offset, self.fsn, payload) {
             self.failed = Some((e, self.file.set_len(self.offset).err()));
         }
+    }
+}
+
+/// An `fsync` taken out of the store ([`DiskStore::take_sync`]), run
+/// without the queue's lock so that sending and acknowledging go on
+/// meanwhile.
+#[derive(Debug)]
+#[must_use]
+pub(super) struct SyncJob {
+    /// The segment written to (a handle of its own) and its path.
+    segment: Option<(File, PathBuf)>,
+    dir: PathBuf,
+}
+
+impl SyncJob {
+    /// `fsync`s the segment, then the slot directory.
+    pub(super) fn run(self) -> Result<()> {
+        if let Some((f, path)) = &self.segment {
+            f.sync_data()
+                .map_err(|e| io_err(format!("fsync segment {}", path.display()), e))?;
+        }
+        sync_dir(&self.dir)
     }
 }
 
@@ -304,9 +337,11 @@ impl DiskStore {
         if let Some(why) = &self.broken {
             return Err(Error::new(ErrorKind::Io, why.clone()));
         }
-        if self.needs_segment(len) {
-            self.start_segment(fsn)?;
-        }
+        let sync = if self.needs_segment(len) {
+            self.start_segment(fsn)?
+        } else {
+            None
+        };
         let (Some(seg), Some(w)) = (self.segs.back(), self.writer.as_ref()) else {
             return Err(Error::new(
                 ErrorKind::Internal,
@@ -324,6 +359,8 @@ impl DiskStore {
             fsn,
             offset: seg.size,
             file,
+            sync,
+            sync_failed: None,
             failed: None,
         })
     }
@@ -343,6 +380,16 @@ impl DiskStore {
                 "store-and-forward: the active segment went away during an append",
             ));
         };
+        if let Some(e) = rec.sync_failed {
+            let e = e.context(format!(
+                "frame {} was not appended (the segment before {} could not be synced)",
+                rec.fsn,
+                seg.path.display()
+            ));
+            // Nothing was written; the next sync runs again.
+            self.dirty = true;
+            return Err(e);
+        }
         if let Some((e, undo)) = rec.failed {
             let err = io_err(
                 format!("append frame {} to segment {}", rec.fsn, seg.path.display()),
@@ -388,21 +435,24 @@ impl DiskStore {
         Ok(self.read(fsn, &mut buf)?.then(|| Arc::new(buf)))
     }
 
-    /// With [`SfDurability::Periodic`], `fsync`s once the sync interval
-    /// has passed since the last time.
-    pub(super) fn sync_if_due(&mut self) -> Result<()> {
+    /// With [`SfDurability::Periodic`], the `fsync` due once the sync
+    /// interval has passed since the last time ([`DiskStore::take_sync`]).
+    pub(super) fn sync_due(&mut self) -> Result<Option<SyncJob>> {
         match self.periodic {
-            Some(every) if self.last_sync.elapsed() >= every => self.sync(),
-            _ => Ok(()),
+            Some(every) if self.last_sync.elapsed() >= every => self.take_sync(),
+            _ => Ok(None),
         }
     }
 
-    /// Closes the active segment (fsynced with `periodic`) and creates
-    /// `seg-<fsn>.sfa`.
-    fn start_segment(&mut self, fsn: u64) -> Result<()> {
-        if self.periodic.is_some() {
-            self.sync()?;
-        }
+    /// Closes the active segment and creates `seg-<fsn>.sfa`; returns, with
+    /// `periodic`, the closed segment's `fsync` (to run before the first
+    /// record goes into the new one).
+    fn start_segment(&mut self, fsn: u64) -> Result<Option<SyncJob>> {
+        let sync = if self.periodic.is_some() {
+            self.take_sync()?
+        } else {
+            None
+        };
         self.writer = None;
         let path = self.dir().join(segment_name(fsn));
         let mut f = OpenOptions::new()
@@ -427,22 +477,38 @@ impl DiskStore {
         self.bytes += SEGMENT_HEADER_BYTES as u64;
         self.writer = Some(f);
         self.dirty = true;
-        Ok(())
+        Ok(sync)
     }
 
-    /// `fsync`s the active segment and the slot directory if anything was
-    /// written since the last time.
-    pub(super) fn sync(&mut self) -> Result<()> {
-        if self.dirty {
-            if let (Some(w), Some(seg)) = (&self.writer, self.segs.back()) {
-                w.sync_data()
-                    .map_err(|e| io_err(format!("fsync segment {}", seg.path.display()), e))?;
-            }
-            sync_dir(self.lock.dir())?;
-            self.dirty = false;
-        }
+    /// The `fsync` of the active segment and the slot directory if
+    /// anything was written since the last time, to run without the lock;
+    /// the store counts it done (after a failed run, call
+    /// [`DiskStore::mark_dirty`]).
+    pub(super) fn take_sync(&mut self) -> Result<Option<SyncJob>> {
         self.last_sync = Instant::now();
-        Ok(())
+        if !self.dirty {
+            return Ok(None);
+        }
+        let segment = match (&self.writer, self.segs.back()) {
+            (Some(w), Some(seg)) => {
+                let f = w.try_clone().map_err(|e| {
+                    io_err(format!("open segment {} to fsync", seg.path.display()), e)
+                })?;
+                Some((f, seg.path.clone()))
+            }
+            _ => None,
+        };
+        self.dirty = false;
+        Ok(Some(SyncJob {
+            segment,
+            dir: self.dir().to_path_buf(),
+        }))
+    }
+
+    /// Something written was not `fsync`ed after all (a [`SyncJob`]
+    /// failed): the next sync covers it.
+    pub(super) fn mark_dirty(&mut self) {
+        self.dirty = true;
     }
 
     /// Where frame `fsn` is: (1 + index of its segment, offset of its

@@ -94,21 +94,31 @@ impl MemStore {
 /// Frame buffers to reuse, so that steady publishing neither allocates
 /// nor faults in fresh pages for every frame.
 #[derive(Debug, Default)]
-pub(super) struct Spare(Vec<Vec<u8>>);
+pub(super) struct Spare {
+    bufs: Vec<Vec<u8>>,
+    /// Sum of the buffers' lengths.
+    bytes: usize,
+}
 
-/// Buffers [`Spare`] keeps at most: enough for a window of frames in
-/// flight and a transaction being built, so steady publishing allocates
-/// none.
+/// Buffers [`Spare`] keeps in any case: enough for a window of frames in
+/// flight and a transaction being built.
 const SPARE_BUFFERS: usize = 16;
+
+/// Bytes of buffers [`Spare`] keeps beyond [`SPARE_BUFFERS`]: a memory
+/// queue's producer runs ahead of the acknowledgements by many frames,
+/// whose buffers all come back at once; kept, the next burst allocates
+/// none.
+const SPARE_BYTES: usize = 64 << 20;
 
 impl Spare {
     /// Keeps the buffer of `frame` if nobody else holds it and the pool
-    /// is not full.
+    /// is not full (more than [`SPARE_BUFFERS`] buffers and
+    /// [`SPARE_BYTES`] bytes).
     pub(super) fn put(&mut self, frame: SharedFrame) {
-        if self.0.len() < SPARE_BUFFERS
-            && let Ok(buf) = Arc::try_unwrap(frame)
-        {
-            self.0.push(buf);
+        let room = self.bufs.len() < SPARE_BUFFERS || self.bytes + frame.len() <= SPARE_BYTES;
+        if room && let Ok(buf) = Arc::try_unwrap(frame) {
+            self.bytes += buf.len();
+            self.bufs.push(buf);
         }
     }
 
@@ -116,10 +126,13 @@ impl Spare {
     /// any: the shortest at least `len` long, else the longest, so that
     /// growing it to `len` zeroes as few bytes as can be.
     pub(super) fn take(&mut self, len: usize) -> Option<Vec<u8>> {
-        let fits = (0..self.0.len())
-            .filter(|&i| self.0[i].len() >= len)
-            .min_by_key(|&i| self.0[i].len());
-        let i = fits.or_else(|| (0..self.0.len()).max_by_key(|&i| self.0[i].len()))?;
-        Some(self.0.swap_remove(i))
+        let b = &self.bufs;
+        let fits = (0..b.len())
+            .filter(|&i| b[i].len() >= len)
+            .min_by_key(|&i| b[i].len());
+        let i = fits.or_else(|| (0..b.len()).max_by_key(|&i| b[i].len()))?;
+        let buf = self.bufs.swap_remove(i);
+        self.bytes -= buf.len();
+        Some(buf)
     }
 }

@@ -1,6 +1,8 @@
-//! The store-and-forward queue: frames (complete QWP messages, opaque
-//! bytes here) waiting for the server's acknowledgement, in memory or on
-//! disk, so they can be sent again after a reconnect or a restart.
+//! The store-and-forward queue: frames (opaque bytes here; the
+//! [`AsyncSender`](crate::client::AsyncSender) queues whole masked
+//! WebSocket frames, each carrying one QWP message) waiting for the
+//! server's acknowledgement, in memory or on disk, so they can be sent
+//! again after a reconnect or a restart.
 //!
 //! This module is storage only; it does no networking. One producer (the
 //! user's thread) [`SfQueue::append`]s frames while one consumer (a runner
@@ -58,7 +60,9 @@
 //!   [`SfDurability::Periodic`] `fsync`s the active segment and the slot
 //!   directory from `append` once `sync_interval`
 //!   (`sf_sync_interval_millis`) has passed since the last time, on every
-//!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`].
+//!   segment rotation, and on [`SfQueue::sync`] / [`SfQueue::close`],
+//!   each time without holding the queue's lock (the consumer sends and
+//!   acknowledges meanwhile; the call returns once the `fsync` is done).
 //! - The newest frames written and not read yet (up to 64 MiB) are also
 //!   kept in memory, so the consumer sends them without reading them
 //!   back; a replay, and frames the consumer fell behind on, are read
@@ -524,12 +528,13 @@ impl SfQueue {
             }
         }
         g.appending = false;
-        let synced = match (&failed, &mut g.store) {
-            (None, Store::Disk(d)) => d.sync_if_due(),
-            _ => Ok(()),
+        let due = match (&failed, &mut g.store) {
+            (None, Store::Disk(d)) => d.sync_due(),
+            _ => Ok(None),
         };
         drop(g);
         self.changed.notify_all();
+        let synced = due.and_then(|job| self.run_sync(job));
         if let Some(e) = failed {
             if count == 1 {
                 return Err(e);
@@ -751,11 +756,26 @@ impl SfQueue {
     /// `fsync`s what was appended since the last time (disk mode; a no-op
     /// in memory mode).
     pub fn sync(&self) -> Result<()> {
-        let mut g = self.lock()?;
-        match &mut g.store {
-            Store::Memory(_) => Ok(()),
-            Store::Disk(d) => d.sync(),
-        }
+        let job = match &mut self.lock()?.store {
+            Store::Memory(_) => None,
+            Store::Disk(d) => d.take_sync()?,
+        };
+        self.run_sync(job)
+    }
+
+    /// Runs an `fsync` taken from the disk store, without the lock; a
+    /// failure leaves the store to sync again.
+    fn run_sync(&self, job: Option<disk::SyncJob>) -> Result<()> {
+        let Some(job) = job else {
+            return Ok(());
+        };
+        job.run().inspect_err(|_| {
+            if let Ok(mut g) = self.lock()
+                && let Store::Disk(d) = &mut g.store
+            {
+                d.mark_dirty();
+            }
+        })
     }
 
     /// Refuses further appends ([`ErrorKind::Closed`]), wakes every waiter
@@ -765,13 +785,13 @@ impl SfQueue {
     pub fn close(&self) -> Result<()> {
         let mut g = self.lock()?;
         g.closed = true;
-        let synced = match &mut g.store {
-            Store::Disk(d) if self.opts.durability == SfDurability::Periodic => d.sync(),
-            _ => Ok(()),
+        let job = match &mut g.store {
+            Store::Disk(d) if self.opts.durability == SfDurability::Periodic => d.take_sync(),
+            _ => Ok(None),
         };
         drop(g);
         self.changed.notify_all();
-        synced
+        self.run_sync(job?)
     }
 
     /// Whether [`SfQueue::close`] was called.

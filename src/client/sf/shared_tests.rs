@@ -86,6 +86,31 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
 }
 
 #[test]
+fn the_spare_pool_keeps_sixteen_buffers_or_64_mib() {
+    use std::sync::Arc;
+    let mut s = super::memory::Spare::default();
+    // Past sixteen buffers, small ones are kept while under 64 MiB...
+    for _ in 0..40 {
+        s.put(Arc::new(vec![0; 1024]));
+    }
+    // ...a big one is not.
+    s.put(Arc::new(vec![0; 64 << 20]));
+    let mut n = 0;
+    while let Some(b) = s.take(1) {
+        assert_eq!(b.len(), 1024);
+        n += 1;
+    }
+    assert_eq!(n, 40);
+    // Under sixteen buffers, any size is kept.
+    s.put(Arc::new(vec![0; 64 << 20]));
+    assert_eq!(s.take(1).map(|b| b.len()), Some(64 << 20));
+    // A buffer someone else holds is not taken.
+    let held = Arc::new(vec![0; 10]);
+    s.put(held.clone());
+    assert!(s.take(1).is_none());
+}
+
+#[test]
 fn a_spare_buffer_is_the_one_that_needs_the_least_zeroing() {
     let mut s = super::memory::Spare::default();
     for n in [10, 1000, 300] {

@@ -9,11 +9,16 @@
 //! dictionary section per frame with the ids new since the last frame
 //! queued), collected for the whole transaction and queued in one
 //! [`SfQueue::append_owned`], so a full queue never splits a transaction.
-//! The frame buffers are handed to the queue, not copied, and come back
-//! from it ([`SfQueue::spare_buffer`]) once their frames are done with.
+//! Each frame is queued as a whole masked client WebSocket frame (header,
+//! fresh mask key, payload masked while it is encoded), so the runner
+//! writes it to the socket as it is, with no second pass over it (a
+//! replay goes out under a new key). The frame buffers are handed to the
+//! queue, not copied, and come back from it ([`SfQueue::spare_buffer`])
+//! once their frames are done with.
 
 use super::*;
 use crate::client::sf::SfQueue;
+use crate::transport::{client_header_len, write_client_frame};
 
 /// What a publishing sender holds instead of a connection.
 pub(crate) struct Outbox {
@@ -83,19 +88,16 @@ impl QwpSender {
         let Some(o) = self.outbox.as_mut() else {
             return Err(Error::new(ErrorKind::Internal, "not a publishing sender"));
         };
-        let mut buf = o.queue.spare_buffer(len)?.unwrap_or_default();
-        // `fill` writes every byte (checked below): a reused buffer is
-        // not cleared first.
-        buf.resize(len, 0);
-        let mut out = Out::plain(&mut buf);
-        fill(&mut out);
-        if !out.is_full() {
-            let at = out.pos();
-            return Err(Error::protocol(
-                at,
-                format!("frame payload incomplete: wrote {at} of {len} bytes"),
-            ));
-        }
+        let total = client_header_len(len) + len;
+        // A fresh buffer comes zeroed from the allocator (no pass over it).
+        let mut buf = match o.queue.spare_buffer(total)? {
+            Some(b) => b,
+            None => vec![0; total],
+        };
+        // The whole masked WebSocket frame, as a connection would send it
+        // (its key fresh): the runner writes it out as it is. `fill`
+        // writes every byte (checked): a reused buffer is not cleared.
+        write_client_frame(&mut buf, rand::random(), len, fill)?;
         o.frames.push(buf);
         self.stats.frames_sent += 1;
         self.stats.bytes_sent += len as u64;
