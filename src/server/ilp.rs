@@ -34,7 +34,7 @@ use crate::protocol::ColumnType;
 use crate::protocol::Status;
 use crate::protocol::ilp::{
     FieldValue, IlpVersion, Line, LineTimestamp, TimestampUnit, infer_type, parse_lines,
-    validate_column_name, validate_table_name,
+    same_short, validate_column_name, validate_table_name,
 };
 
 /// Rows one commit writes: `(table, batch, designated column name)`.
@@ -300,11 +300,11 @@ impl TableAcc {
         tag: bool,
         hint: usize,
     ) -> Result<usize, String> {
-        if self
-            .cols
-            .get(hint)
-            .is_some_and(|c| c.name.eq_ignore_ascii_case(name))
-        {
+        if self.cols.get(hint).is_some_and(|c| {
+            // Lines usually spell a column the same way: compared exactly
+            // first.
+            same_short(c.name.as_bytes(), name.as_bytes()) || c.name.eq_ignore_ascii_case(name)
+        }) {
             return Ok(hint);
         }
         let k = key(name);

@@ -117,3 +117,42 @@ fn values_convert_like_questdb() {
     let outer = arr.as_list::<i32>();
     assert_eq!(outer.value(0).len(), 2);
 }
+
+/// A name equal to the previous line's is taken without a scan; text
+/// that only starts like it, or goes on with an escape, is read in full.
+#[test]
+fn names_like_the_previous_lines_are_read_in_full() {
+    let body = "t,a=x n=1i\nt,a\\ b=x\\,y n=2i\ntt,a=xy n=3i,nn=4i\ntt,a=x nn=5i,n=6t\n\
+                tt,a=x nn=7i,n=8t\n";
+    let mut lines = parse_lines(body.as_bytes(), IlpVersion::V2);
+    let mut line = Line::empty();
+    let mut got = Vec::new();
+    while let Some(r) = lines.next_into(&mut line) {
+        r.unwrap();
+        let mut s = line.table.to_string();
+        for (k, v) in &line.symbols {
+            s += &format!(" {k}={v}");
+        }
+        for (k, v) in &line.fields {
+            s += &format!(" {k}={v:?}");
+        }
+        got.push(s);
+    }
+    let ts = |value| {
+        FieldValue::Timestamp(LineTimestamp {
+            value,
+            unit: TimestampUnit::Micros,
+        })
+    };
+    use FieldValue::Integer as I;
+    assert_eq!(
+        got,
+        [
+            format!("t a=x n={:?}", I(1)),
+            format!("t a b=x,y n={:?}", I(2)),
+            format!("tt a=xy n={:?} nn={:?}", I(3), I(4)),
+            format!("tt a=x nn={:?} n={:?}", I(5), ts(6)),
+            format!("tt a=x nn={:?} n={:?}", I(7), ts(8)),
+        ]
+    );
+}

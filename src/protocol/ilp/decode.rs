@@ -277,7 +277,7 @@ static TIMESTAMP_END: [bool; 256] = byte_set(b" \n\r");
 /// `==` calls `memcmp`, which costs more than the compare for a few
 /// bytes).
 #[inline]
-fn same_short(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_short(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
@@ -367,6 +367,24 @@ impl<'a> ParseLines<'a> {
         what: &dyn fmt::Display,
     ) -> Parsed<Cow<'a, str>> {
         let start = self.pos;
+        // The same text as `prev` (which holds no byte of `stop`) ending at
+        // a stop byte: taken without a scan.
+        if let Some(Cow::Borrowed(p)) = prev {
+            let p_end = start + p.len();
+            if !p.is_empty()
+                && self
+                    .buf
+                    .get(p_end)
+                    .is_none_or(|&b| stop[usize::from(b)] && b != b'\\')
+                && self
+                    .buf
+                    .get(start..p_end)
+                    .is_some_and(|t| same_short(p.as_bytes(), t))
+            {
+                self.pos = p_end;
+                return Ok(Cow::Borrowed(p));
+            }
+        }
         let mut owned: Option<Vec<u8>> = None;
         loop {
             let rest = &self.buf[self.pos..];
@@ -717,51 +735,54 @@ impl<'a> ParseLines<'a> {
                 ),
             )
         };
-        let Ok(text) = std::str::from_utf8(tok) else {
-            return bad(self);
-        };
-        match text {
-            "t" | "T" | "true" | "True" | "TRUE" => return Ok(FieldValue::Boolean(true)),
-            "f" | "F" | "false" | "False" | "FALSE" => return Ok(FieldValue::Boolean(false)),
+        match tok {
+            b"t" | b"T" | b"true" | b"True" | b"TRUE" => return Ok(FieldValue::Boolean(true)),
+            b"f" | b"F" | b"false" | b"False" | b"FALSE" => return Ok(FieldValue::Boolean(false)),
             _ => {}
         }
-        // The suffix, when the last byte is ASCII (so `body` ends on a char
-        // boundary).
-        let (body, last) = match text.as_bytes().last() {
-            Some(&b) if b.is_ascii() => (&text[..text.len() - 1], b),
-            _ => return bad(self),
+        // Typed by the last byte; integers are read from the bytes (only
+        // digits pass, so no UTF-8 check is needed).
+        let Some((&last, body)) = tok.split_last() else {
+            return bad(self);
         };
         let v = match last {
-            b'i' => {
-                if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-                    (!hex.is_empty()
+            b'i' => match body
+                .strip_prefix(b"0x")
+                .or_else(|| body.strip_prefix(b"0X"))
+            {
+                Some(hex)
+                    if !hex.is_empty()
                         && hex.len() <= 64
-                        && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .then_some(FieldValue::Long256(hex))
-                } else {
-                    parse_i64(body.as_bytes()).map(FieldValue::Integer)
+                        && hex.iter().all(u8::is_ascii_hexdigit) =>
+                {
+                    std::str::from_utf8(hex).ok().map(FieldValue::Long256)
                 }
-            }
-            b't' => parse_i64(body.as_bytes()).map(|value| {
+                Some(_) => None,
+                None => parse_i64(body).map(FieldValue::Integer),
+            },
+            b't' => parse_i64(body).map(|value| {
                 FieldValue::Timestamp(LineTimestamp {
                     value,
                     unit: TimestampUnit::Micros,
                 })
             }),
-            b'n' => parse_i64(body.as_bytes()).map(|value| {
+            b'n' => parse_i64(body).map(|value| {
                 FieldValue::Timestamp(LineTimestamp {
                     value,
                     unit: TimestampUnit::Nanos,
                 })
             }),
-            b'd' if self.version >= IlpVersion::V3 => parse_decimal(body.as_bytes()).map(|_| {
+            b'd' if self.version >= IlpVersion::V3 => parse_decimal(body).map(|_| {
                 FieldValue::Decimal(LineDecimal {
-                    raw: body.as_bytes(),
+                    raw: body,
                     scale: 0,
                     text: true,
                 })
             }),
-            _ => text.parse::<f64>().ok().map(FieldValue::Float),
+            _ => std::str::from_utf8(tok)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .map(FieldValue::Float),
         };
         match v {
             Some(v) => Ok(v),

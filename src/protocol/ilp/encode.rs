@@ -7,11 +7,12 @@ use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, UInt64Type};
 use rayon::prelude::*;
 
-use super::escape::{escaped_name_max, validate_column_name, validate_table_name};
+use super::escape::{Padded, validate_column_name, validate_table_name, write_quoted_string_in};
+use super::numbers::write_i64;
 use super::values::{
-    Dec, Levels, Prepared, Strs, Vals, minimal_twos_complement, write_f64, write_long256,
+    Dec, Levels, Prepared, Strs, Syms, Vals, minimal_twos_complement, write_f64, write_long256,
 };
-use super::{BINARY_DECIMAL, BINARY_MARKER, IlpVersion, write_escaped_name, write_quoted_string};
+use super::{BINARY_DECIMAL, BINARY_MARKER, IlpVersion, write_escaped_name};
 use crate::bridge::types::type_name;
 use crate::bridge::{ColumnOverride, QwpType, apply_overrides, qwp_type_of};
 use crate::error::{Error, ErrorKind, Result};
@@ -45,8 +46,8 @@ enum Kind {
 struct Column {
     index: usize,
     name: String,
-    /// The escaped name followed by `=`.
-    key: Vec<u8>,
+    /// `,`, the escaped name, `=`.
+    key: Padded,
     kind: Kind,
 }
 
@@ -68,7 +69,7 @@ struct Designated {
 #[derive(Debug, Clone)]
 pub struct IlpEncoder {
     table: String,
-    table_escaped: Vec<u8>,
+    table_escaped: Padded,
     version: IlpVersion,
     schema: SchemaRef,
     overrides: Vec<(String, ColumnOverride)>,
@@ -152,11 +153,12 @@ fn kind_of(table: &str, f: &Field, t: QwpType, version: IlpVersion) -> Result<Ki
     })
 }
 
-fn key_of(name: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 1);
+fn key_of(name: &str) -> Padded {
+    let mut key = Vec::with_capacity(name.len() + 2);
+    key.push(b',');
     write_escaped_name(&mut key, name);
     key.push(b'=');
-    key
+    Padded::new(key)
 }
 
 impl IlpEncoder {
@@ -225,6 +227,7 @@ impl IlpEncoder {
         }
         let mut table_escaped = Vec::with_capacity(table.len());
         write_escaped_name(&mut table_escaped, table);
+        let table_escaped = Padded::new(table_escaped);
         Ok(IlpEncoder {
             table: table.to_string(),
             table_escaped,
@@ -341,15 +344,13 @@ impl IlpEncoder {
         // Table, line end, designated timestamp (space, 20 digits, suffix).
         let mut n = self.table_escaped.len() + 1 + 22;
         for (c, s) in self.symbols.iter().zip(&p.symbols) {
-            if let Some(v) = s.get(row) {
-                n += 1 + c.key.len() + escaped_name_max(v);
-            }
+            n += s.len_max(row, &c.key).unwrap_or(0);
         }
         for (c, v) in self.fields.iter().zip(&p.fields) {
             if v.is_null(row) {
                 continue;
             }
-            n += 1 + c.key.len();
+            n += c.key.len();
             n += match v {
                 Vals::Bool(_) => 1,
                 Vals::Int(_) | Vals::I64(_) => 21,
@@ -376,24 +377,23 @@ impl IlpEncoder {
 
     fn write_row(&self, p: &Prepared, row: usize, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        out.extend_from_slice(&self.table_escaped);
+        self.table_escaped.put(out);
         let mut written = 0usize;
         for (c, s) in self.symbols.iter().zip(&p.symbols) {
-            if let Some(v) = s.get(row) {
-                out.push(b',');
-                out.extend_from_slice(&c.key);
-                write_escaped_name(out, v);
-                written += 1;
-            }
+            written += usize::from(s.write(row, &c.key, out));
         }
         let mut first = true;
         for (c, v) in self.fields.iter().zip(&p.fields) {
             if v.is_null(row) {
                 continue;
             }
-            out.push(if first { b' ' } else { b',' });
-            first = false;
-            out.extend_from_slice(&c.key);
+            let at = out.len();
+            c.key.put(out);
+            if first {
+                // The first column follows the symbols after a space.
+                out[at] = b' ';
+                first = false;
+            }
             if let Err(e) = self.write_value(c, v, row, out) {
                 out.truncate(start);
                 return Err(e);
@@ -441,7 +441,6 @@ impl IlpEncoder {
                 format!("the designated timestamp {v} is negative"),
             ));
         }
-        let mut buf = itoa::Buffer::new();
         out.push(b' ');
         if self.version == IlpVersion::V1 {
             // v1: nanoseconds, no suffix.
@@ -453,33 +452,35 @@ impl IlpEncoder {
             let ns = ns.ok_or_else(|| {
                 self.data_error(&ts.name, row, "timestamp overflows i64 nanoseconds")
             })?;
-            out.extend_from_slice(buf.format(ns).as_bytes());
+            write_i64(out, ns);
         } else {
-            out.extend_from_slice(buf.format(v).as_bytes());
+            write_i64(out, v);
             out.push(if ts.nanos { b'n' } else { b't' });
         }
         Ok(())
     }
 
     fn write_value(&self, c: &Column, v: &Vals, row: usize, out: &mut Vec<u8>) -> Result<()> {
-        let mut ibuf = itoa::Buffer::new();
         match (v, c.kind) {
             (Vals::Bool(a), _) => out.push(if a.value(row) { b't' } else { b'f' }),
             (Vals::Int(a), _) => {
-                out.extend_from_slice(ibuf.format(a.value(row)).as_bytes());
+                write_i64(out, a.value(row));
                 out.push(b'i');
             }
             (Vals::Double(a), _) => write_f64(self.version, a.value(row), out),
-            (Vals::Str(s), _) => write_quoted_string(out, s.get(row).unwrap_or_default()),
+            (Vals::Str(s), _) => {
+                let (v, tail) = s.get_tail(row).unwrap_or_default();
+                write_quoted_string_in(out, v, tail);
+            }
             (Vals::I64(a), Kind::Ts { mul, nanos }) => {
                 let x = a.value(row).checked_mul(mul).ok_or_else(|| {
                     self.data_error(&c.name, row, "timestamp overflows i64 microseconds")
                 })?;
                 if nanos && self.version == IlpVersion::V1 {
-                    out.extend_from_slice(ibuf.format(x / 1000).as_bytes());
+                    write_i64(out, x / 1000);
                     out.push(b't');
                 } else {
-                    out.extend_from_slice(ibuf.format(x).as_bytes());
+                    write_i64(out, x);
                     out.push(if nanos { b'n' } else { b't' });
                 }
             }
@@ -487,7 +488,7 @@ impl IlpEncoder {
                 let x = a.value(row).checked_mul(1000).ok_or_else(|| {
                     self.data_error(&c.name, row, "date overflows i64 microseconds")
                 })?;
-                out.extend_from_slice(ibuf.format(x).as_bytes());
+                write_i64(out, x);
                 out.push(b't');
             }
             (Vals::Long256(a), _) => write_long256(a.value(row), out),
@@ -542,7 +543,8 @@ impl IlpEncoder {
         };
         let mut symbols = Vec::with_capacity(self.symbols.len());
         for c in &self.symbols {
-            symbols.push(Strs::new(batch.column(c.index)).map_err(|e| arrow_err(&c.name, e))?);
+            symbols
+                .push(Syms::new(batch.column(c.index), &c.key).map_err(|e| arrow_err(&c.name, e))?);
         }
         let mut fields = Vec::with_capacity(self.fields.len());
         for c in &self.fields {

@@ -56,6 +56,77 @@ pub fn write_quoted_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Bytes copied at once by the `*_in` writers.
+const RUN: usize = 32;
+
+/// [`write_escaped`] of `s`, whose bytes start `tail` (`s` followed by
+/// the rest of its buffer): short text with nothing to escape is one
+/// fixed-size copy of `tail`'s first bytes, cut back to `s`'s length (no
+/// `memcpy` call for a few bytes).
+#[inline]
+fn write_escaped_in(out: &mut Vec<u8>, s: &str, tail: &[u8], esc: &[bool; 256]) {
+    let bytes = s.as_bytes();
+    if bytes.len() <= RUN
+        && let Some(run) = tail.first_chunk::<RUN>()
+        && !bytes.iter().any(|&b| esc[usize::from(b)])
+    {
+        let at = out.len();
+        out.extend_from_slice(run);
+        out.truncate(at + bytes.len());
+        return;
+    }
+    write_escaped(out, s, esc);
+}
+
+/// [`write_escaped_name`] of `s`, whose bytes start `tail`.
+pub(super) fn write_escaped_name_in(out: &mut Vec<u8>, s: &str, tail: &[u8]) {
+    write_escaped_in(out, s, tail, &ESCAPE_UNQUOTED);
+}
+
+/// [`write_quoted_string`] of `s`, whose bytes start `tail`.
+pub(super) fn write_quoted_string_in(out: &mut Vec<u8>, s: &str, tail: &[u8]) {
+    out.push(b'"');
+    write_escaped_in(out, s, tail, &ESCAPE_QUOTED);
+    out.push(b'"');
+}
+
+/// A short constant of the lines (a table name, a `,name=` key), appended
+/// as one fixed-size copy of its padded bytes cut back to its length.
+#[derive(Debug, Clone)]
+pub(super) struct Padded {
+    padded: [u8; RUN],
+    bytes: Vec<u8>,
+}
+
+impl Padded {
+    pub(super) fn new(bytes: Vec<u8>) -> Padded {
+        let mut padded = [0u8; RUN];
+        if let Some(p) = padded.get_mut(..bytes.len()) {
+            p.copy_from_slice(&bytes);
+        }
+        Padded { padded, bytes }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    #[inline]
+    pub(super) fn put(&self, out: &mut Vec<u8>) {
+        if self.bytes.len() <= RUN {
+            let at = out.len();
+            out.extend_from_slice(&self.padded);
+            out.truncate(at + self.bytes.len());
+        } else {
+            out.extend_from_slice(&self.bytes);
+        }
+    }
+}
+
 /// The most bytes [`write_escaped_name`] writes for `s`.
 pub(crate) fn escaped_name_max(s: &str) -> usize {
     2 * s.len()

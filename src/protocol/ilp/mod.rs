@@ -80,6 +80,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use decode::same_short;
 pub use decode::{
     Decimal, DoubleArray, FieldValue, INFERRED_DECIMAL_SCALE, IlpError, Line, LineDecimal,
     LineTimestamp, ParseLines, infer_type, parse_lines,

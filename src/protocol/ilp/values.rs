@@ -7,7 +7,12 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal256Array, FixedSizeBinaryArray,
     Float64Array, Int64Array, LargeStringArray, ListArray, StringArray, StringViewArray,
 };
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
+
+use super::escape::{Padded, escaped_name_max, write_escaped_name_in};
+use super::write_escaped_name;
 
 use super::{
     ARRAY_ELEM_DOUBLE, BINARY_ARRAY, BINARY_DOUBLE, BINARY_MARKER, IlpVersion, MAX_ARRAY_DIM_LEN,
@@ -63,7 +68,7 @@ pub(super) fn minimal_twos_complement(be: &[u8]) -> &[u8] {
 
 /// One batch's columns in the layouts the writer reads.
 pub(super) struct Prepared {
-    pub(super) symbols: Vec<Strs>,
+    pub(super) symbols: Vec<Syms>,
     pub(super) fields: Vec<Vals>,
     pub(super) ts: Option<Int64Array>,
 }
@@ -80,6 +85,7 @@ pub(super) enum Vals {
 }
 
 impl Vals {
+    #[inline]
     pub(super) fn is_null(&self, row: usize) -> bool {
         match self {
             Vals::Bool(a) => a.is_null(row),
@@ -99,6 +105,78 @@ pub(super) enum Dec {
     D256(Decimal256Array),
 }
 
+/// A SYMBOL column's values as the writer takes them.
+pub(super) enum Syms {
+    /// A dictionary: each value written once per batch after the column's
+    /// key (`,name=value`, escaped), picked per row by its key.
+    Dict {
+        keys: Vec<usize>,
+        nulls: Option<NullBuffer>,
+        texts: Vec<Padded>,
+    },
+    /// Strings, escaped per row.
+    Plain(Strs),
+}
+
+impl Syms {
+    /// The values of `a` (a dictionary or strings), `key` the column's
+    /// `,name=`.
+    pub(super) fn new(a: &ArrayRef, key: &Padded) -> std::result::Result<Syms, ArrowError> {
+        if let Some(d) = a.as_any_dictionary_opt()
+            && !d.values().is_empty()
+        {
+            let values = Strs::new(d.values())?;
+            let texts = (0..d.values().len())
+                .map(|i| {
+                    let mut t = key.bytes().to_vec();
+                    write_escaped_name(&mut t, values.get(i).unwrap_or_default());
+                    Padded::new(t)
+                })
+                .collect();
+            return Ok(Syms::Dict {
+                keys: d.normalized_keys(),
+                nulls: a.logical_nulls(),
+                texts,
+            });
+        }
+        Strs::new(a).map(Syms::Plain)
+    }
+
+    /// The most bytes [`write`](Self::write) writes for `row`, `None` when
+    /// it is NULL.
+    pub(super) fn len_max(&self, row: usize, key: &Padded) -> Option<usize> {
+        match self {
+            Syms::Dict { keys, nulls, texts } => nulls
+                .as_ref()
+                .is_none_or(|n| n.is_valid(row))
+                .then(|| texts[keys[row]].len()),
+            Syms::Plain(s) => s.get(row).map(|v| key.len() + escaped_name_max(v)),
+        }
+    }
+
+    /// Writes `,name=value` for `row` (`key` the `,name=`); false when
+    /// it is NULL (nothing written).
+    #[inline]
+    pub(super) fn write(&self, row: usize, key: &Padded, out: &mut Vec<u8>) -> bool {
+        match self {
+            Syms::Dict { keys, nulls, texts } => {
+                if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                    return false;
+                }
+                texts[keys[row]].put(out);
+            }
+            Syms::Plain(s) => {
+                let Some((v, tail)) = s.get_tail(row) else {
+                    return false;
+                };
+                key.put(out);
+                write_escaped_name_in(out, v, tail);
+            }
+        }
+        true
+    }
+}
+
 /// A string column without copying its values.
 pub(super) enum Strs {
     Utf8(StringArray),
@@ -107,7 +185,7 @@ pub(super) enum Strs {
 }
 
 impl Strs {
-    pub(super) fn new(a: &ArrayRef) -> std::result::Result<Strs, arrow::error::ArrowError> {
+    pub(super) fn new(a: &ArrayRef) -> std::result::Result<Strs, ArrowError> {
         Ok(match a.data_type() {
             DataType::Utf8 => Strs::Utf8(a.as_string::<i32>().clone()),
             DataType::LargeUtf8 => Strs::Large(a.as_string::<i64>().clone()),
@@ -118,6 +196,26 @@ impl Strs {
                     .clone(),
             ),
         })
+    }
+
+    /// The value of `row`, and its bytes followed by the rest of its
+    /// buffer (for the fixed-size copies of
+    /// [`write_escaped_name_in`](super::escape::write_escaped_name_in)).
+    pub(super) fn get_tail(&self, row: usize) -> Option<(&str, &[u8])> {
+        match self {
+            Strs::Utf8(a) => a.is_valid(row).then(|| {
+                let at = a.value_offsets()[row] as usize;
+                (a.value(row), &a.value_data()[at..])
+            }),
+            Strs::Large(a) => a.is_valid(row).then(|| {
+                let at = a.value_offsets()[row] as usize;
+                (a.value(row), &a.value_data()[at..])
+            }),
+            Strs::View(a) => a.is_valid(row).then(|| {
+                let v = a.value(row);
+                (v, v.as_bytes())
+            }),
+        }
     }
 
     pub(super) fn get(&self, row: usize) -> Option<&str> {
@@ -191,5 +289,75 @@ impl Levels {
             out.extend_from_slice(&v.to_le_bytes());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        ArrayRef, DictionaryArray, Int8Array, Int64Array, RecordBatch, StringArray,
+    };
+    use arrow::datatypes::{DataType, Int8Type};
+
+    use super::super::{IlpEncoder, IlpVersion};
+    use crate::bridge::ColumnOverride;
+
+    /// `sym` and a LONG column `n` as lines of table `t` (rows 1.. of the
+    /// batch, so the columns are slices), checked against the length bound.
+    fn lines(sym: ArrayRef, overrides: &[(String, ColumnOverride)]) -> String {
+        let n = Arc::new(Int64Array::from_iter_values(1..=sym.len() as i64)) as ArrayRef;
+        let b = RecordBatch::try_from_iter([("s", sym), ("n", n)]).unwrap();
+        let b = b.slice(1, b.num_rows() - 1);
+        let enc = IlpEncoder::new("t", &b.schema(), IlpVersion::V2, None, overrides).unwrap();
+        let mut out = Vec::new();
+        enc.encode(&b, 0..b.num_rows(), &mut out).unwrap();
+        assert!(enc.encoded_len(&b, 0..b.num_rows()).unwrap() >= out.len());
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A dictionary SYMBOL column (its values written once per batch)
+    /// writes the lines its values do as strings: escapes, NULL keys, NULL
+    /// values, unused and repeated entries, an empty value.
+    #[test]
+    fn dictionary_symbols_write_the_lines_of_their_strings() {
+        let values = StringArray::from(vec![
+            Some("a b,c=d\\e"),
+            None,
+            Some("x"),
+            Some("unused"),
+            Some(""),
+        ]);
+        let keys = Int8Array::from(vec![
+            Some(0),
+            Some(2),
+            None,
+            Some(1),
+            Some(2),
+            Some(4),
+            Some(0),
+        ]);
+        let dict: ArrayRef =
+            Arc::new(DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values)).unwrap());
+        let plain = arrow::compute::cast(&dict, &DataType::Utf8).unwrap();
+        let from_dict = lines(dict, &[]);
+        assert_eq!(
+            from_dict,
+            "t,s=x n=2i\nt n=3i\nt n=4i\nt,s=x n=5i\nt,s= n=6i\nt,s=a\\ b\\,c\\=d\\\\e n=7i\n"
+        );
+        assert_eq!(
+            from_dict,
+            lines(plain, &[("s".into(), ColumnOverride::Symbol)])
+        );
+        // No values at all (every key NULL).
+        let empty: ArrayRef = Arc::new(
+            DictionaryArray::<Int8Type>::try_new(
+                Int8Array::from(vec![None, None]),
+                Arc::new(StringArray::from(Vec::<&str>::new())),
+            )
+            .unwrap(),
+        );
+        assert_eq!(lines(empty, &[]), "t n=2i\n");
     }
 }
