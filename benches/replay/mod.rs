@@ -16,11 +16,14 @@
 //! text, or binds, get a QUERY_ERROR. The child exits when its standard
 //! input closes (the parent dropped [`ReplayServer`] or died).
 
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use questdb_arrow::protocol::Status;
 use questdb_arrow::protocol::egress::{
@@ -188,7 +191,7 @@ struct Wire {
     /// Per frame before the end: its end offset in `bytes` and its QWP
     /// length (what credit counts).
     frames: Vec<(usize, usize)>,
-    /// The id currently written in.
+    /// The request id written in ([`RECORDED_ID`]).
     id: i64,
 }
 
@@ -216,14 +219,60 @@ impl Wire {
         w.frames.pop();
         w
     }
+}
 
-    fn set_id(&mut self, id: i64) {
+/// One connection's copy of the wire bytes, in an unlinked file of its
+/// own with that connection's request id written in, sent to the socket
+/// with sendfile(2): the child copies no frame bytes itself, so what it
+/// costs the machine is the kernel's TCP work, and more of the two
+/// cores is left to the client being measured.
+struct WireFile {
+    file: File,
+    /// The request id currently written in.
+    id: i64,
+}
+
+impl WireFile {
+    fn new(w: &Wire, dir: &Path) -> std::io::Result<WireFile> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("replay-wire-{}-{n}", std::process::id()));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        // Gone from the directory at once; the open file lives on.
+        std::fs::remove_file(&path)?;
+        file.write_all(&w.bytes)?;
+        Ok(WireFile { file, id: w.id })
+    }
+
+    fn set_id(&mut self, w: &Wire, id: i64) -> std::io::Result<()> {
         if id != self.id {
-            for &at in &self.ids {
-                self.bytes[at..at + 8].copy_from_slice(&id.to_le_bytes());
+            for &at in &w.ids {
+                self.file.write_all_at(&id.to_le_bytes(), at as u64)?;
             }
             self.id = id;
         }
+        Ok(())
+    }
+
+    /// Sends the bytes `from..end` to `out` with sendfile(2).
+    fn send(&self, out: &mut TcpStream, from: usize, end: usize) -> std::io::Result<()> {
+        let mut at = from as u64;
+        while at < end as u64 {
+            let want = end - at as usize;
+            let n = rustix::fs::sendfile(&*out, &self.file, Some(&mut at), want)
+                .map_err(std::io::Error::from)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the wire file ended at byte {at} of {end}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -262,7 +311,8 @@ pub fn serve(path: &Path) -> Result<(), BoxError> {
     let mut info = Vec::new();
     ws_frame(&mut info, &rec.info);
     let wire = Wire::new(&rec);
-    let shared = Arc::new((rec, info, wire, caps));
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let shared = Arc::new((rec, info, wire, caps, dir));
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let mut out = std::io::stdout();
     writeln!(out, "{LISTENING}{}", listener.local_addr()?.port())?;
@@ -277,8 +327,8 @@ pub fn serve(path: &Path) -> Result<(), BoxError> {
         let stream = stream?;
         let shared = shared.clone();
         std::thread::spawn(move || {
-            let (rec, info, wire, caps) = &*shared;
-            if let Err(e) = serve_connection(stream, rec, info, wire, *caps) {
+            let (rec, info, wire, caps, dir) = &*shared;
+            if let Err(e) = serve_connection(stream, rec, info, wire, *caps, dir) {
                 // The client sees the connection fail; say why here.
                 eprintln!("query replay: connection failed: {e}");
             }
@@ -293,6 +343,7 @@ fn serve_connection(
     info: &[u8],
     wire: &Wire,
     caps: u32,
+    dir: &Path,
 ) -> Result<(), BoxError> {
     stream.set_nodelay(true)?;
     #[allow(clippy::result_large_err)]
@@ -327,7 +378,7 @@ fn serve_connection(
     // Frames go straight to the socket (tungstenite only reads, and
     // answers control frames between our writes).
     ws.get_mut().write_all(info)?;
-    let mut mine: Option<Wire> = None;
+    let mut mine: Option<WireFile> = None;
     let mut answered = 0usize;
     loop {
         let Some(payload) = next_binary(&mut ws)? else {
@@ -358,20 +409,12 @@ fn serve_connection(
             ws.get_mut().write_all(&f)?;
         }
         answered += 1;
-        let w = if q.request_id == wire.id {
-            wire
-        } else {
-            // This connection's own copy, its ids rewritten.
-            let w = mine.get_or_insert_with(|| Wire {
-                bytes: wire.bytes.clone(),
-                ids: wire.ids.clone(),
-                frames: wire.frames.clone(),
-                id: wire.id,
-            });
-            w.set_id(q.request_id);
-            w
+        let file = match &mut mine {
+            Some(f) => f,
+            None => mine.insert(WireFile::new(wire, dir)?),
         };
-        send_result(&mut ws, w, q.request_id, q.initial_credit)?;
+        file.set_id(wire, q.request_id)?;
+        send_result(&mut ws, wire, file, q.request_id, q.initial_credit)?;
     }
 }
 
@@ -404,11 +447,13 @@ fn next_binary(ws: &mut tungstenite::WebSocket<TcpStream>) -> Result<Option<Vec<
 fn send_result(
     ws: &mut tungstenite::WebSocket<TcpStream>,
     w: &Wire,
+    file: &WireFile,
     id: i64,
     credit: u64,
 ) -> Result<(), BoxError> {
+    let all = w.bytes.len();
     if credit == 0 {
-        ws.get_mut().write_all(&w.bytes)?;
+        file.send(ws.get_mut(), 0, all)?;
         return Ok(());
     }
     let mut budget = credit as i64;
@@ -440,11 +485,11 @@ fn send_result(
                 Err(e) => return Err(e.into()),
             }
         }
-        ws.get_mut().write_all(&w.bytes[from..end])?;
+        file.send(ws.get_mut(), from, end)?;
         budget -= len as i64;
         from = end;
     }
-    ws.get_mut().write_all(&w.bytes[from..])?;
+    file.send(ws.get_mut(), from, all)?;
     Ok(())
 }
 

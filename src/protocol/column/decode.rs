@@ -103,39 +103,40 @@ fn count_bits(bits: &[u8], n: usize) -> usize {
 /// bytes each, up to `n` in `ids`; returns the bytes they took.
 fn short_ids(bytes: &[u8], n: usize, ids: &mut Vec<u32>) -> usize {
     let mut p = 0;
-    // Eight bytes at a time (while eight more ids are wanted): the bytes
-    // without a continuation bit end the word's ids, found all at once.
-    while n - ids.len() >= 8 {
+    // Eight bytes at a time while two more ids are wanted: two ids of at
+    // most 4 bytes always end within them, so both are taken without a
+    // branch on their lengths (the lengths of a large dictionary's ids
+    // vary from id to id, and a branch on them would mispredict).
+    while n - ids.len() >= 2 {
         let Some(word) = bytes.get(p..p + 8) else {
             break;
         };
         let mut a = [0u8; 8];
         a.copy_from_slice(word);
         let w = u64::from_le_bytes(a);
-        let mut ends = !w & 0x8080_8080_8080_8080;
-        if ends == 0x8080_8080_8080_8080 {
+        // The high bit of each byte that ends an id.
+        let ends = !w & 0x8080_8080_8080_8080;
+        if ends == 0x8080_8080_8080_8080 && n - ids.len() >= 8 {
             // Eight one-byte ids (a dictionary of under 128 symbols).
-            ids.extend(a.map(u32::from));
+            ids.extend_from_slice(&a.map(u32::from));
             p += 8;
             continue;
         }
-        // Bit where the next id starts.
-        let mut start = 0u32;
-        while ends != 0 {
-            let end = ends.trailing_zeros() + 1;
-            let bits = end - start;
-            if bits > 32 {
-                break;
-            }
-            ids.push(join_7bit_groups((w >> start) & (u64::MAX >> (64 - bits))));
-            start = end;
-            ends &= ends - 1;
+        // Bits taken by the first id, and by the first two (65 when an
+        // id does not end in the word).
+        let first = ends.trailing_zeros() + 1;
+        let both = (ends & ends.wrapping_sub(1)).trailing_zeros() + 1;
+        if first > 32 || both - first > 32 {
+            // An id of more than 4 bytes (or one past the word): one at a
+            // time below, then the checked reader.
+            break;
         }
-        if start == 0 {
-            // An id of more than 4 bytes: the checked reader's.
-            return p;
-        }
-        p += (start / 8) as usize;
+        let low = |v: u64, bits: u32| v & (u64::MAX >> (64 - bits));
+        ids.extend_from_slice(&[
+            join_7bit_groups(low(w, first)),
+            join_7bit_groups(low(w >> first, both - first)),
+        ]);
+        p += (both / 8) as usize;
     }
     'ids: while ids.len() < n {
         let mut v = 0u32;

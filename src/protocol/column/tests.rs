@@ -167,6 +167,21 @@ fn symbol_id_runs_decode_as_written() {
     let nulls: Vec<bool> = (0..rows).map(|i| i % 31 == 5).collect();
     let col = ColumnData::with_nulls(Values::Symbol(ids.clone()), nulls);
     egress_roundtrip(&col, |v| assert_eq!(v.values, ValuesView::Symbols(ids)));
+    // Ids of one length throughout (what a large dictionary sends), an
+    // odd count so that the two-at-a-time path leaves a tail.
+    for bits in [7, 14, 21, 28] {
+        let ids: Vec<u32> = (0..1001u32)
+            .map(|i| (1 << (bits - 7)) | (i.wrapping_mul(2_654_435_761) >> (32 - bits)))
+            .collect();
+        assert!(
+            ids.iter()
+                .all(|&id| crate::protocol::wire::varint_len(u64::from(id)) == bits / 7)
+        );
+        let col = ColumnData::new(Values::Symbol(ids.clone()));
+        egress_roundtrip(&col, |v| {
+            assert_eq!(v.values, ValuesView::Symbols(ids), "{bits}-bit ids")
+        });
+    }
     // One-byte ids (whole words of them), then a 5-byte one at every
     // position of a word, then one-byte ids again.
     for at in 0..9 {
