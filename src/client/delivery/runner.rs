@@ -58,31 +58,66 @@ enum End {
     Halt,
 }
 
-/// Whether a queued frame commits its transaction. The publisher queues
-/// whole masked client frames; a bare QWP message (as slots written by
-/// earlier versions hold) is read as it is.
-pub(crate) fn commits(frame: &[u8]) -> bool {
-    let mut head = [0u8; HEADER_LEN];
-    let (head, len) = match ClientFrame::parse(frame) {
-        Some(f) => {
-            let n = f.unmask_into(&mut head);
-            (&head[..n], f.masked_payload().len())
-        }
-        None => (frame, frame.len()),
-    };
-    Header::parse_head(head, len, 1, INGRESS_FLAGS_MASK)
-        .is_ok_and(|h| h.flags & FLAG_DEFER_COMMIT == 0)
+/// A queued frame, parsed once: the publisher queues whole masked client
+/// frames; a bare QWP message (as slots written by earlier versions hold)
+/// is taken as it is.
+#[derive(Clone, Copy)]
+enum Queued<'a> {
+    Frame(ClientFrame<'a>),
+    Message(&'a [u8]),
 }
 
-/// The QWP message of a queued frame (see [`commits`]).
+impl<'a> Queued<'a> {
+    fn of(bytes: &'a [u8]) -> Queued<'a> {
+        ClientFrame::parse(bytes).map_or(Queued::Message(bytes), Queued::Frame)
+    }
+
+    /// The QWP message's length.
+    fn message_len(self) -> usize {
+        match self {
+            Queued::Frame(f) => f.masked_payload().len(),
+            Queued::Message(m) => m.len(),
+        }
+    }
+
+    /// Whether the message commits its transaction (its header alone is
+    /// unmasked to tell).
+    fn commits(self) -> bool {
+        let mut head = [0u8; HEADER_LEN];
+        let head = match self {
+            Queued::Frame(f) => {
+                let n = f.unmask_into(&mut head);
+                &head[..n]
+            }
+            Queued::Message(m) => m,
+        };
+        Header::parse_head(head, self.message_len(), 1, INGRESS_FLAGS_MASK)
+            .is_ok_and(|h| h.flags & FLAG_DEFER_COMMIT == 0)
+    }
+
+    /// Sends it on `conn` (a frame with `rekey` under a fresh mask key).
+    fn send(self, conn: &mut Connection, rekey: bool) -> Result<()> {
+        match self {
+            Queued::Frame(f) => conn.send_client_frame(f, rekey),
+            Queued::Message(m) => conn.send(m),
+        }
+    }
+}
+
+/// Whether a queued frame commits its transaction (see [`Queued`]).
+pub(crate) fn commits(frame: &[u8]) -> bool {
+    Queued::of(frame).commits()
+}
+
+/// The QWP message of a queued frame (see [`Queued`]).
 fn message(frame: Vec<u8>) -> Vec<u8> {
-    match ClientFrame::parse(&frame) {
-        Some(f) => {
+    match Queued::of(&frame) {
+        Queued::Frame(f) => {
             let mut m = vec![0; f.masked_payload().len()];
             f.unmask_into(&mut m);
             m
         }
-        None => frame,
+        Queued::Message(_) => frame,
     }
 }
 
@@ -271,15 +306,13 @@ impl Runner {
                     from = fsn + 1;
                     continue;
                 }
-                let commit = commits(&frame);
+                let q = Queued::of(&frame);
+                let (commit, len) = (q.commits(), q.message_len());
                 // A frame whose key may have been on the wire (a replay, a
                 // write cut part-way) goes out under a new key.
                 let rekey = fsn <= self.max_keyed;
                 self.max_keyed = self.max_keyed.max(fsn);
-                let (len, sent) = match ClientFrame::parse(&frame) {
-                    Some(f) => (f.masked_payload().len(), conn.send_client_frame(f, rekey)),
-                    None => (frame.len(), conn.send(&frame)),
-                };
+                let sent = q.send(&mut conn, rekey);
                 queue.recycle(frame);
                 if let Err(e) = sent {
                     return self.lost(e);
