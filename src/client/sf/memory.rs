@@ -110,12 +110,19 @@ const SPARE_BUFFERS: usize = 16;
 /// none.
 const SPARE_BYTES: usize = 64 << 20;
 
+/// Buffers [`Spare`] keeps at the most, whatever their size: [`Spare::take`]
+/// looks at each, so small frames must not pile up by the thousand.
+const SPARE_MAX_BUFFERS: usize = 256;
+
 impl Spare {
     /// Keeps the buffer of `frame` if nobody else holds it and the pool
-    /// is not full (more than [`SPARE_BUFFERS`] buffers and
-    /// [`SPARE_BYTES`] bytes).
+    /// is not full: it keeps [`SPARE_BUFFERS`] buffers of any size, more
+    /// while they add up to at most [`SPARE_BYTES`], and never more than
+    /// [`SPARE_MAX_BUFFERS`].
     pub(super) fn put(&mut self, frame: SharedFrame) {
-        let room = self.bufs.len() < SPARE_BUFFERS || self.bytes + frame.len() <= SPARE_BYTES;
+        let n = self.bufs.len();
+        let room =
+            n < SPARE_BUFFERS || (n < SPARE_MAX_BUFFERS && self.bytes + frame.len() <= SPARE_BYTES);
         if room && let Ok(buf) = Arc::try_unwrap(frame) {
             self.bytes += buf.len();
             self.bufs.push(buf);

@@ -86,7 +86,7 @@ fn disk_frames_come_from_the_cache_then_from_the_files() {
 }
 
 #[test]
-fn the_spare_pool_keeps_sixteen_buffers_or_64_mib() {
+fn the_spare_pool_keeps_sixteen_buffers_or_64_mib_in_at_most_256() {
     use std::sync::Arc;
     let mut s = super::memory::Spare::default();
     // Past sixteen buffers, small ones are kept while under 64 MiB...
@@ -104,6 +104,15 @@ fn the_spare_pool_keeps_sixteen_buffers_or_64_mib() {
     // Under sixteen buffers, any size is kept.
     s.put(Arc::new(vec![0; 64 << 20]));
     assert_eq!(s.take(1).map(|b| b.len()), Some(64 << 20));
+    // Never more than 256 buffers, however small.
+    for _ in 0..300 {
+        s.put(Arc::new(vec![0; 16]));
+    }
+    let mut n = 0;
+    while s.take(1).is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 256);
     // A buffer someone else holds is not taken.
     let held = Arc::new(vec![0; 10]);
     s.put(held.clone());
