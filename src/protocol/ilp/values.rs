@@ -120,10 +120,13 @@ pub(super) enum Syms {
 
 impl Syms {
     /// The values of `a` (a dictionary or strings), `key` the column's
-    /// `,name=`.
+    /// `,name=`. A dictionary with more values than the batch has rows (one
+    /// shared by many small batches) is written per row instead: escaping
+    /// every value once per batch would cost more than the rows do.
     pub(super) fn new(a: &ArrayRef, key: &Padded) -> std::result::Result<Syms, ArrowError> {
         if let Some(d) = a.as_any_dictionary_opt()
             && !d.values().is_empty()
+            && d.values().len() <= a.len()
         {
             let values = Strs::new(d.values())?;
             let texts = (0..d.values().len())
@@ -339,9 +342,9 @@ mod tests {
             Some(0),
         ]);
         let dict: ArrayRef =
-            Arc::new(DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values)).unwrap());
+            Arc::new(DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values.clone())).unwrap());
         let plain = arrow::compute::cast(&dict, &DataType::Utf8).unwrap();
-        let from_dict = lines(dict, &[]);
+        let from_dict = lines(dict.clone(), &[]);
         assert_eq!(
             from_dict,
             "t,s=x n=2i\nt n=3i\nt n=4i\nt,s=x n=5i\nt,s= n=6i\nt,s=a\\ b\\,c\\=d\\\\e n=7i\n"
@@ -349,6 +352,30 @@ mod tests {
         assert_eq!(
             from_dict,
             lines(plain, &[("s".into(), ColumnOverride::Symbol)])
+        );
+        // More values than rows (a dictionary shared by small batches):
+        // written per row, the same lines.
+        let few: ArrayRef = Arc::new(
+            DictionaryArray::<Int8Type>::try_new(
+                Int8Array::from(vec![Some(2), Some(0), None]),
+                Arc::new(values.clone()),
+            )
+            .unwrap(),
+        );
+        let key = super::Padded::new(b",s=".to_vec());
+        assert!(matches!(
+            super::Syms::new(&few, &key),
+            Ok(super::Syms::Plain(_))
+        ));
+        assert!(matches!(
+            super::Syms::new(&dict, &key),
+            Ok(super::Syms::Dict { .. })
+        ));
+        let few_plain = arrow::compute::cast(&few, &DataType::Utf8).unwrap();
+        assert_eq!(lines(few, &[]), "t,s=a\\ b\\,c\\=d\\\\e n=2i\nt n=3i\n");
+        assert_eq!(
+            lines(few_plain, &[("s".into(), ColumnOverride::Symbol)]),
+            "t,s=a\\ b\\,c\\=d\\\\e n=2i\nt n=3i\n"
         );
         // No values at all (every key NULL).
         let empty: ArrayRef = Arc::new(
