@@ -80,6 +80,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "server")]
 pub(crate) use decode::same_short;
 pub use decode::{
     Decimal, DoubleArray, FieldValue, INFERRED_DECIMAL_SCALE, IlpError, Line, LineDecimal,
