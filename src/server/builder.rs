@@ -189,7 +189,11 @@ impl ServerBuilder {
         self.durable_ack = on;
         self
     }
-    /// Default rows per RESULT_BATCH (clients may ask for fewer).
+    /// Default upper bound of rows per RESULT_BATCH (clients may ask for
+    /// fewer). Results are cut into frames of this many rows, except
+    /// where a stored or computed batch ends: its last rows go out as a
+    /// shorter frame of their own when they are at least a quarter of the
+    /// bound (no copy), and smaller pieces are joined up to the bound.
     pub fn max_batch_rows(mut self, rows: usize) -> Self {
         self.max_batch_rows = rows.clamp(1, crate::protocol::MAX_ROWS_PER_RESULT_BATCH);
         self

@@ -343,8 +343,8 @@ impl Conn<'_> {
         };
         let mut seq: u64 = 0;
         let mut total: u64 = 0;
-        // The source's batches cut into frames of exactly `max_rows` (the
-        // last one may be shorter).
+        // The source's batches cut into frames of at most `max_rows`,
+        // slices of them where they are large enough (see `Cut`).
         let mut cut = Cut::new(schema.clone(), max_rows);
         let mut done = false;
         // Dropping it (on every return) stops DataFusion.
