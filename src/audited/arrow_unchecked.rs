@@ -1,5 +1,6 @@
-//! A `Dictionary(Int32, _)` array whose keys were checked in one
-//! branch-free pass instead of arrow's own validation.
+//! Arrays whose parts were checked in branch-free passes instead of
+//! arrow's own validation: a `Dictionary(Int32, _)` array
+//! ([`dictionary_i32`]) and a `Utf8` array ([`string_array`]).
 //!
 //! `DictionaryArray::try_new` looks for a key outside `0..values.len()` with
 //! an early-exit search that also consults the validity of each
@@ -16,9 +17,64 @@
 //! `symbol_ids_from_the_wire_are_checked` (random ids, some out of range,
 //! with random NULLs: a typed error or an array that passes
 //! `validate_full`).
+//!
+//! `StringArray::try_new` checks the data is UTF-8 and then every offset
+//! with `str::is_char_boundary`, a branchy test per value that measured
+//! more than the UTF-8 check itself on VARCHAR results. [`string_array`]
+//! checks the data the same way and the offsets in one branch-free pass
+//! (each one the data's end or on a byte that does not continue a
+//! character), and leaves anything it refuses to `try_new` for arrow's
+//! error. Tests: the ones below (arrow's `try_new` as the oracle over
+//! random offsets and data); `bridge::decode`'s
+//! `egress_varchar_utf8_is_checked_once_by_the_bridge` and
+//! `bitmap_nulls_land_on_their_rows`.
 
-use arrow::array::{Array, ArrayRef, DictionaryArray, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, DictionaryArray, PrimitiveArray, StringArray};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
 use arrow::datatypes::Int32Type;
+use arrow::error::ArrowError;
+
+/// `Utf8` array of `offsets` into `values`: arrow's checks, the offsets'
+/// in one branch-free pass (see the module docs); arrow's error when they
+/// fail.
+pub(crate) fn string_array(
+    offsets: OffsetBuffer<i32>,
+    values: Buffer,
+    nulls: Option<NullBuffer>,
+) -> Result<StringArray, ArrowError> {
+    let data = values.as_slice();
+    let end = data.len();
+    // A byte that continues a character is 0b10xx_xxxx: below -0x40 as i8.
+    // An offset past the end (or a negative one, huge as u32) reads as
+    // such a byte, the end itself as a boundary.
+    let boundaries = offsets.iter().fold(true, |ok, &o| {
+        let o = o as u32 as usize;
+        let b = data
+            .get(o)
+            .copied()
+            .unwrap_or(if o == end { 0 } else { 0x80 });
+        ok & (b as i8 >= -0x40)
+    });
+    let rows = offsets.len() - 1;
+    if boundaries
+        && nulls.as_ref().is_none_or(|n| n.len() == rows)
+        && std::str::from_utf8(data).is_ok()
+    {
+        // SAFETY: `new_unchecked` is sound when `try_new` would succeed,
+        // which needs (its `GenericStringType::validate`) `values` to be
+        // UTF-8 and every offset on one of its character boundaries, and
+        // `nulls` (if any) to have one slot per row. All three were just
+        // checked on these very parts: `from_utf8` of the whole data; each
+        // offset, taken as `o as u32` (a negative one is at least 2^31, past
+        // any buffer arrow allocates), is the data's length or indexes a
+        // byte that does not continue a character (not `0b10xx_xxxx`), which
+        // is `str::is_char_boundary` for valid UTF-8; the null count of
+        // slots. `offsets` is an `OffsetBuffer`, whose constructor checked
+        // it non-decreasing from a non-negative start.
+        return Ok(unsafe { StringArray::new_unchecked(offsets, values, nulls) });
+    }
+    StringArray::try_new(offsets, values, nulls)
+}
 
 /// A non-null key outside the dictionary: its position and value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +92,7 @@ pub(crate) fn dictionary_i32(
     values: ArrayRef,
 ) -> Result<DictionaryArray<Int32Type>, KeyOutOfRange> {
     let bound = values.len();
-    let max = keys.values().iter().fold(0u32, |m, &k| m.max(k as u32));
+    let max = super::avx2::max_unsigned(keys.values());
     if keys.is_empty() || (max <= i32::MAX as u32 && (max as usize) < bound) {
         // SAFETY: `new_unchecked` is sound when `try_new` would succeed,
         // which needs every non-null key in `0..values.len()`. Here every
@@ -106,6 +162,55 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((e.index, e.key), (2, 7));
+    }
+
+    proptest::proptest! {
+        /// Whatever the offsets and the data (UTF-8 or not, offsets inside
+        /// characters or past the end), the same verdict as arrow's own
+        /// `try_new`, and the same array when both accept.
+        #[test]
+        fn strings_are_accepted_as_arrow_accepts_them(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("a".to_string()),
+                    proptest::strategy::Just("é".to_string()),
+                    proptest::strategy::Just("€".to_string()),
+                    proptest::strategy::Just("😀".to_string()),
+                ],
+                0..12,
+            ),
+            bad_byte in proptest::option::of((0usize..40, 0x80u8..=0xFF)),
+            steps in proptest::collection::vec(0i32..6, 0..10),
+            null_slots in proptest::option::of(0usize..12),
+        ) {
+            let mut data = text.concat().into_bytes();
+            if let Some((at, b)) = bad_byte
+                && at < data.len()
+            {
+                data[at] = b;
+            }
+            let mut offs = vec![0i32];
+            for s in &steps {
+                offs.push(offs[offs.len() - 1] + s);
+            }
+            let make = || {
+                let offsets = OffsetBuffer::new(offs.clone().into());
+                let nulls = null_slots.map(|n| NullBuffer::from(vec![true; n]));
+                (offsets, Buffer::from(data.clone()), nulls)
+            };
+            let (o, v, n) = make();
+            let ours = string_array(o, v, n);
+            let (o, v, n) = make();
+            let arrow = StringArray::try_new(o, v, n);
+            match (ours, arrow) {
+                (Ok(a), Ok(b)) => {
+                    a.to_data().validate_full().unwrap();
+                    proptest::prop_assert_eq!(a, b);
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => proptest::prop_assert!(false, "ours {:?}, arrow {:?}", a, b),
+            }
+        }
     }
 
     #[test]

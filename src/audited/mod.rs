@@ -16,10 +16,15 @@
 //!
 //! - [`arrow_unchecked`]: a dictionary array built without arrow's per-key
 //!   validation, after one branch-free pass over the keys (SYMBOL columns
-//!   of query results);
+//!   of query results), and a string array without its per-offset search
+//!   (VARCHAR columns);
+//! - [`avx2`]: hot loops of query decoding (the test for NULL sentinels
+//!   in a fixed-width column, the largest dictionary key) compiled for
+//!   AVX2 too, that copy picked at run time on CPUs that have it;
 //! - `polars_ffi` (feature `polars`): moving arrays between arrow-rs and
 //!   polars-arrow through the Arrow C Data Interface.
 
 pub(crate) mod arrow_unchecked;
+pub(crate) mod avx2;
 #[cfg(feature = "polars")]
 pub(crate) mod polars_ffi;

@@ -21,7 +21,7 @@ use arrow::datatypes::{
 
 use super::fixed::{copied, fixed, fixed_buffer, fixed_column, spread, spread_fixed, validity};
 use super::types::{QwpType, arrow_type};
-use crate::audited::arrow_unchecked::dictionary_i32;
+use crate::audited::arrow_unchecked::{dictionary_i32, string_array};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::{
     ArrayView, ColumnView, TimestampsView, ValuesView, WireFixed, bit_is_set,
@@ -347,11 +347,9 @@ fn decode(
             // character boundary (egress views leave that check to it, see
             // `ValuesView::Varlen`).
             if ty == ColumnType::Varchar {
-                Arc::new(
-                    StringArray::try_new(offsets, copied(data), nulls).map_err(|e| {
-                        Error::new(ErrorKind::Protocol, "VARCHAR data is not UTF-8").with_source(e)
-                    })?,
-                )
+                Arc::new(string_array(offsets, copied(data), nulls).map_err(|e| {
+                    Error::new(ErrorKind::Protocol, "VARCHAR data is not UTF-8").with_source(e)
+                })?)
             } else {
                 Arc::new(BinaryArray::try_new(offsets, copied(data), nulls).map_err(arrow_err)?)
             }

@@ -104,10 +104,10 @@ fn sentinel_nulls<T>(
     NullBuffer::union(valid.as_ref(), Some(&sentinel)).filter(|n| n.null_count() > 0)
 }
 
-/// Whether any of `values` is a sentinel: 64 values at a time without an
-/// early exit inside a block, so the test vectorises.
+/// Whether any of `values` is a sentinel (vectorised, with AVX2 where
+/// the CPU has it).
 fn any_sentinel<T>(values: &[T], is_null: impl Fn(&T) -> bool) -> bool {
-    values.chunks(64).any(|c| block_has_sentinel(c, &is_null))
+    crate::audited::avx2::any_sentinel(values, is_null)
 }
 
 /// A fixed-width column: its values in their rows (`fill` at the NULL
@@ -126,12 +126,6 @@ pub(super) fn fixed_column<T: WireFixed + ArrowNativeType>(
     let v = spread_fixed(b, valid.as_ref(), fill);
     let n = validity(&v, valid, is_null);
     (v, n)
-}
-
-/// Whether any of `values` is a sentinel, without an early exit, so the
-/// test vectorises.
-fn block_has_sentinel<T>(values: &[T], is_null: impl Fn(&T) -> bool) -> bool {
-    values.iter().fold(false, |any, v| any | is_null(v))
 }
 
 #[cfg(test)]

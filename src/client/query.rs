@@ -87,14 +87,10 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
             ));
         }
     };
-    let mut dec = BatchDecoder::new(hs.version);
-    dec.set_parallel(
-        std::thread::available_parallelism().map_or(1, |n| n.get()) >= PARALLEL_DECODE_MIN_CORES,
-    );
     Ok((
         Session {
             conn,
-            dec,
+            dec: BatchDecoder::new(hs.version),
             inflater: crate::protocol::egress::Inflater::new(),
         },
         info,
