@@ -52,11 +52,11 @@ pub(super) struct DiskStore {
     writer: Option<File>,
     /// The last segment read: `(first fsn, file)`.
     reader: Option<(u64, File)>,
-    /// Sum of `segs[..].file_len` and the spare's length.
+    /// Sum of `segs[..].file_len` and the spares' lengths.
     bytes: u64,
-    /// The length of the spare segment file, if there is one
+    /// The lengths of the spare segment files, `spare-0` first
     /// ([`recycle`]).
-    spare: Option<u64>,
+    spares: Vec<u64>,
     max_segment_bytes: u64,
     periodic: Option<Duration>,
     last_sync: Instant,
@@ -207,7 +207,7 @@ impl DiskStore {
         let mut aside = Vec::new();
         let mut store = DiskStore {
             bytes: 0,
-            spare: None,
+            spares: Vec::new(),
             lock,
             segs: VecDeque::new(),
             writer: None,
@@ -220,7 +220,7 @@ impl DiskStore {
             writing: false,
             cache: MemStore::new(1),
         };
-        store.remove_stale_spare()?;
+        store.remove_stale_spares()?;
         for (name_fsn, path) in list_segments(&dir)? {
             if cut.is_some() {
                 aside.push(move_aside(&path)?);
@@ -325,7 +325,7 @@ impl DiskStore {
     }
 
     /// Bytes counted against `sf_max_total_bytes`: the segment files and
-    /// the spare.
+    /// the spares.
     pub(super) fn used_bytes(&self) -> u64 {
         self.bytes
     }
@@ -481,7 +481,7 @@ impl DiskStore {
         }
     }
 
-    /// Closes the active segment and starts `seg-<fsn>.sfa`, from the
+    /// Closes the active segment and starts `seg-<fsn>.sfa`, from a
     /// spare if there is one; returns, with `periodic`, the closed
     /// segment's `fsync` (to run before the first record goes into the
     /// new one).
@@ -628,7 +628,7 @@ impl DiskStore {
     }
 
     /// Retires every segment whose frames are all acknowledged (up to and
-    /// including `acked`: one may become the spare, the others are to
+    /// including `acked`: some may become spares, the others are to
     /// delete) and records `acked` in the acknowledgement file.
     pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<Doomed> {
         self.cache.release(acked, spare);
@@ -669,7 +669,7 @@ impl DiskStore {
 #[must_use]
 pub(super) struct Doomed {
     paths: Vec<PathBuf>,
-    /// A segment could not be kept as the spare (it is in `paths`).
+    /// A segment could not be kept as a spare (it is in `paths`).
     failed: Option<Error>,
 }
 

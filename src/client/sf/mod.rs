@@ -47,16 +47,16 @@
 //!   (segments found on open are never appended to). See [`segment`].
 //! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
 //!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
-//!   after which the segments whose frames are all acknowledged go: one
-//!   is kept as the file `spare` and rewritten as the next segment (old
-//!   bytes after its records, past an end mark, are never read; see
-//!   [`segment`]), the others are deleted. On open the acknowledged FSN
+//!   after which the segments whose frames are all acknowledged go: up
+//!   to two are kept as spares (`spare-0`, `spare-1`), each rewritten as
+//!   a next segment (old bytes after its records, past an end mark, are
+//!   never read; see [`segment`]), the others are deleted. On open the acknowledged FSN
 //!   is also at least the first remaining segment's first FSN minus one,
 //!   so a lost or corrupt `ack` file only replays more; a segment missing
 //!   above the recorded FSN is a warning in [`Recovered::warnings`].
 //! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
-//!   bytes of the segment files, the spare and a recycled segment's old
-//!   bytes included (the spare is deleted when an append finds no room).
+//!   bytes of the segment files, the spares and a recycled segment's old
+//!   bytes included (spares are deleted when an append finds no room).
 //!   Space comes back a whole segment at a time, hence segments of at
 //!   most half of it.
 //! - [`SfDurability::Memory`] never `fsync`s: a process crash loses
@@ -510,8 +510,8 @@ impl SfQueue {
     }
 
     /// Acknowledges every frame up to and including `fsn`: frees them in
-    /// memory, deletes (or keeps one to reuse) fully acknowledged segment
-    /// files and records the FSN on disk, and wakes a blocked [`SfQueue::append`]. An FSN at or
+    /// memory, deletes (or keeps up to two to reuse) fully acknowledged
+    /// segment files and records the FSN on disk, and wakes a blocked [`SfQueue::append`]. An FSN at or
     /// below [`SfQueue::acked_fsn`] is a no-op; one never appended is an
     /// [`ErrorKind::InvalidData`] error.
     pub fn ack(&self, fsn: u64) -> Result<()> {
@@ -571,7 +571,7 @@ impl SfQueue {
     }
 
     /// The bytes counted against `max_total_bytes`: the payloads held in
-    /// memory mode, the segment files and the spare in disk mode (which
+    /// memory mode, the segment files and the spares in disk mode (which
     /// include acknowledged frames of a segment not yet fully
     /// acknowledged, a recycled file's old bytes, and the record and
     /// segment headers).

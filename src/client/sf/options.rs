@@ -18,7 +18,7 @@ pub struct SfOptions {
     /// `default`.
     pub sender_id: String,
     /// `sf_max_total_bytes`: the cap on the payload bytes held (memory
-    /// mode) or on the slot's segment files and spare (disk mode).
+    /// mode) or on the slot's segment files and spares (disk mode).
     pub max_total_bytes: u64,
     /// `sf_max_segment_bytes`: where a segment file is rotated (64 MiB),
     /// or at half of `max_total_bytes` if that is less (see
@@ -29,8 +29,9 @@ pub struct SfOptions {
     /// `sf_sync_interval_millis`: the `fsync` period with
     /// [`SfDurability::Periodic`] (5 s).
     pub sync_interval: Duration,
-    /// `sf_append_deadline_millis`: how long [`SfQueue::append`] blocks on
-    /// a full queue before it fails (30 s).
+    /// `sf_append_deadline_millis`: how long
+    /// [`SfQueue::append`](super::SfQueue::append) blocks on a full queue
+    /// before it fails (30 s).
     pub append_deadline: Duration,
 }
 

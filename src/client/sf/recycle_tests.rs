@@ -9,12 +9,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::segment::{
-    END_MARK, ScanStop, encode_header, encode_record, scan_segment, segment_fsn, segment_name,
+    self, END_MARK, ScanStop, encode_header, encode_record, scan_segment, segment_fsn, segment_name,
 };
 use super::tests::TestDir;
 use super::*;
 
-const SPARE: &str = "spare";
+const SPARE: &str = "spare-0";
+const SPARE1: &str = "spare-1";
 
 /// Frame `i` of `len` bytes, its content telling `i` apart.
 fn frame(i: u64, len: usize) -> Vec<u8> {
@@ -40,7 +41,7 @@ fn files(slot: &Path) -> Vec<(String, u64)> {
                 e.metadata().unwrap().len(),
             )
         })
-        .filter(|(n, _)| n == SPARE || segment_fsn(n).is_some())
+        .filter(|(n, _)| n.starts_with("spare-") || segment_fsn(n).is_some())
         .collect();
     v.sort();
     v
@@ -122,7 +123,7 @@ fn an_acknowledged_segment_becomes_the_next_one() {
 }
 
 #[test]
-fn at_most_one_spare_and_the_rest_deleted() {
+fn at_most_two_spares_and_the_rest_deleted() {
     let d = TestDir::new("recycle-one");
     let slot = d.path().join("r");
     let (q, _) = SfQueue::open(opts(d.path())).unwrap();
@@ -130,15 +131,26 @@ fn at_most_one_spare_and_the_rest_deleted() {
         q.append(&frame(i, 100)).unwrap();
     }
     assert_eq!(q.used_bytes().unwrap(), disk_bytes(&slot));
+    let inos = [
+        ino(&slot.join(segment_name(1))),
+        ino(&slot.join(segment_name(6))),
+    ];
     q.ack(16).unwrap();
-    assert_eq!(files(&slot), vec![(SPARE.into(), 596)]);
-    assert_eq!(q.used_bytes().unwrap(), 596);
-    // Frames bigger than a segment: the first goes into the spare, which
-    // grows; the second gets a new file. Once acknowledged both are
-    // deleted, too big to be kept.
+    // Segments 1 and 6 kept, 11 and 16 deleted.
+    assert_eq!(
+        files(&slot),
+        vec![(SPARE.into(), 596), (SPARE1.into(), 596)]
+    );
+    assert_eq!([ino(&slot.join(SPARE)), ino(&slot.join(SPARE1))], inos);
+    assert_eq!(q.used_bytes().unwrap(), 2 * 596);
+    // Frames bigger than a segment: each goes into a spare, which grows,
+    // the last spare first. Once acknowledged both are deleted, too big
+    // to be kept.
     q.append(&frame(17, 2000)).unwrap();
-    assert!(!slot.join(SPARE).exists());
+    assert!(!slot.join(SPARE1).exists());
+    assert_eq!(ino(&slot.join(segment_name(17))), inos[1]);
     q.append(&frame(18, 2000)).unwrap();
+    assert!(!slot.join(SPARE).exists());
     assert_eq!(q.used_bytes().unwrap(), 2 * 2032);
     q.ack(18).unwrap();
     assert!(files(&slot).is_empty());
@@ -237,7 +249,10 @@ fn check_clean_recovery(root: &Path, extra: u64, what: &str) {
     want.extend((4..4 + extra).map(|i| (i, frame(i, 40))));
     assert_eq!(unacked(&q), want, "{what}");
     let slot = root.join("r");
-    assert!(!slot.join(SPARE).exists(), "{what}");
+    assert!(
+        !slot.join(SPARE).exists() && !slot.join(SPARE1).exists(),
+        "{what}"
+    );
     assert!(!has_corrupt(&slot), "{what}");
     assert_eq!(q.used_bytes().unwrap(), disk_bytes(&slot), "{what}");
     assert_eq!(q.append(b"next").unwrap(), 4 + extra, "{what}");
@@ -258,6 +273,7 @@ fn a_crash_before_the_spare_is_renamed_loses_nothing() {
             old[16..32].copy_from_slice(&END_MARK);
         }
         fs::write(slot.join(SPARE), &old).unwrap();
+        fs::write(slot.join(SPARE1), &old).unwrap();
         check_clean_recovery(d.path(), 0, &format!("spare, header {header:?}"));
     }
 }
@@ -328,4 +344,24 @@ fn old_records_never_pass_for_new_ones() {
         scan.stopped,
         Some(ScanStop::FsnOutOfSequence { found: 5, .. })
     ));
+}
+
+#[test]
+fn a_record_written_in_chunks_is_the_encoded_record() {
+    // With `end_mark` (old bytes follow) the mark comes right after it.
+    for end_mark in [false, true] {
+        for len in [0usize, 3, (128 << 10) - 1, 128 << 10, (3 << 17) + 5] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+            let mut want = vec![0xEE; 16];
+            encode_record(9, &payload, &mut want);
+            let mut file = std::io::Cursor::new(vec![0xEE; 16]);
+            if end_mark {
+                want.extend_from_slice(&END_MARK);
+                want.extend_from_slice(&[0xEE; 40]);
+                file.get_mut().resize(want.len(), 0xEE);
+            }
+            segment::write_record(&mut file, 16, 9, &payload, end_mark).unwrap();
+            assert!(file.into_inner() == want, "len {len}, mark {end_mark}");
+        }
+    }
 }
