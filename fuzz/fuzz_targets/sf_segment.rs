@@ -1,6 +1,6 @@
 //! The store-and-forward segment reader (`client::sf::segment::scan_segment`)
 //! on arbitrary bytes: it never panics and returns a prefix of valid
-//! records.
+//! records (ending at the end of the bytes, a fault, or an end mark).
 //!
 //! Byte 0 picks the mode. Bit 0 clear: the rest is a segment file, raw
 //! (bit 1 set: the expected first FSN is the one in its header, else none).
@@ -15,7 +15,7 @@ mod split;
 
 use libfuzzer_sys::fuzz_target;
 use questdb_arrow::client::sf::segment::{
-    SEGMENT_HEADER_BYTES, SegmentScan, encode_header, encode_record, scan_segment,
+    END_MARK, SEGMENT_HEADER_BYTES, SegmentScan, encode_header, encode_record, scan_segment,
 };
 
 /// Checks the invariants of any scan of `bytes`.
@@ -30,7 +30,10 @@ fn check(bytes: &[u8], expected: Option<u64>, scan: &SegmentScan) {
     }
     let good = usize::try_from(scan.good_len).expect("good_len fits");
     assert!(good >= SEGMENT_HEADER_BYTES && good <= bytes.len());
-    assert_eq!(scan.stopped.is_none(), good == bytes.len());
+    assert_eq!(scan.stopped.is_none(), good == bytes.len() || scan.end_mark);
+    if scan.end_mark {
+        assert!(scan.stopped.is_none() && bytes[good..].starts_with(&END_MARK));
+    }
     // The good prefix is exactly the header and the records re-encoded.
     let mut again = encode_header(first).to_vec();
     for (i, r) in scan.records.iter().enumerate() {

@@ -308,7 +308,7 @@ pub(crate) static KEYS: &[Key] = &[
         "sf_max_total_bytes",
         "10g with `sf_dir`, else 128m",
         Use::Ingest,
-        "cap on the `AsyncSender` queue (memory, or segment files per slot); size",
+        "cap on the `AsyncSender` queue (memory, or segment files per slot, the spares kept for reuse included); size",
         codec!(size_opt sf_max_total_bytes),
     ),
     key(

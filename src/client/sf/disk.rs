@@ -1,6 +1,8 @@
 //! The disk store of a store-and-forward queue: a locked slot directory of
 //! segment files (format in [`super::segment`]), its recovery on open, and
-//! the deletion of acknowledged segments.
+//! the deletion or recycling ([`recycle`]) of acknowledged segments.
+
+mod recycle;
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -26,8 +28,11 @@ struct Seg {
     path: PathBuf,
     /// `(offset, payload length)` of record `first + i`.
     records: Vec<(u64, u32)>,
-    /// File length in bytes.
+    /// Where the next record goes: the end of the last one.
     size: u64,
+    /// Bytes of the file: `size`, or more when it was recycled and old
+    /// bytes follow its records.
+    file_len: u64,
 }
 
 impl Seg {
@@ -47,8 +52,11 @@ pub(super) struct DiskStore {
     writer: Option<File>,
     /// The last segment read: `(first fsn, file)`.
     reader: Option<(u64, File)>,
-    /// Sum of `segs[..].size`.
+    /// Sum of `segs[..].file_len` and the spares' lengths.
     bytes: u64,
+    /// The lengths of the spare segment files, `spare-0` first
+    /// ([`recycle`]).
+    spares: Vec<u64>,
     max_segment_bytes: u64,
     periodic: Option<Duration>,
     last_sync: Instant,
@@ -75,6 +83,8 @@ pub(super) struct PendingRecord {
     file: File,
     /// The `fsync` of the segment it rotated away from, run first.
     sync: Option<SyncJob>,
+    /// Old bytes of a recycled file follow the record.
+    end_mark: bool,
     /// That `fsync`'s error (nothing is written then).
     sync_failed: Option<Error>,
     /// The write's error, with the error of cutting the partial record
@@ -93,7 +103,13 @@ impl PendingRecord {
             self.sync_failed = Some(e);
             return;
         }
-        if let Err(e) = write_record(&mut self.file, self.offset, self.fsn, payload) {
+        if let Err(e) = write_record(
+            &mut self.file,
+            self.offset,
+            self.fsn,
+            payload,
+            self.end_mark,
+        ) {
             self.failed = Some((e, self.file.set_len(self.offset).err()));
         }
     }
@@ -189,6 +205,22 @@ impl DiskStore {
         let mut expected: Option<u64> = None;
         let mut cut: Option<String> = None;
         let mut aside = Vec::new();
+        let mut store = DiskStore {
+            bytes: 0,
+            spares: Vec::new(),
+            lock,
+            segs: VecDeque::new(),
+            writer: None,
+            reader: None,
+            max_segment_bytes: max_segment_bytes.max(1),
+            periodic: (durability == SfDurability::Periodic).then_some(sync_interval),
+            last_sync: Instant::now(),
+            dirty: false,
+            broken: None,
+            writing: false,
+            cache: MemStore::new(1),
+        };
+        store.remove_stale_spares()?;
         for (name_fsn, path) in list_segments(&dir)? {
             if cut.is_some() {
                 aside.push(move_aside(&path)?);
@@ -234,6 +266,12 @@ impl DiskStore {
                     path,
                     records: scan.records.iter().map(|r| (r.offset, r.len)).collect(),
                     size: scan.good_len,
+                    // Old bytes after an end mark stay (recycled file).
+                    file_len: if scan.end_mark {
+                        bytes.len() as u64
+                    } else {
+                        scan.good_len
+                    },
                 };
                 expected = Some(seg.end());
                 segs.push_back(seg);
@@ -269,20 +307,9 @@ impl DiskStore {
         }
         let last = segs.back().map_or(acked, |s| s.end() - 1);
         let next = last.max(acked) + 1;
-        let mut store = DiskStore {
-            bytes: segs.iter().map(|s| s.size).sum(),
-            lock,
-            segs,
-            writer: None,
-            reader: None,
-            max_segment_bytes: max_segment_bytes.max(1),
-            periodic: (durability == SfDurability::Periodic).then_some(sync_interval),
-            last_sync: Instant::now(),
-            dirty: false,
-            broken: None,
-            writing: false,
-            cache: MemStore::new(next),
-        };
+        store.bytes = segs.iter().map(|s| s.file_len).sum();
+        store.segs = segs;
+        store.cache = MemStore::new(next);
         rec.frames = next - 1 - acked;
         rec.bytes = store.payload_bytes(acked + 1, next - 1);
         if let Some(t) = &rec.truncated {
@@ -297,7 +324,8 @@ impl DiskStore {
         self.lock.dir()
     }
 
-    /// Bytes counted against `sf_max_total_bytes`: the segment files.
+    /// Bytes counted against `sf_max_total_bytes`: the segment files and
+    /// the spares.
     pub(super) fn used_bytes(&self) -> u64 {
         self.bytes
     }
@@ -315,12 +343,14 @@ impl DiskStore {
 
     /// Bytes appending a `len`-byte frame adds to [`DiskStore::used_bytes`].
     pub(super) fn cost(&self, len: u64) -> u64 {
-        let head = if self.needs_segment(len) {
-            SEGMENT_HEADER_BYTES as u64
-        } else {
-            0
+        let (size, file_len, counted) = match self.segs.back() {
+            Some(s) if !self.needs_segment(len) => (s.size, s.file_len, s.file_len),
+            _ => {
+                let (file_len, counted) = self.new_segment_len();
+                (SEGMENT_HEADER_BYTES as u64, file_len, counted)
+            }
         };
-        head + RECORD_HEADER_BYTES as u64 + len
+        recycle::grown(size, file_len, len).0 - counted
     }
 
     /// The most a `len`-byte frame can ever cost.
@@ -360,6 +390,7 @@ impl DiskStore {
             offset: seg.size,
             file,
             sync,
+            end_mark: recycle::grown(seg.size, seg.file_len, len).1,
             sync_failed: None,
             failed: None,
         })
@@ -401,13 +432,19 @@ impl DiskStore {
                     seg.path.display()
                 ));
                 self.writer = None;
+            } else {
+                // Cut at the record: old bytes after it went too.
+                self.bytes -= seg.file_len - seg.size;
+                seg.file_len = seg.size;
             }
             return Err(err);
         }
         let len = frame.len() as u64;
+        let (file_len, _) = recycle::grown(seg.size, seg.file_len, len);
         seg.records.push((rec.offset, len as u32));
         seg.size += RECORD_HEADER_BYTES as u64 + len;
-        self.bytes += RECORD_HEADER_BYTES as u64 + len;
+        self.bytes += file_len - seg.file_len;
+        seg.file_len = file_len;
         self.dirty = true;
         self.cache.append(rec.fsn, frame, spare);
         self.cache.shrink_to(CACHE_BYTES, spare);
@@ -444,9 +481,10 @@ impl DiskStore {
         }
     }
 
-    /// Closes the active segment and creates `seg-<fsn>.sfa`; returns, with
-    /// `periodic`, the closed segment's `fsync` (to run before the first
-    /// record goes into the new one).
+    /// Closes the active segment and starts `seg-<fsn>.sfa`, from a
+    /// spare if there is one; returns, with `periodic`, the closed
+    /// segment's `fsync` (to run before the first record goes into the
+    /// new one).
     fn start_segment(&mut self, fsn: u64) -> Result<Option<SyncJob>> {
         let sync = if self.periodic.is_some() {
             self.take_sync()?
@@ -454,6 +492,12 @@ impl DiskStore {
             None
         };
         self.writer = None;
+        if let Some((seg, f)) = self.reuse_spare(fsn)? {
+            self.segs.push_back(seg);
+            self.writer = Some(f);
+            self.dirty = true;
+            return Ok(sync);
+        }
         let path = self.dir().join(segment_name(fsn));
         let mut f = OpenOptions::new()
             .read(true)
@@ -473,6 +517,7 @@ impl DiskStore {
             path,
             records: Vec::new(),
             size: SEGMENT_HEADER_BYTES as u64,
+            file_len: SEGMENT_HEADER_BYTES as u64,
         });
         self.bytes += SEGMENT_HEADER_BYTES as u64;
         self.writer = Some(f);
@@ -582,8 +627,9 @@ impl DiskStore {
         sum
     }
 
-    /// Deletes every segment whose frames are all acknowledged (up to and
-    /// including `acked`) and records `acked` in the acknowledgement file.
+    /// Retires every segment whose frames are all acknowledged (up to and
+    /// including `acked`: some may become spares, the others are to
+    /// delete) and records `acked` in the acknowledgement file.
     pub(super) fn release(&mut self, acked: u64, spare: &mut Spare) -> Result<Doomed> {
         self.cache.release(acked, spare);
         // The file first, the deletions after: a segment missing on open
@@ -592,7 +638,10 @@ impl DiskStore {
         // replays acknowledged frames again. `sync` persists the rename.
         write_ack(self.dir(), acked, false)?;
         self.dirty = true;
-        let mut doomed = Doomed(Vec::new());
+        let mut doomed = Doomed {
+            paths: Vec::new(),
+            failed: None,
+        };
         while let Some(s) = self.segs.front()
             && s.end() <= acked + 1
         {
@@ -606,8 +655,9 @@ impl DiskStore {
             if self.reader.as_ref().is_some_and(|(f, _)| *f == s.first) {
                 self.reader = None;
             }
-            self.bytes -= s.size;
-            doomed.0.extend(self.segs.pop_front().map(|s| s.path));
+            if let Some(s) = self.segs.pop_front() {
+                self.retire(s, &mut doomed);
+            }
         }
         Ok(doomed)
     }
@@ -617,14 +667,18 @@ impl DiskStore {
 /// the queue's lock is released (freeing their pages takes a while).
 #[derive(Debug)]
 #[must_use]
-pub(super) struct Doomed(Vec<PathBuf>);
+pub(super) struct Doomed {
+    paths: Vec<PathBuf>,
+    /// A segment could not be kept as a spare (it is in `paths`).
+    failed: Option<Error>,
+}
 
 impl Doomed {
     /// Deletes the files; the first failure is the error (the files still
     /// there are below the acknowledged FSN: the next open deletes them).
     pub(super) fn delete(self) -> Result<()> {
-        let mut first = Ok(());
-        for p in self.0 {
+        let mut first = self.failed.map_or(Ok(()), Err);
+        for p in self.paths {
             if let Err(e) = fs::remove_file(&p)
                 && first.is_ok()
             {

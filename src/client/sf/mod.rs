@@ -43,18 +43,22 @@
 //!   the next record would take the active one past `max_segment_bytes`
 //!   (`sf_max_segment_bytes`, 64 MiB by default, at most half of
 //!   `max_total_bytes`: [`SfOptions::segment_bytes`]; a bigger frame gets
-//!   a segment of its own), and on the first append after an open (segments found on open are
-//!   never appended to). See [`segment`].
+//!   a segment of its own), and on the first append after an open
+//!   (segments found on open are never appended to). See [`segment`].
 //! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
 //!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
-//!   after which the segments whose frames are all acknowledged are
-//!   deleted. On open the acknowledged FSN is also at least the first
-//!   remaining segment's first FSN minus one, so a lost or corrupt `ack`
-//!   file only replays more; a segment missing above the recorded FSN is
-//!   a warning in [`Recovered::warnings`].
+//!   after which the segments whose frames are all acknowledged go: up
+//!   to two are kept as spares (`spare-0`, `spare-1`), each rewritten as
+//!   a next segment (old bytes after its records, past an end mark, are
+//!   never read; see [`segment`]), the others are deleted. On open the acknowledged FSN
+//!   is also at least the first remaining segment's first FSN minus one,
+//!   so a lost or corrupt `ack` file only replays more; a segment missing
+//!   above the recorded FSN is a warning in [`Recovered::warnings`].
 //! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
-//!   bytes of the segment files. Space comes back only when a whole
-//!   segment is acknowledged, hence segments of at most half of it.
+//!   bytes of the segment files, the spares and a recycled segment's old
+//!   bytes included (spares are deleted when an append finds no room).
+//!   Space comes back a whole segment at a time, hence segments of at
+//!   most half of it.
 //! - [`SfDurability::Memory`] never `fsync`s: a process crash loses
 //!   nothing (the data is in the page cache) but a power loss may.
 //!   [`SfDurability::Periodic`] `fsync`s the active segment and the slot
@@ -103,6 +107,9 @@ mod cursor;
 pub mod dict;
 mod disk;
 mod memory;
+mod options;
+#[cfg(test)]
+mod recycle_tests;
 pub mod segment;
 #[cfg(test)]
 mod shared_tests;
@@ -120,103 +127,8 @@ pub use cursor::SfCursor;
 use disk::DiskStore;
 pub use memory::SharedFrame;
 use memory::{MemStore, Spare};
+pub use options::SfOptions;
 pub use slot::{check_sender_id, orphan_slots};
-
-/// How a store-and-forward queue stores its frames: the values of the
-/// `sf_*` connect-string keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SfOptions {
-    /// `sf_dir`: the directory of the slots; `None` = memory mode.
-    pub dir: Option<PathBuf>,
-    /// `sender_id`: the slot under `dir`; `[A-Za-z0-9_-]`, default
-    /// `default`.
-    pub sender_id: String,
-    /// `sf_max_total_bytes`: the cap on the payload bytes held (memory
-    /// mode) or on the slot's segment files (disk mode).
-    pub max_total_bytes: u64,
-    /// `sf_max_segment_bytes`: where a segment file is rotated (64 MiB),
-    /// or at half of `max_total_bytes` if that is less (see
-    /// [`SfOptions::segment_bytes`]).
-    pub max_segment_bytes: u64,
-    /// `sf_durability`: whether segment files are `fsync`ed.
-    pub durability: SfDurability,
-    /// `sf_sync_interval_millis`: the `fsync` period with
-    /// [`SfDurability::Periodic`] (5 s).
-    pub sync_interval: Duration,
-    /// `sf_append_deadline_millis`: how long [`SfQueue::append`] blocks on
-    /// a full queue before it fails (30 s).
-    pub append_deadline: Duration,
-}
-
-const MIB: u64 = 1 << 20;
-
-impl Default for SfOptions {
-    /// Memory mode with the connect string's defaults.
-    fn default() -> Self {
-        SfOptions {
-            dir: None,
-            sender_id: "default".to_owned(),
-            max_total_bytes: 128 * MIB,
-            max_segment_bytes: 64 * MIB,
-            durability: SfDurability::Memory,
-            sync_interval: Duration::from_millis(5_000),
-            append_deadline: Duration::from_millis(30_000),
-        }
-    }
-}
-
-impl SfOptions {
-    /// Memory mode bounded by `max_total_bytes`, other values at their
-    /// defaults.
-    pub fn memory(max_total_bytes: u64) -> SfOptions {
-        SfOptions {
-            max_total_bytes,
-            ..SfOptions::default()
-        }
-    }
-
-    /// Disk mode in `<dir>/<sender_id>/`, other values at their defaults
-    /// (10 GiB cap).
-    pub fn disk(dir: impl Into<PathBuf>, sender_id: impl Into<String>) -> SfOptions {
-        SfOptions {
-            dir: Some(dir.into()),
-            sender_id: sender_id.into(),
-            max_total_bytes: 10 * 1024 * MIB,
-            ..SfOptions::default()
-        }
-    }
-
-    /// Where a disk queue rotates its segment files: `max_segment_bytes`,
-    /// at most half of `max_total_bytes`, so that acknowledged space
-    /// (which comes back a whole segment at a time) returns while the
-    /// queue still has room.
-    pub fn segment_bytes(&self) -> u64 {
-        self.max_segment_bytes
-            .min((self.max_total_bytes / 2).max(1))
-    }
-
-    fn check(&self) -> Result<()> {
-        check_sender_id(&self.sender_id)?;
-        if self.max_total_bytes == 0 {
-            return Err(Error::config("sf_max_total_bytes", "0", "must be positive"));
-        }
-        if self.max_segment_bytes == 0 {
-            return Err(Error::config(
-                "sf_max_segment_bytes",
-                "0",
-                "must be positive",
-            ));
-        }
-        if self.dir.is_none() && self.durability == SfDurability::Periodic {
-            return Err(Error::config(
-                "sf_durability",
-                "periodic",
-                "requires sf_dir",
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// What [`SfQueue::open`] found in a disk slot (all zero in memory mode).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -471,6 +383,10 @@ impl SfQueue {
                 if !g.appending {
                     break;
                 }
+            } else if let Store::Disk(d) = &mut g.store
+                && d.drop_spare()?
+            {
+                continue;
             } else if !stalled {
                 stalled = true;
                 g.stalls += 1;
@@ -594,8 +510,8 @@ impl SfQueue {
     }
 
     /// Acknowledges every frame up to and including `fsn`: frees them in
-    /// memory, deletes fully acknowledged segment files and records the
-    /// FSN on disk, and wakes a blocked [`SfQueue::append`]. An FSN at or
+    /// memory, deletes (or keeps up to two to reuse) fully acknowledged
+    /// segment files and records the FSN on disk, and wakes a blocked [`SfQueue::append`]. An FSN at or
     /// below [`SfQueue::acked_fsn`] is a no-op; one never appended is an
     /// [`ErrorKind::InvalidData`] error.
     pub fn ack(&self, fsn: u64) -> Result<()> {
@@ -655,9 +571,10 @@ impl SfQueue {
     }
 
     /// The bytes counted against `max_total_bytes`: the payloads held in
-    /// memory mode, the segment files in disk mode (which include
-    /// acknowledged frames of a segment not yet fully acknowledged, and
-    /// the record and segment headers).
+    /// memory mode, the segment files and the spares in disk mode (which
+    /// include acknowledged frames of a segment not yet fully
+    /// acknowledged, a recycled file's old bytes, and the record and
+    /// segment headers).
     pub fn used_bytes(&self) -> Result<u64> {
         Ok(self.lock()?.used())
     }

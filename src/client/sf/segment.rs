@@ -15,6 +15,13 @@
 //! that is torn (shorter than its header or its length says), fails its
 //! checksum, or breaks the FSN sequence: everything before it is good,
 //! nothing after it is trusted. It never panics, whatever the bytes.
+//!
+//! A segment file may be *recycled*: an acknowledged one is rewritten
+//! from the start instead of a new file being created, so its old bytes
+//! follow the new records. Where old bytes follow a record, an
+//! [`END_MARK`] (a record header no record can have: FSN 0) is written
+//! after it before its own header is: the records end there, cleanly,
+//! and nothing after the mark is read.
 
 use std::fmt;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -27,6 +34,10 @@ pub const SEGMENT_HEADER_BYTES: usize = 16;
 pub const RECORD_HEADER_BYTES: usize = 16;
 /// The largest payload one record can hold (its length is a `u32`).
 pub const MAX_RECORD_PAYLOAD: u64 = u32::MAX as u64;
+/// Ends the records of a segment whose file goes on with old bytes (a
+/// recycled file): length 0, `QEND`, FSN 0, which no record has (FSNs
+/// start at 1).
+pub const END_MARK: [u8; RECORD_HEADER_BYTES] = *b"\0\0\0\0QEND\0\0\0\0\0\0\0\0";
 
 /// The file name of the segment whose first record has FSN `first_fsn`.
 pub fn segment_name(first_fsn: u64) -> String {
@@ -84,14 +95,18 @@ const WRITE_CHUNK: usize = 128 * 1024;
 /// Writes the record holding `payload` as frame `fsn` at byte `offset` of
 /// `w` (the bytes [`encode_record`] makes): the payload first, each chunk
 /// checksummed just before it is written, so it is read from memory once,
+/// then (with `end_mark`: old bytes follow) an [`END_MARK`] after it,
 /// then the header with the checksum. A write cut part-way leaves a
-/// record that fails its checksum or runs past the end: [`scan_segment`]
-/// stops there. `payload` must be at most [`MAX_RECORD_PAYLOAD`] bytes.
+/// record that fails its checksum or runs past the end, or, over old
+/// bytes, the end mark written after the record before (at `offset`):
+/// [`scan_segment`] stops there. `payload` must be at most
+/// [`MAX_RECORD_PAYLOAD`] bytes.
 pub fn write_record<W: Write + Seek>(
     w: &mut W,
     offset: u64,
     fsn: u64,
     payload: &[u8],
+    end_mark: bool,
 ) -> io::Result<()> {
     let len = payload.len() as u32;
     let mut crc = crc32fast::Hasher::new();
@@ -101,6 +116,9 @@ pub fn write_record<W: Write + Seek>(
     for chunk in payload.chunks(WRITE_CHUNK) {
         crc.update(chunk);
         w.write_all(chunk)?;
+    }
+    if end_mark {
+        w.write_all(&END_MARK)?;
     }
     w.seek(SeekFrom::Start(offset))?;
     w.write_all(&record_header(len, crc.finalize(), fsn))
@@ -216,8 +234,12 @@ pub struct SegmentScan {
     /// Bytes from the start up to the end of the last good record (the
     /// header's length when there is none, 0 when the header is bad).
     pub good_len: u64,
-    /// Why the scan stopped before the end, if it did.
+    /// Why the scan stopped before the end, if it did (not at an
+    /// [`END_MARK`]).
     pub stopped: Option<ScanStop>,
+    /// The records end at an [`END_MARK`] at `good_len`: the bytes from
+    /// there on are a recycled file's old ones, not part of the segment.
+    pub end_mark: bool,
 }
 
 fn le_u32(b: &[u8]) -> Option<u32> {
@@ -230,14 +252,15 @@ fn le_u64(b: &[u8]) -> Option<u64> {
 
 /// Reads the records of one segment from its bytes. `expected_first` is
 /// the FSN the file name announces (`None`: take the header's). Stops at
-/// the first bad header, torn or corrupt record, or FSN out of sequence;
-/// never panics.
+/// the first bad header, torn or corrupt record, or FSN out of sequence,
+/// and, cleanly, at an [`END_MARK`]; never panics.
 pub fn scan_segment(bytes: &[u8], expected_first: Option<u64>) -> SegmentScan {
     let mut scan = SegmentScan {
         first_fsn: None,
         records: Vec::new(),
         good_len: 0,
         stopped: None,
+        end_mark: false,
     };
     let header = match bytes.get(..SEGMENT_HEADER_BYTES) {
         Some(h) if &h[..8] == SEGMENT_MAGIC => h,
@@ -265,6 +288,10 @@ pub fn scan_segment(bytes: &[u8], expected_first: Option<u64>) -> SegmentScan {
     while pos < bytes.len() {
         let offset = pos as u64;
         let rest = &bytes[pos..];
+        if rest.starts_with(&END_MARK) {
+            scan.end_mark = true;
+            break;
+        }
         let (Some(len), Some(crc), Some(fsn)) = (
             le_u32(rest),
             rest.get(4..).and_then(le_u32),
