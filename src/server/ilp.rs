@@ -129,13 +129,19 @@ pub(crate) fn to_writes(
 ) -> Result<Writes, IlpFailure> {
     let mut tables: Vec<TableAcc> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    // The table of the previous line: bodies usually hold runs of one
-    // table, so most lines need no lookup.
-    let mut last: Option<usize> = None;
+    // The table of the previous line (and where its name was): bodies
+    // usually hold runs of one table, so most lines need no lookup.
+    let mut last: Option<(usize, Option<Place>)> = None;
     let mut lines = parse_lines(body, IlpVersion::V3);
+    let span = body.as_ptr_range();
+    let span = span.start as usize..span.end as usize;
     // One line's vectors, reused by every line of the body.
     let mut line = Line::empty();
-    while let Some(item) = lines.next_into(&mut line) {
+    loop {
+        let at = lines.offset();
+        let Some(item) = lines.next_into(&mut line) else {
+            break;
+        };
         item.map_err(|e| IlpFailure {
             line: Some(e.line_no),
             message: format!("error in line {}: {}", e.line_no, e.message),
@@ -147,14 +153,24 @@ pub(crate) fn to_writes(
             message: format!("error in line {no}: {m}"),
             internal: false,
         };
-        let ti = match last.filter(|&i| tables[i].name.eq_ignore_ascii_case(&line.table)) {
-            Some(i) => i,
+        let place = place(&span, &line.table);
+        let ti = match last.filter(|&(i, p)| {
+            (p.is_some() && p == place) || tables[i].name.eq_ignore_ascii_case(&line.table)
+        }) {
+            Some((i, _)) => i,
             None => {
                 let k = key(&line.table);
                 match index.get(&k) {
                     Some(&i) => i,
                     None => {
-                        let acc = TableAcc::new(catalog, &line.table).map_err(fail)?;
+                        // The first table's columns get room for the rows
+                        // of the body if its lines are like its first.
+                        let rows = if tables.is_empty() {
+                            (body.len() - at) / (lines.offset() - at).max(1) + 1
+                        } else {
+                            0
+                        };
+                        let acc = TableAcc::new(catalog, &line.table, rows).map_err(fail)?;
                         tables.push(acc);
                         index.insert(k, tables.len() - 1);
                         tables.len() - 1
@@ -162,9 +178,9 @@ pub(crate) fn to_writes(
                 }
             }
         };
-        last = Some(ti);
+        last = Some((ti, place));
         let t = &mut tables[ti];
-        t.add_line(&line, precision, now)
+        t.add_line(&line, &span, precision, now)
             .map_err(|m| fail(format!("table {}, {m}", t.name)))?;
     }
     tables
@@ -176,6 +192,20 @@ pub(crate) fn to_writes(
             message: m,
             internal: true,
         })
+}
+
+/// Columns of a table looked through one by one before a lookup by name.
+const FEW_COLUMNS: usize = 32;
+
+/// Where a name borrowed from the body is: its address and length.
+type Place = (usize, usize);
+
+/// The [`Place`] of `name` if it lies in the body (`span`), which does not
+/// change while read: a name at the same place is the same name. `None`
+/// for a name unescaped into a buffer (a later one may reuse it).
+fn place(span: &std::ops::Range<usize>, name: &str) -> Option<Place> {
+    let at = name.as_ptr() as usize;
+    (span.contains(&at) && at + name.len() <= span.end).then_some((at, name.len()))
 }
 
 /// The rows of one table in a body.
@@ -191,6 +221,8 @@ struct TableAcc {
     cols: Vec<Col>,
     by_name: HashMap<String, usize>,
     rows: usize,
+    /// Rows to make room for in the columns of the first line.
+    room: usize,
 }
 
 struct Col {
@@ -201,6 +233,8 @@ struct Col {
     data: Data,
     /// Values held (rows before the first value are padded at once).
     len: usize,
+    /// Where the name that last named this column is in the body.
+    place: Option<Place>,
 }
 
 /// Values of one column (NULLs included: a zero value and a NULL bit).
@@ -218,20 +252,23 @@ enum Data {
 }
 
 impl Data {
-    fn for_type(ty: ColumnType) -> Option<Data> {
+    /// Empty values of a `ty` column with room for `rows`.
+    fn for_type(ty: ColumnType, rows: usize) -> Option<Data> {
+        let nums = || Vec::with_capacity(rows);
+        let nulls = || NullBufferBuilder::new(rows);
         Some(match ty {
-            ColumnType::Boolean => Data::Bool(Vec::new()),
+            ColumnType::Boolean => Data::Bool(Vec::with_capacity(rows)),
             ColumnType::Byte | ColumnType::Short | ColumnType::Int | ColumnType::Long => {
-                Data::Int(Vec::new(), NullBufferBuilder::new(0))
+                Data::Int(nums(), nulls())
             }
             ColumnType::Float | ColumnType::Double => {
-                Data::Float(Vec::new(), NullBufferBuilder::new(0))
+                Data::Float(Vec::with_capacity(rows), nulls())
             }
             ColumnType::Timestamp | ColumnType::TimestampNanos | ColumnType::Date => {
-                Data::Time(Vec::new(), NullBufferBuilder::new(0))
+                Data::Time(nums(), nulls())
             }
-            ColumnType::Varchar => Data::Str(StringBuilder::new()),
-            ColumnType::Symbol => Data::Sym(StringDictionaryBuilder::new()),
+            ColumnType::Varchar => Data::Str(StringBuilder::with_capacity(rows, rows * 16)),
+            ColumnType::Symbol => Data::Sym(StringDictionaryBuilder::with_capacity(rows, 64, 1024)),
             ColumnType::Long256 => Data::Long256(Vec::new()),
             ColumnType::Decimal64 | ColumnType::Decimal128 | ColumnType::Decimal256 => {
                 Data::Dec(Vec::new())
@@ -262,16 +299,18 @@ impl Data {
 }
 
 impl TableAcc {
-    fn new(catalog: &Catalog, name: &str) -> Result<TableAcc, String> {
+    /// The rows of table `name`, with room for `room` rows.
+    fn new(catalog: &Catalog, name: &str, room: usize) -> Result<TableAcc, String> {
         let mut acc = TableAcc {
             name: name.to_string(),
             designated: Some((DEFAULT_TS_NAME.to_string(), false)),
             designated_field: None,
             existing: None,
-            ts: Vec::new(),
+            ts: Vec::with_capacity(room),
             cols: Vec::new(),
             by_name: HashMap::new(),
             rows: 0,
+            room,
         };
         match catalog.schema_of(name) {
             Some((stored, schema, designated)) => {
@@ -292,23 +331,43 @@ impl TableAcc {
     /// The column `name`, added (typed by `value`) when the body or the
     /// table does not have it yet. `hint` is where it probably is (lines
     /// of a table usually name their columns in the same order), checked
-    /// before any lookup.
+    /// before any lookup; `place` is where `name` is in the body (the
+    /// parser hands out a name equal to the previous line's at the
+    /// previous line's place, so a column is known again by it).
     fn column(
         &mut self,
         name: &str,
+        place: Option<Place>,
         value: &FieldValue<'_>,
         tag: bool,
         hint: usize,
     ) -> Result<usize, String> {
-        if self.cols.get(hint).is_some_and(|c| {
+        if let Some(c) = self.cols.get_mut(hint) {
+            if place.is_some() && c.place == place {
+                return Ok(hint);
+            }
             // Lines usually spell a column the same way: compared exactly
             // first.
-            same_short(c.name.as_bytes(), name.as_bytes()) || c.name.eq_ignore_ascii_case(name)
-        }) {
-            return Ok(hint);
+            if same_short(c.name.as_bytes(), name.as_bytes()) || c.name.eq_ignore_ascii_case(name) {
+                c.place = place;
+                return Ok(hint);
+            }
+        }
+        // A line that leaves a column out moves the later ones: found by
+        // place, or by name among a few, before a lookup.
+        if self.cols.len() <= FEW_COLUMNS {
+            let found = self.cols.iter().position(|c| {
+                (place.is_some() && c.place == place)
+                    || same_short(c.name.as_bytes(), name.as_bytes())
+            });
+            if let Some(i) = found {
+                self.cols[i].place = place;
+                return Ok(i);
+            }
         }
         let k = key(name);
         if let Some(&i) = self.by_name.get(&k) {
+            self.cols[i].place = place;
             return Ok(i);
         }
         if self
@@ -352,7 +411,8 @@ impl TableAcc {
                 (name.to_string(), ty)
             }
         };
-        let Some(mut data) = Data::for_type(ty.ty) else {
+        let room = if self.rows == 0 { self.room } else { 0 };
+        let Some(mut data) = Data::for_type(ty.ty, room) else {
             return Err(format!(
                 "column {col_name}: ILP cannot write a {} column",
                 type_name(ty.ty).to_ascii_uppercase()
@@ -367,20 +427,29 @@ impl TableAcc {
             ty,
             data,
             len: self.rows,
+            place,
         });
         self.by_name.insert(k, self.cols.len() - 1);
         Ok(self.cols.len() - 1)
     }
 
-    fn add_line(&mut self, line: &Line<'_>, precision: Precision, now: i64) -> Result<(), String> {
+    /// Adds the row of `line` (whose names lie in `span` unless they were
+    /// unescaped).
+    fn add_line(
+        &mut self,
+        line: &Line<'_>,
+        span: &std::ops::Range<usize>,
+        precision: Precision,
+        now: i64,
+    ) -> Result<(), String> {
         // Where the next value's column probably is.
         let mut hint = 0;
         for (name, value) in &line.symbols {
             let value = FieldValue::String(Cow::Borrowed(value.as_ref()));
-            hint = self.add_value(name, &value, true, hint)?;
+            hint = self.add_value(name, place(span, name), &value, true, hint)?;
         }
         for (name, value) in &line.fields {
-            hint = self.add_value(name, value, false, hint)?;
+            hint = self.add_value(name, place(span, name), value, false, hint)?;
         }
         if let Some((_, nanos)) = &self.designated {
             let ts = match line.timestamp {
@@ -405,11 +474,12 @@ impl TableAcc {
     fn add_value(
         &mut self,
         name: &str,
+        place: Option<Place>,
         value: &FieldValue<'_>,
         tag: bool,
         hint: usize,
     ) -> Result<usize, String> {
-        let i = self.column(name, value, tag, hint)?;
+        let i = self.column(name, place, value, tag, hint)?;
         let col = &mut self.cols[i];
         if col.len > self.rows {
             return Err(format!("column {}: appears twice in the line", col.name));

@@ -156,3 +156,38 @@ fn names_like_the_previous_lines_are_read_in_full() {
         ]
     );
 }
+
+/// The values of column `name` of the first batch, as integers.
+fn ints(w: &Writes, name: &str) -> Vec<Option<i64>> {
+    let a = w[0].1.column_by_name(name).expect(name);
+    a.as_primitive::<Int64Type>().iter().collect()
+}
+
+/// Columns left out, reordered, escaped (unescaped names are not known
+/// by their place) or in another case find their column, with few
+/// columns (looked through) and with many (looked up).
+#[test]
+fn columns_are_found_whatever_the_lines_leave_out() {
+    let c = catalog();
+    let body = "t a=1i,b=2i,c=3i\nt b=4i,c=5i\nt a\\ x=6i,c=7i\nt a\\ y=8i,c=9i\n\
+                t c=10i,A=11i\nt a=12i,b=13i,c=14i\n";
+    let w = writes(&c, body).expect("writes");
+    assert_eq!(w.len(), 1);
+    let n = None;
+    assert_eq!(ints(&w, "a"), [Some(1), n, n, n, Some(11), Some(12)]);
+    assert_eq!(ints(&w, "b"), [Some(2), Some(4), n, n, n, Some(13)]);
+    assert_eq!(ints(&w, "c").iter().flatten().count(), 6);
+    assert_eq!(ints(&w, "a x"), [n, n, Some(6), n, n, n]);
+    assert_eq!(ints(&w, "a y"), [n, n, n, Some(8), n, n]);
+    // More columns than are looked through: reversed, then one left out.
+    let many = (0..40).map(|i| format!("c{i}={i}i"));
+    let first: Vec<String> = many.collect();
+    let mut second = first.clone();
+    second.reverse();
+    second.remove(3);
+    let body = format!("u {}\nu {}\n", first.join(","), second.join(","));
+    let w = writes(&c, &body).expect("writes");
+    assert_eq!(ints(&w, "c0"), [Some(0), Some(0)]);
+    assert_eq!(ints(&w, "c36"), [Some(36), None]);
+    assert_eq!(ints(&w, "c39"), [Some(39), Some(39)]);
+}

@@ -1,19 +1,18 @@
-//! Sans-IO ILP parser: bytes → borrowed [`Line`]s, and QuestDB's type
-//! inference for first-seen fields.
+//! Sans-IO ILP parser: bytes → borrowed [`Line`]s.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use arrow::datatypes::i256;
-
-use super::escape::byte_set;
+use super::line::{DoubleArray, FieldValue, Line, LineDecimal, LineTimestamp};
 use super::numbers::{parse_decimal, parse_i64};
+use super::scan::{
+    NAME_STOPS, QUOTED_STOPS, TABLE_STOPS, TIMESTAMP_END, VALUE_END, digits_end, ends, find_any,
+};
 use super::{
     ARRAY_ELEM_DOUBLE, BINARY_ARRAY, BINARY_DECIMAL, BINARY_DOUBLE, BINARY_MARKER, IlpVersion,
     MAX_ARRAY_DIM_LEN, MAX_ARRAY_DIMS, MAX_DECIMAL_BYTES, MAX_DECIMAL_SCALE, TimestampUnit,
 };
 use crate::error::Error;
-use crate::protocol::ColumnType;
 
 /// A malformed line: its 1-based number, the byte offset (into the whole
 /// input) where the problem is, and what is wrong.
@@ -42,180 +41,6 @@ impl std::error::Error for IlpError {}
 impl From<IlpError> for Error {
     fn from(e: IlpError) -> Error {
         Error::protocol(e.offset, format!("ILP line {}: {}", e.line_no, e.message))
-    }
-}
-
-/// A timestamp value and its unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LineTimestamp {
-    /// Units since the Unix epoch.
-    pub value: i64,
-    /// The unit of `value`.
-    pub unit: TimestampUnit,
-}
-
-/// A binary n-dimensional DOUBLE array (v2+), borrowing its shape and
-/// values from the input (so a [`FieldValue`] stays small to move).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DoubleArray<'a> {
-    /// The shape (`dims` × u32 little-endian, outermost first), then the
-    /// values (f64 little-endian, row-major, `8 × product(shape)` bytes).
-    raw: &'a [u8],
-    /// Number of dimensions (1..=[`MAX_ARRAY_DIMS`]).
-    dims: u8,
-}
-
-impl<'a> DoubleArray<'a> {
-    /// Number of dimensions.
-    pub fn dims(&self) -> usize {
-        usize::from(self.dims)
-    }
-
-    /// Length of each dimension, outermost first.
-    pub fn shape(&self) -> impl Iterator<Item = u32> + 'a {
-        self.raw[..4 * self.dims()]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-    }
-
-    fn data(&self) -> &'a [u8] {
-        &self.raw[4 * self.dims()..]
-    }
-
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.data().len() / 8
-    }
-
-    /// Whether the array holds no values.
-    pub fn is_empty(&self) -> bool {
-        self.data().is_empty()
-    }
-
-    /// The values in row-major order.
-    pub fn values(&self) -> impl Iterator<Item = f64> + 'a {
-        self.data().chunks_exact(8).map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            f64::from_le_bytes(b)
-        })
-    }
-}
-
-/// A decimal: `unscaled × 10^-scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decimal {
-    /// The unscaled value.
-    pub unscaled: i256,
-    /// Digits after the decimal point (0..=76).
-    pub scale: u8,
-}
-
-/// A decimal as the line wrote it (checked when parsed), borrowing the
-/// input; [`LineDecimal::value`] reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineDecimal<'a> {
-    /// Binary: the unscaled value, big-endian two's complement (1..=32
-    /// bytes). Text: the digits before the `d`.
-    raw: &'a [u8],
-    /// Binary: the scale.
-    scale: u8,
-    /// Whether `raw` is the text form.
-    text: bool,
-}
-
-impl LineDecimal<'_> {
-    /// The value (`None` only for input the parser would have refused).
-    pub fn value(&self) -> Option<Decimal> {
-        if self.text {
-            return parse_decimal(self.raw);
-        }
-        let len = self.raw.len();
-        if len == 0 || len > MAX_DECIMAL_BYTES {
-            return None;
-        }
-        let negative = self.raw[0] & 0x80 != 0;
-        let mut be = [if negative { 0xFF } else { 0 }; 32];
-        be[32 - len..].copy_from_slice(self.raw);
-        Some(Decimal {
-            unscaled: i256::from_be_bytes(be),
-            scale: self.scale,
-        })
-    }
-}
-
-/// A column (field) value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldValue<'a> {
-    /// `42i`.
-    Integer(i64),
-    /// `0x1fi`: the hex digits (without `0x` and `i`), 1..=64 of them.
-    Long256(&'a str),
-    /// `1.5`, `NaN`, `Infinity`, or a v2 binary double.
-    Float(f64),
-    /// `t`, `true`, `f`, `false` (any of QuestDB's spellings).
-    Boolean(bool),
-    /// `"..."`, unescaped.
-    String(Cow<'a, str>),
-    /// `123t` (µs) or `123n` (ns).
-    Timestamp(LineTimestamp),
-    /// A v2 binary DOUBLE array.
-    DoubleArray(DoubleArray<'a>),
-    /// A v3 decimal (`1.25d` or binary).
-    Decimal(LineDecimal<'a>),
-}
-
-/// One parsed line. Names and strings borrow the input unless they held
-/// escapes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Line<'a> {
-    /// The table name.
-    pub table: Cow<'a, str>,
-    /// Symbol (tag) names and values, in line order.
-    pub symbols: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// Column (field) names and values, in line order.
-    pub fields: Vec<(Cow<'a, str>, FieldValue<'a>)>,
-    /// The designated timestamp, if the line has one (`None`: server time).
-    /// Without a suffix its unit is nanoseconds.
-    pub timestamp: Option<LineTimestamp>,
-}
-
-impl Line<'_> {
-    /// A line with no table, symbols or fields, to be filled by
-    /// [`ParseLines::next_into`].
-    pub fn empty() -> Self {
-        Line {
-            table: Cow::Borrowed(""),
-            symbols: Vec::new(),
-            fields: Vec::new(),
-            timestamp: None,
-        }
-    }
-}
-
-/// Scale of a decimal column QuestDB creates from a first-seen decimal
-/// value (precision 18, so a [`ColumnType::Decimal64`]).
-pub const INFERRED_DECIMAL_SCALE: u8 = 3;
-
-/// The column type QuestDB creates for a first-seen field with this value:
-/// integer → LONG, `0x..i` → LONG256, float → DOUBLE, boolean → BOOLEAN,
-/// string → VARCHAR, `t` → TIMESTAMP, `n` → TIMESTAMP_NANOS, array →
-/// DOUBLE_ARRAY, decimal → DECIMAL(18, [`INFERRED_DECIMAL_SCALE`]), i.e.
-/// [`ColumnType::Decimal64`]. (Symbols always make a
-/// [`ColumnType::Symbol`] column.)
-pub fn infer_type(value: &FieldValue<'_>) -> ColumnType {
-    match value {
-        FieldValue::Integer(_) => ColumnType::Long,
-        FieldValue::Long256(_) => ColumnType::Long256,
-        FieldValue::Float(_) => ColumnType::Double,
-        FieldValue::Boolean(_) => ColumnType::Boolean,
-        FieldValue::String(_) => ColumnType::Varchar,
-        FieldValue::Timestamp(t) => match t.unit {
-            TimestampUnit::Micros => ColumnType::Timestamp,
-            TimestampUnit::Nanos => ColumnType::TimestampNanos,
-        },
-        FieldValue::DoubleArray(_) => ColumnType::DoubleArray,
-        FieldValue::Decimal(_) => ColumnType::Decimal64,
     }
 }
 
@@ -262,17 +87,6 @@ fn put_at<T>(v: &mut Vec<T>, i: usize, item: T) {
     }
 }
 
-/// Where a table name or symbol value ends (or an escape starts).
-static TABLE_STOPS: [bool; 256] = byte_set(b", \n\r\\");
-/// Where a symbol or column name ends (or an escape starts).
-static NAME_STOPS: [bool; 256] = byte_set(b"=, \n\r\\");
-/// Where an unquoted value ends.
-static VALUE_END: [bool; 256] = byte_set(b", \n\r");
-/// Where a run of plain bytes in a quoted string ends.
-static QUOTED_STOPS: [bool; 256] = byte_set(b"\"\\\n\r");
-/// Where the designated timestamp ends.
-static TIMESTAMP_END: [bool; 256] = byte_set(b" \n\r");
-
 /// `a == b` for the short names of a line, compared in place (a slice
 /// `==` calls `memcmp`, which costs more than the compare for a few
 /// bytes).
@@ -317,16 +131,24 @@ impl<'a> ParseLines<'a> {
         }
     }
 
+    /// The byte offset in the input where the next line starts (after
+    /// the line last returned).
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
     /// The 1-based number of the line last returned (blank and comment
     /// lines count); 0 before the first.
     pub fn line_no(&self) -> usize {
         self.line_no
     }
 
+    #[inline(always)]
     fn peek(&self, ahead: usize) -> Option<u8> {
         self.buf.get(self.pos + ahead).copied()
     }
 
+    #[cold]
     fn err<T>(&self, offset: usize, message: impl Into<String>) -> Parsed<T> {
         Err(Box::new(IlpError {
             line_no: self.line_no,
@@ -360,42 +182,52 @@ impl<'a> ParseLines<'a> {
     /// `prev` is the same item of the previous line: text equal to it is
     /// taken from it, checked as UTF-8 already (names repeat line after
     /// line).
-    fn unquoted(
+    fn unquoted<const N: usize>(
         &mut self,
-        stop: &[bool; 256],
+        stop: [u8; N],
         prev: Option<&Cow<'a, str>>,
         what: &dyn fmt::Display,
     ) -> Parsed<Cow<'a, str>> {
+        self.unquoted_among(stop, &[prev], what)
+    }
+
+    /// [`unquoted`](Self::unquoted) with more than one previous item to
+    /// take the text from (the first is the one compared after a scan).
+    fn unquoted_among<const N: usize>(
+        &mut self,
+        stop: [u8; N],
+        prevs: &[Option<&Cow<'a, str>>],
+        what: &dyn fmt::Display,
+    ) -> Parsed<Cow<'a, str>> {
         let start = self.pos;
-        // The same text as `prev` (which holds no byte of `stop`) ending at
-        // a stop byte: taken without a scan.
-        if let Some(Cow::Borrowed(p)) = prev {
-            let p_end = start + p.len();
-            if !p.is_empty()
-                && self
-                    .buf
-                    .get(p_end)
-                    .is_none_or(|&b| stop[usize::from(b)] && b != b'\\')
-                && self
-                    .buf
-                    .get(start..p_end)
-                    .is_some_and(|t| same_short(p.as_bytes(), t))
-            {
-                self.pos = p_end;
-                return Ok(Cow::Borrowed(p));
+        // The same text as a previous item (which holds no byte of `stop`)
+        // ending at a stop byte: taken without a scan.
+        for prev in prevs {
+            if let Some(Cow::Borrowed(p)) = prev {
+                let p_end = start + p.len();
+                if !p.is_empty()
+                    && self
+                        .buf
+                        .get(p_end)
+                        .is_none_or(|&b| b != b'\\' && stop.contains(&b))
+                    && self
+                        .buf
+                        .get(start..p_end)
+                        .is_some_and(|t| same_short(p.as_bytes(), t))
+                {
+                    self.pos = p_end;
+                    return Ok(Cow::Borrowed(p));
+                }
             }
         }
+        let prev = prevs.first().copied().flatten();
         let mut owned: Option<Vec<u8>> = None;
         loop {
-            let rest = &self.buf[self.pos..];
-            let n = rest
-                .iter()
-                .position(|&b| stop[usize::from(b)])
-                .unwrap_or(rest.len());
+            let end = find_any(self.buf, self.pos, stop);
             if let Some(o) = &mut owned {
-                o.extend_from_slice(&rest[..n]);
+                o.extend_from_slice(&self.buf[self.pos..end]);
             }
-            self.pos += n;
+            self.pos = end;
             if self.peek(0) != Some(b'\\') {
                 break;
             }
@@ -433,30 +265,33 @@ impl<'a> ParseLines<'a> {
         self.pos += 2;
     }
 
-    /// Moves the cursor to the next byte in `set` (or the end).
-    fn skip_to(&mut self, set: &[bool; 256]) {
-        let rest = &self.buf[self.pos..];
-        self.pos += rest
-            .iter()
-            .position(|&b| set[usize::from(b)])
-            .unwrap_or(rest.len());
+    /// Moves the cursor to the next byte of `stops` (or the end).
+    #[inline(always)]
+    fn skip_to<const N: usize>(&mut self, stops: [u8; N]) {
+        self.pos = find_any(self.buf, self.pos, stops);
     }
 
     /// `what` is formatted only for the error (no cost per line).
+    #[inline(always)]
     fn expect(&mut self, b: u8, what: &dyn fmt::Display) -> Parsed<()> {
         if self.peek(0) == Some(b) {
             self.pos += 1;
             Ok(())
         } else {
-            let found = match self.peek(0) {
-                None => "the end of the input".to_string(),
-                Some(c) => format!("{:?}", c as char),
-            };
-            self.err(
-                self.pos,
-                format!("expected {:?} {what}, found {found}", b as char),
-            )
+            self.unexpected(b, what)
         }
+    }
+
+    #[cold]
+    fn unexpected(&self, b: u8, what: &dyn fmt::Display) -> Parsed<()> {
+        let found = match self.peek(0) {
+            None => "the end of the input".to_string(),
+            Some(c) => format!("{:?}", c as char),
+        };
+        self.err(
+            self.pos,
+            format!("expected {:?} {what}, found {found}", b as char),
+        )
     }
 
     /// Whether the token at the cursor is a `name=value` pair (an unescaped
@@ -478,33 +313,35 @@ impl<'a> ParseLines<'a> {
         let line_start = self.pos;
         // `out` still holds the previous line: its names (and symbol
         // values) are compared with this line's before they are replaced.
-        out.table = self.unquoted(&TABLE_STOPS, Some(&out.table), &"the table name")?;
+        out.table = self.unquoted(TABLE_STOPS, Some(&out.table), &"the table name")?;
         let symbols = &mut out.symbols;
         let mut n = 0;
         while self.peek(0) == Some(b',') {
             self.pos += 1;
             let prev = symbols.get(n);
-            let name = self.unquoted(&NAME_STOPS, prev.map(|p| &p.0), &"a symbol name")?;
+            let name = self.unquoted(NAME_STOPS, prev.map(|p| &p.0), &"a symbol name")?;
             self.expect(b'=', &format_args!("after symbol name {name:?}"))?;
             let value =
                 if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
                     Cow::Borrowed("")
                 } else {
-                    self.unquoted(&TABLE_STOPS, prev.map(|p| &p.1), &"a symbol value")?
+                    self.unquoted(TABLE_STOPS, prev.map(|p| &p.1), &"a symbol value")?
                 };
             put_at(symbols, n, (name, value));
             n += 1;
         }
         symbols.truncate(n);
         let fields = &mut out.fields;
-        let mut n = 0;
+        let mut n: usize = 0;
         let mut timestamp = None;
         if self.peek(0) == Some(b' ') {
             self.pos += 1;
             if self.at_field() {
                 loop {
-                    let prev = fields.get(n).map(|p| &p.0);
-                    let name = self.unquoted(&NAME_STOPS, prev, &"a column name")?;
+                    // The previous line's name here, or next to here
+                    // when one of the lines leaves a column out.
+                    let prevs = [n, n + 1, n.wrapping_sub(1)].map(|i| fields.get(i).map(|p| &p.0));
+                    let name = self.unquoted_among(NAME_STOPS, &prevs, &"a column name")?;
                     self.expect(b'=', &format_args!("after column name {name:?}"))?;
                     let value = self.value(&name)?;
                     put_at(fields, n, (name, value));
@@ -544,7 +381,15 @@ impl<'a> ParseLines<'a> {
 
     fn designated(&mut self) -> Parsed<LineTimestamp> {
         let start = self.pos;
-        self.skip_to(&TIMESTAMP_END);
+        if let Some((value, suffix, end)) = self.integer_token(b"tn", true, TIMESTAMP_END) {
+            self.pos = end;
+            let unit = match suffix {
+                Some(b't') => TimestampUnit::Micros,
+                _ => TimestampUnit::Nanos,
+            };
+            return Ok(LineTimestamp { value, unit });
+        }
+        self.skip_to(TIMESTAMP_END);
         let tok = &self.buf[start..self.pos];
         let (digits, unit) = match tok.split_last() {
             Some((b'n', d)) => (d, TimestampUnit::Nanos),
@@ -593,7 +438,7 @@ impl<'a> ParseLines<'a> {
                 },
                 Some(_) => {
                     let run_start = self.pos;
-                    self.skip_to(&QUOTED_STOPS);
+                    self.skip_to(QUOTED_STOPS);
                     if let Some(o) = &mut owned {
                         o.extend_from_slice(&self.buf[run_start..self.pos]);
                     }
@@ -612,6 +457,7 @@ impl<'a> ParseLines<'a> {
         )?))
     }
 
+    #[inline(always)]
     fn take(&mut self, n: usize, name: &str, what: &str) -> Parsed<&'a [u8]> {
         let buf: &'a [u8] = self.buf;
         match self
@@ -630,6 +476,7 @@ impl<'a> ParseLines<'a> {
         }
     }
 
+    #[inline(always)]
     fn byte(&mut self, name: &str, what: &str) -> Parsed<u8> {
         Ok(self.take(1, name, what)?[0])
     }
@@ -721,9 +568,47 @@ impl<'a> ParseLines<'a> {
         }
     }
 
+    /// The common form of an integer token read in one pass: `[-]digits`,
+    /// then one byte of `suffixes` (or, with `bare`, none), then a byte of
+    /// `stops` or the end. Returns the value, the suffix and where the
+    /// token ends; `None` for any other token (or an out-of-range value),
+    /// which the general path reads, or refuses, as it always did.
+    #[inline(always)]
+    fn integer_token<const N: usize>(
+        &self,
+        suffixes: &[u8],
+        bare: bool,
+        stops: [u8; N],
+    ) -> Option<(i64, Option<u8>, usize)> {
+        let start = self.pos;
+        let first = start + usize::from(self.peek(0) == Some(b'-'));
+        let end = digits_end(self.buf, first);
+        if end == first {
+            return None;
+        }
+        let suffix = self.buf.get(end).copied().filter(|b| suffixes.contains(b));
+        if suffix.is_none() && !bare {
+            return None;
+        }
+        let after = end + usize::from(suffix.is_some());
+        if !ends(self.buf.get(after), stops) {
+            return None;
+        }
+        Some((parse_i64(&self.buf[start..end])?, suffix, after))
+    }
+
     fn text_value(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
         let start = self.pos;
-        self.skip_to(&VALUE_END);
+        if let Some((value, suffix, end)) = self.integer_token(b"itn", false, VALUE_END) {
+            self.pos = end;
+            let unit = match suffix {
+                Some(b'i') => return Ok(FieldValue::Integer(value)),
+                Some(b't') => TimestampUnit::Micros,
+                _ => TimestampUnit::Nanos,
+            };
+            return Ok(FieldValue::Timestamp(LineTimestamp { value, unit }));
+        }
+        self.skip_to(VALUE_END);
         let buf: &'a [u8] = self.buf;
         let tok = &buf[start..self.pos];
         let bad = |this: &Self| {

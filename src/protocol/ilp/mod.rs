@@ -74,21 +74,26 @@ mod decode;
 mod encode;
 mod escape;
 pub mod http;
+mod line;
 mod numbers;
+mod scan;
 mod values;
 
+#[cfg(test)]
+mod decode_tests;
 #[cfg(test)]
 mod tests;
 
 #[cfg(feature = "server")]
 pub(crate) use decode::same_short;
-pub use decode::{
-    Decimal, DoubleArray, FieldValue, INFERRED_DECIMAL_SCALE, IlpError, Line, LineDecimal,
-    LineTimestamp, ParseLines, infer_type, parse_lines,
-};
+pub use decode::{IlpError, ParseLines, parse_lines};
 pub use encode::IlpEncoder;
 pub use escape::{
     validate_column_name, validate_table_name, write_escaped_name, write_quoted_string,
+};
+pub use line::{
+    Decimal, DoubleArray, FieldValue, INFERRED_DECIMAL_SCALE, Line, LineDecimal, LineTimestamp,
+    infer_type,
 };
 
 use std::fmt;

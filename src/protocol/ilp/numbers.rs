@@ -4,7 +4,7 @@
 use arrow::datatypes::i256;
 
 use super::MAX_DECIMAL_SCALE;
-use super::decode::Decimal;
+use super::line::Decimal;
 
 /// An optionally signed decimal integer (no `+`, no spaces).
 pub(super) fn parse_i64(b: &[u8]) -> Option<i64> {
