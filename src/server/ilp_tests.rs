@@ -1,7 +1,8 @@
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType, i256};
 
 use super::*;
+use crate::server::ilp_columns::{long256, nested_list, rescale};
 use crate::server::storage::StorageOptions;
 
 fn catalog() -> Catalog {

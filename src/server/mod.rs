@@ -85,6 +85,7 @@ mod harness;
 mod http;
 mod http_wire;
 mod ilp;
+mod ilp_columns;
 mod ilp_tcp;
 mod ingest;
 mod limits;
