@@ -146,7 +146,7 @@ pub struct Line<'a> {
 
 impl Line<'_> {
     /// A line with no table, symbols or fields, to be filled by
-    /// [`ParseLines::next_into`].
+    /// [`ParseLines::next_into`](super::ParseLines::next_into).
     pub fn empty() -> Self {
         Line {
             table: Cow::Borrowed(""),
