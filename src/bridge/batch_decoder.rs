@@ -5,7 +5,7 @@
 //! works on recorded frames too (benches, fuzzing).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Schema, SchemaRef};
@@ -75,6 +75,16 @@ pub enum Decoded {
     Control(ServerControl),
 }
 
+/// Whether this machine has [`PARALLEL_DECODE_MIN_CORES`] cores, found
+/// once per process: `available_parallelism` reads the cgroup files on
+/// Linux, too much I/O for every decoder (one per query connection).
+fn parallel_by_default() -> bool {
+    static PARALLEL: OnceLock<bool> = OnceLock::new();
+    *PARALLEL.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get()) >= PARALLEL_DECODE_MIN_CORES
+    })
+}
+
 impl BatchDecoder {
     /// A decoder for a connection that negotiated QWP `version`.
     pub fn new(version: u8) -> BatchDecoder {
@@ -84,8 +94,7 @@ impl BatchDecoder {
             inflater: Inflater::new(),
             defs: None,
             schema: None,
-            parallel: std::thread::available_parallelism().map_or(1, |n| n.get())
-                >= PARALLEL_DECODE_MIN_CORES,
+            parallel: parallel_by_default(),
         }
     }
 

@@ -4,6 +4,7 @@
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow::datatypes::ArrowNativeType;
 
+use crate::audited::avx2::any_sentinel;
 use crate::protocol::column::WireFixed;
 
 /// Spreads `dense` (the non-null values, in order) over all rows, `fill`
@@ -102,12 +103,6 @@ fn sentinel_nulls<T>(
         !is_null(&values[i])
     }));
     NullBuffer::union(valid.as_ref(), Some(&sentinel)).filter(|n| n.null_count() > 0)
-}
-
-/// Whether any of `values` is a sentinel (vectorised, with AVX2 where
-/// the CPU has it).
-fn any_sentinel<T>(values: &[T], is_null: impl Fn(&T) -> bool) -> bool {
-    crate::audited::avx2::any_sentinel(values, is_null)
 }
 
 /// A fixed-width column: its values in their rows (`fill` at the NULL

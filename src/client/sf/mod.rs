@@ -50,10 +50,11 @@
 //!   after which the segments whose frames are all acknowledged go: up
 //!   to two are kept as spares (`spare-0`, `spare-1`), each rewritten as
 //!   a next segment (old bytes after its records, past an end mark, are
-//!   never read; see [`segment`]), the others are deleted. On open the acknowledged FSN
-//!   is also at least the first remaining segment's first FSN minus one,
-//!   so a lost or corrupt `ack` file only replays more; a segment missing
-//!   above the recorded FSN is a warning in [`Recovered::warnings`].
+//!   never read; see [`segment`]), the others are deleted. On open the
+//!   acknowledged FSN is also at least the first remaining segment's
+//!   first FSN minus one, so a lost or corrupt `ack` file only replays
+//!   more; a segment missing above the recorded FSN is a warning in
+//!   [`Recovered::warnings`].
 //! - `max_total_bytes` (`sf_max_total_bytes`, 10 GiB by default) bounds the
 //!   bytes of the segment files, the spares and a recycled segment's old
 //!   bytes included (spares are deleted when an append finds no room).
@@ -511,8 +512,8 @@ impl SfQueue {
 
     /// Acknowledges every frame up to and including `fsn`: frees them in
     /// memory, deletes (or keeps up to two to reuse) fully acknowledged
-    /// segment files and records the FSN on disk, and wakes a blocked [`SfQueue::append`]. An FSN at or
-    /// below [`SfQueue::acked_fsn`] is a no-op; one never appended is an
+    /// segment files and records the FSN on disk, and wakes a blocked
+    /// [`SfQueue::append`]. An FSN at or below [`SfQueue::acked_fsn`] is a no-op; one never appended is an
     /// [`ErrorKind::InvalidData`] error.
     pub fn ack(&self, fsn: u64) -> Result<()> {
         let mut g = self.lock()?;
