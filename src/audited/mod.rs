@@ -21,6 +21,8 @@
 //! - [`avx2`]: hot loops of query decoding (the test for NULL sentinels
 //!   in a fixed-width column, the largest dictionary key) compiled for
 //!   AVX2 too, that copy picked at run time on CPUs that have it;
+//! - [`text`]: bytes as text with an ASCII fast path (the short names
+//!   and values of ILP lines the embedded server parses);
 //! - `polars_ffi` (feature `polars`): moving arrays between arrow-rs and
 //!   polars-arrow through the Arrow C Data Interface.
 
@@ -28,3 +30,4 @@ pub(crate) mod arrow_unchecked;
 pub(crate) mod avx2;
 #[cfg(feature = "polars")]
 pub(crate) mod polars_ffi;
+pub(crate) mod text;

@@ -79,14 +79,6 @@ impl<'a> Iterator for ParseLines<'a> {
     }
 }
 
-/// Sets `v[i]` (replacing the previous line's item) or appends it.
-fn put_at<T>(v: &mut Vec<T>, i: usize, item: T) {
-    match v.get_mut(i) {
-        Some(slot) => *slot = item,
-        None => v.push(item),
-    }
-}
-
 /// `a == b` for the short names of a line, compared in place (a slice
 /// `==` calls `memcmp`, which costs more than the compare for a few
 /// bytes).
@@ -157,70 +149,74 @@ impl<'a> ParseLines<'a> {
         }))
     }
 
-    fn utf8(
+    /// `bytes` of the input (from `start`) as text.
+    #[inline(always)]
+    fn utf8(&self, start: usize, bytes: &'a [u8], what: &dyn fmt::Display) -> Parsed<&'a str> {
+        match crate::audited::text::utf8(bytes) {
+            Ok(s) => Ok(s),
+            Err(e) => self.err(start + e.valid_up_to(), format!("{what} is not UTF-8")),
+        }
+    }
+
+    /// Unescaped text (from `start` in the input) as text.
+    #[cold]
+    fn utf8_owned(
         &self,
         start: usize,
-        bytes: Cow<'a, [u8]>,
+        bytes: Vec<u8>,
         what: &dyn fmt::Display,
     ) -> Parsed<Cow<'a, str>> {
-        match bytes {
-            Cow::Borrowed(b) => match std::str::from_utf8(b) {
-                Ok(s) => Ok(Cow::Borrowed(s)),
-                Err(e) => self.err(start + e.valid_up_to(), format!("{what} is not UTF-8")),
-            },
-            Cow::Owned(v) => match String::from_utf8(v) {
-                Ok(s) => Ok(Cow::Owned(s)),
-                Err(_) => self.err(start, format!("{what} is not UTF-8")),
-            },
+        match String::from_utf8(bytes) {
+            Ok(s) => Ok(Cow::Owned(s)),
+            Err(_) => self.err(start, format!("{what} is not UTF-8")),
         }
     }
 
     /// Unquoted text up to an unescaped byte of `stop` (one of the
-    /// `*_STOPS` sets: they hold the line ends and `\\`); `\\x` stands for
-    /// `x`.
+    /// `*_STOPS` sets: they hold the line ends and `\\`), into `slot`;
+    /// `\\x` stands for `x`.
     ///
-    /// `prev` is the same item of the previous line: text equal to it is
-    /// taken from it, checked as UTF-8 already (names repeat line after
-    /// line).
-    fn unquoted<const N: usize>(
+    /// `slot` holds the same item of the previous line: text equal to it
+    /// is left there, or else text equal to one of `alts` (other names of
+    /// the previous line) is taken from it, checked as UTF-8 already
+    /// (names repeat line after line). The text is written in place, not
+    /// returned: a returned `Cow` was copied through memory right after it
+    /// was stored, a stall the profile showed on every name.
+    fn text_into<const N: usize>(
         &mut self,
         stop: [u8; N],
-        prev: Option<&Cow<'a, str>>,
+        slot: &mut Cow<'a, str>,
+        alts: &[Option<&'a str>],
         what: &dyn fmt::Display,
-    ) -> Parsed<Cow<'a, str>> {
-        self.unquoted_among(stop, &[prev], what)
-    }
-
-    /// [`unquoted`](Self::unquoted) with more than one previous item to
-    /// take the text from (the first is the one compared after a scan).
-    fn unquoted_among<const N: usize>(
-        &mut self,
-        stop: [u8; N],
-        prevs: &[Option<&Cow<'a, str>>],
-        what: &dyn fmt::Display,
-    ) -> Parsed<Cow<'a, str>> {
+    ) -> Parsed<()> {
         let start = self.pos;
         // The same text as a previous item (which holds no byte of `stop`)
         // ending at a stop byte: taken without a scan.
-        for prev in prevs {
-            if let Some(Cow::Borrowed(p)) = prev {
-                let p_end = start + p.len();
-                if !p.is_empty()
-                    && self
-                        .buf
-                        .get(p_end)
-                        .is_none_or(|&b| b != b'\\' && stop.contains(&b))
-                    && self
-                        .buf
-                        .get(start..p_end)
-                        .is_some_and(|t| same_short(p.as_bytes(), t))
-                {
-                    self.pos = p_end;
-                    return Ok(Cow::Borrowed(p));
-                }
+        let here = |p: &str| {
+            let p_end = start + p.len();
+            !p.is_empty()
+                && self
+                    .buf
+                    .get(p_end)
+                    .is_none_or(|&b| b != b'\\' && stop.contains(&b))
+                && self
+                    .buf
+                    .get(start..p_end)
+                    .is_some_and(|t| same_short(p.as_bytes(), t))
+        };
+        if let Cow::Borrowed(p) = slot
+            && here(p)
+        {
+            self.pos += p.len();
+            return Ok(());
+        }
+        for &p in alts.iter().flatten() {
+            if here(p) {
+                self.pos += p.len();
+                *slot = Cow::Borrowed(p);
+                return Ok(());
             }
         }
-        let prev = prevs.first().copied().flatten();
         let mut owned: Option<Vec<u8>> = None;
         loop {
             let end = find_any(self.buf, self.pos, stop);
@@ -239,20 +235,20 @@ impl<'a> ParseLines<'a> {
         if self.pos == start {
             return self.err(start, format!("{what} is empty"));
         }
-        let bytes = match owned {
-            Some(v) => Cow::Owned(v),
+        match owned {
+            Some(v) => *slot = self.utf8_owned(start, v, what)?,
             None => {
                 let buf: &'a [u8] = self.buf;
                 let text = &buf[start..self.pos];
-                if let Some(Cow::Borrowed(p)) = prev
+                if let Cow::Borrowed(p) = slot
                     && same_short(p.as_bytes(), text)
                 {
-                    return Ok(Cow::Borrowed(p));
+                    return Ok(());
                 }
-                Cow::Borrowed(text)
+                *slot = Cow::Borrowed(self.utf8(start, text, what)?);
             }
-        };
-        self.utf8(start, bytes, what)
+        }
+        Ok(())
     }
 
     /// Takes the escaped byte `c` (the cursor is on its `\\`) into `owned`,
@@ -313,21 +309,22 @@ impl<'a> ParseLines<'a> {
         let line_start = self.pos;
         // `out` still holds the previous line: its names (and symbol
         // values) are compared with this line's before they are replaced.
-        out.table = self.unquoted(TABLE_STOPS, Some(&out.table), &"the table name")?;
+        self.text_into(TABLE_STOPS, &mut out.table, &[], &"the table name")?;
         let symbols = &mut out.symbols;
         let mut n = 0;
         while self.peek(0) == Some(b',') {
             self.pos += 1;
-            let prev = symbols.get(n);
-            let name = self.unquoted(NAME_STOPS, prev.map(|p| &p.0), &"a symbol name")?;
+            if symbols.len() == n {
+                symbols.push((Cow::Borrowed(""), Cow::Borrowed("")));
+            }
+            let (name, value) = &mut symbols[n];
+            self.text_into(NAME_STOPS, name, &[], &"a symbol name")?;
             self.expect(b'=', &format_args!("after symbol name {name:?}"))?;
-            let value =
-                if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
-                    Cow::Borrowed("")
-                } else {
-                    self.unquoted(TABLE_STOPS, prev.map(|p| &p.1), &"a symbol value")?
-                };
-            put_at(symbols, n, (name, value));
+            if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
+                *value = Cow::Borrowed("");
+            } else {
+                self.text_into(TABLE_STOPS, value, &[], &"a symbol value")?;
+            }
             n += 1;
         }
         symbols.truncate(n);
@@ -338,13 +335,20 @@ impl<'a> ParseLines<'a> {
             self.pos += 1;
             if self.at_field() {
                 loop {
+                    if fields.len() == n {
+                        fields.push((Cow::Borrowed(""), FieldValue::Boolean(false)));
+                    }
                     // The previous line's name here, or next to here
                     // when one of the lines leaves a column out.
-                    let prevs = [n, n + 1, n.wrapping_sub(1)].map(|i| fields.get(i).map(|p| &p.0));
-                    let name = self.unquoted_among(NAME_STOPS, &prevs, &"a column name")?;
+                    let alt = |i: usize| match fields.get(i) {
+                        Some((Cow::Borrowed(s), _)) => Some(*s),
+                        _ => None,
+                    };
+                    let alts = [alt(n + 1), alt(n.wrapping_sub(1))];
+                    let (name, value) = &mut fields[n];
+                    self.text_into(NAME_STOPS, name, &alts, &"a column name")?;
                     self.expect(b'=', &format_args!("after column name {name:?}"))?;
-                    let value = self.value(&name)?;
-                    put_at(fields, n, (name, value));
+                    self.value_into(name, value)?;
                     n += 1;
                     if self.peek(0) == Some(b',') {
                         self.pos += 1;
@@ -402,18 +406,54 @@ impl<'a> ParseLines<'a> {
         }
     }
 
-    fn value(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
+    /// The value of column `name`, into `slot` (in place, as
+    /// [`text_into`](Self::text_into) writes names): binary doubles,
+    /// integers, timestamps and strings directly, the rarer values
+    /// through their readers.
+    fn value_into(&mut self, name: &str, slot: &mut FieldValue<'a>) -> Parsed<()> {
         match self.peek(0) {
-            Some(b'"') => self.quoted(name),
-            Some(BINARY_MARKER) => self.binary(name),
+            Some(b'"') => self.quoted_into(name, slot),
+            Some(BINARY_MARKER) => {
+                if self.version >= IlpVersion::V2
+                    && self.peek(1) == Some(BINARY_DOUBLE)
+                    && let Some(w) = self
+                        .buf
+                        .get(self.pos + 2..)
+                        .and_then(|r| r.first_chunk::<8>())
+                {
+                    *slot = FieldValue::Float(f64::from_le_bytes(*w));
+                    self.pos += 10;
+                    return Ok(());
+                }
+                *slot = self.binary(name)?;
+                Ok(())
+            }
             Some(b',') | Some(b' ') | None | Some(b'\n') | Some(b'\r') => {
                 self.err(self.pos, format!("column {name:?} has no value"))
             }
-            Some(_) => self.text_value(name),
+            Some(_) => {
+                if let Some((value, suffix, end)) = self.integer_token(b"itn", false, VALUE_END) {
+                    self.pos = end;
+                    *slot = match suffix {
+                        Some(b'i') => FieldValue::Integer(value),
+                        Some(b't') => FieldValue::Timestamp(LineTimestamp {
+                            value,
+                            unit: TimestampUnit::Micros,
+                        }),
+                        _ => FieldValue::Timestamp(LineTimestamp {
+                            value,
+                            unit: TimestampUnit::Nanos,
+                        }),
+                    };
+                    return Ok(());
+                }
+                *slot = self.text_value(name)?;
+                Ok(())
+            }
         }
     }
 
-    fn quoted(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
+    fn quoted_into(&mut self, name: &str, slot: &mut FieldValue<'a>) -> Parsed<()> {
         self.pos += 1;
         let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
@@ -445,16 +485,18 @@ impl<'a> ParseLines<'a> {
                 }
             }
         }
-        let bytes = match owned {
-            Some(v) => Cow::Owned(v),
-            None => Cow::Borrowed(&self.buf[start..self.pos]),
-        };
+        let end = self.pos;
         self.pos += 1;
-        Ok(FieldValue::String(self.utf8(
-            start,
-            bytes,
-            &format_args!("column {name:?}'s string"),
-        )?))
+        let what = format_args!("column {name:?}'s string");
+        let text = match owned {
+            Some(v) => self.utf8_owned(start, v, &what)?,
+            None => {
+                let buf: &'a [u8] = self.buf;
+                Cow::Borrowed(self.utf8(start, &buf[start..end], &what)?)
+            }
+        };
+        *slot = FieldValue::String(text);
+        Ok(())
     }
 
     #[inline(always)]
@@ -597,17 +639,10 @@ impl<'a> ParseLines<'a> {
         Some((parse_i64(&self.buf[start..end])?, suffix, after))
     }
 
+    /// An unquoted value that is not the common form of an integer or
+    /// timestamp ([`value_into`](Self::value_into) reads those).
     fn text_value(&mut self, name: &str) -> Parsed<FieldValue<'a>> {
         let start = self.pos;
-        if let Some((value, suffix, end)) = self.integer_token(b"itn", false, VALUE_END) {
-            self.pos = end;
-            let unit = match suffix {
-                Some(b'i') => return Ok(FieldValue::Integer(value)),
-                Some(b't') => TimestampUnit::Micros,
-                _ => TimestampUnit::Nanos,
-            };
-            return Ok(FieldValue::Timestamp(LineTimestamp { value, unit }));
-        }
         self.skip_to(VALUE_END);
         let buf: &'a [u8] = self.buf;
         let tok = &buf[start..self.pos];

@@ -82,6 +82,8 @@ mod values;
 #[cfg(test)]
 mod decode_tests;
 #[cfg(test)]
+mod reuse_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(feature = "server")]
