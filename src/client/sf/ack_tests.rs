@@ -1,0 +1,73 @@
+//! The acknowledgement file rewritten in place ([`super::slot::AckFile`]).
+
+use std::fs;
+
+use super::slot::{AckFile, read_ack};
+use super::tests::TestDir;
+use super::*;
+
+#[test]
+fn the_ack_file_is_rewritten_in_place_and_read_back() {
+    let d = TestDir::new("ack-inplace");
+    let mut f = AckFile::new(d.path());
+    assert_eq!(read_ack(d.path()), Ok(None));
+    for fsn in [1u64, 7, 1 << 40, 3] {
+        f.write(fsn).unwrap();
+        assert_eq!(read_ack(d.path()), Ok(Some(fsn)));
+    }
+    assert_eq!(fs::read(d.path().join("ack")).unwrap().len(), 20);
+}
+
+#[test]
+fn a_longer_corrupt_ack_file_is_cut_to_size_by_the_next_ack() {
+    let d = TestDir::new("ack-longer");
+    let opts = SfOptions::disk(d.path(), "s");
+    {
+        let (q, _) = SfQueue::open(opts.clone()).unwrap();
+        for _ in 0..3 {
+            q.append(b"frame").unwrap();
+        }
+    }
+    let slot = d.path().join("s");
+    fs::write(slot.join("ack"), [0xAB; 100]).unwrap();
+    {
+        let (q, rec) = SfQueue::open(opts.clone()).unwrap();
+        assert!(
+            rec.warnings.iter().any(|w| w.contains("corrupt")),
+            "{rec:?}"
+        );
+        assert_eq!(rec.frames, 3);
+        q.ack(2).unwrap();
+    }
+    assert_eq!(read_ack(&slot), Ok(Some(2)));
+    let (q, rec) = SfQueue::open(opts).unwrap();
+    assert!(rec.warnings.is_empty(), "{rec:?}");
+    assert_eq!(q.acked_fsn().unwrap(), 2);
+    assert_eq!(rec.frames, 1);
+}
+
+#[test]
+fn a_torn_ack_write_replays_from_the_oldest_segment() {
+    let d = TestDir::new("ack-torn");
+    let opts = SfOptions::disk(d.path(), "s");
+    {
+        let (q, _) = SfQueue::open(opts.clone()).unwrap();
+        for _ in 0..4 {
+            q.append(b"frame").unwrap();
+        }
+        q.ack(3).unwrap();
+    }
+    let slot = d.path().join("s");
+    // A crash part-way through the in-place write: the FSN bytes changed,
+    // the CRC did not.
+    let mut bytes = fs::read(slot.join("ack")).unwrap();
+    bytes[8] ^= 0x04;
+    fs::write(slot.join("ack"), &bytes).unwrap();
+    let (q, rec) = SfQueue::open(opts).unwrap();
+    assert!(
+        rec.warnings.iter().any(|w| w.contains("corrupt")),
+        "{rec:?}"
+    );
+    assert_eq!(q.acked_fsn().unwrap(), 0);
+    assert_eq!(rec.frames, 4);
+}
