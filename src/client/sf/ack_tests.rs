@@ -9,10 +9,10 @@ use super::*;
 #[test]
 fn the_ack_file_is_rewritten_in_place_and_read_back() {
     let d = TestDir::new("ack-inplace");
-    let mut f = AckFile::new(d.path());
+    let mut f = AckFile::default();
     assert_eq!(read_ack(d.path()), Ok(None));
     for fsn in [1u64, 7, 1 << 40, 3] {
-        f.write(fsn).unwrap();
+        f.write(d.path(), fsn).unwrap();
         assert_eq!(read_ack(d.path()), Ok(Some(fsn)));
     }
     assert_eq!(fs::read(d.path().join("ack")).unwrap().len(), 20);

@@ -218,7 +218,7 @@ impl DiskStore {
             periodic: (durability == SfDurability::Periodic).then_some(sync_interval),
             last_sync: Instant::now(),
             dirty: false,
-            ack_file: AckFile::new(&dir),
+            ack_file: AckFile::default(),
             broken: None,
             writing: false,
             cache: MemStore::new(1),
@@ -639,7 +639,7 @@ impl DiskStore {
         // below the recorded FSN was acknowledged, one above it was lost.
         // Not fsynced here: a lost or stale acknowledgement file only
         // replays acknowledged frames again.
-        self.ack_file.write(acked)?;
+        self.ack_file.write(self.lock.dir(), acked)?;
         self.dirty = true;
         let mut doomed = Doomed {
             paths: Vec::new(),

@@ -128,25 +128,18 @@ pub fn read_ack(dir: &Path) -> std::result::Result<Option<u64>, String> {
 /// loss) leaves bytes that fail the checksum: [`read_ack`] reports the
 /// file corrupt and the queue replays from its oldest segment (more,
 /// never less).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct AckFile {
-    path: PathBuf,
     /// Opened (and created) on the first write.
     file: Option<File>,
 }
 
 impl AckFile {
-    /// The acknowledgement file of the slot `dir` (nothing is opened yet).
-    pub fn new(dir: &Path) -> AckFile {
-        AckFile {
-            path: dir.join(ACK_FILE),
-            file: None,
-        }
-    }
-
-    /// Records `acked` as the acknowledged FSN. Not `fsync`ed: a lost or
-    /// stale file only replays acknowledged frames again.
-    pub fn write(&mut self, acked: u64) -> Result<()> {
+    /// Records `acked` as the acknowledged FSN of the slot `dir`. Not
+    /// `fsync`ed: a lost or stale file only replays acknowledged frames
+    /// again.
+    pub fn write(&mut self, dir: &Path, acked: u64) -> Result<()> {
+        let path = dir.join(ACK_FILE);
         let mut b = [0u8; ACK_BYTES];
         b[..8].copy_from_slice(ACK_MAGIC);
         b[8..16].copy_from_slice(&acked.to_le_bytes());
@@ -154,27 +147,24 @@ impl AckFile {
         b[16..].copy_from_slice(&crc.to_le_bytes());
         let done = match &self.file {
             Some(f) => f.write_all_at(&b, 0),
-            None => self.open().and_then(|f| f.write_all_at(&b, 0)),
+            None => self.open(&path).and_then(|f| f.write_all_at(&b, 0)),
         };
         done.map_err(|e| {
             // Opened afresh next time.
             self.file = None;
-            io_err(
-                format!("write acknowledgement file {}", self.path.display()),
-                e,
-            )
+            io_err(format!("write acknowledgement file {}", path.display()), e)
         })
     }
 
     /// Opens (creates) the file, cut to the size of its contents (a
     /// longer, corrupt one may be left from before).
-    fn open(&mut self) -> io::Result<&File> {
+    fn open(&mut self, path: &Path) -> io::Result<&File> {
         let f = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&self.path)?;
+            .open(path)?;
         f.set_len(ACK_BYTES as u64)?;
         Ok(self.file.insert(f))
     }
