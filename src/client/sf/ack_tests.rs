@@ -1,6 +1,7 @@
 //! The acknowledgement file rewritten in place ([`super::slot::AckFile`]).
 
 use std::fs;
+use std::path::PathBuf;
 
 use super::slot::{AckFile, read_ack};
 use super::tests::TestDir;
@@ -18,17 +19,25 @@ fn the_ack_file_is_rewritten_in_place_and_read_back() {
     assert_eq!(fs::read(d.path().join("ack")).unwrap().len(), 20);
 }
 
-#[test]
-fn a_longer_corrupt_ack_file_is_cut_to_size_by_the_next_ack() {
-    let d = TestDir::new("ack-longer");
+/// A slot `s` in a new directory holding frames 1 to `frames`, those up
+/// to `acked` acknowledged (0: none); its options and its directory.
+fn slot_with(name: &str, frames: u64, acked: u64) -> (TestDir, SfOptions, PathBuf) {
+    let d = TestDir::new(name);
     let opts = SfOptions::disk(d.path(), "s");
     {
         let (q, _) = SfQueue::open(opts.clone()).unwrap();
-        for _ in 0..3 {
+        for _ in 0..frames {
             q.append(b"frame").unwrap();
         }
+        q.ack(acked).unwrap();
     }
     let slot = d.path().join("s");
+    (d, opts, slot)
+}
+
+#[test]
+fn a_longer_corrupt_ack_file_is_cut_to_size_by_the_next_ack() {
+    let (_d, opts, slot) = slot_with("ack-longer", 3, 0);
     fs::write(slot.join("ack"), [0xAB; 100]).unwrap();
     {
         let (q, rec) = SfQueue::open(opts.clone()).unwrap();
@@ -48,16 +57,7 @@ fn a_longer_corrupt_ack_file_is_cut_to_size_by_the_next_ack() {
 
 #[test]
 fn a_torn_ack_write_replays_from_the_oldest_segment() {
-    let d = TestDir::new("ack-torn");
-    let opts = SfOptions::disk(d.path(), "s");
-    {
-        let (q, _) = SfQueue::open(opts.clone()).unwrap();
-        for _ in 0..4 {
-            q.append(b"frame").unwrap();
-        }
-        q.ack(3).unwrap();
-    }
-    let slot = d.path().join("s");
+    let (_d, opts, slot) = slot_with("ack-torn", 4, 3);
     // A crash part-way through the in-place write: the FSN bytes changed,
     // the CRC did not.
     let mut bytes = fs::read(slot.join("ack")).unwrap();
