@@ -17,7 +17,7 @@ use super::segment::{
     RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, record_crc, scan_segment,
     segment_name, write_record,
 };
-use super::slot::{ACK_FILE, SlotLock, list_segments, read_ack, sync_dir, write_ack};
+use super::slot::{ACK_FILE, AckFile, SlotLock, list_segments, read_ack, sync_dir};
 use crate::conf::SfDurability;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -62,6 +62,8 @@ pub(super) struct DiskStore {
     last_sync: Instant,
     /// Segments were created or written since the last `fsync`.
     dirty: bool,
+    /// The acknowledgement file, rewritten on every [`DiskStore::release`].
+    ack_file: AckFile,
     /// Set when a failed append could not be undone: appending again could
     /// put records after garbage.
     broken: Option<String>,
@@ -216,6 +218,7 @@ impl DiskStore {
             periodic: (durability == SfDurability::Periodic).then_some(sync_interval),
             last_sync: Instant::now(),
             dirty: false,
+            ack_file: AckFile::default(),
             broken: None,
             writing: false,
             cache: MemStore::new(1),
@@ -635,8 +638,8 @@ impl DiskStore {
         // The file first, the deletions after: a segment missing on open
         // below the recorded FSN was acknowledged, one above it was lost.
         // Not fsynced here: a lost or stale acknowledgement file only
-        // replays acknowledged frames again. `sync` persists the rename.
-        write_ack(self.dir(), acked, false)?;
+        // replays acknowledged frames again.
+        self.ack_file.write(self.lock.dir(), acked)?;
         self.dirty = true;
         let mut doomed = Doomed {
             paths: Vec::new(),

@@ -46,8 +46,8 @@
 //!   a segment of its own), and on the first append after an open
 //!   (segments found on open are never appended to). See [`segment`].
 //! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
-//!   the FSN bytes), replaced with a rename on every [`SfQueue::ack`],
-//!   after which the segments whose frames are all acknowledged go: up
+//!   the FSN bytes), rewritten in place on every [`SfQueue::ack`] (a
+//!   torn write fails the CRC and only replays more), after which the segments whose frames are all acknowledged go: up
 //!   to two are kept as spares (`spare-0`, `spare-1`), each rewritten as
 //!   a next segment (old bytes after its records, past an end mark, are
 //!   never read; see [`segment`]), the others are deleted. On open the
@@ -104,6 +104,8 @@
 //! is lost. A frame that could never fit fails at once
 //! ([`ErrorKind::Config`], naming `sf_max_total_bytes`).
 
+#[cfg(test)]
+mod ack_tests;
 mod cursor;
 pub mod dict;
 mod disk;

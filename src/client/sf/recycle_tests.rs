@@ -229,7 +229,7 @@ fn crashed_slot(root: &Path) -> (std::path::PathBuf, Vec<u8>) {
         encode_record(i, &frame(i, 50), &mut seg);
     }
     fs::write(slot.join(segment_name(1)), &seg).unwrap();
-    slot::write_ack(&slot, 1, false).unwrap();
+    slot::AckFile::default().write(&slot, 1).unwrap();
     let mut old = encode_header(1).to_vec();
     for i in 1..=8 {
         encode_record(i, &frame(100 + i, 60), &mut old);

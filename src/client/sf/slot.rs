@@ -3,7 +3,8 @@
 //! slots.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::segment::{SEGMENT_HEADER_BYTES, segment_fsn};
@@ -14,7 +15,6 @@ pub const LOCK_FILE: &str = ".lock";
 /// The acknowledgement file of a slot.
 pub const ACK_FILE: &str = "ack";
 /// Where the acknowledgement file is written before its rename.
-const ACK_TMP: &str = "ack.tmp";
 const ACK_MAGIC: &[u8; 8] = b"QASFACK1";
 const ACK_BYTES: usize = 20;
 
@@ -120,29 +120,54 @@ pub fn read_ack(dir: &Path) -> std::result::Result<Option<u64>, String> {
     }
 }
 
-/// Replaces the slot's acknowledgement file with `acked` (write to a
-/// temporary file, then rename; `fsync` both when `sync`).
-pub fn write_ack(dir: &Path, acked: u64, sync: bool) -> Result<()> {
-    let tmp = dir.join(ACK_TMP);
-    let path = dir.join(ACK_FILE);
-    let mut b = [0u8; ACK_BYTES];
-    b[..8].copy_from_slice(ACK_MAGIC);
-    b[8..16].copy_from_slice(&acked.to_le_bytes());
-    let crc = crc32fast::hash(&b[8..16]);
-    b[16..].copy_from_slice(&crc.to_le_bytes());
-    let write = || -> io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&b)?;
-        if sync {
-            f.sync_data()?;
-        }
-        fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| io_err(format!("write acknowledgement file {}", path.display()), e))?;
-    if sync {
-        sync_dir(dir)?;
+/// The slot's acknowledgement file, kept open and rewritten in place:
+/// one 20-byte write per acknowledgement (an acknowledgement comes with
+/// every committed transaction), where replacing the file (create, write,
+/// rename) cost the runner a file creation and a journalled rename each
+/// time, under the queue's lock. A write cut short (a crash, a power
+/// loss) leaves bytes that fail the checksum: [`read_ack`] reports the
+/// file corrupt and the queue replays from its oldest segment (more,
+/// never less).
+#[derive(Debug, Default)]
+pub struct AckFile {
+    /// Opened (and created) on the first write.
+    file: Option<File>,
+}
+
+impl AckFile {
+    /// Records `acked` as the acknowledged FSN of the slot `dir`. Not
+    /// `fsync`ed: a lost or stale file only replays acknowledged frames
+    /// again.
+    pub fn write(&mut self, dir: &Path, acked: u64) -> Result<()> {
+        let path = dir.join(ACK_FILE);
+        let mut b = [0u8; ACK_BYTES];
+        b[..8].copy_from_slice(ACK_MAGIC);
+        b[8..16].copy_from_slice(&acked.to_le_bytes());
+        let crc = crc32fast::hash(&b[8..16]);
+        b[16..].copy_from_slice(&crc.to_le_bytes());
+        let done = match &self.file {
+            Some(f) => f.write_all_at(&b, 0),
+            None => self.open(&path).and_then(|f| f.write_all_at(&b, 0)),
+        };
+        done.map_err(|e| {
+            // Opened afresh next time.
+            self.file = None;
+            io_err(format!("write acknowledgement file {}", path.display()), e)
+        })
     }
-    Ok(())
+
+    /// Opens (creates) the file, cut to the size of its contents (a
+    /// longer, corrupt one may be left from before).
+    fn open(&mut self, path: &Path) -> io::Result<&File> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        f.set_len(ACK_BYTES as u64)?;
+        Ok(self.file.insert(f))
+    }
 }
 
 /// The segment files of a slot directory, sorted by the FSN their names
