@@ -47,7 +47,8 @@
 //!   (segments found on open are never appended to). See [`segment`].
 //! - `ack` holds the acknowledged FSN (`QASFACK1` + `u64 LE` + CRC-32 of
 //!   the FSN bytes), rewritten in place on every [`SfQueue::ack`] (a
-//!   torn write fails the CRC and only replays more), after which the segments whose frames are all acknowledged go: up
+//!   torn write fails the CRC and only replays more), after which the
+//!   segments whose frames are all acknowledged go: up
 //!   to two are kept as spares (`spare-0`, `spare-1`), each rewritten as
 //!   a next segment (old bytes after its records, past an end mark, are
 //!   never read; see [`segment`]), the others are deleted. On open the

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub const LOCK_FILE: &str = ".lock";
 /// The acknowledgement file of a slot.
 pub const ACK_FILE: &str = "ack";
-/// Where the acknowledgement file is written before its rename.
+/// The first bytes of the acknowledgement file.
 const ACK_MAGIC: &[u8; 8] = b"QASFACK1";
 const ACK_BYTES: usize = 20;
 
