@@ -200,34 +200,26 @@ pub(crate) fn read_body<S: Read>(
     Ok(std::mem::replace(buf, rest))
 }
 
-/// Reads until `buf` holds at least `need` bytes (never more). The room
-/// read into grows with what arrived (at least [`READ_CHUNK`], at most
-/// what is missing), so a large body takes few reads, is zeroed once,
-/// and a client announcing more than it sends gets no more memory than
-/// it sent.
+/// Reads until `buf` holds `need` bytes (never more). The bytes go to
+/// `buf`'s spare capacity without zeroing it first (`read_to_end` on a
+/// socket reads into uninitialised room), so a keep-alive connection's
+/// reused buffer costs no memset per body; the room grows with what
+/// arrived (capacity doubles), so a client announcing more than it sends
+/// gets no more memory than about twice what it sent.
 fn fill<S: Read>(stream: &mut S, buf: &mut Vec<u8>, need: usize) -> Result<(), BodyError> {
-    let mut filled = buf.len();
-    while filled < need {
-        if filled == buf.len() {
-            let room = (need - filled).min(filled.max(READ_CHUNK));
-            buf.resize(filled + room, 0);
-        }
-        match stream.read(&mut buf[filled..]) {
+    while buf.len() < need {
+        let missing = (need - buf.len()) as u64;
+        match stream.by_ref().take(missing).read_to_end(buf) {
             Ok(0) => {
-                buf.truncate(filled);
                 return Err(BodyError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "connection closed in the middle of a request body",
                 )));
             }
-            Ok(n) => filled += n,
-            Err(e) => {
-                buf.truncate(filled);
-                return Err(BodyError::Io(e));
-            }
+            Ok(_) => {}
+            Err(e) => return Err(BodyError::Io(e)),
         }
     }
-    buf.truncate(filled);
     Ok(())
 }
 

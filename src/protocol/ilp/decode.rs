@@ -4,9 +4,9 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::line::{DoubleArray, FieldValue, Line, LineDecimal, LineTimestamp};
-use super::numbers::{parse_decimal, parse_i64};
+use super::numbers::{parse_decimal, parse_i64, signed};
 use super::scan::{
-    NAME_STOPS, QUOTED_STOPS, TABLE_STOPS, TIMESTAMP_END, VALUE_END, digits_end, ends, find_any,
+    NAME_STOPS, QUOTED_STOPS, TABLE_STOPS, TIMESTAMP_END, VALUE_END, digits, ends, find_any,
 };
 use super::{
     ARRAY_ELEM_DOUBLE, BINARY_ARRAY, BINARY_DECIMAL, BINARY_DOUBLE, BINARY_MARKER, IlpVersion,
@@ -622,9 +622,9 @@ impl<'a> ParseLines<'a> {
         bare: bool,
         stops: [u8; N],
     ) -> Option<(i64, Option<u8>, usize)> {
-        let start = self.pos;
-        let first = start + usize::from(self.peek(0) == Some(b'-'));
-        let end = digits_end(self.buf, first);
+        let neg = self.peek(0) == Some(b'-');
+        let first = self.pos + usize::from(neg);
+        let (end, magnitude) = digits(self.buf, first);
         if end == first {
             return None;
         }
@@ -636,7 +636,7 @@ impl<'a> ParseLines<'a> {
         if !ends(self.buf.get(after), stops) {
             return None;
         }
-        Some((parse_i64(&self.buf[start..end])?, suffix, after))
+        Some((signed(neg, magnitude?)?, suffix, after))
     }
 
     /// An unquoted value that is not the common form of an integer or

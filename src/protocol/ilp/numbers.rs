@@ -17,12 +17,7 @@ pub(super) fn parse_i64(b: &[u8]) -> Option<i64> {
     }
     if digits.len() <= 19 {
         // Below 10^19 < 2^64: no overflow before the range check.
-        let v = parse_u64_short(digits)?;
-        return if neg {
-            (v <= 1 << 63).then(|| 0i64.wrapping_sub(v as i64))
-        } else {
-            i64::try_from(v).ok()
-        };
+        return signed(neg, parse_u64_short(digits)?);
     }
     if !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -39,6 +34,16 @@ pub(super) fn parse_i64(b: &[u8]) -> Option<i64> {
         })?;
     }
     Some(v)
+}
+
+/// The `i64` of magnitude `v`, negated with `neg`, if in range.
+#[inline(always)]
+pub(super) fn signed(neg: bool, v: u64) -> Option<i64> {
+    if neg {
+        (v <= 1 << 63).then(|| 0i64.wrapping_sub(v as i64))
+    } else {
+        i64::try_from(v).ok()
+    }
 }
 
 /// At most 19 ASCII digits as a number, eight at a time.
@@ -70,12 +75,19 @@ fn eight_digits(w: u64) -> Option<u64> {
     if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
         return None;
     }
+    Some(eight_digits_value(w))
+}
+
+/// [`eight_digits`] of a word known to hold eight ASCII digits.
+#[inline(always)]
+pub(super) fn eight_digits_value(w: u64) -> u64 {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
     let d = w - ZEROS;
     // Pairs: byte 2k holds 10 × digit 2k + digit 2k+1.
     let pairs = (d * 10 + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
     // Quads: 16-bit lane 2k holds 100 × pair 2k + pair 2k+1.
     let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
-    Some((quads & 0xFFFF) * 10_000 + (quads >> 32))
+    (quads & 0xFFFF) * 10_000 + (quads >> 32)
 }
 
 /// Appends `v` in decimal, as `itoa` writes it: eight digits per step

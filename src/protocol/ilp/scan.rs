@@ -1,7 +1,9 @@
 //! The byte scans of the ILP parser, eight bytes at a time (SWAR): the
-//! first byte of a small stop set, the end of a run of ASCII digits. A
-//! scan reads whole words while eight bytes remain and finishes byte by
-//! byte.
+//! first byte of a small stop set, the end (and value) of a run of ASCII
+//! digits. A scan reads whole words while eight bytes remain and finishes
+//! byte by byte.
+
+use super::numbers::eight_digits_value;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -68,28 +70,60 @@ pub(super) fn ends<const N: usize>(b: Option<&u8>, stops: [u8; N]) -> bool {
     b.is_none_or(|b| stops.contains(b))
 }
 
-/// The position of the first byte at or after `at` that is not an ASCII
-/// digit (`buf.len()` when all are).
+/// The run of ASCII digits at `at`, read in one pass: where it ends (the
+/// first non-digit, or `buf.len()`) and its value, `None` past 19 digits
+/// (where a `u64` could overflow; the caller's general path reads those).
 #[inline(always)]
-pub(super) fn digits_end(buf: &[u8], mut at: usize) -> usize {
+pub(super) fn digits(buf: &[u8], mut at: usize) -> (usize, Option<u64>) {
     const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     const THREES: u64 = 0x3030_3030_3030_3030;
+    let start = at;
+    let mut v: u64 = 0;
     while let Some(w) = word(buf, at) {
         // A digit has the high nibble 3 and keeps it when 6 is added; a
         // carry out of a byte comes from a non-digit, so it moves only
         // marks above the first non-digit.
         let off = ((w & HIGH_NIBBLES) ^ THREES)
             | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) ^ THREES);
-        if off != 0 {
-            return at + first_marked(off);
+        let k = if off == 0 { 8 } else { first_marked(off) };
+        if k > 0 {
+            // The k digits moved to the high bytes, leading '0's below:
+            // eight digits of the same value.
+            let w = if k == 8 {
+                w
+            } else {
+                (w << (8 * (8 - k))) | (THREES >> (8 * k))
+            };
+            v = v.wrapping_mul(POW10[k]).wrapping_add(eight_digits_value(w));
         }
-        at += 8;
+        at += k;
+        if k < 8 {
+            return (at, (at - start <= 19).then_some(v));
+        }
     }
-    while buf.get(at).is_some_and(u8::is_ascii_digit) {
+    while let Some(d) = buf
+        .get(at)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d <= 9)
+    {
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
         at += 1;
     }
-    at
+    (at, (at - start <= 19).then_some(v))
 }
+
+/// 10^k for k in 0..=8.
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
 
 #[cfg(test)]
 mod tests {
@@ -116,7 +150,12 @@ mod tests {
                 .iter()
                 .position(|b| !b.is_ascii_digit())
                 .map_or(buf.len(), |i| at + i);
-            assert_eq!(digits_end(&buf, at), digits, "at {at}");
+            let value = (digits - at <= 19).then(|| {
+                buf[at..digits]
+                    .iter()
+                    .fold(0u64, |v, d| v * 10 + u64::from(d - b'0'))
+            });
+            assert_eq!(super::digits(&buf, at), (digits, value), "at {at}");
         }
     }
 
@@ -125,7 +164,7 @@ mod tests {
     fn digits_end_at_a_carrying_byte() {
         for b in 0xF0..=0xFF {
             let buf = [b'1', b'2', b, b'3', b'4', b'5', b'6', b'7', b'8'];
-            assert_eq!(digits_end(&buf, 0), 2, "byte {b:#x}");
+            assert_eq!(digits(&buf, 0), (2, Some(12)), "byte {b:#x}");
         }
     }
 }
