@@ -69,10 +69,9 @@ fn parse_u64_short(digits: &[u8]) -> Option<u64> {
 /// `None` when a byte is not a digit: SWAR, two digits per lane, then
 /// four, then eight.
 fn eight_digits(w: u64) -> Option<u64> {
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
     const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     // Every byte 0x30..=0x39: high nibble 3, and adding 6 keeps it 3.
-    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+    if w & HIGH != ASCII_ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ASCII_ZEROS {
         return None;
     }
     Some(eight_digits_value(w))
@@ -81,8 +80,7 @@ fn eight_digits(w: u64) -> Option<u64> {
 /// [`eight_digits`] of a word known to hold eight ASCII digits.
 #[inline(always)]
 pub(super) fn eight_digits_value(w: u64) -> u64 {
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
-    let d = w - ZEROS;
+    let d = w - ASCII_ZEROS;
     // Pairs: byte 2k holds 10 × digit 2k + digit 2k+1.
     let pairs = (d * 10 + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
     // Quads: 16-bit lane 2k holds 100 × pair 2k + pair 2k+1.
