@@ -28,7 +28,8 @@
 //! [`SfDurability::Memory`](crate::conf::SfDurability::Memory) only): a record
 //! that lies inside it, its end mark included, is copied into the page
 //! cache without a `pwrite` (2.5 times less CPU than one: no system call,
-//! no per-block file system work, and pages written once stay writable).
+//! no per-block file system work, and pages written once stay writable),
+//! with non-temporal stores (the bytes are not read back soon).
 //! The bytes go in the same order (payload, end mark, header), so what
 //! a crash leaves is what it leaves after `pwrite`s. The map goes with
 //! the file from segment to spare to segment; it is dropped before a
