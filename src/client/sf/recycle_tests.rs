@@ -374,6 +374,15 @@ fn mapped(q: &SfQueue) -> Vec<bool> {
     }
 }
 
+/// Frames 1..=10 of 100 bytes, 5 acknowledged: segment 1 is the spare,
+/// segment 6 full, none mapped (new files); frame 11 goes to the spare.
+fn up_to_the_spare(q: &SfQueue) {
+    (1..=6).for_each(|i| assert_eq!(q.append(&frame(i, 100)).unwrap(), i));
+    q.ack(5).unwrap();
+    (7..=10).for_each(|i| assert_eq!(q.append(&frame(i, 100)).unwrap(), i));
+    assert_eq!(mapped(q), [false], "new files are written");
+}
+
 /// A recycled segment is written through its map while its records fit
 /// the old file; a record that grows the file drops the map and is
 /// written as before; the bytes are the same either way (read back, and
@@ -383,14 +392,7 @@ fn a_recycled_segment_is_written_through_its_map_until_it_grows() {
     let d = TestDir::new("recycle-map");
     let slot = d.path().join("r");
     let (q, _) = SfQueue::open(opts(d.path())).unwrap();
-    for i in 1..=6 {
-        q.append(&frame(i, 100)).unwrap();
-    }
-    assert_eq!(mapped(&q), [false, false], "new files are written");
-    q.ack(5).unwrap();
-    for i in 7..=10 {
-        q.append(&frame(i, 100)).unwrap();
-    }
+    up_to_the_spare(&q);
     // Segment 11 is the spare (596 bytes): mapped.
     q.append(&frame(11, 10)).unwrap();
     q.append(&frame(12, 200)).unwrap();
@@ -426,13 +428,8 @@ fn a_recycled_segment_is_written_through_its_map_until_it_grows() {
         ..opts(d.path())
     };
     let (q, _) = SfQueue::open(o).unwrap();
-    for i in 1..=6 {
-        q.append(&frame(i, 100)).unwrap();
-    }
-    q.ack(5).unwrap();
-    for i in 7..=11 {
-        q.append(&frame(i, if i == 11 { 10 } else { 100 })).unwrap();
-    }
+    up_to_the_spare(&q);
+    q.append(&frame(11, 10)).unwrap();
     assert_eq!(mapped(&q), [false, false], "periodic: never mapped");
     assert!(d.path().join("r").join(segment_name(11)).exists());
     assert_eq!(unacked(&q).len(), 6);
