@@ -21,6 +21,9 @@
 //! - [`avx2`]: hot loops of query decoding (the test for NULL sentinels
 //!   in a fixed-width column, the largest dictionary key) compiled for
 //!   AVX2 too, that copy picked at run time on CPUs that have it;
+//! - [`file_map`]: a file mapped shared for writing, bytes copied in
+//!   through raw pointers (the disk store-and-forward queue's recycled
+//!   segments);
 //! - [`text`]: bytes as text with an ASCII fast path (the short names
 //!   and values of ILP lines the embedded server parses);
 //! - `polars_ffi` (feature `polars`): moving arrays between arrow-rs and
@@ -28,6 +31,7 @@
 
 pub(crate) mod arrow_unchecked;
 pub(crate) mod avx2;
+pub(crate) mod file_map;
 #[cfg(feature = "polars")]
 pub(crate) mod polars_ffi;
 pub(crate) mod text;

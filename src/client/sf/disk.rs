@@ -18,6 +18,7 @@ use super::segment::{
     segment_name, write_record,
 };
 use super::slot::{ACK_FILE, AckFile, SlotLock, list_segments, read_ack, sync_dir};
+use crate::audited::file_map::FileMap;
 use crate::conf::SfDurability;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -33,6 +34,10 @@ struct Seg {
     /// Bytes of the file: `size`, or more when it was recycled and old
     /// bytes follow its records.
     file_len: u64,
+    /// The file's `file_len` bytes mapped for writing (a recycled file:
+    /// [`recycle`]): records that fit are copied into it instead of
+    /// written. Dropped before any write that may grow or cut the file.
+    map: Option<FileMap>,
 }
 
 impl Seg {
@@ -54,9 +59,8 @@ pub(super) struct DiskStore {
     reader: Option<(u64, File)>,
     /// Sum of `segs[..].file_len` and the spares' lengths.
     bytes: u64,
-    /// The lengths of the spare segment files, `spare-0` first
-    /// ([`recycle`]).
-    spares: Vec<u64>,
+    /// The spare segment files, `spare-0` first ([`recycle`]).
+    spares: Vec<recycle::SpareFile>,
     max_segment_bytes: u64,
     periodic: Option<Duration>,
     last_sync: Instant,
@@ -87,6 +91,9 @@ pub(super) struct PendingRecord {
     sync: Option<SyncJob>,
     /// Old bytes of a recycled file follow the record.
     end_mark: bool,
+    /// The segment's map, taken while the record is written through it
+    /// (it lies inside the map); `None`: written with `pwrite`s.
+    map: Option<FileMap>,
     /// That `fsync`'s error (nothing is written then).
     sync_failed: Option<Error>,
     /// The write's error, with the error of cutting the partial record
@@ -103,6 +110,21 @@ impl PendingRecord {
             && let Err(e) = job.run()
         {
             self.sync_failed = Some(e);
+            return;
+        }
+        if let Some(map) = &mut self.map {
+            // Inside the map (checked when it was taken): cannot fail.
+            if let Err(e) = write_record(
+                &mut map.writer(),
+                self.offset,
+                self.fsn,
+                payload,
+                self.end_mark,
+            ) {
+                // Nothing was copied (the range is checked first); the
+                // file is not cut, as it is mapped.
+                self.failed = Some((e, None));
+            }
             return;
         }
         if let Err(e) = write_record(
@@ -275,6 +297,7 @@ impl DiskStore {
                     } else {
                         scan.good_len
                     },
+                    map: None,
                 };
                 expected = Some(seg.end());
                 segs.push_back(seg);
@@ -320,6 +343,12 @@ impl DiskStore {
         }
         store.release(acked, &mut Spare::default())?.delete()?;
         Ok((store, next, acked, rec))
+    }
+
+    /// Whether each segment, oldest first, is written through a map.
+    #[cfg(test)]
+    pub(super) fn mapped(&self) -> Vec<bool> {
+        self.segs.iter().map(|s| s.map.is_some()).collect()
     }
 
     /// The slot directory.
@@ -375,7 +404,7 @@ impl DiskStore {
         } else {
             None
         };
-        let (Some(seg), Some(w)) = (self.segs.back(), self.writer.as_ref()) else {
+        let (Some(seg), Some(w)) = (self.segs.back_mut(), self.writer.as_ref()) else {
             return Err(Error::new(
                 ErrorKind::Internal,
                 "store-and-forward: no active segment after starting one",
@@ -387,13 +416,19 @@ impl DiskStore {
                 e,
             )
         })?;
+        let (file_len, end_mark) = recycle::grown(seg.size, seg.file_len, len);
+        // Through the map when the record (and its end mark) lies inside
+        // it; else the file grows, and a failed write may cut it: the map
+        // goes first.
+        let map = seg.map.take().filter(|m| file_len <= m.len());
         self.writing = true;
         Ok(PendingRecord {
             fsn,
             offset: seg.size,
             file,
             sync,
-            end_mark: recycle::grown(seg.size, seg.file_len, len).1,
+            end_mark,
+            map,
             sync_failed: None,
             failed: None,
         })
@@ -415,6 +450,7 @@ impl DiskStore {
             ));
         };
         if let Some(e) = rec.sync_failed {
+            seg.map = rec.map;
             let e = e.context(format!(
                 "frame {} was not appended (the segment before {} could not be synced)",
                 rec.fsn,
@@ -448,6 +484,7 @@ impl DiskStore {
         seg.size += RECORD_HEADER_BYTES as u64 + len;
         self.bytes += file_len - seg.file_len;
         seg.file_len = file_len;
+        seg.map = rec.map;
         self.dirty = true;
         self.cache.append(rec.fsn, frame, spare);
         self.cache.shrink_to(CACHE_BYTES, spare);
@@ -521,6 +558,7 @@ impl DiskStore {
             records: Vec::new(),
             size: SEGMENT_HEADER_BYTES as u64,
             file_len: SEGMENT_HEADER_BYTES as u64,
+            map: None,
         });
         self.bytes += SEGMENT_HEADER_BYTES as u64;
         self.writer = Some(f);

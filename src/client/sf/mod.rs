@@ -61,6 +61,10 @@
 //!   bytes included (spares are deleted when an append finds no room).
 //!   Space comes back a whole segment at a time, hence segments of at
 //!   most half of it.
+//! - A recycled segment file is written by copying into a kept shared
+//!   mapping of it rather than with `pwrite`s (in the page cache at
+//!   once either way; with [`SfDurability::Memory`] only), which makes
+//!   its cached pages part of the process's resident memory.
 //! - [`SfDurability::Memory`] never `fsync`s: a process crash loses
 //!   nothing (the data is in the page cache) but a power loss may.
 //!   [`SfDurability::Periodic`] `fsync`s the active segment and the slot

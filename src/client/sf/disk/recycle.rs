@@ -23,6 +23,20 @@
 //! segment kept across an open holds FSNs below the next one; so an old
 //! record's FSN is below the new first FSN, and the CRC covers the FSN.
 //!
+//! A recycled file is written through a kept shared mapping of its old
+//! length ([`FileMap`], with
+//! [`SfDurability::Memory`](crate::conf::SfDurability::Memory) only): a record
+//! that lies inside it, its end mark included, is copied into the page
+//! cache without a `pwrite` (2.5 times less CPU than one: no system call,
+//! no per-block file system work, and pages written once stay writable),
+//! with non-temporal stores (the bytes are not read back soon).
+//! The bytes go in the same order (payload, end mark, header), so what
+//! a crash leaves is what it leaves after `pwrite`s. The map goes with
+//! the file from segment to spare to segment; it is dropped before a
+//! record that would grow the file (written with `pwrite`s, whose
+//! failure cuts the file back), and with the file. Its pages count in
+//! the process's resident memory (shared page cache, not heap).
+//!
 //! A spare occupies disk: its length is counted in
 //! [`DiskStore::used_bytes`], and a segment made from it counts its whole
 //! file (old bytes included) until it is deleted. When an append finds
@@ -35,6 +49,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use super::{DiskStore, Doomed, Seg, io_err};
+use crate::audited::file_map::FileMap;
 use crate::client::sf::segment::{
     END_MARK, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, encode_header, segment_name,
 };
@@ -44,6 +59,16 @@ use crate::error::Result;
 /// acknowledged together needs to come back as the next ones (the
 /// default 64 MiB segments take 128 MiB of disk for it).
 pub(super) const MAX_SPARES: usize = 2;
+
+/// A spare segment file.
+#[derive(Debug)]
+pub(super) struct SpareFile {
+    /// Its length.
+    len: u64,
+    /// Its map, kept from the segment it was (its written pages stay
+    /// writable in it: copies into them cost no fault).
+    map: Option<FileMap>,
+}
 
 /// The file length after a `len`-byte record is written at `size` in a
 /// file of `file_len` bytes, and whether an [`END_MARK`] follows it (old
@@ -86,7 +111,7 @@ impl DiskStore {
     /// spare's).
     pub(super) fn new_segment_len(&self) -> (u64, u64) {
         match self.spares.last() {
-            Some(&len) => (len, len),
+            Some(s) => (s.len, s.len),
             None => (SEGMENT_HEADER_BYTES as u64, 0),
         }
     }
@@ -101,7 +126,10 @@ impl DiskStore {
             let to = self.spare_path(self.spares.len());
             match fs::rename(&seg.path, &to) {
                 Ok(()) => {
-                    self.spares.push(seg.file_len);
+                    self.spares.push(SpareFile {
+                        len: seg.file_len,
+                        map: seg.map,
+                    });
                     return;
                 }
                 Err(e) => {
@@ -125,7 +153,7 @@ impl DiskStore {
     /// writing. `None` when there is no spare. On failure the spare is
     /// given up (deleted if it can be).
     pub(super) fn reuse_spare(&mut self, fsn: u64) -> Result<Option<(Seg, File)>> {
-        let Some(len) = self.spares.pop() else {
+        let Some(SpareFile { len, map }) = self.spares.pop() else {
             return Ok(None);
         };
         let from = self.spare_path(self.spares.len());
@@ -159,12 +187,23 @@ impl DiskStore {
                 });
             }
         };
+        // The spare's map, or a new one (a file that cannot be mapped is
+        // written with `pwrite`s, as a new segment is). Not with periodic
+        // `fsync`s: each one write-protects the mapped pages again, and a
+        // fault per page costs more than the `pwrite`s.
+        let map = if self.periodic.is_some() {
+            None
+        } else {
+            map.filter(|m| m.len() == len)
+                .or_else(|| FileMap::new(&file, len).ok())
+        };
         let seg = Seg {
             first: fsn,
             path,
             records: Vec::new(),
             size: SEGMENT_HEADER_BYTES as u64,
             file_len: len,
+            map,
         };
         Ok(Some((seg, file)))
     }
@@ -172,7 +211,7 @@ impl DiskStore {
     /// Deletes a spare to make room under `sf_max_total_bytes`; `false`
     /// when there is none.
     pub(in crate::client::sf) fn drop_spare(&mut self) -> Result<bool> {
-        let Some(len) = self.spares.pop() else {
+        let Some(SpareFile { len, .. }) = self.spares.pop() else {
             return Ok(false);
         };
         self.bytes -= len;
