@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender as Tx};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender as Tx};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -40,7 +40,9 @@ use crate::transport::{ConnectOptions, Connection, Route};
 
 use super::connect;
 use super::failover::Failover;
-use super::read_ahead::{Cmd, Event, HandOff, Session, join_receiver, pump};
+use super::read_ahead::{
+    Cmd, Event, EventRx, HandOff, Session, event_channel, join_receiver, pump,
+};
 
 mod binds;
 mod result;
@@ -436,7 +438,7 @@ fn start<'a>(
 /// A running execution of a query: its receiving thread and the channels
 /// to it.
 struct Running {
-    events: Receiver<Event>,
+    events: EventRx<Event>,
     cmds: Tx<Cmd>,
     /// Decoding on demand: one ask per wait for an event.
     asks: Option<Tx<()>>,
@@ -607,7 +609,7 @@ impl Cursor<'_> {
             .send(&bytes)
             .map_err(|e| e.context(format!("query {:?}", self.req.sql)))?;
         let (cmd_tx, cmd_rx) = mpsc::channel();
-        let (ev_tx, ev_rx) = mpsc::sync_channel(self.opts.read_ahead);
+        let (ev_tx, ev_rx) = event_channel(self.opts.read_ahead);
         let id = self.req.request_id;
         let hand_off = self.hand_off.clone();
         let (asks, asks_rx) = match self.opts.on_demand {

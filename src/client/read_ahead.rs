@@ -20,7 +20,7 @@
 //! becomes an [`ErrorKind::Internal`] error when the cursor joins it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,9 +36,11 @@ use crate::protocol::egress::{
 use crate::transport::Connection;
 
 mod hand_off;
+mod queue;
 
 use hand_off::Gate;
 pub(super) use hand_off::HandOff;
+pub(super) use queue::{EventRx, EventTx, channel as event_channel};
 
 /// Frames read ahead of the decoding thread.
 const STAGED_FRAMES: usize = 2;
@@ -46,6 +48,12 @@ const STAGED_FRAMES: usize = 2;
 /// How often the receiving thread looks for CREDIT / CANCEL requests while
 /// it waits for the server.
 const POLL: Duration = Duration::from_millis(5);
+
+/// How long the receiving thread waits for the server's next frame before
+/// it wakes the cursor for batches queued but not announced (the queue
+/// wakes a waiting cursor per group of batches, see [`queue`]): the most
+/// a batch is handed over late when the server pauses.
+const ANNOUNCE_AFTER: Duration = Duration::from_micros(200);
 
 /// The connection and the per-connection decoding state; owned by the
 /// receiving thread while a result streams.
@@ -109,7 +117,7 @@ enum Staged {
 /// Hands the query's last event to the cursor however full the queue is:
 /// waits for a free slot, and gives up only when the cursor is gone (then
 /// nobody is left to tell).
-fn send_terminal(tx: &SyncSender<Event>, ev: Event) {
+fn send_terminal(tx: &EventTx<Event>, ev: Event) {
     // `send` fails only when the receiving end was dropped.
     let _ = tx.send(ev);
 }
@@ -156,7 +164,7 @@ pub(super) fn pump(
     s: Session,
     id: i64,
     cmds: Receiver<Cmd>,
-    tx: SyncSender<Event>,
+    tx: EventTx<Event>,
     hand_off: &HandOff,
     asks: Option<Receiver<()>>,
 ) -> Option<Session> {
@@ -232,7 +240,7 @@ fn deliver(
     conn: &mut Connection,
     id: i64,
     cmds: &Receiver<Cmd>,
-    tx: &SyncSender<Event>,
+    tx: &EventTx<Event>,
     gate: &mut Gate<'_>,
     ev: Event,
 ) -> std::result::Result<(), Undelivered> {
@@ -243,6 +251,10 @@ fn deliver(
     loop {
         match tx.try_send(ev) {
             Ok(()) => {
+                if !batch {
+                    // The query's last event: the cursor wakes for it now.
+                    tx.flush();
+                }
                 gate.handed(batch);
                 return Ok(());
             }
@@ -257,7 +269,7 @@ fn deliver(
                     }
                     return Err(Undelivered::Broken);
                 }
-                std::thread::sleep(Duration::from_micros(200));
+                tx.wait_for_room(Duration::from_micros(200));
             }
         }
     }
@@ -271,7 +283,7 @@ fn pump_inline(
     s: Session,
     id: i64,
     cmds: &Receiver<Cmd>,
-    tx: &SyncSender<Event>,
+    tx: &EventTx<Event>,
     gate: &mut Gate<'_>,
 ) -> Option<Session> {
     let Session {
@@ -296,11 +308,23 @@ fn pump_inline(
         }
         let step = (|| -> Result<Option<(Option<Event>, bool)>> {
             serve_commands(&mut conn, id, cmds)?;
-            let Some(frame) = conn.recv_view_timeout(Some(POLL))? else {
+            // Batches the cursor waits for but was not woken for are
+            // announced if the next frame does not come at once.
+            let pending = tx.wake_pending();
+            let wait = if pending { ANNOUNCE_AFTER } else { POLL };
+            let Some(frame) = conn.recv_view_timeout(Some(wait))? else {
+                if pending {
+                    tx.flush();
+                }
                 return Ok(None);
             };
             if orphaned {
                 return Ok(Some((None, ends(frame, version, id)?)));
+            }
+            if gate.on_demand() {
+                // The gate may wait for the cursor: it must have what is
+                // queued first.
+                tx.flush();
             }
             gate.admit(frame);
             let ev = event_of(&mut dec, frame, id, frame.len())?;
@@ -537,11 +561,17 @@ fn event_of(dec: &mut BatchDecoder, frame: &[u8], id: i64, wire: usize) -> Resul
 /// Hands `ev` to the cursor, waiting for a slot as long as it takes (the
 /// receiving thread serves the cursor's commands meanwhile); `false` when
 /// the cursor is gone.
-fn hand_over(tx: &SyncSender<Event>, gate: &mut Gate<'_>, ev: Event) -> bool {
+fn hand_over(tx: &EventTx<Event>, gate: &mut Gate<'_>, ev: Event) -> bool {
     gate.count(&ev);
     let batch = matches!(ev, Event::Batch(..));
     let taken = match tx.try_send(ev) {
-        Ok(()) => true,
+        Ok(()) => {
+            if !batch {
+                // The query's last event: the cursor wakes for it now.
+                tx.flush();
+            }
+            true
+        }
         Err(TrySendError::Disconnected(_)) => false,
         Err(TrySendError::Full(ev)) => {
             let _waiting = gate.waiting();
@@ -562,7 +592,7 @@ fn decode_stage(
     id: i64,
     staged: Receiver<Staged>,
     spare: Sender<Vec<u8>>,
-    tx: &SyncSender<Event>,
+    tx: &EventTx<Event>,
     shared: &Shared,
     gate: &mut Gate<'_>,
 ) -> bool {
@@ -570,7 +600,17 @@ fn decode_stage(
     // Once the cursor is gone, the receiving thread cancels; this drains.
     let mut orphaned = false;
     loop {
-        let Ok(item) = staged.recv() else {
+        // The next frame, waking the cursor for what is queued if it
+        // has to wait for it.
+        let next = match staged.try_recv() {
+            Ok(item) => Ok(item),
+            Err(TryRecvError::Empty) => {
+                tx.flush();
+                staged.recv().map_err(|_| ())
+            }
+            Err(TryRecvError::Disconnected) => Err(()),
+        };
+        let Ok(item) = next else {
             // The receiving thread stopped (it told the cursor why, or
             // the cursor is gone).
             return false;
@@ -583,6 +623,9 @@ fn decode_stage(
             }
         };
         if !orphaned {
+            if gate.on_demand() {
+                tx.flush();
+            }
             gate.admit(body.frame());
         }
         let step = event_of(dec, body.frame(), id, wire);

@@ -62,6 +62,12 @@ impl<'a> Gate<'a> {
         }
     }
 
+    /// Whether batches are decoded on demand ([`Self::admit`] may wait
+    /// for the cursor).
+    pub(super) fn on_demand(&self) -> bool {
+        self.asks.is_some()
+    }
+
     /// Before decoding `frame`: decoding on demand, a result batch waits
     /// until the cursor has asked for one (or is gone). Other frames pass.
     pub(super) fn admit(&mut self, frame: &[u8]) {
