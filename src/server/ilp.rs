@@ -21,7 +21,7 @@ use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray, TimestampNa
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use super::Shared;
-use super::ilp_columns::{Col, Data, build, put};
+use super::ilp_columns::{Col, Data, build, put, tight};
 use super::storage::{Catalog, DEFAULT_TS_NAME, key};
 use crate::bridge::types::{QwpType, arrow_field, qwp_type_of, type_name};
 use crate::protocol::ColumnType;
@@ -158,9 +158,14 @@ pub(crate) fn to_writes(
                     Some(&i) => i,
                     None => {
                         // The first table's columns get room for the rows
-                        // of the body if its lines are like its first.
+                        // of the body if its lines are like its first, with
+                        // a quarter more for lines shorter than it (a
+                        // column that outgrows its room is copied whole;
+                        // room never written costs no memory, and
+                        // `finish` gives it back).
                         let rows = if tables.is_empty() {
-                            (body.len() - at) / (lines.offset() - at).max(1) + 1
+                            let est = (body.len() - at) / (lines.offset() - at).max(1) + 1;
+                            est + est / 4 + 16
                         } else {
                             0
                         };
@@ -433,9 +438,9 @@ impl TableAcc {
                 ))
             });
             let arr: ArrayRef = if nanos {
-                Arc::new(TimestampNanosecondArray::from(self.ts).with_timezone("UTC"))
+                Arc::new(TimestampNanosecondArray::new(tight(self.ts), None).with_timezone("UTC"))
             } else {
-                Arc::new(TimestampMicrosecondArray::from(self.ts).with_timezone("UTC"))
+                Arc::new(TimestampMicrosecondArray::new(tight(self.ts), None).with_timezone("UTC"))
             };
             arrays.push(conform(arr, &field)?);
             fields.push(field);

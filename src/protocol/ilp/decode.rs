@@ -182,6 +182,11 @@ impl<'a> ParseLines<'a> {
     /// (names repeat line after line). The text is written in place, not
     /// returned: a returned `Cow` was copied through memory right after it
     /// was stored, a stall the profile showed on every name.
+    ///
+    /// The common case, the slot's text again, is inlined into the line's
+    /// loop; the rest is [`text_into_slow`](Self::text_into_slow) (a call
+    /// per name was a fifth of the parser's instructions).
+    #[inline(always)]
     fn text_into<const N: usize>(
         &mut self,
         stop: [u8; N],
@@ -189,29 +194,46 @@ impl<'a> ParseLines<'a> {
         alts: &[Option<&'a str>],
         what: &dyn fmt::Display,
     ) -> Parsed<()> {
-        let start = self.pos;
-        // The same text as a previous item (which holds no byte of `stop`)
-        // ending at a stop byte: taken without a scan.
-        let here = |p: &str| {
-            let p_end = start + p.len();
-            !p.is_empty()
-                && self
-                    .buf
-                    .get(p_end)
-                    .is_none_or(|&b| b != b'\\' && stop.contains(&b))
-                && self
-                    .buf
-                    .get(start..p_end)
-                    .is_some_and(|t| same_short(p.as_bytes(), t))
-        };
         if let Cow::Borrowed(p) = slot
-            && here(p)
+            && self.here(p, stop)
         {
             self.pos += p.len();
             return Ok(());
         }
+        self.text_into_slow(stop, slot, alts, what)
+    }
+
+    /// Whether the input at the cursor is `p` (a previous item, which
+    /// holds no byte of `stop`) ending at a stop byte: then it is taken
+    /// without a scan.
+    #[inline(always)]
+    fn here<const N: usize>(&self, p: &str, stop: [u8; N]) -> bool {
+        let start = self.pos;
+        let p_end = start + p.len();
+        !p.is_empty()
+            && self
+                .buf
+                .get(p_end)
+                .is_none_or(|&b| b != b'\\' && stop.contains(&b))
+            && self
+                .buf
+                .get(start..p_end)
+                .is_some_and(|t| same_short(p.as_bytes(), t))
+    }
+
+    /// [`text_into`](Self::text_into) when the slot's text is not next:
+    /// one of `alts`, or the text scanned.
+    #[inline(never)]
+    fn text_into_slow<const N: usize>(
+        &mut self,
+        stop: [u8; N],
+        slot: &mut Cow<'a, str>,
+        alts: &[Option<&'a str>],
+        what: &dyn fmt::Display,
+    ) -> Parsed<()> {
+        let start = self.pos;
         for &p in alts.iter().flatten() {
-            if here(p) {
+            if self.here(p, stop) {
                 self.pos += p.len();
                 *slot = Cow::Borrowed(p);
                 return Ok(());
@@ -267,14 +289,15 @@ impl<'a> ParseLines<'a> {
         self.pos = find_any(self.buf, self.pos, stops);
     }
 
-    /// `what` is formatted only for the error (no cost per line).
+    /// Takes byte `b`, or fails with `what` (made only for the error: a
+    /// `format_args!` would be built before the call, on every line).
     #[inline(always)]
-    fn expect(&mut self, b: u8, what: &dyn fmt::Display) -> Parsed<()> {
+    fn expect_with(&mut self, b: u8, what: impl FnOnce() -> String) -> Parsed<()> {
         if self.peek(0) == Some(b) {
             self.pos += 1;
             Ok(())
         } else {
-            self.unexpected(b, what)
+            self.unexpected(b, &what())
         }
     }
 
@@ -319,7 +342,7 @@ impl<'a> ParseLines<'a> {
             }
             let (name, value) = &mut symbols[n];
             self.text_into(NAME_STOPS, name, &[], &"a symbol name")?;
-            self.expect(b'=', &format_args!("after symbol name {name:?}"))?;
+            self.expect_with(b'=', || format!("after symbol name {name:?}"))?;
             if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
                 *value = Cow::Borrowed("");
             } else {
@@ -338,16 +361,26 @@ impl<'a> ParseLines<'a> {
                     if fields.len() == n {
                         fields.push((Cow::Borrowed(""), FieldValue::Boolean(false)));
                     }
-                    // The previous line's name here, or next to here
-                    // when one of the lines leaves a column out.
-                    let alt = |i: usize| match fields.get(i) {
-                        Some((Cow::Borrowed(s), _)) => Some(*s),
+                    // The previous line's name here (inline), or next
+                    // to here when one of the lines leaves a column out.
+                    let same = match &fields[n].0 {
+                        Cow::Borrowed(p) if self.here(p, NAME_STOPS) => Some(p.len()),
                         _ => None,
                     };
-                    let alts = [alt(n + 1), alt(n.wrapping_sub(1))];
+                    match same {
+                        Some(len) => self.pos += len,
+                        None => {
+                            let alt = |i: usize| match fields.get(i) {
+                                Some((Cow::Borrowed(s), _)) => Some(*s),
+                                _ => None,
+                            };
+                            let alts = [alt(n + 1), alt(n.wrapping_sub(1))];
+                            let name = &mut fields[n].0;
+                            self.text_into_slow(NAME_STOPS, name, &alts, &"a column name")?;
+                        }
+                    }
                     let (name, value) = &mut fields[n];
-                    self.text_into(NAME_STOPS, name, &alts, &"a column name")?;
-                    self.expect(b'=', &format_args!("after column name {name:?}"))?;
+                    self.expect_with(b'=', || format!("after column name {name:?}"))?;
                     self.value_into(name, value)?;
                     n += 1;
                     if self.peek(0) == Some(b',') {
