@@ -113,9 +113,9 @@ fn kind(v: &FieldValue<'_>, tag: bool) -> &'static str {
 }
 
 /// Appends `v` to `col`, converting it to the column's type as QuestDB does.
-/// Inlined into the caller's loop over a line's values: the call was a
+/// Inlined into the caller's loops over a line's values: the call was a
 /// tenth of the sink's ILP instructions.
-#[inline]
+#[inline(always)]
 pub(super) fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), String> {
     let ty = col.ty;
     let cast = || {
