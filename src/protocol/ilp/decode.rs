@@ -54,6 +54,8 @@ pub fn parse_lines(input: &[u8], version: IlpVersion) -> ParseLines<'_> {
         line_no: 0,
         version,
         done: false,
+        names: Vec::new(),
+        name_hint: 0,
     }
 }
 
@@ -68,7 +70,17 @@ pub struct ParseLines<'a> {
     line_no: usize,
     version: IlpVersion,
     done: bool,
+    /// Column names met so far, each at its first place in the input (at
+    /// most [`REMEMBERED_NAMES`]): a name found again is handed out at
+    /// that place, so a reader that knows columns by place knows it even
+    /// when lines leave columns out.
+    names: Vec<&'a str>,
+    /// Where in `names` the next name probably is.
+    name_hint: usize,
 }
+
+/// Column names a [`ParseLines`] remembers.
+const REMEMBERED_NAMES: usize = 64;
 
 impl<'a> Iterator for ParseLines<'a> {
     type Item = Result<Line<'a>, IlpError>;
@@ -177,9 +189,8 @@ impl<'a> ParseLines<'a> {
     /// `\\x` stands for `x`.
     ///
     /// `slot` holds the same item of the previous line: text equal to it
-    /// is left there, or else text equal to one of `alts` (other names of
-    /// the previous line) is taken from it, checked as UTF-8 already
-    /// (names repeat line after line). The text is written in place, not
+    /// is left there, checked as UTF-8 already (names repeat line after
+    /// line). The text is written in place, not
     /// returned: a returned `Cow` was copied through memory right after it
     /// was stored, a stall the profile showed on every name.
     ///
@@ -191,7 +202,6 @@ impl<'a> ParseLines<'a> {
         &mut self,
         stop: [u8; N],
         slot: &mut Cow<'a, str>,
-        alts: &[Option<&'a str>],
         what: &dyn fmt::Display,
     ) -> Parsed<()> {
         if let Cow::Borrowed(p) = slot
@@ -200,7 +210,7 @@ impl<'a> ParseLines<'a> {
             self.pos += p.len();
             return Ok(());
         }
-        self.text_into_slow(stop, slot, alts, what)
+        self.text_into_slow(stop, slot, what)
     }
 
     /// Whether the input at the cursor is `p` (a previous item, which
@@ -221,24 +231,44 @@ impl<'a> ParseLines<'a> {
                 .is_some_and(|t| same_short(p.as_bytes(), t))
     }
 
+    /// A column name that is not the previous line's at this position
+    /// (lines that leave columns out shift the next line's names against
+    /// the previous line's): a name met before in the input, looked for
+    /// first after the one this method found last (names come in the
+    /// same order line after line), or else scanned and remembered.
+    #[inline(never)]
+    fn field_name_slow(&mut self, slot: &mut Cow<'a, str>) -> Parsed<()> {
+        let next = self.name_hint;
+        let known = match self.names.get(next) {
+            Some(p) if self.here(p, NAME_STOPS) => Some(next),
+            _ => self.names.iter().position(|p| self.here(p, NAME_STOPS)),
+        };
+        if let Some(i) = known {
+            let p = self.names[i];
+            self.pos += p.len();
+            self.name_hint = i + 1;
+            *slot = Cow::Borrowed(p);
+            return Ok(());
+        }
+        self.text_into_slow(NAME_STOPS, slot, &"a column name")?;
+        if let Cow::Borrowed(s) = slot
+            && self.names.len() < REMEMBERED_NAMES
+        {
+            self.names.push(s);
+        }
+        Ok(())
+    }
+
     /// [`text_into`](Self::text_into) when the slot's text is not next:
-    /// one of `alts`, or the text scanned.
+    /// the text scanned.
     #[inline(never)]
     fn text_into_slow<const N: usize>(
         &mut self,
         stop: [u8; N],
         slot: &mut Cow<'a, str>,
-        alts: &[Option<&'a str>],
         what: &dyn fmt::Display,
     ) -> Parsed<()> {
         let start = self.pos;
-        for &p in alts.iter().flatten() {
-            if self.here(p, stop) {
-                self.pos += p.len();
-                *slot = Cow::Borrowed(p);
-                return Ok(());
-            }
-        }
         let mut owned: Option<Vec<u8>> = None;
         loop {
             let end = find_any(self.buf, self.pos, stop);
@@ -332,7 +362,7 @@ impl<'a> ParseLines<'a> {
         let line_start = self.pos;
         // `out` still holds the previous line: its names (and symbol
         // values) are compared with this line's before they are replaced.
-        self.text_into(TABLE_STOPS, &mut out.table, &[], &"the table name")?;
+        self.text_into(TABLE_STOPS, &mut out.table, &"the table name")?;
         let symbols = &mut out.symbols;
         let mut n = 0;
         while self.peek(0) == Some(b',') {
@@ -341,12 +371,12 @@ impl<'a> ParseLines<'a> {
                 symbols.push((Cow::Borrowed(""), Cow::Borrowed("")));
             }
             let (name, value) = &mut symbols[n];
-            self.text_into(NAME_STOPS, name, &[], &"a symbol name")?;
+            self.text_into(NAME_STOPS, name, &"a symbol name")?;
             self.expect_with(b'=', || format!("after symbol name {name:?}"))?;
             if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
                 *value = Cow::Borrowed("");
             } else {
-                self.text_into(TABLE_STOPS, value, &[], &"a symbol value")?;
+                self.text_into(TABLE_STOPS, value, &"a symbol value")?;
             }
             n += 1;
         }
@@ -369,15 +399,7 @@ impl<'a> ParseLines<'a> {
                     };
                     match same {
                         Some(len) => self.pos += len,
-                        None => {
-                            let alt = |i: usize| match fields.get(i) {
-                                Some((Cow::Borrowed(s), _)) => Some(*s),
-                                _ => None,
-                            };
-                            let alts = [alt(n + 1), alt(n.wrapping_sub(1))];
-                            let name = &mut fields[n].0;
-                            self.text_into_slow(NAME_STOPS, name, &alts, &"a column name")?;
-                        }
+                        None => self.field_name_slow(&mut fields[n].0)?,
                     }
                     let (name, value) = &mut fields[n];
                     self.expect_with(b'=', || format!("after column name {name:?}"))?;
