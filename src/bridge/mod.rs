@@ -14,6 +14,7 @@ pub mod decode;
 mod fixed;
 pub mod frame;
 pub mod overrides;
+pub(crate) mod sym_dict;
 pub mod symbol_values;
 pub mod types;
 

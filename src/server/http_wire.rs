@@ -153,6 +153,19 @@ fn read_more<S: Read>(stream: &mut S, buf: &mut Vec<u8>, want: usize) -> io::Res
     got
 }
 
+/// A reader that appends to a vector's spare capacity: a body is read
+/// that way, without zeroing the room first when the reader can (a
+/// socket can; a reader with only [`Read::read`] cannot, and gets the
+/// room zeroed by the default method).
+pub(crate) trait ReadAppend: Read + Sized {
+    /// Appends at most `limit` bytes (until the reader's end) to `buf`;
+    /// the bytes appended, `Ok(0)` at the end. Bytes read before an
+    /// error are in `buf`.
+    fn read_append(&mut self, buf: &mut Vec<u8>, limit: u64) -> io::Result<usize> {
+        Read::by_ref(self).take(limit).read_to_end(buf)
+    }
+}
+
 /// Why a body could not be read.
 #[derive(Debug)]
 pub(crate) enum BodyError {
@@ -167,7 +180,7 @@ pub(crate) enum BodyError {
 /// Reads the request body (`Content-Length` or `Transfer-Encoding:
 /// chunked`; neither: empty) of at most `cap` bytes. `buf` holds bytes
 /// already read past the head and keeps what follows the body.
-pub(crate) fn read_body<S: Read>(
+pub(crate) fn read_body<S: ReadAppend>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     head: &Head,
@@ -201,15 +214,15 @@ pub(crate) fn read_body<S: Read>(
 }
 
 /// Reads until `buf` holds `need` bytes (never more). The bytes go to
-/// `buf`'s spare capacity without zeroing it first (`read_to_end` on a
-/// socket reads into uninitialised room), so a keep-alive connection's
+/// `buf`'s spare capacity through [`ReadAppend`], which on a plain socket
+/// does not zero it first, so a keep-alive connection's
 /// reused buffer costs no memset per body; the room grows with what
 /// arrived (capacity doubles), so a client announcing more than it sends
 /// gets no more memory than about twice what it sent.
-fn fill<S: Read>(stream: &mut S, buf: &mut Vec<u8>, need: usize) -> Result<(), BodyError> {
+fn fill<S: ReadAppend>(stream: &mut S, buf: &mut Vec<u8>, need: usize) -> Result<(), BodyError> {
     while buf.len() < need {
         let missing = (need - buf.len()) as u64;
-        match stream.by_ref().take(missing).read_to_end(buf) {
+        match stream.read_append(buf, missing) {
             Ok(0) => {
                 return Err(BodyError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -225,7 +238,7 @@ fn fill<S: Read>(stream: &mut S, buf: &mut Vec<u8>, need: usize) -> Result<(), B
 
 /// Reads a CRLF-terminated line at the start of `buf` (reading more as
 /// needed) and removes it; returns it without the CRLF.
-fn take_line<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<Vec<u8>, BodyError> {
+fn take_line<S: ReadAppend>(stream: &mut S, buf: &mut Vec<u8>) -> Result<Vec<u8>, BodyError> {
     loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             let line = buf[..i].to_vec();
@@ -240,7 +253,7 @@ fn take_line<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<Vec<u8>, Body
     }
 }
 
-fn read_chunked<S: Read>(
+fn read_chunked<S: ReadAppend>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     cap: usize,

@@ -2,6 +2,11 @@ use std::io::{self, Cursor, Read};
 
 use super::*;
 
+impl ReadAppend for Cursor<&[u8]> {}
+impl ReadAppend for Trickle<'_> {}
+impl ReadAppend for Stalls<'_> {}
+impl ReadAppend for Pieces<'_> {}
+
 /// A reader that hands out one byte per read (a slow client).
 struct Trickle<'a>(&'a [u8]);
 

@@ -21,7 +21,7 @@ use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray, TimestampNa
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use super::Shared;
-use super::ilp_columns::{Col, Data, build, put};
+use super::ilp_columns::{Col, Data, build, put, tight};
 use super::storage::{Catalog, DEFAULT_TS_NAME, key};
 use crate::bridge::types::{QwpType, arrow_field, qwp_type_of, type_name};
 use crate::protocol::ColumnType;
@@ -158,9 +158,14 @@ pub(crate) fn to_writes(
                     Some(&i) => i,
                     None => {
                         // The first table's columns get room for the rows
-                        // of the body if its lines are like its first.
+                        // of the body if its lines are like its first, with
+                        // a quarter more for lines shorter than it (a
+                        // column that outgrows its room is copied whole;
+                        // room never written costs no memory, and
+                        // `finish` gives it back).
                         let rows = if tables.is_empty() {
-                            (body.len() - at) / (lines.offset() - at).max(1) + 1
+                            let est = (body.len() - at) / (lines.offset() - at).max(1) + 1;
+                            est + est / 4 + 16
                         } else {
                             0
                         };
@@ -255,6 +260,10 @@ impl TableAcc {
     /// before any lookup; `place` is where `name` is in the body (the
     /// parser hands out a name equal to the previous line's at the
     /// previous line's place, so a column is known again by it).
+    ///
+    /// The hint's check is inlined into the line's loop; the lookups are
+    /// out of line ([`column_slow`](Self::column_slow)).
+    #[inline(always)]
     fn column(
         &mut self,
         name: &str,
@@ -263,10 +272,26 @@ impl TableAcc {
         tag: bool,
         hint: usize,
     ) -> Result<usize, String> {
+        if let Some(c) = self.cols.get(hint)
+            && place.is_some()
+            && c.place == place
+        {
+            return Ok(hint);
+        }
+        self.column_slow(name, place, value, tag, hint)
+    }
+
+    /// [`column`](Self::column) when the name is not at the hint's place.
+    #[inline(never)]
+    fn column_slow(
+        &mut self,
+        name: &str,
+        place: Option<Place>,
+        value: &FieldValue<'_>,
+        tag: bool,
+        hint: usize,
+    ) -> Result<usize, String> {
         if let Some(c) = self.cols.get_mut(hint) {
-            if place.is_some() && c.place == place {
-                return Ok(hint);
-            }
             // Lines usually spell a column the same way: compared exactly
             // first.
             if same_short(c.name.as_bytes(), name.as_bytes()) || c.name.eq_ignore_ascii_case(name) {
@@ -391,7 +416,9 @@ impl TableAcc {
     }
 
     /// Adds one value of the current row; returns the index after its
-    /// column (the next value's likely column).
+    /// column (the next value's likely column). Inlined into the line's
+    /// loops (a call per value was a fifth of its instructions).
+    #[inline(always)]
     fn add_value(
         &mut self,
         name: &str,
@@ -433,9 +460,9 @@ impl TableAcc {
                 ))
             });
             let arr: ArrayRef = if nanos {
-                Arc::new(TimestampNanosecondArray::from(self.ts).with_timezone("UTC"))
+                Arc::new(TimestampNanosecondArray::new(tight(self.ts), None).with_timezone("UTC"))
             } else {
-                Arc::new(TimestampMicrosecondArray::from(self.ts).with_timezone("UTC"))
+                Arc::new(TimestampMicrosecondArray::new(tight(self.ts), None).with_timezone("UTC"))
             };
             arrays.push(conform(arr, &field)?);
             fields.push(field);

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BooleanArray, Date64Array, Decimal64Array, Decimal128Array, Decimal256Array,
-    FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, ListArray, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondArray,
+    DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Int64Array, ListArray, StringBuilder, TimestampMicrosecondArray,
     TimestampNanosecondArray,
 };
-use arrow::buffer::{NullBuffer, OffsetBuffer};
-use arrow::datatypes::{Field, Int32Type, i256};
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{ArrowNativeType, Field, Int32Type, i256};
 
 use super::ilp::Place;
+use crate::bridge::sym_dict::SymDict;
 use crate::bridge::types::{QwpType, type_name};
 use crate::protocol::ColumnType;
 use crate::protocol::ilp::{FieldValue, LineTimestamp, TimestampUnit};
@@ -40,7 +41,8 @@ pub(super) enum Data {
     /// TIMESTAMP (µs), TIMESTAMP_NANOS (ns) or DATE (ms), in the column's unit.
     Time(Vec<i64>, NullBufferBuilder),
     Str(StringBuilder),
-    Sym(StringDictionaryBuilder<Int32Type>),
+    /// Keys into the column's dictionary of this body's values.
+    Sym(Vec<i32>, NullBufferBuilder, Box<SymDict>),
     Long256(Vec<Option<[u8; 32]>>),
     Dec(Vec<Option<i256>>),
     Arr(Vec<Option<(Vec<u32>, Vec<f64>)>>),
@@ -63,7 +65,7 @@ impl Data {
                 Data::Time(nums(), nulls())
             }
             ColumnType::Varchar => Data::Str(StringBuilder::with_capacity(rows, rows * 16)),
-            ColumnType::Symbol => Data::Sym(StringDictionaryBuilder::with_capacity(rows, 64, 1024)),
+            ColumnType::Symbol => Data::Sym(Vec::with_capacity(rows), nulls(), Box::default()),
             ColumnType::Long256 => Data::Long256(Vec::new()),
             ColumnType::Decimal64 | ColumnType::Decimal128 | ColumnType::Decimal256 => {
                 Data::Dec(Vec::new())
@@ -80,12 +82,15 @@ impl Data {
                 v.push(0);
                 n.append_null();
             }
+            Data::Sym(v, n, _) => {
+                v.push(0);
+                n.append_null();
+            }
             Data::Float(v, n) => {
                 v.push(0.0);
                 n.append_null();
             }
             Data::Str(b) => b.append_null(),
-            Data::Sym(b) => b.append_null(),
             Data::Long256(v) => v.push(None),
             Data::Dec(v) => v.push(None),
             Data::Arr(v) => v.push(None),
@@ -108,9 +113,9 @@ fn kind(v: &FieldValue<'_>, tag: bool) -> &'static str {
 }
 
 /// Appends `v` to `col`, converting it to the column's type as QuestDB does.
-/// Inlined into the caller's loop over a line's values: the call was a
+/// Inlined into the caller's loops over a line's values: the call was a
 /// tenth of the sink's ILP instructions.
-#[inline]
+#[inline(always)]
 pub(super) fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), String> {
     let ty = col.ty;
     let cast = || {
@@ -142,8 +147,9 @@ pub(super) fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), St
         (Data::Time(d, n), FieldValue::Timestamp(t)) => push(d, n, time_value(*t, ty.ty)?),
         (Data::Time(d, n), FieldValue::Integer(i)) => push(d, n, *i),
         (Data::Str(b), FieldValue::String(s)) => b.append_value(s),
-        (Data::Sym(b), FieldValue::String(s)) => {
-            b.append(s.as_ref()).map_err(|e| e.to_string())?;
+        (Data::Sym(d, n, dict), FieldValue::String(s)) => {
+            let (key, _) = dict.key(s).map_err(|e| e.to_string())?;
+            push(d, n, key);
         }
         (Data::Long256(d), FieldValue::Long256(hex)) => d.push(Some(long256(hex)?)),
         (Data::Dec(d), FieldValue::Decimal(x)) => {
@@ -263,23 +269,29 @@ pub(super) fn build(data: Data, ty: QwpType) -> Result<ArrayRef, String> {
             v.iter().map(|&x| x as i32).collect(),
             n.finish(),
         )),
-        Data::Int(v, mut n) => Arc::new(Int64Array::new(v.into(), n.finish())),
+        Data::Int(v, mut n) => Arc::new(Int64Array::new(tight(v), n.finish())),
         Data::Float(v, mut n) if ty.ty == ColumnType::Float => Arc::new(Float32Array::new(
             v.iter().map(|&x| x as f32).collect(),
             n.finish(),
         )),
-        Data::Float(v, mut n) => Arc::new(Float64Array::new(v.into(), n.finish())),
+        Data::Float(v, mut n) => Arc::new(Float64Array::new(tight(v), n.finish())),
         Data::Time(v, mut n) => match ty.ty {
             ColumnType::TimestampNanos => {
-                Arc::new(TimestampNanosecondArray::new(v.into(), n.finish()).with_timezone("UTC"))
+                Arc::new(TimestampNanosecondArray::new(tight(v), n.finish()).with_timezone("UTC"))
             }
-            ColumnType::Date => Arc::new(Date64Array::new(v.into(), n.finish())),
+            ColumnType::Date => Arc::new(Date64Array::new(tight(v), n.finish())),
             _ => {
-                Arc::new(TimestampMicrosecondArray::new(v.into(), n.finish()).with_timezone("UTC"))
+                Arc::new(TimestampMicrosecondArray::new(tight(v), n.finish()).with_timezone("UTC"))
             }
         },
         Data::Str(mut b) => Arc::new(b.finish()),
-        Data::Sym(mut b) => Arc::new(b.finish()),
+        Data::Sym(v, mut n, dict) => Arc::new(
+            DictionaryArray::<Int32Type>::try_new(
+                Int32Array::new(tight(v), n.finish()),
+                Arc::new(dict.into_values().map_err(|e| e.to_string())?),
+            )
+            .map_err(e)?,
+        ),
         Data::Long256(v) => Arc::new(
             FixedSizeBinaryArray::try_from_sparse_iter_with_size(v.into_iter(), 32).map_err(e)?,
         ),
@@ -302,6 +314,13 @@ pub(super) fn build(data: Data, ty: QwpType) -> Result<ArrayRef, String> {
         },
         Data::Arr(v) => nested_list(&v, ty.array_dims as usize)?,
     })
+}
+
+/// `v` as an Arrow buffer without the room it was given and did not use
+/// (given back in place: no copy).
+pub(super) fn tight<T: ArrowNativeType>(mut v: Vec<T>) -> ScalarBuffer<T> {
+    v.shrink_to_fit();
+    v.into()
 }
 
 /// Rows of n-dimensional arrays as `dims` levels of Arrow lists of Float64

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use super::http_wire::ReadAppend;
 use crate::error::{Error, ErrorKind, Result};
 
 /// TCP or TLS server stream that notes when bytes last moved and, during
@@ -90,6 +91,28 @@ impl Read for ServerStream {
             self.last_active = Instant::now();
         }
         Ok(n)
+    }
+}
+
+impl ReadAppend for ServerStream {
+    /// A plain socket's bytes go straight into `buf`'s spare capacity
+    /// (the socket reads into uninitialised memory: no memset of the
+    /// room per body); TLS goes through [`Read::read`].
+    fn read_append(&mut self, buf: &mut Vec<u8>, limit: u64) -> io::Result<usize> {
+        let StreamIo::Plain(s) = &mut self.io else {
+            return Read::by_ref(self).take(limit).read_to_end(buf);
+        };
+        if let Some(d) = self.deadline {
+            arm_deadline(s, d)?;
+        }
+        let before = buf.len();
+        // `read_to_end` retries reads that were interrupted; bytes read
+        // before an error stay in `buf`.
+        let r = Read::by_ref(s).take(limit).read_to_end(buf);
+        if buf.len() > before {
+            self.last_active = Instant::now();
+        }
+        r
     }
 }
 

@@ -2,7 +2,6 @@
 //! to Arrow without a copy for a flush and taken back afterwards.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::mem;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffe
 use arrow::datatypes::{ArrowNativeType, Field, Int32Type, i256};
 
 use super::sym::SymCol;
+use crate::bridge::sym_dict::same_bytes;
 use crate::bridge::types::{QwpType, arrow_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::ColumnType;
@@ -113,43 +113,11 @@ impl Kind {
 /// lookups (the keys are the caller's own data: no DoS resistance needed).
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-/// The hash of `b` for the symbol dictionary (foldhash, fixed seed).
-#[inline]
-pub(super) fn hash_bytes(b: &[u8]) -> u64 {
-    foldhash::fast::FixedState::default().hash_one(b)
-}
-
 /// `a == b`, inline for the short names rows repeat (no `memcmp` call per
 /// setter).
 #[inline]
 pub(super) fn same(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
-}
-
-/// `a == b` for bytes, as [`same`].
-#[inline]
-pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_ne_bytes(w)
-    };
-    let half = |s: &[u8], at: usize| {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&s[at..at + 4]);
-        u32::from_ne_bytes(w)
-    };
-    match n {
-        0 => true,
-        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
-    }
 }
 
 /// An offset into a var-sized column's bytes.

@@ -54,6 +54,8 @@ pub fn parse_lines(input: &[u8], version: IlpVersion) -> ParseLines<'_> {
         line_no: 0,
         version,
         done: false,
+        names: Vec::new(),
+        name_hint: 0,
     }
 }
 
@@ -68,7 +70,17 @@ pub struct ParseLines<'a> {
     line_no: usize,
     version: IlpVersion,
     done: bool,
+    /// Column names met so far, each at its first place in the input (at
+    /// most [`REMEMBERED_NAMES`]): a name found again is handed out at
+    /// that place, so a reader that knows columns by place knows it even
+    /// when lines leave columns out.
+    names: Vec<&'a str>,
+    /// Where in `names` the next name probably is.
+    name_hint: usize,
 }
+
+/// Column names a [`ParseLines`] remembers.
+const REMEMBERED_NAMES: usize = 64;
 
 impl<'a> Iterator for ParseLines<'a> {
     type Item = Result<Line<'a>, IlpError>;
@@ -177,46 +189,86 @@ impl<'a> ParseLines<'a> {
     /// `\\x` stands for `x`.
     ///
     /// `slot` holds the same item of the previous line: text equal to it
-    /// is left there, or else text equal to one of `alts` (other names of
-    /// the previous line) is taken from it, checked as UTF-8 already
-    /// (names repeat line after line). The text is written in place, not
+    /// is left there, checked as UTF-8 already (names repeat line after
+    /// line). The text is written in place, not
     /// returned: a returned `Cow` was copied through memory right after it
     /// was stored, a stall the profile showed on every name.
+    ///
+    /// The common case, the slot's text again, is inlined into the line's
+    /// loop; the rest is [`text_into_slow`](Self::text_into_slow) (a call
+    /// per name was a fifth of the parser's instructions).
+    #[inline(always)]
     fn text_into<const N: usize>(
         &mut self,
         stop: [u8; N],
         slot: &mut Cow<'a, str>,
-        alts: &[Option<&'a str>],
         what: &dyn fmt::Display,
     ) -> Parsed<()> {
-        let start = self.pos;
-        // The same text as a previous item (which holds no byte of `stop`)
-        // ending at a stop byte: taken without a scan.
-        let here = |p: &str| {
-            let p_end = start + p.len();
-            !p.is_empty()
-                && self
-                    .buf
-                    .get(p_end)
-                    .is_none_or(|&b| b != b'\\' && stop.contains(&b))
-                && self
-                    .buf
-                    .get(start..p_end)
-                    .is_some_and(|t| same_short(p.as_bytes(), t))
-        };
         if let Cow::Borrowed(p) = slot
-            && here(p)
+            && self.here(p, stop)
         {
             self.pos += p.len();
             return Ok(());
         }
-        for &p in alts.iter().flatten() {
-            if here(p) {
-                self.pos += p.len();
-                *slot = Cow::Borrowed(p);
-                return Ok(());
-            }
+        self.text_into_slow(stop, slot, what)
+    }
+
+    /// Whether the input at the cursor is `p` (a previous item, which
+    /// holds no byte of `stop`) ending at a stop byte: then it is taken
+    /// without a scan.
+    #[inline(always)]
+    fn here<const N: usize>(&self, p: &str, stop: [u8; N]) -> bool {
+        let start = self.pos;
+        let p_end = start + p.len();
+        !p.is_empty()
+            && self
+                .buf
+                .get(p_end)
+                .is_none_or(|&b| b != b'\\' && stop.contains(&b))
+            && self
+                .buf
+                .get(start..p_end)
+                .is_some_and(|t| same_short(p.as_bytes(), t))
+    }
+
+    /// A column name that is not the previous line's at this position
+    /// (lines that leave columns out shift the next line's names against
+    /// the previous line's): a name met before in the input, looked for
+    /// first after the one this method found last (names come in the
+    /// same order line after line), or else scanned and remembered.
+    #[inline(never)]
+    fn field_name_slow(&mut self, slot: &mut Cow<'a, str>) -> Parsed<()> {
+        let next = self.name_hint;
+        let known = match self.names.get(next) {
+            Some(p) if self.here(p, NAME_STOPS) => Some(next),
+            _ => self.names.iter().position(|p| self.here(p, NAME_STOPS)),
+        };
+        if let Some(i) = known {
+            let p = self.names[i];
+            self.pos += p.len();
+            self.name_hint = i + 1;
+            *slot = Cow::Borrowed(p);
+            return Ok(());
         }
+        self.text_into_slow(NAME_STOPS, slot, &"a column name")?;
+        if let Cow::Borrowed(s) = slot
+            && self.names.len() < REMEMBERED_NAMES
+        {
+            self.names.push(s);
+        }
+        Ok(())
+    }
+
+    /// [`text_into`](Self::text_into) when the slot's text is not next:
+    /// the text scanned.
+    #[inline(never)]
+    fn text_into_slow<const N: usize>(
+        &mut self,
+        stop: [u8; N],
+        slot: &mut Cow<'a, str>,
+        what: &dyn fmt::Display,
+    ) -> Parsed<()> {
+        let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
         loop {
             let end = find_any(self.buf, self.pos, stop);
@@ -267,14 +319,15 @@ impl<'a> ParseLines<'a> {
         self.pos = find_any(self.buf, self.pos, stops);
     }
 
-    /// `what` is formatted only for the error (no cost per line).
+    /// Takes byte `b`, or fails with `what` (made only for the error: a
+    /// `format_args!` would be built before the call, on every line).
     #[inline(always)]
-    fn expect(&mut self, b: u8, what: &dyn fmt::Display) -> Parsed<()> {
+    fn expect_with(&mut self, b: u8, what: impl FnOnce() -> String) -> Parsed<()> {
         if self.peek(0) == Some(b) {
             self.pos += 1;
             Ok(())
         } else {
-            self.unexpected(b, what)
+            self.unexpected(b, &what())
         }
     }
 
@@ -309,7 +362,7 @@ impl<'a> ParseLines<'a> {
         let line_start = self.pos;
         // `out` still holds the previous line: its names (and symbol
         // values) are compared with this line's before they are replaced.
-        self.text_into(TABLE_STOPS, &mut out.table, &[], &"the table name")?;
+        self.text_into(TABLE_STOPS, &mut out.table, &"the table name")?;
         let symbols = &mut out.symbols;
         let mut n = 0;
         while self.peek(0) == Some(b',') {
@@ -318,12 +371,12 @@ impl<'a> ParseLines<'a> {
                 symbols.push((Cow::Borrowed(""), Cow::Borrowed("")));
             }
             let (name, value) = &mut symbols[n];
-            self.text_into(NAME_STOPS, name, &[], &"a symbol name")?;
-            self.expect(b'=', &format_args!("after symbol name {name:?}"))?;
+            self.text_into(NAME_STOPS, name, &"a symbol name")?;
+            self.expect_with(b'=', || format!("after symbol name {name:?}"))?;
             if matches!(self.peek(0), Some(b',') | Some(b' ')) || is_line_end(self.peek(0)) {
                 *value = Cow::Borrowed("");
             } else {
-                self.text_into(TABLE_STOPS, value, &[], &"a symbol value")?;
+                self.text_into(TABLE_STOPS, value, &"a symbol value")?;
             }
             n += 1;
         }
@@ -338,16 +391,18 @@ impl<'a> ParseLines<'a> {
                     if fields.len() == n {
                         fields.push((Cow::Borrowed(""), FieldValue::Boolean(false)));
                     }
-                    // The previous line's name here, or next to here
-                    // when one of the lines leaves a column out.
-                    let alt = |i: usize| match fields.get(i) {
-                        Some((Cow::Borrowed(s), _)) => Some(*s),
+                    // The previous line's name here (inline), or next
+                    // to here when one of the lines leaves a column out.
+                    let same = match &fields[n].0 {
+                        Cow::Borrowed(p) if self.here(p, NAME_STOPS) => Some(p.len()),
                         _ => None,
                     };
-                    let alts = [alt(n + 1), alt(n.wrapping_sub(1))];
+                    match same {
+                        Some(len) => self.pos += len,
+                        None => self.field_name_slow(&mut fields[n].0)?,
+                    }
                     let (name, value) = &mut fields[n];
-                    self.text_into(NAME_STOPS, name, &alts, &"a column name")?;
-                    self.expect(b'=', &format_args!("after column name {name:?}"))?;
+                    self.expect_with(b'=', || format!("after column name {name:?}"))?;
                     self.value_into(name, value)?;
                     n += 1;
                     if self.peek(0) == Some(b',') {

@@ -160,3 +160,49 @@ fn cut_binary_double_after_whole_ones() {
     let e = lines.next().expect("a line").expect_err("v1 has no binary");
     assert!(e.message.contains("protocol version 2"), "{e}");
 }
+
+#[test]
+fn names_met_before_are_handed_out_at_their_first_place() {
+    // Lines leave different columns out, so the names of a line shift
+    // against the previous line's; a name met before is found again, at
+    // the place it was first met (where a reader knows its column by),
+    // and a name that only starts like one met before is not taken for it.
+    let body = b"t a=1i,b=2i,c=3i,d=4i\n\
+                 t a=1i,c=3i,d=4i\n\
+                 t b=2i,d=4i,c=3i\n\
+                 t a=1i,b=2i,c=3i,d=4i\n\
+                 t bb=5i,b\\ x=6i,b=7i\n\
+                 t c=8i,a=9i\n";
+    assert_eq!(reads_as_alone(body, IlpVersion::V2), 6);
+    let mut lines = parse_lines(body, IlpVersion::V2);
+    let mut line = Line::empty();
+    let mut first: Vec<(String, usize)> = Vec::new();
+    let mut names_read: Vec<Vec<String>> = Vec::new();
+    while let Some(r) = lines.next_into(&mut line) {
+        r.expect("line");
+        let mut names = Vec::new();
+        for (name, _) in &line.fields {
+            let at = name.as_ptr() as usize;
+            let inside = body.as_ptr_range().contains(&name.as_ptr());
+            if inside {
+                match first.iter().find(|(n, _)| n == name.as_ref()) {
+                    Some(&(_, place)) => assert_eq!(at, place, "{name} found again elsewhere"),
+                    None => first.push((name.to_string(), at)),
+                }
+            }
+            names.push(name.to_string());
+        }
+        names_read.push(names);
+    }
+    let want: Vec<Vec<&str>> = vec![
+        vec!["a", "b", "c", "d"],
+        vec!["a", "c", "d"],
+        vec!["b", "d", "c"],
+        vec!["a", "b", "c", "d"],
+        vec!["bb", "b x", "b"],
+        vec!["c", "a"],
+    ];
+    assert_eq!(names_read, want);
+    // Every borrowed name was first met on line 1 or 5.
+    assert_eq!(first.len(), 5, "{first:?}");
+}
