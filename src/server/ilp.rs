@@ -258,8 +258,9 @@ impl TableAcc {
     /// table does not have it yet. `hint` is where it probably is (lines
     /// of a table usually name their columns in the same order), checked
     /// before any lookup; `place` is where `name` is in the body (the
-    /// parser hands out a name equal to the previous line's at the
-    /// previous line's place, so a column is known again by it).
+    /// parser hands out a name equal to the previous line's, and a field
+    /// name met before, at the place it had then, so a column is known
+    /// again by it).
     ///
     /// The hint's check is inlined into the line's loop; the lookups are
     /// out of line ([`column_slow`](Self::column_slow)).
