@@ -55,7 +55,6 @@ pub fn parse_lines(input: &[u8], version: IlpVersion) -> ParseLines<'_> {
         version,
         done: false,
         names: Vec::new(),
-        name_hint: 0,
     }
 }
 
@@ -75,8 +74,6 @@ pub struct ParseLines<'a> {
     /// that place, so a reader that knows columns by place knows it even
     /// when lines leave columns out.
     names: Vec<&'a str>,
-    /// Where in `names` the next name probably is.
-    name_hint: usize,
 }
 
 /// Column names a [`ParseLines`] remembers.
@@ -231,27 +228,46 @@ impl<'a> ParseLines<'a> {
                 .is_some_and(|t| same_short(p.as_bytes(), t))
     }
 
-    /// A column name that is not the previous line's at this position
-    /// (lines that leave columns out shift the next line's names against
-    /// the previous line's): a name met before in the input, looked for
-    /// first after the one this method found last (names come in the
-    /// same order line after line), or else scanned and remembered.
+    /// A column name (the line's `at`-th) that is not the previous line's
+    /// at this position (lines that leave columns out shift the next
+    /// line's names against the previous line's): a name met before in
+    /// the input, or else scanned and remembered. The names met after it
+    /// become the later slots' expectations.
     #[inline(never)]
-    fn field_name_slow(&mut self, slot: &mut Cow<'a, str>) -> Parsed<()> {
-        let next = self.name_hint;
-        let known = match self.names.get(next) {
-            Some(p) if self.here(p, NAME_STOPS) => Some(next),
-            _ => self.names.iter().position(|p| self.here(p, NAME_STOPS)),
+    fn field_name_slow(
+        &mut self,
+        slots: &mut [(Cow<'a, str>, FieldValue<'a>)],
+        at: usize,
+    ) -> Parsed<()> {
+        let Some(((slot, _), later)) = slots.split_first_mut() else {
+            return Ok(());
         };
+        // Looked for from the line's position on (a left-out column puts
+        // the name one further), then from the start.
+        let from = at.min(self.names.len());
+        let known = self.names[from..]
+            .iter()
+            .position(|p| self.here(p, NAME_STOPS))
+            .map(|i| from + i)
+            .or_else(|| {
+                self.names[..from]
+                    .iter()
+                    .position(|p| self.here(p, NAME_STOPS))
+            });
         if let Some(i) = known {
             let p = self.names[i];
             self.pos += p.len();
-            self.name_hint = i + 1;
             *slot = Cow::Borrowed(p);
+            // The names met after this one are the likely next names of
+            // this line: the later slots expect them (instead of the
+            // previous line's, which the left-out column shifted).
+            for ((later, _), &q) in later.iter_mut().zip(&self.names[i + 1..]) {
+                *later = Cow::Borrowed(q);
+            }
             return Ok(());
         }
         self.text_into_slow(NAME_STOPS, slot, &"a column name")?;
-        if let Cow::Borrowed(s) = slot
+        if let Cow::Borrowed(s) = *slot
             && self.names.len() < REMEMBERED_NAMES
         {
             self.names.push(s);
@@ -399,7 +415,7 @@ impl<'a> ParseLines<'a> {
                     };
                     match same {
                         Some(len) => self.pos += len,
-                        None => self.field_name_slow(&mut fields[n].0)?,
+                        None => self.field_name_slow(&mut fields[n..], n)?,
                     }
                     let (name, value) = &mut fields[n];
                     self.expect_with(b'=', || format!("after column name {name:?}"))?;
