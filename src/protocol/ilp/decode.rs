@@ -228,20 +228,18 @@ impl<'a> ParseLines<'a> {
                 .is_some_and(|t| same_short(p.as_bytes(), t))
     }
 
-    /// A column name (the line's `at`-th) that is not the previous line's
-    /// at this position (lines that leave columns out shift the next
-    /// line's names against the previous line's): a name met before in
-    /// the input, or else scanned and remembered. The names met after it
-    /// become the later slots' expectations.
+    /// A column name (the line's `at`-th, into `slot`) that is not the
+    /// previous line's at this position (lines that leave columns out
+    /// shift the next line's names against the previous line's): a name
+    /// met before in the input, or else scanned and remembered. The names
+    /// met after it become what the `later` slots expect.
     #[inline(never)]
     fn field_name_slow(
         &mut self,
-        slots: &mut [(Cow<'a, str>, FieldValue<'a>)],
+        slot: &mut Cow<'a, str>,
+        later: &mut [(Cow<'a, str>, FieldValue<'a>)],
         at: usize,
     ) -> Parsed<()> {
-        let Some(((slot, _), later)) = slots.split_first_mut() else {
-            return Ok(());
-        };
         // Looked for from the line's position on (a left-out column puts
         // the name one further), then from the start.
         let from = at.min(self.names.len());
@@ -407,15 +405,19 @@ impl<'a> ParseLines<'a> {
                     if fields.len() == n {
                         fields.push((Cow::Borrowed(""), FieldValue::Boolean(false)));
                     }
-                    // The previous line's name here (inline), or next
-                    // to here when one of the lines leaves a column out.
+                    // The previous line's name here (inline), or else a
+                    // name met before (a line that leaves a column out
+                    // shifts the names after it) or a new one.
                     let same = match &fields[n].0 {
                         Cow::Borrowed(p) if self.here(p, NAME_STOPS) => Some(p.len()),
                         _ => None,
                     };
                     match same {
                         Some(len) => self.pos += len,
-                        None => self.field_name_slow(&mut fields[n..], n)?,
+                        None => {
+                            let (this, later) = fields[n..].split_at_mut(1);
+                            self.field_name_slow(&mut this[0].0, later, n)?;
+                        }
                     }
                     let (name, value) = &mut fields[n];
                     self.expect_with(b'=', || format!("after column name {name:?}"))?;
