@@ -292,6 +292,13 @@ impl TableAcc {
         tag: bool,
         hint: usize,
     ) -> Result<usize, String> {
+        // A line that leaves a column out puts the next one's name here.
+        if place.is_some()
+            && let Some(c) = self.cols.get(hint + 1)
+            && c.place == place
+        {
+            return Ok(hint + 1);
+        }
         if let Some(c) = self.cols.get_mut(hint) {
             // Lines usually spell a column the same way: compared exactly
             // first.
@@ -359,21 +366,20 @@ impl TableAcc {
             }
         };
         let room = if self.rows == 0 { self.room } else { 0 };
-        let Some(mut data) = Data::for_type(ty.ty, room) else {
+        let Some(data) = Data::for_type(ty.ty, room) else {
             return Err(format!(
                 "column {col_name}: ILP cannot write a {} column",
                 type_name(ty.ty).to_ascii_uppercase()
             ));
         };
-        for _ in 0..self.rows {
-            data.push_null();
-        }
+        // The rows before this one are padded with NULLs at its first
+        // value (see `add_value`).
         self.cols.push(Col {
             name: col_name,
             field: stored,
             ty,
             data,
-            len: self.rows,
+            len: 0,
             place,
         });
         self.by_name.insert(k, self.cols.len() - 1);
@@ -407,12 +413,6 @@ impl TableAcc {
             self.ts.push(ts);
         }
         self.rows += 1;
-        for c in &mut self.cols {
-            if c.len < self.rows {
-                c.data.push_null();
-                c.len += 1;
-            }
-        }
         Ok(())
     }
 
@@ -430,8 +430,8 @@ impl TableAcc {
     ) -> Result<usize, String> {
         let i = self.column(name, place, value, tag, hint)?;
         let col = &mut self.cols[i];
-        if col.len > self.rows {
-            return Err(format!("column {}: appears twice in the line", col.name));
+        if col.len != self.rows {
+            col.catch_up(self.rows)?;
         }
         put(col, value, tag).map_err(|m| format!("column {}: {m}", col.name))?;
         col.len += 1;
@@ -442,7 +442,8 @@ impl TableAcc {
         let mut fields: Vec<Arc<Field>> = Vec::with_capacity(self.cols.len() + 1);
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len() + 1);
         let table = self.name.clone();
-        for c in self.cols {
+        for mut c in self.cols {
+            c.catch_up(self.rows)?;
             let field = c
                 .field
                 .unwrap_or_else(|| Arc::new(arrow_field(&c.name, c.ty, false)));

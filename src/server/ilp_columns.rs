@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::builder::NullBufferBuilder;
+use arrow::array::builder::BooleanBufferBuilder;
 use arrow::array::{
     ArrayRef, BooleanArray, Date64Array, Decimal64Array, Decimal128Array, Decimal256Array,
     DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int16Array,
@@ -27,22 +27,42 @@ pub(super) struct Col {
     pub(super) field: Option<Arc<Field>>,
     pub(super) ty: QwpType,
     pub(super) data: Data,
-    /// Values held (rows before the first value are padded at once).
+    /// Values held. Rows the lines left out are padded with NULLs only
+    /// when the column's next value comes, or at the end
+    /// ([`catch_up`](Col::catch_up)), not by a pass over every column
+    /// after each line (about 50 instructions a line on W1).
     pub(super) len: usize,
     /// Where the name that last named this column is in the body.
     pub(super) place: Option<Place>,
 }
 
+impl Col {
+    /// Pads the column with NULLs to `rows` values, before the value of
+    /// row `rows` (or at the end); a column that already holds row `rows`
+    /// was named twice in its line.
+    #[inline(never)]
+    pub(super) fn catch_up(&mut self, rows: usize) -> Result<(), String> {
+        if self.len > rows {
+            return Err(format!("column {}: appears twice in the line", self.name));
+        }
+        while self.len < rows {
+            self.data.push_null();
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Values of one column (NULLs included: a zero value and a NULL bit).
 pub(super) enum Data {
     Bool(Vec<bool>),
-    Int(Vec<i64>, NullBufferBuilder),
-    Float(Vec<f64>, NullBufferBuilder),
+    Int(Vec<i64>, NullRows),
+    Float(Vec<f64>, NullRows),
     /// TIMESTAMP (µs), TIMESTAMP_NANOS (ns) or DATE (ms), in the column's unit.
-    Time(Vec<i64>, NullBufferBuilder),
+    Time(Vec<i64>, NullRows),
     Str(StringBuilder),
     /// Keys into the column's dictionary of this body's values.
-    Sym(Vec<i32>, NullBufferBuilder, Box<SymDict>),
+    Sym(Vec<i32>, NullRows, Box<SymDict>),
     Long256(Vec<Option<[u8; 32]>>),
     Dec(Vec<Option<i256>>),
     Arr(Vec<Option<(Vec<u32>, Vec<f64>)>>),
@@ -52,7 +72,7 @@ impl Data {
     /// Empty values of a `ty` column with room for `rows`.
     pub(super) fn for_type(ty: ColumnType, rows: usize) -> Option<Data> {
         let nums = || Vec::with_capacity(rows);
-        let nulls = || NullBufferBuilder::new(rows);
+        let nulls = NullRows::default;
         Some(match ty {
             ColumnType::Boolean => Data::Bool(Vec::with_capacity(rows)),
             ColumnType::Byte | ColumnType::Short | ColumnType::Int | ColumnType::Long => {
@@ -79,16 +99,16 @@ impl Data {
         match self {
             Data::Bool(v) => v.push(false),
             Data::Int(v, n) | Data::Time(v, n) => {
+                n.push(v.len());
                 v.push(0);
-                n.append_null();
             }
             Data::Sym(v, n, _) => {
+                n.push(v.len());
                 v.push(0);
-                n.append_null();
             }
             Data::Float(v, n) => {
+                n.push(v.len());
                 v.push(0.0);
-                n.append_null();
             }
             Data::Str(b) => b.append_null(),
             Data::Long256(v) => v.push(None),
@@ -112,22 +132,26 @@ fn kind(v: &FieldValue<'_>, tag: bool) -> &'static str {
     }
 }
 
+/// Why `v` cannot go into a `ty` column, made only then (the environment
+/// of a closure for it was built for every value).
+#[cold]
+fn cast_error(v: &FieldValue<'_>, tag: bool, ty: QwpType) -> String {
+    format!(
+        "cast error: a {} value cannot be written to a {} column",
+        kind(v, tag),
+        type_name(ty.ty).to_ascii_uppercase()
+    )
+}
+
 /// Appends `v` to `col`, converting it to the column's type as QuestDB does.
 /// Inlined into the caller's loops over a line's values: the call was a
 /// tenth of the sink's ILP instructions.
 #[inline(always)]
 pub(super) fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), String> {
     let ty = col.ty;
-    let cast = || {
-        format!(
-            "cast error: a {} value cannot be written to a {} column",
-            kind(v, tag),
-            type_name(ty.ty).to_ascii_uppercase()
-        )
-    };
     match (&mut col.data, v) {
         (Data::Bool(d), FieldValue::Boolean(b)) => d.push(*b),
-        (Data::Int(d, n), FieldValue::Integer(i)) => {
+        (Data::Int(d, _), FieldValue::Integer(i)) => {
             let (lo, hi) = match ty.ty {
                 ColumnType::Byte => (i8::MIN as i64, i8::MAX as i64),
                 ColumnType::Short => (i16::MIN as i64, i16::MAX as i64),
@@ -140,16 +164,16 @@ pub(super) fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), St
                     type_name(ty.ty).to_ascii_uppercase()
                 ));
             }
-            push(d, n, *i);
+            d.push(*i);
         }
-        (Data::Float(d, n), FieldValue::Float(f)) => push(d, n, *f),
-        (Data::Float(d, n), FieldValue::Integer(i)) => push(d, n, *i as f64),
-        (Data::Time(d, n), FieldValue::Timestamp(t)) => push(d, n, time_value(*t, ty.ty)?),
-        (Data::Time(d, n), FieldValue::Integer(i)) => push(d, n, *i),
+        (Data::Float(d, _), FieldValue::Float(f)) => d.push(*f),
+        (Data::Float(d, _), FieldValue::Integer(i)) => d.push(*i as f64),
+        (Data::Time(d, _), FieldValue::Timestamp(t)) => d.push(time_value(*t, ty.ty)?),
+        (Data::Time(d, _), FieldValue::Integer(i)) => d.push(*i),
         (Data::Str(b), FieldValue::String(s)) => b.append_value(s),
-        (Data::Sym(d, n, dict), FieldValue::String(s)) => {
+        (Data::Sym(d, _, dict), FieldValue::String(s)) => {
             let (key, _) = dict.key(s).map_err(|e| e.to_string())?;
-            push(d, n, key);
+            d.push(key);
         }
         (Data::Long256(d), FieldValue::Long256(hex)) => d.push(Some(long256(hex)?)),
         (Data::Dec(d), FieldValue::Decimal(x)) => {
@@ -171,16 +195,36 @@ pub(super) fn put(col: &mut Col, v: &FieldValue<'_>, tag: bool) -> Result<(), St
             }
             d.push(Some((a.shape().collect(), a.values().collect())));
         }
-        _ => return Err(cast()),
+        _ => return Err(cast_error(v, tag, ty)),
     }
     Ok(())
 }
 
-/// Appends a non-NULL value.
-#[inline(always)]
-fn push<T>(values: &mut Vec<T>, nulls: &mut NullBufferBuilder, v: T) {
-    values.push(v);
-    nulls.append_non_null();
+/// The NULL rows of a column, by position. A value costs nothing here (a
+/// bitmap builder sets a bit per value once the column holds a NULL: a
+/// tenth of the instructions of a body with NULLs in every column), and
+/// the validity bitmap is built once, in [`finish`](Self::finish).
+#[derive(Default)]
+pub(super) struct NullRows(Vec<usize>);
+
+impl NullRows {
+    /// Row `row` is NULL (rows come in increasing order).
+    fn push(&mut self, row: usize) {
+        self.0.push(row);
+    }
+
+    /// The validity of a column of `len` rows; `None` when none is NULL.
+    fn finish(&mut self, len: usize) -> Option<NullBuffer> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut valid = BooleanBufferBuilder::new(len);
+        valid.append_n(len, true);
+        for &row in &self.0 {
+            valid.set_bit(row, false);
+        }
+        Some(NullBuffer::new(valid.finish()))
+    }
 }
 
 /// A timestamp field in a TIMESTAMP (µs), TIMESTAMP_NANOS or DATE (ms) column.
@@ -267,31 +311,41 @@ pub(super) fn build(data: Data, ty: QwpType) -> Result<ArrayRef, String> {
         }
         Data::Int(v, mut n) if ty.ty == ColumnType::Int => Arc::new(Int32Array::new(
             v.iter().map(|&x| x as i32).collect(),
-            n.finish(),
+            n.finish(v.len()),
         )),
-        Data::Int(v, mut n) => Arc::new(Int64Array::new(tight(v), n.finish())),
+        Data::Int(v, mut n) => {
+            let nulls = n.finish(v.len());
+            Arc::new(Int64Array::new(tight(v), nulls))
+        }
         Data::Float(v, mut n) if ty.ty == ColumnType::Float => Arc::new(Float32Array::new(
             v.iter().map(|&x| x as f32).collect(),
-            n.finish(),
+            n.finish(v.len()),
         )),
-        Data::Float(v, mut n) => Arc::new(Float64Array::new(tight(v), n.finish())),
-        Data::Time(v, mut n) => match ty.ty {
-            ColumnType::TimestampNanos => {
-                Arc::new(TimestampNanosecondArray::new(tight(v), n.finish()).with_timezone("UTC"))
+        Data::Float(v, mut n) => {
+            let nulls = n.finish(v.len());
+            Arc::new(Float64Array::new(tight(v), nulls))
+        }
+        Data::Time(v, mut n) => {
+            let nulls = n.finish(v.len());
+            match ty.ty {
+                ColumnType::TimestampNanos => {
+                    Arc::new(TimestampNanosecondArray::new(tight(v), nulls).with_timezone("UTC"))
+                }
+                ColumnType::Date => Arc::new(Date64Array::new(tight(v), nulls)),
+                _ => Arc::new(TimestampMicrosecondArray::new(tight(v), nulls).with_timezone("UTC")),
             }
-            ColumnType::Date => Arc::new(Date64Array::new(tight(v), n.finish())),
-            _ => {
-                Arc::new(TimestampMicrosecondArray::new(tight(v), n.finish()).with_timezone("UTC"))
-            }
-        },
+        }
         Data::Str(mut b) => Arc::new(b.finish()),
-        Data::Sym(v, mut n, dict) => Arc::new(
-            DictionaryArray::<Int32Type>::try_new(
-                Int32Array::new(tight(v), n.finish()),
-                Arc::new(dict.into_values().map_err(|e| e.to_string())?),
+        Data::Sym(v, mut n, dict) => {
+            let nulls = n.finish(v.len());
+            Arc::new(
+                DictionaryArray::<Int32Type>::try_new(
+                    Int32Array::new(tight(v), nulls),
+                    Arc::new(dict.into_values().map_err(|e| e.to_string())?),
+                )
+                .map_err(e)?,
             )
-            .map_err(e)?,
-        ),
+        }
         Data::Long256(v) => Arc::new(
             FixedSizeBinaryArray::try_from_sparse_iter_with_size(v.into_iter(), 32).map_err(e)?,
         ),

@@ -192,3 +192,52 @@ fn columns_are_found_whatever_the_lines_leave_out() {
     assert_eq!(ints(&w, "c36"), [Some(36), None]);
     assert_eq!(ints(&w, "c39"), [Some(39), Some(39)]);
 }
+
+/// A value left out is NULL in every nullable column type, whether the
+/// column comes back on the next line, later, or never (padded at the
+/// end); a column's first value pads the rows before it.
+#[test]
+fn left_out_values_are_null_in_every_type() {
+    let c = catalog();
+    let body = "t,s=a x=1i,y=1.5,z=10t,v=\"p\",b=t 1000\n\
+                t y=2.5,b=f 2000\n\
+                t,s=b x=3i,v=\"q\" 3000\n\
+                t,s=c z=40t,b=t 4000\n\
+                t,s=d x=5i,y=5.5,late=7i 5000\n\
+                t,s=e 6000\n";
+    let w = writes(&c, body).expect("writes");
+    let b = &w[0].1;
+    assert_eq!(b.num_rows(), 6);
+    let nulls = |name: &str| -> Vec<usize> {
+        let a = b.column_by_name(name).expect(name);
+        assert_eq!(a.len(), 6, "{name}");
+        (0..6).filter(|&i| a.is_null(i)).collect()
+    };
+    assert_eq!(nulls("s"), [1]);
+    assert_eq!(nulls("x"), [1, 3, 5]);
+    assert_eq!(nulls("y"), [2, 3, 5]);
+    assert_eq!(nulls("z"), [1, 2, 4, 5]);
+    assert_eq!(nulls("v"), [1, 3, 4, 5]);
+    assert_eq!(nulls("late"), [0, 1, 2, 3, 5]);
+    assert_eq!(ints(&w, "x"), [Some(1), None, Some(3), None, Some(5), None]);
+    let z = b.column_by_name("z").expect("z");
+    let z = z.as_primitive::<TimestampMicrosecondType>();
+    assert_eq!((z.value(0), z.value(3)), (10, 40));
+    let s = b.column_by_name("s").expect("s");
+    let s = s.as_dictionary::<arrow::datatypes::Int32Type>();
+    let keys: Vec<Option<i32>> = s.keys().iter().collect();
+    assert_eq!(keys[1], None);
+    let values = s.values().as_string::<i32>();
+    let named: Vec<Option<&str>> = keys
+        .iter()
+        .map(|k| k.map(|k| values.value(k as usize)))
+        .collect();
+    assert_eq!(
+        named,
+        [Some("a"), None, Some("b"), Some("c"), Some("d"), Some("e")]
+    );
+    // BOOLEAN has no NULL: a left-out value is false, as stored.
+    let bools = b.column_by_name("b").expect("b");
+    assert_eq!(bools.null_count(), 0);
+    assert!(b.column_by_name("y").expect("y").null_count() == 3);
+}
