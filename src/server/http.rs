@@ -22,7 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::http_wire::{BodyError, Head, HeadError, Reply, json_str, read_body, read_head};
+use super::http_wire::{
+    BodyError, Framing, Head, HeadError, ReadAppend, Reply, fill, framing, json_str, read_body,
+    read_head,
+};
 use super::ilp::{self, Precision};
 use super::upgrade::{self, check_auth, role_reject};
 use super::{Shared, stream::ServerStream};
@@ -263,22 +266,27 @@ fn write(stream: &mut ServerStream, buf: &mut Vec<u8>, head: &Head, shared: &Sha
             return json_error(400, "invalid", &format!("write failed: {e}"), None).closing();
         }
     }
-    let body = match read_body(stream, buf, head, cfg.max_http_body) {
-        Ok(b) => b,
+    let read = match framing(head, cfg.max_http_body) {
+        Ok(Framing::Length(len)) => ingest_as_read(stream, buf, len, shared, precision),
+        Ok(Framing::Chunked) => read_body(stream, buf, head, cfg.max_http_body).map(|body| {
+            let res = ilp::ingest(shared, &body, precision);
+            if buf.is_empty() {
+                // The body's buffer reads the connection's next request.
+                *buf = body;
+                buf.clear();
+            }
+            res
+        }),
+        Err(e) => Err(e),
+    };
+    let res = match read {
+        Ok(res) => res,
         Err(BodyError::TooLarge(len)) => return too_large(len, cfg.max_http_body),
         Err(BodyError::Malformed(why)) => return json_error(400, "invalid", &why, None).closing(),
         Err(BodyError::Io(e)) => {
             return json_error(400, "invalid", &format!("reading the body: {e}"), None).closing();
         }
     };
-    let res = ilp::ingest(shared, &body, precision);
-    if buf.is_empty() {
-        // The body's buffer reads the connection's next request: its
-        // pages are mapped already (a keep-alive connection keeps the
-        // buffer of its largest body, at most `max_http_body`).
-        *buf = body;
-        buf.clear();
-    }
     match res {
         Ok(()) => Reply::empty(204),
         Err(f) if f.internal => json_error(500, "internal error", &f.message, f.line),
@@ -289,6 +297,62 @@ fn write(stream: &mut ServerStream, buf: &mut Vec<u8>, head: &Head, shared: &Sha
             f.line,
         ),
     }
+}
+
+/// Bytes read from the socket before the lines that came are parsed
+/// (doubled while one line spans all of them).
+const PARSE_STEP: usize = 256 * 1024;
+
+/// Reads an ILP body of `len` bytes and parses its lines as they come
+/// (a piece of at least [`PARSE_STEP`] bytes at a time), then commits
+/// them: the server parses while the client is still sending, instead of
+/// waiting for the whole body first (on a 15 MB body over loopback, the
+/// reading took a fifth of the request's time). Nothing is committed
+/// unless every line is good; the whole body is read either way, so the
+/// answer comes after it. `buf` holds what was read past the head, and
+/// keeps what follows the body; it keeps the body's room for the next
+/// request (a keep-alive connection keeps the room of its largest body,
+/// at most `max_http_body`).
+fn ingest_as_read<S: ReadAppend>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    len: usize,
+    shared: &Shared,
+    precision: Precision,
+) -> std::result::Result<std::result::Result<(), ilp::IlpFailure>, BodyError> {
+    // All the room at once (address space: a page costs memory only once
+    // a byte arrives in it), so that the body is not moved while read and
+    // the places of names stay valid from piece to piece. If the room
+    // cannot be had, the buffer grows as bytes come, and a move makes the
+    // parser forget the places.
+    let _ = buf.try_reserve(len.saturating_sub(buf.len()));
+    let mut lines = ilp::BodyWrites::new(&shared.catalog, precision, ilp::now_micros(), len);
+    let (mut taken, mut step) = (0, PARSE_STEP);
+    let mut failed = None;
+    loop {
+        let have = buf.len().min(len);
+        let end = have == len;
+        if failed.is_none() {
+            match lines.feed(&buf[taken..have], end) {
+                Ok(0) if !end && have > taken => step = step.saturating_mul(2),
+                Ok(n) => taken += n,
+                Err(f) => failed = Some(f),
+            }
+        }
+        if end {
+            break;
+        }
+        let at = buf.as_ptr();
+        fill(stream, buf, (have + step).min(len))?;
+        if buf.as_ptr() != at {
+            lines.forget_places();
+        }
+    }
+    buf.drain(..len);
+    Ok(match failed {
+        Some(f) => Err(f),
+        None => lines.finish().and_then(|w| ilp::commit(shared, w)),
+    })
 }
 
 fn too_large(len: Option<u64>, cap: usize) -> Reply {

@@ -186,19 +186,41 @@ pub(crate) fn read_body<S: ReadAppend>(
     head: &Head,
     cap: usize,
 ) -> Result<Vec<u8>, BodyError> {
+    match framing(head, cap)? {
+        Framing::Chunked => read_chunked(stream, buf, cap),
+        Framing::Length(len) => {
+            fill(stream, buf, len)?;
+            let rest = buf.split_off(len);
+            Ok(std::mem::replace(buf, rest))
+        }
+    }
+}
+
+/// How a request's body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// `Content-Length` bytes (0 without either header).
+    Length(usize),
+}
+
+/// The framing of the body of `head`, at most `cap` bytes when its length
+/// is announced.
+pub(crate) fn framing(head: &Head, cap: usize) -> Result<Framing, BodyError> {
     if let Some(te) = head.get("transfer-encoding") {
         if !te.trim().eq_ignore_ascii_case("chunked") {
             return Err(BodyError::Malformed(format!(
                 "Transfer-Encoding {te:?} is not supported (send chunked or Content-Length)"
             )));
         }
-        return read_chunked(stream, buf, cap);
+        return Ok(Framing::Chunked);
     }
     if head.count("content-length") > 1 {
         return Err(BodyError::Malformed("more than one Content-Length".into()));
     }
     let Some(cl) = head.get("content-length") else {
-        return Ok(Vec::new());
+        return Ok(Framing::Length(0));
     };
     let len: u64 = cl
         .trim()
@@ -207,10 +229,7 @@ pub(crate) fn read_body<S: ReadAppend>(
     if len > cap as u64 {
         return Err(BodyError::TooLarge(Some(len)));
     }
-    let len = len as usize;
-    fill(stream, buf, len)?;
-    let rest = buf.split_off(len);
-    Ok(std::mem::replace(buf, rest))
+    Ok(Framing::Length(len as usize))
 }
 
 /// Reads until `buf` holds `need` bytes (never more). The bytes go to
@@ -219,7 +238,11 @@ pub(crate) fn read_body<S: ReadAppend>(
 /// reused buffer costs no memset per body; the room grows with what
 /// arrived (capacity doubles), so a client announcing more than it sends
 /// gets no more memory than about twice what it sent.
-fn fill<S: ReadAppend>(stream: &mut S, buf: &mut Vec<u8>, need: usize) -> Result<(), BodyError> {
+pub(crate) fn fill<S: ReadAppend>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    need: usize,
+) -> Result<(), BodyError> {
     while buf.len() < need {
         let missing = (need - buf.len()) as u64;
         match stream.read_append(buf, missing) {

@@ -121,40 +121,146 @@ pub(crate) fn to_writes(
     precision: Precision,
     now: i64,
 ) -> Result<Writes, IlpFailure> {
-    let mut tables: Vec<TableAcc> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    // The table of the previous line (and where its name was): bodies
-    // usually hold runs of one table, so most lines need no lookup.
-    let mut last: Option<(usize, Option<Place>)> = None;
-    let mut lines = parse_lines(body, IlpVersion::V3);
-    let span = body.as_ptr_range();
-    let span = span.start as usize..span.end as usize;
-    // One line's vectors, reused by every line of the body.
-    let mut line = Line::empty();
-    loop {
-        let at = lines.offset();
-        let Some(item) = lines.next_into(&mut line) else {
-            break;
-        };
-        item.map_err(|e| IlpFailure {
-            line: Some(e.line_no),
-            message: format!("error in line {}: {}", e.line_no, e.message),
-            internal: false,
-        })?;
-        let no = lines.line_no();
+    let mut w = BodyWrites::new(catalog, precision, now, body.len());
+    w.feed(body, true)?;
+    w.finish()
+}
+
+/// The batches of a body whose lines are parsed as its bytes arrive
+/// ([`feed`](Self::feed) what came, [`finish`](Self::finish) at the end):
+/// a server reading a large request parses what it has while the rest is
+/// on its way, and a stream (ILP over TCP) is parsed in pieces.
+pub(crate) struct BodyWrites<'c> {
+    catalog: &'c Catalog,
+    precision: Precision,
+    now: i64,
+    tables: Vec<TableAcc>,
+    index: HashMap<String, usize>,
+    /// The table of the previous line (and where its name was): bodies
+    /// usually hold runs of one table, so most lines need no lookup.
+    last: Option<(usize, Option<Place>)>,
+    /// Lines taken so far (later lines' numbers count on from here).
+    lines: usize,
+    /// Bytes of the body not taken yet (as announced; sizes the first
+    /// table's columns).
+    left: usize,
+    /// See [`good`](Self::good).
+    good: usize,
+}
+
+impl<'c> BodyWrites<'c> {
+    /// An empty body of about `len` bytes in all.
+    pub(crate) fn new(catalog: &'c Catalog, precision: Precision, now: i64, len: usize) -> Self {
+        BodyWrites {
+            catalog,
+            precision,
+            now,
+            tables: Vec::new(),
+            index: HashMap::new(),
+            last: None,
+            lines: 0,
+            left: len,
+            good: 0,
+        }
+    }
+
+    /// Takes the complete lines at the start of `avail` (the body's next
+    /// bytes) and returns how many bytes they span; the caller hands the
+    /// rest again, with more bytes, to the next call. With `end` (`avail`
+    /// ends the body) every line is taken, and a bad one is the error.
+    /// Otherwise a line is complete when the parser finds its newline
+    /// (a byte `\n` can also be inside a binary value or an escape, so
+    /// the parser decides, not a search), and a line that fails only
+    /// because `avail` ends inside it waits for more bytes.
+    pub(crate) fn feed(&mut self, avail: &[u8], end: bool) -> Result<usize, IlpFailure> {
+        // Bytes and lines taken (the lines up to the last line taken).
+        let (mut taken, mut lines_taken) = (0, 0);
+        let lines = self.lines;
+        let res = self.take_lines(avail, end, &mut taken, &mut lines_taken);
+        self.lines = lines + lines_taken;
+        self.left = self.left.saturating_sub(taken);
+        self.good = taken;
+        res.map(|()| taken)
+    }
+
+    /// The bytes the last [`feed`](Self::feed) took, or on its error the
+    /// good lines before the bad one (which a stream commits: their rows
+    /// in `self` may hold part of the bad line).
+    pub(crate) fn good(&self) -> usize {
+        self.good
+    }
+
+    fn take_lines(
+        &mut self,
+        avail: &[u8],
+        end: bool,
+        taken: &mut usize,
+        lines_taken: &mut usize,
+    ) -> Result<(), IlpFailure> {
+        let mut parse = parse_lines(avail, IlpVersion::V3);
+        let span = avail.as_ptr_range();
+        let span = span.start as usize..span.end as usize;
+        // One line's vectors, reused by every line of `avail`.
+        let mut line = Line::empty();
+        let lines = self.lines;
+        loop {
+            let at = parse.offset();
+            let Some(item) = parse.next_into(&mut line) else {
+                // The end of `avail`: what follows the last line taken is
+                // blank or comment lines, which (but at the body's end)
+                // are read again with the next bytes.
+                if end {
+                    (*taken, *lines_taken) = (avail.len(), parse.line_no());
+                }
+                return Ok(());
+            };
+            if !end
+                && match &item {
+                    Ok(()) => !parse.terminated(),
+                    Err(e) => e.incomplete,
+                }
+            {
+                return Ok(());
+            }
+            if let Err(e) = item {
+                let no = lines + e.line_no;
+                return Err(IlpFailure {
+                    line: Some(no),
+                    message: format!("error in line {no}: {}", e.message),
+                    internal: false,
+                });
+            }
+            let next = parse.offset();
+            self.add(&line, &span, avail.len(), at, next, lines + parse.line_no())?;
+            (*taken, *lines_taken) = (next, parse.line_no());
+        }
+    }
+
+    /// Adds `line` (bytes `at..next` of `avail`, which lies at `span`
+    /// and has `len` bytes; numbered `no`) to its table's rows.
+    fn add(
+        &mut self,
+        line: &Line<'_>,
+        span: &std::ops::Range<usize>,
+        len: usize,
+        at: usize,
+        next: usize,
+        no: usize,
+    ) -> Result<(), IlpFailure> {
         let fail = |m: String| IlpFailure {
             line: Some(no),
             message: format!("error in line {no}: {m}"),
             internal: false,
         };
-        let place = place(&span, &line.table);
-        let ti = match last.filter(|&(i, p)| {
+        let place = place(span, &line.table);
+        let tables = &mut self.tables;
+        let ti = match self.last.filter(|&(i, p)| {
             (p.is_some() && p == place) || tables[i].name.eq_ignore_ascii_case(&line.table)
         }) {
             Some((i, _)) => i,
             None => {
                 let k = key(&line.table);
-                match index.get(&k) {
+                match self.index.get(&k) {
                     Some(&i) => i,
                     None => {
                         // The first table's columns get room for the rows
@@ -164,33 +270,54 @@ pub(crate) fn to_writes(
                         // room never written costs no memory, and
                         // `finish` gives it back).
                         let rows = if tables.is_empty() {
-                            let est = (body.len() - at) / (lines.offset() - at).max(1) + 1;
+                            let rest = self.left.max(len).saturating_sub(at);
+                            let est = rest / (next - at).max(1) + 1;
                             est + est / 4 + 16
                         } else {
                             0
                         };
-                        let acc = TableAcc::new(catalog, &line.table, rows).map_err(fail)?;
+                        let acc = TableAcc::new(self.catalog, &line.table, rows).map_err(fail)?;
                         tables.push(acc);
-                        index.insert(k, tables.len() - 1);
+                        self.index.insert(k, tables.len() - 1);
                         tables.len() - 1
                     }
                 }
             }
         };
-        last = Some((ti, place));
+        self.last = Some((ti, place));
         let t = &mut tables[ti];
-        t.add_line(&line, &span, precision, now)
-            .map_err(|m| fail(format!("table {}, {m}", t.name)))?;
+        t.add_line(line, span, self.precision, self.now)
+            .map_err(|m| fail(format!("table {}, {m}", t.name)))
     }
-    tables
-        .into_iter()
-        .map(TableAcc::finish)
-        .collect::<Result<Writes, String>>()
-        .map_err(|m| IlpFailure {
-            line: None,
-            message: m,
-            internal: true,
-        })
+
+    /// Whether no line was taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// Forgets where names were: the bytes fed so far moved (a name at
+    /// one of their places may be another now).
+    pub(crate) fn forget_places(&mut self) {
+        self.last = None;
+        for t in &mut self.tables {
+            for c in &mut t.cols {
+                c.place = None;
+            }
+        }
+    }
+
+    /// The batches of the lines taken.
+    pub(crate) fn finish(self) -> Result<Writes, IlpFailure> {
+        self.tables
+            .into_iter()
+            .map(TableAcc::finish)
+            .collect::<Result<Writes, String>>()
+            .map_err(|m| IlpFailure {
+                line: None,
+                message: m,
+                internal: true,
+            })
+    }
 }
 
 /// Columns of a table looked through one by one before a lookup by name.

@@ -225,29 +225,30 @@ fn authenticate(
         .map_err(|_| refused("bad signature"))
 }
 
-/// Where the line numbered `line_no` (1-based) starts in `chunk`.
-fn line_start(chunk: &[u8], line_no: usize) -> usize {
-    chunk
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(line_no.saturating_sub(2))
-        .map_or(0, |(i, _)| if line_no <= 1 { 0 } else { i + 1 })
-}
-
-/// Commits the complete lines of `chunk`; on a bad line commits those
-/// before it and returns the failure.
-fn commit_chunk(shared: &Shared, chunk: &[u8]) -> std::result::Result<(), ilp::IlpFailure> {
+/// Commits the complete lines at the start of `buf` and removes them; on
+/// a bad line commits those before it and returns the failure. A line is
+/// complete when the parser finds its end inside `buf` (a byte `\n` may
+/// also be part of a binary value or an escape); one that `buf` cuts off
+/// stays for the next read, and at the stream's `end` it is an error.
+fn commit_lines(
+    shared: &Shared,
+    buf: &mut Vec<u8>,
+    end: bool,
+) -> std::result::Result<(), ilp::IlpFailure> {
     let now = ilp::now_micros();
-    match ilp::to_writes(&shared.catalog, chunk, Precision::Nanos, now) {
-        Ok(w) => ilp::commit(shared, w),
+    let mut lines = ilp::BodyWrites::new(&shared.catalog, Precision::Nanos, now, buf.len());
+    match lines.feed(buf, end) {
+        Ok(n) => {
+            ilp::commit(shared, lines.finish()?)?;
+            buf.drain(..n);
+            Ok(())
+        }
         Err(f) => {
-            if let Some(no) = f.line {
-                let good = &chunk[..line_start(chunk, no)];
-                if let Ok(w) = ilp::to_writes(&shared.catalog, good, Precision::Nanos, now) {
-                    ilp::commit(shared, w)?;
-                }
-            }
+            // The lines before the bad one, parsed again: the rows built
+            // may hold part of the bad line.
+            let good = &buf[..lines.good()];
+            let w = ilp::to_writes(&shared.catalog, good, Precision::Nanos, now)?;
+            ilp::commit(shared, w)?;
             Err(f)
         }
     }
@@ -268,9 +269,8 @@ fn serve(tcp: TcpStream, shared: &Shared) -> Result<()> {
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         // `buf` may already hold lines that came with the auth signature.
-        if let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') {
-            commit_chunk(shared, &buf[..=last_nl]).map_err(|f| ilp_error(&f))?;
-            buf.drain(..=last_nl);
+        if !buf.is_empty() {
+            commit_lines(shared, &mut buf, false).map_err(|f| ilp_error(&f))?;
         }
         if buf.len() > max_line {
             return Err(Error::new(
@@ -283,8 +283,14 @@ fn serve(tcp: TcpStream, shared: &Shared) -> Result<()> {
         let k = read_some(&mut stream, &mut chunk, shared, None)?;
         if k == 0 {
             // End of stream. A last line without `\n` may have been cut
-            // off (`x=123i` arriving as `x=12`): it is not stored.
-            if !buf.is_empty() {
+            // off (`x=123i` arriving as `x=12`): it is not stored. What is
+            // left may also be blank or comment lines.
+            let cut = {
+                let mut rest =
+                    ilp::BodyWrites::new(&shared.catalog, Precision::Nanos, 0, buf.len());
+                rest.feed(&buf, true).is_err() || !rest.is_empty()
+            };
+            if cut {
                 return Err(Error::new(
                     ErrorKind::InvalidData,
                     format!(

@@ -241,3 +241,80 @@ fn left_out_values_are_null_in_every_type() {
     assert_eq!(bools.null_count(), 0);
     assert!(b.column_by_name("y").expect("y").null_count() == 3);
 }
+
+/// A body with what makes a newline byte ambiguous: binary doubles whose
+/// bytes hold `\n`, escaped newlines in strings and names, CRLF, blank
+/// and comment lines.
+fn tricky_body() -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..40u64 {
+        body.extend_from_slice(b"t,s=a\\\nb x=");
+        body.extend_from_slice(format!("{i}i,d==").as_bytes());
+        body.push(16);
+        // Every byte of the double is `\n` on some lines.
+        let v = if i % 3 == 0 {
+            f64::from_bits(0x0A0A_0A0A_0A0A_0A0A)
+        } else {
+            i as f64 + 0.5
+        };
+        body.extend_from_slice(&v.to_le_bytes());
+        body.extend_from_slice(b",v=\"l\\\ni\" ");
+        body.extend_from_slice(format!("{}", 1000 + i).as_bytes());
+        body.extend_from_slice(if i % 5 == 0 { b"\r\n" } else { b"\n" });
+        if i % 7 == 0 {
+            body.extend_from_slice(b"\n# a comment\n");
+        }
+    }
+    body
+}
+
+/// Bodies fed in two pieces, cut at every byte, give what the whole body
+/// gives; a line is taken only when its newline came.
+#[test]
+fn a_body_fed_in_pieces_reads_as_the_whole() {
+    let c = catalog();
+    let body = tricky_body();
+    let whole = to_writes(&c, &body, Precision::Nanos, 1_000).expect("whole");
+    assert_eq!(whole[0].1.num_rows(), 40);
+    let d = whole[0].1.column_by_name("d").expect("d");
+    assert_eq!(
+        d.as_primitive::<Float64Type>().value(0).to_bits(),
+        0x0A0A_0A0A_0A0A_0A0A
+    );
+    for cut in 0..=body.len() {
+        let mut w = BodyWrites::new(&c, Precision::Nanos, 1_000, body.len());
+        let n = w.feed(&body[..cut], false).expect("first piece");
+        assert!(n <= cut, "cut {cut}");
+        // What was taken ends with a line's newline.
+        assert!(n == 0 || body[n - 1] == b'\n', "cut {cut}: took {n}");
+        let m = w.feed(&body[n..], true).expect("the rest");
+        assert_eq!(n + m, body.len(), "cut {cut}");
+        let pieces = w.finish().expect("finish");
+        assert_eq!(pieces.len(), 1, "cut {cut}");
+        assert_eq!(pieces[0].1, whole[0].1, "cut {cut}");
+    }
+}
+
+/// A bad line is the error only once its bytes are all there, and its
+/// number counts the lines of earlier pieces.
+#[test]
+fn a_bad_line_fed_in_pieces_is_numbered_in_the_body() {
+    let c = catalog();
+    let body = b"t x=1i\n\nt x=2i\nt x=1.5e3,y=\"ab\ncd\"\nt x=3i\n";
+    for cut in 0..=body.len() {
+        let mut w = BodyWrites::new(&c, Precision::Nanos, 0, body.len());
+        let n = w.feed(&body[..cut], false).unwrap_or_else(|f| {
+            // Cut after the bad line's newline: it is known bad at once.
+            assert!(cut >= 22, "cut {cut}: {}", f.message);
+            w.good()
+        });
+        let e = w.feed(&body[n..], true).expect_err("bad line");
+        assert_eq!(e.line, Some(4), "cut {cut}: {}", e.message);
+        assert!(e.message.contains("line break"), "{}", e.message);
+    }
+    // A cut-off integer is not taken for a shorter one.
+    let mut w = BodyWrites::new(&c, Precision::Nanos, 0, 16);
+    assert_eq!(w.feed(b"t x=12", false).expect("waits"), 0);
+    assert_eq!(w.feed(b"t x=123i\n", true).expect("whole"), 9);
+    assert_eq!(ints(&w.finish().expect("finish"), "x"), [Some(123)]);
+}

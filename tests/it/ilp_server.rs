@@ -654,3 +654,97 @@ fn lines_that_differ_in_table_order_and_case_land_in_their_columns() {
     assert!(resp.contains("appears twice"), "{resp}");
     assert_eq!(srv.table_batch("ta").unwrap().num_rows(), 4);
 }
+
+/// `rows` lines of table `table` whose binary doubles (protocol version
+/// 2) are all `\n` bytes on every third line, with escaped newlines in a
+/// string: a reader that cuts at `\n` bytes cuts lines apart.
+fn newline_bytes_body(table: &str, rows: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..rows {
+        body.extend_from_slice(format!("{table} x={i}i,d==").as_bytes());
+        body.push(16);
+        let v = if i % 3 == 0 {
+            f64::from_bits(0x0A0A_0A0A_0A0A_0A0A)
+        } else {
+            i as f64
+        };
+        body.extend_from_slice(&v.to_le_bytes());
+        body.extend_from_slice(format!(",v=\"a\\\nb\" {}\n", TS0 + i as i64).as_bytes());
+    }
+    body
+}
+
+fn check_newline_bytes(b: &RecordBatch, rows: usize) {
+    assert_eq!(b.num_rows(), rows);
+    let x = b.column_by_name("x").unwrap().as_primitive::<Int64Type>();
+    assert_eq!(x.values().to_vec(), (0..rows as i64).collect::<Vec<_>>());
+    let d = b.column_by_name("d").unwrap().as_primitive::<Float64Type>();
+    for i in 0..rows {
+        let want = if i % 3 == 0 {
+            0x0A0A_0A0A_0A0A_0A0A
+        } else {
+            (i as f64).to_bits()
+        };
+        assert_eq!(d.value(i).to_bits(), want, "row {i}");
+    }
+    assert_eq!(
+        b.column_by_name("v").unwrap().as_string::<i32>().value(1),
+        "a\nb"
+    );
+}
+
+/// A body of several megabytes is parsed while it arrives (in pieces cut
+/// anywhere, here inside lines and binary values): stored whole, and a
+/// bad last line refuses all of it, named by its number in the body.
+#[test]
+fn http_large_body_sent_in_pieces_is_stored_whole_or_not_at_all() {
+    let srv = start();
+    let rows = 60_000;
+    for (table, bad) in [("big_ok", false), ("big_bad", true)] {
+        let mut body = newline_bytes_body(table, rows);
+        if bad {
+            body.extend_from_slice(format!("{table} x=oops\n").as_bytes());
+        }
+        assert!(body.len() > 2_000_000);
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        s.write_all(
+            format!(
+                "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        for piece in body.chunks(100_003) {
+            s.write_all(piece).unwrap();
+            s.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (status, _, reply) = read_response(&mut s);
+        if bad {
+            assert_eq!(status, 400, "{reply}");
+            assert!(reply.contains(&format!("\"line\":{}", rows + 1)), "{reply}");
+            assert!(srv.table_batch(table).is_none());
+        } else {
+            assert_eq!(status, 204, "{reply}");
+            check_newline_bytes(&srv.table_batch(table).expect(table), rows);
+        }
+    }
+}
+
+/// Over TCP, lines arriving a few bytes at a time, with `\n` bytes inside
+/// binary doubles and escapes, are stored as sent.
+#[test]
+fn tcp_lines_in_small_pieces_with_newline_bytes_are_stored() {
+    let srv = start();
+    let body = newline_bytes_body("tcp_nl", 30);
+    let mut s = TcpStream::connect(srv.ilp_tcp_addr().unwrap()).unwrap();
+    s.set_nodelay(true).unwrap();
+    for piece in body.chunks(7) {
+        s.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    drop(s);
+    let b = wait_rows(&srv, "tcp_nl", 30);
+    check_newline_bytes(&b, 30);
+}

@@ -24,6 +24,10 @@ pub struct IlpError {
     pub offset: usize,
     /// What is wrong.
     pub message: String,
+    /// The input ended inside the line (a token, a string or a binary
+    /// value ran into its end): the line may parse once more bytes follow
+    /// it, so a reader of a stream waits for them before failing.
+    pub incomplete: bool,
 }
 
 impl fmt::Display for IlpError {
@@ -54,6 +58,7 @@ pub fn parse_lines(input: &[u8], version: IlpVersion) -> ParseLines<'_> {
         line_no: 0,
         version,
         done: false,
+        terminated: false,
         names: Vec::new(),
     }
 }
@@ -69,6 +74,8 @@ pub struct ParseLines<'a> {
     line_no: usize,
     version: IlpVersion,
     done: bool,
+    /// Whether the line last returned ended with its newline.
+    terminated: bool,
     /// Column names met so far, each at its first place in the input (at
     /// most [`REMEMBERED_NAMES`]): a name found again is handed out at
     /// that place, so a reader that knows columns by place knows it even
@@ -138,6 +145,14 @@ impl<'a> ParseLines<'a> {
         self.pos
     }
 
+    /// Whether the line last returned ended with its newline (`\n` or
+    /// `\r\n`), not at the end of the input: a reader of a stream knows
+    /// it whole (the input's last bytes may be a line cut off, and a byte
+    /// `\n` may be inside a binary value).
+    pub fn terminated(&self) -> bool {
+        self.terminated
+    }
+
     /// The 1-based number of the line last returned (blank and comment
     /// lines count); 0 before the first.
     pub fn line_no(&self) -> usize {
@@ -149,12 +164,27 @@ impl<'a> ParseLines<'a> {
         self.buf.get(self.pos + ahead).copied()
     }
 
+    /// A malformed line; `incomplete` when the cursor stands at the end of
+    /// the input (the error may be the input's end, not the line's).
     #[cold]
     fn err<T>(&self, offset: usize, message: impl Into<String>) -> Parsed<T> {
+        let short = self.pos >= self.buf.len();
+        self.err_at(offset, message.into(), short)
+    }
+
+    /// A line that needs bytes past the end of the input (a binary value
+    /// or an escape cut off).
+    #[cold]
+    fn err_short<T>(&self, offset: usize, message: impl Into<String>) -> Parsed<T> {
+        self.err_at(offset, message.into(), true)
+    }
+
+    fn err_at<T>(&self, offset: usize, message: String, incomplete: bool) -> Parsed<T> {
         Err(Box::new(IlpError {
             line_no: self.line_no,
             offset,
-            message: message.into(),
+            message,
+            incomplete,
         }))
     }
 
@@ -294,7 +324,7 @@ impl<'a> ParseLines<'a> {
                 break;
             }
             match self.peek(1) {
-                None => return self.err(self.pos, format!("{what} ends with a lone '\\'")),
+                None => return self.err_short(self.pos, format!("{what} ends with a lone '\\'")),
                 Some(c) => self.unescape(start, &mut owned, c),
             }
         }
@@ -437,10 +467,14 @@ impl<'a> ParseLines<'a> {
                 timestamp = Some(self.designated()?);
             }
         }
+        self.terminated = true;
         match (self.peek(0), self.peek(1)) {
-            (None, _) => {}
+            (None, _) => self.terminated = false,
             (Some(b'\n'), _) => self.pos += 1,
             (Some(b'\r'), Some(b'\n')) => self.pos += 2,
+            (Some(b'\r'), None) => {
+                return self.err_short(self.pos, "the line ends with a lone '\\r'");
+            }
             (Some(c), _) => {
                 return self.err(
                     self.pos,
@@ -545,7 +579,7 @@ impl<'a> ParseLines<'a> {
                 Some(b'\\') => match self.peek(1) {
                     None => {
                         return self
-                            .err(start - 1, format!("column {name:?}: unterminated string"));
+                            .err_short(start - 1, format!("column {name:?}: unterminated string"));
                     }
                     Some(c) => self.unescape(start, &mut owned, c),
                 },
@@ -584,7 +618,7 @@ impl<'a> ParseLines<'a> {
                 self.pos += n;
                 Ok(s)
             }
-            None => self.err(
+            None => self.err_short(
                 self.pos,
                 format!("column {name:?}: the input ends inside the binary {what}"),
             ),
