@@ -139,6 +139,36 @@ fn credit_flow_control_cancel_and_zstd() {
 }
 
 #[test]
+fn cancel_stops_a_fast_scan_streaming_without_a_credit_limit() {
+    // One row a frame and no byte credit: the server never waits on the
+    // client, and looks at the socket between frames only every
+    // millisecond; CANCEL sent on the first batch must still stop the
+    // scan long before its 50 000 frames are out.
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .max_batch_rows(1)
+        .start()
+        .unwrap();
+    numbers(&srv, "big", 50_000);
+    let mut q = QueryClient::connect(&srv, false);
+    let mut batches = 0;
+    let answer = q.run_with(QueryRequest::new(0, "SELECT x, d FROM big"), |conn, seq| {
+        batches += 1;
+        if seq == 0 {
+            conn.send(&ClientMessage::Cancel { request_id: 1 }.to_bytes())
+                .unwrap();
+        }
+    });
+    assert!(
+        matches!(answer, Answer::Error(Status::Cancelled, _)),
+        "{answer:?}"
+    );
+    assert!(batches < 50_000, "all {batches} batches came before CANCEL");
+    // The connection is reusable.
+    assert_eq!(q.rows("SELECT x FROM big LIMIT 3").num_rows(), 3);
+}
+
+#[test]
 fn cache_reset_when_the_dictionary_cap_is_reached() {
     let srv = Server::builder()
         .bind("127.0.0.1:0")
