@@ -1,16 +1,24 @@
 //! SQL over `/read/v1` into Arrow: [`Reader`], the bind builder [`Query`]
 //! and the streaming [`Cursor`].
 //!
-//! A query runs on two background threads while the result streams (see
-//! `read_ahead`): one owns the connection, receives the next RESULT_BATCH
-//! and decompresses it (zstd) into a reused buffer while the other decodes
-//! the previous one's columns into Arrow arrays (in parallel for large
-//! batches), and the caller works on the batch before. Read-ahead is
-//! bounded: by the byte credit (with `initial_credit > 0` the cursor
-//! grants a batch's bytes again only when the caller takes that batch),
-//! by two received frames waiting for the decoder, and by a queue of
-//! decoded batches ([`Query::read_ahead`], [`READ_AHEAD_BATCHES`] by
-//! default).
+//! Where a result is read ([`Query::read_on_caller_thread`]):
+//!
+//! - Raw bodies (no zstd negotiated), by default: on the caller's thread.
+//!   [`Cursor::next_arrow_batch`] reads the next RESULT_BATCH from the
+//!   socket and decodes it in place; nothing is decoded ahead of the
+//!   caller, and what is read ahead is bounded by the socket's buffers and
+//!   the byte credit (with `initial_credit > 0` the cursor grants a
+//!   batch's bytes again when the caller takes that batch).
+//! - zstd bodies, or when [`Query::read_ahead`] or
+//!   [`Query::decode_on_demand`] is asked for: on background threads (see
+//!   `read_ahead`): one owns the connection, receives the next
+//!   RESULT_BATCH and decompresses it (zstd) into a reused buffer while
+//!   the other decodes the previous one's columns into Arrow arrays (in
+//!   parallel for large batches), and the caller works on the batch
+//!   before. Read-ahead is then bounded: by the byte credit, by two
+//!   received frames waiting for the decoder, and by a queue of decoded
+//!   batches ([`Query::read_ahead`], [`READ_AHEAD_BATCHES`] by default).
+//!
 //! When the result ends the connection returns to its [`Reader`].
 //!
 //! Buffering: [`Cursor::next_arrow_batch`] and the `RecordBatchReader`
@@ -41,7 +49,7 @@ use crate::transport::{ConnectOptions, Connection, Route};
 use super::connect;
 use super::failover::Failover;
 use super::read_ahead::{
-    Cmd, Event, EventRx, HandOff, Session, event_channel, join_receiver, pump,
+    Cmd, Event, EventRx, HandOff, Inline, Session, event_channel, join_receiver, pump,
 };
 
 mod binds;
@@ -318,7 +326,9 @@ impl<'a> Query<'a> {
     }
 
     /// Decoded batches that may wait for the caller while it works on the
-    /// current one (default [`READ_AHEAD_BATCHES`]). Besides them the
+    /// current one (default [`READ_AHEAD_BATCHES`]); asking for it reads
+    /// the result on a receiving thread also with raw bodies (see
+    /// [`Query::read_on_caller_thread`]). Besides them the
     /// receiving thread decodes one more batch, then waits for a free
     /// slot, reading nothing further: the read-ahead holds at most
     /// `batches + 1` decoded batches the caller has not taken, plus the
@@ -331,11 +341,13 @@ impl<'a> Query<'a> {
     /// the decoding thread.)
     pub fn read_ahead(mut self, batches: usize) -> Self {
         self.opts.read_ahead = batches;
+        self.opts.ahead_asked = true;
         self
     }
 
     /// Decodes each batch only when the caller asks for it (default
-    /// `false`): the receiving thread still reads the next frame ahead
+    /// `false`; calling this reads the result on a receiving thread, see
+    /// [`Query::read_on_caller_thread`]): the receiving thread still reads the next frame ahead
     /// (and with zstd decompresses it), but decodes it into Arrow only
     /// once the caller waits for the batch, so nothing waits decoded and
     /// [`Query::read_ahead`] does not matter. The read holds one decoded
@@ -344,6 +356,30 @@ impl<'a> Query<'a> {
     /// overlaps the caller's work; the network still does.
     pub fn decode_on_demand(mut self, on: bool) -> Self {
         self.opts.on_demand = on;
+        self.opts.ahead_asked = true;
+        self
+    }
+
+    /// Reads and decodes the result on the caller's thread (`true`),
+    /// within [`Cursor::next_arrow_batch`], or on a receiving thread with
+    /// the read-ahead of [`Query::read_ahead`] (`false`). By default: on
+    /// the caller's thread when the server sends raw bodies (no zstd
+    /// negotiated) and neither [`Query::read_ahead`] nor
+    /// [`Query::decode_on_demand`] was called; on a receiving thread
+    /// otherwise.
+    ///
+    /// On the caller's thread nothing is decoded ahead of the caller and
+    /// no thread is started: what is read ahead is what the socket's
+    /// buffers hold and the byte credit allows (the server pauses when
+    /// the socket is full). Credit is granted back when the caller takes a
+    /// batch, as with the thread. [`Cursor::batches_decoded`] counts the
+    /// batches decoded (all of them taken or being taken) and
+    /// [`Cursor::waits_for_caller`] is `false`. With raw bodies this costs
+    /// less CPU and wall time (no hand-off between threads); with zstd a
+    /// receiving thread decompresses the next body while the previous one
+    /// is decoded, which pays.
+    pub fn read_on_caller_thread(mut self, on: bool) -> Self {
+        self.opts.caller_thread = Some(on);
         self
     }
 
@@ -391,6 +427,12 @@ struct Options {
     read_ahead: usize,
     /// Decode each batch only when the caller asks for it.
     on_demand: bool,
+    /// Read on the caller's thread (`Some(true)`) or on a receiving thread
+    /// (`Some(false)`); `None`: chosen per connection.
+    caller_thread: Option<bool>,
+    /// [`Query::read_ahead`] or [`Query::decode_on_demand`] was called:
+    /// the caller asked for a receiving thread's read-ahead.
+    ahead_asked: bool,
 }
 
 impl Options {
@@ -400,7 +442,18 @@ impl Options {
         auto_credit: true,
         read_ahead: READ_AHEAD_BATCHES,
         on_demand: false,
+        caller_thread: None,
+        ahead_asked: false,
     };
+
+    /// Whether a result arriving on `session` is read on the caller's
+    /// thread: when asked so, else for raw bodies unless a read-ahead was
+    /// asked for.
+    fn on_caller_thread(&self, session: &Session) -> bool {
+        self.caller_thread.unwrap_or_else(|| {
+            !self.ahead_asked && session.conn.handshake().content_encoding.is_none()
+        })
+    }
 }
 
 fn start<'a>(
@@ -435,9 +488,30 @@ fn start<'a>(
     Ok(cur)
 }
 
-/// A running execution of a query: its receiving thread and the channels
-/// to it.
-struct Running {
+/// A running execution of a query.
+enum Running {
+    /// Read on a receiving thread.
+    Thread(Threaded),
+    /// Read on the caller's thread (boxed: it holds the connection).
+    Inline(Box<Inline>),
+}
+
+impl Running {
+    /// Sends `cmd` to the server (a receiving thread that has ended needs
+    /// none; a failed send on the caller's thread is the next event).
+    fn command(&mut self, cmd: Cmd) {
+        match self {
+            // Fails only when the receiver has already ended.
+            Running::Thread(r) => {
+                let _ = r.cmds.send(cmd);
+            }
+            Running::Inline(i) => i.command(cmd),
+        }
+    }
+}
+
+/// A query's receiving thread and the channels to it.
+struct Threaded {
     events: EventRx<Event>,
     cmds: Tx<Cmd>,
     /// Decoding on demand: one ask per wait for an event.
@@ -501,7 +575,8 @@ impl Cursor<'_> {
     /// Batches the receiving thread has decoded so far, those taken
     /// included (after a failover replay, the replay's count on top). With
     /// [`Cursor::waits_for_caller`], what the read-ahead holds: for tests
-    /// and metrics.
+    /// and metrics. Read on the caller's thread, the batches it decoded
+    /// (each taken once decoded).
     pub fn batches_decoded(&self) -> u64 {
         self.hand_off.decoded()
     }
@@ -510,7 +585,8 @@ impl Cursor<'_> {
     /// more: it holds a decoded batch the full read-ahead queue
     /// ([`Query::read_ahead`]) has no slot for, or, decoding on demand
     /// ([`Query::decode_on_demand`]), the next batch's frame undecoded
-    /// until the caller asks for it. For tests and metrics.
+    /// until the caller asks for it. For tests and metrics; always `false`
+    /// for a result read on the caller's thread.
     pub fn waits_for_caller(&self) -> bool {
         self.hand_off.waiting()
     }
@@ -546,9 +622,10 @@ impl Cursor<'_> {
     /// zero, so a grant smaller than the bytes already overdrawn does not
     /// resume it.
     pub fn add_credit(&mut self, bytes: u64) -> Result<()> {
-        if let Some(r) = &self.running {
-            // The receiver may have just seen the end; that is not an error.
-            let _ = r.cmds.send(Cmd::Credit(bytes));
+        if let Some(r) = &mut self.running {
+            // The receiver may have just seen the end; that is not an
+            // error. A failed send is the next batch's error.
+            r.command(Cmd::Credit(bytes));
         }
         Ok(())
     }
@@ -557,12 +634,13 @@ impl Cursor<'_> {
     /// usable. A no-op once the result ended.
     pub fn cancel(&mut self) -> Result<()> {
         self.first = None;
-        let Some(r) = &self.running else {
+        let Some(r) = &mut self.running else {
             return Ok(());
         };
-        // Fails only when the receiver has already ended; its last event
-        // is then in the queue and read below.
-        let _ = r.cmds.send(Cmd::Cancel);
+        // Fails only when the receiver has already ended (its last event
+        // is then in the queue and read below) or, on the caller's
+        // thread, when the connection broke (the next event says so).
+        r.command(Cmd::Cancel);
         self.cancelling = true;
         loop {
             match self.recv_event() {
@@ -608,9 +686,17 @@ impl Cursor<'_> {
             .conn
             .send(&bytes)
             .map_err(|e| e.context(format!("query {:?}", self.req.sql)))?;
+        let id = self.req.request_id;
+        if self.opts.on_caller_thread(&session) {
+            self.running = Some(Running::Inline(Box::new(Inline::new(
+                session,
+                id,
+                self.hand_off.clone(),
+            ))));
+            return Ok(());
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ev_tx, ev_rx) = event_channel(self.opts.read_ahead);
-        let id = self.req.request_id;
         let hand_off = self.hand_off.clone();
         let (asks, asks_rx) = match self.opts.on_demand {
             true => {
@@ -623,12 +709,12 @@ impl Cursor<'_> {
             .name(format!("qwp-query-{id}"))
             .spawn(move || pump(session, id, cmd_rx, ev_tx, &hand_off, asks_rx))
             .map_err(|e| Error::wrap(ErrorKind::Io, "spawning the receiver", e))?;
-        self.running = Some(Running {
+        self.running = Some(Running::Thread(Threaded {
             events: ev_rx,
             cmds: cmd_tx,
             asks,
             thread,
-        });
+        }));
         Ok(())
     }
 
@@ -657,18 +743,11 @@ impl Cursor<'_> {
     }
 
     fn next_event(&mut self) -> Result<Option<RecordBatch>> {
-        let Some(r) = &self.running else {
-            return Ok(None);
-        };
-        if let Some(asks) = &r.asks {
-            // The receiver may have ended; its last event is then queued.
-            let _ = asks.send(());
-        }
-        let ev = loop {
-            match r.events.recv_timeout(Duration::from_secs(3600)) {
-                Ok(ev) => break ev,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => {
+        let ev = match &mut self.running {
+            None => return Ok(None),
+            Some(Running::Thread(r)) => match next_queued(r) {
+                Some(ev) => ev,
+                None => {
                     // The receiver hands over a terminal event before it
                     // returns, so it panicked (or has a bug).
                     let e = match self.finish() {
@@ -680,14 +759,24 @@ impl Cursor<'_> {
                     };
                     return Err(e.context(format!("query {:?}", self.req.sql)));
                 }
-            }
+            },
+            Some(Running::Inline(i)) => match i.next() {
+                Ok(ev) => ev,
+                Err(e) => {
+                    // The connection broke or sent a malformed frame: it
+                    // is dropped (the reader reconnects).
+                    self.running = None;
+                    return Err(e.context(format!("query {:?}", self.req.sql)));
+                }
+            },
         };
         match ev {
             Event::Batch(b, len) => {
                 self.failover.result_set = true;
-                if self.credit {
-                    // As in `cancel`: a receiver that ended needs no credit.
-                    let _ = r.cmds.send(Cmd::Credit(len as u64));
+                if self.credit
+                    && let Some(r) = &mut self.running
+                {
+                    r.command(Cmd::Credit(len as u64));
                 }
                 Ok(Some(b))
             }
@@ -712,20 +801,41 @@ impl Cursor<'_> {
     /// when the receiver dropped it or panicked). A panic of the receiver
     /// is an [`ErrorKind::Internal`] error.
     fn finish(&mut self) -> Result<()> {
-        if let Some(r) = self.running.take() {
-            let Running {
-                events,
-                cmds,
-                asks,
-                thread,
-            } = r;
-            // A receiver still running sees the cursor gone (it drains).
-            drop((events, cmds, asks));
-            // While the query ran the reader had no session; it stays
-            // without one when the receiver panicked.
-            self.home.reader().session = join_receiver(thread)?;
+        match self.running.take() {
+            None => {}
+            Some(Running::Thread(r)) => {
+                let Threaded {
+                    events,
+                    cmds,
+                    asks,
+                    thread,
+                } = r;
+                // A receiver still running sees the cursor gone (it drains).
+                drop((events, cmds, asks));
+                // While the query ran the reader had no session; it stays
+                // without one when the receiver panicked.
+                self.home.reader().session = join_receiver(thread)?;
+            }
+            // Kept only when the statement ended in a known state.
+            Some(Running::Inline(i)) => self.home.reader().session = i.into_session(),
         }
         Ok(())
+    }
+}
+
+/// The receiving thread's next event (asking for it when decoding on
+/// demand); `None` when the thread is gone.
+fn next_queued(r: &Threaded) -> Option<Event> {
+    if let Some(asks) = &r.asks {
+        // The receiver may have ended; its last event is then queued.
+        let _ = asks.send(());
+    }
+    loop {
+        match r.events.recv_timeout(Duration::from_secs(3600)) {
+            Ok(ev) => return Some(ev),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
     }
 }
 

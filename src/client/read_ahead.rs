@@ -36,10 +36,12 @@ use crate::protocol::egress::{
 use crate::transport::Connection;
 
 mod hand_off;
+mod inline;
 mod queue;
 
 use hand_off::Gate;
 pub(super) use hand_off::HandOff;
+pub(super) use inline::Inline;
 pub(super) use queue::{EventRx, EventTx, channel as event_channel};
 
 /// Frames read ahead of the decoding thread.
@@ -522,7 +524,12 @@ fn receive_stage(
 /// The cursor's event for `frame` (`wire` bytes on the wire): a batch of
 /// request `id`, its end or its error; `None` for frames it does not
 /// concern (stale batches, CACHE_RESET, ...).
-fn event_of(dec: &mut BatchDecoder, frame: &[u8], id: i64, wire: usize) -> Result<Option<Event>> {
+pub(super) fn event_of(
+    dec: &mut BatchDecoder,
+    frame: &[u8],
+    id: i64,
+    wire: usize,
+) -> Result<Option<Event>> {
     // Batches of other requests (stale ones) are skipped unread.
     let Some(decoded) = dec.decode_for(frame, Some(id))? else {
         return Ok(None);

@@ -43,6 +43,8 @@ mod pool;
 #[cfg(feature = "server")]
 mod query;
 #[cfg(feature = "server")]
+mod query_modes;
+#[cfg(feature = "server")]
 mod resources;
 #[cfg(feature = "server")]
 mod result_frames;

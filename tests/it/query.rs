@@ -15,7 +15,8 @@ use questdb_arrow::server::{Server, ServerBuilder, ServerHandle};
 use crate::every_type::{assert_stored, cells, every_type};
 use crate::support::eventually;
 
-fn start(b: ServerBuilder) -> (ServerHandle, QuestDb) {
+/// A server built by `b` on a free port and a client of it.
+pub(crate) fn start(b: ServerBuilder) -> (ServerHandle, QuestDb) {
     let srv = b.bind("127.0.0.1:0").start().unwrap();
     let db = QuestDb::connect(&srv.conf_string()).unwrap();
     (srv, db)

@@ -25,6 +25,11 @@ impl HandOff {
         self.decoded.load(Ordering::Acquire)
     }
 
+    /// Counts a batch decoded on the caller's thread.
+    pub(in crate::client) fn count_decoded(&self) {
+        self.decoded.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Whether the thread waits for the caller: with a decoded batch the
     /// full read-ahead queue has no slot for, or (decoding on demand) with
     /// the next batch's frame, undecoded, until the caller asks for it.
