@@ -7,6 +7,9 @@
 //! failure only by the closed socket and cannot tell which lines were
 //! stored (use HTTP for that). Only `\n`-terminated lines are stored: a
 //! connection that ends inside a line (possibly cut off) loses that line.
+//! Where a line ends is the parser's call, not a search for the byte `\n`
+//! (protocol version 2's binary doubles and escapes may hold one): a line
+//! a read cut off waits for the next read.
 //!
 //! Optional authentication (QuestDB's ECDSA scheme,
 //! [`super::ServerBuilder::ilp_tcp_auth`]): the client sends its key id and
