@@ -74,6 +74,19 @@ pub(super) enum Cmd {
     Cancel,
 }
 
+impl Cmd {
+    /// The message that asks it of the server, for request `id`.
+    fn message(self, id: i64) -> ClientMessage {
+        match self {
+            Cmd::Credit(b) => ClientMessage::Credit {
+                request_id: id,
+                additional_bytes: b,
+            },
+            Cmd::Cancel => ClientMessage::Cancel { request_id: id },
+        }
+    }
+}
+
 /// What the receiving thread hands the cursor; an `End` or `Error` is
 /// the last one.
 pub(super) enum Event {
@@ -126,14 +139,7 @@ fn send_terminal(tx: &EventTx<Event>, ev: Event) {
 
 fn serve_commands(conn: &mut Connection, id: i64, cmds: &Receiver<Cmd>) -> Result<()> {
     while let Ok(c) = cmds.try_recv() {
-        let msg = match c {
-            Cmd::Credit(b) => ClientMessage::Credit {
-                request_id: id,
-                additional_bytes: b,
-            },
-            Cmd::Cancel => ClientMessage::Cancel { request_id: id },
-        };
-        conn.send(&msg.to_bytes())?;
+        conn.send(&c.message(id).to_bytes())?;
     }
     Ok(())
 }

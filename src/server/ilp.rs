@@ -237,7 +237,9 @@ impl<'c> BodyWrites<'c> {
     }
 
     /// Adds `line` (bytes `at..next` of `avail`, which lies at `span`
-    /// and has `len` bytes; numbered `no`) to its table's rows.
+    /// and has `len` bytes; numbered `no`) to its table's rows. Inlined
+    /// into the line loop, as it was before bodies came in pieces.
+    #[inline(always)]
     fn add(
         &mut self,
         line: &Line<'_>,
@@ -400,13 +402,17 @@ impl TableAcc {
         tag: bool,
         hint: usize,
     ) -> Result<usize, String> {
-        if let Some(c) = self.cols.get(hint)
-            && place.is_some()
-            && c.place == place
-        {
+        if self.named_at(hint, place) {
             return Ok(hint);
         }
         self.column_slow(name, place, value, tag, hint)
+    }
+
+    /// Whether column `i` was last named by the name at `place` (so is
+    /// the column of that name; an unescaped name has no place).
+    #[inline(always)]
+    fn named_at(&self, i: usize, place: Option<Place>) -> bool {
+        place.is_some() && self.cols.get(i).is_some_and(|c| c.place == place)
     }
 
     /// [`column`](Self::column) when the name is not at the hint's place.
@@ -420,10 +426,7 @@ impl TableAcc {
         hint: usize,
     ) -> Result<usize, String> {
         // A line that leaves a column out puts the next one's name here.
-        if place.is_some()
-            && let Some(c) = self.cols.get(hint + 1)
-            && c.place == place
-        {
+        if self.named_at(hint + 1, place) {
             return Ok(hint + 1);
         }
         if let Some(c) = self.cols.get_mut(hint) {
@@ -437,9 +440,8 @@ impl TableAcc {
         // A line that leaves a column out moves the later ones: found by
         // place, or by name among a few, before a lookup.
         if self.cols.len() <= FEW_COLUMNS {
-            let found = self.cols.iter().position(|c| {
-                (place.is_some() && c.place == place)
-                    || same_short(c.name.as_bytes(), name.as_bytes())
+            let found = (0..self.cols.len()).find(|&i| {
+                self.named_at(i, place) || same_short(self.cols[i].name.as_bytes(), name.as_bytes())
             });
             if let Some(i) = found {
                 self.cols[i].place = place;

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use super::{Cmd, Event, HandOff, Session, event_of};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::egress::ClientMessage;
 
 /// The state of a query read on the caller's thread.
 pub(in crate::client) struct Inline {
@@ -96,16 +95,7 @@ impl Inline {
             // The statement ended: nothing to credit or cancel.
             return;
         }
-        let msg = match cmd {
-            Cmd::Credit(b) => ClientMessage::Credit {
-                request_id: self.id,
-                additional_bytes: b,
-            },
-            Cmd::Cancel => ClientMessage::Cancel {
-                request_id: self.id,
-            },
-        };
-        if let Err(e) = s.conn.send(&msg.to_bytes()) {
+        if let Err(e) = s.conn.send(&cmd.message(self.id).to_bytes()) {
             self.session = None;
             self.broken = Some(e);
         }

@@ -299,7 +299,11 @@ impl<'a> ParseLines<'a> {
         if let Cow::Borrowed(s) = *slot
             && self.names.len() < REMEMBERED_NAMES
         {
-            self.names.push(s);
+            // At the line's position: a name the first lines left out
+            // goes between its neighbours, so the names stay in the
+            // order lines give them and are found from a line's position
+            // (a body parsed in pieces meets the names again per piece).
+            self.names.insert(at.min(self.names.len()), s);
         }
         Ok(())
     }
