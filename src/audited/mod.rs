@@ -24,6 +24,9 @@
 //! - [`file_map`]: a file mapped shared for writing, bytes copied in
 //!   through raw pointers (the disk store-and-forward queue's recycled
 //!   segments);
+//! - [`socket`]: the receive low-water mark of a TCP socket
+//!   (`SO_RCVLOWAT`), so a client waiting for the rest of a frame is
+//!   woken once rather than per segment;
 //! - [`text`]: bytes as text with an ASCII fast path (the short names
 //!   and values of ILP lines the embedded server parses);
 //! - `polars_ffi` (feature `polars`): moving arrays between arrow-rs and
@@ -34,4 +37,5 @@ pub(crate) mod avx2;
 pub(crate) mod file_map;
 #[cfg(feature = "polars")]
 pub(crate) mod polars_ffi;
+pub(crate) mod socket;
 pub(crate) mod text;

@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use super::frame::{OP_CLOSE, push_control_frame};
-use super::reader::{FrameReader, Incoming};
-use super::stream::{open_stream, peek_idle, socket_error};
+use super::reader::{FrameReader, Incoming, RecvError};
+use super::stream::{Reading, Wait, open_stream, peek_idle, socket_error};
 use super::upgrade::{parse_handshake, perform_upgrade, upgrade_request};
 use super::{ConnectOptions, DEFAULT_MAX_MESSAGE_BYTES, Handshake, Route, Stream, route_name};
 use crate::error::{Error, ErrorKind, Result};
@@ -35,6 +35,9 @@ pub struct Connection {
     /// Set after a failed raw write (a partial frame may be on the wire) or
     /// after [`Connection::close`].
     pub(super) dead: Option<&'static str>,
+    /// The receive low-water mark set on the socket (1: the default); see
+    /// [`Reading`].
+    low_water: usize,
 }
 
 const _: () = {
@@ -114,6 +117,7 @@ impl Connection {
             send_buf: Vec::new(),
             read_timeout: opts.read_timeout,
             dead: None,
+            low_water: 1,
         };
         Ok((conn, handshake))
     }
@@ -217,7 +221,7 @@ impl Connection {
                 if left.is_zero() || self.stream.tcp().set_read_timeout(Some(left)).is_err() {
                     break;
                 }
-                match self.reader.next(&mut self.stream) {
+                match self.next_incoming(Wait::For(left)) {
                     Ok(Incoming::Close(_)) | Err(_) => break,
                     Ok(_) => {}
                 }
@@ -228,6 +232,17 @@ impl Connection {
             let _ = s.flush();
         }
         Ok(())
+    }
+
+    /// The next message or control frame, reads waiting as `wait` says
+    /// (which must match the socket's blocking mode and read timeout).
+    pub(super) fn next_incoming(&mut self, wait: Wait) -> std::result::Result<Incoming, RecvError> {
+        let mut src = Reading {
+            stream: &mut self.stream,
+            wait,
+            low_water: &mut self.low_water,
+        };
+        self.reader.next(&mut src)
     }
 
     /// Writes the queued control frames (blocking).

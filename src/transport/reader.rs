@@ -27,6 +27,18 @@ use super::frame::{
 /// once the frame is consumed).
 const READ_AHEAD: usize = 64 * 1024;
 
+/// A byte stream the reader can tell how many bytes it is waiting for.
+pub(crate) trait Source: Read {
+    /// Reads into `buf` like [`Read::read`], knowing that `sure` bytes
+    /// (at least 1: the rest of the frame being read) are sure to come: a
+    /// stream may wait for them before it returns, rather than waking for
+    /// each piece. The default is a plain read.
+    fn read_expecting(&mut self, buf: &mut [u8], sure: usize) -> io::Result<usize> {
+        let _ = sure;
+        self.read(buf)
+    }
+}
+
 /// A close frame's code and reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CloseFrame {
@@ -133,11 +145,12 @@ impl FrameReader {
     /// Reads until a whole message, a ping or a close frame is in; pongs
     /// are skipped. A timeout (or `WouldBlock`) is returned as
     /// [`RecvError::Io`] with everything read so far kept.
-    pub(crate) fn next(&mut self, src: &mut impl Read) -> Result<Incoming, RecvError> {
+    pub(crate) fn next(&mut self, src: &mut impl Source) -> Result<Incoming, RecvError> {
         self.last = Last::InPlace(0, 0);
         loop {
             let Some(h) = parse_server_header(self.buffered())? else {
-                self.fill(src, MAX_SERVER_HEADER_LEN)?;
+                // A header's length is not known before its first bytes.
+                self.fill(src, MAX_SERVER_HEADER_LEN, 1)?;
                 continue;
             };
             let data = !h.is_control();
@@ -155,7 +168,8 @@ impl FrameReader {
             // Within `max`, so it fits a usize.
             let frame_len = h.header_len + h.payload_len as usize;
             while self.end - self.start < frame_len {
-                self.fill(src, frame_len)?;
+                let missing = frame_len - (self.end - self.start);
+                self.fill(src, frame_len, missing)?;
             }
             let (a, b) = (self.start + h.header_len, self.start + frame_len);
             self.start = b;
@@ -204,8 +218,14 @@ impl FrameReader {
     /// One read from `src`, with room for a frame of `frame_len` bytes
     /// from `start` on: the unconsumed bytes move to the front when the
     /// frame would not fit behind them, and the buffer grows (zeroing only
-    /// the new part) when it would not fit at all.
-    fn fill(&mut self, src: &mut impl Read, frame_len: usize) -> Result<(), RecvError> {
+    /// the new part) when it would not fit at all. `sure` bytes are sure
+    /// to come (the rest of the frame; see [`Source::read_expecting`]).
+    fn fill(
+        &mut self,
+        src: &mut impl Source,
+        frame_len: usize,
+        sure: usize,
+    ) -> Result<(), RecvError> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -220,7 +240,7 @@ impl FrameReader {
         }
         let upto =
             (self.start + frame_len.max(self.end - self.start) + READ_AHEAD).min(self.buf.len());
-        match src.read(&mut self.buf[self.end..upto]) {
+        match src.read_expecting(&mut self.buf[self.end..upto], sure) {
             Ok(0) => Err(RecvError::Eof),
             Ok(n) => {
                 self.end += n;

@@ -20,6 +20,9 @@ struct Trickle {
     at: usize,
     chunk: usize,
     eof: bool,
+    /// The bytes each read was told are sure to come, with the stream
+    /// position then.
+    sure: Vec<(usize, usize)>,
 }
 
 impl Trickle {
@@ -29,6 +32,7 @@ impl Trickle {
             at: 0,
             chunk,
             eof: false,
+            sure: Vec::new(),
         }
     }
 }
@@ -50,6 +54,13 @@ impl Read for Trickle {
     }
 }
 
+impl Source for Trickle {
+    fn read_expecting(&mut self, buf: &mut [u8], sure: usize) -> io::Result<usize> {
+        self.sure.push((self.at, sure));
+        self.read(buf)
+    }
+}
+
 /// What the reader made of a stream: binary payloads, text lengths, pings
 /// and closes, in order, until the stream would block.
 #[derive(Debug, PartialEq, Eq)]
@@ -60,7 +71,7 @@ enum Got {
     Close(Option<CloseFrame>),
 }
 
-fn read_all(r: &mut FrameReader, src: &mut impl Read) -> Result<Vec<Got>, RecvError> {
+fn read_all(r: &mut FrameReader, src: &mut impl Source) -> Result<Vec<Got>, RecvError> {
     let mut out = Vec::new();
     loop {
         match r.next(src) {
@@ -254,4 +265,41 @@ fn the_buffer_is_reused_without_growing() {
         "buffer grew to {}",
         r.buf.len()
     );
+}
+
+/// What the reader says is sure to come is never more than what is left
+/// of the frame being read (a stream waiting for it would otherwise wait
+/// for bytes that may never come, e.g. behind a result's last frame), is
+/// never 0, and is the whole rest of a large frame: frames of many sizes,
+/// fed in pieces of many sizes.
+#[test]
+fn sure_never_counts_more_than_the_frame_brings() {
+    let sizes = [10, 40_000, 300, 0, 3 << 20, 700_000, 5, 125, 126, 65_536];
+    let mut wire = Vec::new();
+    let mut ends = Vec::new();
+    let mut want = Vec::new();
+    for (n, &len) in sizes.iter().enumerate() {
+        let payload = data(len, n as u8);
+        wire.extend(frame(true, OP_BINARY, &payload));
+        ends.push(wire.len());
+        want.push(Got::Bin(payload));
+    }
+    for chunk in [1, 1000, 4096, 65_536, 200_001, usize::MAX] {
+        let mut r = FrameReader::new(Vec::new(), 8 << 20);
+        let mut src = Trickle::new(wire.clone(), chunk);
+        assert_eq!(read_all(&mut r, &mut src).unwrap(), want, "chunk {chunk}");
+        let mut whole_rest = false;
+        for &(at, n) in &src.sure {
+            assert!(n >= 1, "chunk {chunk}: 0 sure at byte {at}");
+            // Past the last frame nothing is sure to come but what any
+            // read waits for: a byte.
+            let frame_end = ends.iter().copied().find(|&e| e > at).unwrap_or(at + 1);
+            assert!(
+                at + n <= frame_end,
+                "chunk {chunk}: {n} sure at byte {at}, the frame ends at {frame_end}"
+            );
+            whole_rest |= n > 1 && at + n == frame_end;
+        }
+        assert!(whole_rest, "chunk {chunk}: {:?}", src.sure);
+    }
 }

@@ -8,6 +8,7 @@ use super::Connection;
 use super::close::{describe_close, would_block};
 use super::frame::{OP_CLOSE, OP_PONG, push_control_frame};
 use super::reader::{Incoming, RecvError};
+use super::stream::Wait;
 use crate::error::{Error, ErrorKind, Result};
 
 impl Connection {
@@ -21,7 +22,7 @@ impl Connection {
     /// passed deadline gives [`ErrorKind::Timeout`] (the connection stays
     /// usable).
     pub fn recv(&mut self) -> Result<Vec<u8>> {
-        if self.recv_inner()? {
+        if self.recv_inner(Wait::at_most(self.read_timeout))? {
             return Ok(self.reader.payload().to_vec());
         }
         Err(Error::new(
@@ -55,7 +56,11 @@ impl Connection {
             };
             set.map_err(|e| self.io_error(e, "setting the read timeout"))?;
         }
-        let res = self.recv_inner();
+        let res = self.recv_inner(if poll {
+            Wait::Not
+        } else {
+            Wait::at_most(timeout)
+        });
         let tcp = self.stream.tcp();
         let restore = if poll {
             tcp.set_nonblocking(false)
@@ -73,14 +78,14 @@ impl Connection {
 
     /// Reads until a binary message is in ([`FrameReader::payload`]
     /// (super::reader::FrameReader::payload)); `false` when the read
-    /// deadline passed first.
-    pub(super) fn recv_inner(&mut self) -> Result<bool> {
+    /// deadline passed first. `wait` says how the socket is set to wait.
+    pub(super) fn recv_inner(&mut self, wait: Wait) -> Result<bool> {
         const DOING: &str = "receiving";
         if self.closed {
             return Err(self.closed_error(DOING));
         }
         loop {
-            match self.reader.next(&mut self.stream) {
+            match self.next_incoming(wait) {
                 Ok(Incoming::Binary) => return Ok(true),
                 Ok(Incoming::Ping) => {
                     let ping = self.reader.payload();

@@ -7,10 +7,14 @@ use std::time::Duration;
 use super::close::describe_close;
 use super::frame::{self, ClientFrame, client_header_len};
 use super::reader::Incoming;
-use super::stream::tls_cause;
+use super::stream::{Wait, tls_cause};
 use super::{Connection, Stream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Out;
+
+/// How long [`Connection::pending_close`] reads for the server's close
+/// frame.
+const GRACE: Duration = Duration::from_millis(200);
 
 /// A reusable buffer holding one masked client frame, built off the
 /// connection (e.g. on another thread) and sent with
@@ -156,14 +160,13 @@ impl Connection {
     }
 
     /// A close frame the server may have sent before dropping the
-    /// connection, read within a short grace period.
+    /// connection, read within a short grace period ([`GRACE`]).
     pub(super) fn pending_close(&mut self) -> Option<String> {
         let tcp = self.stream.tcp();
-        tcp.set_read_timeout(Some(Duration::from_millis(200)))
-            .ok()?;
+        tcp.set_read_timeout(Some(GRACE)).ok()?;
         let mut found = None;
         for _ in 0..16 {
-            match self.reader.next(&mut self.stream) {
+            match self.next_incoming(Wait::For(GRACE)) {
                 Ok(Incoming::Close(frame)) => {
                     found = Some(describe_close(frame.as_ref()));
                     break;

@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
@@ -49,6 +49,108 @@ impl Read for Stream {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
         })
+    }
+}
+
+/// Below this many bytes still to come, a read wakes on any byte (the
+/// default): small frames arrive whole in a segment or two.
+pub(crate) const LOW_WATER_MIN: usize = 32 * 1024;
+
+/// At most this many bytes are waited for before a read wakes, so the
+/// copy of a very large frame starts before all of it is in.
+pub(crate) const LOW_WATER_MAX: usize = 1024 * 1024;
+
+/// How long a read may wait for bytes: what the connection set on the
+/// socket for the call in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Until bytes come.
+    Forever,
+    /// At most this long (the read then fails with `WouldBlock`).
+    For(Duration),
+    /// Not at all: only what has arrived.
+    Not,
+}
+
+impl Wait {
+    /// A read timeout as a wait (`None`: forever).
+    pub(crate) fn at_most(timeout: Option<Duration>) -> Wait {
+        match timeout {
+            None => Wait::Forever,
+            Some(d) if d.is_zero() => Wait::Not,
+            Some(d) => Wait::For(d),
+        }
+    }
+}
+
+/// The stream as the frame reader reads it: how long reads may wait, and
+/// the receive low-water mark in force on the socket (kept by the
+/// connection across calls, so it is set only when it changes).
+///
+/// With the rest of a large frame to come on plain TCP, the mark is set
+/// to it and the read waits in `poll` until it is in: one wake-up per
+/// frame instead of one per segment (see `audited::socket`). Otherwise,
+/// and always under TLS (whose records the socket's byte count does not
+/// see through), a plain read.
+pub(crate) struct Reading<'a> {
+    pub(crate) stream: &'a mut Stream,
+    pub(crate) wait: Wait,
+    pub(crate) low_water: &'a mut usize,
+}
+
+impl Read for Reading<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl super::reader::Source for Reading<'_> {
+    fn read_expecting(&mut self, buf: &mut [u8], sure: usize) -> io::Result<usize> {
+        let Stream::Plain(tcp) = &*self.stream else {
+            return self.stream.read(buf);
+        };
+        #[cfg(unix)]
+        {
+            use crate::audited::socket::{recv_now, set_recv_low_water, wait_readable};
+            let mark = if sure < LOW_WATER_MIN {
+                1
+            } else {
+                sure.min(LOW_WATER_MAX)
+            };
+            if mark != *self.low_water {
+                set_recv_low_water(tcp, mark)?;
+                *self.low_water = mark;
+            }
+            if mark > 1 {
+                let deadline = match self.wait {
+                    Wait::For(d) => Some(Instant::now() + d),
+                    _ => None,
+                };
+                loop {
+                    let timeout = match (self.wait, deadline) {
+                        (Wait::Not, _) => Some(Duration::ZERO),
+                        (_, Some(t)) => Some(t.saturating_duration_since(Instant::now())),
+                        (_, None) => None,
+                    };
+                    if !wait_readable(tcp, timeout)? {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    match recv_now(tcp, buf) {
+                        // Woken without bytes (a signal, or bytes taken
+                        // meanwhile): wait again, unless not waiting.
+                        Err(e)
+                            if self.wait != Wait::Not
+                                && matches!(
+                                    e.kind(),
+                                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                                ) => {}
+                        other => return other,
+                    }
+                }
+            }
+        }
+        let _ = (tcp, sure);
+        self.stream.read(buf)
     }
 }
 
@@ -245,5 +347,97 @@ mod tests {
             Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
         });
         assert_eq!(e.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+    }
+
+    /// Frames read through a real socket with [`super::Reading`]: a large
+    /// frame whose first part is in before the read and whose rest comes
+    /// later, with nothing after it (what hung a blocking read with the
+    /// low-water mark set: the rest is less than the mark counted from the
+    /// frame's start), then a small frame, under each kind of wait.
+    #[cfg(unix)]
+    #[test]
+    fn reading_waits_for_the_rest_of_a_frame_and_no_more() {
+        use std::io::Write;
+        use std::net::{TcpListener, TcpStream};
+        use std::time::Duration;
+
+        use super::{Reading, Stream, Wait};
+        use crate::transport::frame::{OP_BINARY, server_header};
+        use crate::transport::reader::{FrameReader, Incoming, RecvError};
+
+        fn frame(payload: &[u8]) -> Vec<u8> {
+            let (h, n) = server_header(true, OP_BINARY, payload.len());
+            [&h[..n], payload].concat()
+        }
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (rx, _) = l.accept().unwrap();
+        let mut stream = Stream::Plain(rx);
+        let mut low_water = 1;
+        let mut r = FrameReader::new(Vec::new(), 1 << 20);
+        for wait in [Wait::Forever, Wait::For(Duration::from_secs(20)), Wait::Not] {
+            let wire = [frame(&big), frame(b"end")].concat();
+            // More than one read of the header takes: the rest of the frame is
+            // partly queued when the payload is read.
+            let cut = 200_000;
+            tx.write_all(&wire[..cut]).unwrap();
+            let rest = wire[cut..].to_vec();
+            let mut tx2 = tx.try_clone().unwrap();
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                tx2.write_all(&rest).unwrap();
+            });
+            let mut next = |r: &mut FrameReader| loop {
+                let mut src = Reading {
+                    stream: &mut stream,
+                    wait,
+                    low_water: &mut low_water,
+                };
+                match r.next(&mut src) {
+                    Err(RecvError::Io(e))
+                        if wait == Wait::Not && e.kind() == std::io::ErrorKind::WouldBlock =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    other => break other,
+                }
+            };
+            assert_eq!(next(&mut r).unwrap(), Incoming::Binary, "{wait:?}");
+            assert!(r.payload() == &big[..], "{wait:?}");
+            assert_eq!(next(&mut r).unwrap(), Incoming::Binary, "{wait:?}");
+            assert_eq!(r.payload(), b"end", "{wait:?}");
+            sender.join().unwrap();
+        }
+        // A wait that passes before the rest comes fails as a timed-out
+        // read does, and the frame is whole on the next call.
+        let wire = frame(&big);
+        tx.write_all(&wire[..100_000]).unwrap();
+        let mut src = Reading {
+            stream: &mut stream,
+            wait: Wait::For(Duration::from_millis(50)),
+            low_water: &mut low_water,
+        };
+        match r.next(&mut src) {
+            Err(RecvError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+            other => panic!("{other:?}"),
+        }
+        tx.write_all(&wire[100_000..]).unwrap();
+        let mut src = Reading {
+            stream: &mut stream,
+            wait: Wait::Forever,
+            low_water: &mut low_water,
+        };
+        assert_eq!(r.next(&mut src).unwrap(), Incoming::Binary);
+        assert!(r.payload() == &big[..]);
+        // The end of the stream mid-frame is the end, not a wait.
+        tx.write_all(&wire[..100_000]).unwrap();
+        drop(tx);
+        let mut src = Reading {
+            stream: &mut stream,
+            wait: Wait::Forever,
+            low_water: &mut low_water,
+        };
+        assert!(matches!(r.next(&mut src), Err(RecvError::Eof)));
     }
 }
