@@ -1,8 +1,9 @@
 //! A result read on the caller's thread (`Query::read_on_caller_thread`,
 //! the default for raw bodies) and on a receiving thread give the same
 //! batches and behave alike: CACHE_RESET between batches, symbol
-//! dictionaries shared across batches, byte credit, cancel and early drop,
-//! a server error and a lost connection mid-stream.
+//! dictionaries shared across batches, byte credit (also with frames of
+//! about a megabyte), cancel and early drop, a server error and a lost
+//! connection mid-stream.
 
 use std::sync::Arc;
 
@@ -242,5 +243,81 @@ fn a_lost_connection_mid_stream_reaches_the_caller() {
         assert_eq!(rows(&got), want(got.len() as i64 * 50));
         drop(cur);
         assert!(!r.is_connected(), "caller thread {on_caller}");
+    }
+}
+
+/// Frames of about 1 MB (10 000 rows of a LONG and a 100-byte VARCHAR)
+/// read whole in both modes, with and without a byte credit smaller than
+/// one frame. With credit the server sends one frame and then waits: the
+/// client must not wait for more bytes than the rest of that frame (a
+/// read that did, once copied part of it, would never wake). Each read
+/// runs on a thread of its own and must finish within a minute.
+#[test]
+fn large_frames_are_read_whole_when_the_server_waits_after_each() {
+    let (_srv, db) = start(Server::builder());
+    let n = 40_000i64;
+    let note = |i: i64| format!("{i:0>100}");
+    let b = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+            Field::new("id", DataType::Int64, false),
+            Field::new("note", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                (0..n).map(|i| 1_000 + i),
+            )),
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(StringArray::from_iter_values((0..n).map(note))),
+        ],
+    )
+    .unwrap();
+    db.flush_arrow_batch("big", &b, Some("ts"), &[], AckLevel::Ok)
+        .unwrap();
+    let db = Arc::new(db);
+    for on_caller in MODES {
+        for credit in [0, 64 * 1024] {
+            let how = format!("caller thread {on_caller}, credit {credit}");
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = db.clone();
+            std::thread::spawn(move || {
+                // The rows of the largest batch, and every row.
+                let res = (|| -> questdb_arrow::Result<(usize, Vec<(i64, String)>)> {
+                    let mut cur = reader
+                        .query("SELECT id, note FROM big")?
+                        .read_on_caller_thread(on_caller)
+                        .initial_credit(credit)
+                        .execute()?;
+                    let (mut largest, mut got) = (0, Vec::new());
+                    while let Some(b) = cur.next_arrow_batch()? {
+                        largest = largest.max(b.num_rows());
+                        let ids = b.column(0).as_primitive::<Int64Type>();
+                        let notes = b.column(1).as_string::<i32>();
+                        for i in 0..b.num_rows() {
+                            got.push((ids.value(i), notes.value(i).to_string()));
+                        }
+                    }
+                    Ok((largest, got))
+                })();
+                let _ = tx.send(res);
+            });
+            let (largest, got) = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("{how}: the read did not finish within a minute"))
+                .unwrap();
+            // The largest batch is a frame of over half a megabyte.
+            assert!(largest >= 5_000, "{how}: {largest} rows");
+            assert_eq!(got.len(), n as usize, "{how}");
+            assert!(
+                got.iter()
+                    .enumerate()
+                    .all(|(k, (id, s))| *id == k as i64 && *s == note(k as i64)),
+                "{how}"
+            );
+        }
     }
 }
