@@ -8,13 +8,14 @@
 use std::sync::Arc;
 
 use arrow::array::*;
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Int64Type};
 use questdb_arrow::client::{AckLevel, ColumnOverride, QuestDb, Terminal};
 use questdb_arrow::protocol::Status;
 use questdb_arrow::server::{Faults, Server};
 use questdb_arrow::{Error, ErrorKind};
 
 use crate::query::start;
+use crate::support::rows_with;
 
 /// The two ways of reading a result: on the caller's thread, on a
 /// receiving thread.
@@ -25,28 +26,7 @@ const MODES: [bool; 2] = [true, false];
 fn fill(db: &QuestDb, n: i64, parts: i64) {
     let per = n / parts;
     for p in 0..parts {
-        let ids = p * per..(p + 1) * per;
-        let b = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new(
-                    "ts",
-                    DataType::Timestamp(TimeUnit::Microsecond, None),
-                    false,
-                ),
-                Field::new("id", DataType::Int64, false),
-                Field::new("sym", DataType::Utf8, false),
-            ])),
-            vec![
-                Arc::new(TimestampMicrosecondArray::from_iter_values(
-                    ids.clone().map(|i| 1_000 + i),
-                )),
-                Arc::new(Int64Array::from_iter_values(ids.clone())),
-                Arc::new(StringArray::from_iter_values(
-                    ids.map(|i| format!("s{}", i % 37)),
-                )),
-            ],
-        )
-        .unwrap();
+        let b = rows_with(p * per..(p + 1) * per, "sym", |i| format!("s{}", i % 37));
         db.flush_arrow_batch(
             "t",
             &b,
@@ -257,25 +237,7 @@ fn large_frames_are_read_whole_when_the_server_waits_after_each() {
     let (_srv, db) = start(Server::builder());
     let n = 40_000i64;
     let note = |i: i64| format!("{i:0>100}");
-    let b = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new(
-                "ts",
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-                false,
-            ),
-            Field::new("id", DataType::Int64, false),
-            Field::new("note", DataType::Utf8, false),
-        ])),
-        vec![
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                (0..n).map(|i| 1_000 + i),
-            )),
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(StringArray::from_iter_values((0..n).map(note))),
-        ],
-    )
-    .unwrap();
+    let b = rows_with(0..n, "note", note);
     db.flush_arrow_batch("big", &b, Some("ts"), &[], AckLevel::Ok)
         .unwrap();
     let db = Arc::new(db);

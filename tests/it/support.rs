@@ -9,6 +9,16 @@ use questdb_arrow::server::ServerHandle;
 
 /// Rows `ids`, one per id, with a designated timestamp and a string.
 pub fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
+    rows_with(ids, "note", |i| format!("n{i}"))
+}
+
+/// Rows `ids` of ts, id LONG and a VARCHAR column `name` holding
+/// `text(id)`.
+pub fn rows_with(
+    ids: std::ops::Range<i64>,
+    name: &str,
+    text: impl Fn(i64) -> String,
+) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new(
             "ts",
@@ -16,7 +26,7 @@ pub fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
             false,
         ),
         Field::new("id", DataType::Int64, false),
-        Field::new("note", DataType::Utf8, true),
+        Field::new(name, DataType::Utf8, true),
     ]));
     RecordBatch::try_new(
         schema,
@@ -25,7 +35,7 @@ pub fn rows(ids: std::ops::Range<i64>) -> RecordBatch {
                 ids.clone().map(|i| 1_700_000_000_000_000 + i),
             )),
             Arc::new(Int64Array::from_iter_values(ids.clone())),
-            Arc::new(StringArray::from_iter_values(ids.map(|i| format!("n{i}")))),
+            Arc::new(StringArray::from_iter_values(ids.map(text))),
         ],
     )
     .unwrap()
