@@ -164,7 +164,9 @@ impl SymDict {
         )
     }
 
-    /// The dictionary as Arrow strings, its bytes moved (no copy).
+    /// The dictionary as Arrow strings, its bytes moved (no copy). (The
+    /// embedded server's ILP columns use it.)
+    #[cfg(any(feature = "server", test))]
     pub(crate) fn into_values(self) -> Result<StringArray> {
         let mut offsets = self.offsets;
         if offsets.is_empty() {
