@@ -47,12 +47,18 @@ impl Connection {
     /// call on the connection.
     pub(crate) fn recv_view_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<&[u8]>> {
         let poll = matches!(timeout, Some(d) if d.is_zero());
+        // The socket holds the connection's read timeout between calls:
+        // set (and restore) only a different one (a read per frame would
+        // otherwise cost two more system calls).
+        let other = !poll && timeout != self.read_timeout;
         {
             let tcp = self.stream.tcp();
             let set = if poll {
                 tcp.set_nonblocking(true)
-            } else {
+            } else if other {
                 tcp.set_read_timeout(timeout)
+            } else {
+                Ok(())
             };
             set.map_err(|e| self.io_error(e, "setting the read timeout"))?;
         }
@@ -64,8 +70,10 @@ impl Connection {
         let tcp = self.stream.tcp();
         let restore = if poll {
             tcp.set_nonblocking(false)
-        } else {
+        } else if other {
             tcp.set_read_timeout(self.read_timeout)
+        } else {
+            Ok(())
         };
         let got = res?;
         restore.map_err(|e| self.io_error(e, "restoring the read timeout"))?;
