@@ -14,7 +14,7 @@
 //! Control frames are returned to the caller (pings, to be answered;
 //! closes), pongs are skipped.
 
-use std::io::{self, Read};
+use std::io;
 
 use super::frame::{
     FrameError, MAX_SERVER_HEADER_LEN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG,
@@ -28,15 +28,12 @@ use super::frame::{
 const READ_AHEAD: usize = 64 * 1024;
 
 /// A byte stream the reader can tell how many bytes it is waiting for.
-pub(crate) trait Source: Read {
-    /// Reads into `buf` like [`Read::read`], knowing that `sure` bytes
+pub(crate) trait Source {
+    /// Reads into `buf` like [`std::io::Read::read`], knowing that `sure` bytes
     /// (at least 1: the rest of the frame being read) are sure to come: a
     /// stream may wait for them before it returns, rather than waking for
-    /// each piece. The default is a plain read.
-    fn read_expecting(&mut self, buf: &mut [u8], sure: usize) -> io::Result<usize> {
-        let _ = sure;
-        self.read(buf)
-    }
+    /// each piece.
+    fn read_expecting(&mut self, buf: &mut [u8], sure: usize) -> io::Result<usize>;
 }
 
 /// A close frame's code and reason.

@@ -62,11 +62,7 @@ impl Connection {
             };
             set.map_err(|e| self.io_error(e, "setting the read timeout"))?;
         }
-        let res = self.recv_inner(if poll {
-            Wait::Not
-        } else {
-            Wait::at_most(timeout)
-        });
+        let res = self.recv_inner(Wait::at_most(timeout));
         let tcp = self.stream.tcp();
         let restore = if poll {
             tcp.set_nonblocking(false)

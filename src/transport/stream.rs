@@ -54,11 +54,11 @@ impl Read for Stream {
 
 /// Below this many bytes still to come, a read wakes on any byte (the
 /// default): small frames arrive whole in a segment or two.
-pub(crate) const LOW_WATER_MIN: usize = 32 * 1024;
+const LOW_WATER_MIN: usize = 32 * 1024;
 
 /// At most this many bytes are waited for before a read wakes, so the
 /// copy of a very large frame starts before all of it is in.
-pub(crate) const LOW_WATER_MAX: usize = 1024 * 1024;
+const LOW_WATER_MAX: usize = 1024 * 1024;
 
 /// How long a read may wait for bytes: what the connection set on the
 /// socket for the call in progress.
@@ -96,12 +96,6 @@ pub(crate) struct Reading<'a> {
     pub(crate) stream: &'a mut Stream,
     pub(crate) wait: Wait,
     pub(crate) low_water: &'a mut usize,
-}
-
-impl Read for Reading<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
-    }
 }
 
 impl super::reader::Source for Reading<'_> {
@@ -149,6 +143,7 @@ impl super::reader::Source for Reading<'_> {
                 }
             }
         }
+        #[cfg(not(unix))]
         let _ = (tcp, sure);
         self.stream.read(buf)
     }
