@@ -417,6 +417,11 @@ mod tests {
             Err(RecvError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
             other => panic!("{other:?}"),
         }
+        // It waited with the mark at the rest of the frame, not per byte.
+        assert!(
+            (super::LOW_WATER_MIN..wire.len()).contains(&low_water),
+            "mark {low_water}"
+        );
         tx.write_all(&wire[100_000..]).unwrap();
         let mut src = Reading {
             stream: &mut stream,
