@@ -11,6 +11,9 @@
 //!
 //! - `questdb_arrow_ilp_http_ingest`: ours over `http::` (protocol version
 //!   2), `QuestDb::ingest_batches` (one request per batch);
+//! - `questdb_arrow_ilp_http_ingest_2conn`: the same over two pooled
+//!   connections (`IngestOptions::connections(2)`): each request is still
+//!   one batch, and the server parses two at once;
 //! - `questdb_arrow_ilp_http_flush`: ours over `http::`,
 //!   `flush_arrow_batch` per batch;
 //! - `questdb_arrow_qwp_ingest`: ours over `ws::` (QWP),
@@ -134,6 +137,7 @@ fn bench_ilp(c: &mut Criterion) {
     let mut peer = Sender::from_conf(&ilp_conf).unwrap();
     let mut peer_buf = peer.new_buffer();
     let opts = IngestOptions::new().timestamp_column("ts");
+    let two = opts.clone().connections(2);
     let mut json = Vec::new();
     let mut process_peak = peak_rss_mb();
     for w in workloads_or("W1,W3,W5") {
@@ -141,8 +145,8 @@ fn bench_ilp(c: &mut Criterion) {
         let batches = common::slices(&batch, BATCH_ROWS);
         let table = w.to_lowercase();
         let secs = if rows >= 1_000_000 { 10 } else { 1 };
-        let mut peak = [0.0f64; 4];
-        let [peak_ingest, peak_flush, peak_qwp, peak_peer] = &mut peak;
+        let mut peak = [0.0f64; 5];
+        let [peak_ingest, peak_two, peak_flush, peak_qwp, peak_peer] = &mut peak;
         let res = alternate(
             c,
             &format!("ilp_t1_{table}"),
@@ -152,6 +156,13 @@ fn bench_ilp(c: &mut Criterion) {
                 ("questdb_arrow_ilp_http_ingest", &mut || {
                     tracking_peak_rss(peak_ingest, || {
                         ilp.ingest_batches(&table, batches.iter().cloned(), &opts)
+                            .unwrap()
+                            .bytes as usize
+                    })
+                }),
+                ("questdb_arrow_ilp_http_ingest_2conn", &mut || {
+                    tracking_peak_rss(peak_two, || {
+                        ilp.ingest_batches(&table, batches.iter().cloned(), &two)
                             .unwrap()
                             .bytes as usize
                     })
