@@ -102,6 +102,7 @@ fn open(opts: &ConnectOptions) -> Result<(Session, ServerInfo)> {
             conn,
             dec: BatchDecoder::new(hs.version),
             inflater: crate::protocol::egress::Inflater::new(),
+            spare_inflater: crate::protocol::egress::Inflater::new(),
         },
         info,
     ))

@@ -12,8 +12,11 @@
 //!   per batch.
 //! - zstd: two stages on two threads: the receiving thread decompresses
 //!   the bodies into reused buffers (and copies any other frame into one),
-//!   a decoding thread decodes the frames in order into Arrow. So the next frame is read and decompressed while
-//!   the previous one is decoded.
+//!   a decoding thread decodes the frames in order into Arrow. So the next
+//!   frame is read and decompressed while the previous one is decoded.
+//!   When decompressing costs more than decoding, the receiving thread
+//!   passes a share of the batches on compressed and the decoding thread
+//!   decompresses those, so that both threads stay busy ([`balance`]).
 //!
 //! Errors are never lost: the query's last event (its end or its error) is
 //! handed over however full the queue is, and a panic of either thread
@@ -22,7 +25,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 
@@ -35,9 +38,12 @@ use crate::protocol::egress::{
 };
 use crate::transport::Connection;
 
+mod balance;
 mod hand_off;
 mod inline;
 mod queue;
+
+use balance::{Balance, DecodeLoad};
 
 use hand_off::Gate;
 pub(super) use hand_off::HandOff;
@@ -64,6 +70,8 @@ pub(super) struct Session {
     pub(super) dec: BatchDecoder,
     /// The receiving thread's zstd state.
     pub(super) inflater: Inflater,
+    /// The decoding thread's, for the batches passed on compressed.
+    pub(super) spare_inflater: Inflater,
 }
 
 /// What the cursor asks of the receiving thread.
@@ -153,6 +161,8 @@ struct Shared {
     /// The cursor was dropped: the receiving thread cancels the query and
     /// drains it.
     orphaned: AtomicBool,
+    /// The decoding thread's time per frame, and whether it waits.
+    load: DecodeLoad,
 }
 
 /// Sets [`Shared::decoder_done`] when the decoding thread ends, also by a
@@ -184,7 +194,9 @@ pub(super) fn pump(
         conn,
         mut dec,
         inflater,
+        mut spare_inflater,
     } = s;
+    let version = conn.handshake().version;
     let shared = Shared::default();
     let (staged_tx, staged_rx) = mpsc::sync_channel(STAGED_FRAMES);
     let (spare_tx, spare_rx) = mpsc::channel();
@@ -193,8 +205,14 @@ pub(super) fn pump(
             .name(format!("qwp-decode-{id}"))
             .spawn_scoped(scope, || {
                 let _done = DoneGuard(&shared.decoder_done);
-                let keep = decode_stage(&mut dec, id, staged_rx, spare_tx, &tx, &shared, &mut gate);
-                (dec, keep)
+                let mut stage = DecodeStage {
+                    dec: &mut dec,
+                    inflater: &mut spare_inflater,
+                    version,
+                    id,
+                };
+                let keep = stage.run(staged_rx, spare_tx, &tx, &shared, &mut gate);
+                (keep, dec, spare_inflater)
             });
         let decoder = match decoder {
             Ok(d) => d,
@@ -211,7 +229,7 @@ pub(super) fn pump(
             }
         };
         let received = receive_stage(conn, inflater, id, &cmds, staged_tx, spare_rx, &shared);
-        let (dec, keep) = match decoder.join() {
+        let (keep, dec, spare_inflater) = match decoder.join() {
             Ok(r) => r,
             // The cursor's join reports it as an internal error.
             Err(panic) => std::panic::resume_unwind(panic),
@@ -221,6 +239,7 @@ pub(super) fn pump(
             conn,
             dec,
             inflater,
+            spare_inflater,
         })
     })
 }
@@ -298,6 +317,7 @@ fn pump_inline(
         mut conn,
         mut dec,
         inflater,
+        spare_inflater,
     } = s;
     dec.start_query();
     let version = conn.handshake().version;
@@ -369,6 +389,7 @@ fn pump_inline(
                 conn,
                 dec,
                 inflater,
+                spare_inflater,
             });
         }
     }
@@ -401,21 +422,46 @@ fn stage_frame(
     inflater: &mut Inflater,
     spare: &Receiver<Vec<u8>>,
 ) -> Result<Staged> {
+    inflate_frame(
+        frame,
+        version,
+        id,
+        inflater,
+        spare.try_recv().unwrap_or_default(),
+    )
+}
+
+/// Whether `frame` is a RESULT_BATCH with a zstd body.
+fn is_zstd_batch(frame: &[u8]) -> bool {
+    frame.get(12) == Some(&MSG_RESULT_BATCH) && frame.get(5).is_some_and(|f| f & FLAG_ZSTD != 0)
+}
+
+/// `frame` as it is, in `buf`.
+fn copy_frame(frame: &[u8], mut buf: Vec<u8>) -> Staged {
     let wire = frame.len();
-    let mut buf = spare.try_recv().unwrap_or_default();
+    if buf.len() < wire {
+        buf.resize(wire, 0);
+    }
+    buf[..wire].copy_from_slice(frame);
+    Staged::Frame {
+        body: Body { buf, len: wire },
+        wire,
+    }
+}
+
+/// [`stage_frame`] into `buf`.
+fn inflate_frame(
+    frame: &[u8],
+    version: u8,
+    id: i64,
+    inflater: &mut Inflater,
+    mut buf: Vec<u8>,
+) -> Result<Staged> {
+    let wire = frame.len();
     let raw = match decode_server_message(frame, version) {
         Ok(ServerMessage::Batch(raw)) if raw.flags & FLAG_ZSTD != 0 && raw.request_id == id => raw,
         // Anything else (errors too) is the decoding thread's to judge.
-        _ => {
-            if buf.len() < wire {
-                buf.resize(wire, 0);
-            }
-            buf[..wire].copy_from_slice(frame);
-            return Ok(Staged::Frame {
-                body: Body { buf, len: wire },
-                wire,
-            });
-        }
+        _ => return Ok(copy_frame(frame, buf)),
     };
     let at = raw.body_offset;
     if buf.len() < at {
@@ -481,6 +527,9 @@ fn receive_stage(
 ) -> Option<(Connection, Inflater)> {
     let version = conn.handshake().version;
     let mut cancelled = false;
+    let mut balance = Balance::default();
+    // Since the last frame was handed on: the time spent reading.
+    let mut since = Instant::now();
     loop {
         if shared.decoder_done.load(Ordering::Acquire) {
             // The decoder ended first: a malformed frame (or a panic).
@@ -502,7 +551,19 @@ fn receive_stage(
                 return Ok(None);
             };
             let last = ends(frame, version, id);
-            let item = stage_frame(frame, version, id, &mut inflater, &spare)?;
+            let item = if is_zstd_batch(frame) {
+                balance.read(since.elapsed());
+                if balance.pass_on(&shared.load) {
+                    copy_frame(frame, spare.try_recv().unwrap_or_default())
+                } else {
+                    let t = Instant::now();
+                    let item = stage_frame(frame, version, id, &mut inflater, &spare)?;
+                    balance.inflated(t.elapsed());
+                    item
+                }
+            } else {
+                stage_frame(frame, version, id, &mut inflater, &spare)?
+            };
             // A frame that does not parse is the decoder's to report; the
             // connection's state is then unknown, so reading stops.
             Ok(Some((item, last.unwrap_or(true))))
@@ -513,6 +574,7 @@ fn receive_stage(
                 if stage(&mut conn, id, cmds, &staged, item).is_err() {
                     return None;
                 }
+                since = Instant::now();
                 if last {
                     return Some((conn, inflater));
                 }
@@ -597,75 +659,118 @@ fn hand_over(tx: &EventTx<Event>, gate: &mut Gate<'_>, ev: Event) -> bool {
     taken
 }
 
-/// Stage two: decodes the staged frames in order and passes the events to
-/// the cursor until the statement ends. Returns whether the connection
-/// stays usable (the statement ended, or failed on the server's word).
-fn decode_stage(
-    dec: &mut BatchDecoder,
+/// Stage two: the decoder, and the zstd state for the batches the
+/// receiving thread passes on compressed.
+struct DecodeStage<'a> {
+    dec: &'a mut BatchDecoder,
+    inflater: &'a mut Inflater,
+    version: u8,
     id: i64,
-    staged: Receiver<Staged>,
-    spare: Sender<Vec<u8>>,
-    tx: &EventTx<Event>,
-    shared: &Shared,
-    gate: &mut Gate<'_>,
-) -> bool {
-    dec.start_query();
-    // Once the cursor is gone, the receiving thread cancels; this drains.
-    let mut orphaned = false;
-    loop {
-        // The next frame, waking the cursor for what is queued if it
-        // has to wait for it.
-        let next = match staged.try_recv() {
-            Ok(item) => Ok(item),
-            Err(TryRecvError::Empty) => {
-                tx.flush();
-                staged.recv().map_err(|_| ())
-            }
-            Err(TryRecvError::Disconnected) => Err(()),
-        };
-        let Ok(item) = next else {
-            // The receiving thread stopped (it told the cursor why, or
-            // the cursor is gone).
-            return false;
-        };
-        let (body, wire) = match item {
-            Staged::Frame { body, wire } => (body, wire),
-            Staged::Failed(e) => {
-                send_terminal(tx, Event::Error(e));
+}
+
+impl DecodeStage<'_> {
+    /// Decodes the staged frames in order (decompressing those passed on
+    /// compressed) and passes the events to the cursor until the
+    /// statement ends. Returns whether the connection stays usable (the
+    /// statement ended, or failed on the server's word).
+    fn run(
+        &mut self,
+        staged: Receiver<Staged>,
+        spare: Sender<Vec<u8>>,
+        tx: &EventTx<Event>,
+        shared: &Shared,
+        gate: &mut Gate<'_>,
+    ) -> bool {
+        self.dec.start_query();
+        // Once the cursor is gone, the receiving thread cancels; this drains.
+        let mut orphaned = false;
+        // What batches passed on compressed are decompressed into.
+        let mut own = Vec::new();
+        loop {
+            // The next frame, waking the cursor for what is queued if it
+            // has to wait for it.
+            let next = match staged.try_recv() {
+                Ok(item) => Ok(item),
+                Err(TryRecvError::Empty) => {
+                    tx.flush();
+                    shared.load.set_idle(true);
+                    let item = staged.recv().map_err(|_| ());
+                    shared.load.set_idle(false);
+                    item
+                }
+                Err(TryRecvError::Disconnected) => Err(()),
+            };
+            let Ok(item) = next else {
+                // The receiving thread stopped (it told the cursor why, or
+                // the cursor is gone).
                 return false;
+            };
+            let (body, wire) = match item {
+                Staged::Frame { body, wire } => (body, wire),
+                Staged::Failed(e) => {
+                    send_terminal(tx, Event::Error(e));
+                    return false;
+                }
+            };
+            let (body, inflated_here) = if is_zstd_batch(body.frame()) {
+                let res = inflate_frame(
+                    body.frame(),
+                    self.version,
+                    self.id,
+                    self.inflater,
+                    std::mem::take(&mut own),
+                );
+                // The receiving thread may be gone; the buffer is then freed.
+                let _ = spare.send(body.buf);
+                match res {
+                    Ok(Staged::Frame { body, .. }) => (body, true),
+                    Ok(Staged::Failed(e)) | Err(e) => {
+                        // A body that does not decompress: the query's
+                        // error, as when the receiving thread finds it.
+                        send_terminal(tx, Event::Error(e));
+                        return false;
+                    }
+                }
+            } else {
+                (body, false)
+            };
+            if !orphaned {
+                if gate.on_demand() {
+                    tx.flush();
+                }
+                gate.admit(body.frame());
             }
-        };
-        if !orphaned {
-            if gate.on_demand() {
-                tx.flush();
+            let t = Instant::now();
+            let step = event_of(self.dec, body.frame(), self.id, wire);
+            shared.load.decoded(t.elapsed());
+            if inflated_here {
+                own = body.buf;
+            } else {
+                let _ = spare.send(body.buf);
             }
-            gate.admit(body.frame());
-        }
-        let step = event_of(dec, body.frame(), id, wire);
-        // The receiving thread may be gone; the buffer is then freed.
-        let _ = spare.send(body.buf);
-        let ev = match step {
-            Ok(None) => continue,
-            Ok(Some(ev)) => ev,
-            Err(e) => {
-                // A malformed frame: the connection's state is unknown,
-                // drop it. The error reaches the cursor even when the
-                // read-ahead queue is full.
-                send_terminal(tx, Event::Error(e));
-                return false;
+            let ev = match step {
+                Ok(None) => continue,
+                Ok(Some(ev)) => ev,
+                Err(e) => {
+                    // A malformed frame: the connection's state is unknown,
+                    // drop it. The error reaches the cursor even when the
+                    // read-ahead queue is full.
+                    send_terminal(tx, Event::Error(e));
+                    return false;
+                }
+            };
+            let end = !matches!(ev, Event::Batch(..));
+            let keep = match &ev {
+                Event::Error(e) => e.kind() == ErrorKind::Server,
+                _ => true,
+            };
+            if !orphaned && !hand_over(tx, gate, ev) {
+                orphaned = true;
+                shared.orphaned.store(true, Ordering::Release);
             }
-        };
-        let end = !matches!(ev, Event::Batch(..));
-        let keep = match &ev {
-            Event::Error(e) => e.kind() == ErrorKind::Server,
-            _ => true,
-        };
-        if !orphaned && !hand_over(tx, gate, ev) {
-            orphaned = true;
-            shared.orphaned.store(true, Ordering::Release);
-        }
-        if end {
-            return keep;
+            if end {
+                return keep;
+            }
         }
     }
 }

@@ -142,3 +142,117 @@ fn a_receiver_panic_is_an_internal_error() {
     let t = std::thread::spawn(|| Some(5u8));
     assert_eq!(join_receiver(t).unwrap(), Some(5));
 }
+
+/// Runs the decoding stage over `items` (staged as the receiving thread
+/// would) and returns the events it hands the cursor, and the buffers it
+/// handed back for reuse.
+fn decode_staged(items: Vec<Staged>) -> (Vec<Event>, usize, bool) {
+    let (staged_tx, staged_rx) = mpsc::sync_channel(items.len() + 1);
+    for it in items {
+        staged_tx.send(it).unwrap();
+    }
+    drop(staged_tx);
+    let (spare_tx, spare_rx) = mpsc::channel();
+    let (tx, rx) = event_channel(64);
+    let hand_off = HandOff::default();
+    let mut gate = Gate::new(&hand_off, None);
+    let shared = Shared::default();
+    let mut dec = BatchDecoder::new(1);
+    let mut inflater = Inflater::new();
+    let mut stage = DecodeStage {
+        dec: &mut dec,
+        inflater: &mut inflater,
+        version: 1,
+        id: 9,
+    };
+    let keep = stage.run(staged_rx, spare_tx, &tx, &shared, &mut gate);
+    drop(tx);
+    let mut events = Vec::new();
+    while let Ok(ev) = rx.recv_timeout(Duration::from_millis(10)) {
+        events.push(ev);
+    }
+    (events, spare_rx.try_iter().count(), keep)
+}
+
+fn rows_of(events: &[Event]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Batch(b, _) => Some(b.num_rows()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Batches passed on compressed are decompressed by the decoding thread
+/// and decode as those the receiving thread decompressed; credit still
+/// counts the bytes on the wire, and every staged buffer goes back.
+#[test]
+fn batches_passed_on_compressed_decode_like_the_others() {
+    let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
+    drop(spare_tx);
+    let mut inflater = Inflater::new();
+    let mut items = Vec::new();
+    let mut wires = Vec::new();
+    for (seq, rows) in [(0u64, 3000i64), (1, 20), (2, 5000), (3, 700)] {
+        let z = result_batch(9, seq, rows).to_frame(Some(3)).unwrap();
+        assert_ne!(z[5] & FLAG_ZSTD, 0);
+        wires.push(z.len());
+        // Odd batches passed on compressed, even ones decompressed here.
+        items.push(if seq % 2 == 1 {
+            copy_frame(&z, Vec::new())
+        } else {
+            stage_frame(&z, 1, 9, &mut inflater, &spare).unwrap()
+        });
+    }
+    let end = ServerControl::ResultEnd {
+        request_id: 9,
+        final_seq: 3,
+        total_rows: 8720,
+    }
+    .to_frame();
+    items.push(copy_frame(&end, Vec::new()));
+    let (events, returned, keep) = decode_staged(items);
+    assert!(keep);
+    assert_eq!(rows_of(&events), vec![3000, 20, 5000, 700]);
+    let credit: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Batch(_, w) => Some(*w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(credit, wires);
+    let Some(Event::Batch(b, _)) = events.get(1) else {
+        panic!("no second batch")
+    };
+    let expect = result_batch(9, 1, 20);
+    let l = b
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>();
+    assert_eq!(l.unwrap().values().to_vec(), (0..20).collect::<Vec<i64>>());
+    assert_eq!(b.num_columns(), expect.schema.len());
+    assert!(matches!(events.last(), Some(Event::End(_))));
+    assert_eq!(returned, 5, "every staged buffer handed back");
+}
+
+/// A batch passed on compressed whose body does not decompress is the
+/// query's error, after the batches before it; the connection is dropped.
+#[test]
+fn a_corrupt_batch_passed_on_is_the_querys_error() {
+    let good = result_batch(9, 0, 300).to_frame(Some(3)).unwrap();
+    let mut bad = result_batch(9, 1, 3000).to_frame(Some(3)).unwrap();
+    let n = bad.len();
+    bad[n - 8..].fill(0xAB);
+    let (events, _, keep) = decode_staged(vec![
+        copy_frame(&good, Vec::new()),
+        copy_frame(&bad, Vec::new()),
+    ]);
+    assert!(!keep);
+    assert_eq!(rows_of(&events), vec![300]);
+    match events.last() {
+        Some(Event::Error(e)) => assert_eq!(e.kind(), ErrorKind::Protocol, "{e}"),
+        _ => panic!("no error event"),
+    }
+}
