@@ -35,7 +35,9 @@ use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
-use crate::common::drain::{CHUNK, read_discard, serve_until_stdin_closes, spawn_self, stop_child};
+use crate::common::drain::{
+    chunk_buffer, read_discard, serve_until_stdin_closes, spawn_self, stop_child,
+};
 
 /// Set (to a recording's path) in the child's environment: the bench
 /// binary then serves that recording instead of benchmarking.
@@ -529,7 +531,9 @@ impl Drop for ReplayServer {
 /// negotiated), the SERVER_INFO read as a message, then per pass the
 /// QUERY_REQUEST (a masked binary frame, the bytes `Recording::record`
 /// sent) and exactly the bytes of the result's WebSocket frames, read from
-/// the `TcpStream` itself into one reused 1 MiB buffer with plain `read`s.
+/// the `TcpStream` itself into one reused 1 MiB buffer, a MiB per `recv`
+/// (`common::drain::read_discard`: `MSG_WAITALL`; plain reads, one per
+/// segment, were slower than the clients).
 /// Nothing of a result sits in tungstenite's buffer: the child writes the
 /// result only after the request, and SERVER_INFO was read before.
 ///
@@ -540,7 +544,7 @@ impl Drop for ReplayServer {
 pub struct Ceiling {
     ws: tungstenite::WebSocket<TcpStream>,
     request: tungstenite::Bytes,
-    buf: Vec<u8>,
+    buf: Vec<std::mem::MaybeUninit<u8>>,
     /// Results read on this connection.
     answered: usize,
     /// The result's bytes on the wire, WebSocket headers included.
@@ -575,7 +579,7 @@ impl Ceiling {
         Ok(Ceiling {
             ws,
             request: QueryRequest::new(RECORDED_ID, &rec.sql).to_bytes()?.into(),
-            buf: vec![0; CHUNK],
+            buf: chunk_buffer(),
             answered: 0,
             result: Wire::new(rec).bytes,
             reset: cache_reset(),
@@ -598,7 +602,7 @@ impl Ceiling {
         let n = self.expected();
         self.ws
             .send(tungstenite::Message::Binary(self.request.clone()))?;
-        read_discard(self.ws.get_mut(), n as u64, &mut self.buf)?;
+        read_discard(self.ws.get_ref(), n as u64, &mut self.buf)?;
         self.answered += 1;
         Ok(n)
     }
