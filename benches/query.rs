@@ -14,9 +14,10 @@
 //!   `loopback_ceiling` (`replay::Ceiling`): a plain `TcpStream` with the
 //!   same WebSocket upgrade that sends the same QUERY_REQUEST and reads
 //!   exactly the bytes of the result's WebSocket frames into one reused
-//!   1 MiB buffer, a MiB per `recv` (`MSG_WAITALL`: plain reads, one per
-//!   segment, were slower than the clients), decoding nothing — what the
-//!   socket allows, the most any client could reach. It reuses its connection across passes as the
+//!   1 MiB buffer, woken once per MiB by the receive low-water mark as
+//!   our frame reader is (`common::drain::Discard`; plain reads, woken
+//!   per segment, were slower than the clients), decoding nothing — what
+//!   the socket allows, the most any client could reach. It reuses its connection across passes as the
 //!   clients do (the child's CACHE_RESET before each later result is
 //!   counted); two checked passes first compare every byte it reads with
 //!   the recording's frames. Passes alternate (`common::alternate`, the

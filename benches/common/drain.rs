@@ -1,21 +1,23 @@
 //! The loopback ceiling's plumbing: what the socket alone allows, with no
 //! encoding or decoding on either side.
 //!
-//! - [`read_discard`]: reads exactly `n` bytes into one reused 1 MiB
-//!   buffer and keeps none of them (the query ceiling reads the replay
-//!   child's result this way; the drain child reads ingest's bytes). Each
-//!   read is a `recv` with `MSG_WAITALL` (socket2, no `unsafe` here): one
-//!   system call per MiB, as the clients' own reads wait for a whole
-//!   frame (ours with its receive low-water mark). Plain `read`s return
-//!   each segment as it arrives; on this 2-core machine they made the
-//!   "ceiling" ~1.5x slower than the clients it should bound (106 MB:
-//!   2.9 GB/s plain, 4.6 GB/s `MSG_WAITALL`, 4.8 GB/s `SO_RCVLOWAT`).
+//! - [`Discard`]: reads exactly `n` bytes into one reused 1 MiB buffer
+//!   and keeps none of them (the query ceiling reads the replay child's
+//!   result this way; the drain child reads ingest's bytes). Each read is
+//!   `transport::Stream::read_expecting`, what our frame reader does: the
+//!   receive low-water mark at the bytes still to come (at most 1 MiB)
+//!   and a wait in `poll`, so the reader is woken once per MiB rather
+//!   than per segment. Plain blocking `read`s (woken per segment) made
+//!   the "ceiling" slower than the clients it should bound on this
+//!   2-core VM (Q1 raw, 2 M rows: 1.9 GB/s against the clients' 2.7);
+//!   so did `recv` with `MSG_WAITALL` (one call per MiB, but still woken
+//!   per segment inside it: 2.7–3.0 GB/s against 3.0–4.7).
 //! - [`DrainServer`]: a child process (the bench binary re-executed with
 //!   [`DRAIN_ENV`] set, see [`serve_if_child`]) that reads and discards
 //!   what a [`DrainConn`] writes. Per pass the connection writes an 8-byte
 //!   little-endian count `n` (in front of the first chunk) then `n` bytes
 //!   in writes of up to 1 MiB from one reused buffer; the child reads them
-//!   with [`read_discard`] and answers one byte once it has read all
+//!   with a [`Discard`] and answers one byte once it has read all
 //!   `n`, so a pass measures delivery, not buffering.
 //! - [`spawn_self`] and [`serve_until_stdin_closes`]: a bench child
 //!   process (the drain, and the query replay of `benches/replay`) — the
@@ -24,10 +26,11 @@
 //!   when its standard input closes (the parent dropped it or died).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::mem::MaybeUninit;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+
+use questdb_arrow::transport::Stream;
 
 /// Set in the drain child's environment: the bench binary then drains
 /// instead of benchmarking.
@@ -39,33 +42,71 @@ pub const CHUNK: usize = 1 << 20;
 /// What a child prints first, before its port.
 const LISTENING: &str = "bench child listening on 127.0.0.1:";
 
-/// A reused read buffer of [`CHUNK`] bytes (never read back, so never
-/// initialised).
-pub fn chunk_buffer() -> Vec<MaybeUninit<u8>> {
-    vec![MaybeUninit::uninit(); CHUNK]
+/// A reader that discards: a handle on a TCP socket, its reused 1 MiB
+/// buffer and the receive low-water mark in force.
+pub struct Discard {
+    stream: Stream,
+    buf: Vec<u8>,
+    low_water: usize,
 }
 
-/// Reads exactly `n` bytes from `s` into `buf` (reused; each read waits
-/// for `buf.len()` bytes, `MSG_WAITALL`, and never reads past the `n`th)
-/// and discards them; an end of stream before `n` bytes is an error.
-pub fn read_discard(s: &TcpStream, n: u64, buf: &mut [MaybeUninit<u8>]) -> std::io::Result<()> {
-    let sock = socket2::SockRef::from(s);
-    let mut left = n;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        match sock.recv_with_flags(&mut buf[..want], libc::MSG_WAITALL) {
-            Ok(0) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("the stream ended {left} bytes short of {n}"),
-                ));
-            }
-            Ok(k) => left -= k as u64,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+impl Discard {
+    /// Reads from `s` (a handle of its own on the same socket; `s` may
+    /// still write, and must not read meanwhile).
+    pub fn new(s: &TcpStream) -> std::io::Result<Discard> {
+        Ok(Discard {
+            stream: Stream::Plain(s.try_clone()?),
+            buf: vec![0; CHUNK],
+            low_water: 1,
+        })
     }
-    Ok(())
+
+    /// Reads a pass's 8-byte count (through this handle, so the mark is
+    /// lowered first: a blocking read under a mark left high by the last
+    /// pass could wait for bytes that never come); `None` once the stream
+    /// ended.
+    pub fn count(&mut self) -> std::io::Result<Option<u64>> {
+        let mut b = [0u8; 8];
+        let mut at = 0;
+        while at < 8 {
+            match self
+                .stream
+                .read_expecting(&mut b[at..], 8 - at, &mut self.low_water)
+            {
+                Ok(0) if at == 0 => return Ok(None),
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(k) => at += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(u64::from_le_bytes(b)))
+    }
+
+    /// Reads exactly `n` bytes (never past the `n`th; each read waits for
+    /// what is still to come, up to 1 MiB) and discards them; an end of
+    /// stream before `n` bytes is an error.
+    pub fn read(&mut self, n: u64) -> std::io::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let want = CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX));
+            let got = self
+                .stream
+                .read_expecting(&mut self.buf[..want], want, &mut self.low_water);
+            match got {
+                Ok(0) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("the stream ended {left} bytes short of {n}"),
+                    ));
+                }
+                Ok(k) => left -= k as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// In `main`, first: when this process is a drain child ([`DRAIN_ENV`]
@@ -159,17 +200,12 @@ pub fn stop_child(child: &mut Child) {
 /// client closes.
 fn drain_connection(mut s: TcpStream) -> std::io::Result<()> {
     s.set_nodelay(true)?;
-    let mut buf = chunk_buffer();
-    loop {
-        let mut n = [0u8; 8];
-        match s.read_exact(&mut n) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e),
-        }
-        read_discard(&s, u64::from_le_bytes(n), &mut buf)?;
+    let mut discard = Discard::new(&s)?;
+    while let Some(n) = discard.count()? {
+        discard.read(n)?;
         s.write_all(&[1])?;
     }
+    Ok(())
 }
 
 /// A drain child process; dropping it stops the child.

@@ -35,9 +35,7 @@ use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
-use crate::common::drain::{
-    chunk_buffer, read_discard, serve_until_stdin_closes, spawn_self, stop_child,
-};
+use crate::common::drain::{Discard, serve_until_stdin_closes, spawn_self, stop_child};
 
 /// Set (to a recording's path) in the child's environment: the bench
 /// binary then serves that recording instead of benchmarking.
@@ -531,9 +529,10 @@ impl Drop for ReplayServer {
 /// negotiated), the SERVER_INFO read as a message, then per pass the
 /// QUERY_REQUEST (a masked binary frame, the bytes `Recording::record`
 /// sent) and exactly the bytes of the result's WebSocket frames, read from
-/// the `TcpStream` itself into one reused 1 MiB buffer, a MiB per `recv`
-/// (`common::drain::read_discard`: `MSG_WAITALL`; plain reads, one per
-/// segment, were slower than the clients).
+/// the `TcpStream` itself into one reused 1 MiB buffer
+/// (`common::drain::Discard`: woken once per MiB by the receive low-water
+/// mark, as our frame reader is; plain reads, woken per segment, were
+/// slower than the clients).
 /// Nothing of a result sits in tungstenite's buffer: the child writes the
 /// result only after the request, and SERVER_INFO was read before.
 ///
@@ -544,7 +543,7 @@ impl Drop for ReplayServer {
 pub struct Ceiling {
     ws: tungstenite::WebSocket<TcpStream>,
     request: tungstenite::Bytes,
-    buf: Vec<std::mem::MaybeUninit<u8>>,
+    discard: Discard,
     /// Results read on this connection.
     answered: usize,
     /// The result's bytes on the wire, WebSocket headers included.
@@ -577,12 +576,12 @@ impl Ceiling {
             other => return Err(format!("ceiling: {other:?} instead of SERVER_INFO").into()),
         }
         Ok(Ceiling {
-            ws,
             request: QueryRequest::new(RECORDED_ID, &rec.sql).to_bytes()?.into(),
-            buf: chunk_buffer(),
+            discard: Discard::new(ws.get_ref())?,
             answered: 0,
             result: Wire::new(rec).bytes,
             reset: cache_reset(),
+            ws,
         })
     }
 
@@ -602,7 +601,7 @@ impl Ceiling {
         let n = self.expected();
         self.ws
             .send(tungstenite::Message::Binary(self.request.clone()))?;
-        read_discard(self.ws.get_ref(), n as u64, &mut self.buf)?;
+        self.discard.read(n as u64)?;
         self.answered += 1;
         Ok(n)
     }
