@@ -26,8 +26,9 @@
 //!   the peer in each round, `loopback_ceiling`: as many bytes as ours'
 //!   `ingest` put on the wire in its last pass, written over a plain TCP
 //!   connection (reused) in 1 MiB writes from one reused buffer to a drain
-//!   child (this binary re-executed, `common::drain`) that reads them
-//!   (woken once per MiB, `common::drain::Discard`), discards them and answers one byte once it has them
+//!   child (this binary re-executed, `common::drain`) that reads them in
+//!   plain 1 MiB reads (`common::drain::Discard::eager`: a reader waiting
+//!   for a MiB at a time slowed the writer), discards them and answers one byte once it has them
 //!   all — the delivery that the socket alone allows, with no encoding.
 //!   Its ratio is the largest any client could reach against the peer;
 //!   each row with wire bytes also shows its wire MB/s as a % of the

@@ -3,21 +3,26 @@
 //!
 //! - [`Discard`]: reads exactly `n` bytes into one reused 1 MiB buffer
 //!   and keeps none of them (the query ceiling reads the replay child's
-//!   result this way; the drain child reads ingest's bytes). Each read is
-//!   `transport::Stream::read_expecting`, what our frame reader does: the
-//!   receive low-water mark at the bytes still to come (at most 1 MiB)
-//!   and a wait in `poll`, so the reader is woken once per MiB rather
-//!   than per segment. Plain blocking `read`s (woken per segment) made
-//!   the "ceiling" slower than the clients it should bound on this
-//!   2-core VM (Q1 raw, 2 M rows: 1.9 GB/s against the clients' 2.7);
-//!   so did `recv` with `MSG_WAITALL` (one call per MiB, but still woken
-//!   per segment inside it: 2.7–3.0 GB/s against 3.0–4.7).
+//!   result this way; the drain child reads ingest's bytes). Where the
+//!   reader is the one measured (the query ceiling, [`Discard::waiting`])
+//!   each read is `transport::Stream::read_expecting`, what our frame
+//!   reader does: the receive low-water mark at the bytes still to come
+//!   (at most 1 MiB) and a wait in `poll`, so the reader is woken once
+//!   per MiB rather than per segment. Plain blocking `read`s (woken per
+//!   segment) made that "ceiling" slower than the clients it should bound
+//!   on this 2-core VM (Q1 raw, 2 M rows: 1.9 GB/s against the clients'
+//!   2.7); so did `recv` with `MSG_WAITALL` (one call per MiB, still
+//!   woken per segment inside it: 2.7–3.0 GB/s against 3.0–4.7). Where
+//!   the writer is measured (the drain child, [`Discard::eager`]) the
+//!   reads are plain: a reader that waits for a MiB leaves the sender's
+//!   window shut meanwhile (150 MB written in 1 MiB writes: 3.4 GB/s to
+//!   a plain reader, 1.9 GB/s to one waiting for a MiB).
 //! - [`DrainServer`]: a child process (the bench binary re-executed with
 //!   [`DRAIN_ENV`] set, see [`serve_if_child`]) that reads and discards
 //!   what a [`DrainConn`] writes. Per pass the connection writes an 8-byte
 //!   little-endian count `n` (in front of the first chunk) then `n` bytes
 //!   in writes of up to 1 MiB from one reused buffer; the child reads them
-//!   with a [`Discard`] and answers one byte once it has read all
+//!   with an eager [`Discard`] (plain 1 MiB reads) and answers one byte once it has read all
 //!   `n`, so a pass measures delivery, not buffering.
 //! - [`spawn_self`] and [`serve_until_stdin_closes`]: a bench child
 //!   process (the drain, and the query replay of `benches/replay`) — the
@@ -43,20 +48,34 @@ pub const CHUNK: usize = 1 << 20;
 const LISTENING: &str = "bench child listening on 127.0.0.1:";
 
 /// A reader that discards: a handle on a TCP socket, its reused 1 MiB
-/// buffer and the receive low-water mark in force.
+/// buffer, whether it waits for a MiB per read, and the receive low-water
+/// mark in force.
 pub struct Discard {
     stream: Stream,
     buf: Vec<u8>,
+    wait: bool,
     low_water: usize,
 }
 
 impl Discard {
     /// Reads from `s` (a handle of its own on the same socket; `s` may
-    /// still write, and must not read meanwhile).
-    pub fn new(s: &TcpStream) -> std::io::Result<Discard> {
+    /// still write, and must not read meanwhile), each read waiting for
+    /// what is still to come (up to 1 MiB): for a measured reader.
+    pub fn waiting(s: &TcpStream) -> std::io::Result<Discard> {
+        Discard::new(s, true)
+    }
+
+    /// Reads from `s` as [`Self::waiting`] does, but each read takes what
+    /// is there: for a reader that must keep a measured writer going.
+    pub fn eager(s: &TcpStream) -> std::io::Result<Discard> {
+        Discard::new(s, false)
+    }
+
+    fn new(s: &TcpStream, wait: bool) -> std::io::Result<Discard> {
         Ok(Discard {
             stream: Stream::Plain(s.try_clone()?),
             buf: vec![0; CHUNK],
+            wait,
             low_water: 1,
         })
     }
@@ -83,16 +102,18 @@ impl Discard {
         Ok(Some(u64::from_le_bytes(b)))
     }
 
-    /// Reads exactly `n` bytes (never past the `n`th; each read waits for
-    /// what is still to come, up to 1 MiB) and discards them; an end of
-    /// stream before `n` bytes is an error.
+    /// Reads exactly `n` bytes (never past the `n`th) and discards them;
+    /// an end of stream before `n` bytes is an error.
     pub fn read(&mut self, n: u64) -> std::io::Result<()> {
         let mut left = n;
         while left > 0 {
             let want = CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX));
-            let got = self
-                .stream
-                .read_expecting(&mut self.buf[..want], want, &mut self.low_water);
+            let buf = &mut self.buf[..want];
+            let got = if self.wait {
+                self.stream.read_expecting(buf, want, &mut self.low_water)
+            } else {
+                self.stream.read(buf)
+            };
             match got {
                 Ok(0) => {
                     return Err(std::io::Error::new(
@@ -200,7 +221,7 @@ pub fn stop_child(child: &mut Child) {
 /// client closes.
 fn drain_connection(mut s: TcpStream) -> std::io::Result<()> {
     s.set_nodelay(true)?;
-    let mut discard = Discard::new(&s)?;
+    let mut discard = Discard::eager(&s)?;
     while let Some(n) = discard.count()? {
         discard.read(n)?;
         s.write_all(&[1])?;

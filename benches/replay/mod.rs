@@ -577,7 +577,7 @@ impl Ceiling {
         }
         Ok(Ceiling {
             request: QueryRequest::new(RECORDED_ID, &rec.sql).to_bytes()?.into(),
-            discard: Discard::new(ws.get_ref())?,
+            discard: Discard::waiting(ws.get_ref())?,
             answered: 0,
             result: Wire::new(rec).bytes,
             reset: cache_reset(),
