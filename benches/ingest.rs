@@ -22,7 +22,17 @@
 //!   connections (`IngestOptions::connections(2)`), ours `flush_arrow_batch`
 //!   per batch, and the peer's `QuestDb::flush_arrow_batch` per batch,
 //!   passes alternating; medians, client CPU ns/row, the median of the
-//!   paired ratios against the peer, and the process's peak RSS.
+//!   paired ratios against the peer, and the process's peak RSS. Before
+//!   the peer in each round, `loopback_ceiling`: as many bytes as ours'
+//!   `ingest` put on the wire in its last pass, written over a plain TCP
+//!   connection (reused) in 1 MiB writes from one reused buffer to a drain
+//!   child (this binary re-executed, `common::drain`) that reads them in
+//!   plain 1 MiB reads (`common::drain::Discard::eager`: a reader waiting
+//!   for a MiB at a time slowed the writer), discards them and answers one byte once it has them
+//!   all — the delivery that the socket alone allows, with no encoding.
+//!   Its ratio is the largest any client could reach against the peer;
+//!   each row with wire bytes also shows its wire MB/s as a % of the
+//!   ceiling's.
 //!
 //! Prints rows/s, MB/s and ratios; writes
 //! `$CARGO_TARGET_DIR/bench-summary/ingest_t0.json` and `ingest_t1.json`.
@@ -31,7 +41,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use questdb_arrow::bridge::column_data::{SymbolDict, encode_array};
 use questdb_arrow::bridge::frame::BlockEncoder;
 use questdb_arrow::bridge::types::{QwpType, qwp_type_of};
@@ -299,12 +309,25 @@ fn bench_t1(c: &mut Criterion) {
     let opts = IngestOptions::new().timestamp_column("ts");
     // The same stream over two pooled connections (issue: scaling 1 → 2).
     let opts2 = opts.clone().connections(2);
+    let drain = common::drain::DrainServer::start().unwrap();
+    let mut ceiling = drain.connect().unwrap();
     let mut json = Vec::new();
     for w in workloads() {
         let batch = generate(&w, rows);
         let batches = common::slices(&batch, BATCH_ROWS);
         let table = w.to_lowercase();
         let secs = if rows >= 1_000_000 { 10 } else { 1 };
+        // The ceiling writes as many bytes as ours' `ingest` put on the
+        // wire in its last pass (a later pass may send fewer symbol
+        // dictionary entries); one pass of each first (also under `cargo
+        // test`), the ceiling's delivery confirmed by the child.
+        let ours_bytes = std::cell::Cell::new(
+            ours.ingest_batches(&table, batches.iter().cloned(), &opts)
+                .unwrap()
+                .bytes as usize,
+        );
+        assert!(ours_bytes.get() > 0);
+        ceiling.pass(ours_bytes.get()).unwrap();
         let res = alternate(
             c,
             &format!("ingest_t1_{table}"),
@@ -315,6 +338,7 @@ fn bench_t1(c: &mut Criterion) {
                     let s = ours
                         .ingest_batches(&table, batches.iter().cloned(), &opts)
                         .unwrap();
+                    ours_bytes.set(s.bytes as usize);
                     s.bytes as usize
                 }),
                 ("questdb_arrow_ingest_2_connections", &mut || {
@@ -325,6 +349,12 @@ fn bench_t1(c: &mut Criterion) {
                 }),
                 ("questdb_arrow_flush", &mut || {
                     common::flush_each(&ours, &table, &batches)
+                }),
+                // Before the peer: the peer stays last (`vs_last`).
+                ("loopback_ceiling", &mut || {
+                    let n = ours_bytes.get();
+                    ceiling.pass(n).unwrap();
+                    n
                 }),
                 ("questdb_rs_7_2_1", &mut || {
                     for x in &batches {
@@ -349,11 +379,20 @@ fn bench_t1(c: &mut Criterion) {
             &sink,
             res[0].passes,
             "peer",
-            &[],
+            &["wire MB/s % of ceiling"],
         );
+        let ceiling_mbs = res
+            .iter()
+            .find(|r| r.name == "loopback_ceiling")
+            .map_or(f64::NAN, |c| c.bytes as f64 / c.secs);
         for r in &res {
             // The peer does not report its bytes (wire `—`).
-            println!("{}", r.table_row(rows));
+            let pct = if r.bytes > 0 {
+                format!("{:.0} %", r.bytes as f64 / r.secs / ceiling_mbs * 100.0)
+            } else {
+                "—".into()
+            };
+            println!("{} {pct} |", r.table_row(rows));
             json.push(format!(
                 "{{\"bench\":\"ingest_t1\",\"workload\":\"{w}\",\"client\":\"{}\",{},\"sink_out_of_process\":{}}}",
                 r.name,
@@ -370,4 +409,10 @@ fn bench_t1(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_t0, bench_t1);
-criterion_main!(benches);
+
+fn main() {
+    // The T1 ceiling's drain child: this binary re-executed.
+    common::drain::serve_if_child();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -10,9 +10,21 @@
 //!   child process (this binary re-executed, see `benches/replay/`) to
 //!   both clients, so both read the same bytes and the CPU measured is the
 //!   client's alone. Ours: `QuestDb::query_arrow` + every batch; the peer:
-//!   `Reader::execute` + `next_arrow_batch`. Passes alternate
-//!   (`common::alternate`): medians of rows/s, wire MB/s, client CPU
-//!   ns/row, the median of the paired ratios, and the process's peak RSS.
+//!   `Reader::execute` + `next_arrow_batch`. Between them in each round,
+//!   `loopback_ceiling` (`replay::Ceiling`): a plain `TcpStream` with the
+//!   same WebSocket upgrade that sends the same QUERY_REQUEST and reads
+//!   exactly the bytes of the result's WebSocket frames into one reused
+//!   1 MiB buffer, woken once per MiB by the receive low-water mark as
+//!   our frame reader is (`common::drain::Discard`; plain reads, woken
+//!   per segment, were slower than the clients), decoding nothing — what
+//!   the socket allows, the most any client could reach. It reuses its connection across passes as the
+//!   clients do (the child's CACHE_RESET before each later result is
+//!   counted); two checked passes first compare every byte it reads with
+//!   the recording's frames. Passes alternate (`common::alternate`, the
+//!   peer last): medians of rows/s, wire MB/s (the result's QWP bytes for
+//!   all three), client CPU ns/row, the median of the paired ratios
+//!   against the peer (the ceiling's is the largest any client could
+//!   reach), and the process's peak RSS.
 //! - T1 embedded scan: the same `SELECT *` against the embedded server in
 //!   this process (its scan's CPU counts too), paired passes; the CPU
 //!   ns/row is this process's (server and client together).
@@ -35,8 +47,8 @@
 //! The embedded scan answers `SELECT *` by the server's fast scan path;
 //! `QA_BENCH_FAST_SCAN=0` sends every query through DataFusion instead;
 //! `QA_BENCH_BATCH_ROWS` sets the server's rows per RESULT_BATCH (default
-//! 10 000), for the recordings too. `QA_BENCH_SOLO=ours` (or `peer`)
-//! runs only that client's T1R passes, for profiling.
+//! 10 000), for the recordings too. `QA_BENCH_SOLO=ours` (or `peer`, or
+//! `ceiling`) runs only that client's T1R passes, for profiling.
 
 use std::time::{Duration, Instant};
 
@@ -49,7 +61,7 @@ use questdb_arrow::server::Server;
 mod common;
 mod replay;
 use common::generate;
-use replay::{Recording, ReplayServer};
+use replay::{Ceiling, Recording, ReplayServer};
 
 fn decode_ours<'a>(frames: impl Iterator<Item = &'a Vec<u8>>) -> usize {
     let mut d = BatchDecoder::new(1);
@@ -246,7 +258,7 @@ fn paired_figures(
     ));
 }
 
-/// `QA_BENCH_SOLO=ours|peer`: one client's T1R passes alone for `secs`
+/// `QA_BENCH_SOLO=ours|peer|ceiling`: one client's T1R passes alone for `secs`
 /// (to profile it: `perf stat`/`perf record` see no other client's work);
 /// prints the median wall time and the CPU per row over all passes.
 fn solo_passes(
@@ -274,8 +286,8 @@ fn solo_passes(
     );
 }
 
-/// T1R: both clients against a replay child serving `rec`; passes
-/// alternate.
+/// T1R: both clients and the loopback ceiling against a replay child
+/// serving `rec`; passes alternate.
 fn t1_replay(
     c: &mut Criterion,
     json: &mut Vec<String>,
@@ -295,6 +307,10 @@ fn t1_replay(
     // The replay serves queries only: the peer opens no ingest connection.
     let peer = questdb::QuestDb::connect(&format!("{conf}sender_pool_min=0;")).unwrap();
     let wire = rec.wire_bytes();
+    let mut ceiling = Ceiling::connect(&srv, rec).unwrap();
+    // Checked passes first (also under `cargo test`): exactly the child's
+    // bytes, on a fresh and on the reused connection.
+    ceiling.check().unwrap();
     let mut never = Duration::MAX;
     let mut never_peer = Duration::MAX;
     // Two passes each first (also under `cargo test`): the second runs on
@@ -322,7 +338,11 @@ fn t1_replay(
         solo_passes(&who, (w, enc, rows), secs, &mut || match who.as_str() {
             "ours" => t1_ours(&ours, &rec.sql, &mut never),
             "peer" => t1_peer(&peer, &rec.sql, &mut never_peer),
-            other => panic!("QA_BENCH_SOLO={other}: ours or peer"),
+            "ceiling" => {
+                ceiling.pass().unwrap();
+                rows
+            }
+            other => panic!("QA_BENCH_SOLO={other}: ours, peer or ceiling"),
         });
         return;
     }
@@ -335,6 +355,11 @@ fn t1_replay(
         &mut [
             ("questdb_arrow", &mut || {
                 assert_eq!(t1_ours(&ours, &rec.sql, &mut never), rows);
+                wire
+            }),
+            // Between ours and the peer: the peer stays last (`vs_last`).
+            ("loopback_ceiling", &mut || {
+                ceiling.pass().unwrap();
                 wire
             }),
             ("questdb_rs_7_2_1", &mut || {
@@ -370,7 +395,10 @@ fn t1_replay(
             r.passes
         ));
     }
-    if let [ours, peer] = &res[..] {
+    // Ours against the peer (the ceiling between them is no client).
+    if let (Some(ours), Some(peer)) = (res.first(), res.last())
+        && res.len() > 1
+    {
         json.push(format!(
             "{{\"bench\":\"query_t1_replay\",\"workload\":\"{w}\",\"encoding\":\"{enc}\",\"ratio_ours_over_peer\":{:.3},\"pairs\":{}}}",
             ours.vs_last,

@@ -11,6 +11,9 @@ query_t1_embedded, polars_w2, ...), one table per bench: workload, our
 client, our M rows/s, the peer's (questdb-rs) M rows/s, and the ratio. The
 ratio is the bench's median of paired ratios when it wrote one
 (`ratio_vs_peer`, `ratio_ours_over_peer`), else ours ÷ peer in rows/s.
+A `loopback_ceiling` record (query_t1_replay, ingest_t1: what the socket
+alone allows, no client) is no row of ours: its M rows/s and its ratio
+against the peer make a column of the bench's table.
 Runs with fewer than N rows (default 1,000,000: CI's smoke runs) are left
 out, and so are benches without a peer and figures that are not numbers. Under each table: the machine,
 rows and date of the run.
@@ -49,6 +52,9 @@ ORDER = list(TITLES)
 
 def is_peer(client):
     return client.startswith("questdb_rs") or client == "peer"
+
+
+CEILING = "loopback_ceiling"
 
 
 def summary_dir(arg):
@@ -112,17 +118,23 @@ def table(records):
     for r in records:
         groups.setdefault(key(r), []).append(r)
     cpu = any("cpu_ns_per_row" in r for r in records)
+    ceiling = any(r.get("client") == CEILING for r in records)
     head = "| workload | ours | ours M rows/s | peer M rows/s |"
     rule = "|---|---|---|---|"
     if cpu:
         head += " CPU ns/row ours / peer |"
+        rule += "---|"
+    if ceiling:
+        head += " loopback ceiling M rows/s (÷ peer) |"
         rule += "---|"
     lines = [head + " ours ÷ peer |", rule + "---|"]
     rows = set()
     for k in sorted(groups):
         g = groups[k]
         peer = [r for r in g if "client" in r and is_peer(r["client"])]
-        ours = [r for r in g if "client" in r and not is_peer(r["client"])]
+        ceil = [r for r in g if r.get("client") == CEILING]
+        ours = [r for r in g if "client" in r and not is_peer(r["client"])
+                and r["client"] != CEILING]
         paired = [r["ratio_ours_over_peer"] for r in g if "ratio_ours_over_peer" in r]
         if not peer or not ours:
             continue
@@ -140,6 +152,12 @@ def table(records):
                     f"| {p['rows_per_sec'] / 1e6:.2f} |")
             if cpu:
                 line += f" {o.get('cpu_ns_per_row', 0):.0f} / {p.get('cpu_ns_per_row', 0):.0f} |"
+            if ceiling and ceil:
+                c = ceil[0]
+                vs = c.get("ratio_vs_peer", c["rows_per_sec"] / p["rows_per_sec"])
+                line += f" {c['rows_per_sec'] / 1e6:.2f} ({vs:.2f}x) |"
+            elif ceiling:
+                line += " — |"
             lines.append(line + f" **{ratio:.2f}** |")
     if len(lines) == 2:
         return None, rows

@@ -4,6 +4,8 @@
 //! bench uses a subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod drain;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -440,11 +442,20 @@ impl Alternated {
     }
 
     /// Its figures over `rows` rows as the members of a JSON summary
-    /// record: rows, seconds, rows/s, wire bytes, CPU ns/row, the ratio
-    /// against the last routine (named `ratio_key`) and the passes.
+    /// record: rows, seconds, rows/s, wire bytes (and MB/s when it
+    /// reported any), CPU ns/row, the ratio against the last routine
+    /// (named `ratio_key`) and the passes.
     pub fn json_figures(&self, rows: usize, ratio_key: &str) -> String {
+        let mbs = if self.bytes > 0 {
+            format!(
+                ",\"wire_mb_per_sec\":{:.1}",
+                self.bytes as f64 / self.secs / 1e6
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "\"rows\":{rows},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{},\"cpu_ns_per_row\":{:.1},\"{ratio_key}\":{:.3},\"passes\":{}",
+            "\"rows\":{rows},\"seconds\":{:.6},\"rows_per_sec\":{:.0},\"wire_bytes\":{}{mbs},\"cpu_ns_per_row\":{:.1},\"{ratio_key}\":{:.3},\"passes\":{}",
             self.secs,
             rows as f64 / self.secs,
             self.bytes,

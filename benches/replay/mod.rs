@@ -17,12 +17,11 @@
 //! input closes (the parent dropped [`ReplayServer`] or died).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use questdb_arrow::protocol::Status;
@@ -36,12 +35,11 @@ use questdb_arrow::transport::{ConnectOptions, Connection, Route};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
+use crate::common::drain::{Discard, serve_until_stdin_closes, spawn_self, stop_child};
+
 /// Set (to a recording's path) in the child's environment: the bench
 /// binary then serves that recording instead of benchmarking.
 pub const SERVE_ENV: &str = "QA_QUERY_REPLAY_SERVE";
-
-/// What the child prints first, before the port.
-const LISTENING: &str = "replay listening on 127.0.0.1:";
 
 const MAGIC: &[u8] = b"QAREPLAY1\n";
 
@@ -182,6 +180,17 @@ fn ws_frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// The CACHE_RESET the child writes before each result but the first on
+/// a connection, in its WebSocket frame.
+fn cache_reset() -> Vec<u8> {
+    let mut f = Vec::new();
+    let reset = ServerControl::CacheReset {
+        mask: RESET_MASK_DICT,
+    };
+    ws_frame(&mut f, &reset.to_frame());
+    f
+}
+
 /// A recording laid out as the bytes to write: every frame in its
 /// WebSocket frame, where each request id sits, where each batch ends.
 struct Wire {
@@ -312,28 +321,12 @@ pub fn serve(path: &Path) -> Result<(), BoxError> {
     ws_frame(&mut info, &rec.info);
     let wire = Wire::new(&rec);
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let shared = Arc::new((rec, info, wire, caps, dir));
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let mut out = std::io::stdout();
-    writeln!(out, "{LISTENING}{}", listener.local_addr()?.port())?;
-    out.flush()?;
-    // The parent closes our stdin when it is done (or dies).
-    std::thread::spawn(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        std::process::exit(0);
-    });
-    for stream in listener.incoming() {
-        let stream = stream?;
-        let shared = shared.clone();
-        std::thread::spawn(move || {
-            let (rec, info, wire, caps, dir) = &*shared;
-            if let Err(e) = serve_connection(stream, rec, info, wire, *caps, dir) {
-                // The client sees the connection fail; say why here.
-                eprintln!("query replay: connection failed: {e}");
-            }
-        });
-    }
+    serve_until_stdin_closes(move |stream| {
+        if let Err(e) = serve_connection(stream, &rec, &info, &wire, caps, &dir) {
+            // The client sees the connection fail; say why here.
+            eprintln!("query replay: connection failed: {e}");
+        }
+    })?;
     Ok(())
 }
 
@@ -401,12 +394,7 @@ fn serve_connection(
             continue;
         }
         if answered > 0 {
-            let mut f = Vec::new();
-            let reset = ServerControl::CacheReset {
-                mask: RESET_MASK_DICT,
-            };
-            ws_frame(&mut f, &reset.to_frame());
-            ws.get_mut().write_all(&f)?;
+            ws.get_mut().write_all(&cache_reset())?;
         }
         answered += 1;
         let file = match &mut mine {
@@ -500,6 +488,8 @@ pub struct ReplayServer {
     file: PathBuf,
     /// The connect string (`ws::addr=127.0.0.1:PORT;`).
     pub conf: String,
+    /// The child's port.
+    pub port: u16,
 }
 
 impl ReplayServer {
@@ -508,36 +498,16 @@ impl ReplayServer {
         std::fs::create_dir_all(dir)?;
         let file = dir.join(name);
         rec.save(&file)?;
-        let mut child = Command::new(std::env::current_exe()?)
-            .env(SERVE_ENV, &file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let port = child
-            .stdout
-            .take()
-            .ok_or("the replay child has no stdout")
-            .and_then(|out| {
-                let mut line = String::new();
-                BufReader::new(out)
-                    .read_line(&mut line)
-                    .map_err(|_| "reading the replay child's port")?;
-                line.trim()
-                    .strip_prefix(LISTENING)
-                    .and_then(|p| p.parse::<u16>().ok())
-                    .ok_or("the replay child printed no port")
-            });
-        match port {
-            Ok(port) => Ok(ReplayServer {
+        match spawn_self(SERVE_ENV, file.as_os_str()) {
+            Ok((child, port)) => Ok(ReplayServer {
                 child,
                 file,
                 conf: format!("ws::addr=127.0.0.1:{port};"),
+                port,
             }),
             Err(e) => {
-                let _ = child.kill();
-                let status = child.wait()?;
                 let _ = std::fs::remove_file(&file);
-                Err(format!("{e} (child {status})").into())
+                Err(e.into())
             }
         }
     }
@@ -545,10 +515,131 @@ impl ReplayServer {
 
 impl Drop for ReplayServer {
     fn drop(&mut self) {
-        // Closing stdin ends the child; kill in case it is stuck.
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
         let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// The loopback ceiling of the query T1 replay: a client that reads the
+/// replay child's bytes for the query and decodes nothing, so its time is
+/// what the socket and the kernel's copy allow.
+///
+/// A plain `TcpStream` with tungstenite's client handshake (the headers
+/// the child checks: `/read/v1`, `X-QWP-Accept-Encoding` as the recording
+/// negotiated), the SERVER_INFO read as a message, then per pass the
+/// QUERY_REQUEST (a masked binary frame, the bytes `Recording::record`
+/// sent) and exactly the bytes of the result's WebSocket frames, read from
+/// the `TcpStream` itself into one reused 1 MiB buffer
+/// (`common::drain::Discard`: woken once per MiB by the receive low-water
+/// mark, as our frame reader is; plain reads, woken per segment, were
+/// slower than the clients).
+/// Nothing of a result sits in tungstenite's buffer: the child writes the
+/// result only after the request, and SERVER_INFO was read before.
+///
+/// The connection is reused across passes, as both clients reuse their
+/// pooled one: the child then puts a CACHE_RESET frame before each result
+/// but the first, which is counted (a fresh connection per pass would add
+/// a handshake, a thread and a copy of the wire file in the child).
+pub struct Ceiling {
+    ws: tungstenite::WebSocket<TcpStream>,
+    request: tungstenite::Bytes,
+    discard: Discard,
+    /// Results read on this connection.
+    answered: usize,
+    /// The result's bytes on the wire, WebSocket headers included.
+    result: Vec<u8>,
+    /// The CACHE_RESET frame before a reused connection's result.
+    reset: Vec<u8>,
+}
+
+impl Ceiling {
+    /// Connects to `srv` serving `rec` and reads the SERVER_INFO (it must
+    /// be the recorded one).
+    pub fn connect(srv: &ReplayServer, rec: &Recording) -> Result<Ceiling, BoxError> {
+        use tungstenite::client::IntoClientRequest;
+        let stream = TcpStream::connect(("127.0.0.1", srv.port))?;
+        stream.set_nodelay(true)?;
+        let mut req =
+            format!("ws://127.0.0.1:{}{}", srv.port, Route::Query.path()).into_client_request()?;
+        let h = req.headers_mut();
+        h.insert("x-qwp-max-version", HeaderValue::from_static("1"));
+        if rec.zstd {
+            h.insert(
+                "x-qwp-accept-encoding",
+                HeaderValue::from_static("zstd;level=1"),
+            );
+        }
+        let (mut ws, _) =
+            tungstenite::client(req, stream).map_err(|e| format!("ceiling upgrade: {e}"))?;
+        match ws.read()? {
+            tungstenite::Message::Binary(b) if b[..] == rec.info[..] => {}
+            other => return Err(format!("ceiling: {other:?} instead of SERVER_INFO").into()),
+        }
+        Ok(Ceiling {
+            request: QueryRequest::new(RECORDED_ID, &rec.sql).to_bytes()?.into(),
+            discard: Discard::waiting(ws.get_ref())?,
+            answered: 0,
+            result: Wire::new(rec).bytes,
+            reset: cache_reset(),
+            ws,
+        })
+    }
+
+    /// The bytes the next pass reads.
+    fn expected(&self) -> usize {
+        self.result.len()
+            + if self.answered > 0 {
+                self.reset.len()
+            } else {
+                0
+            }
+    }
+
+    /// One pass: sends the request and reads exactly the result's bytes,
+    /// discarding them; returns the bytes read.
+    pub fn pass(&mut self) -> Result<usize, BoxError> {
+        let n = self.expected();
+        self.ws
+            .send(tungstenite::Message::Binary(self.request.clone()))?;
+        self.discard.read(n as u64)?;
+        self.answered += 1;
+        Ok(n)
+    }
+
+    /// Two checked passes (the first on the connection, then a reused
+    /// one): each reads exactly the bytes the child writes — the result's
+    /// frames with their WebSocket headers, after a CACHE_RESET on reuse
+    /// — and nothing follows.
+    pub fn check(&mut self) -> Result<(), BoxError> {
+        for _ in 0..2 {
+            let mut want = Vec::new();
+            if self.answered > 0 {
+                want.extend_from_slice(&self.reset);
+            }
+            want.extend_from_slice(&self.result);
+            self.ws
+                .send(tungstenite::Message::Binary(self.request.clone()))?;
+            let mut got = vec![0; want.len()];
+            self.ws.get_mut().read_exact(&mut got)?;
+            self.answered += 1;
+            if got != want {
+                return Err("ceiling: the child's bytes differ from the recording's frames".into());
+            }
+            let s = self.ws.get_mut();
+            s.set_read_timeout(Some(std::time::Duration::from_millis(50)))?;
+            let more = s.read(&mut [0u8; 1]);
+            s.set_read_timeout(None)?;
+            match more {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                other => {
+                    return Err(format!("ceiling: more than the result's bytes: {other:?}").into());
+                }
+            }
+        }
+        Ok(())
     }
 }

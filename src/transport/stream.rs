@@ -29,6 +29,31 @@ impl Stream {
             Stream::Tls(s) => &s.sock,
         }
     }
+
+    /// Reads into `buf` as the connection's frame reader does, knowing
+    /// that `sure` bytes (at least 1) are on their way: on plain TCP (unix)
+    /// with 32 KiB or more to come, the receive low-water mark is set to
+    /// them (at most 1 MiB) and the read waits in `poll` until they are
+    /// in — one wake-up instead of one per segment; else (and under TLS) a
+    /// plain read. Waits without limit. `low_water` is the mark in force
+    /// on the socket (1, the default, for a fresh socket), kept by the
+    /// caller across calls so it is set only when it changes. For readers
+    /// of raw bytes that want the frame reader's wake-ups (the benches'
+    /// loopback ceiling).
+    pub fn read_expecting(
+        &mut self,
+        buf: &mut [u8],
+        sure: usize,
+        low_water: &mut usize,
+    ) -> io::Result<usize> {
+        use super::reader::Source;
+        Reading {
+            stream: self,
+            wait: Wait::Forever,
+            low_water,
+        }
+        .read_expecting(buf, sure.max(1))
+    }
 }
 
 /// Runs a socket call again when a signal interrupted it (`EINTR`): a
@@ -439,5 +464,66 @@ mod tests {
             low_water: &mut low_water,
         };
         assert!(matches!(r.next(&mut src), Err(RecvError::Eof)));
+    }
+
+    /// [`super::Stream::read_expecting`], the frame reader's wait for raw
+    /// bytes: with 300 KB sure to come and a third of it in, the mark is
+    /// set to them and every byte arrives in order; a small read sets the
+    /// mark back to 1; the end of the stream reads 0.
+    #[cfg(unix)]
+    #[test]
+    fn read_expecting_waits_for_what_is_sure_to_come() {
+        use std::io::Write;
+        use std::net::{TcpListener, TcpStream};
+        use std::time::Duration;
+
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (rx, _) = l.accept().unwrap();
+        let mut stream = super::Stream::Plain(rx);
+        let mut low_water = 1;
+        let wire: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        tx.write_all(&wire[..100_000]).unwrap();
+        let rest = wire[100_000..].to_vec();
+        let mut tx2 = tx.try_clone().unwrap();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            tx2.write_all(&rest).unwrap();
+        });
+        let mut buf = vec![0u8; wire.len()];
+        let first = stream
+            .read_expecting(&mut buf, wire.len(), &mut low_water)
+            .unwrap();
+        // The mark is at what is sure to come (whether the kernel wakes
+        // the wait earlier depends on the receive window: on loopback,
+        // with its 64 KiB segments, a window of less than one segment
+        // reads as ready).
+        assert!(first >= 1);
+        assert_eq!(low_water, wire.len());
+        let mut got = first;
+        while got < wire.len() {
+            let want = wire.len() - got;
+            got += stream
+                .read_expecting(&mut buf[got..], want, &mut low_water)
+                .unwrap();
+        }
+        assert!(buf == wire);
+        sender.join().unwrap();
+        tx.write_all(b"count:8!").unwrap();
+        let mut small = [0u8; 8];
+        let mut n = 0;
+        while n < 8 {
+            n += stream
+                .read_expecting(&mut small[n..], 8 - n, &mut low_water)
+                .unwrap();
+        }
+        assert_eq!((&small, low_water), (b"count:8!", 1));
+        drop(tx);
+        assert_eq!(
+            stream
+                .read_expecting(&mut small, 8, &mut low_water)
+                .unwrap(),
+            0
+        );
     }
 }
