@@ -29,6 +29,8 @@
 //!   woken once rather than per segment;
 //! - [`text`]: bytes as text with an ASCII fast path (the short names
 //!   and values of ILP lines the embedded server parses);
+//! - [`varint`]: the symbol ids of query results decoded with BMI2's
+//!   `pext` on CPUs that have it;
 //! - `polars_ffi` (feature `polars`): moving arrays between arrow-rs and
 //!   polars-arrow through the Arrow C Data Interface.
 
@@ -39,3 +41,4 @@ pub(crate) mod file_map;
 pub(crate) mod polars_ffi;
 pub(crate) mod socket;
 pub(crate) mod text;
+pub(crate) mod varint;

@@ -99,69 +99,6 @@ fn count_bits(bits: &[u8], n: usize) -> usize {
     c
 }
 
-/// Appends the ids at the start of `bytes` while they take at most 4
-/// bytes each, up to `n` in `ids`; returns the bytes they took.
-fn short_ids(bytes: &[u8], n: usize, ids: &mut Vec<u32>) -> usize {
-    let mut p = 0;
-    // Eight bytes at a time while two more ids are wanted: two ids of at
-    // most 4 bytes always end within them, so both are taken without a
-    // branch on their lengths (the lengths of a large dictionary's ids
-    // vary from id to id, and a branch on them would mispredict).
-    while n - ids.len() >= 2 {
-        let Some(word) = bytes.get(p..p + 8) else {
-            break;
-        };
-        let mut a = [0u8; 8];
-        a.copy_from_slice(word);
-        let w = u64::from_le_bytes(a);
-        // The high bit of each byte that ends an id.
-        let ends = !w & 0x8080_8080_8080_8080;
-        if ends == 0x8080_8080_8080_8080 && n - ids.len() >= 8 {
-            // Eight one-byte ids (a dictionary of under 128 symbols).
-            ids.extend_from_slice(&a.map(u32::from));
-            p += 8;
-            continue;
-        }
-        // Bits taken by the first id, and by the first two (65 when an
-        // id does not end in the word).
-        let first = ends.trailing_zeros() + 1;
-        let both = (ends & ends.wrapping_sub(1)).trailing_zeros() + 1;
-        if first > 32 || both - first > 32 {
-            // An id of more than 4 bytes (or one past the word): one at a
-            // time below, then the checked reader.
-            break;
-        }
-        let low = |v: u64, bits: u32| v & (u64::MAX >> (64 - bits));
-        ids.extend_from_slice(&[
-            join_7bit_groups(low(w, first)),
-            join_7bit_groups(low(w >> first, both - first)),
-        ]);
-        p += (both / 8) as usize;
-    }
-    'ids: while ids.len() < n {
-        let mut v = 0u32;
-        for k in 0..4 {
-            let Some(&b) = bytes.get(p + k) else {
-                break 'ids;
-            };
-            v |= u32::from(b & 0x7F) << (7 * k);
-            if b & 0x80 == 0 {
-                ids.push(v);
-                p += k + 1;
-                continue 'ids;
-            }
-        }
-        break;
-    }
-    p
-}
-
-/// The value of a varint of at most 4 bytes (LE in `x`, nothing above).
-#[inline(always)]
-fn join_7bit_groups(x: u64) -> u32 {
-    ((x & 0x7F) | ((x >> 1) & 0x3F80) | ((x >> 2) & 0x1F_C000) | ((x >> 3) & 0xFE0_0000)) as u32
-}
-
 /// Decodes one column body of type `ty` with `row_count` rows.
 pub fn decode_column<'a>(
     r: &mut Reader<'a>,
@@ -249,7 +186,7 @@ fn decode_values<'a>(
             // Fast path: ids of at most 4 bytes (below 2^28), straight from
             // the bytes; anything else (and every error) goes through the
             // checked reader from where the fast path stopped.
-            let p = short_ids(r.rest(), n, &mut ids);
+            let p = crate::audited::varint::short_ids(r.rest(), n, &mut ids);
             r.bytes(p, "symbol ids")?;
             while ids.len() < n {
                 ids.push(r.varint_max(u64::from(u32::MAX), "symbol id")? as u32);
