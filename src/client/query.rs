@@ -15,7 +15,9 @@
 //!   RESULT_BATCH and decompresses it (zstd) into a reused buffer while
 //!   the other decodes the previous one's columns into Arrow arrays (in
 //!   parallel for large batches), and the caller works on the batch
-//!   before. Read-ahead is then bounded: by the byte credit, by two
+//!   before. When decompressing costs more than decoding, the receiving
+//!   thread passes a share of the zstd batches on compressed for the
+//!   decoding thread to decompress, so both threads stay busy. Read-ahead is then bounded: by the byte credit, by two
 //!   received frames waiting for the decoder, and by a queue of decoded
 //!   batches ([`Query::read_ahead`], [`READ_AHEAD_BATCHES`] by default).
 //!
@@ -378,7 +380,8 @@ impl<'a> Query<'a> {
     /// [`Cursor::waits_for_caller`] is `false`. With raw bodies this costs
     /// less CPU and wall time (no hand-off between threads); with zstd a
     /// receiving thread decompresses the next body while the previous one
-    /// is decoded, which pays.
+    /// is decoded (the two threads sharing the decompression), which
+    /// pays.
     pub fn read_on_caller_thread(mut self, on: bool) -> Self {
         self.opts.caller_thread = Some(on);
         self
