@@ -585,14 +585,15 @@ impl Ceiling {
         })
     }
 
+    /// What the child writes before the next result: the CACHE_RESET on a
+    /// connection that read one before, else nothing.
+    fn before_result(&self) -> &[u8] {
+        if self.answered > 0 { &self.reset } else { &[] }
+    }
+
     /// The bytes the next pass reads.
     fn expected(&self) -> usize {
-        self.result.len()
-            + if self.answered > 0 {
-                self.reset.len()
-            } else {
-                0
-            }
+        self.before_result().len() + self.result.len()
     }
 
     /// One pass: sends the request and reads exactly the result's bytes,
@@ -612,11 +613,7 @@ impl Ceiling {
     /// — and nothing follows.
     pub fn check(&mut self) -> Result<(), BoxError> {
         for _ in 0..2 {
-            let mut want = Vec::new();
-            if self.answered > 0 {
-                want.extend_from_slice(&self.reset);
-            }
-            want.extend_from_slice(&self.result);
+            let want = [self.before_result(), &self.result].concat();
             self.ws
                 .send(tungstenite::Message::Binary(self.request.clone()))?;
             let mut got = vec![0; want.len()];

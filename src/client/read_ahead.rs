@@ -422,13 +422,12 @@ fn stage_frame(
     inflater: &mut Inflater,
     spare: &Receiver<Vec<u8>>,
 ) -> Result<Staged> {
-    inflate_frame(
-        frame,
-        version,
-        id,
-        inflater,
-        spare.try_recv().unwrap_or_default(),
-    )
+    let buf = spare.try_recv().unwrap_or_default();
+    let body = inflate_frame(frame, version, id, inflater, buf)?;
+    Ok(Staged::Frame {
+        body,
+        wire: frame.len(),
+    })
 }
 
 /// Whether `frame` is a RESULT_BATCH with a zstd body.
@@ -436,32 +435,39 @@ fn is_zstd_batch(frame: &[u8]) -> bool {
     frame.get(12) == Some(&MSG_RESULT_BATCH) && frame.get(5).is_some_and(|f| f & FLAG_ZSTD != 0)
 }
 
-/// `frame` as it is, in `buf`.
-fn copy_frame(frame: &[u8], mut buf: Vec<u8>) -> Staged {
-    let wire = frame.len();
-    if buf.len() < wire {
-        buf.resize(wire, 0);
-    }
-    buf[..wire].copy_from_slice(frame);
+/// `frame` as it is, in `buf`, staged.
+fn copy_frame(frame: &[u8], buf: Vec<u8>) -> Staged {
     Staged::Frame {
-        body: Body { buf, len: wire },
-        wire,
+        body: copy_body(frame, buf),
+        wire: frame.len(),
     }
 }
 
-/// [`stage_frame`] into `buf`.
+/// `frame` as it is, in `buf`.
+fn copy_body(frame: &[u8], mut buf: Vec<u8>) -> Body {
+    let len = frame.len();
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    buf[..len].copy_from_slice(frame);
+    Body { buf, len }
+}
+
+/// A zstd RESULT_BATCH of request `id` as the same frame with its body
+/// decompressed, any other frame as it is, in `buf`: what
+/// [`stage_frame`] stages, and what the decoding thread makes of a batch
+/// passed on compressed.
 fn inflate_frame(
     frame: &[u8],
     version: u8,
     id: i64,
     inflater: &mut Inflater,
     mut buf: Vec<u8>,
-) -> Result<Staged> {
-    let wire = frame.len();
+) -> Result<Body> {
     let raw = match decode_server_message(frame, version) {
         Ok(ServerMessage::Batch(raw)) if raw.flags & FLAG_ZSTD != 0 && raw.request_id == id => raw,
         // Anything else (errors too) is the decoding thread's to judge.
-        _ => return Ok(copy_frame(frame, buf)),
+        _ => return Ok(copy_body(frame, buf)),
     };
     let at = raw.body_offset;
     if buf.len() < at {
@@ -477,10 +483,7 @@ fn inflate_frame(
         )
     })?;
     buf[8..12].copy_from_slice(&payload.to_le_bytes());
-    Ok(Staged::Frame {
-        body: Body { buf, len },
-        wire,
-    })
+    Ok(Body { buf, len })
 }
 
 /// Hands `item` to the decoding thread, serving the cursor's commands while
@@ -723,8 +726,8 @@ impl DecodeStage<'_> {
                 // The receiving thread may be gone; the buffer is then freed.
                 let _ = spare.send(body.buf);
                 match res {
-                    Ok(Staged::Frame { body, .. }) => (body, true),
-                    Ok(Staged::Failed(e)) | Err(e) => {
+                    Ok(body) => (body, true),
+                    Err(e) => {
                         // A body that does not decompress: the query's
                         // error, as when the receiving thread finds it.
                         send_terminal(tx, Event::Error(e));
