@@ -16,6 +16,7 @@ use arrow::datatypes::{
     UInt32Type,
 };
 
+use super::sym_dict::SymDict;
 use super::types::QwpType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::column::ArrayValue;
@@ -23,14 +24,15 @@ use crate::protocol::{ColumnData, ColumnType, Values};
 
 /// Assigns connection-global ids to symbol strings (the sender owns ids).
 pub trait SymbolIds {
-    /// The id of `s`, registering it if new.
-    fn id_of(&mut self, s: &str) -> u32;
+    /// The id of `s`, registering it if new. Fails only when the
+    /// dictionary is full (2^31 entries or 2 GiB of bytes).
+    fn id_of(&mut self, s: &str) -> Result<u32>;
 
     /// The id of every value of a string dictionary's `values` (NULL
     /// values get 0). The default maps each value; [`SymbolDict`]
     /// remembers recent mappings, so the frames cut from one batch (which
     /// share their dictionary) map it once.
-    fn dict_ids(&mut self, values: &ArrayRef) -> Arc<[u32]> {
+    fn dict_ids(&mut self, values: &ArrayRef) -> Result<Arc<[u32]>> {
         map_values(self, values)
     }
 }
@@ -38,18 +40,18 @@ pub trait SymbolIds {
 /// Maps the values of a Utf8 / LargeUtf8 / Utf8View dictionary (the only
 /// value types [`crate::bridge::types`] sends as SYMBOL; anything else maps
 /// every value to 0).
-fn map_values<S: SymbolIds + ?Sized>(ids: &mut S, values: &ArrayRef) -> Arc<[u32]> {
+fn map_values<S: SymbolIds + ?Sized>(ids: &mut S, values: &ArrayRef) -> Result<Arc<[u32]>> {
     fn map<'v, S: SymbolIds + ?Sized>(
         ids: &mut S,
         it: impl Iterator<Item = Option<&'v str>>,
-    ) -> Arc<[u32]> {
-        it.map(|v| v.map_or(0, |s| ids.id_of(s))).collect()
+    ) -> Result<Arc<[u32]>> {
+        it.map(|v| v.map_or(Ok(0), |s| ids.id_of(s))).collect()
     }
     match values.data_type() {
         DataType::Utf8 => map(ids, values.as_string::<i32>().iter()),
         DataType::LargeUtf8 => map(ids, values.as_string::<i64>().iter()),
         DataType::Utf8View => map(ids, values.as_string_view().iter()),
-        _ => vec![0; values.len()].into(),
+        _ => Ok(vec![0; values.len()].into()),
     }
 }
 
@@ -58,9 +60,15 @@ const DICT_CACHE_ENTRIES: usize = 16;
 
 /// A connection's symbol dictionary as the side that owns the ids keeps it:
 /// ids in order of first use, and a watermark of what was already sent.
-#[derive(Debug, Default, Clone)]
+///
+/// Strings are found again through a [`SymDict`] (a `hashbrown` table of
+/// ids over one buffer of the entries' bytes, foldhash, compared inline),
+/// the same lookup the row buffer's and the embedded server's ILP symbol
+/// columns use; the entries are kept as `String`s too, for the delta
+/// sections and the store-and-forward queue that take them as such.
+#[derive(Default, Clone)]
 pub struct SymbolDict {
-    ids: std::collections::HashMap<String, u32>,
+    lookup: SymDict,
     strings: Vec<String>,
     bytes: usize,
     sent: usize,
@@ -69,28 +77,38 @@ pub struct SymbolDict {
     mapped: std::collections::VecDeque<(ArrayRef, Arc<[u32]>)>,
 }
 
+impl std::fmt::Debug for SymbolDict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SymbolDict")
+            .field("entries", &self.strings.len())
+            .field("bytes", &self.bytes)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SymbolIds for SymbolDict {
-    fn dict_ids(&mut self, values: &ArrayRef) -> Arc<[u32]> {
+    fn dict_ids(&mut self, values: &ArrayRef) -> Result<Arc<[u32]>> {
         if let Some((_, ids)) = self.mapped.iter().find(|(v, _)| Arc::ptr_eq(v, values)) {
-            return ids.clone();
+            return Ok(ids.clone());
         }
-        let ids = map_values(self, values);
+        let ids = map_values(self, values)?;
         if self.mapped.len() == DICT_CACHE_ENTRIES {
             self.mapped.pop_front();
         }
         self.mapped.push_back((values.clone(), ids.clone()));
-        ids
+        Ok(ids)
     }
 
-    fn id_of(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
+    #[inline]
+    fn id_of(&mut self, s: &str) -> Result<u32> {
+        let (k, new) = self.lookup.key(s)?;
+        if new {
+            self.strings.push(s.to_string());
+            self.bytes += s.len();
         }
-        let i = self.strings.len() as u32;
-        self.ids.insert(s.to_string(), i);
-        self.strings.push(s.to_string());
-        self.bytes += s.len();
-        i
+        // `SymDict` keys are 0.. in order of first use, below 2^31.
+        Ok(k as u32)
     }
 }
 
@@ -156,22 +174,32 @@ impl SymbolDict {
 
     /// A dictionary holding `entries` (ids in order), all marked sent: the
     /// dictionary a store-and-forward queue persisted, taken up again.
-    pub fn from_entries(entries: Vec<String>) -> SymbolDict {
+    ///
+    /// Fails when the entries overflow the dictionary (2^31 entries or 2
+    /// GiB of bytes), which no dictionary built by [`SymbolIds::id_of`]
+    /// does.
+    pub fn from_entries(entries: Vec<String>) -> Result<SymbolDict> {
         let mut d = SymbolDict::default();
         for s in entries {
-            // A duplicate keeps its first id (a persisted dictionary never
-            // holds one, but a hand-made file could).
-            d.ids.entry(s.clone()).or_insert(d.strings.len() as u32);
+            // A duplicate keeps its first id for lookups and its position
+            // as an id (a persisted dictionary never holds one, but a
+            // hand-made file could).
+            d.lookup.push_entry(&s)?;
             d.bytes += s.len();
             d.strings.push(s);
         }
         d.sent = d.strings.len();
-        d
+        Ok(d)
     }
 
-    /// Forgets everything (a new connection or a dictionary reset).
+    /// Forgets everything (a new connection or a dictionary reset),
+    /// keeping the lookup's allocations for the entries to come.
     pub fn clear(&mut self) {
-        *self = SymbolDict::default();
+        self.lookup.clear();
+        self.strings.clear();
+        self.bytes = 0;
+        self.sent = 0;
+        self.mapped.clear();
     }
 }
 
@@ -320,7 +348,12 @@ pub fn encode_array(
         }
         ColumnType::Symbol => {
             let s = strings(field, a)?;
-            Values::Symbol(s.iter().flatten().map(|x| symbols.id_of(x)).collect())
+            Values::Symbol(
+                s.iter()
+                    .flatten()
+                    .map(|x| symbols.id_of(x))
+                    .collect::<Result<_>>()?,
+            )
         }
         ColumnType::Varchar => {
             let s = strings(field, a)?;
@@ -505,6 +538,51 @@ mod tests {
     type Dict = SymbolDict;
 
     /// QWP → Arrow → QWP → Arrow gives the same Arrow array for every type.
+    /// Ids in order of first use, the sent watermark, a persisted list
+    /// with a duplicate taken up again, and a reset that forgets all.
+    #[test]
+    fn the_connection_dictionary_keeps_ids_in_order() {
+        let mut d = SymbolDict::default();
+        let names: Vec<String> = (0..5000).map(|i| format!("sym-{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(d.id_of(n).unwrap(), i as u32);
+        }
+        for (i, n) in names.iter().enumerate().rev() {
+            assert_eq!(d.id_of(n).unwrap(), i as u32);
+        }
+        assert_eq!(d.len(), 5000);
+        assert_eq!(d.bytes(), names.iter().map(String::len).sum::<usize>());
+        assert_eq!(d.entries(), &names[..]);
+        assert_eq!(d.take_delta().entries.len(), 5000);
+        assert_eq!(d.id_of("new").unwrap(), 5000);
+        let delta = d.take_delta();
+        assert_eq!(
+            (delta.start, delta.entries),
+            (5000, vec!["new".to_string()])
+        );
+
+        let values: ArrayRef = Arc::new(arrow::array::StringArray::from(vec![
+            Some("new"),
+            None,
+            Some("sym-7"),
+            Some("other"),
+        ]));
+        assert_eq!(&*d.dict_ids(&values).unwrap(), &[5000, 0, 7, 5001]);
+        assert_eq!(d.len(), 5002);
+
+        let mut p = SymbolDict::from_entries(vec!["a".into(), "b".into(), "a".into()]).unwrap();
+        assert_eq!((p.len(), p.sent()), (3, 3));
+        assert_eq!(p.id_of("a").unwrap(), 0);
+        assert_eq!(p.id_of("c").unwrap(), 3);
+        assert_eq!(p.entries(), ["a", "b", "a", "c"]);
+
+        d.clear();
+        assert!(d.is_empty());
+        assert_eq!((d.bytes(), d.sent()), (0, 0));
+        assert_eq!(d.id_of("sym-9").unwrap(), 0);
+        assert_eq!(&*d.dict_ids(&values).unwrap(), &[1, 0, 2, 3]);
+    }
+
     #[test]
     fn arrow_round_trip_every_type() {
         use crate::protocol::column::ArrayValue;

@@ -263,14 +263,14 @@ impl<'a> ColumnEncoder<'a> {
                 // One id per distinct dictionary value, not per row, and
                 // once per dictionary (not per frame) where the ids owner
                 // remembers it.
-                let ids = symbols.dict_ids(values);
+                let ids = symbols.dict_ids(values)?;
                 Kind::Symbol(symbol_body(d.keys(), &ids, nulls.as_ref()))
             }
             (ColumnType::Symbol, DataType::Utf8) => {
                 let s = a.as_string::<i32>();
                 let mut bytes = Vec::with_capacity(s.len() - s.null_count());
                 for v in s.iter().flatten() {
-                    push_varint(&mut bytes, symbols.id_of(v));
+                    push_varint(&mut bytes, symbols.id_of(v)?);
                 }
                 Kind::Symbol(SymbolBody::Bytes(bytes))
             }

@@ -275,12 +275,12 @@ fn fast_equals_reference() {
                 let mut d1 = Dict::default();
                 let mut d2 = Dict::default();
                 for i in 0..pad {
-                    d1.id_of(&format!("pad{i}"));
-                    d2.id_of(&format!("pad{i}"));
+                    d1.id_of(&format!("pad{i}")).unwrap();
+                    d2.id_of(&format!("pad{i}")).unwrap();
                 }
                 for w in words {
-                    d1.id_of(w);
-                    d2.id_of(w);
+                    d1.id_of(w).unwrap();
+                    d2.id_of(w).unwrap();
                 }
                 let reference = encode_array(field, &arr, t, &mut d1)
                     .unwrap()

@@ -2,8 +2,10 @@
 //! distinct strings in the order first seen, found again through a
 //! `hashbrown` table of keys over the dictionary's own bytes (no key
 //! copies, comparisons inline). The row buffer's symbol columns and the
-//! embedded server's ILP symbol columns both build their dictionaries
-//! with it.
+//! embedded server's ILP symbol columns build their dictionaries with it,
+//! and a connection's dictionary of symbol ids
+//! ([`SymbolDict`](super::column_data::SymbolDict), both the sender's and
+//! the embedded server's for results) finds its strings with it.
 
 use std::hash::BuildHasher;
 
@@ -59,7 +61,7 @@ fn offset(n: usize) -> Result<i32> {
 
 /// The distinct strings of a SYMBOL column, keyed `0..` in the order
 /// first seen.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct SymDict {
     /// The keys, found by hash and compared with the bytes they stand for.
     table: HashTable<u32>,
@@ -92,9 +94,31 @@ impl SymDict {
         self.add(h, s).map(|k| (k, true))
     }
 
+    /// Appends `s` as the next entry even when it is already in the
+    /// dictionary: its key is its position, and lookups of a duplicate
+    /// keep finding the first (a dictionary taken up again from a list
+    /// whose positions are the ids).
+    pub(crate) fn push_entry(&mut self, s: &str) -> Result<i32> {
+        let (first, new) = self.key(s)?;
+        if new {
+            return Ok(first);
+        }
+        // Not in the table: lookups find `first`.
+        self.append(self.hashes[first as usize], s)
+    }
+
     /// Adds `s` (hash `h`, not in the dictionary).
     #[cold]
     fn add(&mut self, h: u64, s: &str) -> Result<i32> {
+        let k = self.append(h, s)?;
+        let hashes = &self.hashes;
+        self.table
+            .insert_unique(h, k as u32, |&k| hashes[k as usize]);
+        Ok(k)
+    }
+
+    /// Stores `s` (hash `h`) as the next entry, not in the table yet.
+    fn append(&mut self, h: u64, s: &str) -> Result<i32> {
         let n = self.hashes.len();
         let k = i32::try_from(n)
             .ok()
@@ -107,9 +131,6 @@ impl SymDict {
         self.data.extend_from_slice(s.as_bytes());
         self.offsets.push(end);
         self.hashes.push(h);
-        let hashes = &self.hashes;
-        self.table
-            .insert_unique(h, k as u32, |&k| hashes[k as usize]);
         Ok(k)
     }
 
@@ -215,6 +236,28 @@ mod tests {
         assert_eq!(s.key("s5").unwrap(), (0, true));
         s.clear();
         assert_eq!(s.into_values().unwrap().len(), 0);
+    }
+
+    /// A pushed duplicate takes the next key; lookups keep the first, and
+    /// popping the duplicate leaves the first in place.
+    #[test]
+    fn a_pushed_duplicate_keeps_its_position() {
+        let mut s = SymDict::default();
+        assert_eq!(s.push_entry("a").unwrap(), 0);
+        assert_eq!(s.push_entry("b").unwrap(), 1);
+        assert_eq!(s.push_entry("a").unwrap(), 2);
+        assert_eq!(s.push_entry("c").unwrap(), 3);
+        assert_eq!(s.key("a").unwrap(), (0, false));
+        assert_eq!(s.key("c").unwrap(), (3, false));
+        assert_eq!(s.key("d").unwrap(), (4, true));
+        let v = s.values().unwrap();
+        let got: Vec<&str> = v.iter().flatten().collect();
+        assert_eq!(got, ["a", "b", "a", "c", "d"]);
+        s.pop_entry();
+        s.pop_entry();
+        s.pop_entry();
+        assert_eq!(s.key("a").unwrap(), (0, false));
+        assert_eq!(s.key("c").unwrap(), (2, true));
     }
 
     #[test]

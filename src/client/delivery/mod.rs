@@ -92,6 +92,8 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 
+use crate::bridge::column_data::SymbolDict;
+
 use super::connect::{self, Fit};
 use super::policy::Policies;
 use super::rows::RowSender;
@@ -238,13 +240,14 @@ impl AsyncSender {
             undurable: Default::default(),
             durable: Default::default(),
         };
+        let dict = SymbolDict::from_entries(queue.dictionary()?)?;
         let handle = spawn("qa-sf-runner", runner, first)?;
         let inner = Sender::publisher(
             Some(conf.clone()),
             copts,
             queue.clone(),
             budget,
-            queue.dictionary()?,
+            dict,
             loopback,
         );
         let mut s = AsyncSender {

@@ -187,7 +187,7 @@ impl Sender {
         opts: ConnectOptions,
         queue: std::sync::Arc<crate::client::sf::SfQueue>,
         budget: usize,
-        dict: Vec<String>,
+        dict: crate::bridge::column_data::SymbolDict,
         loopback: bool,
     ) -> Sender {
         Sender::qwp(QwpSender::publisher(

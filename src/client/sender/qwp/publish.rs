@@ -53,11 +53,11 @@ impl QwpSender {
         opts: ConnectOptions,
         queue: Arc<SfQueue>,
         budget: usize,
-        dict: Vec<String>,
+        dict: SymbolDict,
         loopback: bool,
     ) -> QwpSender {
         let mut s = QwpSender::unconnected(conf, opts, budget);
-        s.dict = SymbolDict::from_entries(dict);
+        s.dict = dict;
         s.outbox = Some(Box::new(Outbox::new(queue, loopback)));
         s
     }
