@@ -61,7 +61,7 @@ const DICT_CACHE_ENTRIES: usize = 16;
 /// A connection's symbol dictionary as the side that owns the ids keeps it:
 /// ids in order of first use, and a watermark of what was already sent.
 ///
-/// Strings are found again through a [`SymDict`] (a `hashbrown` table of
+/// Strings are found again through a `SymDict` (a `hashbrown` table of
 /// ids over one buffer of the entries' bytes, foldhash, compared inline),
 /// the same lookup the row buffer's and the embedded server's ILP symbol
 /// columns use; the entries are kept as `String`s too, for the delta
