@@ -70,7 +70,6 @@ const DICT_CACHE_ENTRIES: usize = 16;
 pub struct SymbolDict {
     lookup: SymDict,
     strings: Vec<String>,
-    bytes: usize,
     sent: usize,
     /// Recently mapped dictionaries (the values array is held, so its
     /// identity cannot be reused while cached).
@@ -81,7 +80,7 @@ impl std::fmt::Debug for SymbolDict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SymbolDict")
             .field("entries", &self.strings.len())
-            .field("bytes", &self.bytes)
+            .field("bytes", &self.bytes())
             .field("sent", &self.sent)
             .finish_non_exhaustive()
     }
@@ -105,7 +104,6 @@ impl SymbolIds for SymbolDict {
         let (k, new) = self.lookup.key(s)?;
         if new {
             self.strings.push(s.to_string());
-            self.bytes += s.len();
         }
         // `SymDict` keys are 0.. in order of first use, below 2^31.
         Ok(k as u32)
@@ -125,7 +123,7 @@ impl SymbolDict {
 
     /// UTF-8 bytes of all entries.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.lookup.bytes()
     }
 
     /// The entries not yet sent, as a delta section (does not mark them sent).
@@ -185,7 +183,6 @@ impl SymbolDict {
             // as an id (a persisted dictionary never holds one, but a
             // hand-made file could).
             d.lookup.push_entry(&s)?;
-            d.bytes += s.len();
             d.strings.push(s);
         }
         d.sent = d.strings.len();
@@ -197,7 +194,6 @@ impl SymbolDict {
     pub fn clear(&mut self) {
         self.lookup.clear();
         self.strings.clear();
-        self.bytes = 0;
         self.sent = 0;
         self.mapped.clear();
     }
@@ -537,7 +533,6 @@ mod tests {
 
     type Dict = SymbolDict;
 
-    /// QWP → Arrow → QWP → Arrow gives the same Arrow array for every type.
     /// Ids in order of first use, the sent watermark, a persisted list
     /// with a duplicate taken up again, and a reset that forgets all.
     #[test]
@@ -583,6 +578,7 @@ mod tests {
         assert_eq!(&*d.dict_ids(&values).unwrap(), &[1, 0, 2, 3]);
     }
 
+    /// QWP → Arrow → QWP → Arrow gives the same Arrow array for every type.
     #[test]
     fn arrow_round_trip_every_type() {
         use crate::protocol::column::ArrayValue;

@@ -161,6 +161,11 @@ impl SymDict {
         self.data.clear();
     }
 
+    /// UTF-8 bytes of all entries (duplicates pushed included).
+    pub(crate) fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
     /// Bytes allocated.
     pub(crate) fn capacity_bytes(&self) -> usize {
         fn cap<T>(v: &Vec<T>) -> usize {
